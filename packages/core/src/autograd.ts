@@ -1,0 +1,153 @@
+/**
+ * Reverse-mode autograd, micrograd-style: every op that touches a tensor needing gradients records
+ * a Node (its inputs and a backward closure built from the rule table in gradients.ts);
+ * `backward()` walks the graph in reverse topological order, adding into each input's gradient.
+ */
+import { Tensor, keep } from './tensor.js';
+import { broadcastAxes, fmt, sameShape } from './shape.js';
+import { gradients, type OpAttrs } from './gradients.js';
+
+export type Grads = (Tensor | null)[];
+
+export interface Node {
+  readonly op: string;
+  /** Inputs in call order; numbers are constants that take no gradient. */
+  readonly inputs: readonly (Tensor | number)[];
+  readonly backward: (dy: Tensor) => Grads;
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording any graph (evaluation, optimizer updates, gradient rules). */
+export function noGrad<T>(fn: () => T): T {
+  const previous = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = previous;
+  }
+}
+
+function needsGrad(inputs: readonly (Tensor | number)[]): boolean[] {
+  return inputs.map((x) => x instanceof Tensor && x.requiresGrad);
+}
+
+/** Attaches the graph node of a primitive op to its output, when any input needs a gradient. */
+export function record<K extends keyof OpAttrs>(
+  op: K, out: Tensor, inputs: readonly (Tensor | number)[], attrs: OpAttrs[K],
+): Tensor {
+  const needs = needsGrad(inputs);
+  if (!gradEnabled || !needs.some(Boolean)) return out;
+  const rule = gradients[op];
+  out.requiresGrad = true;
+  out.node = { op, inputs, backward: (dy) => rule(dy, { inputs, out, attrs, needs }) };
+  return out;
+}
+
+/**
+ * A differentiable op with its own backward (FlashAttention uses it): `backward` receives the
+ * output gradient and returns one gradient (or null) per input.
+ */
+export function customOp(
+  op: string, out: Tensor, inputs: readonly Tensor[], backward: (dy: Tensor, needs: boolean[]) => Grads,
+): Tensor {
+  const needs = needsGrad(inputs);
+  if (!gradEnabled || !needs.some(Boolean)) return out;
+  out.requiresGrad = true;
+  out.node = { op, inputs, backward: (dy) => backward(dy, needs) };
+  return out;
+}
+
+/** Inputs before outputs, without recursion (graphs of deep models overflow the stack). */
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  const stack: [Tensor, boolean][] = [[root, false]];
+  while (stack.length) {
+    const [t, expanded] = stack.pop()!;
+    if (expanded) {
+      order.push(t);
+      continue;
+    }
+    if (visited.has(t)) continue;
+    visited.add(t);
+    stack.push([t, true]);
+    for (const x of t.node?.inputs ?? []) {
+      if (x instanceof Tensor && x.requiresGrad && !visited.has(x)) stack.push([x, false]);
+    }
+  }
+  return order;
+}
+
+/**
+ * Checks a gradient against its input's shape; a gradient of the broadcast shape is summed back
+ * over the broadcast axes.
+ */
+function fitGradient(op: string, g: Tensor, input: Tensor): Tensor {
+  if (sameShape(g.shape, input.shape)) return g;
+  const axes = broadcastAxes(input.shape, g.shape);
+  const reduced = g.sum(axes, true);
+  if (reduced.size !== input.size || g.shape.length < input.shape.length) {
+    throw new Error(`${op} backward: gradient of shape ${fmt(g.shape)} does not fit input of shape ${fmt(input.shape)}`);
+  }
+  const fitted = reduced.reshape([...input.shape]);
+  reduced.dispose();
+  return fitted;
+}
+
+/** Accumulates d(root)/d(leaf) into every leaf's `.grad`. */
+export function backward(root: Tensor, dy?: Tensor): void {
+  if (!root.requiresGrad) {
+    throw new Error(`backward: tensor of shape ${fmt(root.shape)} does not require grad (no input had requiresGrad)`);
+  }
+  if (!dy && root.size !== 1) {
+    throw new Error(`backward: tensor of shape ${fmt(root.shape)} is not a scalar; pass its gradient, backward(dy)`);
+  }
+  if (dy && !sameShape(dy.shape, root.shape)) {
+    throw new Error(`backward: gradient of shape ${fmt(dy.shape)} for tensor of shape ${fmt(root.shape)}`);
+  }
+  noGrad(() => {
+    const grads = new Map<Tensor, Tensor>();
+    const leafGrads = new Set<Tensor>();
+    // Rules may pass one gradient to several inputs (add), so a gradient is freed only once
+    // nothing pending refers to it: this keeps peak memory near that of the forward pass.
+    const release = (g: Tensor): void => {
+      if (g === dy || leafGrads.has(g)) return;
+      for (const pending of grads.values()) if (pending === g) return;
+      g.dispose();
+    };
+    grads.set(root, dy ?? new Tensor(root.device.fill(root.size, 1), root.shape));
+    for (const t of topologicalOrder(root).reverse()) {
+      const g = grads.get(t);
+      if (!g) continue;
+      grads.delete(t);
+      if (!t.node) {
+        const accumulated = t.grad ? t.grad.add(g) : g === dy ? g.mul(1) : g;
+        t.grad = accumulated;
+        leafGrads.add(accumulated);
+        if (accumulated !== g) release(g);
+        continue;
+      }
+      const node = t.node;
+      const inputGrads = node.backward(g);
+      const spent: Tensor[] = [g];
+      node.inputs.forEach((x, i) => {
+        const gi = inputGrads[i];
+        if (!gi) return;
+        spent.push(gi);
+        if (!(x instanceof Tensor) || !x.requiresGrad) return;
+        const fitted = fitGradient(node.op, gi, x);
+        const previous = grads.get(x);
+        grads.set(x, previous ? previous.add(fitted) : fitted);
+        if (previous) spent.push(previous, fitted);
+      });
+      // released only after every input took its share: rules may hand one tensor to several
+      for (const s of new Set(spent)) release(s);
+    }
+  });
+}

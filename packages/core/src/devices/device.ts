@@ -1,0 +1,100 @@
+/**
+ * The contract every device implements. A device owns buffers of numbers and runs kernels on
+ * them; it knows nothing of autograd or Tensors. Shapes travel with each call because buffers are
+ * flat. Every kernel returns a new buffer (buffers are immutable once written), synchronously:
+ * a device whose backend is asynchronous (gpu.js over WebGPU) returns a handle at once and keeps
+ * an in-order queue; only `read` waits.
+ */
+export type Shape = readonly number[];
+
+/** An opaque handle to memory owned by one device. `size` is its number of elements. */
+export interface DeviceBuffer {
+  readonly size: number;
+}
+
+export type UnaryOp =
+  | 'neg' | 'exp' | 'log' | 'sqrt' | 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'abs'
+  // derivatives, so that backward passes stay one kernel each
+  | 'reluDeriv' | 'geluDeriv' | 'sign';
+
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min'
+  // comparisons return 1 or 0
+  | 'gt' | 'ge' | 'lt' | 'eq';
+
+export type ReduceOp = 'sum' | 'max';
+
+/** One side of a binary op: a buffer with its shape (broadcast to the output) or a constant. */
+export type Operand = { buf: DeviceBuffer; shape: Shape } | number;
+
+export interface AdamWHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based step count, for bias correction. */
+  step: number;
+}
+
+export interface MemoryInfo {
+  /** Bytes held by live buffers. */
+  bytes: number;
+  /** Number of live buffers. */
+  buffers: number;
+  /** Largest `bytes` seen since the device started or since `resetPeakMemory()`. */
+  peakBytes: number;
+}
+
+export interface Device {
+  readonly name: string;
+  /** Largest buffer this device can hold, in elements. */
+  readonly maxElements: number;
+
+  upload(data: ArrayLike<number>): DeviceBuffer;
+  /** Values rounded to float32. */
+  read(buf: DeviceBuffer): Promise<Float32Array>;
+  /** Values at the device's own precision (float64 on the reference device). */
+  read64(buf: DeviceBuffer): Promise<Float64Array>;
+  /** Frees the buffer. Called exactly once per buffer by the Tensor that owns it. */
+  dispose(buf: DeviceBuffer): void;
+  memory(): MemoryInfo;
+  resetPeakMemory(): void;
+  /** Resolves once every queued kernel has finished (benchmarks time with it). */
+  sync(): Promise<void>;
+
+  fill(size: number, value: number): DeviceBuffer;
+  unary(op: UnaryOp, x: DeviceBuffer): DeviceBuffer;
+  /** Elementwise with NumPy broadcasting of both operands to `outShape`. */
+  binary(op: BinaryOp, a: Operand, b: Operand, outShape: Shape): DeviceBuffer;
+  /** out = cond != 0 ? a : b, all broadcast to `outShape`. */
+  where(cond: Operand, a: Operand, b: Operand, outShape: Shape): DeviceBuffer;
+  /** Reduces `axes` of `shape`; the result has `shape` with those axes set to 1. */
+  reduce(op: ReduceOp, x: DeviceBuffer, shape: Shape, axes: readonly number[]): DeviceBuffer;
+  /**
+   * Batched matmul. a is [...batchA, M, K] ([..., K, M] when transA), b is [...batchB, K, N]
+   * ([..., N, K] when transB); batch dims broadcast to `batch`; the result is [...batch, M, N].
+   */
+  matmul(
+    a: DeviceBuffer, aShape: Shape, b: DeviceBuffer, bShape: Shape,
+    transA: boolean, transB: boolean, batch: Shape,
+  ): DeviceBuffer;
+  /** out[i] = x[offset + Σ i_k · strides[k]] over `outShape`: permute, slice, expand. */
+  strided(x: DeviceBuffer, outShape: Shape, strides: readonly number[], offset: number): DeviceBuffer;
+  /** x of `shape` placed at `starts` inside zeros of `outShape` (the adjoint of a slice). */
+  pad(x: DeviceBuffer, shape: Shape, outShape: Shape, starts: readonly number[]): DeviceBuffer;
+  /** Rows of a [rows, cols] table picked by `indices` (validated by the caller): [n, cols]. */
+  gatherRows(table: DeviceBuffer, cols: number, indices: Int32Array): DeviceBuffer;
+  /** The adjoint of gatherRows: src [n, cols] summed into [rows, cols] at `indices`. */
+  scatterAddRows(src: DeviceBuffer, cols: number, indices: Int32Array, rows: number): DeviceBuffer;
+  /** [n, depth] with a 1 at (i, indices[i]). */
+  oneHot(indices: Int32Array, depth: number): DeviceBuffer;
+  /** Softmax over the last axis of [rows, cols]. */
+  softmax(x: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
+  /** dx = y ∘ (dy − rowsum(dy ∘ y)) for y = softmax(x) over the last axis. */
+  softmaxBackward(y: DeviceBuffer, dy: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
+  /** One AdamW step with decoupled weight decay; returns the new parameter and moments. */
+  adamw(
+    param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, hyper: AdamWHyper,
+  ): { param: DeviceBuffer; m: DeviceBuffer; v: DeviceBuffer };
+}

@@ -1,0 +1,2 @@
+export { Module } from './module.js';
+export { Linear, Embedding, LayerNorm, Dropout } from './layers.js';

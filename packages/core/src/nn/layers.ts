@@ -1,0 +1,70 @@
+/** The layers a GPT needs, with PyTorch's default initialisations. */
+import { Tensor } from '../tensor.js';
+import { ones, rand, randn, zeros } from '../creation.js';
+import { matmulT } from '../ops/matmul.js';
+import { gather, type IndicesLike } from '../ops/indexing.js';
+import { dropout, layerNorm } from '../ops/nn.js';
+import { fmt } from '../shape.js';
+import { Module } from './module.js';
+
+/** y = x Wᵀ + b with W [out, in] (PyTorch's layout; the transpose folds into the matmul). */
+export class Linear extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: { bias?: boolean } = {}) {
+    super();
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.weight = rand([outFeatures, inFeatures], { low: -bound, high: bound, requiresGrad: true });
+    this.bias = options.bias === false ? null : rand([outFeatures], { low: -bound, high: bound, requiresGrad: true });
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.shape[x.ndim - 1] !== this.inFeatures) {
+      throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}): input of shape ${fmt(x.shape)} has last dim ${x.shape[x.ndim - 1]}`);
+    }
+    const y = matmulT(x, this.weight, false, true);
+    return this.bias ? y.add(this.bias) : y;
+  }
+}
+
+export class Embedding extends Module {
+  weight: Tensor;
+
+  constructor(readonly numEmbeddings: number, readonly embeddingDim: number) {
+    super();
+    this.weight = randn([numEmbeddings, embeddingDim], { requiresGrad: true });
+  }
+
+  forward(idx: IndicesLike): Tensor {
+    return gather(this.weight, idx);
+  }
+}
+
+export class LayerNorm extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  readonly eps: number;
+
+  constructor(readonly normalizedShape: number, options: { eps?: number; bias?: boolean } = {}) {
+    super();
+    this.eps = options.eps ?? 1e-5;
+    this.weight = ones([normalizedShape], { requiresGrad: true });
+    this.bias = options.bias === false ? null : zeros([normalizedShape], { requiresGrad: true });
+  }
+
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.weight, this.bias ?? undefined, this.eps);
+  }
+}
+
+export class Dropout extends Module {
+  constructor(readonly p: number) {
+    super();
+    if (!(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${p}`);
+  }
+
+  forward(x: Tensor): Tensor {
+    return dropout(x, this.p, this.training);
+  }
+}

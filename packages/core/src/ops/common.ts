@@ -1,0 +1,32 @@
+/** Helpers every op file uses: device agreement and turning tensors into kernel operands. */
+import type { Device, Operand as KernelOperand } from '../devices/device.js';
+import { getDevice } from '../devices/registry.js';
+import { Tensor } from '../tensor.js';
+
+export type Scalar = number;
+export type TensorOrScalar = Tensor | Scalar;
+
+/** The device all tensor arguments live on; mixing devices is an error naming the op. */
+export function deviceOf(op: string, ...xs: TensorOrScalar[]): Device {
+  let device: Device | null = null;
+  for (const x of xs) {
+    if (!(x instanceof Tensor)) {
+      if (typeof x !== 'number') throw new Error(`${op}: expected a Tensor or a number, got ${typeof x}`);
+      continue;
+    }
+    const d = x.device; // throws if disposed
+    if (device && d !== device) {
+      throw new Error(`${op}: tensors live on different devices (${device.name} and ${d.name}); move one with await t.to(name)`);
+    }
+    device = d;
+  }
+  return device ?? getDevice();
+}
+
+export function kernelOperand(op: string, x: TensorOrScalar): KernelOperand {
+  return x instanceof Tensor ? { buf: x.buffer(op), shape: x.shape } : x;
+}
+
+export function shapeOf(x: TensorOrScalar): readonly number[] {
+  return x instanceof Tensor ? x.shape : [];
+}

@@ -1,0 +1,8 @@
+export * from './elementwise.js';
+export * from './reduce.js';
+export * from './matmul.js';
+export * from './movement.js';
+export * from './indexing.js';
+export * from './nn.js';
+export { backward } from '../autograd.js';
+export { tidy } from '../tensor.js';

@@ -1,0 +1,128 @@
+/** Ops that move or view data: reshape, permute, slice, pad, expand, concat, split. */
+import { Tensor } from '../tensor.js';
+import { record } from '../autograd.js';
+import { assertValidShape, broadcastShapes, fmt, normalizeAxis, sameShape, sizeOf, stridesOf } from '../shape.js';
+import { deviceOf } from './common.js';
+import { add } from './elementwise.js';
+
+/** Same data, new shape (one dim may be −1). Free: the result shares the buffer. */
+export function reshape(x: Tensor, shape: number[]): Tensor {
+  const inferred = shape.indexOf(-1);
+  if (inferred !== shape.lastIndexOf(-1)) throw new Error(`reshape: only one dimension may be -1, got ${fmt(shape)}`);
+  const known = sizeOf(shape.filter((d) => d !== -1));
+  const resolved = inferred < 0 ? shape : shape.map((d) => (d === -1 ? (known === 0 ? 0 : x.size / known) : d));
+  assertValidShape('reshape', resolved);
+  if (sizeOf(resolved) !== x.size) {
+    throw new Error(`reshape: cannot view tensor of shape ${fmt(x.shape)} (${x.size} elements) as ${fmt(shape)}`);
+  }
+  return record('reshape', x.shareStorage(resolved), [x], {});
+}
+
+/** Reorders dims: out.shape[i] = x.shape[perm[i]]. */
+export function permute(x: Tensor, perm: number[]): Tensor {
+  const device = deviceOf('permute', x);
+  const axes = perm.map((p) => normalizeAxis('permute', p, x.ndim));
+  if (axes.length !== x.ndim || new Set(axes).size !== axes.length) {
+    throw new Error(`permute: [${perm}] is not a permutation of the ${x.ndim} dims of ${fmt(x.shape)}`);
+  }
+  const strides = stridesOf(x.shape);
+  const shape = axes.map((a) => x.shape[a]);
+  const buf = device.strided(x.buffer('permute'), shape, axes.map((a) => strides[a]), 0);
+  return record('permute', new Tensor(buf, shape, device), [x], { perm: axes });
+}
+
+export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
+  const a = normalizeAxis('transpose', dim0, x.ndim);
+  const b = normalizeAxis('transpose', dim1, x.ndim);
+  const perm = x.shape.map((_, i) => (i === a ? b : i === b ? a : i));
+  return permute(x, perm);
+}
+
+/**
+ * x[starts[0]:ends[0], starts[1]:ends[1], ...]. Missing trailing axes are taken whole; negative
+ * values count from the end, as in Python.
+ */
+export function slice(x: Tensor, starts: number[], ends?: number[]): Tensor {
+  const device = deviceOf('slice', x);
+  if (starts.length > x.ndim || (ends && ends.length !== starts.length)) {
+    throw new Error(`slice: starts [${starts}] and ends [${ends ?? ''}] do not fit tensor of shape ${fmt(x.shape)}`);
+  }
+  const s = x.shape.map((d, i) => resolveIndex(starts[i] ?? 0, d));
+  const e = x.shape.map((d, i) => resolveIndex(ends?.[i] ?? d, d));
+  x.shape.forEach((d, i) => {
+    if (s[i] < 0 || e[i] > d || s[i] > e[i]) {
+      throw new Error(`slice: range ${starts[i]}:${ends?.[i] ?? d} is out of bounds for dim ${i} of shape ${fmt(x.shape)}`);
+    }
+  });
+  const shape = e.map((end, i) => end - s[i]);
+  const strides = stridesOf(x.shape);
+  const offset = s.reduce((acc, start, i) => acc + start * strides[i], 0);
+  const buf = device.strided(x.buffer('slice'), shape, strides, offset);
+  return record('slice', new Tensor(buf, shape, device), [x], { starts: s });
+}
+
+function resolveIndex(i: number, dim: number): number {
+  if (!Number.isInteger(i)) throw new Error(`slice: index ${i} is not an integer`);
+  return i < 0 ? i + dim : i;
+}
+
+/** x placed at `starts` inside zeros of `shape` (the adjoint of slice). */
+export function pad(x: Tensor, shape: number[], starts: number[]): Tensor {
+  const device = deviceOf('pad', x);
+  if (shape.length !== x.ndim || starts.length !== x.ndim || x.shape.some((d, i) => starts[i] < 0 || starts[i] + d > shape[i])) {
+    throw new Error(`pad: tensor of shape ${fmt(x.shape)} does not fit at [${starts}] inside ${fmt(shape)}`);
+  }
+  const buf = device.pad(x.buffer('pad'), x.shape, shape, starts);
+  return record('pad', new Tensor(buf, shape, device), [x], { starts });
+}
+
+/** Broadcasts x to `shape` (NumPy rules), materialised. */
+export function expand(x: Tensor, shape: number[]): Tensor {
+  const device = deviceOf('expand', x);
+  const target = broadcastShapes('expand', x.shape, shape);
+  if (!sameShape(target, shape)) throw new Error(`expand: cannot expand ${fmt(x.shape)} to ${fmt(shape)}`);
+  const own = stridesOf(x.shape);
+  const offset = shape.length - x.ndim;
+  const strides = shape.map((_, i) => (i < offset || x.shape[i - offset] === 1 ? 0 : own[i - offset]));
+  const buf = device.strided(x.buffer('expand'), shape, strides, 0);
+  return record('expand', new Tensor(buf, shape, device), [x], {});
+}
+
+/** Joins tensors along `axis`; all other dims must agree. */
+export function concat(xs: Tensor[], axis = 0): Tensor {
+  if (xs.length === 0) throw new Error('concat: needs at least one tensor');
+  const ax = normalizeAxis('concat', axis, xs[0].ndim);
+  const first = xs[0].shape;
+  for (const x of xs) {
+    if (x.ndim !== first.length || x.shape.some((d, i) => i !== ax && d !== first[i])) {
+      throw new Error(`concat: shapes ${xs.map((t) => fmt(t.shape)).join(', ')} differ outside axis ${ax}`);
+    }
+  }
+  const shape = [...first];
+  shape[ax] = xs.reduce((n, x) => n + x.shape[ax], 0);
+  let offset = 0;
+  // each part padded into place; their sum is the concatenation, and the gradient is slices
+  const parts = xs.map((x) => {
+    const starts = shape.map((_, i) => (i === ax ? offset : 0));
+    offset += x.shape[ax];
+    return pad(x, shape, starts);
+  });
+  return parts.reduce((acc, p) => add(acc, p));
+}
+
+/** Splits along `axis` into pieces of `sizes` (or equal pieces of that size). */
+export function split(x: Tensor, sizes: number | number[], axis = 0): Tensor[] {
+  const ax = normalizeAxis('split', axis, x.ndim);
+  const dim = x.shape[ax];
+  const list = typeof sizes === 'number' ? Array.from({ length: Math.ceil(dim / sizes) }, (_, i) => Math.min(sizes, dim - i * sizes)) : sizes;
+  if (list.reduce((a, b) => a + b, 0) !== dim || list.some((s) => !Number.isInteger(s) || s < 0)) {
+    throw new Error(`split: sizes [${list}] do not add up to dim ${ax} (${dim}) of shape ${fmt(x.shape)}`);
+  }
+  let start = 0;
+  return list.map((size) => {
+    const starts = x.shape.map((_, i) => (i === ax ? start : 0));
+    const ends = x.shape.map((d, i) => (i === ax ? start + size : d));
+    start += size;
+    return slice(x, starts, ends);
+  });
+}

@@ -1,0 +1,37 @@
+/** Reductions over any axes, with keepDims. */
+import { Tensor } from '../tensor.js';
+import { record } from '../autograd.js';
+import { normalizeAxes, reducedShape } from '../shape.js';
+import { deviceOf } from './common.js';
+import { reshape } from './movement.js';
+import { add, equal, exp, log, sub, where } from './elementwise.js';
+
+function reduce(op: 'sum' | 'max', x: Tensor, axes: number | number[] | undefined, keepDims: boolean): Tensor {
+  const device = deviceOf(op, x);
+  const list = normalizeAxes(op, axes, x.ndim);
+  if (op === 'max' && list.some((a) => x.shape[a] === 0)) {
+    throw new Error(`max: cannot reduce over an empty axis of shape [${x.shape}]`);
+  }
+  const kept = reducedShape(x.shape, list, true);
+  const out = record(op, new Tensor(device.reduce(op, x.buffer(op), x.shape, list), kept, device), [x], {});
+  return keepDims ? out : reshape(out, reducedShape(x.shape, list, false));
+}
+
+export const sum = (x: Tensor, axes?: number | number[], keepDims = false): Tensor => reduce('sum', x, axes, keepDims);
+export const max = (x: Tensor, axes?: number | number[], keepDims = false): Tensor => reduce('max', x, axes, keepDims);
+
+export function mean(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
+  const list = normalizeAxes('mean', axes, x.ndim);
+  const count = list.reduce((n, a) => n * x.shape[a], 1);
+  return sum(x, list, keepDims).div(count);
+}
+
+/** log Σ exp, shifted by the (detached) max so that it never overflows. */
+export function logsumexp(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
+  const list = normalizeAxes('logsumexp', axes, x.ndim);
+  const m = max(x.detach(), list, true);
+  // rows that are all −∞ (fully masked) shift by 0 and give −∞, not NaN
+  const shift = where(equal(m, -Infinity), 0, m);
+  const out = add(log(sum(exp(sub(x, shift)), list, true)), shift);
+  return keepDims ? out : reshape(out, reducedShape(x.shape, list, false));
+}

@@ -1,0 +1,44 @@
+/**
+ * One seeded generator for every random op, so `manualSeed(n)` makes runs reproducible on every
+ * device: random numbers are drawn on the host and uploaded, never generated per device.
+ */
+let state = 0x2545f491;
+
+export function manualSeed(seed: number): void {
+  if (!Number.isFinite(seed)) throw new Error(`manualSeed: seed must be a finite number, got ${seed}`);
+  state = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
+}
+
+export function getRngState(): number {
+  return state;
+}
+
+export function setRngState(s: number): void {
+  state = s >>> 0;
+}
+
+/** mulberry32: small, fast and good enough for initialisation, dropout and sampling. */
+export function randomUniform(): number {
+  state = (state + 0x6d2b79f5) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+export function fillUniform(out: Float32Array, low = 0, high = 1): Float32Array {
+  for (let i = 0; i < out.length; i++) out[i] = low + (high - low) * randomUniform();
+  return out;
+}
+
+/** Box–Muller, two normals per pair of uniforms. */
+export function fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
+  for (let i = 0; i < out.length; i += 2) {
+    const u = 1 - randomUniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    const theta = 2 * Math.PI * randomUniform();
+    out[i] = mean + std * r * Math.cos(theta);
+    if (i + 1 < out.length) out[i + 1] = mean + std * r * Math.sin(theta);
+  }
+  return out;
+}

@@ -1,0 +1,243 @@
+/**
+ * Tensor: a shape, a reference-counted device buffer, and (when it was computed from tensors that
+ * need gradients) the node that made it. Ops are synchronous and return new tensors; only reading
+ * values back is async, because a GPU device computes behind an in-order queue.
+ */
+import type { Device, DeviceBuffer, Shape } from './devices/device.js';
+import { getDevice, setDevice, type DeviceName } from './devices/registry.js';
+import { fmt, sizeOf } from './shape.js';
+import type { Node } from './autograd.js';
+import * as ops from './ops/index.js';
+
+/** One device buffer, shared by a tensor and its views (reshape); freed when the last one lets go. */
+class Storage {
+  private refs = 1;
+  constructor(readonly device: Device, readonly buf: DeviceBuffer) {}
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+  release(): void {
+    if (--this.refs === 0) this.device.dispose(this.buf);
+  }
+}
+
+/** The safety net: a tensor that is garbage collected without dispose() still frees its buffer. */
+const collected = new FinalizationRegistry<Storage>((storage) => storage.release());
+
+/** tidy() scopes: every tensor made inside is disposed at the end unless returned or kept. */
+const scopes: Set<Tensor>[] = [];
+
+export type NestedArray = number | NestedArray[];
+
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly size: number;
+  requiresGrad: boolean;
+  /** Set by autograd when this tensor took part in a graph; null for leaves and constants. */
+  node: Node | null = null;
+  private storage: Storage | null;
+  private gradient: Tensor | null = null;
+
+  /** Wraps a buffer the device just produced (the tensor takes ownership), or shares a storage. */
+  constructor(source: DeviceBuffer | Storage, shape: Shape, device: Device = getDevice(), requiresGrad = false) {
+    this.shape = Object.freeze([...shape]);
+    this.size = sizeOf(shape);
+    this.storage = source instanceof Storage ? source.retain() : new Storage(device, source);
+    if (this.storage.buf.size !== this.size) {
+      throw new Error(`Tensor: buffer of ${this.storage.buf.size} elements cannot have shape ${fmt(shape)}`);
+    }
+    this.requiresGrad = requiresGrad;
+    collected.register(this, this.storage, this);
+    scopes.at(-1)?.add(this);
+  }
+
+  get device(): Device {
+    return this.live('device').device;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  get isDisposed(): boolean {
+    return this.storage === null;
+  }
+
+  /** The device buffer; throws naming `op` if this tensor was disposed. */
+  buffer(op = 'buffer'): DeviceBuffer {
+    return this.live(op).buf;
+  }
+
+  private live(op: string): Storage {
+    if (!this.storage) throw new Error(`${op}: tensor of shape ${fmt(this.shape)} was used after dispose()`);
+    return this.storage;
+  }
+
+  /** A tensor of another shape over the same buffer (reshape of contiguous data is free). */
+  shareStorage(shape: Shape): Tensor {
+    return new Tensor(this.live('reshape'), shape);
+  }
+
+  get grad(): Tensor | null {
+    return this.gradient;
+  }
+
+  set grad(g: Tensor | null) {
+    if (g && g.shape.join() !== this.shape.join()) {
+      throw new Error(`grad: gradient of shape ${fmt(g.shape)} does not match tensor of shape ${fmt(this.shape)}`);
+    }
+    if (this.gradient && this.gradient !== g) this.gradient.dispose();
+    this.gradient = g ? keep(g) : null;
+  }
+
+  /**
+   * Replaces this tensor's values with src's (shapes must match), keeping its identity: how
+   * optimizers update parameters and checkpoints load them, since buffers are immutable.
+   */
+  assign(src: Tensor): this {
+    if (src.shape.join() !== this.shape.join()) {
+      throw new Error(`assign: source of shape ${fmt(src.shape)} does not match tensor of shape ${fmt(this.shape)}`);
+    }
+    const next = src.live('assign');
+    if (next.device !== this.live('assign').device) throw new Error(`assign: source lives on ${next.device.name}, tensor on ${this.device.name}`);
+    collected.unregister(this);
+    this.storage!.release();
+    this.storage = next.retain();
+    collected.register(this, this.storage, this);
+    return this;
+  }
+
+  /** Frees the buffer now. Later use is an error; disposing twice is a no-op. */
+  dispose(): void {
+    if (!this.storage) return;
+    collected.unregister(this);
+    this.storage.release();
+    this.storage = null;
+    this.node = null;
+  }
+
+  async data(): Promise<Float32Array> {
+    const s = this.live('data');
+    return s.device.read(s.buf);
+  }
+
+  /** Values at the device's own precision: float64 on the reference device. */
+  async data64(): Promise<Float64Array> {
+    const s = this.live('data64');
+    return s.device.read64(s.buf);
+  }
+
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: tensor of shape ${fmt(this.shape)} has ${this.size} elements, not 1`);
+    return (await this.data())[0];
+  }
+
+  async toArray(): Promise<NestedArray> {
+    const flat = Array.from(await this.data());
+    const build = (dim: number, offset: number): NestedArray => {
+      if (dim === this.shape.length) return flat[offset];
+      const step = sizeOf(this.shape.slice(dim + 1));
+      return Array.from({ length: this.shape[dim] }, (_, i) => build(dim + 1, offset + i * step));
+    };
+    return build(0, 0);
+  }
+
+  /** A copy on another device (values cross as float32). */
+  async to(name: DeviceName): Promise<Tensor> {
+    const values = await this.data();
+    const device = await setDeviceTemporarily(name);
+    return new Tensor(device.upload(values), this.shape, device, this.requiresGrad);
+  }
+
+  /** Same values, cut from the graph. */
+  detach(): Tensor {
+    return this.shareStorage(this.shape);
+  }
+
+  toString(): string {
+    return `Tensor(shape=${fmt(this.shape)}, device=${this.storage?.device.name ?? 'disposed'}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+
+  backward(dy?: Tensor): void {
+    ops.backward(this, dy);
+  }
+
+  // Elementwise
+  add(b: Tensor | number): Tensor { return ops.add(this, b); }
+  sub(b: Tensor | number): Tensor { return ops.sub(this, b); }
+  mul(b: Tensor | number): Tensor { return ops.mul(this, b); }
+  div(b: Tensor | number): Tensor { return ops.div(this, b); }
+  pow(b: Tensor | number): Tensor { return ops.pow(this, b); }
+  neg(): Tensor { return ops.neg(this); }
+  exp(): Tensor { return ops.exp(this); }
+  log(): Tensor { return ops.log(this); }
+  sqrt(): Tensor { return ops.sqrt(this); }
+  tanh(): Tensor { return ops.tanh(this); }
+  sigmoid(): Tensor { return ops.sigmoid(this); }
+  relu(): Tensor { return ops.relu(this); }
+  gelu(): Tensor { return ops.gelu(this); }
+  abs(): Tensor { return ops.abs(this); }
+  // Reductions
+  sum(axes?: number | number[], keepDims = false): Tensor { return ops.sum(this, axes, keepDims); }
+  mean(axes?: number | number[], keepDims = false): Tensor { return ops.mean(this, axes, keepDims); }
+  max(axes?: number | number[], keepDims = false): Tensor { return ops.max(this, axes, keepDims); }
+  logsumexp(axes?: number | number[], keepDims = false): Tensor { return ops.logsumexp(this, axes, keepDims); }
+  // Linear algebra and movement
+  matmul(b: Tensor): Tensor { return ops.matmul(this, b); }
+  reshape(shape: number[]): Tensor { return ops.reshape(this, shape); }
+  transpose(dim0 = -2, dim1 = -1): Tensor { return ops.transpose(this, dim0, dim1); }
+  permute(perm: number[]): Tensor { return ops.permute(this, perm); }
+  slice(starts: number[], ends?: number[]): Tensor { return ops.slice(this, starts, ends); }
+  expand(shape: number[]): Tensor { return ops.expand(this, shape); }
+  split(sizes: number | number[], axis = 0): Tensor[] { return ops.split(this, sizes, axis); }
+  maskedFill(mask: Tensor, value: number): Tensor { return ops.maskedFill(this, mask, value); }
+  // Neural-network functions
+  softmax(axis = -1): Tensor { return ops.softmax(this, axis); }
+  logSoftmax(axis = -1): Tensor { return ops.logSoftmax(this, axis); }
+}
+
+async function setDeviceTemporarily(name: DeviceName): Promise<Device> {
+  const previous = getDevice();
+  const device = await setDevice(name);
+  if (device !== previous) await setDevice(previous.name);
+  return device;
+}
+
+/** Marks a tensor to survive the tidy() scopes it was made in. */
+export function keep<T extends Tensor>(t: T): T {
+  for (const scope of scopes) scope.delete(t);
+  return t;
+}
+
+/**
+ * Runs fn and disposes every tensor it made, except those it returns (a tensor, or an array or
+ * object of them) and those passed to keep(). Gradients assigned to `.grad` are kept.
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    scopes.pop();
+  }
+  const survivors = new Set<Tensor>();
+  collectTensors(result, survivors);
+  for (const t of scope) {
+    if (survivors.has(t)) scopes.at(-1)?.add(t);
+    else t.dispose();
+  }
+  return result;
+}
+
+function collectTensors(value: unknown, into: Set<Tensor>): void {
+  if (value instanceof Tensor) into.add(value);
+  else if (Array.isArray(value)) value.forEach((v) => collectTensors(v, into));
+  else if (value && typeof value === 'object' && !(value instanceof Promise)) {
+    Object.values(value).forEach((v) => collectTensors(v, into));
+  }
+}
+
+export { Storage };
