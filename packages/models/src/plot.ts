@@ -77,7 +77,8 @@ export function lossCurveSvg(curves: LossCurves, options: PlotOptions = {}): str
   const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"` +
+      ` font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     `<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="600">${escapeXml(title)}</text>`,
   ];
@@ -122,7 +123,9 @@ export function lossCurveSvg(curves: LossCurves, options: PlotOptions = {}): str
 
   for (const s of series) {
     const pts = s.points.map(([x, y]) => `${f(sx(x))},${f(sy(y))}`).join(' ');
-    out.push(`<polyline class="${s.name}" fill="none" stroke="${s.color}" stroke-width="1.75" stroke-linejoin="round" points="${pts}"/>`);
+    out.push(
+      `<polyline class="${s.name}" fill="none" stroke="${s.color}" stroke-width="1.75" stroke-linejoin="round" points="${pts}"/>`,
+    );
     // Validation is evaluated rarely: mark its points so a two-point line does not look like data.
     if (s.name === 'val' && s.points.length <= 60) {
       for (const [x, y] of s.points) out.push(`<circle cx="${f(sx(x))}" cy="${f(sy(y))}" r="2.5" fill="${s.color}"/>`);
@@ -130,7 +133,8 @@ export function lossCurveSvg(curves: LossCurves, options: PlotOptions = {}): str
   }
 
   const lx = MARGIN.left + plotW - 90;
-  out.push(`<g font-size="12"><rect x="${lx - 8}" y="${MARGIN.top + 6}" width="90" height="${series.length * 18 + 8}" fill="#fff" fill-opacity="0.85" stroke="#ccc"/>`);
+  const legendH = series.length * 18 + 8;
+  out.push(`<g><rect x="${lx - 8}" y="${MARGIN.top + 6}" width="90" height="${legendH}" fill="#fff" fill-opacity="0.85" stroke="#ccc"/>`);
   series.forEach((s, i) => {
     const y = MARGIN.top + 22 + i * 18;
     out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${y - 4}" y2="${y - 4}" stroke="${s.color}" stroke-width="2.5"/>`);

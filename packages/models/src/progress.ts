@@ -58,8 +58,11 @@ export class Progress {
 
   constructor(
     readonly total: number,
-    { stream = process.stderr, width = 30, plainIntervalMs = 10_000, ttyIntervalMs = 100, now = () => performance.now() }: ProgressOptions = {},
+    options: ProgressOptions = {},
   ) {
+    // stderr by default: stdout stays clean for generated text and for piping.
+    const { stream = process.stderr, width = 30, plainIntervalMs = 10_000, ttyIntervalMs = 100 } = options;
+    const { now = () => performance.now() } = options;
     this.stream = stream;
     this.tty = stream.isTTY === true;
     this.width = width;

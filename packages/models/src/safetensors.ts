@@ -1,5 +1,5 @@
 /**
- * The safetensors format (huggingface/safetensors), F32 only, so our checkpoints open in Python
+ * The safetensors format (huggingface/safetensors), F32 and F64, so our checkpoints open in Python
  * (`safetensors.numpy.load_file`) and theirs open here:
  *
  *   [8 bytes: N, u64 little-endian][N bytes: JSON header, space-padded to a multiple of 8][data]
@@ -12,8 +12,11 @@
 
 export interface F32Tensor {
   shape: number[];
-  data: Float32Array;
+  /** Float32Array is stored as F32; Float64Array as F64 (a float64 device's exact values). */
+  data: Float32Array | Float64Array;
 }
+
+const DTYPES = { F32: Float32Array, F64: Float64Array } as const;
 
 export interface Safetensors {
   tensors: Record<string, F32Tensor>;
@@ -58,13 +61,15 @@ export function writeSafetensors(
   for (const [name, { shape, data }] of entries) {
     if (name === METADATA_KEY) throw new Error(`writeSafetensors: "${METADATA_KEY}" is reserved, not a tensor name`);
     if (!isShape(shape)) throw new Error(`writeSafetensors: tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
-    if (!(data instanceof Float32Array)) throw new Error(`writeSafetensors: tensor "${name}" data must be a Float32Array`);
+    if (!(data instanceof Float32Array || data instanceof Float64Array)) {
+      throw new Error(`writeSafetensors: tensor "${name}" data must be a Float32Array or a Float64Array`);
+    }
     if (numel(shape) !== data.length) {
       throw new Error(
         `writeSafetensors: tensor "${name}" has shape [${shape.join(', ')}] (${numel(shape)} values) but ${data.length} values`,
       );
     }
-    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + data.byteLength] };
+    header[name] = { dtype: data instanceof Float64Array ? 'F64' : 'F32', shape, data_offsets: [offset, offset + data.byteLength] };
     offset += data.byteLength;
   }
 
@@ -114,15 +119,19 @@ export function readSafetensors(bytes: Uint8Array): Safetensors {
     }
     const { dtype, shape, data_offsets: offsets } = (info ?? {}) as Record<string, unknown>;
     if (typeof dtype !== 'string') fail(`bad header: tensor "${name}" has no dtype`);
-    if (dtype !== 'F32') fail(`unsupported dtype ${JSON.stringify(dtype)} for tensor "${name}" (only F32 is supported)`);
+    if (dtype !== 'F32' && dtype !== 'F64') fail(`unsupported dtype ${JSON.stringify(dtype)} for tensor "${name}" (only F32 and F64 are supported)`);
+    const ArrayType = DTYPES[dtype];
     if (!isShape(shape)) fail(`bad header: tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
-    const [begin, end] = isShape(offsets) && offsets.length === 2 ? offsets : fail(`bad header: tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}`);
-    if (end < begin || end - begin !== numel(shape) * 4) {
-      fail(`bad header: tensor "${name}" data_offsets [${begin}, ${end}] do not match shape [${shape.join(', ')}] of F32`);
+    if (!isShape(offsets) || offsets.length !== 2) {
+      fail(`bad header: tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets;
+    if (end < begin || end - begin !== numel(shape) * ArrayType.BYTES_PER_ELEMENT) {
+      fail(`bad header: tensor "${name}" data_offsets [${begin}, ${end}] do not match shape [${shape.join(', ')}] of ${dtype}`);
     }
     if (end > data.length) fail(`truncated file: tensor "${name}" ends at data byte ${end} but the data section has ${data.length}`);
     // Copy: the tensor's bytes need not be 4-byte aligned within `bytes`, and the caller may reuse it.
-    const values = new Float32Array(numel(shape));
+    const values = new ArrayType(numel(shape));
     new Uint8Array(values.buffer).set(data.subarray(begin, end));
     tensors[name] = { shape, data: values };
     spans.push([begin, end, name]);

@@ -66,7 +66,8 @@ export function dropout(x: Tensor, p: number, training = true): Tensor {
   if (!training || p === 0) return x;
   const device = deviceOf('dropout', x);
   const keepScale = 1 / (1 - p);
-  const mask = fillUniform(new Float32Array(x.size)).map((u) => (u >= p ? keepScale : 0));
+  // a float64 mask: 1/(1−p) rounded to float32 here would scale by the wrong factor on the reference device
+  const mask = Float64Array.from(fillUniform(new Float32Array(x.size)), (u) => (u >= p ? keepScale : 0));
   const maskTensor = new Tensor(device.upload(mask), x.shape, device);
   return x.mul(maskTensor);
 }

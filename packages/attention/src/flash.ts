@@ -1,0 +1,253 @@
+/**
+ * FlashAttention (Dao et al. 2022; FlashAttention-2, 2023) composed from core ops, laid out as
+ * flash-attention's Triton file: forward kernel, Δ preprocessing, backward kernel, launcher,
+ * autograd wrapper. The outer loop walks K/V in blocks of Bc keys; each block's scratch is
+ * Nq × Bc and is freed before the next, so nothing N × N ever exists. Forward keeps a running row
+ * max m, row sum l and unnormalised O; backward saves only q, k, v, O and L = m + log l, and
+ * recomputes P = exp(τ·QKᵀ − L) one block at a time.
+ *
+ * Causal blocks: with the bottom-right mask, the queries that see any key of block [j0, j1) are
+ * rows j0 + Nq − Nk … Nq−1, a suffix that only shrinks as j grows. Each block therefore runs on
+ * that suffix alone (the tiles above the diagonal are skipped, halving the work), and the rows
+ * that no later block reaches are finished and set aside ("retired") as soon as the suffix leaves
+ * them. Every row of a block's suffix sees at least its first key, so the running max is always
+ * finite and no row of any block is all-masked.
+ */
+import { Tensor, concat, customOp, matmulT, maximum, noGrad, tidy, where, type Grads } from '@flashgrad/core';
+import { MASKED, causalKeep, type AttentionOptions, type AttentionWithLse } from './naive.js';
+import { causalOffset, resolveScale, validateAttention, validateBlockSize, type AttentionDims } from './validate.js';
+
+export interface FlashAttentionOptions extends AttentionOptions {
+  /** Bc, keys per block (the scratch is Nq × Bc). Chosen by measurement: see BENCHMARKS.md. */
+  blockSize?: number;
+}
+
+/** Measured on the reference device (N = 1024…2048, d = 64): see the package README note in index.ts. */
+export const DEFAULT_BLOCK_SIZE = 128;
+
+/** One block of keys [j0, j1) and the query rows [rowStart, Nq) that see any of them. */
+interface Block {
+  j0: number;
+  j1: number;
+  rowStart: number;
+  /** Whether some of those rows must not see some of the block's keys (the block crosses the diagonal). */
+  masked: boolean;
+}
+
+function planBlocks(dims: AttentionDims, causal: boolean, bc: number): Block[] {
+  const offset = causalOffset(dims); // query i sees key j iff j ≤ i + offset
+  const blocks: Block[] = [];
+  for (let j0 = 0; j0 < dims.Nk; j0 += bc) {
+    const j1 = Math.min(dims.Nk, j0 + bc);
+    const rowStart = causal ? Math.max(0, j0 - offset) : 0;
+    blocks.push({ j0, j1, rowStart, masked: causal && j1 - 1 > rowStart + offset });
+  }
+  return blocks;
+}
+
+const rows = (t: Tensor, start: number, end: number): Tensor =>
+  t.slice([0, 0, start], [t.shape[0], t.shape[1], end]);
+
+/** Scores τ·Q_rows K_jᵀ of one block, MASKED where the causal mask hides a key. */
+function blockScores(qs: Tensor, kj: Tensor, b: Block, dims: AttentionDims): Tensor {
+  const s = matmulT(qs, kj, false, true); // (B, H, R, Bc)
+  if (!b.masked) return s;
+  const keep = causalKeep(qs.device, dims.Nq - b.rowStart, b.j1 - b.j0, b.rowStart, b.j0, causalOffset(dims)); // (R, Bc)
+  const masked = where(keep, s, MASKED); // (B, H, R, Bc)
+  keep.dispose();
+  s.dispose();
+  return masked;
+}
+
+/**
+ * Joins parts along `axis` pairwise, freeing each level as it goes: core's concat pads every part
+ * to the full size at once, which for many blocks would hold (#blocks × N × d) at the peak.
+ */
+function join(parts: Tensor[], axis: number): Tensor {
+  if (parts.length === 1) return parts[0];
+  const mid = parts.length >> 1;
+  const left = join(parts.slice(0, mid), axis);
+  const right = join(parts.slice(mid), axis);
+  const joined = tidy(() => concat([left, right], axis));
+  left.dispose();
+  right.dispose();
+  return joined;
+}
+
+/** Rows [0, r0) of a causal call with Nq > Nk see no key: they get `value` (0 for O and dq, −∞ for L). */
+function prependRows(t: Tensor, r0: number, value: number): Tensor {
+  if (r0 === 0) return t;
+  const [B, H, , c] = t.shape;
+  const head = new Tensor(t.device.fill(B * H * r0 * c, value), [B, H, r0, c], t.device); // (B, H, r0, c)
+  return join([head, t], 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward kernel
+
+/** Running statistics of the active rows [start, Nq). */
+interface RowState {
+  start: number;
+  m: Tensor; // (B, H, R, 1) row max of the scores seen so far
+  l: Tensor; // (B, H, R, 1) row sum of exp(S − m)
+  o: Tensor; // (B, H, R, d) unnormalised output, Σ exp(S − m) V
+}
+
+function forwardBlock(state: RowState | null, qs: Tensor, k: Tensor, v: Tensor, b: Block, dims: AttentionDims): RowState {
+  const { B, H, Nq } = dims;
+  const kj = k.slice([0, 0, b.j0], [B, H, b.j1]); // (B, H, Bc, d)
+  const vj = v.slice([0, 0, b.j0], [B, H, b.j1]); // (B, H, Bc, d)
+  const qj = b.rowStart > 0 ? rows(qs, b.rowStart, Nq) : qs; // (B, H, R, d)
+  const s = blockScores(qj, kj, b, dims); // (B, H, R, Bc)
+  const rowMax = s.max(-1, true); // (B, H, R, 1)
+  const m = state ? maximum(state.m, rowMax) : rowMax;
+  const shifted = s.sub(m);
+  s.dispose();
+  const p = shifted.exp(); // (B, H, R, Bc)
+  shifted.dispose();
+  const pv = p.matmul(vj); // (B, H, R, d)
+  const rowSum = p.sum(-1, true); // (B, H, R, 1)
+  p.dispose();
+  if (!state) return { start: b.rowStart, m, l: rowSum, o: pv };
+  // m' = max(m, rowmax S);  l = e^(m−m')·l + rowsum P̃;  O = e^(m−m')·O + P̃ V_j
+  const alpha = state.m.sub(m).exp(); // (B, H, R, 1)
+  return { start: b.rowStart, m, l: state.l.mul(alpha).add(rowSum), o: state.o.mul(alpha).add(pv) };
+}
+
+/**
+ * Splits off rows [state.start, upTo), which no later block reaches, finishes them (O/l and
+ * L = m + log l) into `done`, and returns the state of the rows still active (null if none).
+ */
+function retireForward(state: RowState, upTo: number, done: { o: Tensor; lse: Tensor }[]): RowState | null {
+  const n = upTo - state.start;
+  const R = state.o.shape[2];
+  const own = [state.m, state.l, state.o];
+  const [m, l, o] = n === R ? own : own.map((t) => rows(t, 0, n)); // (B, H, n, ·)
+  done.push(tidy(() => ({ o: o.div(l), lse: m.add(l.log()) })));
+  const next = n === R ? null : { start: upTo, m: rows(state.m, n, R), l: rows(state.l, n, R), o: rows(state.o, n, R) };
+  for (const t of new Set([m, l, o, ...own])) t.dispose();
+  return next;
+}
+
+/** O [B, H, Nq, d] and L [B, H, Nq, 1] without any N × N buffer. */
+function flashForward(q: Tensor, k: Tensor, v: Tensor, dims: AttentionDims, scale: number, causal: boolean, bc: number): { out: Tensor; lse: Tensor } {
+  return noGrad(() => tidy(() => {
+    const blocks = planBlocks(dims, causal, bc);
+    const qs = q.mul(scale); // (B, H, Nq, d) τ folded into Q once
+    const done: { o: Tensor; lse: Tensor }[] = [];
+    let state: RowState | null = null;
+    for (const b of blocks) {
+      if (state && b.rowStart > state.start) state = retireForward(state, b.rowStart, done);
+      const previous: RowState | null = state;
+      state = tidy(() => forwardBlock(previous, qs, k, v, b, dims));
+      if (previous) for (const t of [previous.m, previous.l, previous.o]) t.dispose();
+    }
+    retireForward(state!, dims.Nq, done);
+    const r0 = blocks[0].rowStart;
+    const out = prependRows(join(done.map((x) => x.o), 2), r0, 0); // (B, H, Nq, d)
+    const lse = prependRows(join(done.map((x) => x.lse), 2), r0, -Infinity); // (B, H, Nq, 1)
+    return { out, lse };
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Δ preprocessing
+
+/** Δ = rowsum(dO ∘ O), which equals rowsum(P ∘ dP): the softmax backward's row term. */
+function flashBackwardPreprocess(dout: Tensor, out: Tensor): Tensor {
+  return tidy(() => dout.mul(out).sum(-1, true)); // (B, H, Nq, 1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward kernel
+
+/**
+ * dq, dk, dv from q, k, v, O, L and dO. Per block (forward: S = τQKᵀ, P = exp(S − L), O = PV):
+ * dV_j = Pᵀ dO, dP = dO V_jᵀ, dS = P ∘ (dP − Δ), dQ += τ dS K_j, dK_j = τ dSᵀ Q.
+ */
+function flashBackward(
+  dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
+  dims: AttentionDims, scale: number, causal: boolean, bc: number, needs: boolean[],
+): Grads {
+  return noGrad(() => tidy(() => {
+    const { B, H, Nq } = dims;
+    const blocks = planBlocks(dims, causal, bc);
+    const [needQ, needK, needV] = needs;
+    const delta = flashBackwardPreprocess(dout, out); // (B, H, Nq, 1)
+    const qs = q.mul(scale); // (B, H, Nq, d)
+    const dqDone: Tensor[] = [];
+    let dq: { start: number; acc: Tensor } | null = null; // Σ_j dS K_j over the active rows
+    const dks: Tensor[] = [];
+    const dvs: Tensor[] = [];
+    for (const b of blocks) {
+      if (dq && b.rowStart > dq.start) {
+        const n = b.rowStart - dq.start;
+        const R = dq.acc.shape[2];
+        dqDone.push(rows(dq.acc, 0, n));
+        const rest = rows(dq.acc, n, R);
+        dq.acc.dispose();
+        dq = { start: b.rowStart, acc: rest };
+      }
+      const previous: { start: number; acc: Tensor } | null = dq;
+      const grads = tidy((): { dvj: Tensor | null; dkj: Tensor | null; acc: Tensor | null } => {
+        const kj = k.slice([0, 0, b.j0], [B, H, b.j1]); // (B, H, Bc, d)
+        const vj = v.slice([0, 0, b.j0], [B, H, b.j1]); // (B, H, Bc, d)
+        const suffix = (t: Tensor): Tensor => (b.rowStart > 0 ? rows(t, b.rowStart, Nq) : t);
+        const qj = suffix(qs); // (B, H, R, d)
+        const doj = suffix(dout); // (B, H, R, d)
+        const s = blockScores(qj, kj, b, dims); // (B, H, R, Bc)
+        const shifted = s.sub(suffix(lse)); // (B, H, R, Bc)
+        s.dispose();
+        const p = shifted.exp(); // (B, H, R, Bc) masked entries are exp(MASKED − L) = 0
+        shifted.dispose();
+        const dvj = needV ? matmulT(p, doj, true, false) : null; // (B, H, Bc, d)
+        if (!needQ && !needK) return { dvj, dkj: null, acc: null };
+        const dp = matmulT(doj, vj, false, true); // (B, H, R, Bc)
+        const centred = dp.sub(suffix(delta));
+        dp.dispose();
+        const ds = p.mul(centred); // (B, H, R, Bc)
+        p.dispose();
+        centred.dispose();
+        const dkj = needK ? matmulT(ds, qj, true, false) : null; // (B, H, Bc, d) τ is inside qj
+        const dsk = needQ ? ds.matmul(kj) : null; // (B, H, R, d)
+        const acc: Tensor | null = dsk && previous ? previous.acc.add(dsk) : dsk;
+        return { dvj, dkj, acc };
+      });
+      if (grads.dvj) dvs.push(grads.dvj);
+      if (grads.dkj) dks.push(grads.dkj);
+      if (grads.acc) {
+        previous?.acc.dispose();
+        dq = { start: b.rowStart, acc: grads.acc };
+      }
+    }
+    if (dq) dqDone.push(dq.acc);
+    const r0 = blocks[0].rowStart;
+    const dqOut = needQ ? tidy(() => prependRows(join(dqDone, 2), r0, 0).mul(scale)) : null; // (B, H, Nq, d)
+    return [dqOut, needK ? join(dks, 2) : null, needV ? join(dvs, 2) : null];
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Launcher and autograd wrapper
+
+/**
+ * softmax(τ·QKᵀ)·V by FlashAttention: q [B, H, Nq, d], k and v [B, H, Nk, d] → [B, H, Nq, d].
+ * `returnLse: true` also returns L [B, H, Nq] (−∞ for rows that see no key; not differentiable).
+ * Causal rows that see no key (Nq > Nk) output 0, as in flash-attn.
+ */
+export function flashAttention(q: Tensor, k: Tensor, v: Tensor, options?: FlashAttentionOptions & { returnLse?: false }): Tensor;
+export function flashAttention(q: Tensor, k: Tensor, v: Tensor, options: FlashAttentionOptions & { returnLse: true }): AttentionWithLse;
+export function flashAttention(
+  q: Tensor, k: Tensor, v: Tensor, options: FlashAttentionOptions & { returnLse?: boolean } = {},
+): Tensor | AttentionWithLse {
+  const op = 'flashAttention';
+  const dims = validateAttention(op, q, k, v);
+  const scale = resolveScale(op, options.scale, dims.d);
+  const bc = Math.min(validateBlockSize(op, options.blockSize ?? DEFAULT_BLOCK_SIZE), dims.Nk);
+  const causal = options.causal ?? false;
+  const { out, lse } = flashForward(q, k, v, dims, scale, causal, bc);
+  customOp(op, out, [q, k, v], (dout, needs) => flashBackward(dout, q, k, v, out, lse, dims, scale, causal, bc, needs));
+  if (options.returnLse) return { out, lse: lse.reshape([dims.B, dims.H, dims.Nq]) }; // (B, H, Nq)
+  if (!out.requiresGrad) lse.dispose();
+  return out;
+}

@@ -1,0 +1,63 @@
+/** Shape and option checks shared by naiveAttention and flashAttention; every Error names the op. */
+import { Tensor } from '@flashgrad/core';
+
+/** The sizes every attention call works with, read from q [B, H, Nq, d] and k, v [B, H, Nk, d]. */
+export interface AttentionDims {
+  B: number;
+  H: number;
+  Nq: number;
+  Nk: number;
+  d: number;
+}
+
+const fmt = (t: Tensor): string => `[${t.shape.join(', ')}]`;
+
+export function validateAttention(op: string, q: Tensor, k: Tensor, v: Tensor): AttentionDims {
+  const named = { q, k, v };
+  for (const [name, t] of Object.entries(named)) {
+    if (!(t instanceof Tensor)) throw new Error(`${op}: ${name} must be a Tensor, got ${typeof t}`);
+  }
+  const shapes = `q ${fmt(q)}, k ${fmt(k)}, v ${fmt(v)}`;
+  if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) {
+    throw new Error(`${op}: q, k and v must be rank 4 [B, H, N, d], got ${shapes}`);
+  }
+  const [B, H, Nq, d] = q.shape;
+  const [Bk, Hk, Nk, dk] = k.shape;
+  if (Bk !== B || Hk !== H || v.shape[0] !== B || v.shape[1] !== H) {
+    throw new Error(`${op}: batch and head dims [B, H] of q, k and v must agree, got ${shapes}`);
+  }
+  if (dk !== d || v.shape[3] !== d) {
+    throw new Error(`${op}: head dim d of q, k and v must agree, got ${shapes}`);
+  }
+  if (v.shape[2] !== Nk) {
+    throw new Error(`${op}: k and v must have the same length Nk, got ${shapes}`);
+  }
+  if (B < 1 || H < 1 || Nq < 1 || Nk < 1 || d < 1) {
+    throw new Error(`${op}: every dim must be at least 1, got ${shapes}`);
+  }
+  const devices = new Set([q.device, k.device, v.device]);
+  if (devices.size > 1) {
+    throw new Error(`${op}: q, k and v live on different devices (${[q, k, v].map((t) => t.device.name).join(', ')}); move them with await t.to(name)`);
+  }
+  return { B, H, Nq, Nk, d };
+}
+
+/** τ: the given scale, or 1/√d. */
+export function resolveScale(op: string, scale: number | undefined, d: number): number {
+  if (scale === undefined) return 1 / Math.sqrt(d);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new Error(`${op}: scale must be a finite number, got ${scale}`);
+  return scale;
+}
+
+export function validateBlockSize(op: string, blockSize: number): number {
+  if (!Number.isInteger(blockSize) || blockSize < 1) {
+    throw new Error(`${op}: blockSize must be a positive integer, got ${blockSize}`);
+  }
+  return blockSize;
+}
+
+/**
+ * The causal mask, bottom-right aligned as in PyTorch SDPA and flash-attn: query i may see key j
+ * iff j ≤ i + Nk − Nq. So the first max(0, Nq − Nk) queries see no key at all; their output is 0.
+ */
+export const causalOffset = (dims: AttentionDims): number => dims.Nk - dims.Nq;

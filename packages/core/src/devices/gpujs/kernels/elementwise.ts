@@ -1,0 +1,171 @@
+/**
+ * One-thread-per-element kernels: unary, broadcast binary, where, fill, copy, AdamW. All use a 1D
+ * gpu.js output so that results are flat buffers every other kernel can index as `x[i]`.
+ */
+import type { BinaryOp, Shape, UnaryOp } from '../../device.js';
+import { coalesce, indexCode, lit, prod, type KernelSpec } from './spec.js';
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/**
+ * tanh through gpu.js: WGSL's tanh overflows to NaN for large |x| on some drivers, and tanh(±9.1)
+ * already rounds to ±1 in float32, so clamping changes nothing else.
+ */
+const tanhOf = (x: string) => `Math.tanh(Math.min(Math.max(${x}, -15.0), 15.0))`;
+
+/** Statements ending in `return …;` for each unary op, reading `x`; cost in scalar-op units. */
+const unaryBodies: Record<UnaryOp, [string, number]> = {
+  neg: ['return -x;', 1],
+  exp: ['return Math.exp(x);', 10],
+  log: ['return Math.log(x);', 10],
+  sqrt: ['return Math.sqrt(x);', 2],
+  tanh: [`return ${tanhOf('x')};`, 10],
+  sigmoid: ['return 1.0 / (1.0 + Math.exp(-x));', 10],
+  relu: ['return Math.max(x, 0.0);', 1],
+  abs: ['return Math.abs(x);', 1],
+  sign: ['return Math.sign(x);', 2],
+  reluDeriv: ['return x > 0.0 ? 1.0 : 0.0;', 1],
+  // GPT-2's tanh approximation, as in the reference device
+  gelu: [`const t = ${tanhOf(`${lit(SQRT_2_OVER_PI)} * (x + 0.044715 * x * x * x)`)}; return 0.5 * x * (1.0 + t);`, 12],
+  geluDeriv: [
+    `const t = ${tanhOf(`${lit(SQRT_2_OVER_PI)} * (x + 0.044715 * x * x * x)`)}; ` +
+    `return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * ${lit(SQRT_2_OVER_PI)} * (1.0 + ${lit(3 * 0.044715)} * x * x);`,
+    14,
+  ],
+};
+
+/**
+ * pow by |x| and the sign rule for integer exponents: WGSL's pow is undefined for x < 0, while
+ * JavaScript's (and the reference's) gives (-2)^3 = -8 and NaN for non-integer exponents.
+ */
+const powBody =
+  'let r = Math.pow(Math.abs(x), y); ' +
+  'if (x < 0.0) { if (Math.floor(y) == y) { if (Math.floor(y * 0.5) * 2.0 != y) { r = -r; } } else { r = Math.sqrt(x); } } ' +
+  'return r;';
+
+const binaryBodies: Record<BinaryOp, [string, number]> = {
+  add: ['return x + y;', 1],
+  sub: ['return x - y;', 1],
+  mul: ['return x * y;', 1],
+  div: ['return x / y;', 2],
+  pow: [powBody, 20],
+  max: ['return Math.max(x, y);', 1],
+  min: ['return Math.min(x, y);', 1],
+  gt: ['return x > y ? 1.0 : 0.0;', 1],
+  ge: ['return x >= y ? 1.0 : 0.0;', 1],
+  lt: ['return x < y ? 1.0 : 0.0;', 1],
+  eq: ['return x == y ? 1.0 : 0.0;', 1],
+};
+
+export function unarySpec(op: UnaryOp, n: number): KernelSpec {
+  const [body, cost] = unaryBodies[op];
+  if (!body) throw new Error(`gpujs: unknown unary op '${op}'`);
+  return {
+    key: `unary:${op}:${n}`,
+    source: `function (a) { const x = a[this.thread.x]; ${body} }`,
+    output: [n],
+    outSize: n,
+    work: n * cost,
+  };
+}
+
+/** An operand as the builders see it: a shape to broadcast from, or a scalar passed as an argument. */
+export type OperandShape = Shape | 'scalar';
+
+/** Element strides of `shape` broadcast (right-aligned) to `outShape`: 0 where it repeats. */
+export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
+  const strides = new Array<number>(outShape.length).fill(0);
+  const off = outShape.length - shape.length;
+  if (off < 0) throw new Error(`gpujs: cannot broadcast [${shape}] to [${outShape}]`);
+  let acc = 1;
+  for (let k = shape.length - 1; k >= 0; k--) {
+    const d = shape[k];
+    if (d !== 1 && d !== outShape[k + off]) throw new Error(`gpujs: cannot broadcast [${shape}] to [${outShape}]`);
+    strides[k + off] = d === 1 ? 0 : acc;
+    acc *= d;
+  }
+  return strides;
+}
+
+/**
+ * Reads of several broadcast operands named `names`, as `const <v> = …;` lines. Scalars arrive
+ * as kernel arguments, so a changing constant (a learning rate, say) never recompiles.
+ */
+function operandReads(operands: OperandShape[], names: string[], vars: string[], outShape: Shape): string {
+  const arrays = operands.map((o, p) => ({ o, p })).filter(({ o }) => o !== 'scalar');
+  const strides = arrays.map(({ o }) => broadcastStrides(o as Shape, outShape));
+  const { dims, strides: cs } = coalesce(outShape, strides);
+  const { lines, exprs } = indexCode('this.thread.x', dims, cs);
+  let code = lines;
+  operands.forEach((o, p) => {
+    if (o === 'scalar') code += `const ${vars[p]} = ${names[p]}; `;
+    else code += `const ${vars[p]} = ${names[p]}[${exprs[arrays.findIndex((e) => e.p === p)]}]; `;
+  });
+  return code;
+}
+
+const shapeKey = (o: OperandShape) => (o === 'scalar' ? 's' : `[${o.join(',')}]`);
+
+export function binarySpec(op: BinaryOp, a: OperandShape, b: OperandShape, outShape: Shape): KernelSpec {
+  const entry = binaryBodies[op];
+  if (!entry) throw new Error(`gpujs: unknown binary op '${op}'`);
+  const n = prod(outShape);
+  const reads = operandReads([a, b], ['a', 'b'], ['x', 'y'], outShape);
+  return {
+    key: `binary:${op}:${shapeKey(a)}:${shapeKey(b)}:${outShape.join(',')}`,
+    source: `function (a, b) { ${reads}${entry[0]} }`,
+    output: [n],
+    outSize: n,
+    work: n * entry[1],
+  };
+}
+
+export function whereSpec(cond: OperandShape, a: OperandShape, b: OperandShape, outShape: Shape): KernelSpec {
+  const n = prod(outShape);
+  const reads = operandReads([cond, a, b], ['c', 'a', 'b'], ['w', 'x', 'y'], outShape);
+  return {
+    key: `where:${shapeKey(cond)}:${shapeKey(a)}:${shapeKey(b)}:${outShape.join(',')}`,
+    source: `function (c, a, b) { ${reads}return w != 0.0 ? x : y; }`,
+    output: [n],
+    outSize: n,
+    work: n,
+  };
+}
+
+/** A buffer of `n` copies of a scalar argument (devices without host-side memory). */
+export function fillSpec(n: number): KernelSpec {
+  return { key: `fill:${n}`, source: 'function (v) { return v; }', output: [n], outSize: n, work: n };
+}
+
+/** Copies a host array into device memory (webgpu, headlessgl). */
+export function copySpec(n: number): KernelSpec {
+  return { key: `copy:${n}`, source: 'function (a) { return a[this.thread.x]; }', output: [n], outSize: n, work: n };
+}
+
+/**
+ * AdamW as three kernels (m, v, then the parameter from the new moments): a kernel writes one
+ * buffer, and recomputing m and v in the last one would cost more than reading them.
+ * Hyperparameters are arguments because the step count (bias correction) and often the learning
+ * rate change every step.
+ */
+export function adamwSpecs(n: number): { m: KernelSpec; v: KernelSpec; param: KernelSpec } {
+  return {
+    m: {
+      key: `adamw.m:${n}`,
+      source: 'function (m, g, beta1) { const i = this.thread.x; return beta1 * m[i] + (1.0 - beta1) * g[i]; }',
+      output: [n], outSize: n, work: 3 * n,
+    },
+    v: {
+      key: `adamw.v:${n}`,
+      source: 'function (v, g, beta2) { const i = this.thread.x; const gi = g[i]; return beta2 * v[i] + (1.0 - beta2) * gi * gi; }',
+      output: [n], outSize: n, work: 4 * n,
+    },
+    param: {
+      key: `adamw.p:${n}`,
+      // update = m̂ / (√v̂ + ε) with m̂ = m/c1, v̂ = v/c2; decay = 1 − lr·λ (decoupled weight decay)
+      source: 'function (p, m, v, lr, decay, c1, c2, eps) { const i = this.thread.x; ' +
+        'const update = (m[i] / c1) / (Math.sqrt(v[i] / c2) + eps); return p[i] * decay - lr * update; }',
+      output: [n], outSize: n, work: 8 * n,
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * Buffer handles and the in-order kernel queue. Device ops are synchronous and return a handle at
+ * once; gpu.js answers some calls with a Promise (every webgpu call, the first build of a webgpu
+ * kernel, threaded webasm runs). While nothing is pending a kernel runs on the spot, with no
+ * Promise in sight — the common case on cpu and single-threaded wasm, and the cheapest. Once
+ * something is pending, later work chains behind it, so kernels always see their inputs written.
+ */
+import type { DeviceBuffer } from '../device.js';
+
+/** A GPU-resident gpu.js result (webgpu buffer handle or GL texture). */
+export interface ResidentPayload {
+  delete(): void;
+  toArray(): unknown;
+}
+
+/** What a buffer holds once written: host memory (cpu, wasm) or a resident handle. */
+export type Payload = Float32Array | ResidentPayload;
+
+export class GpujsBuffer implements DeviceBuffer {
+  /** Set when the producing kernel has run; null while queued and after the buffer is freed. */
+  payload: Payload | null = null;
+  /** Settles once the producing kernel has run; null when it ran synchronously. */
+  ready: Promise<void> | null = null;
+  /** Why the producing kernel (or one of its inputs) failed; read() rethrows it. */
+  error: unknown = null;
+  disposed = false;
+
+  constructor(readonly size: number, readonly owner: object) {}
+}
+
+export const isPromise = (x: unknown): x is Promise<unknown> =>
+  typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function';
+
+export class KernelQueue {
+  private tail: Promise<void> | null = null;
+
+  get idle(): boolean {
+    return this.tail === null;
+  }
+
+  /**
+   * Runs `task` after everything queued so far; synchronously when the queue is idle. A task
+   * that returns a Promise keeps the queue busy until it settles. Errors thrown by a queued task
+   * are the task's to record (on its output buffer); the queue itself never rejects.
+   * Returns the Promise the task's completion is tied to, or null when it ran synchronously.
+   */
+  run(task: () => void | Promise<void>): Promise<void> | null {
+    if (this.tail === null) {
+      const r = task();
+      if (!isPromise(r)) return null;
+      return this.chain(r);
+    }
+    return this.chain(this.tail.then(task));
+  }
+
+  private chain(p: Promise<void>): Promise<void> {
+    const settled = p.then(noop, noop);
+    this.tail = settled;
+    // back to the synchronous fast path as soon as the last queued task is done
+    void settled.then(() => {
+      if (this.tail === settled) this.tail = null;
+    });
+    return settled;
+  }
+
+  /** Resolves when everything queued so far (and anything queued meanwhile) has run. */
+  async drain(): Promise<void> {
+    while (this.tail !== null) await this.tail;
+  }
+}
+
+function noop(): void {}

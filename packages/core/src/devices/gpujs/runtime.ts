@@ -1,0 +1,220 @@
+/**
+ * Starting gpu.js in one named mode. Every mode is explicit: gpu.js's own 'gpu' mode silently
+ * falls back to webasm when no GL context exists, so we never use it, and a mode that cannot start
+ * throws an Error that says why and what to install.
+ */
+import { createRequire } from 'node:module';
+import gpujs from 'gpu.js';
+
+export type GpujsMode = 'webgpu' | 'wasm' | 'cpu' | 'headlessgl';
+export const gpujsModes: readonly GpujsMode[] = ['webgpu', 'wasm', 'cpu', 'headlessgl'];
+
+/** The slice of a gpu.js kernel object we touch (its .d.ts predates the webasm/webgpu modes). */
+export interface GpujsKernelObject {
+  constructor: { mode: string };
+  fallbackReason?: string | null;
+}
+
+/** A compiled gpu.js kernel: calling it runs it (a Promise on webgpu and threaded wasm). */
+export interface GpujsKernel {
+  (...args: unknown[]): unknown;
+  kernel: GpujsKernelObject;
+  destroy(): void;
+}
+
+export interface GpujsInstance {
+  createKernel(source: string, settings: Record<string, unknown>): GpujsKernel;
+  destroy(): unknown;
+}
+
+/** Minimal Dawn device surface: enough to wait for submitted work. */
+interface DawnDevice {
+  queue: { onSubmittedWorkDone(): Promise<void> };
+  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+}
+
+export interface Runtime {
+  mode: GpujsMode;
+  /** The gpu.js mode string the instance was created with. */
+  gpujsMode: string;
+  gpu: GpujsInstance;
+  /** Largest buffer in elements. */
+  maxElements: number;
+  /** What the mode runs on, for logs and benchmark tables. */
+  description: string;
+  /** webgpu only: resolves when the GPU has finished everything submitted so far. */
+  drain?: () => Promise<void>;
+}
+
+const { GPU } = gpujs as unknown as { GPU: new (settings: { mode: string }) => GpujsInstance };
+// gpu.js is CommonJS and keeps its WebGPU device in a module singleton; its kernels acquire it
+// lazily on first build, and we need the same device to size buffers and to wait on its queue.
+const requireFromGpujs = createRequire(createRequire(import.meta.url).resolve('gpu.js'));
+
+/**
+ * Index arithmetic in gpu.js's kernel language divides in float32 (`/` is always f32 in the
+ * webasm and WGSL translations), which is exact for flat indices below 2^24. We cap buffers there
+ * rather than return wrong elements silently.
+ */
+export const INDEX_EXACT_LIMIT = 2 ** 24;
+
+export async function startRuntime(mode: GpujsMode): Promise<Runtime> {
+  switch (mode) {
+    case 'cpu':
+      return { mode, gpujsMode: 'cpu', gpu: new GPU({ mode: 'cpu' }), maxElements: INDEX_EXACT_LIMIT, description: 'gpu.js cpu (JavaScript)' };
+    case 'wasm':
+      return startWasm();
+    case 'webgpu':
+      return startWebgpu();
+    case 'headlessgl':
+      return startHeadlessgl();
+    default:
+      throw new Error(`gpujs: unknown mode '${String(mode)}'; choose one of ${gpujsModes.join(', ')}`);
+  }
+}
+
+function startWasm(): Runtime {
+  if (typeof WebAssembly !== 'object') {
+    throw new Error('gpujs wasm: this JavaScript runtime has no WebAssembly');
+  }
+  const threads = typeof SharedArrayBuffer !== 'undefined';
+  return {
+    mode: 'wasm',
+    gpujsMode: 'webasm',
+    gpu: new GPU({ mode: 'webasm' }),
+    maxElements: INDEX_EXACT_LIMIT,
+    description: `gpu.js webasm (SIMD${threads ? ', worker threads' : ', no threads: SharedArrayBuffer missing'})`,
+  };
+}
+
+function startHeadlessgl(): Runtime {
+  // gpu.js requires 'gl' from its own folder; pnpm 10 installs it but skips its native build
+  let createGl: ((w: number, h: number) => unknown) | undefined;
+  let why = '';
+  try {
+    createGl = requireFromGpujs('gl') as (w: number, h: number) => unknown;
+  } catch (err) {
+    why = (err as Error).message.split('\n')[0];
+  }
+  const context = createGl?.(1, 1);
+  if (!context) {
+    throw new Error(
+      "gpujs headlessgl needs the 'gl' native addon, which is not built here" +
+      (why ? ` (${why})` : ' (it loaded but could not create a context: is an X server running?)') +
+      ". To build it: `apt-get install -y build-essential python3 libxi-dev libglu1-mesa-dev libglew-dev pkg-config xvfb`, " +
+      'then `pnpm approve-builds` (select gl) and `pnpm rebuild gl` at the repository root; run under an X server, ' +
+      'e.g. `xvfb-run -s "-screen 0 1x1x24" node …`.',
+    );
+  }
+  return {
+    mode: 'headlessgl',
+    gpujsMode: 'headlessgl',
+    gpu: new GPU({ mode: 'headlessgl' }),
+    maxElements: INDEX_EXACT_LIMIT,
+    description: 'gpu.js headlessgl (OpenGL through headless-gl)',
+  };
+}
+
+interface DawnChoice {
+  flags: string[];
+  featureLevel: string;
+}
+
+type DawnCreate = (flags: string[]) => { requestAdapter(o?: object): Promise<DawnAdapter | null> };
+interface DawnAdapter {
+  info: { description?: string; vendor?: string; architecture?: string; type?: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+}
+
+async function loadDawn(): Promise<DawnCreate> {
+  try {
+    const webgpu = (await import('webgpu')) as unknown as { create: DawnCreate; globals: object };
+    // gpu.js reads GPUBufferUsage & co. from the global scope, as in a browser
+    Object.assign(globalThis, webgpu.globals);
+    return webgpu.create;
+  } catch (err) {
+    throw new Error(`gpujs webgpu: the 'webgpu' package (Dawn for Node) did not load: ${(err as Error).message}. ` +
+      'Install it with `pnpm install` (it is a dependency of @flashgrad/core, pinned to 0.6.2).');
+  }
+}
+
+/** A software rasterizer answering as a GPU does not count as one. */
+function isSoftwareAdapter(adapter: DawnAdapter): boolean {
+  const info = adapter.info ?? {};
+  const text = `${info.description ?? ''} ${info.vendor ?? ''} ${info.architecture ?? ''}`;
+  return info.type === 'cpu' || info.isFallbackAdapter === true || adapter.isFallbackAdapter === true ||
+    /llvmpipe|lavapipe|softpipe|swiftshader|software/i.test(text);
+}
+
+/** True only when a real (not software) WebGPU adapter answers over Vulkan. */
+export async function probeRealGpu(): Promise<{ ok: boolean; reason: string }> {
+  let create: DawnCreate;
+  try {
+    create = await loadDawn();
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+  try {
+    const adapter = await create(['backend=vulkan']).requestAdapter({ featureLevel: 'core' });
+    if (!adapter) return { ok: false, reason: 'no Vulkan WebGPU adapter answered (no GPU, or libvulkan missing)' };
+    const name = adapter.info?.description || adapter.info?.vendor || 'unnamed adapter';
+    if (isSoftwareAdapter(adapter)) return { ok: false, reason: `only a software adapter answered (${name})` };
+    return { ok: true, reason: `WebGPU adapter over Vulkan: ${name}` };
+  } catch (err) {
+    return { ok: false, reason: `Vulkan WebGPU probe failed: ${(err as Error).message}` };
+  }
+}
+
+async function chooseDawn(): Promise<DawnChoice> {
+  const envFlags = process.env.DAWN_FLAGS;
+  const envLevel = process.env.WGPU_FEATURE_LEVEL;
+  if (envFlags !== undefined) {
+    const flags = envFlags.split(',').map((f) => f.trim()).filter(Boolean);
+    const gles = flags.some((f) => /backend=opengles|backend=gl/.test(f));
+    return { flags, featureLevel: envLevel ?? (gles ? 'compatibility' : 'core') };
+  }
+  const probe = await probeRealGpu();
+  if (probe.ok) return { flags: ['backend=vulkan'], featureLevel: envLevel ?? 'core' };
+  return { flags: ['backend=opengles'], featureLevel: envLevel ?? 'compatibility' };
+}
+
+async function startWebgpu(): Promise<Runtime> {
+  const create = await loadDawn();
+  const choice = await chooseDawn();
+  // Mesa's EGL needs a platform without a display; the variable must be set before Dawn loads EGL
+  if (choice.flags.some((f) => f.includes('opengles')) && process.env.EGL_PLATFORM === undefined) {
+    process.env.EGL_PLATFORM = 'surfaceless';
+  }
+  const dawn = create(choice.flags);
+  const adapter = await dawn.requestAdapter({ featureLevel: choice.featureLevel });
+  if (!adapter) {
+    throw new Error(`gpujs webgpu: no WebGPU adapter answered with Dawn flags [${choice.flags.join(', ')}] and ` +
+      `featureLevel '${choice.featureLevel}'. Without a GPU use DAWN_FLAGS=backend=opengles ` +
+      'WGPU_FEATURE_LEVEL=compatibility EGL_PLATFORM=surfaceless (needs Mesa: apt libegl1 libgles2 libgl1-mesa-dri); ' +
+      'with one, DAWN_FLAGS=backend=vulkan (needs libvulkan1 and the driver).');
+  }
+  const g = globalThis as { navigator?: unknown };
+  // gpu.js reads navigator.gpu as a browser would; Node 20 has no navigator at all
+  Object.defineProperty(globalThis, 'navigator', {
+    value: {
+      ...(typeof g.navigator === 'object' ? g.navigator : {}),
+      gpu: { requestAdapter: (o?: object) => dawn.requestAdapter({ featureLevel: choice.featureLevel, ...o }) },
+    },
+    configurable: true,
+    writable: true,
+  });
+  const { WebGPUContext } = requireFromGpujs('./backend/web-gpu/context.js') as {
+    WebGPUContext: { acquire(): Promise<{ device: DawnDevice }> };
+  };
+  const { device } = await WebGPUContext.acquire();
+  const limitBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  const name = adapter.info?.description || adapter.info?.vendor || 'adapter';
+  return {
+    mode: 'webgpu',
+    gpujsMode: 'webgpu',
+    gpu: new GPU({ mode: 'webgpu' }),
+    maxElements: Math.min(Math.floor(limitBytes / 4), INDEX_EXACT_LIMIT),
+    description: `gpu.js webgpu over Dawn [${choice.flags.join(', ')}] ${choice.featureLevel}: ${name}`,
+    drain: () => device.queue.onSubmittedWorkDone(),
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * The GPT's shape (nanoGPT's GPTConfig) and the named presets, each with the training settings it
+ * was tuned with, so `pnpm train --preset small` is one flag and not ten.
+ */
+
+export interface GPTConfig {
+  /** Tokens in the vocabulary: the char tokenizer's alphabet, or 50257 for GPT-2's BPE. */
+  vocabSize: number;
+  /** Longest context the model sees; the position table has this many rows. */
+  blockSize: number;
+  nLayer: number;
+  nHead: number;
+  /** Width of the residual stream; each head gets nEmbd / nHead of it. */
+  nEmbd: number;
+  /** On embeddings and residual branches while training (attention weights take none: see gpt.ts). */
+  dropout: number;
+  /** Biases in Linear and LayerNorm layers (GPT-2: true; nanoGPT shows false trains a bit better). */
+  bias: boolean;
+  /** 'flash' (tiled, O(T) memory) or 'naive' (materialises the T × T scores); same results. */
+  attention: 'flash' | 'naive';
+}
+
+/** Training settings a preset comes with; every one can be overridden from the CLI. */
+export interface TrainDefaults {
+  batchSize: number;
+  steps: number;
+  /** Peak learning rate, reached after `warmup` steps, decayed by cosine to minLr at the end. */
+  lr: number;
+  minLr: number;
+  warmup: number;
+  weightDecay: number;
+  gradClip: number;
+  gradAccum: number;
+  evalEvery: number;
+  /** Batches averaged per validation estimate. */
+  evalIters: number;
+}
+
+export interface Preset {
+  tokenizer: 'char' | 'gpt2';
+  model: Omit<GPTConfig, 'vocabSize'>;
+  train: TrainDefaults;
+}
+
+export const presets = {
+  /**
+   * Trains on 2 CPU cores in a few minutes (see BENCHMARKS.md for how it was chosen): small enough
+   * that a step is a few tens of ms on the wasm device, wide enough to beat a bigram model.
+   */
+  tiny: {
+    tokenizer: 'char',
+    model: { blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 64, dropout: 0, bias: true, attention: 'flash' },
+    train: {
+      batchSize: 16, steps: 1500, lr: 3e-3, minLr: 3e-4, warmup: 50, weightDecay: 0.1,
+      gradClip: 1, gradAccum: 1, evalEvery: 250, evalIters: 10,
+    },
+  },
+  /** nanoGPT's config/train_shakespeare_char.py. */
+  small: {
+    tokenizer: 'char',
+    model: { blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384, dropout: 0.2, bias: false, attention: 'flash' },
+    train: {
+      batchSize: 64, steps: 5000, lr: 1e-3, minLr: 1e-4, warmup: 100, weightDecay: 0.1,
+      gradClip: 1, gradAccum: 1, evalEvery: 250, evalIters: 200,
+    },
+  },
+  /** GPT-2 124M (nanoGPT's config/train_gpt2.py, per micro-batch). */
+  gpt2: {
+    tokenizer: 'gpt2',
+    model: { blockSize: 1024, nLayer: 12, nHead: 12, nEmbd: 768, dropout: 0, bias: true, attention: 'flash' },
+    train: {
+      batchSize: 12, steps: 600000, lr: 6e-4, minLr: 6e-5, warmup: 2000, weightDecay: 0.1,
+      gradClip: 1, gradAccum: 40, evalEvery: 1000, evalIters: 200,
+    },
+  },
+} as const satisfies Record<string, Preset>;
+
+export type PresetName = keyof typeof presets;
+
+export function isPresetName(name: string): name is PresetName {
+  return Object.hasOwn(presets, name);
+}
+
+/** Thrown for a config no model can have; its message says which field and why. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Checks every field and returns the config; throws ConfigError naming the first bad field. */
+export function validateConfig(config: GPTConfig): GPTConfig {
+  const positive = ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const;
+  for (const key of positive) {
+    const v = config[key];
+    if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError(`GPT config: ${key} must be a positive integer, got ${v}`);
+  }
+  if (config.nEmbd % config.nHead !== 0) {
+    throw new ConfigError(
+      `GPT config: nEmbd (${config.nEmbd}) must be divisible by nHead (${config.nHead}), so that every head gets the same width`,
+    );
+  }
+  if (!(config.dropout >= 0 && config.dropout < 1)) throw new ConfigError(`GPT config: dropout must be in [0, 1), got ${config.dropout}`);
+  if (typeof config.bias !== 'boolean') throw new ConfigError(`GPT config: bias must be true or false, got ${config.bias}`);
+  if (config.attention !== 'flash' && config.attention !== 'naive') {
+    throw new ConfigError(`GPT config: attention must be 'flash' or 'naive', got ${JSON.stringify(config.attention)}`);
+  }
+  return config;
+}
+
+/** Parameters of a config (the tied head counted once), without building the model. */
+export function countParameters(c: GPTConfig): number {
+  const b = c.bias ? 1 : 0;
+  const C = c.nEmbd;
+  const ln = C + b * C;
+  const block = 2 * ln + (3 * C * C + b * 3 * C) + (C * C + b * C) + (4 * C * C + b * 4 * C) + (4 * C * C + b * C);
+  return c.vocabSize * C + c.blockSize * C + c.nLayer * block + ln;
+}
