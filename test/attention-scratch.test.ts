@@ -1,29 +1,28 @@
 import { it } from 'vitest';
-import { randn, manualSeed, memory, resetPeakMemory, tidy } from '@flashgrad/core';
+import { Tensor, randn, manualSeed, setDevice, tidy } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
-
-async function maxErr(a: any, b: any) { const x = await a.data64(), y = await b.data64(); let e = 0; for (let i = 0; i < x.length; i++) { const d = x[i] === y[i] ? 0 : Math.abs(x[i] - y[i]); e = Math.max(e, d); } return e; }
-
-it('scratch', async () => {
-  manualSeed(1);
-  for (const [Nq, Nk, causal, bs] of [[5, 7, false, 3], [7, 5, true, 2], [5, 9, true, 4], [1, 1, true, 8], [6, 6, true, 4], [9, 3, true, 2]] as const) {
-    const q = randn([2, 3, Nq, 4], { requiresGrad: true }), k = randn([2, 3, Nk, 4], { requiresGrad: true }), v = randn([2, 3, Nk, 4], { requiresGrad: true });
-    const dO = randn([2, 3, Nq, 4]);
-    const f = flashAttention(q, k, v, { causal, blockSize: bs, returnLse: true });
-    f.out.backward(dO);
-    const [fq, fk, fv] = [q.grad!.mul(1), k.grad!.mul(1), v.grad!.mul(1)]; q.grad = null; k.grad = null; v.grad = null;
-    const n = naiveAttention(q, k, v, { causal, returnLse: true });
-    n.out.backward(dO);
-    console.log(Nq, Nk, causal, bs, await maxErr(f.out, n.out), await maxErr(f.lse, n.lse), await maxErr(fq, q.grad), await maxErr(fk, k.grad), await maxErr(fv, v.grad));
-  }
-  for (const N of [256, 512]) {
-    const q = randn([1, 1, N, 64], { requiresGrad: true }), k = randn([1, 1, N, 64], { requiresGrad: true }), v = randn([1, 1, N, 64], { requiresGrad: true });
-    for (const [name, fn] of [['flash', flashAttention], ['naive', naiveAttention]] as const) {
-      const base = memory().bytes; resetPeakMemory();
-      const t0 = performance.now();
-      tidy(() => { const o = (fn as any)(q, k, v, {}); o.sum().backward(); });
-      console.log(name, N, (memory().peakBytes - base) / 2 ** 20, 'MiB', performance.now() - t0, 'ms', memory().bytes - base);
-      q.grad = null; k.grad = null; v.grad = null;
+const read = async (t: Tensor) => t.device.name === 'reference' ? t.data64() : Float64Array.from(await t.data());
+function maxErr(a: Float64Array, b: Float64Array) { let e = 0; for (let i = 0; i < a.length; i++) { const d = a[i] === b[i] ? 0 : Math.abs(a[i] - b[i]); e = Math.max(e, Number.isNaN(d) ? Infinity : d); } return e; }
+async function run(fn: any, x: Tensor[], device: string, opts: any) {
+  const [q, k, v, dO] = await Promise.all(x.map((t) => device === 'reference' ? t.mul(1) : t.to(device as any)));
+  for (const t of [q, k, v]) t.requiresGrad = true;
+  const t0 = performance.now();
+  const r = tidy(() => { const r = fn(q, k, v, { ...opts, returnLse: true }); r.out.backward(dO); return r; });
+  const res = [await read(r.out), await read(r.lse), await read(q.grad!), await read(k.grad!), await read(v.grad!)];
+  return { res, ms: performance.now() - t0 };
+}
+it('t', async () => {
+  for (const dev of (process.env.DEVS ?? 'wasm,cpu,webgpu').split(',')) {
+    try { await setDevice(dev); } catch (e) { console.log(dev, 'failed', (e as Error).message); continue; }
+    await setDevice('reference');
+    for (const [Nq, Nk, d, causal, bs] of [[37, 53, 64, true, 16], [64, 64, 128, false, 32], [200, 150, 32, true, 64], [1, 100, 256, true, 32]] as const) {
+      manualSeed(Nq);
+      const x = [randn([2, 2, Nq, d]), randn([2, 2, Nk, d]), randn([2, 2, Nk, d]), randn([2, 2, Nq, d])];
+      const exact = (await run(naiveAttention, x, 'reference', { causal })).res;
+      const n32 = await run(naiveAttention, x, dev, { causal });
+      const f32 = await run(flashAttention, x, dev, { causal, blockSize: bs });
+      const f32b = await run(flashAttention, x, dev, { causal, blockSize: bs });
+      console.log(dev, Nq, Nk, d, causal, 'naive', n32.res.map((r, i) => maxErr(r, exact[i]).toExponential(1)).join(' '), 'flash', f32.res.map((r, i) => maxErr(r, exact[i]).toExponential(1)).join(' '), `ms naive ${n32.ms.toFixed(0)} flash ${f32.ms.toFixed(0)} warm ${f32b.ms.toFixed(0)}`);
     }
   }
-});
+}, 600000);

@@ -75,6 +75,10 @@ function topologicalOrder(root: Tensor): Tensor[] {
       continue;
     }
     if (visited.has(t)) continue;
+    // a freed tensor has lost its node: walking on would silently cut the graph there
+    if (t.isDisposed) {
+      throw new Error(`backward: the graph reaches a tensor of shape ${fmt(t.shape)} that was disposed; free the tensors of a graph (dispose, tidy) only after backward`);
+    }
     visited.add(t);
     stack.push([t, true]);
     for (const x of t.node?.inputs ?? []) {
@@ -90,11 +94,11 @@ function topologicalOrder(root: Tensor): Tensor[] {
  */
 function fitGradient(op: string, g: Tensor, input: Tensor): Tensor {
   if (sameShape(g.shape, input.shape)) return g;
-  const axes = broadcastAxes(input.shape, g.shape);
-  const reduced = g.sum(axes, true);
-  if (reduced.size !== input.size || g.shape.length < input.shape.length) {
+  const offset = g.shape.length - input.shape.length;
+  if (offset < 0 || input.shape.some((d, i) => d !== 1 && d !== g.shape[offset + i])) {
     throw new Error(`${op} backward: gradient of shape ${fmt(g.shape)} does not fit input of shape ${fmt(input.shape)}`);
   }
+  const reduced = g.sum(broadcastAxes(input.shape, g.shape), true);
   const fitted = reduced.reshape([...input.shape]);
   reduced.dispose();
   return fitted;
@@ -102,6 +106,7 @@ function fitGradient(op: string, g: Tensor, input: Tensor): Tensor {
 
 /** Accumulates d(root)/d(leaf) into every leaf's `.grad`. */
 export function backward(root: Tensor, dy?: Tensor): void {
+  if (root.isDisposed) throw new Error(`backward: tensor of shape ${fmt(root.shape)} was used after dispose()`);
   if (!root.requiresGrad) {
     throw new Error(`backward: tensor of shape ${fmt(root.shape)} does not require grad (no input had requiresGrad)`);
   }
@@ -121,13 +126,16 @@ export function backward(root: Tensor, dy?: Tensor): void {
       for (const pending of grads.values()) if (pending === g) return;
       g.dispose();
     };
-    grads.set(root, dy ?? new Tensor(root.device.fill(root.size, 1), root.shape));
+    grads.set(root, dy ?? new Tensor(root.device.fill(root.size, 1), root.shape, root.device));
     for (const t of topologicalOrder(root).reverse()) {
       const g = grads.get(t);
       if (!g) continue;
       grads.delete(t);
       if (!t.node) {
-        const accumulated = t.grad ? t.grad.add(g) : g === dy ? g.mul(1) : g;
+        // a leaf owns its .grad (zeroGrad and accumulation free it), so it copies a gradient that
+        // is the caller's dy or already another leaf's (add hands one dy to both of its inputs)
+        const shared = g === dy || leafGrads.has(g);
+        const accumulated = t.grad ? t.grad.add(g) : shared ? g.mul(1) : g;
         t.grad = accumulated;
         leafGrads.add(accumulated);
         if (accumulated !== g) release(g);

@@ -27,7 +27,11 @@ export function randomUniform(): number {
 }
 
 export function fillUniform(out: Float32Array, low = 0, high = 1): Float32Array {
-  for (let i = 0; i < out.length; i++) out[i] = low + (high - low) * randomUniform();
+  for (let i = 0; i < out.length; i++) {
+    // a draw within 2⁻²⁵ of 1 rounds up to `high` in float32: draw again to keep [low, high)
+    do out[i] = low + (high - low) * randomUniform();
+    while (out[i] >= high && high > low);
+  }
   return out;
 }
 

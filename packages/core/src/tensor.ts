@@ -212,7 +212,8 @@ export function keep<T extends Tensor>(t: T): T {
 
 /**
  * Runs fn and disposes every tensor it made, except those it returns (a tensor, or an array or
- * object of them) and those passed to keep(). Gradients assigned to `.grad` are kept.
+ * object of them) and those passed to keep(). Gradients assigned to `.grad` are kept. If fn
+ * throws, everything it made (and did not keep) is disposed before the error propagates.
  */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
@@ -220,9 +221,13 @@ export function tidy<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
-  } finally {
+  } catch (err) {
+    // a failed scope frees what it made too, or a loop that catches errors leaks every pass
     scopes.pop();
+    for (const t of scope) t.dispose();
+    throw err;
   }
+  scopes.pop();
   const survivors = new Set<Tensor>();
   collectTensors(result, survivors);
   for (const t of scope) {

@@ -5,7 +5,7 @@
  * Modules mirror nanoGPT's so parameter names map one to one: `transformer.h.0.attn.cAttn.weight`
  * here is `transformer.h.0.attn.c_attn.weight` there (checkpoint.ts converts the case).
  */
-import { Tensor, crossEntropy, matmulT, nn, randn, type Indices } from '@flashgrad/core';
+import { Tensor, crossEntropy, matmulT, nn, randn, zeros, type Indices } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
 import { validateConfig, type GPTConfig } from './config.js';
 
@@ -32,7 +32,7 @@ function normalInit(p: Tensor, std: number): void {
 
 function zeroInit(p: Tensor | null): void {
   if (!p) return;
-  const values = p.mul(0);
+  const values = zeros([...p.shape]);
   p.assign(values);
   values.dispose();
 }

@@ -2,6 +2,7 @@
 import type { Device, Operand as KernelOperand } from '../devices/device.js';
 import { getDevice } from '../devices/registry.js';
 import { Tensor } from '../tensor.js';
+import { fmt } from '../shape.js';
 
 export type Scalar = number;
 export type TensorOrScalar = Tensor | Scalar;
@@ -14,7 +15,8 @@ export function deviceOf(op: string, ...xs: TensorOrScalar[]): Device {
       if (typeof x !== 'number') throw new Error(`${op}: expected a Tensor or a number, got ${typeof x}`);
       continue;
     }
-    const d = x.device; // throws if disposed
+    if (x.isDisposed) throw new Error(`${op}: tensor of shape ${fmt(x.shape)} was used after dispose()`);
+    const d = x.device;
     if (device && d !== device) {
       throw new Error(`${op}: tensors live on different devices (${device.name} and ${d.name}); move one with await t.to(name)`);
     }

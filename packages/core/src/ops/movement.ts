@@ -114,6 +114,7 @@ export function concat(xs: Tensor[], axis = 0): Tensor {
 export function split(x: Tensor, sizes: number | number[], axis = 0): Tensor[] {
   const ax = normalizeAxis('split', axis, x.ndim);
   const dim = x.shape[ax];
+  if (typeof sizes === 'number' && !(Number.isInteger(sizes) && sizes > 0)) throw new Error(`split: piece size ${sizes} must be a positive integer`);
   const list = typeof sizes === 'number' ? Array.from({ length: Math.ceil(dim / sizes) }, (_, i) => Math.min(sizes, dim - i * sizes)) : sizes;
   if (list.reduce((a, b) => a + b, 0) !== dim || list.some((s) => !Number.isInteger(s) || s < 0)) {
     throw new Error(`split: sizes [${list}] do not add up to dim ${ax} (${dim}) of shape ${fmt(x.shape)}`);

@@ -4,7 +4,7 @@ import { record } from '../autograd.js';
 import { fmt, normalizeAxis } from '../shape.js';
 import { fillUniform } from '../random.js';
 import { deviceOf } from './common.js';
-import { mul } from './elementwise.js';
+import { where } from './elementwise.js';
 import { logsumexp, mean, sum } from './reduce.js';
 import { transpose } from './movement.js';
 import { oneHot, toIndices, type IndicesLike } from './indexing.js';
@@ -40,7 +40,8 @@ export function crossEntropy(logits: Tensor, targets: IndicesLike): Tensor {
   if (t.data.length * classes !== logits.size) {
     throw new Error(`crossEntropy: ${t.data.length} targets for logits of shape ${fmt(logits.shape)}`);
   }
-  const picked = sum(mul(logSoftmax(logits), oneHot(t.data, classes).reshape([...logits.shape])), -1);
+  // select, not multiply: a −∞ logit (a masked class) times its one-hot 0 would make the loss NaN
+  const picked = sum(where(oneHot(t.data, classes).reshape([...logits.shape]), logSoftmax(logits), 0), -1);
   return mean(picked).neg();
 }
 

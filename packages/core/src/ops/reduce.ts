@@ -4,7 +4,7 @@ import { record } from '../autograd.js';
 import { normalizeAxes, reducedShape } from '../shape.js';
 import { deviceOf } from './common.js';
 import { reshape } from './movement.js';
-import { add, equal, exp, log, sub, where } from './elementwise.js';
+import { abs, add, exp, less, log, sub, where } from './elementwise.js';
 
 function reduce(op: 'sum' | 'max', x: Tensor, axes: number | number[] | undefined, keepDims: boolean): Tensor {
   const device = deviceOf(op, x);
@@ -30,8 +30,8 @@ export function mean(x: Tensor, axes?: number | number[], keepDims = false): Ten
 export function logsumexp(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
   const list = normalizeAxes('logsumexp', axes, x.ndim);
   const m = max(x.detach(), list, true);
-  // rows that are all −∞ (fully masked) shift by 0 and give −∞, not NaN
-  const shift = where(equal(m, -Infinity), 0, m);
+  // rows that are all −∞ (fully masked), or hold +∞, shift by 0 and give ∓∞, not NaN (∞ − ∞)
+  const shift = where(less(abs(m), Infinity), m, 0);
   const out = add(log(sum(exp(sub(x, shift)), list, true)), shift);
   return keepDims ? out : reshape(out, reducedShape(x.shape, list, false));
 }

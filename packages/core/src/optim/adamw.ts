@@ -3,7 +3,6 @@
  * decoupled from the gradient. One fused device kernel per parameter.
  */
 import { Tensor, keep } from '../tensor.js';
-import { zeros } from '../creation.js';
 import { Optimizer, type ParamGroup } from './optimizer.js';
 
 export interface AdamWOptions {
@@ -40,7 +39,9 @@ export class AdamW extends Optimizer {
   private momentsOf(p: Tensor): { m: Tensor; v: Tensor } {
     let s = this.moments.get(p);
     if (!s) {
-      s = { m: keep(zeros(p.shape)), v: keep(zeros(p.shape)) };
+      // on the parameter's own device, whatever the current one is
+      const zero = (): Tensor => keep(new Tensor(p.device.fill(p.size, 0), p.shape, p.device));
+      s = { m: zero(), v: zero() };
       this.moments.set(p, s);
     }
     return s;

@@ -11,7 +11,7 @@ import { adamwSpecs, binarySpec, copySpec, fillSpec, unarySpec, whereSpec, type 
 import { matmulGeometry, matmulSpec } from './kernels/matmul.js';
 import { gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, stridedSpec } from './kernels/movement.js';
 import {
-  reducePassSpec, reducePlan, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec, softmaxStatsSpec,
+  MAX_SERIAL, reducePassSpec, reducePlan, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec, softmaxStatsSpec,
 } from './kernels/reduce.js';
 import { prod, type KernelSpec } from './kernels/spec.js';
 import { flatten, flattenHost, hostResident } from './payload.js';
@@ -141,6 +141,7 @@ export class GpujsDevice implements Device {
       loopMaxIterations: 1 << 24,
     };
     if (spec.returnType) settings.returnType = spec.returnType;
+    if (spec.constants) settings.constants = spec.constants;
     if (threaded) settings.asyncMode = true;
     try {
       kernel = this.runtime.gpu.createKernel(spec.source, settings);
@@ -226,7 +227,7 @@ export class GpujsDevice implements Device {
 
   unary(op: UnaryOp, x: DeviceBuffer): DeviceBuffer {
     const b = this.own(x);
-    return this.launch(unarySpec(op, b.size), [b]);
+    return this.launch(unarySpec(op, b.size, this.runtime.mode), [b]);
   }
 
   binary(op: BinaryOp, a: Operand, b: Operand, outShape: Shape): DeviceBuffer {
@@ -252,7 +253,7 @@ export class GpujsDevice implements Device {
     if (passes.length === 0) return this.binary('add', { buf: b, shape: [b.size] }, 0, [b.size]);
     let cur = b;
     for (const p of passes) {
-      const next = this.launch(reducePassSpec(op, p.outer, p.R, p.inner), [cur]);
+      const next = this.launch(reducePassSpec(op, p), [cur]);
       if (cur !== b) this.dispose(cur);
       cur = next;
     }
@@ -267,7 +268,26 @@ export class GpujsDevice implements Device {
     const B = this.own(b);
     const { M, K, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
     if (K === 0) return this.fill(count * M * N, 0);
-    return this.launch(matmulSpec(aShape, bShape, transA, transB, batch), [A, B]);
+    if (K <= MAX_SERIAL) return this.launch(matmulSpec(aShape, bShape, transA, transB, batch), [A, B]);
+    // split-K: partial products over slices of K, summed pairwise (see MAX_SERIAL for why)
+    const slices = Math.ceil(K / MAX_SERIAL);
+    const len = Math.ceil(K / slices);
+    let parts: GpujsBuffer[] = [];
+    for (let k0 = 0; k0 < K; k0 += len) {
+      parts.push(this.launch(matmulSpec(aShape, bShape, transA, transB, batch, [k0, Math.min(len, K - k0)]), [A, B]));
+    }
+    const shape = [count * M * N];
+    while (parts.length > 1) {
+      const next: GpujsBuffer[] = [];
+      for (let i = 0; i + 1 < parts.length; i += 2) {
+        next.push(this.binary('add', { buf: parts[i], shape }, { buf: parts[i + 1], shape }, shape) as GpujsBuffer);
+        this.dispose(parts[i]);
+        this.dispose(parts[i + 1]);
+      }
+      if (parts.length % 2 === 1) next.push(parts[parts.length - 1]);
+      parts = next;
+    }
+    return parts[0];
   }
 
   strided(x: DeviceBuffer, outShape: Shape, strides: readonly number[], offset: number): DeviceBuffer {
@@ -300,8 +320,10 @@ export class GpujsDevice implements Device {
   softmax(x: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
     const b = this.own(x);
     if (rows * cols === 0) return this.fill(0, 0);
-    const stats = this.launch(softmaxStatsSpec(rows, cols), [b]);
-    const y = this.launch(softmaxApplySpec(rows, cols), [b, stats]);
+    // the fused stats kernel loops twice over a row; long rows go through split reductions
+    if (2 * cols > MAX_SERIAL) return this.softmaxLongRows(b, rows, cols);
+    const stats = this.launch(softmaxStatsSpec(rows, cols, this.runtime.mode), [b]);
+    const y = this.launch(softmaxApplySpec(rows, cols, this.runtime.mode), [b, stats]);
     this.dispose(stats);
     return y;
   }
@@ -310,10 +332,30 @@ export class GpujsDevice implements Device {
     const Y = this.own(y);
     const dY = this.own(dy);
     if (rows * cols === 0) return this.fill(0, 0);
-    const dot = this.launch(rowDotSpec(rows, cols), [Y, dY]);
+    let dot: GpujsBuffer;
+    if (cols <= MAX_SERIAL) {
+      dot = this.launch(rowDotSpec(rows, cols), [Y, dY]);
+    } else {
+      const shape = [rows, cols];
+      const prodYdY = this.binary('mul', { buf: Y, shape }, { buf: dY, shape }, shape);
+      dot = this.reduce('sum', prodYdY, shape, [1]) as GpujsBuffer;
+      this.dispose(prodYdY);
+    }
     const dx = this.launch(softmaxBackwardApplySpec(rows, cols), [Y, dY, dot]);
     this.dispose(dot);
     return dx;
+  }
+
+  /** softmax from primitives: max, subtract, exp, sum, divide, each reduction split as needed. */
+  private softmaxLongRows(x: GpujsBuffer, rows: number, cols: number): DeviceBuffer {
+    const shape = [rows, cols];
+    const m = this.reduce('max', x, shape, [1]);
+    const shifted = this.binary('sub', { buf: x, shape }, { buf: m, shape: [rows, 1] }, shape);
+    const e = this.unary('exp', shifted);
+    const s = this.reduce('sum', e, shape, [1]);
+    const y = this.binary('div', { buf: e, shape }, { buf: s, shape: [rows, 1] }, shape);
+    for (const t of [m, shifted, e, s]) this.dispose(t);
+    return y;
   }
 
   adamw(

@@ -3,36 +3,38 @@
  * gpu.js output so that results are flat buffers every other kernel can index as `x[i]`.
  */
 import type { BinaryOp, Shape, UnaryOp } from '../../device.js';
+import type { GpujsMode } from '../runtime.js';
+import { expConstants, expStatements, tanhStatements } from './math.js';
 import { coalesce, indexCode, lit, prod, type KernelSpec } from './spec.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
-/**
- * tanh through gpu.js: WGSL's tanh overflows to NaN for large |x| on some drivers, and tanh(±9.1)
- * already rounds to ±1 in float32, so clamping changes nothing else.
- */
-const tanhOf = (x: string) => `Math.tanh(Math.min(Math.max(${x}, -15.0), 15.0))`;
+/** GELU's inner argument √(2/π)·(x + 0.044715·x³), as GPT-2 and the reference device use. */
+const geluArg = `const u = ${lit(SQRT_2_OVER_PI)} * (x + 0.044715 * x * x * x); `;
 
-/** Statements ending in `return …;` for each unary op, reading `x`; cost in scalar-op units. */
-const unaryBodies: Record<UnaryOp, [string, number]> = {
-  neg: ['return -x;', 1],
-  exp: ['return Math.exp(x);', 10],
-  log: ['return Math.log(x);', 10],
-  sqrt: ['return Math.sqrt(x);', 2],
-  tanh: [`return ${tanhOf('x')};`, 10],
-  sigmoid: ['return 1.0 / (1.0 + Math.exp(-x));', 10],
-  relu: ['return Math.max(x, 0.0);', 1],
-  abs: ['return Math.abs(x);', 1],
-  sign: ['return Math.sign(x);', 2],
-  reluDeriv: ['return x > 0.0 ? 1.0 : 0.0;', 1],
-  // GPT-2's tanh approximation, as in the reference device
-  gelu: [`const t = ${tanhOf(`${lit(SQRT_2_OVER_PI)} * (x + 0.044715 * x * x * x)`)}; return 0.5 * x * (1.0 + t);`, 12],
-  geluDeriv: [
-    `const t = ${tanhOf(`${lit(SQRT_2_OVER_PI)} * (x + 0.044715 * x * x * x)`)}; ` +
-    `return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * ${lit(SQRT_2_OVER_PI)} * (1.0 + ${lit(3 * 0.044715)} * x * x);`,
-    14,
-  ],
-};
+/**
+ * Statements ending in `return …;` for each unary op, reading `x`, and their cost in scalar-op
+ * units. Transcendentals come from math.ts, which picks the backend's fastest accurate form.
+ */
+function unaryBody(op: UnaryOp, mode: GpujsMode): [string, number] {
+  switch (op) {
+    case 'neg': return ['return -x;', 1];
+    case 'exp': return [`${expStatements(mode, 'y', 'x', '')}return y;`, 10];
+    case 'log': return ['return Math.log(x);', 10];
+    case 'sqrt': return ['return Math.sqrt(x);', 2];
+    case 'tanh': return [`${tanhStatements(mode, 'y', 'x', '')}return y;`, 10];
+    case 'sigmoid': return [`const nx = -x; ${expStatements(mode, 'e', 'nx', '')}return 1.0 / (1.0 + e);`, 10];
+    case 'relu': return ['return Math.max(x, 0.0);', 1];
+    case 'abs': return ['return Math.abs(x);', 1];
+    case 'sign': return ['return Math.sign(x);', 2];
+    case 'reluDeriv': return ['return x > 0.0 ? 1.0 : 0.0;', 1];
+    case 'gelu': return [`${geluArg}${tanhStatements(mode, 't', 'u', '')}return 0.5 * x * (1.0 + t);`, 12];
+    case 'geluDeriv':
+      return [`${geluArg}${tanhStatements(mode, 't', 'u', '')}` +
+        `return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * ${lit(SQRT_2_OVER_PI)} * (1.0 + ${lit(3 * 0.044715)} * x * x);`, 14];
+    default: throw new Error(`gpujs: unknown unary op '${String(op)}'`);
+  }
+}
 
 /**
  * pow by |x| and the sign rule for integer exponents: WGSL's pow is undefined for x < 0, while
@@ -57,15 +59,15 @@ const binaryBodies: Record<BinaryOp, [string, number]> = {
   eq: ['return x == y ? 1.0 : 0.0;', 1],
 };
 
-export function unarySpec(op: UnaryOp, n: number): KernelSpec {
-  const [body, cost] = unaryBodies[op];
-  if (!body) throw new Error(`gpujs: unknown unary op '${op}'`);
+export function unarySpec(op: UnaryOp, n: number, mode: GpujsMode): KernelSpec {
+  const [body, cost] = unaryBody(op, mode);
   return {
     key: `unary:${op}:${n}`,
     source: `function (a) { const x = a[this.thread.x]; ${body} }`,
     output: [n],
     outSize: n,
     work: n * cost,
+    constants: body.includes('pow2') ? expConstants(mode) : undefined,
   };
 }
 

@@ -51,15 +51,18 @@ function dotLoop(K: number, accs: string[], step: (acc: string[]) => string): st
   return code;
 }
 
-export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape): KernelSpec {
-  const { M, K, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
-  const aRow = transA ? 1 : K;
+/** `kSlice` = [k0, length]: the partial product over that slice of K (split-K for long dots). */
+export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape,
+  kSlice?: [number, number]): KernelSpec {
+  const { M, K: fullK, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
+  const [k0, K] = kSlice ?? [0, fullK];
+  const aRow = transA ? 1 : fullK;
   const aCol = transA ? M : 1;
   const bRow = transB ? 1 : N;
-  const bCol = transB ? K : 1;
+  const bCol = transB ? fullK : 1;
   // batch offsets: broadcast strides of each operand's batch dims, in elements
-  const sa = broadcastStrides(aShape.slice(0, -2), batch).map((s) => s * M * K);
-  const sb = broadcastStrides(bShape.slice(0, -2), batch).map((s) => s * K * N);
+  const sa = broadcastStrides(aShape.slice(0, -2), batch).map((s) => s * M * fullK);
+  const sb = broadcastStrides(bShape.slice(0, -2), batch).map((s) => s * fullK * N);
   const { dims, strides } = coalesce(batch, [sa, sb]);
   let offsets = 'const offA = 0; const offB = 0; ';
   if (dims.length > 0) {
@@ -68,17 +71,17 @@ export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB
   }
   const wide = N % 4 === 0;
   const X = wide ? N / 4 : N;
-  const key = `matmul:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}`;
-  const head = `function (a, b) { ${offsets}let pa = offA + this.thread.y * ${aRow}; `;
+  const key = `matmul:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}`;
+  const head = `function (a, b) { ${offsets}let pa = offA + this.thread.y * ${aRow} + ${k0 * aCol}; `;
   let source: string;
   if (wide) {
-    source = head + `let pb = offB + this.thread.x * ${4 * bCol}; ` +
+    source = head + `let pb = offB + this.thread.x * ${4 * bCol} + ${k0 * bRow}; ` +
       dotLoop(K, ['s0', 's1', 's2', 's3'], (s) =>
         `const av = a[pa]; ${s[0]} += av * b[pb]; ${s[1]} += av * b[pb + ${bCol}]; ` +
         `${s[2]} += av * b[pb + ${2 * bCol}]; ${s[3]} += av * b[pb + ${3 * bCol}]; pa += ${aCol}; pb += ${bRow};`) +
       'return [s0, s1, s2, s3]; }';
   } else {
-    source = head + `let pb = offB + this.thread.x * ${bCol}; ` +
+    source = head + `let pb = offB + this.thread.x * ${bCol} + ${k0 * bRow}; ` +
       dotLoop(K, ['s0'], (s) => `${s[0]} += a[pa] * b[pb]; pa += ${aCol}; pb += ${bRow};`) +
       'return s0; }';
   }
@@ -89,5 +92,63 @@ export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB
     returnType: wide ? 'Array(4)' : undefined,
     outSize: count * M * N,
     work: 2 * count * M * N * K,
+  };
+}
+
+/**
+ * The other blocking: each thread computes one column of four adjacent rows. In webasm's SIMD
+ * (four threads side by side along x = column) that reads four uniform A elements and one
+ * gathered B quad per step of k for 16 multiply-adds, against one A element and four gathered B
+ * quads for `matmulSpec`'s layout. Its Array(4) holds a column fragment, so the result comes out
+ * packed as [count, ⌈M/4⌉, N, 4] and `unpackRows4Spec` puts it in row-major order.
+ */
+export function matmulRows4Spec(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape,
+  kSlice?: [number, number]): KernelSpec {
+  const { M, K: fullK, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
+  const [k0, K] = kSlice ?? [0, fullK];
+  const aRow = transA ? 1 : fullK;
+  const aCol = transA ? M : 1;
+  const bRow = transB ? 1 : N;
+  const bCol = transB ? fullK : 1;
+  const sa = broadcastStrides(aShape.slice(0, -2), batch).map((s) => s * M * fullK);
+  const sb = broadcastStrides(bShape.slice(0, -2), batch).map((s) => s * fullK * N);
+  const { dims, strides } = coalesce(batch, [sa, sb]);
+  let offsets = 'const offA = 0; const offB = 0; ';
+  if (dims.length > 0) {
+    const { lines, exprs } = indexCode('this.thread.z', dims, strides, 'z');
+    offsets = `${lines}const offA = ${exprs[0]}; const offB = ${exprs[1]}; `;
+  }
+  const M4 = Math.ceil(M / 4);
+  // rows past M (when M % 4 ≠ 0) re-read row M−1: always in bounds, dropped by the unpack
+  const row = (c: number) => (c === 0 ? 'i0' : `Math.min(i0 + ${c}, ${M - 1})`);
+  const source = `function (a, b) { ${offsets}const i0 = this.thread.y * 4; ` +
+    [0, 1, 2, 3].map((c) => `let pa${c} = offA + ${row(c)} * ${aRow} + ${k0 * aCol}; `).join('') +
+    `let pb = offB + this.thread.x * ${bCol} + ${k0 * bRow}; ` +
+    dotLoop(K, ['s0', 's1', 's2', 's3'], (s) =>
+      `const bv = b[pb]; ${s[0]} += a[pa0] * bv; ${s[1]} += a[pa1] * bv; ${s[2]} += a[pa2] * bv; ${s[3]} += a[pa3] * bv; ` +
+      `pa0 += ${aCol}; pa1 += ${aCol}; pa2 += ${aCol}; pa3 += ${aCol}; pb += ${bRow};`) +
+    'return [s0, s1, s2, s3]; }';
+  return {
+    key: `matmul.rows4:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}`,
+    source,
+    output: count > 1 ? [N, M4, count] : [N, M4],
+    returnType: 'Array(4)',
+    outSize: count * M4 * N * 4,
+    work: 2 * count * M4 * 4 * N * K,
+  };
+}
+
+/** [count, ⌈M/4⌉, N, 4] (matmulRows4Spec's packing) to row-major [count, M, N]. */
+export function unpackRows4Spec(count: number, M: number, N: number): KernelSpec {
+  const n = count * M * N;
+  const M4 = Math.ceil(M / 4);
+  return {
+    key: `matmul.unpack:${count}:${M}:${N}`,
+    source: `function (p) { const t = Math.floor(this.thread.x / ${N}); const j = this.thread.x - t * ${N}; ` +
+      `const z = Math.floor(t / ${M}); const i = t - z * ${M}; const i4 = Math.floor(i * 0.25); ` +
+      `return p[((z * ${M4} + i4) * ${N} + j) * 4 + i - i4 * 4]; }`,
+    output: [n],
+    outSize: n,
+    work: n,
   };
 }

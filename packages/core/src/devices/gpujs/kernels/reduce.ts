@@ -5,51 +5,94 @@
  * instead of R — 65,536-element sums stay well inside 1e-4 relative error of float64.
  */
 import type { ReduceOp, Shape } from '../../device.js';
-import { prod, type KernelSpec } from './spec.js';
+import type { GpujsMode } from '../runtime.js';
+import { expConstants, expStatements } from './math.js';
+import { indexCode, prod, type KernelSpec } from './spec.js';
 
 export const BLOCK = 256;
 
 /**
+ * Longest loop one thread runs in a reduction. Mesa's llvmpipe (webgpu without a GPU) stops a
+ * shader invocation after ~65,535 loop iterations and returns a wrong sum silently, and on a real
+ * GPU one thread walking 65K elements leaves the chip idle; longer reductions go in two stages
+ * (partials over CHUNK-element slices, then a reduction of the partials).
+ */
+export const MAX_SERIAL = 8192;
+export const CHUNK = 2048;
+
+/**
  * Statements that leave in `acc` the sum (or max) of `R` elements read by `read(p)` at p = `base`,
- * `base + step`, …. Variables are suffixed with `tag` so several loops fit in one kernel.
+ * `base + step`, …; only the first `limit` of them when given (an expression ≥ 1, the short last
+ * chunk of a two-stage reduction). Variables are suffixed with `tag` so several loops fit in one
+ * kernel.
  */
 export function accumulate(op: 'sum' | 'max', acc: string, R: number, base: string, step: number,
-  read: (p: string) => string, tag = ''): string {
+  readElement: (p: string) => string | [string, string], tag = '', limit?: string): string {
   const p = `p${tag}`;
+  // a read is an expression, or [statements, expression] when it needs temporaries (fast exp)
+  const pre = (q: string) => { const r = readElement(q); return typeof r === 'string' ? '' : r[0]; };
+  const read = (q: string) => { const r = readElement(q); return typeof r === 'string' ? r : r[1]; };
+  const q = `q${tag}`;
+  // the guard counts elements with its own integer, so it works for every loop shape below
+  const guarded = (stmt: string) => (limit ? `if (${q} < ${limit}) { ${pre(p)}${stmt} } ${q}++;` : `${pre(p)}${stmt}`);
+  const head = `let ${p} = ${base}; ${limit ? `let ${q} = 0; ` : ''}`;
   if (op === 'max') {
-    // start from the first element: no -Infinity literal needed in every backend
-    return `let ${p} = ${base}; let ${acc} = ${read(p)}; ` +
-      (R > 1 ? `for (let t${tag} = 1; t${tag} < ${R}; t${tag}++) { ${p} += ${step}; ${acc} = Math.max(${acc}, ${read(p)}); } ` : '');
+    // start from the first element (always valid): no -Infinity literal needed in every backend
+    return `${head}${pre(p)}let ${acc} = ${read(p)}; ${limit ? `${q}++; ` : ''}` +
+      (R > 1 ? `for (let t${tag} = 1; t${tag} < ${R}; t${tag}++) { ${p} += ${step}; ${guarded(`${acc} = Math.max(${acc}, ${read(p)});`)} } ` : '');
   }
   if (R <= BLOCK) {
-    return `let ${p} = ${base}; let ${acc} = 0.0; ` +
-      `for (let t${tag} = 0; t${tag} < ${R}; t${tag}++) { ${acc} += ${read(p)}; ${p} += ${step}; } `;
+    return `${head}let ${acc} = 0.0; ` +
+      `for (let t${tag} = 0; t${tag} < ${R}; t${tag}++) { ${guarded(`${acc} += ${read(p)};`)} ${p} += ${step}; } `;
   }
   const full = Math.floor(R / BLOCK);
   const rem = R - full * BLOCK;
-  let code = `let ${p} = ${base}; let ${acc} = 0.0; ` +
+  let code = `${head}let ${acc} = 0.0; ` +
     `for (let b${tag} = 0; b${tag} < ${full}; b${tag}++) { let s${tag} = 0.0; ` +
-    `for (let t${tag} = 0; t${tag} < ${BLOCK}; t${tag}++) { s${tag} += ${read(p)}; ${p} += ${step}; } ${acc} += s${tag}; } `;
+    `for (let t${tag} = 0; t${tag} < ${BLOCK}; t${tag}++) { ${guarded(`s${tag} += ${read(p)};`)} ${p} += ${step}; } ${acc} += s${tag}; } `;
   if (rem > 0) {
-    code += `let r${tag} = 0.0; for (let t${tag} = 0; t${tag} < ${rem}; t${tag}++) { r${tag} += ${read(p)}; ${p} += ${step}; } ${acc} += r${tag}; `;
+    code += `let r${tag} = 0.0; for (let t${tag} = 0; t${tag} < ${rem}; t${tag}++) { ${guarded(`r${tag} += ${read(p)};`)} ${p} += ${step}; } ${acc} += r${tag}; `;
   }
   return code;
 }
 
-/** One pass over x viewed as [outer, R, inner]: the result is [outer, inner]. */
-export function reducePassSpec(op: ReduceOp, outer: number, R: number, inner: number): KernelSpec {
-  const n = outer * inner;
-  // thread o = (i, j) with i over outer, j over inner; its elements sit `inner` apart
-  const base = inner === 1 ? `this.thread.x * ${R}`
-    : outer === 1 ? 'this.thread.x'
-      : `Math.floor(this.thread.x / ${inner}) * ${R * inner} + (this.thread.x - Math.floor(this.thread.x / ${inner}) * ${inner})`;
+export interface ReducePass {
+  outer: number;
+  R: number;
+  inner: number;
+  /** Elements per thread; R when one thread takes the whole axis, else the result is [outer, ⌈R/chunk⌉, inner]. */
+  chunk: number;
+}
+
+/** One pass over x viewed as [outer, R, inner]: the result is [outer, ⌈R/chunk⌉, inner]. */
+export function reducePassSpec(op: ReduceOp, { outer, R, inner, chunk }: ReducePass): KernelSpec {
+  const parts = Math.ceil(R / chunk);
+  const n = outer * parts * inner;
+  // thread o = (i, c, j): i over outer, c over chunks, j over inner; its elements sit `inner` apart
+  const { lines, exprs } = indexCode('this.thread.x', ...squeeze([outer, parts, inner], [R * inner, chunk * inner, 1]));
+  const tail = R % chunk !== 0 && parts > 1;
+  // coordinate of the chunk, for the short last one: recomputed here since indexCode squeezes dims
+  const limit = tail ? `Math.min(${chunk}, ${R} - (Math.floor(this.thread.x / ${inner}) - Math.floor(this.thread.x / ${parts * inner}) * ${parts}) * ${chunk})` : undefined;
   return {
-    key: `reduce:${op}:${outer}:${R}:${inner}`,
-    source: `function (x) { ${accumulate(op, 'acc', R, base, inner, (p) => `x[${p}]`)}return acc; }`,
+    key: `reduce:${op}:${outer}:${R}:${inner}:${chunk}`,
+    source: `function (x) { ${lines}${accumulate(op, 'acc', chunk, exprs[0], inner, (p) => `x[${p}]`, '', limit)}return acc; }`,
     output: [n],
     outSize: n,
-    work: n * R,
+    work: outer * R * inner,
   };
+}
+
+/** Drops size-1 dims (and their strides) before index decomposition. */
+function squeeze(dims: number[], strides: number[]): [number[], number[][]] {
+  const keep = dims.map((d, k) => k).filter((k) => dims[k] !== 1);
+  return [keep.map((k) => dims[k]), [keep.map((k) => strides[k])]];
+}
+
+/** The passes of one [outer, R, inner] reduction: one, or two when R is too long for a thread. */
+export function splitPass(outer: number, R: number, inner: number): ReducePass[] {
+  if (R <= MAX_SERIAL) return [{ outer, R, inner, chunk: R }];
+  const parts = Math.ceil(R / CHUNK);
+  return [{ outer, R, inner, chunk: CHUNK }, ...splitPass(outer, parts, inner)];
 }
 
 /**
@@ -57,7 +100,7 @@ export function reducePassSpec(op: ReduceOp, outer: number, R: number, inner: nu
  * of adjacent reduced axes (size-1 axes dropped), last run first. Each pass removes its run, so
  * later passes see the shrunken shape.
  */
-export function reducePlan(shape: Shape, axes: readonly number[]): { outer: number; R: number; inner: number }[] {
+export function reducePlan(shape: Shape, axes: readonly number[]): ReducePass[] {
   for (const a of axes) {
     if (!Number.isInteger(a) || a < 0 || a >= shape.length) throw new Error(`gpujs reduce: axis ${a} out of range for [${shape}]`);
   }
@@ -69,23 +112,23 @@ export function reducePlan(shape: Shape, axes: readonly number[]): { outer: numb
     if (last && last.reduced === reduced) last.size *= d;
     else runs.push({ size: d, reduced });
   });
-  const passes: { outer: number; R: number; inner: number }[] = [];
+  const passes: ReducePass[] = [];
   for (let r = runs.length - 1; r >= 0; r--) {
     if (!runs[r].reduced) continue;
     const outer = prod(runs.slice(0, r).map((x) => x.size));
     const inner = prod(runs.slice(r + 1).map((x) => x.size));
-    passes.push({ outer, R: runs[r].size, inner });
+    passes.push(...splitPass(outer, runs[r].size, inner));
     runs[r].size = 1;
   }
   return passes;
 }
 
 /** Per row of [rows, cols]: [max, Σ exp(x − max)] as an Array(2), flat [rows, 2]. */
-export function softmaxStatsSpec(rows: number, cols: number): KernelSpec {
+export function softmaxStatsSpec(rows: number, cols: number, mode: GpujsMode): KernelSpec {
   const base = `this.thread.x * ${cols}`;
   const source = 'function (x) { ' +
     accumulate('max', 'm', cols, base, 1, (p) => `x[${p}]`, 'M') +
-    accumulate('sum', 's', cols, base, 1, (p) => `Math.exp(x[${p}] - m)`, 'S') +
+    accumulate('sum', 's', cols, base, 1, (p) => [`const d = x[${p}] - m; ${expStatements(mode, 'e', 'd', '')}`, 'e'], 'S') +
     'return [m, s]; }';
   return {
     key: `softmax.stats:${rows}:${cols}`,
@@ -94,19 +137,21 @@ export function softmaxStatsSpec(rows: number, cols: number): KernelSpec {
     returnType: 'Array(2)',
     outSize: rows * 2,
     work: rows * cols * 12,
+    constants: expConstants(mode),
   };
 }
 
 /** y = exp(x − max) / sum with the row's stats from softmaxStatsSpec. */
-export function softmaxApplySpec(rows: number, cols: number): KernelSpec {
+export function softmaxApplySpec(rows: number, cols: number, mode: GpujsMode): KernelSpec {
   const n = rows * cols;
   return {
     key: `softmax.apply:${rows}:${cols}`,
     source: `function (x, st) { const r = Math.floor(this.thread.x / ${cols}); ` +
-      'return Math.exp(x[this.thread.x] - st[r * 2]) / st[r * 2 + 1]; }',
+      `const d = x[this.thread.x] - st[r * 2]; ${expStatements(mode, 'e', 'd', '')}return e / st[r * 2 + 1]; }`,
     output: [n],
     outSize: n,
     work: n * 12,
+    constants: expConstants(mode),
   };
 }
 

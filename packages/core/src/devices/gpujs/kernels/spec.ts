@@ -21,6 +21,8 @@ export interface KernelSpec {
    * large enough to pay for the round trip (see THREAD_WORK in device.ts).
    */
   work: number;
+  /** Constant arrays baked into the kernel (gpu.js `constants`), e.g. the fast exp's table. */
+  constants?: Record<string, Float32Array>;
 }
 
 /** What the builders may specialise on. */

@@ -1,0 +1,129 @@
+// flashAttention vs naiveAttention per device: forward and forward+backward, N = 256 … 16384,
+// d = 64, B·H = 8 (B = 2, H = 4), causal and not. Each time is the median of several warm runs
+// (the first run compiles kernels and is not counted), with the spread; peak device bytes are
+// measured above the live inputs. A method stops growing N once a run would pass the time cap
+// (predicted ×4 per doubling from the last size it ran) or a buffer would pass the device's
+// limit; both are recorded. Prints a table and writes bench-results/attention-<device>.json.
+//
+//   pnpm build && node examples/bench-attention.js reference wasm
+//   FLASHGRAD_DEVICE=wasm node examples/bench-attention.js
+//   BENCH_MAX_N=1024 BENCH_CAP_MS=20000 node examples/bench-attention.js reference
+//   BENCH_BLOCK_SIZES=32,64,128,256 node examples/bench-attention.js wasm   (flash block-size sweep)
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { manualSeed, memory, randn, resetPeakMemory, setDevice, tidy } from '@flashgrad/core';
+import { DEFAULT_BLOCK_SIZE, flashAttention, naiveAttention } from '@flashgrad/attention';
+
+const argDevices = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const devices = argDevices.length ? argDevices : (process.env.FLASHGRAD_DEVICE ?? 'wasm').split(',');
+const MAX_N = Number(process.env.BENCH_MAX_N ?? 16384);
+const CAP_MS = Number(process.env.BENCH_CAP_MS ?? 30_000);
+const BLOCK_SIZES = process.env.BENCH_BLOCK_SIZES?.split(',').map(Number);
+const B = 2;
+const H = 4;
+const d = 64;
+
+function stats(times) {
+  const s = [...times].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1], runs: s.length };
+}
+
+const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
+
+/** One configuration: warm-up, then timed runs; peak bytes above the inputs from the warm-up. */
+async function measure(device, attention, N, causal, backward, blockSize, runs) {
+  manualSeed(N);
+  const [q, k, v, dO] = [N, N, N, N].map(() => randn([B, H, N, d], { requiresGrad: backward }));
+  dO.requiresGrad = false;
+  const once = () => {
+    tidy(() => {
+      const out = attention(q, k, v, { causal, blockSize });
+      if (backward) out.backward(dO);
+    });
+    for (const t of [q, k, v]) t.grad = null;
+  };
+  const baseline = memory().bytes;
+  resetPeakMemory();
+  once();
+  await device.sync();
+  const peakBytes = memory().peakBytes - baseline;
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    once();
+    await device.sync();
+    times.push(performance.now() - t0);
+  }
+  for (const t of [q, k, v, dO]) t.dispose();
+  return { ...stats(times), peakBytes };
+}
+
+async function benchDevice(name) {
+  const device = await setDevice(name);
+  const bytesPerElement = name === 'reference' ? 8 : 4;
+  const rows = [];
+  const stopped = [];
+  const methods = [
+    ...(BLOCK_SIZES ?? [DEFAULT_BLOCK_SIZE]).map((bs) => ({ method: 'flash', blockSize: bs, fn: flashAttention })),
+    ...(BLOCK_SIZES ? [] : [{ method: 'naive', blockSize: null, fn: naiveAttention }]),
+  ];
+  const last = new Map(); // key → median ms at the last N, or 'stopped'
+  console.log(`\n== ${name} (${device.description ?? device.name}); B·H = ${B * H}, d = ${d}, cap ${CAP_MS} ms a run`);
+  console.log('N'.padStart(6) + '  causal  pass     method      Bc     median ms      [min–max]   peak MiB');
+  for (let N = 256; N <= MAX_N; N *= 2) {
+    for (const causal of [false, true]) {
+      for (const backward of [false, true]) {
+        for (const m of methods) {
+          const key = `${m.method}/${m.blockSize}/${causal}/${backward}`;
+          const pass = backward ? 'fwd+bwd' : 'fwd';
+          const base = { N, causal, pass, method: m.method, blockSize: m.blockSize };
+          if (last.get(key) === 'stopped') continue;
+          // the largest buffer each method makes: naive's scores, flash's N × Bc scratch
+          const largest = B * H * N * (m.method === 'naive' ? N : Math.min(m.blockSize, N));
+          const predicted = typeof last.get(key) === 'number' ? 4 * last.get(key) : 0;
+          let reason = null;
+          if (largest > device.maxElements) reason = `a buffer of ${largest} elements passes the device limit of ${device.maxElements}`;
+          else if (predicted > CAP_MS) reason = `predicted ${(predicted / 1e3).toFixed(1)} s a run passes the ${CAP_MS / 1e3} s cap`;
+          if (reason) {
+            stopped.push({ ...base, reason });
+            last.set(key, 'stopped');
+            console.log(`${String(N).padStart(6)}  ${String(causal).padEnd(6)}  ${pass.padEnd(7)}  ${m.method.padEnd(6)}  stopped: ${reason}`);
+            continue;
+          }
+          const runs = predicted > 5_000 ? 3 : 5;
+          try {
+            const s = await measure(device, m.fn, N, causal, backward, m.blockSize ?? undefined, runs);
+            last.set(key, s.median);
+            const row = { ...base, ...s, peakMiB: +mib(s.peakBytes), nxnBytes: B * H * N * N * bytesPerElement };
+            rows.push(row);
+            console.log(`${String(N).padStart(6)}  ${String(causal).padEnd(6)}  ${pass.padEnd(7)}  ${m.method.padEnd(6)} ${String(m.blockSize ?? '').padStart(5)}  ` +
+              `${s.median.toFixed(1).padStart(12)}  [${s.min.toFixed(0)}–${s.max.toFixed(0)}]`.padEnd(22) + `${mib(s.peakBytes).padStart(9)}`);
+          } catch (err) {
+            const reasonErr = (err.message ?? String(err)).split('\n')[0];
+            stopped.push({ ...base, reason: `error: ${reasonErr}` });
+            last.set(key, 'stopped');
+            console.log(`${String(N).padStart(6)}  ${String(causal).padEnd(6)}  ${pass.padEnd(7)}  ${m.method.padEnd(6)}  stopped: ${reasonErr}`);
+          }
+        }
+      }
+    }
+  }
+  const result = {
+    device: name,
+    description: device.description ?? device.name,
+    shape: { B, H, d, bytesPerElement },
+    capMs: CAP_MS,
+    defaultBlockSize: DEFAULT_BLOCK_SIZE,
+    host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() },
+    date: new Date().toISOString(),
+    rows,
+    stopped,
+  };
+  mkdirSync('bench-results', { recursive: true });
+  const file = `bench-results/attention-${name}${BLOCK_SIZES ? '-blocksizes' : ''}.json`;
+  writeFileSync(file, JSON.stringify(result, null, 2));
+  console.log(`wrote ${file}`);
+}
+
+for (const name of devices) await benchDevice(name);
+process.exit(0);

@@ -1,0 +1,336 @@
+/**
+ * Every gpu.js device kernel against the reference device (float64), on random shapes — size-1
+ * and broadcast dims included — and random values. Tolerance is the relative error of the norm:
+ * 1e-5 for elementwise kernels, 1e-4 for reductions and matmul; NaN never passes (a NaN error
+ * fails `<=`). Runs once per mode that starts: wasm, cpu and webgpu (software rasterizer without a
+ * GPU) must start; headlessgl is skipped, with the reason, where the `gl` addon is not built.
+ * FC_RUNS scales the number of cases per property.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Device, DeviceBuffer, Operand } from '../packages/core/src/devices/device.js';
+import { createGpujsDevice, type GpujsMode } from '../packages/core/src/devices/gpujs/index.js';
+import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
+
+const RUNS = Number(process.env.FC_RUNS ?? 40);
+const EW = 1e-5;
+const RED = 1e-4;
+const modes: GpujsMode[] = ['wasm', 'cpu', 'webgpu', 'headlessgl'];
+/** Modes that may be absent from a machine without failing the suite. */
+const optional = new Set<GpujsMode>(['headlessgl']);
+
+const started = await Promise.all(modes.map(async (mode) => {
+  try {
+    return { mode, device: await createGpujsDevice(mode), error: '' };
+  } catch (err) {
+    return { mode, device: null, error: (err as Error).message };
+  }
+}));
+
+const ref = new ReferenceDevice();
+
+// ------------------------------------------------------------------ data
+
+/** Deterministic values from a seed (mulberry32), rounded to float32 so both devices see the same inputs. */
+function values(n: number, seed: number, kind: 'any' | 'pos' | 'small' | 'nonzero' = 'any'): number[] {
+  let s = seed >>> 0;
+  const rand = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return Array.from({ length: n }, () => {
+    const u = rand();
+    switch (kind) {
+      case 'pos': return Math.fround(0.1 + 3 * u);
+      // integers in [-2, 2]: ties for comparisons, max/min and eq
+      case 'small': return Math.floor(u * 5) - 2;
+      case 'nonzero': return Math.fround((u < 0.5 ? -1 : 1) * (0.5 + 2 * u));
+      default: return Math.fround(6 * u - 3);
+    }
+  });
+}
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** ‖got − want‖ / ‖want‖ (absolute where want is all zeros); NaN or a length mismatch gives NaN. */
+function relErr(got: Float32Array, want: Float64Array): number {
+  if (got.length !== want.length) return NaN;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < want.length; i++) {
+    num += (got[i] - want[i]) ** 2;
+    den += want[i] ** 2;
+  }
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+/**
+ * Runs `f` on the device under test and on the reference with the same host data; compares.
+ * `scale`, where given, replaces ‖want‖ as the denominator: for results that cancel (softmax's
+ * backward subtracts nearly equal terms), float32 can only promise an error relative to the size
+ * of the terms, not of their difference.
+ */
+async function check(device: Device, tol: number, f: (d: Device) => DeviceBuffer, scale?: number): Promise<void> {
+  const got = await device.read(f(device));
+  const want = await ref.read64(f(ref));
+  let err = relErr(got, want);
+  if (scale !== undefined && got.length === want.length) {
+    const norm = Math.sqrt(want.reduce((a, w) => a + w * w, 0));
+    err = (err * (norm === 0 ? 1 : norm)) / Math.max(norm, scale);
+  }
+  if (!(err <= tol)) {
+    throw new Error(`relative error ${err} > ${tol}\n got ${Array.from(got.slice(0, 12))}\nwant ${Array.from(want.slice(0, 12))}`);
+  }
+}
+
+// ------------------------------------------------------------------ arbitraries
+
+const dim = fc.integer({ min: 1, max: 5 });
+const shapeArb = (minRank = 0, maxRank = 4) => fc.array(dim, { minLength: minRank, maxLength: maxRank });
+const seed = fc.integer({ min: 0, max: 2 ** 31 - 1 });
+
+/** An operand broadcastable to `out`: leading dims dropped, some dims set to 1, or a scalar. */
+const operandShape = (out: number[]) => fc.oneof(
+  { weight: 1, arbitrary: fc.constant('scalar' as const) },
+  {
+    weight: 4,
+    arbitrary: fc.tuple(fc.integer({ min: 0, max: out.length }), fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }))
+      .map(([drop, ones]) => out.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d))),
+  },
+);
+
+type OpShape = number[] | 'scalar';
+function operand(d: Device, shape: OpShape, vals: number[]): Operand {
+  return shape === 'scalar' ? vals[0] : { buf: d.upload(vals.slice(0, size(shape))), shape };
+}
+
+const unaryOps = ['neg', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu', 'gelu', 'abs', 'reluDeriv', 'geluDeriv', 'sign'] as const;
+const binaryOps = ['add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'gt', 'ge', 'lt', 'eq'] as const;
+
+/** Value kinds that keep each op inside its domain (the reference would give NaN otherwise). */
+function binaryKinds(op: string): ['any' | 'pos' | 'small' | 'nonzero', 'any' | 'pos' | 'small' | 'nonzero'] {
+  switch (op) {
+    case 'div': return ['any', 'nonzero'];
+    case 'pow': return ['pos', 'any'];
+    case 'max': case 'min': case 'gt': case 'ge': case 'lt': case 'eq': return ['small', 'small'];
+    default: return ['any', 'any'];
+  }
+}
+
+// ------------------------------------------------------------------ the suites
+
+for (const { mode, device, error } of started) {
+  if (!device) {
+    if (optional.has(mode)) {
+      describe.skip(`gpujs ${mode} (skipped: ${error.split('.')[0]})`, () => {
+        it('equals the reference device', () => {});
+      });
+    } else {
+      describe(`gpujs ${mode}`, () => {
+        it('starts', () => {
+          throw new Error(`gpujs ${mode} did not start: ${error}`);
+        });
+      });
+    }
+  }
+}
+
+const available = started.filter((s): s is { mode: GpujsMode; device: Device; error: string } => s.device !== null);
+
+describe.each(available)('gpujs $mode equals the reference device', ({ device }) => {
+  const prop = <T>(arb: fc.Arbitrary<T>, body: (t: T) => Promise<void>) =>
+    fc.assert(fc.asyncProperty(arb, body), { numRuns: RUNS });
+
+  it('upload, read, fill', async () => {
+    await prop(fc.tuple(fc.integer({ min: 1, max: 300 }), seed), async ([n, s]) => {
+      await check(device, 0, (d) => d.upload(values(n, s)));
+      await check(device, 0, (d) => d.fill(n, values(1, s)[0]));
+    });
+  });
+
+  it('unary ops', async () => {
+    await prop(fc.tuple(fc.constantFrom(...unaryOps), shapeArb(), seed), async ([op, shape, s]) => {
+      const vals = values(size(shape), s, op === 'log' || op === 'sqrt' ? 'pos' : 'any');
+      await check(device, EW, (d) => d.unary(op, d.upload(vals)));
+    });
+  });
+
+  it('binary ops with broadcasting and scalars', async () => {
+    const arb = shapeArb().chain((out) => fc.tuple(fc.constant(out), fc.constantFrom(...binaryOps), operandShape(out), operandShape(out), seed));
+    await prop(arb, async ([out, op, sa, sb, s]) => {
+      const [ka, kb] = binaryKinds(op);
+      const va = values(size(out), s, ka);
+      const vb = values(size(out), s + 1, kb);
+      await check(device, EW, (d) => d.binary(op, operand(d, sa, va), operand(d, sb, vb), out));
+    });
+  });
+
+  it('where', async () => {
+    const arb = shapeArb().chain((out) => fc.tuple(fc.constant(out), operandShape(out), operandShape(out), operandShape(out), seed));
+    await prop(arb, async ([out, sc, sa, sb, s]) => {
+      const vc = values(size(out), s, 'small').map((v) => (v > 0 ? v : 0));
+      await check(device, EW, (d) => d.where(operand(d, sc, vc), operand(d, sa, values(size(out), s + 1)), operand(d, sb, values(size(out), s + 2)), out));
+    });
+  });
+
+  it('reduce sum and max over any axes', async () => {
+    const arb = shapeArb(1, 4).chain((shape) => fc.tuple(
+      fc.constant(shape), fc.constantFrom('sum' as const, 'max' as const),
+      fc.subarray(shape.map((_, k) => k)), seed));
+    await prop(arb, async ([shape, op, axes, s]) => {
+      await check(device, RED, (d) => d.reduce(op, d.upload(values(size(shape), s)), shape, axes));
+    });
+  });
+
+  it('batched matmul with transposes and broadcast batch', async () => {
+    const mat = fc.integer({ min: 1, max: 9 });
+    const arb = fc.tuple(mat, mat, mat, fc.boolean(), fc.boolean(), shapeArb(0, 2), seed).chain(([M, K, N, tA, tB, batch, s]) =>
+      fc.tuple(fc.constant({ M, K, N, tA, tB, batch, s }), operandShape(batch), operandShape(batch)));
+    await prop(arb, async ([{ M, K, N, tA, tB, batch, s }, ba, bb]) => {
+      const aShape = [...(ba === 'scalar' ? [] : ba), ...(tA ? [K, M] : [M, K])];
+      const bShape = [...(bb === 'scalar' ? [] : bb), ...(tB ? [N, K] : [K, N])];
+      const va = values(size(aShape), s);
+      const vb = values(size(bShape), s + 1);
+      await check(device, RED, (d) => d.matmul(d.upload(va), aShape, d.upload(vb), bShape, tA, tB, batch));
+    });
+  });
+
+  it('strided views: permute, slice, expand', async () => {
+    const arb = shapeArb(1, 4).chain((shape) => fc.tuple(
+      fc.constant(shape),
+      fc.shuffledSubarray(shape.map((_, k) => k), { minLength: shape.length, maxLength: shape.length }),
+      fc.array(fc.tuple(fc.nat(), fc.nat(), fc.boolean()), { minLength: shape.length, maxLength: shape.length }),
+      seed));
+    await prop(arb, async ([shape, perm, cuts, s]) => {
+      const strides: number[] = [];
+      let acc = 1;
+      for (let k = shape.length - 1; k >= 0; k--) {
+        strides[k] = acc;
+        acc *= shape[k];
+      }
+      // slice each input dim (start, length), expand some to stride 0, then permute
+      let offset = 0;
+      const dims: number[] = [];
+      const st: number[] = [];
+      shape.forEach((n, k) => {
+        const start = cuts[k][0] % n;
+        const len = 1 + (cuts[k][1] % (n - start));
+        offset += start * strides[k];
+        if (cuts[k][2] && len === 1) {
+          dims.push(3);
+          st.push(0);
+        } else {
+          dims.push(len);
+          st.push(strides[k]);
+        }
+      });
+      const outShape = perm.map((k) => dims[k]);
+      const outStrides = perm.map((k) => st[k]);
+      await check(device, 0, (d) => d.strided(d.upload(values(size(shape), s)), outShape, outStrides, offset));
+    });
+  });
+
+  it('pad', async () => {
+    const arb = shapeArb(0, 4).chain((shape) => fc.tuple(
+      fc.constant(shape), fc.array(fc.tuple(fc.nat(3), fc.nat(3)), { minLength: shape.length, maxLength: shape.length }), seed));
+    await prop(arb, async ([shape, margins, s]) => {
+      const outShape = shape.map((n, k) => n + margins[k][0] + margins[k][1]);
+      const starts = margins.map((m) => m[0]);
+      await check(device, 0, (d) => d.pad(d.upload(values(size(shape), s)), shape, outShape, starts));
+    });
+  });
+
+  it('gatherRows, scatterAddRows, oneHot', async () => {
+    const arb = fc.tuple(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 6 }), fc.array(fc.nat(), { minLength: 1, maxLength: 12 }), seed);
+    await prop(arb, async ([rows, cols, raw, s]) => {
+      const idx = Int32Array.from(raw.map((r) => r % rows));
+      await check(device, 0, (d) => d.gatherRows(d.upload(values(rows * cols, s)), cols, idx));
+      await check(device, EW, (d) => d.scatterAddRows(d.upload(values(idx.length * cols, s)), cols, idx, rows));
+      await check(device, 0, (d) => d.oneHot(idx, rows));
+    });
+  });
+
+  it('softmax and its backward', async () => {
+    const arb = fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 40 }), seed);
+    await prop(arb, async ([rows, cols, s]) => {
+      const x = values(rows * cols, s).map((v) => 3 * v);
+      const dy = values(rows * cols, s + 1);
+      await check(device, RED, (d) => d.softmax(d.upload(x), rows, cols));
+      // both devices get the same float32 y; the scale is ‖y ∘ dy‖, the size of the cancelling terms
+      const y = Array.from(await device.read(device.softmax(device.upload(x), rows, cols)));
+      const terms = Math.sqrt(y.reduce((a, v, i) => a + (v * dy[i]) ** 2, 0));
+      await check(device, RED, (d) => d.softmaxBackward(d.upload(y), d.upload(dy), rows, cols), terms);
+    });
+  });
+
+  it('adamw', async () => {
+    const arb = fc.tuple(fc.integer({ min: 1, max: 200 }), seed, fc.integer({ min: 1, max: 1000 }),
+      fc.double({ min: 1e-4, max: 0.1, noNaN: true }), fc.double({ min: 0, max: 0.2, noNaN: true }));
+    await prop(arb, async ([n, s, step, lr, weightDecay]) => {
+      const h = { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay, step };
+      const p = values(n, s);
+      const g = values(n, s + 1);
+      const m = values(n, s + 2).map((v) => v * 0.1);
+      const v = values(n, s + 3, 'pos').map((x) => x * 0.01);
+      for (const k of ['param', 'm', 'v'] as const) {
+        await check(device, EW, (d) => d.adamw(d.upload(p), d.upload(g), d.upload(m), d.upload(v), h)[k]);
+      }
+    });
+  });
+
+  it('long sums stay within 1e-4 of float64 (65,536 elements)', async () => {
+    const n = 65536;
+    const pos = values(n, 7, 'pos');
+    const any = values(2 * n, 8);
+    await check(device, RED, (d) => d.reduce('sum', d.upload(pos), [n], [0]));
+    await check(device, RED, (d) => d.reduce('sum', d.upload(any), [2, n], [1]));
+    await check(device, RED, (d) => d.reduce('sum', d.upload(any), [n, 2], [0]));
+    await check(device, RED, (d) => d.matmul(d.upload(pos), [1, n], d.upload(pos), [n, 1], false, false, []));
+    await check(device, RED, (d) => d.softmax(d.upload(any.slice(0, 20000)), 2, 10000));
+  });
+});
+
+describe.each(available)('gpujs $mode resources', ({ device }) => {
+  it('1,000 allocate/compute/dispose iterations keep memory flat and compile nothing new', async () => {
+    const before = device.memory();
+    const gpujs = device as Device & { compiledKernels?: number };
+    let compiled = -1;
+    for (let i = 0; i < 1000; i++) {
+      const x = device.upload([1, 2, 3, 4, 5, 6]);
+      const y = device.binary('mul', { buf: x, shape: [2, 3] }, 2, [2, 3]);
+      const z = device.softmax(y, 2, 3);
+      const w = device.reduce('sum', z, [2, 3], [0, 1]);
+      for (const b of [x, y, z, w]) device.dispose(b);
+      if (i === 0) compiled = gpujs.compiledKernels ?? -1;
+      const now = device.memory();
+      expect([now.buffers, now.bytes]).toEqual([before.buffers, before.bytes]);
+    }
+    await device.sync();
+    expect(gpujs.compiledKernels ?? -1).toBe(compiled);
+  });
+
+  it('refuses double dispose and use after dispose', () => {
+    const x = device.upload([1, 2]);
+    device.dispose(x);
+    expect(() => device.dispose(x)).toThrow(/dispose/);
+    expect(() => device.unary('neg', x)).toThrow(/dispose/);
+  });
+
+  it('names the size and the limit of a buffer too big for the device', () => {
+    const n = device.maxElements + 1;
+    expect(() => device.fill(n, 0)).toThrow(new RegExp(`${n} elements.*limit of ${device.maxElements}`));
+    const big = device.maxElements;
+    const x = device.upload([1]);
+    expect(() => device.binary('add', { buf: x, shape: [1, 1] }, 1, [big, 2])).toThrow(/limit/);
+    device.dispose(x);
+  });
+});
+
+describe('gpujs device creation', () => {
+  it('rejects an unknown mode, naming the choices', async () => {
+    await expect(createGpujsDevice('gpu' as GpujsMode)).rejects.toThrow(/unknown mode 'gpu'.*wasm/);
+  });
+});
