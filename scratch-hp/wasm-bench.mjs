@@ -1,6 +1,7 @@
 // scratch: ms/step on the current device for several shapes
-import { setDevice, manualSeed, optim, tidy, getDevice } from '../packages/core/dist/index.js';
-import { GPT, BatchSampler, loadText, CharTokenizer, splitTrainVal } from '../packages/models/dist/index.js';
+if (process.env.CORES) globalThis.navigator = { hardwareConcurrency: Number(process.env.CORES) };
+const { setDevice, manualSeed, optim, tidy, getDevice } = await import('../packages/core/dist/index.js');
+const { GPT, BatchSampler, loadText, CharTokenizer, splitTrainVal } = await import('../packages/models/dist/index.js');
 await setDevice(process.argv[2] ?? 'wasm');
 const shapes = JSON.parse(process.argv[3] ?? '[[2,4,64,64,16]]');
 const { text } = await loadText(); const tok = CharTokenizer.fromText(text);

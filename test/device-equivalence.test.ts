@@ -198,6 +198,21 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     });
   });
 
+  it('matmul on larger shapes (each wasm formulation, split-K)', async () => {
+    const cases: [number[], number[], boolean, boolean, number[]][] = [
+      [[5, 300], [300, 132], false, false, []], // wasm: cols4 (M < 8), K past one accumulation block
+      [[37, 130], [130, 300], false, false, []], // wasm: rows4, a partial last row group
+      [[301, 20], [20, 7], false, false, []], // rows4, M % 4 = 1, N % 4 ≠ 0
+      [[2, 140, 256], [140, 257], true, false, [2]], // transposed A, batch broadcast
+      [[2, 1, 9, 12000], [5, 12000], false, true, [2, 1]], // K past MAX_SERIAL: split-K
+    ];
+    for (const [aShape, bShape, tA, tB, batch] of cases) {
+      const va = values(size(aShape), 3);
+      const vb = values(size(bShape), 4);
+      await check(device, RED, (d) => d.matmul(d.upload(va), aShape, d.upload(vb), bShape, tA, tB, batch));
+    }
+  });
+
   it('strided views: permute, slice, expand', async () => {
     const arb = shapeArb(1, 4).chain((shape) => fc.tuple(
       fc.constant(shape),

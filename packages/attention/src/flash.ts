@@ -18,12 +18,17 @@ import { MASKED, causalKeep, type AttentionOptions, type AttentionWithLse } from
 import { causalOffset, resolveScale, validateAttention, validateBlockSize, type AttentionDims } from './validate.js';
 
 export interface FlashAttentionOptions extends AttentionOptions {
-  /** Bc, keys per block (the scratch is Nq × Bc). Chosen by measurement: see BENCHMARKS.md. */
+  /** Bc, keys per block (the scratch is Nq × Bc); default DEFAULT_BLOCK_SIZE. */
   blockSize?: number;
 }
 
-/** Measured on the reference device (N = 1024…2048, d = 64): see the package README note in index.ts. */
-export const DEFAULT_BLOCK_SIZE = 128;
+/**
+ * Bc by measurement (examples/bench-attention.js with BENCH_BLOCK_SIZES, d = 64): on the reference
+ * device 64 was fastest or tied at N = 1024 and 2048 with the lowest peak; on wasm 64 and 128 were
+ * within the run-to-run spread at N = 512…2048 while peak memory grows with Bc (Nq × Bc scratch).
+ * A GPU, paying ~0.2 ms a kernel call, may want larger blocks: pass blockSize there.
+ */
+export const DEFAULT_BLOCK_SIZE = 64;
 
 /** One block of keys [j0, j1) and the query rows [rowStart, Nq) that see any of them. */
 interface Block {

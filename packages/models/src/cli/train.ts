@@ -39,7 +39,7 @@ export const trainFlags = {
   attention: { type: 'string', help: "'flash' or 'naive'" },
   out: { type: 'string', default: 'out', help: 'directory for checkpoint, loss.svg and sample.txt' },
   resume: { type: 'boolean', help: 'continue the run checkpointed in --out' },
-  saveEvery: { type: 'int', default: 0, help: 'also checkpoint every K steps (0: only at the end)' },
+  saveEvery: { type: 'int', help: 'checkpoint every K steps (default: at every validation; 0: only at the end)' },
   sampleTokens: { type: 'int', default: 400, help: 'tokens of text to generate at the end (0: none)' },
 } as const satisfies ArgsSpec;
 
@@ -143,7 +143,7 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
   const result = await train({
     config, tokenizer, data: split, ...settings,
     dataInfo: { source: args.data ?? source, tokens: tokens.length, sha256: sha256(text) },
-    outDir, resumeFrom: resumed, saveEvery: args.saveEvery,
+    outDir, resumeFrom: resumed, saveEvery: args.saveEvery ?? settings.evalEvery,
     progress: io.stderr,
   });
 

@@ -8,7 +8,9 @@ import type {
   AdamWHyper, BinaryOp, Device, DeviceBuffer, MemoryInfo, Operand, ReduceOp, Shape, UnaryOp,
 } from '../device.js';
 import { adamwSpecs, binarySpec, copySpec, fillSpec, unarySpec, whereSpec, type OperandShape } from './kernels/elementwise.js';
-import { matmulGeometry, matmulSpec } from './kernels/matmul.js';
+import {
+  WASM_COLS4_UNROLL, WASM_ROWS4_UNROLL, matmulGeometry, matmulRows4Spec, matmulSpec, preferRows4, unpackRows4Spec,
+} from './kernels/matmul.js';
 import { gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, stridedSpec } from './kernels/movement.js';
 import {
   MAX_SERIAL, reducePassSpec, reducePlan, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec, softmaxStatsSpec,
@@ -26,6 +28,14 @@ import type { GpujsKernel, Runtime } from './runtime.js';
  */
 export const THREAD_WORK = 1_500_000;
 
+/** A compiled kernel with the spec it came from. */
+interface Prepared {
+  spec: KernelSpec;
+  kernel: GpujsKernel;
+  /** Whether its first run confirmed gpu.js kept it on the requested backend. */
+  checked: boolean;
+}
+
 /** A kernel argument: a buffer of this device, a host array (indices), or a scalar. */
 type Arg = GpujsBuffer | Float32Array | number;
 
@@ -36,8 +46,7 @@ export class GpujsDevice implements Device {
   readonly maxElements: number;
   /** Kernels compiled so far; a training loop with static shapes stops growing it after step 1. */
   compiledKernels = 0;
-  private readonly kernels = new Map<string, GpujsKernel>();
-  private readonly checked = new Set<string>();
+  private readonly prepared = new Map<string, Prepared>();
   private readonly queue = new KernelQueue();
   private readonly host: boolean;
   private bytes = 0;
@@ -87,7 +96,7 @@ export class GpujsDevice implements Device {
     this.checkSize(data.length, 'upload');
     const values = Float32Array.from(data);
     if (this.host || values.length === 0) return this.hostBuffer(values);
-    return this.launch(copySpec(values.length), [values]);
+    return this.launch(`copy|${values.length}`, () => copySpec(values.length), [values]);
   }
 
   async read(buf: DeviceBuffer): Promise<Float32Array> {
@@ -128,9 +137,16 @@ export class GpujsDevice implements Device {
 
   // ---------------------------------------------------------------- compiling and launching
 
-  private kernelFor(spec: KernelSpec): GpujsKernel {
-    let kernel = this.kernels.get(spec.key);
-    if (kernel) return kernel;
+  /**
+   * The compiled kernel for `key`, building its spec and compiling it on first use only: the
+   * steady state of a training loop is one Map lookup per op, no source strings.
+   */
+  private prepare(key: string, make: () => KernelSpec): Prepared {
+    let p = this.prepared.get(key);
+    if (p) return p;
+    const spec = make();
+    // shapes are part of the key, so one check per key covers every later call
+    this.checkSize(spec.outSize, spec.key.split(':')[0]);
     const threaded = this.runtime.mode === 'wasm' && spec.work >= THREAD_WORK && spec.outSize >= 4096;
     const settings: Record<string, unknown> = {
       output: spec.output,
@@ -143,25 +159,27 @@ export class GpujsDevice implements Device {
     if (spec.returnType) settings.returnType = spec.returnType;
     if (spec.constants) settings.constants = spec.constants;
     if (threaded) settings.asyncMode = true;
+    let kernel: GpujsKernel;
     try {
       kernel = this.runtime.gpu.createKernel(spec.source, settings);
     } catch (err) {
       throw new Error(`gpujs ${this.name}: kernel ${spec.key} did not compile: ${(err as Error).message}\n${spec.source}`);
     }
-    this.kernels.set(spec.key, kernel);
+    p = { spec, kernel, checked: false };
+    this.prepared.set(key, p);
     this.compiledKernels++;
-    return kernel;
+    return p;
   }
 
   /** gpu.js degrades some kernels to its cpu backend with only a console warning: refuse that. */
-  private checkBackend(spec: KernelSpec, kernel: GpujsKernel): void {
-    if (this.checked.has(spec.key)) return;
+  private checkBackend(p: Prepared): void {
+    const { spec, kernel } = p;
     const ran = kernel.kernel?.constructor?.mode;
     if (ran !== gpujsModeOf[this.name]) {
       throw new Error(`gpujs ${this.name}: kernel ${spec.key} fell back to gpu.js mode '${ran}'` +
         `${kernel.kernel?.fallbackReason ? ` (${kernel.kernel.fallbackReason})` : ''}; refusing a silent fallback`);
     }
-    this.checked.add(spec.key);
+    p.checked = true;
   }
 
   /** A disposed output is still stored: its free is queued behind every kernel that reads it. */
@@ -173,12 +191,11 @@ export class GpujsDevice implements Device {
    * Runs `spec` on `args` and returns its output handle at once. When the queue is idle and
    * gpu.js answers synchronously, the kernel has already run when this returns.
    */
-  private launch(spec: KernelSpec, args: Arg[]): GpujsBuffer {
-    this.checkSize(spec.outSize, spec.key.split(':')[0]);
-    for (const a of args) if (a instanceof Float32Array) this.checkSize(a.length, `${spec.key.split(':')[0]} argument`);
+  private launch(key: string, make: () => KernelSpec, args: Arg[]): GpujsBuffer {
+    const p = this.prepare(key, make);
+    const { spec, kernel } = p;
     if (spec.outSize === 0) return this.hostBuffer(new Float32Array(0));
     const inputs = args.filter((a): a is GpujsBuffer => a instanceof GpujsBuffer);
-    const kernel = this.kernelFor(spec);
     const out = new GpujsBuffer(spec.outSize, this);
     const task = (): void | Promise<void> => {
       const failed = inputs.find((b) => b.error !== null);
@@ -187,7 +204,7 @@ export class GpujsDevice implements Device {
         return;
       }
       const raw = kernel(...args.map((a) => (a instanceof GpujsBuffer ? a.payload : a)));
-      this.checkBackend(spec, kernel);
+      if (!p.checked) this.checkBackend(p);
       if (isPromise(raw)) {
         return raw.then((r) => this.settle(out, r), (err: unknown) => {
           out.error = err;
@@ -210,11 +227,11 @@ export class GpujsDevice implements Device {
     return this.track(out);
   }
 
-  private operand(o: Operand): { shape: OperandShape; arg: Arg } {
-    if (typeof o === 'number') return { shape: 'scalar', arg: o };
+  private operand(o: Operand): { shape: OperandShape; arg: Arg; key: string } {
+    if (typeof o === 'number') return { shape: 'scalar', arg: o, key: 's' };
     const b = this.own(o.buf);
     if (b.size !== prod(o.shape)) throw new Error(`gpujs ${this.name}: operand of shape [${o.shape}] has ${b.size} elements`);
-    return { shape: o.shape, arg: b };
+    return { shape: o.shape, arg: b, key: `[${o.shape}]` };
   }
 
   // ---------------------------------------------------------------- the ops
@@ -222,25 +239,25 @@ export class GpujsDevice implements Device {
   fill(size: number, value: number): DeviceBuffer {
     this.checkSize(size, 'fill');
     if (this.host || size === 0) return this.hostBuffer(new Float32Array(size).fill(value));
-    return this.launch(fillSpec(size), [value]);
+    return this.launch(`fill|${size}`, () => fillSpec(size), [value]);
   }
 
   unary(op: UnaryOp, x: DeviceBuffer): DeviceBuffer {
     const b = this.own(x);
-    return this.launch(unarySpec(op, b.size, this.runtime.mode), [b]);
+    return this.launch(`u|${op}|${b.size}`, () => unarySpec(op, b.size, this.runtime.mode), [b]);
   }
 
   binary(op: BinaryOp, a: Operand, b: Operand, outShape: Shape): DeviceBuffer {
     const A = this.operand(a);
     const B = this.operand(b);
-    return this.launch(binarySpec(op, A.shape, B.shape, outShape), [A.arg, B.arg]);
+    return this.launch(`b|${op}|${A.key}|${B.key}|${outShape}`, () => binarySpec(op, A.shape, B.shape, outShape), [A.arg, B.arg]);
   }
 
   where(cond: Operand, a: Operand, b: Operand, outShape: Shape): DeviceBuffer {
     const C = this.operand(cond);
     const A = this.operand(a);
     const B = this.operand(b);
-    return this.launch(whereSpec(C.shape, A.shape, B.shape, outShape), [C.arg, A.arg, B.arg]);
+    return this.launch(`w|${C.key}|${A.key}|${B.key}|${outShape}`, () => whereSpec(C.shape, A.shape, B.shape, outShape), [C.arg, A.arg, B.arg]);
   }
 
   reduce(op: ReduceOp, x: DeviceBuffer, shape: Shape, axes: readonly number[]): DeviceBuffer {
@@ -253,7 +270,7 @@ export class GpujsDevice implements Device {
     if (passes.length === 0) return this.binary('add', { buf: b, shape: [b.size] }, 0, [b.size]);
     let cur = b;
     for (const p of passes) {
-      const next = this.launch(reducePassSpec(op, p), [cur]);
+      const next = this.launch(`r|${op}|${p.outer}|${p.R}|${p.inner}|${p.chunk}`, () => reducePassSpec(op, p), [cur]);
       if (cur !== b) this.dispose(cur);
       cur = next;
     }
@@ -268,13 +285,24 @@ export class GpujsDevice implements Device {
     const B = this.own(b);
     const { M, K, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
     if (K === 0) return this.fill(count * M * N, 0);
-    if (K <= MAX_SERIAL) return this.launch(matmulSpec(aShape, bShape, transA, transB, batch), [A, B]);
+    if (K <= MAX_SERIAL) {
+      const wasm = this.runtime.mode === 'wasm';
+      if (wasm && preferRows4(M)) {
+        const packed = this.launch(`m4|${aShape}|${bShape}|${transA}|${transB}|${batch}`,
+          () => matmulRows4Spec(aShape, bShape, transA, transB, batch, undefined, WASM_ROWS4_UNROLL), [A, B]);
+        const out = this.launch(`m4u|${count}|${M}|${N}`, () => unpackRows4Spec(count, M, N), [packed]);
+        this.dispose(packed);
+        return out;
+      }
+      return this.launch(`m|${aShape}|${bShape}|${transA}|${transB}|${batch}`,
+        () => matmulSpec(aShape, bShape, transA, transB, batch, undefined, wasm ? WASM_COLS4_UNROLL : 1), [A, B]);
+    }
     // split-K: partial products over slices of K, summed pairwise (see MAX_SERIAL for why)
     const slices = Math.ceil(K / MAX_SERIAL);
     const len = Math.ceil(K / slices);
     let parts: GpujsBuffer[] = [];
     for (let k0 = 0; k0 < K; k0 += len) {
-      parts.push(this.launch(matmulSpec(aShape, bShape, transA, transB, batch, [k0, Math.min(len, K - k0)]), [A, B]));
+      parts.push(this.launch(`mk|${aShape}|${bShape}|${transA}|${transB}|${batch}|${k0}|${len}`, () => matmulSpec(aShape, bShape, transA, transB, batch, [k0, Math.min(len, K - k0)]), [A, B]));
     }
     const shape = [count * M * N];
     while (parts.length > 1) {
@@ -292,29 +320,29 @@ export class GpujsDevice implements Device {
 
   strided(x: DeviceBuffer, outShape: Shape, strides: readonly number[], offset: number): DeviceBuffer {
     const b = this.own(x);
-    return this.launch(stridedSpec(b.size, outShape, strides, offset), [b]);
+    return this.launch(`s|${b.size}|${outShape}|${strides}|${offset}`, () => stridedSpec(b.size, outShape, strides, offset), [b]);
   }
 
   pad(x: DeviceBuffer, shape: Shape, outShape: Shape, starts: readonly number[]): DeviceBuffer {
     const b = this.own(x);
     if (b.size === 0) return this.fill(prod(outShape), 0);
-    return this.launch(padSpec(shape, outShape, starts), [b]);
+    return this.launch(`p|${shape}|${outShape}|${starts}`, () => padSpec(shape, outShape, starts), [b]);
   }
 
   gatherRows(table: DeviceBuffer, cols: number, indices: Int32Array): DeviceBuffer {
     const t = this.own(table);
-    return this.launch(gatherRowsSpec(t.size, cols, indices.length), [t, Float32Array.from(indices)]);
+    return this.launch(`g|${t.size}|${cols}|${indices.length}`, () => gatherRowsSpec(t.size, cols, indices.length), [t, Float32Array.from(indices)]);
   }
 
   scatterAddRows(src: DeviceBuffer, cols: number, indices: Int32Array, rows: number): DeviceBuffer {
     const s = this.own(src);
     if (s.size === 0) return this.fill(rows * cols, 0);
     const { start, order } = scatterRuns(indices, rows);
-    return this.launch(scatterAddRowsSpec(s.size, cols, indices.length, rows), [s, start, order]);
+    return this.launch(`sc|${s.size}|${cols}|${indices.length}|${rows}`, () => scatterAddRowsSpec(s.size, cols, indices.length, rows), [s, start, order]);
   }
 
   oneHot(indices: Int32Array, depth: number): DeviceBuffer {
-    return this.launch(oneHotSpec(indices.length, depth), [Float32Array.from(indices)]);
+    return this.launch(`oh|${indices.length}|${depth}`, () => oneHotSpec(indices.length, depth), [Float32Array.from(indices)]);
   }
 
   softmax(x: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
@@ -322,8 +350,8 @@ export class GpujsDevice implements Device {
     if (rows * cols === 0) return this.fill(0, 0);
     // the fused stats kernel loops twice over a row; long rows go through split reductions
     if (2 * cols > MAX_SERIAL) return this.softmaxLongRows(b, rows, cols);
-    const stats = this.launch(softmaxStatsSpec(rows, cols, this.runtime.mode), [b]);
-    const y = this.launch(softmaxApplySpec(rows, cols, this.runtime.mode), [b, stats]);
+    const stats = this.launch(`sm|${rows}|${cols}`, () => softmaxStatsSpec(rows, cols, this.runtime.mode), [b]);
+    const y = this.launch(`sma|${rows}|${cols}`, () => softmaxApplySpec(rows, cols, this.runtime.mode), [b, stats]);
     this.dispose(stats);
     return y;
   }
@@ -334,14 +362,14 @@ export class GpujsDevice implements Device {
     if (rows * cols === 0) return this.fill(0, 0);
     let dot: GpujsBuffer;
     if (cols <= MAX_SERIAL) {
-      dot = this.launch(rowDotSpec(rows, cols), [Y, dY]);
+      dot = this.launch(`rd|${rows}|${cols}`, () => rowDotSpec(rows, cols), [Y, dY]);
     } else {
       const shape = [rows, cols];
       const prodYdY = this.binary('mul', { buf: Y, shape }, { buf: dY, shape }, shape);
       dot = this.reduce('sum', prodYdY, shape, [1]) as GpujsBuffer;
       this.dispose(prodYdY);
     }
-    const dx = this.launch(softmaxBackwardApplySpec(rows, cols), [Y, dY, dot]);
+    const dx = this.launch(`smb|${rows}|${cols}`, () => softmaxBackwardApplySpec(rows, cols), [Y, dY, dot]);
     this.dispose(dot);
     return dx;
   }
@@ -367,21 +395,20 @@ export class GpujsDevice implements Device {
     const V0 = this.own(v);
     const n = P.size;
     if (n === 0) return { param: this.fill(0, 0), m: this.fill(0, 0), v: this.fill(0, 0) };
-    const specs = adamwSpecs(n);
-    const m2 = this.launch(specs.m, [M0, G, h.beta1]);
-    const v2 = this.launch(specs.v, [V0, G, h.beta2]);
+    const m2 = this.launch(`am|${n}`, () => adamwSpecs(n).m, [M0, G, h.beta1]);
+    const v2 = this.launch(`av|${n}`, () => adamwSpecs(n).v, [V0, G, h.beta2]);
     // bias corrections in float64 on the host, once per step
     const c1 = 1 - h.beta1 ** h.step;
     const c2 = 1 - h.beta2 ** h.step;
-    const p2 = this.launch(specs.param, [P, m2, v2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
+    const p2 = this.launch(`ap|${n}`, () => adamwSpecs(n).param, [P, m2, v2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
     return { param: p2, m: m2, v: v2 };
   }
 
   /** Frees every compiled kernel and the gpu.js instance (worker threads included). */
   async destroy(): Promise<void> {
     await this.sync();
-    for (const k of this.kernels.values()) k.destroy();
-    this.kernels.clear();
+    for (const p of this.prepared.values()) p.kernel.destroy();
+    this.prepared.clear();
     await this.runtime.gpu.destroy();
   }
 }

@@ -4,7 +4,7 @@
  */
 import type { BinaryOp, Shape, UnaryOp } from '../../device.js';
 import type { GpujsMode } from '../runtime.js';
-import { expConstants, expStatements, tanhStatements } from './math.js';
+import { expConstants, expStatements, tanhStatements, usesFastExp } from './math.js';
 import { coalesce, indexCode, lit, prod, type KernelSpec } from './spec.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -17,21 +17,24 @@ const geluArg = `const u = ${lit(SQRT_2_OVER_PI)} * (x + 0.044715 * x * x * x); 
  * units. Transcendentals come from math.ts, which picks the backend's fastest accurate form.
  */
 function unaryBody(op: UnaryOp, mode: GpujsMode): [string, number] {
+  // in-kernel exp (wasm) costs about two adds; wasm threads did not pay for it even at 1M floats
+  // (copies in and out dominate: 10.9 ms either way), against ~10 through a JavaScript import
+  const t = usesFastExp(mode) ? 2 : 10;
   switch (op) {
     case 'neg': return ['return -x;', 1];
-    case 'exp': return [`${expStatements(mode, 'y', 'x', '')}return y;`, 10];
+    case 'exp': return [`${expStatements(mode, 'y', 'x', '')}return y;`, t];
     case 'log': return ['return Math.log(x);', 10];
     case 'sqrt': return ['return Math.sqrt(x);', 2];
-    case 'tanh': return [`${tanhStatements(mode, 'y', 'x', '')}return y;`, 10];
-    case 'sigmoid': return [`const nx = -x; ${expStatements(mode, 'e', 'nx', '')}return 1.0 / (1.0 + e);`, 10];
+    case 'tanh': return [`${tanhStatements(mode, 'y', 'x', '')}return y;`, t];
+    case 'sigmoid': return [`const nx = -x; ${expStatements(mode, 'e', 'nx', '')}return 1.0 / (1.0 + e);`, t];
     case 'relu': return ['return Math.max(x, 0.0);', 1];
     case 'abs': return ['return Math.abs(x);', 1];
     case 'sign': return ['return Math.sign(x);', 2];
     case 'reluDeriv': return ['return x > 0.0 ? 1.0 : 0.0;', 1];
-    case 'gelu': return [`${geluArg}${tanhStatements(mode, 't', 'u', '')}return 0.5 * x * (1.0 + t);`, 12];
+    case 'gelu': return [`${geluArg}${tanhStatements(mode, 't', 'u', '')}return 0.5 * x * (1.0 + t);`, t + 2];
     case 'geluDeriv':
       return [`${geluArg}${tanhStatements(mode, 't', 'u', '')}` +
-        `return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * ${lit(SQRT_2_OVER_PI)} * (1.0 + ${lit(3 * 0.044715)} * x * x);`, 14];
+        `return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * ${lit(SQRT_2_OVER_PI)} * (1.0 + ${lit(3 * 0.044715)} * x * x);`, t + 4];
     default: throw new Error(`gpujs: unknown unary op '${String(op)}'`);
   }
 }

@@ -35,25 +35,32 @@ export function matmulGeometry(aShape: Shape, bShape: Shape, transA: boolean, tr
  * Statements accumulating `accs[c] += av * read_c` over k, blocked like reductions so long dot
  * products keep float32 error small: partial sums of BLOCK terms, added into the totals.
  */
-function dotLoop(K: number, accs: string[], step: (acc: string[]) => string): string {
+function dotLoop(K: number, accs: string[], step: (acc: string[], u: number) => string, unroll = 1): string {
   const declare = accs.map((s) => `let ${s} = 0.0;`).join(' ');
-  if (K <= BLOCK) {
-    return `${declare} for (let k = 0; k < ${K}; k++) { ${step(accs)} } `;
-  }
+  // `n` steps of k, the body repeated `unroll` times per trip (constant bounds, so exact)
+  const steps = (n: number, into: string[]) => {
+    const trips = Math.floor(n / unroll);
+    const rest = n - trips * unroll;
+    // each copy gets its own temporaries (suffix u): one block cannot declare a const twice
+    const body = Array.from({ length: unroll }, (_, u) => step(into, u)).join(' ');
+    let code = trips > 0 ? `for (let k = 0; k < ${trips}; k++) { ${body} } ` : '';
+    if (rest > 0) code += `for (let k = 0; k < ${rest}; k++) { ${step(into, unroll)} } `;
+    return code;
+  };
+  if (K <= BLOCK) return `${declare} ${steps(K, accs)}`;
   const parts = accs.map((s) => `${s}b`);
   const zero = parts.map((s) => `let ${s} = 0.0;`).join(' ');
   const flush = accs.map((s, c) => `${s} += ${parts[c]};`).join(' ');
   const full = Math.floor(K / BLOCK);
   const rem = K - full * BLOCK;
-  let code = `${declare} for (let kb = 0; kb < ${full}; kb++) { ${zero} ` +
-    `for (let k = 0; k < ${BLOCK}; k++) { ${step(parts)} } ${flush} } `;
-  if (rem > 0) code += `for (let k = 0; k < ${rem}; k++) { ${step(accs)} } `;
+  let code = `${declare} for (let kb = 0; kb < ${full}; kb++) { ${zero} ${steps(BLOCK, parts)}${flush} } `;
+  if (rem > 0) code += steps(rem, accs);
   return code;
 }
 
 /** `kSlice` = [k0, length]: the partial product over that slice of K (split-K for long dots). */
 export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape,
-  kSlice?: [number, number]): KernelSpec {
+  kSlice?: [number, number], unroll = 1): KernelSpec {
   const { M, K: fullK, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
   const [k0, K] = kSlice ?? [0, fullK];
   const aRow = transA ? 1 : fullK;
@@ -71,14 +78,14 @@ export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB
   }
   const wide = N % 4 === 0;
   const X = wide ? N / 4 : N;
-  const key = `matmul:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}`;
+  const key = `matmul:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}:${unroll}`;
   const head = `function (a, b) { ${offsets}let pa = offA + this.thread.y * ${aRow} + ${k0 * aCol}; `;
   let source: string;
   if (wide) {
     source = head + `let pb = offB + this.thread.x * ${4 * bCol} + ${k0 * bRow}; ` +
-      dotLoop(K, ['s0', 's1', 's2', 's3'], (s) =>
-        `const av = a[pa]; ${s[0]} += av * b[pb]; ${s[1]} += av * b[pb + ${bCol}]; ` +
-        `${s[2]} += av * b[pb + ${2 * bCol}]; ${s[3]} += av * b[pb + ${3 * bCol}]; pa += ${aCol}; pb += ${bRow};`) +
+      dotLoop(K, ['s0', 's1', 's2', 's3'], (s, u) =>
+        `const av${u} = a[pa]; ${s[0]} += av${u} * b[pb]; ${s[1]} += av${u} * b[pb + ${bCol}]; ` +
+        `${s[2]} += av${u} * b[pb + ${2 * bCol}]; ${s[3]} += av${u} * b[pb + ${3 * bCol}]; pa += ${aCol}; pb += ${bRow};`, unroll) +
       'return [s0, s1, s2, s3]; }';
   } else {
     source = head + `let pb = offB + this.thread.x * ${bCol} + ${k0 * bRow}; ` +
@@ -103,7 +110,7 @@ export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB
  * packed as [count, ⌈M/4⌉, N, 4] and `unpackRows4Spec` puts it in row-major order.
  */
 export function matmulRows4Spec(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape,
-  kSlice?: [number, number]): KernelSpec {
+  kSlice?: [number, number], unroll = 1): KernelSpec {
   const { M, K: fullK, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
   const [k0, K] = kSlice ?? [0, fullK];
   const aRow = transA ? 1 : fullK;
@@ -124,12 +131,12 @@ export function matmulRows4Spec(aShape: Shape, bShape: Shape, transA: boolean, t
   const source = `function (a, b) { ${offsets}const i0 = this.thread.y * 4; ` +
     [0, 1, 2, 3].map((c) => `let pa${c} = offA + ${row(c)} * ${aRow} + ${k0 * aCol}; `).join('') +
     `let pb = offB + this.thread.x * ${bCol} + ${k0 * bRow}; ` +
-    dotLoop(K, ['s0', 's1', 's2', 's3'], (s) =>
-      `const bv = b[pb]; ${s[0]} += a[pa0] * bv; ${s[1]} += a[pa1] * bv; ${s[2]} += a[pa2] * bv; ${s[3]} += a[pa3] * bv; ` +
-      `pa0 += ${aCol}; pa1 += ${aCol}; pa2 += ${aCol}; pa3 += ${aCol}; pb += ${bRow};`) +
+    dotLoop(K, ['s0', 's1', 's2', 's3'], (s, u) =>
+      `const bv${u} = b[pb]; ${s[0]} += a[pa0] * bv${u}; ${s[1]} += a[pa1] * bv${u}; ${s[2]} += a[pa2] * bv${u}; ${s[3]} += a[pa3] * bv${u}; ` +
+      `pa0 += ${aCol}; pa1 += ${aCol}; pa2 += ${aCol}; pa3 += ${aCol}; pb += ${bRow};`, unroll) +
     'return [s0, s1, s2, s3]; }';
   return {
-    key: `matmul.rows4:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}`,
+    key: `matmul.rows4:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}:${unroll}`,
     source,
     output: count > 1 ? [N, M4, count] : [N, M4],
     returnType: 'Array(4)',
@@ -151,4 +158,21 @@ export function unpackRows4Spec(count: number, M: number, N: number): KernelSpec
     outSize: n,
     work: n,
   };
+}
+
+/**
+ * The wasm formulation, from measurements on 2 cores (webasm with worker threads, medians of 5,
+ * H100 host pinned with `taskset -c 0,1`; GFLOP/s, cols4 → rows4+unpack, k unrolled ×1 / ×2 / ×4):
+ *   1024²                      1.78 / 2.42 / 1.99  →  2.45 / 2.69 / 2.92
+ *   [512,128]·[128,384]        1.56 / 1.34 / 1.57  →  1.52 / 1.98 / 1.86
+ *   [512,512]·[512,128]        1.80 / 1.95 / 1.82  →  1.68 / 2.12 / 2.40
+ *   [512,128]ᵀ·[512,512]       1.72 / 2.01 / 1.93  →  1.78 / 2.40 / 2.62
+ *   64 × [64,32]·[64,32]ᵀ      1.00 / 1.06 / 0.93  →  1.10 / 1.06 / 1.12
+ * rows4 unrolled ×4 wins or ties everywhere; below 8 rows its padding to 4-row groups wastes work.
+ */
+export const WASM_ROWS4_UNROLL = 4;
+export const WASM_COLS4_UNROLL = 2;
+
+export function preferRows4(M: number): boolean {
+  return M >= 8;
 }

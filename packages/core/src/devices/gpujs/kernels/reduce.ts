@@ -6,7 +6,7 @@
  */
 import type { ReduceOp, Shape } from '../../device.js';
 import type { GpujsMode } from '../runtime.js';
-import { expConstants, expStatements } from './math.js';
+import { expConstants, expStatements, usesFastExp } from './math.js';
 import { indexCode, prod, type KernelSpec } from './spec.js';
 
 export const BLOCK = 256;
@@ -136,7 +136,7 @@ export function softmaxStatsSpec(rows: number, cols: number, mode: GpujsMode): K
     output: [rows],
     returnType: 'Array(2)',
     outSize: rows * 2,
-    work: rows * cols * 12,
+    work: rows * cols * (usesFastExp(mode) ? 4 : 12),
     constants: expConstants(mode),
   };
 }
@@ -150,7 +150,7 @@ export function softmaxApplySpec(rows: number, cols: number, mode: GpujsMode): K
       `const d = x[this.thread.x] - st[r * 2]; ${expStatements(mode, 'e', 'd', '')}return e / st[r * 2 + 1]; }`,
     output: [n],
     outSize: n,
-    work: n * 12,
+    work: n * (usesFastExp(mode) ? 3 : 12),
     constants: expConstants(mode),
   };
 }
