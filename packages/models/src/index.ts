@@ -17,7 +17,7 @@ export {
 export { readSafetensors, writeSafetensors, type F32Tensor, type Safetensors } from './safetensors.js';
 export { saveCheckpointFiles, loadCheckpointFiles, writeFileAtomic, CHECKPOINT_FILES, type CheckpointFiles } from './checkpoint-io.js';
 export {
-  train, resolveSettings, savedSettings, estimateLoss, evaluateSplit, smoothCurve, writeLossPlot, defaultSettings,
+  train, DivergedError, resolveSettings, savedSettings, estimateLoss, evaluateSplit, smoothCurve, writeLossPlot, defaultSettings,
   type TrainOptions, type TrainResult, type TrainSettings, type StepInfo,
 } from './train.js';
 export { Progress, formatDuration, type ProgressOptions, type ProgressStream } from './progress.js';

@@ -98,6 +98,14 @@ export interface TrainResult {
   tokensPerSec: number;
 }
 
+/** Training produced a NaN or infinite loss (the learning rate is usually too high). */
+export class DivergedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DivergedError';
+  }
+}
+
 /** The state a resume needs besides weights and moments; stored in checkpoint.json under "train". */
 interface TrainState {
   step: number;
@@ -201,7 +209,7 @@ const sameConfig = (a: GPTConfig, b: GPTConfig): boolean =>
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config, tokenizer, data, outDir, resumeFrom, saveEvery = 0, finalEval = true } = options;
-  let settings = resolveSettings(options);
+  const settings = resolveSettings(options);
   const saved = resumeFrom ? (resumeFrom.json.train as TrainState | undefined) : undefined;
   if (resumeFrom && !saved) throw new CheckpointError('checkpoint has no training state to resume from (was it saved by sample-only tools?)');
   if (resumeFrom && !sameConfig(resumeFrom.config, config)) {
@@ -256,7 +264,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const recent = history.train.slice(-Math.max(1, settings.evalEvery)).map((p) => p[1]);
     const trainPart = recent.length ? ` | train ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)}` : '';
     history.val.push([step, valLoss]);
-    log(`step ${step}: val loss ${valLoss.toFixed(4)}${trainPart} | lr ${schedule(Math.max(0, step - 1)).toExponential(2)}`);
+    const lrPart = step > 0 ? ` | lr ${schedule(step - 1).toExponential(2)}` : '';
+    log(`step ${step}: val loss ${valLoss.toFixed(4)}${trainPart}${lrPart}`);
   };
 
   model.train();
@@ -283,7 +292,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       l.dispose();
     }
     if (!Number.isFinite(loss)) {
-      throw new Error(`train: the loss became ${loss} at step ${step + 1}; try a lower --lr or more --warmup`);
+      throw new DivergedError(`the loss became ${loss} at step ${step + 1}; try a lower --lr or a longer --warmup`);
     }
     if (settings.gradClip > 0) optim.clipGradNorm(model.parameters(), settings.gradClip).dispose();
     optimizer.step();
@@ -302,7 +311,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const seconds = (performance.now() - t0) / 1000;
   bar?.done();
   if (finalEval && step === settings.steps) {
-    finalValLoss = await evaluateSplit(model, data.val, Math.max(settings.batchSize, 16));
+    finalValLoss = await evaluateSplit(model, data.val, 64);
     log(`final val loss over the whole val split (${data.val.length.toLocaleString('en-US')} tokens): ${finalValLoss.toFixed(4)}`);
   }
   await checkpoint();

@@ -6,6 +6,7 @@ import { setDevice } from '@flashgrad/core';
 import { UsageError } from '../cli-args.js';
 import { ConfigError } from '../config.js';
 import { CheckpointError } from '../checkpoint.js';
+import { DivergedError } from '../train.js';
 
 export interface CliIO {
   stdout: { write(chunk: string): unknown; isTTY?: boolean; columns?: number };
@@ -39,7 +40,7 @@ export async function runCommand(io: CliIO, command: string, body: () => Promise
       io.stderr.write(`${command}: ${e.message}\nRun '${command} --help' for the flags.\n`);
       return EXIT.usage;
     }
-    if (e instanceof InputError || e instanceof ConfigError || e instanceof CheckpointError) {
+    if (e instanceof InputError || e instanceof ConfigError || e instanceof CheckpointError || e instanceof DivergedError) {
       io.stderr.write(`${command}: ${e.message}\n`);
       return EXIT.failure;
     }

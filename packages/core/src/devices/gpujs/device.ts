@@ -1,13 +1,11 @@
 /**
- * The Device contract over gpu.js: turns each op into a kernel spec (kernels/*.ts), compiles it
- * once per spec key, launches it through the in-order queue, and keeps the books (live bytes,
- * buffers, peak). Results stay where gpu.js put them (pipeline: true, immutable: true): host
- * Float32Arrays on cpu/wasm, GPU buffers on webgpu, textures on headlessgl.
+ * The Device contract over gpu.js: each op becomes one or a few kernel specs (kernels/*.ts),
+ * launched through GpujsEngine, which compiles each spec key once and keeps the books.
  */
 import type {
-  AdamWHyper, BinaryOp, Device, DeviceBuffer, MemoryInfo, Operand, ReduceOp, Shape, UnaryOp,
+  AdamWHyper, BinaryOp, Device, DeviceBuffer, Operand, ReduceOp, Shape, UnaryOp,
 } from '../device.js';
-import { adamwSpecs, binarySpec, copySpec, fillSpec, unarySpec, whereSpec, type OperandShape } from './kernels/elementwise.js';
+import { adamwSpecs, binarySpec, fillSpec, unarySpec, whereSpec, type OperandShape } from './kernels/elementwise.js';
 import {
   WASM_COLS4_UNROLL, WASM_ROWS4_UNROLL, matmulGeometry, matmulRows4Spec, matmulSpec, preferRows4, unpackRows4Spec,
 } from './kernels/matmul.js';
@@ -15,218 +13,13 @@ import { gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, s
 import {
   MAX_SERIAL, reducePassSpec, reducePlan, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec, softmaxStatsSpec,
 } from './kernels/reduce.js';
-import { prod, type KernelSpec } from './kernels/spec.js';
-import { flatten, flattenHost, hostResident } from './payload.js';
-import { GpujsBuffer, KernelQueue, isPromise, type Payload } from './queue.js';
-import type { GpujsKernel, Runtime } from './runtime.js';
+import { prod } from './kernels/spec.js';
+import { GpujsEngine, type Arg } from './engine.js';
+import type { GpujsBuffer } from './queue.js';
 
-/**
- * Work (in scalar ops, KernelSpec.work) above which a wasm kernel runs on gpu.js's worker pool.
- * Measured on 2 cores: a plain add of 1M floats is slower threaded (copies dominate: 12.9 ms vs
- * 6.6 ms) while exp over 65K floats already gains (1.6 ms vs 2.1 ms) and a 512² matmul gains
- * ~1.4×; below this the postMessage round trip (~0.2 ms) costs more than it saves.
- */
-export const THREAD_WORK = 1_500_000;
+export { THREAD_WORK } from './engine.js';
 
-/** A compiled kernel with the spec it came from. */
-interface Prepared {
-  spec: KernelSpec;
-  kernel: GpujsKernel;
-  /** Whether its first run confirmed gpu.js kept it on the requested backend. */
-  checked: boolean;
-}
-
-/** A kernel argument: a buffer of this device, a host array (indices), or a scalar. */
-type Arg = GpujsBuffer | Float32Array | number;
-
-const gpujsModeOf: Record<string, string> = { wasm: 'webasm', webgpu: 'webgpu', cpu: 'cpu', headlessgl: 'headlessgl' };
-
-export class GpujsDevice implements Device {
-  readonly name: string;
-  readonly maxElements: number;
-  /** Kernels compiled so far; a training loop with static shapes stops growing it after step 1. */
-  compiledKernels = 0;
-  private readonly prepared = new Map<string, Prepared>();
-  private readonly queue = new KernelQueue();
-  private readonly host: boolean;
-  private bytes = 0;
-  private buffers = 0;
-  private peakBytes = 0;
-
-  constructor(private readonly runtime: Runtime) {
-    this.name = runtime.mode;
-    this.maxElements = runtime.maxElements;
-    this.host = hostResident(runtime.mode);
-  }
-
-  get description(): string {
-    return this.runtime.description;
-  }
-
-  // ---------------------------------------------------------------- buffers and bookkeeping
-
-  private checkSize(n: number, what: string): void {
-    if (!Number.isInteger(n) || n < 0) throw new Error(`gpujs ${this.name}: invalid buffer size ${n} (${what})`);
-    if (n > this.maxElements) {
-      throw new Error(`gpujs ${this.name}: ${what} needs a buffer of ${n} elements (${n * 4} bytes), over this device's ` +
-        `limit of ${this.maxElements} elements (${this.maxElements * 4} bytes)`);
-    }
-  }
-
-  private track(buf: GpujsBuffer): GpujsBuffer {
-    this.bytes += buf.size * 4;
-    this.buffers++;
-    if (this.bytes > this.peakBytes) this.peakBytes = this.bytes;
-    return buf;
-  }
-
-  private own(buf: DeviceBuffer): GpujsBuffer {
-    if (!(buf instanceof GpujsBuffer) || buf.owner !== this) throw new Error(`gpujs ${this.name}: buffer belongs to another device`);
-    if (buf.disposed) throw new Error(`gpujs ${this.name}: buffer used after dispose`);
-    return buf;
-  }
-
-  private hostBuffer(data: Float32Array): GpujsBuffer {
-    const buf = new GpujsBuffer(data.length, this);
-    buf.payload = data;
-    return this.track(buf);
-  }
-
-  upload(data: ArrayLike<number>): DeviceBuffer {
-    this.checkSize(data.length, 'upload');
-    const values = Float32Array.from(data);
-    if (this.host || values.length === 0) return this.hostBuffer(values);
-    return this.launch(`copy|${values.length}`, () => copySpec(values.length), [values]);
-  }
-
-  async read(buf: DeviceBuffer): Promise<Float32Array> {
-    const b = this.own(buf);
-    if (b.ready) await b.ready;
-    if (b.error) throw b.error;
-    const payload = b.payload;
-    if (payload === null) throw new Error(`gpujs ${this.name}: buffer was freed before it was read`);
-    if (payload instanceof Float32Array) return payload.slice();
-    return flattenHost(await payload.toArray(), b.size);
-  }
-
-  async read64(buf: DeviceBuffer): Promise<Float64Array> {
-    return Float64Array.from(await this.read(buf));
-  }
-
-  dispose(buf: DeviceBuffer): void {
-    const b = this.own(buf);
-    b.disposed = true;
-    this.bytes -= b.size * 4;
-    this.buffers--;
-    // kernels queued before this call may still read it: free after them
-    this.queue.run(() => free(b));
-  }
-
-  memory(): MemoryInfo {
-    return { bytes: this.bytes, buffers: this.buffers, peakBytes: this.peakBytes };
-  }
-
-  resetPeakMemory(): void {
-    this.peakBytes = this.bytes;
-  }
-
-  async sync(): Promise<void> {
-    await this.queue.drain();
-    if (this.runtime.drain) await this.runtime.drain();
-  }
-
-  // ---------------------------------------------------------------- compiling and launching
-
-  /**
-   * The compiled kernel for `key`, building its spec and compiling it on first use only: the
-   * steady state of a training loop is one Map lookup per op, no source strings.
-   */
-  private prepare(key: string, make: () => KernelSpec): Prepared {
-    let p = this.prepared.get(key);
-    if (p) return p;
-    const spec = make();
-    // shapes are part of the key, so one check per key covers every later call
-    this.checkSize(spec.outSize, spec.key.split(':')[0]);
-    const threaded = this.runtime.mode === 'wasm' && spec.work >= THREAD_WORK && spec.outSize >= 4096;
-    const settings: Record<string, unknown> = {
-      output: spec.output,
-      pipeline: true,
-      immutable: true,
-      precision: 'single',
-      // literal loop bounds everywhere; this only lifts GL's cap on data-dependent ones (scatter)
-      loopMaxIterations: 1 << 24,
-    };
-    if (spec.returnType) settings.returnType = spec.returnType;
-    if (spec.constants) settings.constants = spec.constants;
-    if (threaded) settings.asyncMode = true;
-    let kernel: GpujsKernel;
-    try {
-      kernel = this.runtime.gpu.createKernel(spec.source, settings);
-    } catch (err) {
-      throw new Error(`gpujs ${this.name}: kernel ${spec.key} did not compile: ${(err as Error).message}\n${spec.source}`);
-    }
-    p = { spec, kernel, checked: false };
-    this.prepared.set(key, p);
-    this.compiledKernels++;
-    return p;
-  }
-
-  /** gpu.js degrades some kernels to its cpu backend with only a console warning: refuse that. */
-  private checkBackend(p: Prepared): void {
-    const { spec, kernel } = p;
-    const ran = kernel.kernel?.constructor?.mode;
-    if (ran !== gpujsModeOf[this.name]) {
-      throw new Error(`gpujs ${this.name}: kernel ${spec.key} fell back to gpu.js mode '${ran}'` +
-        `${kernel.kernel?.fallbackReason ? ` (${kernel.kernel.fallbackReason})` : ''}; refusing a silent fallback`);
-    }
-    p.checked = true;
-  }
-
-  /** A disposed output is still stored: its free is queued behind every kernel that reads it. */
-  private settle(out: GpujsBuffer, raw: unknown): void {
-    out.payload = flatten(raw, out.size, this.host);
-  }
-
-  /**
-   * Runs `spec` on `args` and returns its output handle at once. When the queue is idle and
-   * gpu.js answers synchronously, the kernel has already run when this returns.
-   */
-  private launch(key: string, make: () => KernelSpec, args: Arg[]): GpujsBuffer {
-    const p = this.prepare(key, make);
-    const { spec, kernel } = p;
-    if (spec.outSize === 0) return this.hostBuffer(new Float32Array(0));
-    const inputs = args.filter((a): a is GpujsBuffer => a instanceof GpujsBuffer);
-    const out = new GpujsBuffer(spec.outSize, this);
-    const task = (): void | Promise<void> => {
-      const failed = inputs.find((b) => b.error !== null);
-      if (failed) {
-        out.error = failed.error;
-        return;
-      }
-      const raw = kernel(...args.map((a) => (a instanceof GpujsBuffer ? a.payload : a)));
-      if (!p.checked) this.checkBackend(p);
-      if (isPromise(raw)) {
-        return raw.then((r) => this.settle(out, r), (err: unknown) => {
-          out.error = err;
-        });
-      }
-      this.settle(out, raw);
-    };
-    if (this.queue.idle) {
-      // run now: errors surface at the call that caused them
-      out.ready = this.queue.run(task);
-    } else {
-      out.ready = this.queue.run(() => {
-        try {
-          return task();
-        } catch (err) {
-          out.error = err;
-        }
-      });
-    }
-    return this.track(out);
-  }
-
+export class GpujsDevice extends GpujsEngine implements Device {
   private operand(o: Operand): { shape: OperandShape; arg: Arg; key: string } {
     if (typeof o === 'number') return { shape: 'scalar', arg: o, key: 's' };
     const b = this.own(o.buf);
@@ -403,21 +196,4 @@ export class GpujsDevice implements Device {
     const p2 = this.launch(`ap|${n}`, () => adamwSpecs(n).param, [P, m2, v2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
     return { param: p2, m: m2, v: v2 };
   }
-
-  /** Frees every compiled kernel and the gpu.js instance (worker threads included). */
-  async destroy(): Promise<void> {
-    await this.sync();
-    for (const p of this.prepared.values()) p.kernel.destroy();
-    this.prepared.clear();
-    await this.runtime.gpu.destroy();
-  }
-}
-
-function release(payload: Payload): void {
-  if (!(payload instanceof Float32Array)) payload.delete();
-}
-
-function free(b: GpujsBuffer): void {
-  if (b.payload !== null) release(b.payload);
-  b.payload = null;
 }

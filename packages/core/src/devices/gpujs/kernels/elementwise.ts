@@ -9,8 +9,17 @@ import { coalesce, indexCode, lit, prod, type KernelSpec } from './spec.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
-/** GELU's inner argument √(2/π)·(x + 0.044715·x³), as GPT-2 and the reference device use. */
-const geluArg = `const u = ${lit(SQRT_2_OVER_PI)} * (x + 0.044715 * x * x * x); `;
+/**
+ * GELU in its sigmoid form: 0.5·x·(1 + tanh u) = x·σ(2u), u = √(2/π)·(x + 0.044715·x³), with
+ * e = e^(−2u), σ(2u) = 1/(1 + e) and 1 − σ(2u) = e/(1 + e) computed directly. Identical maths to
+ * the reference's tanh form, but nothing cancels (1 + tanh u for very negative x loses digits), and
+ * one exp is cheaper than tanh. The exp argument is clamped so e stays finite (no ∞/∞).
+ */
+function geluPrelude(mode: GpujsMode): string {
+  return `const u = ${lit(SQRT_2_OVER_PI)} * (x + 0.044715 * x * x * x); ` +
+    `const m2u = Math.min(Math.max(-2.0 * u, -80.0), 80.0); ${expStatements(mode, 'e', 'm2u', '')}` +
+    'const s = 1.0 / (1.0 + e); const sc = e / (1.0 + e); ';
+}
 
 /**
  * Statements ending in `return …;` for each unary op, reading `x`, and their cost in scalar-op
@@ -19,22 +28,23 @@ const geluArg = `const u = ${lit(SQRT_2_OVER_PI)} * (x + 0.044715 * x * x * x); 
 function unaryBody(op: UnaryOp, mode: GpujsMode): [string, number] {
   // in-kernel exp (wasm) costs about two adds; wasm threads did not pay for it even at 1M floats
   // (copies in and out dominate: 10.9 ms either way), against ~10 through a JavaScript import
-  const t = usesFastExp(mode) ? 2 : 10;
+  const tc = usesFastExp(mode) ? 2 : 10;
   switch (op) {
     case 'neg': return ['return -x;', 1];
-    case 'exp': return [`${expStatements(mode, 'y', 'x', '')}return y;`, t];
+    case 'exp': return [`${expStatements(mode, 'y', 'x', '')}return y;`, tc];
     case 'log': return ['return Math.log(x);', 10];
     case 'sqrt': return ['return Math.sqrt(x);', 2];
-    case 'tanh': return [`${tanhStatements(mode, 'y', 'x', '')}return y;`, t];
-    case 'sigmoid': return [`const nx = -x; ${expStatements(mode, 'e', 'nx', '')}return 1.0 / (1.0 + e);`, t];
+    case 'tanh': return [`${tanhStatements(mode, 'y', 'x', '')}return y;`, tc];
+    case 'sigmoid': return [`const nx = -x; ${expStatements(mode, 'e', 'nx', '')}return 1.0 / (1.0 + e);`, tc];
     case 'relu': return ['return Math.max(x, 0.0);', 1];
     case 'abs': return ['return Math.abs(x);', 1];
     case 'sign': return ['return Math.sign(x);', 2];
     case 'reluDeriv': return ['return x > 0.0 ? 1.0 : 0.0;', 1];
-    case 'gelu': return [`${geluArg}${tanhStatements(mode, 't', 'u', '')}return 0.5 * x * (1.0 + t);`, t + 2];
+    case 'gelu': return [`${geluPrelude(mode)}return x * s;`, tc + 2];
+    // d/dx x·σ(2u) = σ + 2x·σ(1 − σ)·u′ (= the reference's 0.5(1+t) + 0.5x(1−t²)u′ with t = 2σ − 1)
     case 'geluDeriv':
-      return [`${geluArg}${tanhStatements(mode, 't', 'u', '')}` +
-        `return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * ${lit(SQRT_2_OVER_PI)} * (1.0 + ${lit(3 * 0.044715)} * x * x);`, t + 4];
+      return [`${geluPrelude(mode)}` +
+        `return s + 2.0 * x * s * sc * ${lit(SQRT_2_OVER_PI)} * (1.0 + ${lit(3 * 0.044715)} * x * x);`, tc + 4];
     default: throw new Error(`gpujs: unknown unary op '${String(op)}'`);
   }
 }

@@ -84,7 +84,7 @@ export function reducePassSpec(op: ReduceOp, { outer, R, inner, chunk }: ReduceP
 
 /** Drops size-1 dims (and their strides) before index decomposition. */
 function squeeze(dims: number[], strides: number[]): [number[], number[][]] {
-  const keep = dims.map((d, k) => k).filter((k) => dims[k] !== 1);
+  const keep = dims.map((_, k) => k).filter((k) => dims[k] !== 1);
   return [keep.map((k) => dims[k]), [keep.map((k) => strides[k])]];
 }
 

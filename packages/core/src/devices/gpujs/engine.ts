@@ -1,0 +1,237 @@
+/**
+ * The machinery under every gpu.js device: buffers and their books (live bytes, buffers, peak),
+ * the compile-once kernel cache, and launching through the in-order queue. Results stay where
+ * gpu.js put them (pipeline: true, immutable: true): host Float32Arrays on cpu/wasm, GPU buffers
+ * on webgpu, textures on headlessgl. The ops themselves live in device.ts.
+ */
+import type { DeviceBuffer, MemoryInfo } from '../device.js';
+import { copySpec } from './kernels/elementwise.js';
+import type { KernelSpec } from './kernels/spec.js';
+import { flatten, flattenHost, hostResident } from './payload.js';
+import { GpujsBuffer, KernelQueue, isPromise, type Payload } from './queue.js';
+import type { GpujsKernel, Runtime } from './runtime.js';
+
+/**
+ * Work (in scalar ops, KernelSpec.work) above which a wasm kernel runs on gpu.js's worker pool.
+ * Measured on 2 cores: matmuls gain 1.4–2× (512²: 97 ms against 153 ms sync), while a plain add
+ * of 1M floats is slower threaded (copies in and out dominate: 12.9 ms vs 6.6 ms) and so is the
+ * in-kernel exp of math.ts up to 1M floats (10.9 ms either way); below this the worker round trip
+ * (~0.2 ms) costs more than it saves.
+ */
+export const THREAD_WORK = 1_500_000;
+
+/** A compiled kernel with the spec it came from. */
+interface Prepared {
+  spec: KernelSpec;
+  kernel: GpujsKernel;
+  /** Whether its first run confirmed gpu.js kept it on the requested backend. */
+  checked: boolean;
+}
+
+/** A kernel argument: a buffer of this device, a host array (indices), or a scalar. */
+export type Arg = GpujsBuffer | Float32Array | number;
+
+const gpujsModeOf: Record<string, string> = { wasm: 'webasm', webgpu: 'webgpu', cpu: 'cpu', headlessgl: 'headlessgl' };
+
+export class GpujsEngine {
+  readonly name: string;
+  readonly maxElements: number;
+  /** Kernels compiled so far; a training loop with static shapes stops growing it after step 1. */
+  compiledKernels = 0;
+  private readonly prepared = new Map<string, Prepared>();
+  private readonly queue = new KernelQueue();
+  protected readonly host: boolean;
+  private bytes = 0;
+  private buffers = 0;
+  private peakBytes = 0;
+
+  constructor(protected readonly runtime: Runtime) {
+    this.name = runtime.mode;
+    this.maxElements = runtime.maxElements;
+    this.host = hostResident(runtime.mode);
+  }
+
+  get description(): string {
+    return this.runtime.description;
+  }
+
+  // ---------------------------------------------------------------- buffers and bookkeeping
+
+  protected checkSize(n: number, what: string): void {
+    if (!Number.isInteger(n) || n < 0) throw new Error(`gpujs ${this.name}: invalid buffer size ${n} (${what})`);
+    if (n > this.maxElements) {
+      throw new Error(`gpujs ${this.name}: ${what} needs a buffer of ${n} elements (${n * 4} bytes), over this device's ` +
+        `limit of ${this.maxElements} elements (${this.maxElements * 4} bytes)`);
+    }
+  }
+
+  private track(buf: GpujsBuffer): GpujsBuffer {
+    this.bytes += buf.size * 4;
+    this.buffers++;
+    if (this.bytes > this.peakBytes) this.peakBytes = this.bytes;
+    return buf;
+  }
+
+  protected own(buf: DeviceBuffer): GpujsBuffer {
+    if (!(buf instanceof GpujsBuffer) || buf.owner !== this) throw new Error(`gpujs ${this.name}: buffer belongs to another device`);
+    if (buf.disposed) throw new Error(`gpujs ${this.name}: buffer used after dispose`);
+    return buf;
+  }
+
+  protected hostBuffer(data: Float32Array): GpujsBuffer {
+    const buf = new GpujsBuffer(data.length, this);
+    buf.payload = data;
+    return this.track(buf);
+  }
+
+  upload(data: ArrayLike<number>): DeviceBuffer {
+    this.checkSize(data.length, 'upload');
+    const values = Float32Array.from(data);
+    if (this.host || values.length === 0) return this.hostBuffer(values);
+    return this.launch(`copy|${values.length}`, () => copySpec(values.length), [values]);
+  }
+
+  async read(buf: DeviceBuffer): Promise<Float32Array> {
+    const b = this.own(buf);
+    if (b.ready) await b.ready;
+    if (b.error) throw b.error;
+    const payload = b.payload;
+    if (payload === null) throw new Error(`gpujs ${this.name}: buffer was freed before it was read`);
+    if (payload instanceof Float32Array) return payload.slice();
+    return flattenHost(await payload.toArray(), b.size);
+  }
+
+  async read64(buf: DeviceBuffer): Promise<Float64Array> {
+    return Float64Array.from(await this.read(buf));
+  }
+
+  dispose(buf: DeviceBuffer): void {
+    const b = this.own(buf);
+    b.disposed = true;
+    this.bytes -= b.size * 4;
+    this.buffers--;
+    // kernels queued before this call may still read it: free after them
+    this.queue.run(() => free(b));
+  }
+
+  memory(): MemoryInfo {
+    return { bytes: this.bytes, buffers: this.buffers, peakBytes: this.peakBytes };
+  }
+
+  resetPeakMemory(): void {
+    this.peakBytes = this.bytes;
+  }
+
+  async sync(): Promise<void> {
+    await this.queue.drain();
+    if (this.runtime.drain) await this.runtime.drain();
+  }
+
+  // ---------------------------------------------------------------- compiling and launching
+
+  /**
+   * The compiled kernel for `key`, building its spec and compiling it on first use only: the
+   * steady state of a training loop is one Map lookup per op, no source strings.
+   */
+  private prepare(key: string, make: () => KernelSpec): Prepared {
+    let p = this.prepared.get(key);
+    if (p) return p;
+    const spec = make();
+    // shapes are part of the key, so one check per key covers every later call
+    this.checkSize(spec.outSize, spec.key.split(':')[0]);
+    const threaded = this.runtime.mode === 'wasm' && spec.work >= THREAD_WORK && spec.outSize >= 4096;
+    const settings: Record<string, unknown> = {
+      output: spec.output,
+      pipeline: true,
+      immutable: true,
+      precision: 'single',
+      // literal loop bounds everywhere; this only lifts GL's cap on data-dependent ones (scatter)
+      loopMaxIterations: 1 << 24,
+    };
+    if (spec.returnType) settings.returnType = spec.returnType;
+    if (spec.constants) settings.constants = spec.constants;
+    if (threaded) settings.asyncMode = true;
+    let kernel: GpujsKernel;
+    try {
+      kernel = this.runtime.gpu.createKernel(spec.source, settings);
+    } catch (err) {
+      throw new Error(`gpujs ${this.name}: kernel ${spec.key} did not compile: ${(err as Error).message}\n${spec.source}`);
+    }
+    p = { spec, kernel, checked: false };
+    this.prepared.set(key, p);
+    this.compiledKernels++;
+    return p;
+  }
+
+  /** gpu.js degrades some kernels to its cpu backend with only a console warning: refuse that. */
+  private checkBackend(p: Prepared): void {
+    const { spec, kernel } = p;
+    const ran = kernel.kernel?.constructor?.mode;
+    if (ran !== gpujsModeOf[this.name]) {
+      throw new Error(`gpujs ${this.name}: kernel ${spec.key} fell back to gpu.js mode '${ran}'` +
+        `${kernel.kernel?.fallbackReason ? ` (${kernel.kernel.fallbackReason})` : ''}; refusing a silent fallback`);
+    }
+    p.checked = true;
+  }
+
+  /** A disposed output is still stored: its free is queued behind every kernel that reads it. */
+  private settle(out: GpujsBuffer, raw: unknown): void {
+    out.payload = flatten(raw, out.size, this.host);
+  }
+
+  /**
+   * Runs `spec` on `args` and returns its output handle at once. When the queue is idle and
+   * gpu.js answers synchronously, the kernel has already run when this returns.
+   */
+  protected launch(key: string, make: () => KernelSpec, args: Arg[]): GpujsBuffer {
+    const p = this.prepare(key, make);
+    const { spec, kernel } = p;
+    if (spec.outSize === 0) return this.hostBuffer(new Float32Array(0));
+    const inputs = args.filter((a): a is GpujsBuffer => a instanceof GpujsBuffer);
+    const out = new GpujsBuffer(spec.outSize, this);
+    const task = (): void | Promise<void> => {
+      const failed = inputs.find((b) => b.error !== null);
+      if (failed) {
+        out.error = failed.error;
+        return;
+      }
+      const raw = kernel(...args.map((a) => (a instanceof GpujsBuffer ? a.payload : a)));
+      if (!p.checked) this.checkBackend(p);
+      if (isPromise(raw)) {
+        return raw.then((r) => this.settle(out, r), (err: unknown) => {
+          out.error = err;
+        });
+      }
+      this.settle(out, raw);
+    };
+    if (this.queue.idle) {
+      // run now: errors surface at the call that caused them
+      out.ready = this.queue.run(task);
+    } else {
+      out.ready = this.queue.run(() => {
+        try {
+          return task();
+        } catch (err) {
+          out.error = err;
+        }
+      });
+    }
+    return this.track(out);
+  }
+
+  /** Frees every compiled kernel and the gpu.js instance (worker threads included). */
+  async destroy(): Promise<void> {
+    await this.sync();
+    for (const p of this.prepared.values()) p.kernel.destroy();
+    this.prepared.clear();
+    await this.runtime.gpu.destroy();
+  }
+}
+function release(payload: Payload): void {
+  if (!(payload instanceof Float32Array)) payload.delete();
+}
+
+function free(b: GpujsBuffer): void {
+  if (b.payload !== null) release(b.payload);
+  b.payload = null;
+}

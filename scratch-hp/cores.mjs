@@ -1,0 +1,1 @@
+globalThis.navigator = { hardwareConcurrency: Number(process.env.CORES ?? 2) };
