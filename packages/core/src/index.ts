@@ -7,7 +7,7 @@ export * from './creation.js';
 export * from './ops/index.js';
 export { manualSeed, getRngState, setRngState } from './random.js';
 export { setDevice, getDevice, memory, resetPeakMemory, deviceNames, type DeviceName } from './devices/registry.js';
-export type { Device, DeviceBuffer, MemoryInfo, Shape } from './devices/device.js';
+export type { Device, DeviceBuffer, DeviceStats, MemoryInfo, Shape } from './devices/device.js';
 export { ReferenceDevice } from './devices/reference.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';

@@ -46,6 +46,14 @@ export interface MemoryInfo {
   peakBytes: number;
 }
 
+/** Kernel launches (gpu.js devices): what a training step costs in calls, by op. */
+export interface DeviceStats {
+  kernelCalls: number;
+  compiledKernels: number;
+  /** Launches (and, when profiling, host milliseconds) per op label. */
+  byOp: Record<string, { calls: number; ms: number }>;
+}
+
 export interface Device {
   readonly name: string;
   /** Largest buffer this device can hold, in elements. */
@@ -60,6 +68,9 @@ export interface Device {
   dispose(buf: DeviceBuffer): void;
   memory(): MemoryInfo;
   resetPeakMemory(): void;
+  /** Kernel-call counters since start or `resetStats()`; devices that launch kernels have them. */
+  stats?(): DeviceStats;
+  resetStats?(): void;
   /** Resolves once every queued kernel has finished (benchmarks time with it). */
   sync(): Promise<void>;
 

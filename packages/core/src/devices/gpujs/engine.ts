@@ -4,7 +4,7 @@
  * gpu.js put them (pipeline: true, immutable: true): host Float32Arrays on cpu/wasm, GPU buffers
  * on webgpu, textures on headlessgl. The ops themselves live in device.ts.
  */
-import type { DeviceBuffer, MemoryInfo } from '../device.js';
+import type { DeviceBuffer, DeviceStats, MemoryInfo } from '../device.js';
 import { copySpec } from './kernels/elementwise.js';
 import type { KernelSpec } from './kernels/spec.js';
 import { flatten, flattenHost, hostResident } from './payload.js';
@@ -26,6 +26,16 @@ interface Prepared {
   kernel: GpujsKernel;
   /** Whether its first run confirmed gpu.js kept it on the requested backend. */
   checked: boolean;
+  /** The op's name for stats: the spec key's op field (and its sub-op for unary, binary, reduce). */
+  label: string;
+}
+
+/** Launches per op label, and with `profile` on, the host time spent in them (wasm, cpu: the kernels' time). */
+type OpStats = DeviceStats['byOp'][string];
+
+function labelOf(key: string): string {
+  const f = key.split(':');
+  return f[0] === 'unary' || f[0] === 'binary' || f[0] === 'reduce' ? `${f[0]}.${f[1]}` : f[0];
 }
 
 /** A kernel argument: a buffer of this device, a host array (indices), or a scalar. */
@@ -38,6 +48,11 @@ export class GpujsEngine {
   readonly maxElements: number;
   /** Kernels compiled so far; a training loop with static shapes stops growing it after step 1. */
   compiledKernels = 0;
+  /** Kernel launches since start or resetStats(): one counter increment per launch. */
+  kernelCalls = 0;
+  /** Times every kernel on the host when set (benchmarks' breakdown); off by default. */
+  profile = false;
+  private byOp = new Map<string, OpStats>();
   private readonly prepared = new Map<string, Prepared>();
   private readonly queue = new KernelQueue();
   protected readonly host: boolean;
@@ -122,6 +137,17 @@ export class GpujsEngine {
     this.peakBytes = this.bytes;
   }
 
+  stats(): DeviceStats {
+    const byOp: Record<string, OpStats> = {};
+    for (const [k, v] of [...this.byOp].sort((a, b) => b[1].calls - a[1].calls)) byOp[k] = { ...v };
+    return { kernelCalls: this.kernelCalls, compiledKernels: this.compiledKernels, byOp };
+  }
+
+  resetStats(): void {
+    this.kernelCalls = 0;
+    this.byOp.clear();
+  }
+
   async sync(): Promise<void> {
     await this.queue.drain();
     if (this.runtime.drain) await this.runtime.drain();
@@ -157,7 +183,7 @@ export class GpujsEngine {
     } catch (err) {
       throw new Error(`gpujs ${this.name}: kernel ${spec.key} did not compile: ${(err as Error).message}\n${spec.source}`);
     }
-    p = { spec, kernel, checked: false };
+    p = { spec, kernel, checked: false, label: labelOf(spec.key) };
     this.prepared.set(key, p);
     this.compiledKernels++;
     return p;
@@ -187,6 +213,12 @@ export class GpujsEngine {
     const p = this.prepare(key, make);
     const { spec, kernel } = p;
     if (spec.outSize === 0) return this.hostBuffer(new Float32Array(0));
+    this.kernelCalls++;
+    let op = this.byOp.get(p.label);
+    if (!op) this.byOp.set(p.label, (op = { calls: 0, ms: 0 }));
+    op.calls++;
+    const opStats = op;
+    const profile = this.profile;
     const inputs = args.filter((a): a is GpujsBuffer => a instanceof GpujsBuffer);
     const out = new GpujsBuffer(spec.outSize, this);
     const task = (): void | Promise<void> => {
@@ -195,14 +227,19 @@ export class GpujsEngine {
         out.error = failed.error;
         return;
       }
+      const t0 = profile ? performance.now() : 0;
       const raw = kernel(...args.map((a) => (a instanceof GpujsBuffer ? a.payload : a)));
       if (!p.checked) this.checkBackend(p);
       if (isPromise(raw)) {
-        return raw.then((r) => this.settle(out, r), (err: unknown) => {
+        return raw.then((r) => {
+          this.settle(out, r);
+          if (profile) opStats.ms += performance.now() - t0;
+        }, (err: unknown) => {
           out.error = err;
         });
       }
       this.settle(out, raw);
+      if (profile) opStats.ms += performance.now() - t0;
     };
     if (this.queue.idle) {
       // run now: errors surface at the call that caused them

@@ -1,0 +1,136 @@
+// One GPT training step (forward, backward, AdamW) at the peers' shape: ms/step (median of warm
+// steps, with the spread) and kernel calls per step, by op. Prints a table and writes
+// bench-results/step-<device>[-<tag>].json.
+//
+//   pnpm build && node examples/bench-step.js wasm
+//   node examples/bench-step.js wasm --shape tiny --steps 20 --profile --tag after
+//   FLASHGRAD_DEVICE=webgpu node examples/bench-step.js
+//
+// Shapes: `peers` is the step of ../shared/peers/tfjs-bench.mjs and torch-gpt-step.py (4 layers,
+// 4 heads, 128 wide, T = 64, B = 12, vocab 65, dropout 0, biases, Adam without clipping);
+// `tiny` is `pnpm train`'s default preset (2 layers, 64 wide, B = 16) with its gradient clipping.
+// --profile adds one untimed step with every kernel timed on the host (wasm/cpu: kernel time).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { getDevice, manualSeed, memory, optim, setDevice, tidy } from '@flashgrad/core';
+import { GPT } from '@flashgrad/models';
+
+// --name value pairs; --profile alone; anything else is the device name
+const argv = process.argv.slice(2);
+const flags = {};
+const positional = [];
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i];
+  if (!a.startsWith('--')) positional.push(a);
+  else if (a === '--profile') flags.profile = true;
+  else flags[a.slice(2)] = argv[++i];
+}
+const flag = (name, fallback) => flags[name] ?? fallback;
+const deviceName = positional[0] ?? process.env.FLASHGRAD_DEVICE ?? 'wasm';
+const shapeName = flag('shape', 'peers');
+const steps = Number(flag('steps', 10));
+const warmup = Number(flag('warmup', 3));
+const attention = flag('attention', 'flash');
+const profile = flag('profile', false) === true;
+const tag = flag('tag', '');
+
+const shapes = {
+  peers: { config: { vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0, bias: true }, batch: 12, clip: 0 },
+  tiny: { config: { vocabSize: 65, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 64, dropout: 0, bias: true }, batch: 16, clip: 1 },
+};
+const shape = shapes[shapeName];
+if (!shape) throw new Error(`--shape must be one of ${Object.keys(shapes).join(', ')}`);
+const clip = Number(flag('clip', shape.clip));
+
+const device = await setDevice(deviceName);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+manualSeed(0);
+const config = { ...shape.config, attention };
+const model = new GPT(config);
+const { decay, noDecay } = model.decayGroups();
+const opt = new optim.AdamW([{ params: decay, weightDecay: 0.1 }, { params: noDecay, weightDecay: 0 }], { lr: 1e-3 });
+const B = shape.batch;
+const T = config.blockSize;
+// random tokens (mulberry32): the data does not change the work
+let seed = 1234;
+const rand = () => {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+const batch = () => Int32Array.from({ length: B * T }, () => Math.floor(rand() * config.vocabSize));
+
+let lastLoss = NaN;
+async function step() {
+  const x = batch();
+  const y = batch();
+  const t0 = performance.now();
+  const loss = tidy(() => {
+    const l = model.forward({ data: x, shape: [B, T] }, { data: y, shape: [B, T] }).loss;
+    l.backward();
+    return l;
+  });
+  if (clip > 0) optim.clipGradNorm(model.parameters(), clip).dispose();
+  opt.step();
+  opt.zeroGrad();
+  lastLoss = await loss.item();
+  loss.dispose();
+  await device.sync(); // the parameter updates too
+  return performance.now() - t0;
+}
+
+const hasStats = typeof device.stats === 'function';
+for (let i = 0; i < warmup; i++) await step();
+const times = [];
+let calls = null;
+let byOp = null;
+for (let i = 0; i < steps; i++) {
+  if (hasStats) device.resetStats();
+  times.push(await step());
+  if (hasStats && calls === null) {
+    const s = device.stats();
+    calls = s.kernelCalls;
+    byOp = s.byOp;
+  }
+}
+let profiled = null;
+if (profile && hasStats) {
+  device.profile = true;
+  device.resetStats();
+  const ms = await step();
+  device.profile = false;
+  profiled = { ms, byOp: device.stats().byOp };
+}
+
+const row = {
+  shape: shapeName, device: device.name, description: device.description ?? device.name, attention, clip,
+  config, batch: B, params: model.numParameters(),
+  steps: times.length, msPerStep: median(times), msMin: Math.min(...times), msMax: Math.max(...times),
+  times: times.map((t) => Math.round(t * 10) / 10),
+  kernelCallsPerStep: calls, compiledKernels: hasStats ? device.stats().compiledKernels : null,
+  byOp, profiled, loss: lastLoss, peakBytes: memory().peakBytes,
+  host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100) },
+  date: new Date().toISOString(), tag,
+};
+
+const f1 = (v) => v.toFixed(1);
+console.log(`${row.description}; GPT ${config.nLayer}L/${config.nHead}H/${config.nEmbd}, T=${T}, B=${B}, ${attention} attention, clip ${clip || 'off'}; ${row.params} params`);
+console.log('shape | steps | ms/step (min–max) | kernel calls/step | tokens/s');
+console.log(`${shapeName} | ${row.steps} | ${f1(row.msPerStep)} (${f1(row.msMin)}–${f1(row.msMax)}) | ${calls ?? 'n/a'} | ${Math.round((B * T) / (row.msPerStep / 1000))}`);
+if (byOp) {
+  const src = profiled?.byOp ?? byOp;
+  console.log(`\nop | calls/step${profiled ? ` | ms (profiled step: ${f1(profiled.ms)} ms)` : ''}`);
+  for (const [op, s] of Object.entries(src)) console.log(`${op} | ${s.calls}${profiled ? ` | ${s.ms.toFixed(2)}` : ''}`);
+}
+mkdirSync('bench-results', { recursive: true });
+const out = `bench-results/step-${device.name}${shapeName === 'peers' ? '' : `-${shapeName}`}${tag ? `-${tag}` : ''}.json`;
+writeFileSync(out, `${JSON.stringify(row, null, 2)}\n`);
+console.log(`\nwrote ${out}`);
+if (typeof device.destroy === 'function') await device.destroy();
+process.exit(0);
