@@ -49,7 +49,8 @@ export function writeSafetensors(
   tensors: Record<string, F32Tensor>,
   metadata?: Record<string, string>,
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
+  // a null-prototype object: names such as "__proto__" stay plain keys
+  const header: Record<string, unknown> = Object.create(null);
   if (metadata && Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new Error(`writeSafetensors: metadata "${k}" must be a string, got ${typeof v}`);
@@ -105,8 +106,9 @@ export function readSafetensors(bytes: Uint8Array): Safetensors {
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('bad header: not a JSON object');
 
   const data = bytes.subarray(8 + headerLen);
-  const metadata: Record<string, string> = {};
-  const tensors: Record<string, F32Tensor> = {};
+  // null prototypes: names such as "__proto__" (legal in the format) stay plain keys
+  const metadata: Record<string, string> = Object.create(null);
+  const tensors: Record<string, F32Tensor> = Object.create(null);
   const spans: [number, number, string][] = [];
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === METADATA_KEY) {

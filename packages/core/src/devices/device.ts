@@ -104,6 +104,39 @@ export interface Device {
   softmax(x: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
   /** dx = y ∘ (dy − rowsum(dy ∘ y)) for y = softmax(x) over the last axis. */
   softmaxBackward(y: DeviceBuffer, dy: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
+  /**
+   * Layer norm over the last axis of x [rows, cols]: y = (x − mean) / √(var + eps) · weight + bias,
+   * with the biased variance; weight and bias are [cols] or null (left out).
+   */
+  layerNorm(
+    x: DeviceBuffer, weight: DeviceBuffer | null, bias: DeviceBuffer | null, rows: number, cols: number, eps: number,
+  ): DeviceBuffer;
+  /**
+   * The gradients of layerNorm for output gradient dy, with x̂ = (x − mean)·rstd and g = dy ∘ weight:
+   * dx = rstd · (g − mean(g) − x̂ · mean(g ∘ x̂)) per row, dweight = Σ_rows dy ∘ x̂, dbias = Σ_rows dy
+   * (each only when `want` asks). Mean and rstd are recomputed from x, so the forward saves nothing.
+   */
+  layerNormBackward(
+    dy: DeviceBuffer, x: DeviceBuffer, weight: DeviceBuffer | null, rows: number, cols: number, eps: number,
+    want: { dx: boolean; dweight: boolean; dbias: boolean },
+  ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null; dbias: DeviceBuffer | null };
+  /**
+   * Cross-entropy per row of logits [rows, cols] against class `targets` (validated by the caller):
+   * logsumexp(row) − row[target], in nats. Result [rows].
+   */
+  crossEntropy(logits: DeviceBuffer, targets: Int32Array, rows: number, cols: number): DeviceBuffer;
+  /** Its gradient: dlogits = dloss[row] · (softmax(row) − onehot(target)), dloss [rows]. */
+  crossEntropyBackward(
+    logits: DeviceBuffer, targets: Int32Array, dloss: DeviceBuffer, rows: number, cols: number,
+  ): DeviceBuffer;
+  /**
+   * AdamW with both moments in one buffer, `moments` [n, 2] interleaved as (m, v): the update of
+   * one parameter is the new moments and the new parameter (two kernels on gpu.js, where a
+   * kernel writes one buffer), against three for `adamw`.
+   */
+  adamwPacked(
+    param: DeviceBuffer, grad: DeviceBuffer, moments: DeviceBuffer, hyper: AdamWHyper,
+  ): { param: DeviceBuffer; moments: DeviceBuffer };
   /** One AdamW step with decoupled weight decay; returns the new parameter and moments. */
   adamw(
     param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, hyper: AdamWHyper,

@@ -276,6 +276,123 @@ export class ReferenceDevice implements Device {
     return out;
   }
 
+  /** Mean and √(var + eps) of row r, as the composite layerNorm computes them. */
+  private rowMoments(X: Float64Array, r: number, cols: number, eps: number): [number, number] {
+    let s = 0;
+    for (let c = 0; c < cols; c++) s += X[r * cols + c];
+    const mean = s / cols;
+    let q = 0;
+    for (let c = 0; c < cols; c++) q += (X[r * cols + c] - mean) ** 2;
+    return [mean, Math.sqrt(q / cols + eps)];
+  }
+
+  layerNorm(
+    x: DeviceBuffer, weight: DeviceBuffer | null, bias: DeviceBuffer | null, rows: number, cols: number, eps: number,
+  ): DeviceBuffer {
+    const X = this.get(x);
+    const W = weight ? this.get(weight) : null;
+    const Bi = bias ? this.get(bias) : null;
+    const out = this.alloc(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      const [mean, sd] = this.rowMoments(X, r, cols, eps);
+      for (let c = 0; c < cols; c++) {
+        let y = (X[r * cols + c] - mean) / sd;
+        if (W) y *= W[c];
+        if (Bi) y += Bi[c];
+        out.data[r * cols + c] = y;
+      }
+    }
+    return out;
+  }
+
+  layerNormBackward(
+    dy: DeviceBuffer, x: DeviceBuffer, weight: DeviceBuffer | null, rows: number, cols: number, eps: number,
+    want: { dx: boolean; dweight: boolean; dbias: boolean },
+  ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null; dbias: DeviceBuffer | null } {
+    const dY = this.get(dy);
+    const X = this.get(x);
+    const W = weight ? this.get(weight) : null;
+    const dx = want.dx ? this.alloc(rows * cols) : null;
+    const dw = want.dweight ? this.alloc(cols) : null;
+    const db = want.dbias ? this.alloc(cols) : null;
+    for (let r = 0; r < rows; r++) {
+      const [mean, sd] = this.rowMoments(X, r, cols, eps);
+      const rstd = 1 / sd;
+      let sg = 0;
+      let sgx = 0;
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        const xhat = (X[i] - mean) * rstd;
+        const g = W ? dY[i] * W[c] : dY[i];
+        sg += g;
+        sgx += g * xhat;
+        if (dw) dw.data[c] += dY[i] * xhat;
+        if (db) db.data[c] += dY[i];
+      }
+      if (!dx) continue;
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        const xhat = (X[i] - mean) * rstd;
+        const g = W ? dY[i] * W[c] : dY[i];
+        dx.data[i] = rstd * (g - sg / cols - (xhat * sgx) / cols);
+      }
+    }
+    return { dx, dweight: dw, dbias: db };
+  }
+
+  /** log Σ exp of row r, shifted by its max (0 when the max is infinite, as ops.logsumexp). */
+  private rowLse(X: Float64Array, r: number, cols: number): number {
+    let m = -Infinity;
+    for (let c = 0; c < cols; c++) m = Math.max(m, X[r * cols + c]);
+    const shift = Math.abs(m) < Infinity ? m : 0;
+    let s = 0;
+    for (let c = 0; c < cols; c++) s += Math.exp(X[r * cols + c] - shift);
+    return Math.log(s) + shift;
+  }
+
+  crossEntropy(logits: DeviceBuffer, targets: Int32Array, rows: number, cols: number): DeviceBuffer {
+    const X = this.get(logits);
+    const out = this.alloc(rows);
+    for (let r = 0; r < rows; r++) out.data[r] = this.rowLse(X, r, cols) - X[r * cols + targets[r]];
+    return out;
+  }
+
+  crossEntropyBackward(
+    logits: DeviceBuffer, targets: Int32Array, dloss: DeviceBuffer, rows: number, cols: number,
+  ): DeviceBuffer {
+    const X = this.get(logits);
+    const dL = this.get(dloss);
+    const out = this.alloc(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      const lse = this.rowLse(X, r, cols);
+      for (let c = 0; c < cols; c++) {
+        out.data[r * cols + c] = dL[r] * (Math.exp(X[r * cols + c] - lse) - (c === targets[r] ? 1 : 0));
+      }
+    }
+    return out;
+  }
+
+  adamwPacked(
+    param: DeviceBuffer, grad: DeviceBuffer, moments: DeviceBuffer, h: AdamWHyper,
+  ): { param: DeviceBuffer; moments: DeviceBuffer } {
+    const P = this.get(param);
+    const G = this.get(grad);
+    const MV = this.get(moments);
+    const n = P.length;
+    const p2 = this.alloc(n);
+    const mv2 = this.alloc(2 * n);
+    const c1 = 1 - h.beta1 ** h.step;
+    const c2 = 1 - h.beta2 ** h.step;
+    for (let i = 0; i < n; i++) {
+      const m = h.beta1 * MV[2 * i] + (1 - h.beta1) * G[i];
+      const v = h.beta2 * MV[2 * i + 1] + (1 - h.beta2) * G[i] * G[i];
+      mv2.data[2 * i] = m;
+      mv2.data[2 * i + 1] = v;
+      p2.data[i] = P[i] * (1 - h.lr * h.weightDecay) - h.lr * (m / c1 / (Math.sqrt(v / c2) + h.eps));
+    }
+    return { param: p2, moments: mv2 };
+  }
+
   adamw(
     param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, h: AdamWHyper,
   ): { param: DeviceBuffer; m: DeviceBuffer; v: DeviceBuffer } {

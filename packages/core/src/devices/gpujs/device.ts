@@ -11,9 +11,13 @@ import {
 } from './kernels/matmul.js';
 import { gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, stridedSpec } from './kernels/movement.js';
 import {
-  MAX_SERIAL, reducePassSpec, reducePlan, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec, softmaxStatsSpec,
+  CHUNK, MAX_SERIAL, reducePassSpec, reducePlan, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec, softmaxStatsSpec,
 } from './kernels/reduce.js';
 import { prod } from './kernels/spec.js';
+import {
+  adamwPackedSpecs, crossEntropyBackwardSpec, crossEntropySpec, layerNormApplySpec, layerNormBackwardDwSpec,
+  layerNormBackwardDxSpec, layerNormBackwardStatsSpec, layerNormOneKernelSpec, layerNormStatsSpec, rowLseSpec,
+} from './kernels/fused.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { GpujsBuffer } from './queue.js';
 
@@ -179,6 +183,92 @@ export class GpujsDevice extends GpujsEngine implements Device {
     return y;
   }
 
+  // ---------------------------------------------------------------- fused row kernels (kernels/fused.ts)
+
+  layerNorm(
+    x: DeviceBuffer, weight: DeviceBuffer | null, bias: DeviceBuffer | null, rows: number, cols: number, eps: number,
+  ): DeviceBuffer {
+    const X = this.own(x);
+    const affine = [weight, bias].filter((b): b is DeviceBuffer => b !== null).map((b) => this.own(b));
+    if (rows * cols === 0) return this.fill(0, 0);
+    const [hasW, hasB] = [weight !== null, bias !== null];
+    if (!this.host) {
+      return this.launch(`ln1|${rows}|${cols}|${eps}|${hasW}|${hasB}`, () => layerNormOneKernelSpec(rows, cols, eps, hasW, hasB), [X, ...affine]);
+    }
+    const stats = this.launch(`lns|${rows}|${cols}|${eps}`, () => layerNormStatsSpec(rows, cols, eps), [X]);
+    const y = this.launch(`lna|${rows}|${cols}|${hasW}|${hasB}`, () => layerNormApplySpec(rows, cols, hasW, hasB), [X, ...affine, stats]);
+    this.dispose(stats);
+    return y;
+  }
+
+  layerNormBackward(
+    dy: DeviceBuffer, x: DeviceBuffer, weight: DeviceBuffer | null, rows: number, cols: number, eps: number,
+    want: { dx: boolean; dweight: boolean; dbias: boolean },
+  ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null; dbias: DeviceBuffer | null } {
+    const dY = this.own(dy);
+    const X = this.own(x);
+    const W = weight === null ? null : this.own(weight);
+    const hasW = W !== null;
+    if (rows * cols === 0) {
+      const zeros = (n: number, on: boolean) => (on ? this.fill(n, 0) : null);
+      return { dx: zeros(rows * cols, want.dx), dweight: zeros(cols, want.dweight), dbias: zeros(cols, want.dbias) };
+    }
+    const dbias = want.dbias ? this.reduce('sum', dY, [rows, cols], [0]) : null;
+    if (!want.dx && !want.dweight) return { dx: null, dweight: null, dbias };
+    const stats = this.launch(`lnbs|${rows}|${cols}|${eps}|${hasW}`, () => layerNormBackwardStatsSpec(rows, cols, eps, hasW), W ? [X, dY, W] : [X, dY]);
+    const dx = want.dx
+      ? this.launch(`lnbx|${rows}|${cols}|${hasW}`, () => layerNormBackwardDxSpec(rows, cols, hasW), W ? [X, dY, stats, W] : [X, dY, stats])
+      : null;
+    let dweight: DeviceBuffer | null = null;
+    if (want.dweight) {
+      const chunk = rows <= MAX_SERIAL ? rows : CHUNK;
+      const partials = this.launch(`lnbw|${rows}|${cols}|${chunk}`, () => layerNormBackwardDwSpec(rows, cols, chunk), [X, dY, stats]);
+      const parts = Math.ceil(rows / chunk);
+      dweight = parts === 1 ? partials : this.reduce('sum', partials, [parts, cols], [0]);
+      if (parts > 1) this.dispose(partials);
+    }
+    this.dispose(stats);
+    return { dx, dweight, dbias };
+  }
+
+  crossEntropy(logits: DeviceBuffer, targets: Int32Array, rows: number, cols: number): DeviceBuffer {
+    const X = this.own(logits);
+    if (rows === 0) return this.fill(0, 0);
+    return this.launch(`ce|${rows}|${cols}`, () => crossEntropySpec(rows, cols, this.runtime.mode), [X, Float32Array.from(targets)]);
+  }
+
+  crossEntropyBackward(
+    logits: DeviceBuffer, targets: Int32Array, dloss: DeviceBuffer, rows: number, cols: number,
+  ): DeviceBuffer {
+    const X = this.own(logits);
+    const dL = this.own(dloss);
+    if (rows * cols === 0) return this.fill(0, 0);
+    const t = Float32Array.from(targets);
+    const mode = this.runtime.mode;
+    if (!this.host) return this.launch(`ceb1|${rows}|${cols}`, () => crossEntropyBackwardSpec(rows, cols, mode, true), [X, t, dL]);
+    const lse = this.launch(`lse|${rows}|${cols}`, () => rowLseSpec(rows, cols, mode), [X]);
+    const dx = this.launch(`ceb|${rows}|${cols}`, () => crossEntropyBackwardSpec(rows, cols, mode, false), [X, t, dL, lse]);
+    this.dispose(lse);
+    return dx;
+  }
+
+  adamwPacked(
+    param: DeviceBuffer, grad: DeviceBuffer, moments: DeviceBuffer, h: AdamWHyper,
+  ): { param: DeviceBuffer; moments: DeviceBuffer } {
+    const P = this.own(param);
+    const G = this.own(grad);
+    const MV = this.own(moments);
+    const n = P.size;
+    if (n === 0) return { param: this.fill(0, 0), moments: this.fill(0, 0) };
+    const c1 = 1 - h.beta1 ** h.step;
+    const c2 = 1 - h.beta2 ** h.step;
+    // both read the old moments: neither waits for the other
+    const mv2 = this.launch(`amv|${n}`, () => adamwPackedSpecs(n).moments, [MV, G, h.beta1, h.beta2]);
+    const p2 = this.launch(`app|${n}`, () => adamwPackedSpecs(n).param,
+      [P, G, MV, h.beta1, h.beta2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
+    return { param: p2, moments: mv2 };
+  }
+
   adamw(
     param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, h: AdamWHyper,
   ): { param: DeviceBuffer; m: DeviceBuffer; v: DeviceBuffer } {
@@ -188,8 +278,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const V0 = this.own(v);
     const n = P.size;
     if (n === 0) return { param: this.fill(0, 0), m: this.fill(0, 0), v: this.fill(0, 0) };
-    const m2 = this.launch(`am|${n}`, () => adamwSpecs(n).m, [M0, G, h.beta1]);
-    const v2 = this.launch(`av|${n}`, () => adamwSpecs(n).v, [V0, G, h.beta2]);
+    const m2 = this.launch(`am|${n}`, () => adamwSpecs(n).m, [M0, G, h.beta1, 1 - h.beta1]);
+    const v2 = this.launch(`av|${n}`, () => adamwSpecs(n).v, [V0, G, h.beta2, 1 - h.beta2]);
     // bias corrections in float64 on the host, once per step
     const c1 = 1 - h.beta1 ** h.step;
     const c2 = 1 - h.beta2 ** h.step;

@@ -161,18 +161,19 @@ export function copySpec(n: number): KernelSpec {
  * AdamW as three kernels (m, v, then the parameter from the new moments): a kernel writes one
  * buffer, and recomputing m and v in the last one would cost more than reading them.
  * Hyperparameters are arguments because the step count (bias correction) and often the learning
- * rate change every step.
+ * rate change every step. `rest1`, `rest2` are 1 − β computed on the host in float64: 1 − β in
+ * float32 from a float32 β cancels (β2 = 0.999 gives 1 − β2 off by 1.3e-5, 0.9999 by 1.3e-4).
  */
 export function adamwSpecs(n: number): { m: KernelSpec; v: KernelSpec; param: KernelSpec } {
   return {
     m: {
       key: `adamw.m:${n}`,
-      source: 'function (m, g, beta1) { const i = this.thread.x; return beta1 * m[i] + (1.0 - beta1) * g[i]; }',
+      source: 'function (m, g, beta1, rest1) { const i = this.thread.x; return beta1 * m[i] + rest1 * g[i]; }',
       output: [n], outSize: n, work: 3 * n,
     },
     v: {
       key: `adamw.v:${n}`,
-      source: 'function (v, g, beta2) { const i = this.thread.x; const gi = g[i]; return beta2 * v[i] + (1.0 - beta2) * gi * gi; }',
+      source: 'function (v, g, beta2, rest2) { const i = this.thread.x; const gi = g[i]; return beta2 * v[i] + rest2 * gi * gi; }',
       output: [n], outSize: n, work: 4 * n,
     },
     param: {

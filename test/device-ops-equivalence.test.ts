@@ -1,0 +1,619 @@
+/**
+ * Every core op at the Tensor level, forward and backward, on each gpu.js mode against the
+ * reference device (float64), through the public API only: `await setDevice('reference')`, build
+ * the inputs from host Float32Arrays, run; `await setDevice(mode)`, the same host arrays, run;
+ * compare `await t.data()` with `await t.data64()`.
+ *
+ * Backward: loss = Σ_k sum(out_k ∘ w_k) with random weights w_k in ±[0.5, 1.5], then
+ * `loss.backward()`; the gradient of every input that requires one is compared.
+ *
+ * Tolerance is the relative error of the norm, ‖got − want‖ / ‖want‖ (absolute where want is all
+ * zeros): EW = 1e-5 for elementwise ops, RED = 1e-4 for reductions and matmul, and for backward
+ * passes that contain a reduction — a broadcast input's gradient is summed over the broadcast
+ * dims, expand's and gather's gradients are sums, the softmax family and layerNorm reduce rows.
+ * A float32 sum of n terms carries up to ~n·2⁻²⁴ of the terms' size (~4e-6 for the ≤ 64-term sums
+ * here, before any cancellation), which 1e-5 cannot cover reliably but 1e-4 does. NaN never passes:
+ * a NaN error fails `<=`, and so does a NaN in the reference.
+ *
+ * Also per mode: each case must leave the device's `memory()` where it found it (no op leaks a
+ * buffer, forward or backward); AdamW and SGD-momentum steps give the same parameters; a 1,000-step
+ * MLP training loop keeps memory flat and lowers its loss; and the Tensor API's errors on the gpu.js
+ * devices (too large, mixed devices, headlessgl without its addon) say what is wrong.
+ *
+ * FC_RUNS scales the cases per property (default 20 on wasm/cpu; webgpu, see WEBGPU_RUNS).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type Device, type Tensor, add, concat, crossEntropy, div, dropout, gather, getDevice, layerNorm, logSoftmax,
+  manualSeed, matmulT, maskedFill, memory, mul, nn, optim, pow, setDevice, softmax, split, sub, tensor, tidy, where, zeros,
+} from '@flashgrad/core';
+import { axesArb, axisArb, seedArb, shapeArb, sizeOf, type ShapeOptions } from './helpers/arbitraries.js';
+import { rng, weights } from './helpers/gradcheck.js';
+
+const EW = 1e-5;
+const RED = 1e-4;
+const LEAK_STEPS = Number(process.env.LEAK_STEPS ?? 1000);
+
+type Mode = 'wasm' | 'cpu' | 'webgpu' | 'headlessgl';
+const modes: Mode[] = ['wasm', 'cpu', 'webgpu', 'headlessgl'];
+/** Modes that may be absent from a machine without failing the suite. */
+const optional = new Set<Mode>(['headlessgl']);
+
+// the same discovery as device-equivalence.test.ts, through the registry: a mode that cannot
+// start throws an Error saying why, and headlessgl alone may be missing
+const started: { mode: Mode; error: string }[] = [];
+for (const mode of modes) {
+  try {
+    await setDevice(mode);
+    started.push({ mode, error: '' });
+  } catch (err) {
+    started.push({ mode, error: (err as Error).message });
+  }
+}
+await setDevice('reference');
+
+for (const { mode, error } of started) {
+  if (!error) continue;
+  if (optional.has(mode)) {
+    describe.skip(`${mode} (skipped: ${error.split('.')[0]})`, () => {
+      it('Tensor ops equal the reference device', () => {});
+    });
+  } else {
+    describe(`${mode}`, () => {
+      it('starts', () => {
+        throw new Error(`${mode} did not start: ${error}`);
+      });
+    });
+  }
+}
+const available = started.filter((s) => !s.error).map((s) => s.mode);
+
+/**
+ * Cases per property. webgpu on Mesa's llvmpipe pays ~0.2 ms a kernel call and a shader compile
+ * for every new (op, shape) key — a forward+backward case compiles 5–30 kernels — so it runs
+ * fewer cases, on smaller shapes (see shapesFor), than the CPU modes.
+ */
+const runsFor = (mode: Mode): number => Number(process.env.FC_RUNS ?? (mode === 'webgpu' ? 8 : 20));
+const shapesFor = (mode: Mode): ShapeOptions => (mode === 'webgpu' ? { maxRank: 3, maxDim: 3, maxSize: 27 } : { maxRank: 4, maxDim: 4, maxSize: 64 });
+
+// ------------------------------------------------------------------ data
+
+type Kind = 'any' | 'pos' | 'nonzero' | 'mask';
+
+/** Float32 values from a seed, so both devices see the same inputs. */
+function values(n: number, seed: number, kind: Kind = 'any'): Float32Array {
+  const next = rng(seed);
+  return Float32Array.from({ length: n }, () => {
+    const u = next();
+    switch (kind) {
+      case 'pos': return 0.1 + 3 * u;
+      case 'nonzero': return (next() < 0.5 ? -1 : 1) * (0.5 + 2 * u);
+      case 'mask': return u < 0.5 ? 1 : 0;
+      default: return 6 * u - 3;
+    }
+  });
+}
+
+/**
+ * ‖got − want‖ / max(‖want‖, scale) (absolute where both are 0); NaN anywhere, or a length
+ * mismatch, gives NaN.
+ */
+function relErr(got: ArrayLike<number>, want: ArrayLike<number>, scale = 0): number {
+  if (got.length !== want.length) return NaN;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < want.length; i++) {
+    num += (got[i] - want[i]) ** 2;
+    den += want[i] ** 2;
+  }
+  if (Number.isNaN(den)) return NaN;
+  den = Math.max(Math.sqrt(den), scale);
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num) / den;
+}
+
+// ------------------------------------------------------------------ running one case on a device
+
+interface Input {
+  shape: number[];
+  data: Float32Array;
+  /** false: a constant (no gradient). Default true. */
+  grad?: boolean;
+}
+
+interface Case {
+  inputs: Input[];
+  f: (...xs: Tensor[]) => Tensor | Tensor[];
+  /** Tolerance of the outputs and of the gradients. */
+  fwd: number;
+  bwd: number;
+  seed: number;
+  /**
+   * Where a gradient is a difference of nearly equal terms, float32 can only promise an error
+   * relative to the size of those terms, not of their difference: gradScale[i], when given, is
+   * that size, and replaces ‖want‖ in the denominator when it is larger.
+   */
+  gradScale?: (number | undefined)[];
+}
+
+interface Result {
+  outs: { shape: number[]; data: ArrayLike<number> }[];
+  grads: ({ shape: number[]; data: ArrayLike<number> } | null)[];
+}
+
+/** Runs the case on `name` from the same host arrays; frees everything and checks that it did. */
+async function runOn(name: string, c: Case): Promise<Result> {
+  await setDevice(name);
+  const before = memory();
+  const xs = c.inputs.map((x) => tensor(x.data, { shape: x.shape, requiresGrad: x.grad !== false }));
+  const outs = tidy(() => {
+    const produced = c.f(...xs);
+    const list = Array.isArray(produced) ? produced : [produced];
+    const loss = list
+      .map((t, k) => t.mul(tensor(Float32Array.from(weights(t.size, c.seed + 7919 * k)), { shape: [...t.shape] })).sum())
+      .reduce((a, b) => a.add(b));
+    loss.backward();
+    return list;
+  });
+  const read = (t: Tensor) => (name === 'reference' ? t.data64() : t.data());
+  const result: Result = { outs: [], grads: [] };
+  for (const t of outs) result.outs.push({ shape: [...t.shape], data: await read(t) });
+  for (const [i, x] of xs.entries()) {
+    const g = x.grad;
+    if (c.inputs[i].grad === false) {
+      result.grads.push(null);
+      continue;
+    }
+    if (!g) throw new Error(`${name}: input ${i} of shape [${x.shape}] got no gradient`);
+    result.grads.push({ shape: [...g.shape], data: await read(g) });
+  }
+  for (const t of outs) t.dispose();
+  for (const x of xs) {
+    x.grad = null;
+    x.dispose();
+  }
+  const after = memory();
+  expect({ buffers: after.buffers, bytes: after.bytes }, `${name}: memory after the case is freed`)
+    .toEqual({ buffers: before.buffers, bytes: before.bytes });
+  return result;
+}
+
+/** The case on `mode` against the reference: outputs within c.fwd, gradients within c.bwd. */
+async function check(mode: Mode, c: Case): Promise<void> {
+  const want = await runOn('reference', c);
+  const got = await runOn(mode, c);
+  const shapes = c.inputs.map((x) => `[${x.shape}]`).join(', ');
+  expect(got.outs.length).toBe(want.outs.length);
+  want.outs.forEach((w, k) => {
+    const g = got.outs[k];
+    expect(g.shape, `output ${k} shape`).toEqual(w.shape);
+    const err = relErr(g.data, w.data);
+    if (!(err <= c.fwd)) {
+      throw new Error(`${mode}: output ${k} (inputs ${shapes}) relative error ${err} > ${c.fwd}\n got ${Array.from(g.data).slice(0, 8)}\nwant ${Array.from(w.data).slice(0, 8)}`);
+    }
+  });
+  want.grads.forEach((w, i) => {
+    const g = got.grads[i];
+    if (!w || !g) {
+      expect(g, `gradient of input ${i}`).toBe(w);
+      return;
+    }
+    expect(g.shape, `gradient ${i} shape`).toEqual(w.shape);
+    const err = relErr(g.data, w.data, c.gradScale?.[i]);
+    if (!(err <= c.bwd)) {
+      throw new Error(`${mode}: gradient of input ${i} (inputs ${shapes}) relative error ${err} > ${c.bwd}\n got ${Array.from(g.data).slice(0, 8)}\nwant ${Array.from(w.data).slice(0, 8)}`);
+    }
+  });
+}
+
+// ------------------------------------------------------------------ arbitraries
+
+/** A shape that broadcasts to `base`: some leading dims dropped, some dims set to 1. */
+const broadcastTo = (base: number[]): fc.Arbitrary<number[]> =>
+  fc.tuple(fc.integer({ min: 0, max: base.length }), fc.array(fc.boolean(), { minLength: base.length, maxLength: base.length }))
+    .map(([drop, ones]) => base.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)));
+
+const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** NumPy broadcast of shapes that are known to broadcast. */
+function broadcast(...shapes: number[][]): number[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  return Array.from({ length: rank }, (_, i) => Math.max(...shapes.map((s) => s[i - (rank - s.length)] ?? 1)));
+}
+
+const unaryOps = ['neg', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu', 'gelu', 'abs'] as const;
+const binaryOps = { add, sub, mul, div, pow } as const;
+type BinaryName = keyof typeof binaryOps;
+const reductions = ['sum', 'mean', 'max', 'logsumexp'] as const;
+
+// ------------------------------------------------------------------ the suites
+
+describe.each(available)('%s: Tensor ops, forward and backward, equal the reference device', (mode) => {
+  const S = shapesFor(mode);
+  const prop = <T>(arb: fc.Arbitrary<T>, body: (t: T) => Promise<void>) =>
+    fc.assert(fc.asyncProperty(arb, body), { numRuns: runsFor(mode) });
+
+  it('unary: neg exp log sqrt tanh sigmoid relu gelu abs', async () => {
+    await prop(fc.tuple(fc.constantFrom(...unaryOps), shapeArb({ ...S, minRank: 0 }), seedArb), async ([op, shape, seed]) => {
+      const kind = op === 'log' || op === 'sqrt' ? 'pos' : 'any';
+      await check(mode, { inputs: [{ shape, data: values(sizeOf(shape), seed, kind) }], f: (x) => x[op](), fwd: EW, bwd: EW, seed });
+    });
+  });
+
+  it('binary with broadcasting and scalars: add sub mul div pow', async () => {
+    const arb = shapeArb(S).chain((base) => fc.tuple(
+      fc.constantFrom<BinaryName>('add', 'sub', 'mul', 'div', 'pow'),
+      broadcastTo(base), broadcastTo(base), fc.constantFrom('tt', 'ts', 'st'), seedArb));
+    await prop(arb, async ([op, sa, sb, form, seed]) => {
+      // pow: positive base; div: denominators away from 0
+      const [ka, kb]: Kind[] = op === 'pow' ? ['pos', 'any'] : op === 'div' ? ['any', 'nonzero'] : ['any', 'any'];
+      const a = values(sizeOf(sa), seed, ka);
+      const b = values(sizeOf(sb), seed + 1, kb);
+      const fn = binaryOps[op];
+      let c: Case;
+      if (form === 'tt') {
+        // a broadcast operand's gradient is summed over its broadcast dims: a reduction
+        const out = broadcast(sa, sb);
+        const full = same(sa, out) && same(sb, out);
+        c = { inputs: [{ shape: sa, data: a }, { shape: sb, data: b }], f: (x, y) => fn(x, y), fwd: EW, bwd: full ? EW : RED, seed };
+      } else if (form === 'ts') {
+        c = { inputs: [{ shape: sa, data: a }], f: (x) => fn(x, b[0]), fwd: EW, bwd: EW, seed };
+      } else {
+        c = { inputs: [{ shape: sb, data: b }], f: (y) => fn(a[0], y), fwd: EW, bwd: EW, seed };
+      }
+      await check(mode, c);
+    });
+  });
+
+  it('reductions over axes with keepDims: sum mean max logsumexp', async () => {
+    const arb = shapeArb({ ...S, minRank: 0 }).chain((shape) => fc.tuple(
+      fc.constant(shape), fc.constantFrom(...reductions), axesArb(shape.length), fc.boolean(), seedArb));
+    await prop(arb, async ([shape, op, axes, keepDims, seed]) => {
+      await check(mode, {
+        inputs: [{ shape, data: values(sizeOf(shape), seed) }], f: (x) => x[op](axes, keepDims), fwd: RED, bwd: RED, seed,
+      });
+    });
+  });
+
+  it('matmul: batched, broadcast batch, matmulT transposes', async () => {
+    const mat = fc.integer({ min: 1, max: mode === 'webgpu' ? 3 : 5 });
+    const arb = shapeArb({ maxRank: 2, maxDim: 3 }).chain((batch) => fc.tuple(
+      broadcastTo(batch), broadcastTo(batch), mat, mat, mat, fc.boolean(), fc.boolean(), fc.boolean(), seedArb));
+    await prop(arb, async ([ba, bb, M, K, N, tA, tB, method, seed]) => {
+      const aShape = [...ba, ...(tA ? [K, M] : [M, K])];
+      const bShape = [...bb, ...(tB ? [N, K] : [K, N])];
+      const plain = !tA && !tB && method;
+      await check(mode, {
+        inputs: [{ shape: aShape, data: values(sizeOf(aShape), seed) }, { shape: bShape, data: values(sizeOf(bShape), seed + 1) }],
+        f: (a, b) => (plain ? a.matmul(b) : matmulT(a, b, tA, tB)), fwd: RED, bwd: RED, seed,
+      });
+    });
+  });
+
+  it('reshape, permute, transpose', async () => {
+    const arb = shapeArb({ ...S, minRank: 1 }).chain((shape) => fc.tuple(
+      fc.constant(shape),
+      fc.shuffledSubarray(shape.map((_, k) => k), { minLength: shape.length, maxLength: shape.length }),
+      fc.constantFrom('reshape', 'permute', 'transpose'),
+      axisArb(shape.length), axisArb(shape.length), fc.boolean(), seedArb));
+    await prop(arb, async ([shape, perm, op, d0, d1, infer, seed]) => {
+      // reshape to the dims in another order (one spelled −1), so the view really changes shape
+      const target = perm.map((k) => shape[k]);
+      if (infer) target[0] = -1;
+      const f = op === 'reshape' ? (x: Tensor) => x.reshape(target).mul(1)
+        : op === 'permute' ? (x: Tensor) => x.permute(perm) : (x: Tensor) => x.transpose(d0, d1);
+      await check(mode, { inputs: [{ shape, data: values(sizeOf(shape), seed) }], f, fwd: EW, bwd: EW, seed });
+    });
+  });
+
+  it('slice (negative indices, missing trailing axes)', async () => {
+    const arb = shapeArb({ ...S, minRank: 1 }).chain((shape) => fc.tuple(
+      fc.constant(shape), fc.integer({ min: 0, max: shape.length }),
+      fc.array(fc.tuple(fc.nat(), fc.nat(), fc.boolean()), { minLength: shape.length, maxLength: shape.length }), seedArb));
+    await prop(arb, async ([shape, given, cuts, seed]) => {
+      const starts: number[] = [];
+      const ends: number[] = [];
+      for (let k = 0; k < given; k++) {
+        const n = shape[k];
+        const s = cuts[k][0] % n;
+        const e = s + 1 + (cuts[k][1] % (n - s));
+        // Python-style negative spellings for some dims
+        starts.push(cuts[k][2] ? s - n : s);
+        ends.push(cuts[k][2] && e < n ? e - n : e);
+      }
+      await check(mode, {
+        inputs: [{ shape, data: values(sizeOf(shape), seed) }], f: (x) => x.slice(starts, ends), fwd: EW, bwd: EW, seed,
+      });
+    });
+  });
+
+  it('concat and split', async () => {
+    const arb = shapeArb({ ...S, minRank: 1, maxRank: 3 }).chain((shape) => fc.tuple(
+      fc.constant(shape), axisArb(shape.length), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }),
+      fc.integer({ min: 1, max: 4 }), fc.boolean(), seedArb));
+    await prop(arb, async ([shape, axis, sizes, piece, asList, seed]) => {
+      const ax = axis < 0 ? axis + shape.length : axis;
+      const parts = sizes.map((n) => shape.map((d, i) => (i === ax ? n : d)));
+      await check(mode, {
+        inputs: parts.map((s, i) => ({ shape: s, data: values(sizeOf(s), seed + i) })),
+        f: (...xs) => concat(xs, axis), fwd: EW, bwd: EW, seed,
+      });
+      // split into the same pieces (a list) or equal pieces of `piece` (a number)
+      const whole = shape.map((d, i) => (i === ax ? sizes.reduce((a, b) => a + b, 0) : d));
+      await check(mode, {
+        inputs: [{ shape: whole, data: values(sizeOf(whole), seed) }],
+        f: (x) => split(x, asList ? sizes : piece, axis), fwd: EW, bwd: EW, seed,
+      });
+    });
+  });
+
+  it('expand (its gradient is a sum over the broadcast dims)', async () => {
+    const arb = shapeArb(S).chain((base) => fc.tuple(fc.constant(base), broadcastTo(base), seedArb));
+    await prop(arb, async ([base, shape, seed]) => {
+      await check(mode, {
+        inputs: [{ shape, data: values(sizeOf(shape), seed) }], f: (x) => x.expand(base), fwd: EW, bwd: same(shape, base) ? EW : RED, seed,
+      });
+    });
+  });
+
+  it('gather (its gradient sums rows picked more than once)', async () => {
+    const arb = fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }),
+      fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), fc.boolean(), seedArb);
+    await prop(arb, async ([rows, cols, raw, nested, seed]) => {
+      const flat = raw.map((r) => r % rows);
+      // a 2-D index array when the count allows it: the output is [a, b, cols]
+      const idx = nested && flat.length % 2 === 0 ? [flat.slice(0, flat.length / 2), flat.slice(flat.length / 2)] : flat;
+      await check(mode, {
+        inputs: [{ shape: [rows, cols], data: values(rows * cols, seed) }], f: (t) => gather(t, idx), fwd: EW, bwd: RED, seed,
+      });
+    });
+  });
+
+  it('where and maskedFill with broadcasting and scalars', async () => {
+    const arb = shapeArb(S).chain((base) => fc.tuple(
+      broadcastTo(base), broadcastTo(base), broadcastTo(base), fc.constantFrom('tt', 'ts', 'st', 'masked'), seedArb));
+    await prop(arb, async ([sc, sa, sb, form, seed]) => {
+      const cond = { shape: sc, data: values(sizeOf(sc), seed, 'mask'), grad: false };
+      const a = { shape: sa, data: values(sizeOf(sa), seed + 1) };
+      const b = { shape: sb, data: values(sizeOf(sb), seed + 2) };
+      const out = broadcast(sc, sa, sb);
+      const bwdOf = (...xs: number[][]) => (xs.every((s) => same(s, out)) ? EW : RED);
+      let c: Case;
+      if (form === 'tt') c = { inputs: [cond, a, b], f: (m, x, y) => where(m, x, y), fwd: EW, bwd: bwdOf(sa, sb), seed };
+      else if (form === 'ts') c = { inputs: [cond, a], f: (m, x) => where(m, x, -1.5), fwd: EW, bwd: bwdOf(sa), seed };
+      else if (form === 'st') c = { inputs: [cond, b], f: (m, y) => where(m, 2.25, y), fwd: EW, bwd: bwdOf(sb), seed };
+      else {
+        // maskedFill: the mask broadcasts to x, so x's shape is the output's
+        const mask = cond;
+        const x = { shape: out, data: values(sizeOf(out), seed + 1) };
+        c = { inputs: [mask, x], f: (m, t) => maskedFill(t, m, -1e9), fwd: EW, bwd: EW, seed };
+      }
+      await check(mode, c);
+    });
+  });
+
+  it('softmax and logSoftmax along any axis', async () => {
+    const arb = shapeArb({ ...S, minRank: 1 }).chain((shape) => fc.tuple(
+      fc.constant(shape), axisArb(shape.length), fc.boolean(), seedArb));
+    await prop(arb, async ([shape, axis, log, seed]) => {
+      await check(mode, {
+        inputs: [{ shape, data: values(sizeOf(shape), seed) }],
+        f: (x) => (log ? logSoftmax(x, axis) : softmax(x, axis)), fwd: RED, bwd: RED, seed,
+      });
+    });
+  });
+
+  it('crossEntropy', async () => {
+    const arb = fc.tuple(shapeArb({ minRank: 1, maxRank: 2, maxDim: 4 }), fc.integer({ min: 1, max: mode === 'webgpu' ? 4 : 6 }),
+      fc.array(fc.nat(), { minLength: 16, maxLength: 16 }), seedArb);
+    await prop(arb, async ([lead, classes, raw, seed]) => {
+      const n = sizeOf(lead);
+      const targets = raw.slice(0, n).map((r) => r % classes);
+      const idx = lead.length === 2 ? Array.from({ length: lead[0] }, (_, i) => targets.slice(i * lead[1], (i + 1) * lead[1])) : targets;
+      const shape = [...lead, classes];
+      await check(mode, {
+        inputs: [{ shape, data: values(sizeOf(shape), seed) }], f: (x) => crossEntropy(x, idx), fwd: RED, bwd: RED, seed,
+      });
+    });
+  });
+
+  it('layerNorm with and without weight and bias', async () => {
+    const arb = fc.tuple(shapeArb({ maxRank: 2, maxDim: 3 }), fc.integer({ min: 1, max: 8 }), fc.constantFrom(0, 1, 2), seedArb);
+    await prop(arb, async ([lead, C, affine, seed]) => {
+      const shape = [...lead, C];
+      const inputs: Input[] = [{ shape, data: values(sizeOf(shape), seed) }];
+      if (affine >= 1) inputs.push({ shape: [C], data: values(C, seed + 1) });
+      if (affine >= 2) inputs.push({ shape: [C], data: values(C, seed + 2) });
+      // dx = rstd·(g − mean(g) − x̂·mean(g∘x̂)), g = w∘weight per row, cancels (entirely for C ≤ 2,
+      // where only the eps term survives): its float32 error is relative to ‖rstd·g‖
+      const w = weights(sizeOf(shape), seed);
+      const x = inputs[0].data;
+      let terms = 0;
+      for (let r = 0; r < x.length / C; r++) {
+        const row = Array.from(x.subarray(r * C, (r + 1) * C));
+        const mean = row.reduce((a, v) => a + v, 0) / C;
+        const rstd = 1 / Math.sqrt(row.reduce((a, v) => a + (v - mean) ** 2, 0) / C + 1e-5);
+        for (let k = 0; k < C; k++) terms += (rstd * w[r * C + k] * (affine >= 1 ? inputs[1].data[k] : 1)) ** 2;
+      }
+      await check(mode, { inputs, f: (x, w, b) => layerNorm(x, w, b), fwd: RED, bwd: RED, seed, gradScale: [Math.sqrt(terms)] });
+    });
+  });
+
+  it('dropout: the same seed draws the same mask on both devices', async () => {
+    const arb = fc.tuple(shapeArb(S), fc.constantFrom(0, 0.1, 0.5, 0.9), fc.boolean(), seedArb);
+    await prop(arb, async ([shape, p, training, seed]) => {
+      await check(mode, {
+        inputs: [{ shape, data: values(sizeOf(shape), seed) }],
+        f: (x) => {
+          manualSeed(seed);
+          return dropout(x, p, training).mul(1);
+        },
+        fwd: EW, bwd: EW, seed,
+      });
+    });
+  });
+
+  it('AdamW steps give the same parameters and moments', async () => {
+    const arb = fc.tuple(fc.array(shapeArb({ maxRank: 2, maxDim: 5 }), { minLength: 1, maxLength: 3 }),
+      fc.double({ min: 1e-4, max: 0.1, noNaN: true }), fc.double({ min: 0, max: 0.2, noNaN: true }), seedArb);
+    await prop(arb, async ([shapes, lr, weightDecay, seed]) => {
+      const run = async (name: string) => {
+        await setDevice(name);
+        const params = shapes.map((s, i) => tensor(values(sizeOf(s), seed + i), { shape: s, requiresGrad: true }));
+        const opt = new optim.AdamW(params, { lr, weightDecay });
+        for (let step = 0; step < 3; step++) {
+          params.forEach((p, i) => (p.grad = tensor(values(p.size, seed + 100 * step + i + 50), { shape: [...p.shape] })));
+          opt.step();
+          opt.zeroGrad();
+        }
+        const state = opt.state();
+        const out = [];
+        for (const t of [...params, ...state.m, ...state.v]) out.push(name === 'reference' ? await t.data64() : await t.data());
+        for (const t of [...params, ...state.m, ...state.v]) t.dispose();
+        return out;
+      };
+      const want = await run('reference');
+      const got = await run(mode);
+      // three fused elementwise updates: float32 rounding of a few operations per element
+      want.forEach((w, k) => expect(relErr(got[k], w), `AdamW tensor ${k}`).toBeLessThanOrEqual(EW));
+    });
+  });
+
+  it('SGD momentum steps give the same parameters', async () => {
+    const arb = fc.tuple(fc.array(shapeArb({ maxRank: 2, maxDim: 5 }), { minLength: 1, maxLength: 3 }),
+      fc.double({ min: 1e-3, max: 0.5, noNaN: true }), fc.constantFrom(0.5, 0.9), fc.constantFrom(0, 0.01), seedArb);
+    await prop(arb, async ([shapes, lr, momentum, weightDecay, seed]) => {
+      const run = async (name: string) => {
+        await setDevice(name);
+        const params = shapes.map((s, i) => tensor(values(sizeOf(s), seed + i), { shape: s, requiresGrad: true }));
+        const opt = new optim.SGD(params, { lr, momentum, weightDecay });
+        for (let step = 0; step < 3; step++) {
+          params.forEach((p, i) => (p.grad = tensor(values(p.size, seed + 100 * step + i + 50), { shape: [...p.shape] })));
+          opt.step();
+          opt.zeroGrad();
+        }
+        const out = [];
+        for (const p of params) out.push(name === 'reference' ? await p.data64() : await p.data());
+        for (const p of params) p.dispose();
+        // SGD has no state() to hand its velocities back: free them here, or the garbage
+        // collector frees them later, in the middle of another test's memory books
+        for (const v of (opt as unknown as { velocity: Map<Tensor, Tensor> }).velocity.values()) v.dispose();
+        return out;
+      };
+      const want = await run('reference');
+      const got = await run(mode);
+      want.forEach((w, k) => expect(relErr(got[k], w), `SGD parameter ${k}`).toBeLessThanOrEqual(EW));
+    });
+  });
+});
+
+// ------------------------------------------------------------------ leaks in a training loop
+
+describe.each(available)('%s: a training loop', (mode) => {
+  it(`${LEAK_STEPS} MLP steps (Linear→gelu→Linear, crossEntropy, AdamW, tidy) keep memory flat and lower the loss`, async () => {
+    await setDevice(mode);
+    const device = getDevice() as Device & { compiledKernels?: number };
+    manualSeed(1);
+    const [batch, inF, hidden, classes] = [16, 8, 16, 4];
+    const l1 = new nn.Linear(inF, hidden);
+    const l2 = new nn.Linear(hidden, classes);
+    const params = [...l1.parameters(), ...l2.parameters()];
+    const opt = new optim.AdamW(params, { lr: 1e-2 });
+    const xHost = values(batch * inF, 42);
+    // a learnable labelling: the class of the largest of the first four features
+    const targets = Array.from({ length: batch }, (_, i) => {
+      const row = Array.from(xHost.slice(i * inF, i * inF + classes));
+      return row.indexOf(Math.max(...row));
+    });
+    const x = tensor(xHost, { shape: [batch, inF] });
+    const step = () => tidy(() => {
+      const loss = crossEntropy(l2.forward(l1.forward(x).gelu()), targets);
+      loss.backward();
+      opt.step();
+      opt.zeroGrad();
+      return loss;
+    });
+    let first = NaN;
+    let last = NaN;
+    let afterFirst = memory();
+    let compiled = -1;
+    const t0 = performance.now();
+    for (let i = 1; i <= LEAK_STEPS; i++) {
+      const loss = step();
+      if (i === 1) first = await loss.item();
+      if (i === LEAK_STEPS) last = await loss.item();
+      loss.dispose();
+      const now = memory();
+      if (i === 1) {
+        afterFirst = now;
+        compiled = device.compiledKernels ?? -1;
+      } else if (now.buffers !== afterFirst.buffers || now.bytes !== afterFirst.bytes) {
+        throw new Error(`step ${i}: ${now.buffers} buffers / ${now.bytes} bytes live, after step 1: ${afterFirst.buffers} / ${afterFirst.bytes}`);
+      }
+    }
+    await device.sync();
+    const ms = performance.now() - t0;
+    console.log(`${mode}: ${LEAK_STEPS} MLP steps in ${(ms / 1000).toFixed(1)} s (${(ms / LEAK_STEPS).toFixed(2)} ms/step), loss ${first.toFixed(4)} → ${last.toFixed(4)}`);
+    const end = memory();
+    expect([end.buffers, end.bytes]).toEqual([afterFirst.buffers, afterFirst.bytes]);
+    // static shapes: everything compiles in the first step and never again
+    expect(device.compiledKernels ?? -1).toBe(compiled);
+    expect(Number.isFinite(first) && Number.isFinite(last)).toBe(true);
+    expect(last).toBeLessThan(first * 0.5);
+    for (const t of [x, ...params, ...opt.state().m, ...opt.state().v]) t.dispose();
+  });
+});
+
+// ------------------------------------------------------------------ errors through the Tensor API
+
+describe.each(available)('%s: errors through the Tensor API', (mode) => {
+  it('a tensor larger than the device allows names its size and the limit', async () => {
+    await setDevice(mode);
+    const limit = getDevice().maxElements;
+    const n = limit + 1;
+    const side = Math.ceil(Math.sqrt(n));
+    // no await in between: the books cannot move under us (the garbage collector's finalizers
+    // run as tasks of their own), so they must read the same after the failed calls
+    const before = memory();
+    expect(() => tensor(new Float32Array(n))).toThrow(new RegExp(`${n} elements.*${mode}.*limit of ${limit}`));
+    expect(() => zeros([n])).toThrow(new RegExp(`${n} elements.*limit of ${limit}`));
+    // an op whose output is too big: expand and matmul, inside tidy (which frees what it made)
+    expect(() => tidy(() => tensor([1, 2]).reshape([2, 1]).expand([2, side * side]))).toThrow(new RegExp(`${2 * side * side} elements.*limit of ${limit}`));
+    expect(() => tidy(() => zeros([side, 1]).matmul(zeros([1, side])))).toThrow(new RegExp(`\\d+ elements.*limit of ${limit}`));
+    const after = memory();
+    expect([after.buffers, after.bytes]).toEqual([before.buffers, before.bytes]);
+    await getDevice().sync();
+  });
+
+  it('mixing tensors of two devices names both devices', async () => {
+    await setDevice('reference');
+    const r = tensor([1, 2, 3]);
+    const other = available.find((m) => m !== mode);
+    await setDevice(mode);
+    const g = tensor([4, 5, 6], { requiresGrad: true });
+    expect(() => g.add(r)).toThrow(new RegExp(`different devices \\(${mode} and reference\\)`));
+    expect(() => r.mul(g)).toThrow(new RegExp(`different devices \\(reference and ${mode}\\)`));
+    expect(() => tidy(() => g.reshape([1, 3]).matmul(r.reshape([3, 1])))).toThrow(new RegExp(`matmul.*${mode} and reference`));
+    expect(() => where(r, g, 0)).toThrow(new RegExp(`where.*reference and ${mode}`));
+    expect(() => g.assign(r)).toThrow(new RegExp(`reference.*${mode}`));
+    if (other) {
+      await setDevice(other);
+      const o = tensor([7, 8, 9]);
+      expect(() => g.sub(o)).toThrow(new RegExp(`different devices \\(${mode} and ${other}\\)`));
+      o.dispose();
+    }
+    r.dispose();
+    g.dispose();
+    await setDevice('reference');
+  });
+});
+
+describe('headlessgl without its addon', () => {
+  const gl = started.find((s) => s.mode === 'headlessgl');
+  it.skipIf(!gl || !gl.error)('setDevice("headlessgl") throws an Error naming what to install (skipped: gl is present)', async () => {
+    await setDevice('reference');
+    await expect(setDevice('headlessgl')).rejects.toThrow(/'gl' native addon.*apt-get install.*libxi-dev.*pnpm rebuild gl.*xvfb-run/s);
+    // no silent fallback: the current device stays what it was
+    expect(getDevice().name).toBe('reference');
+  });
+});
