@@ -67,9 +67,13 @@ const rand = () => {
 const batch = () => Int32Array.from({ length: B * T }, () => Math.floor(rand() * config.vocabSize));
 
 let lastLoss = NaN;
+// CPU time of the whole process (worker threads included) per step: on a shared machine wall time
+// swings with other processes' load, while the work itself does not
+const cpuTimes = [];
 async function step() {
   const x = batch();
   const y = batch();
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const loss = tidy(() => {
     const l = model.forward({ data: x, shape: [B, T] }, { data: y, shape: [B, T] }).loss;
@@ -82,11 +86,14 @@ async function step() {
   lastLoss = await loss.item();
   loss.dispose();
   await device.sync(); // the parameter updates too
+  const c = process.cpuUsage(c0);
+  cpuTimes.push((c.user + c.system) / 1000);
   return performance.now() - t0;
 }
 
 const hasStats = typeof device.stats === 'function';
 for (let i = 0; i < warmup; i++) await step();
+cpuTimes.length = 0;
 const times = [];
 let calls = null;
 let byOp = null;
@@ -99,6 +106,7 @@ for (let i = 0; i < steps; i++) {
     byOp = s.byOp;
   }
 }
+const cpuMs = median(cpuTimes.slice(0, times.length));
 let profiled = null;
 if (profile && hasStats) {
   device.profile = true;
@@ -113,6 +121,7 @@ const row = {
   config, batch: B, params: model.numParameters(),
   steps: times.length, msPerStep: median(times), msMin: Math.min(...times), msMax: Math.max(...times),
   times: times.map((t) => Math.round(t * 10) / 10),
+  cpuMsPerStep: cpuMs, cpuTimes: cpuTimes.slice(0, times.length).map((t) => Math.round(t)),
   kernelCallsPerStep: calls, compiledKernels: hasStats ? device.stats().compiledKernels : null,
   byOp, profiled, loss: lastLoss, peakBytes: memory().peakBytes,
   host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100) },
@@ -121,8 +130,8 @@ const row = {
 
 const f1 = (v) => v.toFixed(1);
 console.log(`${row.description}; GPT ${config.nLayer}L/${config.nHead}H/${config.nEmbd}, T=${T}, B=${B}, ${attention} attention, clip ${clip || 'off'}; ${row.params} params`);
-console.log('shape | steps | ms/step (min–max) | kernel calls/step | tokens/s');
-console.log(`${shapeName} | ${row.steps} | ${f1(row.msPerStep)} (${f1(row.msMin)}–${f1(row.msMax)}) | ${calls ?? 'n/a'} | ${Math.round((B * T) / (row.msPerStep / 1000))}`);
+console.log('shape | steps | ms/step (min–max) | CPU ms/step | kernel calls/step | tokens/s');
+console.log(`${shapeName} | ${row.steps} | ${f1(row.msPerStep)} (${f1(row.msMin)}–${f1(row.msMax)}) | ${f1(cpuMs)} | ${calls ?? 'n/a'} | ${Math.round((B * T) / (row.msPerStep / 1000))}`);
 if (byOp) {
   const src = profiled?.byOp ?? byOp;
   console.log(`\nop | calls/step${profiled ? ` | ms (profiled step: ${f1(profiled.ms)} ms)` : ''}`);

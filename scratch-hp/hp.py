@@ -45,7 +45,7 @@ def run(cfg):
     warm = cfg.get('warmup', 50); minlr = cfg.get('minlr', lr / 10)
     m = GPT(L, H, C, T).to(dev)
     decay = [p for p in m.parameters() if p.dim() >= 2]; nod = [p for p in m.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': cfg.get('wd', 0.1)}, {'params': nod, 'weight_decay': 0}], lr=lr, betas=(0.9, 0.99))
+    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': cfg.get('wd', 0.1)}, {'params': nod, 'weight_decay': 0}], lr=lr, betas=(0.9, cfg.get('beta2', 0.99)))
     g = torch.Generator().manual_seed(cfg.get('seed', 1337))
     def sched(it):
         if it < warm: return lr * (it + 1) / warm
@@ -57,11 +57,12 @@ def run(cfg):
         x = torch.stack([train_data[i:i+T] for i in ix]).to(dev); y = torch.stack([train_data[i+1:i+T+1] for i in ix]).to(dev)
         loss = m(x, y); opt.zero_grad(set_to_none=True); loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), cfg.get('clip', 1.0)); opt.step()
+        if (it + 1) in cfg.get('evals', []): out[it + 1] = round(full_val(m, T, dev), 3)
     out['final'] = full_val(m, T, dev)
     params = sum(p.numel() for p in m.parameters())
     nonemb = params - V * C - T * C
     flops = 6 * (nonemb + V * C) * B * T + 12 * L * T * C * B * T
-    return {**cfg, 'val': round(out['final'], 4), 'params': params, 'gflop_step': round(flops / 1e9, 3), 'sec': round(time.time() - t0, 1)}
+    return {**cfg, 'curve': {k: v for k, v in out.items() if k != 'final'}, 'val': round(out['final'], 4), 'params': params, 'gflop_step': round(flops / 1e9, 3), 'sec': round(time.time() - t0, 1)}
 
 if __name__ == '__main__':
     cfgs = json.loads(sys.argv[1])

@@ -213,6 +213,25 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     }
   });
 
+  it('matmul epilogue: bias and residual added in the kernel (each formulation, split-K)', async () => {
+    const cases: [number[], number[], boolean, boolean, number[]][] = [
+      [[3, 5], [7, 5], false, true, []], // a Linear layer, N % 4 ≠ 0, cols4 (M < 8)
+      [[37, 16], [12, 16], false, true, []], // rows4 on wasm, N % 4 = 0
+      [[2, 9, 6], [6, 8], false, false, [2]], // batched: the residual's flat index crosses matrices
+      [[2, 1, 9, 12000], [5, 12000], false, true, [2, 1]], // split-K: the epilogue as adds
+    ];
+    for (const [aShape, bShape, tA, tB, batch] of cases) {
+      const { M, N } = { M: aShape[aShape.length - (tA ? 1 : 2)], N: bShape[bShape.length - (tB ? 2 : 1)] };
+      const outSize = size(batch) * M * N;
+      for (const [hasBias, hasRes] of [[true, false], [false, true], [true, true]]) {
+        await check(device, RED, (d) => d.matmul(d.upload(values(size(aShape), 3)), aShape, d.upload(values(size(bShape), 4)), bShape, tA, tB, batch, {
+          bias: hasBias ? d.upload(values(N, 5)) : undefined,
+          residual: hasRes ? d.upload(values(outSize, 6)) : undefined,
+        }));
+      }
+    }
+  });
+
   it('strided views: permute, slice, expand', async () => {
     const arb = shapeArb(1, 4).chain((shape) => fc.tuple(
       fc.constant(shape),
@@ -293,6 +312,89 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
       for (const k of ['param', 'm', 'v'] as const) {
         await check(device, EW, (d) => d.adamw(d.upload(p), d.upload(g), d.upload(m), d.upload(v), h)[k]);
       }
+    });
+  });
+
+  /** ‖rstd_r · dy ∘ w‖ over the rows of x: the size of the terms layerNorm's dx cancels. */
+  function lnTerms(x: number[], dy: number[], w: number[] | null, rows: number, cols: number, eps: number): number {
+    let acc = 0;
+    for (let r = 0; r < rows; r++) {
+      const row = x.slice(r * cols, (r + 1) * cols);
+      const mean = row.reduce((a, v) => a + v, 0) / cols;
+      const rstd = 1 / Math.sqrt(row.reduce((a, v) => a + (v - mean) ** 2, 0) / cols + eps);
+      for (let c = 0; c < cols; c++) acc += (rstd * dy[r * cols + c] * (w ? w[c] : 1)) ** 2;
+    }
+    return Math.sqrt(acc);
+  }
+
+  async function checkLayerNorm(rows: number, cols: number, hasW: boolean, hasB: boolean, eps: number, s: number): Promise<void> {
+    const x = values(rows * cols, s).map((v) => Math.fround(v + 0.5 * (s % 7)));
+    const w = hasW ? values(cols, s + 1) : null;
+    const b = hasB ? values(cols, s + 2) : null;
+    const dy = values(rows * cols, s + 3);
+    const up = (d: Device, v: number[] | null) => (v ? d.upload(v) : null);
+    await check(device, RED, (d) => d.layerNorm(d.upload(x), up(d, w), up(d, b), rows, cols, eps));
+    const grads = (d: Device) => d.layerNormBackward(d.upload(dy), d.upload(x), up(d, w), rows, cols, eps, { dx: true, dweight: true, dbias: true });
+    await check(device, RED, (d) => grads(d).dx!, lnTerms(x, dy, w, rows, cols, eps));
+    await check(device, RED, (d) => grads(d).dweight!);
+    await check(device, RED, (d) => grads(d).dbias!);
+    // only what is asked for is computed
+    const some = device.layerNormBackward(device.upload(dy), device.upload(x), up(device, w), rows, cols, eps, { dx: false, dweight: true, dbias: false });
+    expect([some.dx, some.dbias]).toEqual([null, null]);
+  }
+
+  it('layerNorm and its backward (fused)', async () => {
+    const arb = fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), fc.boolean(),
+      fc.constantFrom(1e-5, 1e-3), seed);
+    await prop(arb, async ([rows, cols, hasW, hasB, eps, s]) => checkLayerNorm(rows, cols, hasW, hasB, eps, s));
+  });
+
+  it('layerNorm on long rows and many rows (blocked sums, split dweight)', async () => {
+    await checkLayerNorm(3, 2048, true, true, 1e-5, 5);
+    await checkLayerNorm(9000, 3, true, false, 1e-5, 6);
+  });
+
+  async function checkCrossEntropy(rows: number, cols: number, s: number, spread = 3): Promise<void> {
+    const x = values(rows * cols, s).map((v) => Math.fround(spread * v));
+    const t = Int32Array.from(values(rows, s + 1).map((v) => Math.floor(((v + 3) / 6) * cols) % cols));
+    const dl = values(rows, s + 2);
+    // lse − x[target] cancels when one class dominates: float32 promises an error relative to the
+    // size of the terms (about the row's largest |logit|), not of their difference
+    let terms = 0;
+    for (let r = 0; r < rows; r++) terms += Math.max(1, ...x.slice(r * cols, (r + 1) * cols).map(Math.abs)) ** 2;
+    await check(device, RED, (d) => d.crossEntropy(d.upload(x), t, rows, cols), Math.sqrt(terms));
+    // softmax − 1 at the target cancels the same way: terms of size |dl[r]|
+    const dlTerms = Math.sqrt(dl.reduce((a, v) => a + v * v, 0));
+    await check(device, RED, (d) => d.crossEntropyBackward(d.upload(x), t, d.upload(dl), rows, cols), dlTerms);
+  }
+
+  it('crossEntropy and its backward (fused)', async () => {
+    const arb = fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 40 }), seed);
+    await prop(arb, async ([rows, cols, s]) => checkCrossEntropy(rows, cols, s));
+  });
+
+  it('crossEntropy on long rows and large logits', async () => {
+    await checkCrossEntropy(4, 2048, 9);
+    await checkCrossEntropy(5, 65, 10, 30);
+  });
+
+  it('adamwPacked equals adamw', async () => {
+    const arb = fc.tuple(fc.integer({ min: 1, max: 200 }), seed, fc.integer({ min: 1, max: 1000 }),
+      fc.double({ min: 1e-4, max: 0.1, noNaN: true }), fc.double({ min: 0, max: 0.2, noNaN: true }));
+    await prop(arb, async ([n, s, step, lr, weightDecay]) => {
+      const h = { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay, step };
+      const p = values(n, s);
+      const g = values(n, s + 1);
+      const mv = values(n, s + 2).flatMap((m, i) => [m * 0.1, values(n, s + 3, 'pos')[i] * 0.01]);
+      for (const k of ['param', 'moments'] as const) {
+        await check(device, EW, (d) => d.adamwPacked(d.upload(p), d.upload(g), d.upload(mv), h)[k]);
+      }
+      // the reference's packed update is its unpacked one, interleaved
+      const plain = ref.adamw(ref.upload(p), ref.upload(g), ref.upload(mv.filter((_, i) => i % 2 === 0)), ref.upload(mv.filter((_, i) => i % 2 === 1)), h);
+      const packed = ref.adamwPacked(ref.upload(p), ref.upload(g), ref.upload(mv), h);
+      const [m2, v2, mv2] = await Promise.all([ref.read64(plain.m), ref.read64(plain.v), ref.read64(packed.moments)]);
+      expect(Array.from(mv2)).toEqual(Array.from(m2).flatMap((m, i) => [m, v2[i]]));
+      expect(Array.from(await ref.read64(packed.param))).toEqual(Array.from(await ref.read64(plain.param)));
     });
   });
 

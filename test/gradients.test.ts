@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, it } from 'vitest';
 import {
-  abs, concat, crossEntropy, div, dropout, exp, expand, gather, gelu, layerNorm, log, logSoftmax, logsumexp,
+  abs, concat, crossEntropy, div, dropout, exp, expand, gather, gelu, layerNorm, linear, log, logSoftmax, logsumexp,
   manualSeed, maskedFill, matmul, matmulT, max, mean, neg, permute, pow, relu, reshape, sigmoid, slice,
   softmax, split, sqrt, sub, sum, tanh, tensor, transpose, where, type Tensor,
 } from '@flashgrad/core';
@@ -306,6 +306,21 @@ describe('neural-network functions', () => {
         )),
       ([x, w, b, [hasW, hasB], seed]) =>
         gradCheck((t, ...p) => layerNorm(t, hasW ? p[0] : undefined, hasB ? p[hasW ? 1 : 0] : undefined), [x, ...w, ...b], seed),
+    ));
+
+  it('linear (x Wᵀ + b + residual, one fused matmul) with and without bias and residual', () =>
+    holds(
+      fc.tuple(shapeArb({ maxRank: 2, maxSize: 6 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.boolean(), fc.boolean())
+        .chain(([batch, inF, outF, b, r]) =>
+          fc.tuple(
+            inputArb([...batch, inF]), inputArb([outF, inF]),
+            b ? inputArb([outF]).map((i) => [i]) : fc.constant([]),
+            r ? inputArb([...batch, outF]).map((i) => [i]) : fc.constant([]),
+            fc.constant([b, r]),
+            seedArb,
+          )),
+      ([x, w, b, r, [hasB, hasR], seed]) =>
+        gradCheck((t, wt, ...p) => linear(t, wt, hasB ? p[0] : null, hasR ? p[hasB ? 1 : 0] : null), [x, w, ...b, ...r], seed),
     ));
 
   it('dropout: a fixed seed gives the same mask, and the gradient is that mask times 1/(1−p)', () =>

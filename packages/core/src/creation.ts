@@ -39,7 +39,8 @@ export function tensor(values: NestedArray | ArrayLike<number>, options: TensorO
   if (sizeOf(shape) !== flat.length) {
     throw new Error(`tensor: ${flat.length} values cannot have shape ${fmt(shape)}`);
   }
-  if (Array.from(flat).some((v) => typeof v !== 'number')) throw new Error('tensor: values must be numbers');
+  // typed arrays hold numbers by construction; only nested arrays need the check
+  if (nested && (flat as number[]).some((v) => typeof v !== 'number')) throw new Error('tensor: values must be numbers');
   return make(flat, shape, options.requiresGrad);
 }
 

@@ -1,8 +1,8 @@
 /**
  * Every gradient rule in one table, tinygrad-style: op → (output gradient, saved values) →
  * one gradient per input. Rules may return a gradient of the broadcast output shape; autograd
- * sums it back to the input's shape. Composite ops (softmax aside, which has a fused kernel)
- * have no rule: their primitives' rules compose.
+ * sums it back to the input's shape. Composite ops have no rule: their primitives' rules compose;
+ * softmax, layerNorm and crossEntropy have fused kernels, and so rules of their own.
  */
 import type { Tensor } from './tensor.js';
 import * as ops from './ops/index.js';
@@ -17,6 +17,8 @@ export interface OpAttrs {
   sum: object;
   max: object;
   matmul: { transA: boolean; transB: boolean };
+  /** Inputs are x, weight, then bias and residual where given. */
+  linear: { hasBias: boolean; hasResidual: boolean };
   reshape: object;
   permute: { perm: number[] };
   expand: object;
@@ -25,6 +27,10 @@ export interface OpAttrs {
   gatherRows: { indices: Int32Array; rows: number };
   where: object;
   softmax: object;
+  /** Inputs are x, then weight and bias where given. */
+  layerNorm: { eps: number; hasWeight: boolean; hasBias: boolean };
+  /** The per-row loss [rows] of logits [..., C]. */
+  crossEntropy: { targets: Int32Array };
 }
 
 interface Context<A> {
@@ -76,6 +82,18 @@ export const gradients: Rules = {
     needs[0] ? (transA ? ops.matmulT(T(b), dy, transB, true) : ops.matmulT(dy, T(b), false, !transB)) : null,
     needs[1] ? (transB ? ops.matmulT(dy, T(a), true, transA) : ops.matmulT(T(a), dy, !transA, false)) : null,
   ],
+  // y = x Wᵀ + b + r over rows: dx = dy W, dW = dyᵀ x, db = Σ_rows dy, dr = dy
+  linear: (dy, { inputs, attrs: { hasBias, hasResidual }, needs }) => ops.tidy(() => {
+    const [x, w] = [T(inputs[0]), T(inputs[1])];
+    const [outF, inF] = w.shape;
+    const dy2 = dy.reshape([-1, outF]); // (rows, out)
+    return [
+      needs[0] ? ops.matmulT(dy2, w, false, false).reshape([...x.shape]) : null,
+      needs[1] ? ops.matmulT(dy2, x.reshape([-1, inF]), true, false) : null,
+      ...(hasBias ? [needs[2] ? ops.sum(dy2, 0) : null] : []),
+      ...(hasResidual ? [needs[inputs.length - 1] ? dy : null] : []),
+    ];
+  }),
   reshape: (dy, { inputs: [x] }) => [dy.reshape([...T(x).shape])],
   permute: (dy, { attrs: { perm } }) => [dy.permute(inversePermutation(perm))],
   expand: (dy) => [dy],
@@ -90,6 +108,12 @@ export const gradients: Rules = {
     needs[2] ? ops.where(cond, 0, dy) : null,
   ],
   softmax: (dy, { out }) => [ops.softmaxBackward(out, dy)],
+  layerNorm: (dy, { inputs, attrs: { eps, hasWeight, hasBias }, needs }) => {
+    const g = ops.layerNormBackward(dy, T(inputs[0]), hasWeight ? T(inputs[1]) : null, eps,
+      { dx: needs[0], dweight: hasWeight && needs[1], dbias: hasBias && needs[hasWeight ? 2 : 1] });
+    return [g.dx, ...(hasWeight ? [g.dweight] : []), ...(hasBias ? [g.dbias] : [])];
+  },
+  crossEntropy: (dy, { inputs: [logits], attrs: { targets } }) => [ops.crossEntropyBackward(T(logits), targets, dy)],
 };
 
 function inversePermutation(perm: number[]): number[] {

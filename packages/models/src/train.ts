@@ -123,7 +123,9 @@ export function savedSettings(checkpoint: LoadedCheckpoint): TrainSettings | und
 }
 
 export function resolveSettings(o: Partial<TrainSettings> & Pick<TrainSettings, 'steps' | 'batchSize' | 'lr'>): TrainSettings {
-  const s = { ...defaultSettings, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as TrainSettings;
+  const keys = ['steps', 'batchSize', 'gradAccum', 'lr', 'minLr', 'warmup', 'weightDecay', 'betas', 'gradClip', 'evalEvery', 'evalIters', 'seed'] as const;
+  const given = Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+  const s = { ...defaultSettings, ...given } as TrainSettings;
   if (Number.isNaN(s.minLr)) s.minLr = s.lr / 10;
   const ints: (keyof TrainSettings)[] = ['steps', 'batchSize', 'gradAccum', 'warmup', 'evalEvery', 'evalIters'];
   for (const k of ints) {

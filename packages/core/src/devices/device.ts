@@ -27,6 +27,15 @@ export type ReduceOp = 'sum' | 'max';
 /** One side of a binary op: a buffer with its shape (broadcast to the output) or a constant. */
 export type Operand = { buf: DeviceBuffer; shape: Shape } | number;
 
+/**
+ * Terms a matmul adds to its result in the same kernel: a bias [N] broadcast over rows (a Linear
+ * layer's), and a residual of the result's shape [...batch, M, N] (the residual stream).
+ */
+export interface MatmulEpilogue {
+  bias?: DeviceBuffer;
+  residual?: DeviceBuffer;
+}
+
 export interface AdamWHyper {
   lr: number;
   beta1: number;
@@ -84,11 +93,12 @@ export interface Device {
   reduce(op: ReduceOp, x: DeviceBuffer, shape: Shape, axes: readonly number[]): DeviceBuffer;
   /**
    * Batched matmul. a is [...batchA, M, K] ([..., K, M] when transA), b is [...batchB, K, N]
-   * ([..., N, K] when transB); batch dims broadcast to `batch`; the result is [...batch, M, N].
+   * ([..., N, K] when transB); batch dims broadcast to `batch`; the result is [...batch, M, N],
+   * plus the epilogue's terms where given.
    */
   matmul(
     a: DeviceBuffer, aShape: Shape, b: DeviceBuffer, bShape: Shape,
-    transA: boolean, transB: boolean, batch: Shape,
+    transA: boolean, transB: boolean, batch: Shape, epilogue?: MatmulEpilogue,
   ): DeviceBuffer;
   /** out[i] = x[offset + Σ i_k · strides[k]] over `outShape`: permute, slice, expand. */
   strided(x: DeviceBuffer, outShape: Shape, strides: readonly number[], offset: number): DeviceBuffer;

@@ -5,7 +5,7 @@
  */
 import ndarray from 'ndarray';
 import type {
-  AdamWHyper, BinaryOp, Device, DeviceBuffer, MemoryInfo, Operand, ReduceOp, Shape, UnaryOp,
+  AdamWHyper, BinaryOp, Device, DeviceBuffer, MatmulEpilogue, MemoryInfo, Operand, ReduceOp, Shape, UnaryOp,
 } from './device.js';
 import { broadcastStrides, sizeOf, stridesOf } from '../shape.js';
 
@@ -179,10 +179,12 @@ export class ReferenceDevice implements Device {
 
   matmul(
     a: DeviceBuffer, aShape: Shape, b: DeviceBuffer, bShape: Shape,
-    transA: boolean, transB: boolean, batch: Shape,
+    transA: boolean, transB: boolean, batch: Shape, epilogue?: MatmulEpilogue,
   ): DeviceBuffer {
     const A = this.get(a);
     const B = this.get(b);
+    const bias = epilogue?.bias ? this.get(epilogue.bias) : null;
+    const res = epilogue?.residual ? this.get(epilogue.residual) : null;
     const ra = aShape.length;
     const rb = bShape.length;
     const M = transA ? aShape[ra - 1] : aShape[ra - 2];
@@ -200,6 +202,8 @@ export class ReferenceDevice implements Device {
         for (let j = 0; j < N; j++) {
           let acc = 0;
           for (let k = 0; k < K; k++) acc += A[oa + i * aRow + k * aCol] * B[ob + k * bRow + j * bCol];
+          if (bias) acc += bias[j];
+          if (res) acc += res[base + i * N + j];
           out.data[base + i * N + j] = acc;
         }
       }

@@ -1,7 +1,7 @@
 /** The layers a GPT needs, with PyTorch's default initialisations. */
 import { Tensor } from '../tensor.js';
 import { ones, rand, randn, zeros } from '../creation.js';
-import { matmulT } from '../ops/matmul.js';
+import { linear } from '../ops/matmul.js';
 import { gather, type IndicesLike } from '../ops/indexing.js';
 import { dropout, layerNorm } from '../ops/nn.js';
 import { fmt } from '../shape.js';
@@ -19,12 +19,12 @@ export class Linear extends Module {
     this.bias = options.bias === false ? null : rand([outFeatures], { low: -bound, high: bound, requiresGrad: true });
   }
 
-  forward(x: Tensor): Tensor {
+  /** x Wᵀ + b, plus `residual` (same shape as the output) in the same kernel when given. */
+  forward(x: Tensor, residual?: Tensor): Tensor {
     if (x.shape[x.ndim - 1] !== this.inFeatures) {
       throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}): input of shape ${fmt(x.shape)} has last dim ${x.shape[x.ndim - 1]}`);
     }
-    const y = matmulT(x, this.weight, false, true);
-    return this.bias ? y.add(this.bias) : y;
+    return linear(x, this.weight, this.bias, residual);
   }
 }
 

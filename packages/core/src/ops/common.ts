@@ -32,3 +32,10 @@ export function kernelOperand(op: string, x: TensorOrScalar): KernelOperand {
 export function shapeOf(x: TensorOrScalar): readonly number[] {
   return x instanceof Tensor ? x.shape : [];
 }
+
+/**
+ * Whether ops use the fused kernels (layerNorm, crossEntropy, linear's matmul epilogue, packed
+ * AdamW). FLASHGRAD_FUSION=off takes the composite paths instead: same results, more kernel
+ * calls; benchmarks flip it to measure what fusion buys in one run, on one machine.
+ */
+export const fusion = { enabled: typeof process === 'undefined' || process.env.FLASHGRAD_FUSION !== 'off' };

@@ -3,7 +3,7 @@ import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { fmt, normalizeAxis } from '../shape.js';
 import { fillUniform } from '../random.js';
-import { deviceOf } from './common.js';
+import { deviceOf, fusion } from './common.js';
 import { where } from './elementwise.js';
 import { logsumexp, mean, sum } from './reduce.js';
 import { transpose } from './movement.js';
@@ -31,8 +31,15 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
 }
 
 /**
+ * Rows up to this long go through the fused kernels (one thread loops over a row, three times in
+ * layerNorm's backward); longer ones (GPT-2's 50,257-way logits) take the composite path, whose
+ * reductions split across threads.
+ */
+export const FUSED_MAX_COLS = 2048;
+
+/**
  * Mean cross-entropy of `logits` [..., C] against integer `targets` [...] (PyTorch's
- * F.cross_entropy with mean reduction).
+ * F.cross_entropy with mean reduction): one fused kernel for every row's logsumexp − logit[target].
  */
 export function crossEntropy(logits: Tensor, targets: IndicesLike): Tensor {
   const classes = logits.shape[logits.ndim - 1];
@@ -40,12 +47,33 @@ export function crossEntropy(logits: Tensor, targets: IndicesLike): Tensor {
   if (t.data.length * classes !== logits.size) {
     throw new Error(`crossEntropy: ${t.data.length} targets for logits of shape ${fmt(logits.shape)}`);
   }
+  if (classes > FUSED_MAX_COLS || !fusion.enabled) return crossEntropyComposite(logits, t.data);
+  const device = deviceOf('crossEntropy', logits);
+  const rows = t.data.length;
+  const buf = device.crossEntropy(logits.buffer('crossEntropy'), t.data, rows, classes);
+  return mean(record('crossEntropy', new Tensor(buf, [rows], device), [logits], { targets: t.data }));
+}
+
+/** The same loss from primitives: what the fused kernel computes, for rows too long for it. */
+export function crossEntropyComposite(logits: Tensor, targets: Int32Array): Tensor {
+  const classes = logits.shape[logits.ndim - 1];
   // select, not multiply: a −∞ logit (a masked class) times its one-hot 0 would make the loss NaN
-  const picked = sum(where(oneHot(t.data, classes).reshape([...logits.shape]), logSoftmax(logits), 0), -1);
+  const picked = sum(where(oneHot(targets, classes).reshape([...logits.shape]), logSoftmax(logits), 0), -1);
   return mean(picked).neg();
 }
 
-/** Normalises the last axis to zero mean and unit variance, then scales and shifts. */
+/** dlogits = dloss[row] · (softmax(row) − onehot(target)) (no gradient of its own). */
+export function crossEntropyBackward(logits: Tensor, targets: Int32Array, dloss: Tensor): Tensor {
+  const device = deviceOf('crossEntropyBackward', logits, dloss);
+  const cols = logits.shape[logits.ndim - 1];
+  const buf = device.crossEntropyBackward(logits.buffer(), targets, dloss.buffer(), targets.length, cols);
+  return new Tensor(buf, logits.shape, device);
+}
+
+/**
+ * Normalises the last axis to zero mean and unit (biased) variance, then scales and shifts: one
+ * fused kernel forward (two on cpu/wasm), four backward.
+ */
 export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
   const c = x.shape[x.ndim - 1];
   for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
@@ -53,12 +81,31 @@ export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5)
       throw new Error(`layerNorm: ${name} of shape ${fmt(p.shape)} does not match last dim ${c} of ${fmt(x.shape)}`);
     }
   }
+  if (x.ndim === 0 || c === 0 || c > FUSED_MAX_COLS || !fusion.enabled) return layerNormComposite(x, weight, bias, eps);
+  const affine = [weight, bias].filter((p): p is Tensor => p !== undefined);
+  const device = deviceOf('layerNorm', x, ...affine);
+  const buf = device.layerNorm(x.buffer('layerNorm'), weight?.buffer('layerNorm') ?? null, bias?.buffer('layerNorm') ?? null, x.size / c, c, eps);
+  return record('layerNorm', new Tensor(buf, x.shape, device), [x, ...affine], { eps, hasWeight: weight !== undefined, hasBias: bias !== undefined });
+}
+
+/** The same function from primitives (for rows too long for the fused kernels). */
+export function layerNormComposite(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
   const centered = x.sub(mean(x, -1, true));
   const variance = mean(centered.mul(centered), -1, true);
   let y = centered.div(variance.add(eps).sqrt());
   if (weight) y = y.mul(weight);
   if (bias) y = y.add(bias);
   return y;
+}
+
+/** layerNorm's gradients (no gradient of their own); each is computed only when asked for. */
+export function layerNormBackward(dy: Tensor, x: Tensor, weight: Tensor | null, eps: number,
+  want: { dx: boolean; dweight: boolean; dbias: boolean }): { dx: Tensor | null; dweight: Tensor | null; dbias: Tensor | null } {
+  const device = deviceOf('layerNormBackward', dy, x, ...(weight ? [weight] : []));
+  const c = x.shape[x.ndim - 1];
+  const g = device.layerNormBackward(dy.buffer(), x.buffer(), weight?.buffer() ?? null, x.size / c, c, eps, want);
+  const wrap = (b: typeof g.dx, shape: readonly number[]) => (b ? new Tensor(b, shape, device) : null);
+  return { dx: wrap(g.dx, x.shape), dweight: wrap(g.dweight, [c]), dbias: wrap(g.dbias, [c]) };
 }
 
 /** Zeroes each element with probability p and scales the rest by 1/(1−p); identity in eval. */

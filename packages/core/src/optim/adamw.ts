@@ -1,8 +1,11 @@
 /**
  * AdamW (Loshchilov & Hutter): Adam moments with weight decay applied to the parameter directly,
- * decoupled from the gradient. One fused device kernel per parameter.
+ * decoupled from the gradient. Both moments of a parameter live in one [n, 2] buffer, so an
+ * update is two device kernels (new moments, new parameter), not three.
  */
-import { Tensor, keep } from '../tensor.js';
+import { Tensor, keep, tidy } from '../tensor.js';
+import { noGrad } from '../autograd.js';
+import { pad } from '../ops/movement.js';
 import { Optimizer, type ParamGroup } from './optimizer.js';
 
 export interface AdamWOptions {
@@ -25,7 +28,9 @@ export class AdamW extends Optimizer {
   readonly eps: number;
   readonly weightDecay: number;
   stepCount = 0;
-  private moments = new Map<Tensor, { m: Tensor; v: Tensor }>();
+  /** Per parameter, its moments interleaved (m, v): shape [n, 2]. */
+  private moments = new Map<Tensor, Tensor>();
+  private stateCopies: Tensor[] = [];
 
   constructor(params: Tensor[] | ParamGroup[], options: AdamWOptions) {
     super(params, options.lr);
@@ -36,15 +41,14 @@ export class AdamW extends Optimizer {
     if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new Error(`AdamW: betas must be in [0, 1), got [${this.betas}]`);
   }
 
-  private momentsOf(p: Tensor): { m: Tensor; v: Tensor } {
-    let s = this.moments.get(p);
-    if (!s) {
+  private momentsOf(p: Tensor): Tensor {
+    let mv = this.moments.get(p);
+    if (!mv) {
       // on the parameter's own device, whatever the current one is
-      const zero = (): Tensor => keep(new Tensor(p.device.fill(p.size, 0), p.shape, p.device));
-      s = { m: zero(), v: zero() };
-      this.moments.set(p, s);
+      mv = keep(new Tensor(p.device.fill(2 * p.size, 0), [p.size, 2], p.device));
+      this.moments.set(p, mv);
     }
-    return s;
+    return mv;
   }
 
   step(): void {
@@ -60,11 +64,11 @@ export class AdamW extends Optimizer {
       };
       for (const p of group.params) {
         if (!p.grad) continue;
-        const s = this.momentsOf(p);
+        const mv = this.momentsOf(p);
         const device = p.device;
-        const next = device.adamw(p.buffer('AdamW'), p.grad.buffer('AdamW'), s.m.buffer('AdamW'), s.v.buffer('AdamW'), hyper);
-        for (const [target, buf] of [[p, next.param], [s.m, next.m], [s.v, next.v]] as const) {
-          const fresh = new Tensor(buf, p.shape, device);
+        const next = device.adamwPacked(p.buffer('AdamW'), p.grad.buffer('AdamW'), mv.buffer('AdamW'), hyper);
+        for (const [target, buf] of [[p, next.param], [mv, next.moments]] as const) {
+          const fresh = new Tensor(buf, target.shape, device);
           target.assign(fresh);
           fresh.dispose();
         }
@@ -72,14 +76,21 @@ export class AdamW extends Optimizer {
     }
   }
 
-  /** Step count and moments, for checkpoints (moments of parameters not yet stepped are zeros). */
+  /**
+   * Step count and moments, for checkpoints (moments of parameters not yet stepped are zeros):
+   * copies in the parameters' shapes, owned by the optimizer until the next call (disposing them
+   * is allowed).
+   */
   state(): AdamWState {
+    for (const t of this.stateCopies) t.dispose();
     const params = this.groups.flatMap((g) => g.params);
-    return {
-      step: this.stepCount,
-      m: params.map((p) => this.momentsOf(p).m),
-      v: params.map((p) => this.momentsOf(p).v),
+    const column = (p: Tensor, k: 0 | 1): Tensor => {
+      const mv = this.momentsOf(p);
+      return keep(new Tensor(p.device.strided(mv.buffer('AdamW.state'), [p.size], [2], k), p.shape, p.device));
     };
+    const state = { step: this.stepCount, m: params.map((p) => column(p, 0)), v: params.map((p) => column(p, 1)) };
+    this.stateCopies = [...state.m, ...state.v];
+    return state;
   }
 
   loadState(state: { step: number; m: Tensor[]; v: Tensor[] }): void {
@@ -87,11 +98,16 @@ export class AdamW extends Optimizer {
     if (state.m.length !== params.length || state.v.length !== params.length) {
       throw new Error(`AdamW.loadState: state has ${state.m.length} moments for ${params.length} parameters`);
     }
-    params.forEach((p, i) => {
-      const s = this.momentsOf(p);
-      s.m.assign(state.m[i]);
-      s.v.assign(state.v[i]);
-    });
+    noGrad(() => tidy(() => {
+      params.forEach((p, i) => {
+        for (const [name, t] of [['m', state.m[i]], ['v', state.v[i]]] as const) {
+          if (t.size !== p.size) throw new Error(`AdamW.loadState: ${name}[${i}] has ${t.size} elements for a parameter of shape [${p.shape}]`);
+        }
+        // interleave: m into column 0, v into column 1, of [n, 2]
+        const col = (t: Tensor, k: number) => pad(t.reshape([p.size, 1]), [p.size, 2], [0, k]);
+        this.momentsOf(p).assign(col(state.m[i], 0).add(col(state.v[i], 1)));
+      });
+    }));
     this.stepCount = state.step;
   }
 }

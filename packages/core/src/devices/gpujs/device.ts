@@ -3,7 +3,7 @@
  * launched through GpujsEngine, which compiles each spec key once and keeps the books.
  */
 import type {
-  AdamWHyper, BinaryOp, Device, DeviceBuffer, Operand, ReduceOp, Shape, UnaryOp,
+  AdamWHyper, BinaryOp, Device, DeviceBuffer, MatmulEpilogue, Operand, ReduceOp, Shape, UnaryOp,
 } from '../device.js';
 import { adamwSpecs, binarySpec, fillSpec, unarySpec, whereSpec, type OperandShape } from './kernels/elementwise.js';
 import {
@@ -76,24 +76,48 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   matmul(
     a: DeviceBuffer, aShape: Shape, b: DeviceBuffer, bShape: Shape,
-    transA: boolean, transB: boolean, batch: Shape,
+    transA: boolean, transB: boolean, batch: Shape, epilogue?: MatmulEpilogue,
   ): DeviceBuffer {
     const A = this.own(a);
     const B = this.own(b);
     const { M, K, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
-    if (K === 0) return this.fill(count * M * N, 0);
-    if (K <= MAX_SERIAL) {
+    const bias = epilogue?.bias ? this.own(epilogue.bias) : null;
+    const res = epilogue?.residual ? this.own(epilogue.residual) : null;
+    if (bias && bias.size !== N) throw new Error(`gpujs ${this.name}: matmul bias of ${bias.size} elements for ${N} columns`);
+    if (res && res.size !== count * M * N) throw new Error(`gpujs ${this.name}: matmul residual of ${res.size} elements for a [${count}, ${M}, ${N}] result`);
+    const flags = { bias: bias !== null, residual: res !== null };
+    const extra = [bias, res].filter((x): x is GpujsBuffer => x !== null);
+    const ek = `${flags.bias ? 'b' : ''}${flags.residual ? 'r' : ''}`;
+    if (K > 0 && K <= MAX_SERIAL) {
       const wasm = this.runtime.mode === 'wasm';
       if (wasm && preferRows4(M)) {
         const packed = this.launch(`m4|${aShape}|${bShape}|${transA}|${transB}|${batch}`,
           () => matmulRows4Spec(aShape, bShape, transA, transB, batch, undefined, WASM_ROWS4_UNROLL), [A, B]);
-        const out = this.launch(`m4u|${count}|${M}|${N}`, () => unpackRows4Spec(count, M, N), [packed]);
+        const out = this.launch(`m4u|${count}|${M}|${N}|${ek}`, () => unpackRows4Spec(count, M, N, flags), [packed, ...extra]);
         this.dispose(packed);
         return out;
       }
-      return this.launch(`m|${aShape}|${bShape}|${transA}|${transB}|${batch}`,
-        () => matmulSpec(aShape, bShape, transA, transB, batch, undefined, wasm ? WASM_COLS4_UNROLL : 1), [A, B]);
+      return this.launch(`m|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}`,
+        () => matmulSpec(aShape, bShape, transA, transB, batch, undefined, wasm ? WASM_COLS4_UNROLL : 1, flags), [A, B, ...extra]);
     }
+    // K = 0, or past MAX_SERIAL: the plain product, then the epilogue as broadcast adds
+    let out = this.matmulPlain(A, aShape, B, bShape, transA, transB, batch, M, K, N, count);
+    const shape = [count, M, N];
+    for (const [term, termShape] of [[bias, [N]], [res, shape]] as const) {
+      if (!term) continue;
+      const next = this.binary('add', { buf: out, shape }, { buf: term, shape: termShape }, shape) as GpujsBuffer;
+      this.dispose(out);
+      out = next;
+    }
+    return out;
+  }
+
+  private matmulPlain(
+    A: GpujsBuffer, aShape: Shape, B: GpujsBuffer, bShape: Shape, transA: boolean, transB: boolean, batch: Shape,
+    M: number, K: number, N: number, count: number,
+  ): GpujsBuffer {
+    if (K === 0) return this.fill(count * M * N, 0) as GpujsBuffer;
+    if (K <= MAX_SERIAL) return this.matmul(A, aShape, B, bShape, transA, transB, batch) as GpujsBuffer;
     // split-K: partial products over slices of K, summed pairwise (see MAX_SERIAL for why)
     const slices = Math.ceil(K / MAX_SERIAL);
     const len = Math.ceil(K / slices);
@@ -263,9 +287,9 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const c1 = 1 - h.beta1 ** h.step;
     const c2 = 1 - h.beta2 ** h.step;
     // both read the old moments: neither waits for the other
-    const mv2 = this.launch(`amv|${n}`, () => adamwPackedSpecs(n).moments, [MV, G, h.beta1, h.beta2]);
+    const mv2 = this.launch(`amv|${n}`, () => adamwPackedSpecs(n).moments, [MV, G, 1 - h.beta1, 1 - h.beta2]);
     const p2 = this.launch(`app|${n}`, () => adamwPackedSpecs(n).param,
-      [P, G, MV, h.beta1, h.beta2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
+      [P, G, MV, 1 - h.beta1, 1 - h.beta2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
     return { param: p2, moments: mv2 };
   }
 

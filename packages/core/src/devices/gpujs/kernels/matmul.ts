@@ -58,9 +58,25 @@ function dotLoop(K: number, accs: string[], step: (acc: string[], u: number) => 
   return code;
 }
 
+/**
+ * What a matmul may add to its result on the way out (a Linear layer's bias [N], a residual
+ * stream of the output's shape): kernel arguments after a and b, named `bias` and `res`.
+ */
+export interface EpilogueFlags {
+  bias: boolean;
+  residual: boolean;
+}
+
+const NO_EPILOGUE: EpilogueFlags = { bias: false, residual: false };
+const epilogueArgs = (e: EpilogueFlags) => `${e.bias ? ', bias' : ''}${e.residual ? ', res' : ''}`;
+const epilogueKey = (e: EpilogueFlags) => `${e.bias ? 'b' : ''}${e.residual ? 'r' : ''}`;
+/** ` + bias[col] + res[flat]` for the output element at column `col`, flat index `flat`. */
+const epilogueTerms = (e: EpilogueFlags, col: string, flat: string) =>
+  `${e.bias ? ` + bias[${col}]` : ''}${e.residual ? ` + res[${flat}]` : ''}`;
+
 /** `kSlice` = [k0, length]: the partial product over that slice of K (split-K for long dots). */
 export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape,
-  kSlice?: [number, number], unroll = 1): KernelSpec {
+  kSlice?: [number, number], unroll = 1, epilogue: EpilogueFlags = NO_EPILOGUE): KernelSpec {
   const { M, K: fullK, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
   const [k0, K] = kSlice ?? [0, fullK];
   const aRow = transA ? 1 : fullK;
@@ -78,19 +94,24 @@ export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB
   }
   const wide = N % 4 === 0;
   const X = wide ? N / 4 : N;
-  const key = `matmul:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}:${unroll}`;
-  const head = `function (a, b) { ${offsets}let pa = offA + this.thread.y * ${aRow} + ${k0 * aCol}; `;
+  const key = `matmul:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}:${unroll}:${epilogueKey(epilogue)}`;
+  const head = `function (a, b${epilogueArgs(epilogue)}) { ${offsets}let pa = offA + this.thread.y * ${aRow} + ${k0 * aCol}; `;
+  // the output element's column and flat index, for the epilogue
+  const z = count > 1 ? `this.thread.z * ${M * N} + ` : '';
+  const where = epilogue.bias || epilogue.residual
+    ? `const col = this.thread.x${wide ? ' * 4' : ''}; const flat = ${z}this.thread.y * ${N} + col; ` : '';
+  const plus = (c: number) => epilogueTerms(epilogue, c ? `col + ${c}` : 'col', c ? `flat + ${c}` : 'flat');
   let source: string;
   if (wide) {
     source = head + `let pb = offB + this.thread.x * ${4 * bCol} + ${k0 * bRow}; ` +
       dotLoop(K, ['s0', 's1', 's2', 's3'], (s, u) =>
         `const av${u} = a[pa]; ${s[0]} += av${u} * b[pb]; ${s[1]} += av${u} * b[pb + ${bCol}]; ` +
         `${s[2]} += av${u} * b[pb + ${2 * bCol}]; ${s[3]} += av${u} * b[pb + ${3 * bCol}]; pa += ${aCol}; pb += ${bRow};`, unroll) +
-      'return [s0, s1, s2, s3]; }';
+      `${where}return [s0${plus(0)}, s1${plus(1)}, s2${plus(2)}, s3${plus(3)}]; }`;
   } else {
     source = head + `let pb = offB + this.thread.x * ${bCol} + ${k0 * bRow}; ` +
       dotLoop(K, ['s0'], (s) => `${s[0]} += a[pa] * b[pb]; pa += ${aCol}; pb += ${bRow};`) +
-      'return s0; }';
+      `${where}return s0${plus(0)}; }`;
   }
   return {
     key,
@@ -145,15 +166,18 @@ export function matmulRows4Spec(aShape: Shape, bShape: Shape, transA: boolean, t
   };
 }
 
-/** [count, ⌈M/4⌉, N, 4] (matmulRows4Spec's packing) to row-major [count, M, N]. */
-export function unpackRows4Spec(count: number, M: number, N: number): KernelSpec {
+/**
+ * [count, ⌈M/4⌉, N, 4] (matmulRows4Spec's packing) to row-major [count, M, N], adding the
+ * epilogue on the way (free: this pass reads and writes every element anyway).
+ */
+export function unpackRows4Spec(count: number, M: number, N: number, epilogue: EpilogueFlags = NO_EPILOGUE): KernelSpec {
   const n = count * M * N;
   const M4 = Math.ceil(M / 4);
   return {
-    key: `matmul.unpack:${count}:${M}:${N}`,
-    source: `function (p) { const t = Math.floor(this.thread.x / ${N}); const j = this.thread.x - t * ${N}; ` +
+    key: `matmul.unpack:${count}:${M}:${N}:${epilogueKey(epilogue)}`,
+    source: `function (p${epilogueArgs(epilogue)}) { const t = Math.floor(this.thread.x / ${N}); const j = this.thread.x - t * ${N}; ` +
       `const z = Math.floor(t / ${M}); const i = t - z * ${M}; const i4 = Math.floor(i * 0.25); ` +
-      `return p[((z * ${M4} + i4) * ${N} + j) * 4 + i - i4 * 4]; }`,
+      `return p[((z * ${M4} + i4) * ${N} + j) * 4 + i - i4 * 4]${epilogueTerms(epilogue, 'j', 'this.thread.x')}; }`,
     output: [n],
     outSize: n,
     work: n,
