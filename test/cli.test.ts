@@ -64,6 +64,9 @@ describe('pnpm train', () => {
     const json = JSON.parse(await readFile(join(out, 'checkpoint.json'), 'utf8'));
     expect(json.train.step).toBe(8);
     expect(json.train.settings.batchSize).toBe(4); // kept from the first run
+    expect(Object.keys(json.train.settings).sort()).toEqual([
+      'batchSize', 'betas', 'evalEvery', 'evalIters', 'gradAccum', 'gradClip', 'lr', 'minLr', 'seed', 'steps', 'warmup', 'weightDecay',
+    ]);
 
     const sampled = await run(sampleMain, ['--device', 'reference', '--ckpt', out, '--prompt', 'the ', '--tokens', '20', '--seed', '1']);
     expect(sampled.code).toBe(0);

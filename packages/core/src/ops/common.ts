@@ -34,8 +34,9 @@ export function shapeOf(x: TensorOrScalar): readonly number[] {
 }
 
 /**
- * Whether ops use the fused kernels (layerNorm, crossEntropy, linear's matmul epilogue, packed
- * AdamW). FLASHGRAD_FUSION=off takes the composite paths instead: same results, more kernel
- * calls; benchmarks flip it to measure what fusion buys in one run, on one machine.
+ * Whether ops use the fused kernels (layerNorm, crossEntropy, linear's matmul epilogue; AdamW's
+ * packed moments are its storage format and do not switch). FLASHGRAD_FUSION=off takes the
+ * composite paths instead: same results, more kernel calls; benchmarks flip it to measure what
+ * fusion buys in one run, on one machine.
  */
 export const fusion = { enabled: typeof process === 'undefined' || process.env.FLASHGRAD_FUSION !== 'off' };
