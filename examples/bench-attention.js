@@ -8,6 +8,7 @@
 //   pnpm build && node examples/bench-attention.js reference wasm
 //   FLASHGRAD_DEVICE=wasm node examples/bench-attention.js
 //   BENCH_MAX_N=1024 BENCH_CAP_MS=20000 node examples/bench-attention.js reference
+//   BENCH_B=1 BENCH_H=1 node examples/bench-attention.js webgpu   (one head, as the peers)
 //   BENCH_BLOCK_SIZES=32,64,128,256 node examples/bench-attention.js wasm   (flash block-size sweep)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -19,8 +20,8 @@ const devices = argDevices.length ? argDevices : (process.env.FLASHGRAD_DEVICE ?
 const MAX_N = Number(process.env.BENCH_MAX_N ?? 16384);
 const CAP_MS = Number(process.env.BENCH_CAP_MS ?? 30_000);
 const BLOCK_SIZES = process.env.BENCH_BLOCK_SIZES?.split(',').map(Number);
-const B = 2;
-const H = 4;
+const B = Number(process.env.BENCH_B ?? 2);
+const H = Number(process.env.BENCH_H ?? 4);
 const d = 64;
 
 function stats(times) {
@@ -120,7 +121,7 @@ async function benchDevice(name) {
     stopped,
   };
   mkdirSync('bench-results', { recursive: true });
-  const file = `bench-results/attention-${name}${BLOCK_SIZES ? '-blocksizes' : ''}.json`;
+  const file = `bench-results/attention-${name}${B * H !== 8 ? `-bh${B * H}` : ''}${BLOCK_SIZES ? '-blocksizes' : ''}.json`;
   writeFileSync(file, JSON.stringify(result, null, 2));
   console.log(`wrote ${file}`);
 }

@@ -37,6 +37,8 @@ const tag = flag('tag', '');
 const shapes = {
   peers: { config: { vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0, bias: true }, batch: 12, clip: 0 },
   tiny: { config: { vocabSize: 65, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 64, dropout: 0, bias: true }, batch: 16, clip: 1 },
+  // the `small` preset (nanoGPT shakespeare-char), one micro-batch of 16
+  small: { config: { vocabSize: 65, blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384, dropout: 0.2, bias: false }, batch: 16, clip: 1 },
 };
 const shape = shapes[shapeName];
 if (!shape) throw new Error(`--shape must be one of ${Object.keys(shapes).join(', ')}`);
@@ -50,10 +52,11 @@ const median = (xs) => {
 
 manualSeed(0);
 const config = { ...shape.config, attention };
+if (flags.dropout !== undefined) config.dropout = Number(flags.dropout);
 const model = new GPT(config);
 const { decay, noDecay } = model.decayGroups();
 const opt = new optim.AdamW([{ params: decay, weightDecay: 0.1 }, { params: noDecay, weightDecay: 0 }], { lr: 1e-3 });
-const B = shape.batch;
+const B = Number(flag('batch', shape.batch));
 const T = config.blockSize;
 // random tokens (mulberry32): the data does not change the work
 let seed = 1234;

@@ -108,6 +108,21 @@ describe('GPT', () => {
     expect(result.history.val[1][1]).toBeLessThan(result.history.val[0][1] - 0.5);
   });
 
+  it('accumulates gradients: 2 micro-batches of 4 make the update of one batch of 8', async () => {
+    const run = async (batchSize: number, gradAccum: number) => {
+      const losses: number[] = [];
+      const r = await train({
+        config: micro(), tokenizer, data, steps: 2, batchSize, gradAccum, lr: 1e-2, warmup: 0, evalEvery: 0, evalIters: 1,
+        progress: false, log: () => {}, finalEval: false, onStep: (s) => losses.push(s.loss),
+      });
+      return { losses, params: await Promise.all(r.model.parameters().map((p) => p.data64())) };
+    };
+    // the sampler draws rows one after another, so both runs see the same 8 rows per step
+    const [one, two] = [await run(8, 1), await run(4, 2)];
+    two.losses.forEach((l, i) => expect(l).toBeCloseTo(one.losses[i], 5)); // item() reads float32
+    one.params.forEach((p, i) => p.forEach((v, j) => expect(Math.abs(v - two.params[i][j])).toBeLessThan(1e-9)));
+  });
+
   it('lowers the loss on the wasm device too', async (ctx) => {
     try {
       await setDevice('wasm');

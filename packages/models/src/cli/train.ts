@@ -78,9 +78,12 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
   if (args.dropout !== undefined && !(args.dropout >= 0 && args.dropout < 1)) throw new UsageError(`--dropout must be in [0, 1), got ${args.dropout}`);
   const outDir = args.out;
 
+  // The device starts (which can take seconds) only once the cheap checks on flags and data passed,
+  // except that a checkpoint to resume from must load onto it.
+  const device = () => startDevice(args.device ?? process.env.FLASHGRAD_DEVICE ?? 'auto');
   // A resumed run takes its shape, tokenizer and settings from the checkpoint; flags may only agree.
   let resumed: LoadedCheckpoint | undefined;
-  const deviceName = await startDevice(args.device ?? process.env.FLASHGRAD_DEVICE ?? 'auto');
+  let deviceName = args.resume ? await device() : undefined;
   if (args.resume) {
     const explicit: Partial<GPTConfig> = Object.fromEntries(MODEL_FLAGS.map((k) => [k, args[k]]).filter(([, v]) => v !== undefined));
     const presetGiven = argv.some((a) => a === '--preset' || a.startsWith('--preset='));
@@ -90,6 +93,9 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
 
   const { text, source } = await asInput('--data: ', () => loadText(args.data));
   const tokenizerKind = args.tokenizer ?? resumed?.tokenizer.kind ?? preset.tokenizer;
+  if (resumed && args.tokenizer !== undefined && args.tokenizer !== resumed.tokenizer.kind) {
+    throw new UsageError(`--resume: the checkpoint in ${outDir} uses the ${resumed.tokenizer.kind} tokenizer, not ${args.tokenizer}`);
+  }
   const tokenizer = resumed ? resumed.tokenizer : makeTokenizer(tokenizerKind, text);
   const tokens = await asInput(`--data ${source}: `, () => Int32Array.from(tokenizer.encode(text)));
   const config: GPTConfig = resumed
@@ -130,6 +136,7 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
     if (done >= settings.steps) throw new UsageError(`--resume: the checkpoint in ${outDir} is already at step ${done}; pass --steps above it to train on`);
   }
 
+  deviceName ??= await device();
   const params = countParameters(config);
   io.stderr.write(
     `${resumed ? `resuming the run in ${outDir}` : `training preset '${presetName}'`}: ` +

@@ -1,1 +1,0 @@
-globalThis.navigator = { hardwareConcurrency: Number(process.env.CORES ?? 2) };
