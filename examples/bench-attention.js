@@ -13,7 +13,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { manualSeed, memory, randn, resetPeakMemory, setDevice, tidy } from '@flashgrad/core';
-import { DEFAULT_BLOCK_SIZE, flashAttention, naiveAttention } from '@flashgrad/attention';
+import { DEFAULT_BLOCK_SIZE, defaultBlockSize, flashAttention, naiveAttention } from '@flashgrad/attention';
 
 const argDevices = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const devices = argDevices.length ? argDevices : (process.env.FLASHGRAD_DEVICE ?? 'wasm').split(',');
@@ -65,7 +65,7 @@ async function benchDevice(name) {
   const rows = [];
   const stopped = [];
   const methods = [
-    ...(BLOCK_SIZES ?? [DEFAULT_BLOCK_SIZE]).map((bs) => ({ method: 'flash', blockSize: bs, fn: flashAttention })),
+    ...(BLOCK_SIZES ?? [null]).map((bs) => ({ method: 'flash', blockSize: bs, fn: flashAttention })),
     ...(BLOCK_SIZES ? [] : [{ method: 'naive', blockSize: null, fn: naiveAttention }]),
   ];
   const last = new Map(); // key → median ms at the last N, or 'stopped'
@@ -77,10 +77,12 @@ async function benchDevice(name) {
         for (const m of methods) {
           const key = `${m.method}/${m.blockSize}/${causal}/${backward}`;
           const pass = backward ? 'fwd+bwd' : 'fwd';
-          const base = { N, causal, pass, method: m.method, blockSize: m.blockSize };
+          // flash without BENCH_BLOCK_SIZES runs the device's default Bc (defaultBlockSize), shown per row
+          const bc = m.method === 'flash' ? (m.blockSize ?? Math.min(defaultBlockSize(device, { B, H, Nq: N, Nk: N }), N)) : null;
+          const base = { N, causal, pass, method: m.method, blockSize: bc };
           if (last.get(key) === 'stopped') continue;
           // the largest buffer each method makes: naive's scores, flash's N × Bc scratch
-          const largest = B * H * N * (m.method === 'naive' ? N : Math.min(m.blockSize, N));
+          const largest = B * H * N * (m.method === 'naive' ? N : bc);
           const predicted = typeof last.get(key) === 'number' ? 4 * last.get(key) : 0;
           let reason = null;
           if (largest > device.maxElements) reason = `a buffer of ${largest} elements passes the device limit of ${device.maxElements}`;
@@ -93,11 +95,11 @@ async function benchDevice(name) {
           }
           const runs = predicted > 5_000 ? 3 : 5;
           try {
-            const s = await measure(device, m.fn, N, causal, backward, m.blockSize ?? undefined, runs);
+            const s = await measure(device, m.fn, N, causal, backward, bc ?? undefined, runs);
             last.set(key, s.median);
             const row = { ...base, ...s, peakMiB: +mib(s.peakBytes), nxnBytes: B * H * N * N * bytesPerElement };
             rows.push(row);
-            console.log(`${String(N).padStart(6)}  ${String(causal).padEnd(6)}  ${pass.padEnd(7)}  ${m.method.padEnd(6)} ${String(m.blockSize ?? '').padStart(5)}  ` +
+            console.log(`${String(N).padStart(6)}  ${String(causal).padEnd(6)}  ${pass.padEnd(7)}  ${m.method.padEnd(6)} ${String(bc ?? '').padStart(5)}  ` +
               `${s.median.toFixed(1).padStart(12)}  [${s.min.toFixed(0)}–${s.max.toFixed(0)}]`.padEnd(22) + `${mib(s.peakBytes).padStart(9)}`);
           } catch (err) {
             const reasonErr = (err.message ?? String(err)).split('\n')[0];
@@ -114,7 +116,7 @@ async function benchDevice(name) {
     description: device.description ?? device.name,
     shape: { B, H, d, bytesPerElement },
     capMs: CAP_MS,
-    defaultBlockSize: DEFAULT_BLOCK_SIZE,
+    defaultBlockSize: BLOCK_SIZES ? null : `defaultBlockSize(device): ${DEFAULT_BLOCK_SIZE} on CPU devices, scratch-bounded on GPU`,
     host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() },
     date: new Date().toISOString(),
     rows,

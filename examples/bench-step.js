@@ -9,7 +9,11 @@
 // Shapes: `peers` is the step of ../shared/peers/tfjs-bench.mjs and torch-gpt-step.py (4 layers,
 // 4 heads, 128 wide, T = 64, B = 12, vocab 65, dropout 0, biases, Adam without clipping);
 // `tiny` is `pnpm train`'s default preset (2 layers, 64 wide, B = 16) with its gradient clipping.
-// --profile adds one untimed step with every kernel timed on the host (wasm/cpu: kernel time).
+// `small` is the `small` preset (6 layers, 6 heads, 384 wide, T = 256, B = 16, dropout 0.2, no
+// biases); --batch and --dropout override the shape's. --profile adds one untimed step with every
+// kernel timed (on webgpu each kernel then waits for the GPU: kernel time, not submit time) and the
+// time spent outside kernels.
+//   node examples/bench-step.js webgpu --shape small --steps 5 --warmup 2 --profile
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { getDevice, manualSeed, memory, optim, setDevice, tidy } from '@flashgrad/core';
@@ -139,6 +143,12 @@ if (byOp) {
   const src = profiled?.byOp ?? byOp;
   console.log(`\nop | calls/step${profiled ? ` | ms (profiled step: ${f1(profiled.ms)} ms)` : ''}`);
   for (const [op, s] of Object.entries(src)) console.log(`${op} | ${s.calls}${profiled ? ` | ${s.ms.toFixed(2)}` : ''}`);
+  if (profiled) {
+    // what the step spent outside kernels: building the graph, host-side work (masks, indices)
+    const inKernels = Object.values(profiled.byOp).reduce((t, s) => t + s.ms, 0);
+    profiled.hostMs = profiled.ms - inKernels;
+    console.log(`(outside kernels) | | ${profiled.hostMs.toFixed(2)}`);
+  }
 }
 mkdirSync('bench-results', { recursive: true });
 const out = `bench-results/step-${device.name}${shapeName === 'peers' ? '' : `-${shapeName}`}${tag ? `-${tag}` : ''}.json`;

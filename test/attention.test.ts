@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Tensor, manualSeed, memory, randn, resetPeakMemory, setDevice, tidy, zeros } from '@flashgrad/core';
-import { flashAttention, naiveAttention } from '@flashgrad/attention';
+import { DEFAULT_BLOCK_SIZE, GPU_SCRATCH_ELEMENTS, defaultBlockSize, flashAttention, naiveAttention } from '@flashgrad/attention';
 
 const RUNS = Number(process.env.FC_RUNS ?? 25);
 
@@ -36,6 +36,8 @@ interface Case {
   causal: boolean;
   blockSize: number;
   scale?: number;
+  /** flashAttention's option; undefined takes the device's default. */
+  skipMaskedTiles?: boolean;
 }
 
 interface Inputs {
@@ -69,7 +71,7 @@ async function run(
   const [q, k, v, dO] = await Promise.all([x.q, x.k, x.v, x.dO].map((t) => (device === 'reference' ? t.mul(1) : t.to(device as 'wasm'))));
   for (const t of [q, k, v]) t.requiresGrad = true;
   const { out, lse } = tidy(() => {
-    const r = attention(q, k, v, { causal: c.causal, scale: c.scale, blockSize: c.blockSize, returnLse: true });
+    const r = attention(q, k, v, { causal: c.causal, scale: c.scale, blockSize: c.blockSize, skipMaskedTiles: c.skipMaskedTiles, returnLse: true });
     r.out.backward(dO);
     return r;
   });
@@ -104,6 +106,7 @@ const cases: fc.Arbitrary<Case> = fc.record({
   causal: fc.boolean(),
   blockSize: fc.oneof(fc.integer({ min: 1, max: 16 }), fc.constantFrom(32, 64, 128)),
   scale: fc.option(fc.double({ min: 0.05, max: 1, noNaN: true }), { nil: undefined }),
+  skipMaskedTiles: fc.option(fc.boolean(), { nil: undefined }),
 });
 
 describe('flashAttention equals naive attention', () => {
@@ -160,14 +163,16 @@ describe('flashAttention equals naive attention', () => {
 });
 
 describe('blockSize independence', () => {
-  const c = { B: 2, H: 1, Nq: 45, Nk: 70, d: 16 };
-  for (const causal of [false, true]) {
-    it(`${causal ? 'causal' : 'full'}: blockSize 1, 7, 16, 64, 128 agree (float64, and float32 where a device runs)`, async () => {
+  for (const [causal, Nq, Nk] of [[false, 45, 70], [true, 45, 70], [true, 70, 45]] as const) {
+    const c = { B: 2, H: 1, Nq, Nk, d: 16 };
+    it(`${causal ? 'causal' : 'full'} Nq ${Nq} Nk ${Nk}: blockSize 1, 7, 16, 64, 128, masked tiles skipped or not, agree (float64, and float32 where a device runs)`, async () => {
       const x = makeInputs({ ...c, causal, blockSize: 1 }, 11);
       for (const device of ['reference', ...(f32Device ? [f32Device] : [])]) {
         const tol = device === 'reference' ? 1e-11 : 2e-5;
         const results = [];
-        for (const blockSize of [1, 7, 16, 64, 128]) results.push(await run(flashAttention, x, { ...c, causal, blockSize }, device));
+        for (const blockSize of [1, 7, 16, 64, 128]) {
+          for (const skipMaskedTiles of [true, false]) results.push(await run(flashAttention, x, { ...c, causal, blockSize, skipMaskedTiles }, device));
+        }
         for (const r of results.slice(1)) {
           for (const name of names) {
             expect(maxErr(r[name], results[0][name]), `${device} ${name}`).toBeLessThanOrEqual(tol * (1 + maxAbs(results[0][name])));
@@ -176,6 +181,32 @@ describe('blockSize independence', () => {
       }
     });
   }
+});
+
+describe('defaultBlockSize', () => {
+  const gpus = [{ name: 'webgpu' }, { name: 'headlessgl' }];
+  it('is DEFAULT_BLOCK_SIZE on CPU devices', () => {
+    for (const name of ['reference', 'wasm', 'cpu']) expect(defaultBlockSize({ name }, { B: 8, H: 8, Nq: 4096, Nk: 4096 })).toBe(DEFAULT_BLOCK_SIZE);
+  });
+  it('on a GPU: the largest power of two ≥ 64 whose B·H·Nq·Bc scratch fits the budget, capped at Nk rounded up', () => {
+    expect(defaultBlockSize(gpus[0], { B: 1, H: 1, Nq: 1024, Nk: 1024 })).toBe(1024); // one block
+    expect(defaultBlockSize(gpus[0], { B: 1, H: 1, Nq: 4096, Nk: 4096 })).toBe(1024);
+    expect(defaultBlockSize(gpus[0], { B: 2, H: 4, Nq: 4096, Nk: 4096 })).toBe(128);
+    expect(defaultBlockSize(gpus[0], { B: 1, H: 1, Nq: 1000, Nk: 45 })).toBe(64);
+    expect(defaultBlockSize(gpus[0], { B: 1, H: 1, Nq: 1, Nk: 1 })).toBe(1);
+    expect(defaultBlockSize(gpus[0], { B: 64, H: 64, Nq: 65536, Nk: 65536 })).toBe(64); // floor
+  });
+  it('on a GPU keeps the scratch within GPU_SCRATCH_ELEMENTS whenever Bc > 64, so memory stays O(N)', () => {
+    fc.assert(fc.property(fc.constantFrom(...gpus), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 32 }),
+      fc.integer({ min: 1, max: 1 << 16 }), fc.integer({ min: 1, max: 1 << 16 }), (device, B, H, Nq, Nk) => {
+        const bc = defaultBlockSize(device, { B, H, Nq, Nk });
+        expect(Number.isInteger(Math.log2(bc))).toBe(true);
+        expect(bc).toBeLessThanOrEqual(2 ** Math.ceil(Math.log2(Nk)));
+        if (bc > 64) expect(B * H * Nq * bc).toBeLessThanOrEqual(GPU_SCRATCH_ELEMENTS);
+        // and it is the largest such: doubling would pass the budget or the cap
+        if (bc >= 64 && bc < Nk) expect(B * H * Nq * bc * 2).toBeGreaterThan(GPU_SCRATCH_ELEMENTS);
+      }), { numRuns: 500 });
+  });
 });
 
 describe('memory: nothing N × N', () => {

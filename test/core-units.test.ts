@@ -327,6 +327,17 @@ describe('nn', () => {
     expect(drop.eval().forward(x)).toBe(x);
     expect(drop.train().training).toBe(true);
   });
+
+  it('dropout draws its mask from the seeded stream exactly as rand() does, and leaves the stream where rand() would', async () => {
+    const [n, p] = [5000, 0.3];
+    manualSeed(7);
+    const u = await values(rand([n]));
+    const after = getRngState();
+    manualSeed(7);
+    const y = await values(new nn.Dropout(p).forward(zeros([n]).add(1)));
+    expect(getRngState()).toBe(after);
+    expect(y).toEqual(u.map((v) => (v >= p ? 1 / (1 - p) : 0)));
+  });
 });
 
 describe('optimizers', () => {

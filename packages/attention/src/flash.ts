@@ -7,28 +7,75 @@
  * recomputes P = exp(τ·QKᵀ − L) one block at a time.
  *
  * Causal blocks: with the bottom-right mask, the queries that see any key of block [j0, j1) are
- * rows j0 + Nq − Nk … Nq−1, a suffix that only shrinks as j grows. Each block therefore runs on
- * that suffix alone (the tiles above the diagonal are skipped, halving the work), and the rows
- * that no later block reaches are finished and set aside ("retired") as soon as the suffix leaves
- * them. Every row of a block's suffix sees at least its first key, so the running max is always
- * finite and no row of any block is all-masked.
+ * rows j0 + Nq − Nk … Nq−1, a suffix that only shrinks as j grows. With `skipMaskedTiles` each
+ * block runs on that suffix alone (the tiles above the diagonal are skipped, halving the work),
+ * and the rows that no later block reaches are finished and set aside ("retired") as soon as the
+ * suffix leaves them; every row of a block's suffix sees at least its first key, so the running
+ * max is always finite and no row of any block is all-masked. Without it (the default on gpu.js
+ * GPU modes, where a kernel call costs more than the skipped arithmetic) every block runs on all
+ * rows that see any key, masked; rows that see none of a block's keys get rowmax = MASKED and so
+ * P̃ = 0 and an unchanged m, and since every such row sees key 0, block 0 makes m finite.
+ *
+ * Kernel calls, the cost that dominates on a GPU (~0.06–0.1 ms each on an H100 over WebGPU): per
+ * block the forward makes about 5 (first block) or 12 (later ones), +2 when the block crosses the
+ * causal diagonal (mask, where), +2 K/V slices when there is more than one block; the backward
+ * about 9 (+1 dq accumulate after the first block, +2 mask, +2 slices, +4 placing dK_j and dV_j).
+ * Both add a handful per call (τ·Q, Δ, O/l, L). On webgpu, 1 head, d = 64, forward / forward +
+ * backward at N = 1024: 237 / 522 calls with Bc = 64, 10 / 23 with the GPU default (one block);
+ * causal 541 / 1025 → 14 / 31. See defaultBlockSize for why blocks are few on a GPU.
  */
-import { Tensor, concat, customOp, matmulT, maximum, noGrad, tidy, where, type Grads } from '@flashgrad/core';
+import { Tensor, concat, customOp, matmulT, maximum, noGrad, pad, tidy, where, type Device, type Grads } from '@flashgrad/core';
 import { MASKED, causalKeep, type AttentionOptions, type AttentionWithLse } from './naive.js';
 import { causalOffset, resolveScale, validateAttention, validateBlockSize, type AttentionDims } from './validate.js';
 
 export interface FlashAttentionOptions extends AttentionOptions {
-  /** Bc, keys per block (the scratch is Nq × Bc); default DEFAULT_BLOCK_SIZE. */
+  /** Bc, keys per block (the scratch is B·H·Nq × Bc); default defaultBlockSize(device, dims). */
   blockSize?: number;
+  /**
+   * Causal only: run each block on the query rows that see it and retire finished rows (skips the
+   * tiles above the diagonal, at ~9 more kernel calls a block). Default: true on CPU devices
+   * (reference, wasm, cpu), false on gpu.js GPU modes (webgpu, headlessgl).
+   */
+  skipMaskedTiles?: boolean;
 }
 
 /**
  * Bc by measurement (examples/bench-attention.js with BENCH_BLOCK_SIZES, d = 64): on the reference
  * device 64 was fastest or tied at N = 1024 and 2048 with the lowest peak; on wasm 64 and 128 were
  * within the run-to-run spread at N = 512…2048 while peak memory grows with Bc (Nq × Bc scratch).
- * A GPU, paying ~0.2 ms a kernel call, may want larger blocks: pass blockSize there.
+ * On a GPU, where a kernel call costs more than a block's arithmetic, defaultBlockSize picks larger blocks.
  */
 export const DEFAULT_BLOCK_SIZE = 64;
+
+/** gpu.js modes that run on a GPU, where each kernel call costs ~0.06–0.2 ms of host and launch time. */
+const GPU_DEVICES = new Set(['webgpu', 'headlessgl']);
+
+export const isGpuDevice = (device: Pick<Device, 'name'>): boolean => GPU_DEVICES.has(device.name);
+
+/**
+ * Elements of one block's scratch (B·H·Nq·Bc) that defaultBlockSize allows on a GPU: 2^22 float32
+ * = 16 MiB, so the few scratch buffers alive at once stay near an H100's 50 MB L2.
+ */
+export const GPU_SCRATCH_ELEMENTS = 2 ** 22;
+
+/**
+ * Bc for a call. On CPU devices (reference, wasm, cpu): DEFAULT_BLOCK_SIZE, by measurement. On the
+ * gpu.js GPU modes (webgpu, headlessgl): the largest power of two ≥ 64 with B·H·Nq·Bc ≤
+ * GPU_SCRATCH_ELEMENTS, capped at Nk rounded up to a power of two, so that there are few blocks.
+ * Why: measured on an H100 (webgpu over Vulkan; a kernel call ~0.06–0.1 ms, a 1024² matmul ~1 ms),
+ * 1 head, d = 64, Bc = 64, flash forward+backward took 123.5 ms against naive's 7.3 at N = 1024
+ * causal, 106 against 7.5 at N = 2048 and 205 against 21 at N = 4096 — the calls of 16…64 blocks,
+ * not the arithmetic. The scratch stays bounded by the budget, so memory stays O(N): at B·H = 1
+ * this gives one block up to N = 2048, 4 at 4096, 16 at 8192; at B·H = 8, Bc = 128 at N = 4096.
+ */
+export function defaultBlockSize(device: Pick<Device, 'name'>, dims: Pick<AttentionDims, 'B' | 'H' | 'Nq' | 'Nk'>): number {
+  if (!isGpuDevice(device)) return DEFAULT_BLOCK_SIZE;
+  const cap = 2 ** Math.ceil(Math.log2(dims.Nk));
+  const rowsTimesHeads = dims.B * dims.H * dims.Nq;
+  let bc = 64;
+  while (bc < cap && rowsTimesHeads * bc * 2 <= GPU_SCRATCH_ELEMENTS) bc *= 2;
+  return Math.min(bc, cap);
+}
 
 /** One block of keys [j0, j1) and the query rows [rowStart, Nq) that see any of them. */
 interface Block {
@@ -39,12 +86,13 @@ interface Block {
   masked: boolean;
 }
 
-function planBlocks(dims: AttentionDims, causal: boolean, bc: number): Block[] {
+/** Blocks of Bc keys; with `shrink` (causal only) each runs on the rows that see it, else on every row that sees any key. */
+function planBlocks(dims: AttentionDims, causal: boolean, bc: number, shrink: boolean): Block[] {
   const offset = causalOffset(dims); // query i sees key j iff j ≤ i + offset
   const blocks: Block[] = [];
   for (let j0 = 0; j0 < dims.Nk; j0 += bc) {
     const j1 = Math.min(dims.Nk, j0 + bc);
-    const rowStart = causal ? Math.max(0, j0 - offset) : 0;
+    const rowStart = causal ? Math.max(0, (shrink ? j0 : 0) - offset) : 0;
     blocks.push({ j0, j1, rowStart, masked: causal && j1 - 1 > rowStart + offset });
   }
   return blocks;
@@ -52,6 +100,34 @@ function planBlocks(dims: AttentionDims, causal: boolean, bc: number): Block[] {
 
 const rows = (t: Tensor, start: number, end: number): Tensor =>
   t.slice([0, 0, start], [t.shape[0], t.shape[1], end]);
+
+/** Keys/values [j0, j1) of a block: the tensor itself when the block covers them all (no copy). */
+const blockRows = (t: Tensor, b: Block): Tensor => (b.j0 === 0 && b.j1 === t.shape[2] ? t : rows(t, b.j0, b.j1));
+
+/**
+ * Parts along axis 2 joined by placing each into the full length and summing as it goes (2 kernel
+ * calls a part after the first, one full-size buffer besides the running sum); one part is returned as is.
+ */
+function joinRows(parts: Tensor[]): Tensor {
+  if (parts.length === 1) return parts[0];
+  const shape = [...parts[0].shape];
+  shape[2] = parts.reduce((n, p) => n + p.shape[2], 0);
+  let acc: Tensor | null = null;
+  let offset = 0;
+  for (const p of parts) {
+    const placed = pad(p, shape, [0, 0, offset, 0]);
+    offset += p.shape[2];
+    p.dispose();
+    if (!acc) acc = placed;
+    else {
+      const sum: Tensor = acc.add(placed);
+      acc.dispose();
+      placed.dispose();
+      acc = sum;
+    }
+  }
+  return acc!;
+}
 
 /** Scores τ·Q_rows K_jᵀ of one block, MASKED where the causal mask hides a key. */
 function blockScores(qs: Tensor, kj: Tensor, b: Block, dims: AttentionDims): Tensor {
@@ -99,9 +175,9 @@ interface RowState {
 }
 
 function forwardBlock(state: RowState | null, qs: Tensor, k: Tensor, v: Tensor, b: Block, dims: AttentionDims): RowState {
-  const { B, H, Nq } = dims;
-  const kj = k.slice([0, 0, b.j0], [B, H, b.j1]); // (B, H, Bc, d)
-  const vj = v.slice([0, 0, b.j0], [B, H, b.j1]); // (B, H, Bc, d)
+  const { Nq } = dims;
+  const kj = blockRows(k, b); // (B, H, Bc, d)
+  const vj = blockRows(v, b); // (B, H, Bc, d)
   const qj = b.rowStart > 0 ? rows(qs, b.rowStart, Nq) : qs; // (B, H, R, d)
   const s = blockScores(qj, kj, b, dims); // (B, H, R, Bc)
   const rowMax = s.max(-1, true); // (B, H, R, 1)
@@ -135,9 +211,11 @@ function retireForward(state: RowState, upTo: number, done: { o: Tensor; lse: Te
 }
 
 /** O [B, H, Nq, d] and L [B, H, Nq, 1] without any N × N buffer. */
-function flashForward(q: Tensor, k: Tensor, v: Tensor, dims: AttentionDims, scale: number, causal: boolean, bc: number): { out: Tensor; lse: Tensor } {
+function flashForward(
+  q: Tensor, k: Tensor, v: Tensor, dims: AttentionDims, scale: number, causal: boolean, bc: number, shrink: boolean,
+): { out: Tensor; lse: Tensor } {
   return noGrad(() => tidy(() => {
-    const blocks = planBlocks(dims, causal, bc);
+    const blocks = planBlocks(dims, causal, bc, shrink);
     const qs = q.mul(scale); // (B, H, Nq, d) τ folded into Q once
     const done: { o: Tensor; lse: Tensor }[] = [];
     let state: RowState | null = null;
@@ -172,11 +250,11 @@ function flashBackwardPreprocess(dout: Tensor, out: Tensor): Tensor {
  */
 function flashBackward(
   dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
-  dims: AttentionDims, scale: number, causal: boolean, bc: number, needs: boolean[],
+  dims: AttentionDims, scale: number, causal: boolean, bc: number, shrink: boolean, needs: boolean[],
 ): Grads {
   return noGrad(() => tidy(() => {
-    const { B, H, Nq } = dims;
-    const blocks = planBlocks(dims, causal, bc);
+    const { Nq } = dims;
+    const blocks = planBlocks(dims, causal, bc, shrink);
     const [needQ, needK, needV] = needs;
     const delta = flashBackwardPreprocess(dout, out); // (B, H, Nq, 1)
     const qs = q.mul(scale); // (B, H, Nq, d)
@@ -195,8 +273,8 @@ function flashBackward(
       }
       const previous: { start: number; acc: Tensor } | null = dq;
       const grads = tidy((): { dvj: Tensor | null; dkj: Tensor | null; acc: Tensor | null } => {
-        const kj = k.slice([0, 0, b.j0], [B, H, b.j1]); // (B, H, Bc, d)
-        const vj = v.slice([0, 0, b.j0], [B, H, b.j1]); // (B, H, Bc, d)
+        const kj = blockRows(k, b); // (B, H, Bc, d)
+        const vj = blockRows(v, b); // (B, H, Bc, d)
         const suffix = (t: Tensor): Tensor => (b.rowStart > 0 ? rows(t, b.rowStart, Nq) : t);
         const qj = suffix(qs); // (B, H, R, d)
         const doj = suffix(dout); // (B, H, R, d)
@@ -228,7 +306,7 @@ function flashBackward(
     if (dq) dqDone.push(dq.acc);
     const r0 = blocks[0].rowStart;
     const dqOut = needQ ? tidy(() => prependRows(join(dqDone, 2), r0, 0).mul(scale)) : null; // (B, H, Nq, d)
-    return [dqOut, needK ? join(dks, 2) : null, needV ? join(dvs, 2) : null];
+    return [dqOut, needK ? joinRows(dks) : null, needV ? joinRows(dvs) : null];
   }));
 }
 
@@ -248,10 +326,11 @@ export function flashAttention(
   const op = 'flashAttention';
   const dims = validateAttention(op, q, k, v);
   const scale = resolveScale(op, options.scale, dims.d);
-  const bc = Math.min(validateBlockSize(op, options.blockSize ?? DEFAULT_BLOCK_SIZE), dims.Nk);
+  const bc = Math.min(validateBlockSize(op, options.blockSize ?? defaultBlockSize(q.device, dims)), dims.Nk);
   const causal = options.causal ?? false;
-  const { out, lse } = flashForward(q, k, v, dims, scale, causal, bc);
-  customOp(op, out, [q, k, v], (dout, needs) => flashBackward(dout, q, k, v, out, lse, dims, scale, causal, bc, needs));
+  const shrink = options.skipMaskedTiles ?? !isGpuDevice(q.device);
+  const { out, lse } = flashForward(q, k, v, dims, scale, causal, bc, shrink);
+  customOp(op, out, [q, k, v], (dout, needs) => flashBackward(dout, q, k, v, out, lse, dims, scale, causal, bc, shrink, needs));
   if (options.returnLse) return { out, lse: lse.reshape([dims.B, dims.H, dims.Nq]) }; // (B, H, Nq)
   if (!out.requiresGrad) lse.dispose();
   return out;

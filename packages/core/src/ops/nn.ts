@@ -2,7 +2,7 @@
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { fmt, normalizeAxis } from '../shape.js';
-import { fillUniform } from '../random.js';
+import { fillDropoutMask } from '../random.js';
 import { deviceOf, fusion } from './common.js';
 import { where } from './elementwise.js';
 import { logsumexp, mean, sum } from './reduce.js';
@@ -115,7 +115,7 @@ export function dropout(x: Tensor, p: number, training = true): Tensor {
   const device = deviceOf('dropout', x);
   const keepScale = 1 / (1 - p);
   // a float64 mask: 1/(1−p) rounded to float32 here would scale by the wrong factor on the reference device
-  const mask = Float64Array.from(fillUniform(new Float32Array(x.size)), (u) => (u >= p ? keepScale : 0));
+  const mask = fillDropoutMask(new Float64Array(x.size), p, keepScale);
   const maskTensor = new Tensor(device.upload(mask), x.shape, device);
   return x.mul(maskTensor);
 }

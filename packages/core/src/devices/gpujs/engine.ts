@@ -50,7 +50,10 @@ export class GpujsEngine {
   compiledKernels = 0;
   /** Kernel launches since start or resetStats(): one counter increment per launch. */
   kernelCalls = 0;
-  /** Times every kernel on the host when set (benchmarks' breakdown); off by default. */
+  /**
+   * Times every kernel on the host when set (benchmarks' breakdown); off by default. On webgpu each
+   * kernel then waits for the GPU to finish it (serialising the queue), so the times are the kernels'.
+   */
   profile = false;
   private byOp = new Map<string, OpStats>();
   private readonly prepared = new Map<string, Prepared>();
@@ -231,7 +234,10 @@ export class GpujsEngine {
       const raw = kernel(...args.map((a) => (a instanceof GpujsBuffer ? a.payload : a)));
       if (!p.checked) this.checkBackend(p);
       if (isPromise(raw)) {
-        return raw.then((r) => {
+        // webgpu answers at submit: when profiling, wait for the GPU so the time is the kernel's
+        const drain = profile ? this.runtime.drain : undefined;
+        const done = drain ? raw.then(async (r) => (await drain(), r)) : raw;
+        return done.then((r) => {
           this.settle(out, r);
           if (profile) opStats.ms += performance.now() - t0;
         }, (err: unknown) => {

@@ -74,15 +74,13 @@ const epilogueKey = (e: EpilogueFlags) => `${e.bias ? 'b' : ''}${e.residual ? 'r
 const epilogueTerms = (e: EpilogueFlags, col: string, flat: string) =>
   `${e.bias ? ` + bias[${col}]` : ''}${e.residual ? ` + res[${flat}]` : ''}`;
 
-/** `kSlice` = [k0, length]: the partial product over that slice of K (split-K for long dots). */
-export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape,
-  kSlice?: [number, number], unroll = 1, epilogue: EpilogueFlags = NO_EPILOGUE): KernelSpec {
+/**
+ * Where one thread's operands live: element strides along (row, k) of A and (k, col) of B with
+ * the transposes folded in, and code computing the batch offsets offA/offB from thread.z.
+ */
+function operandLayout(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape, kSlice?: [number, number]) {
   const { M, K: fullK, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
   const [k0, K] = kSlice ?? [0, fullK];
-  const aRow = transA ? 1 : fullK;
-  const aCol = transA ? M : 1;
-  const bRow = transB ? 1 : N;
-  const bCol = transB ? fullK : 1;
   // batch offsets: broadcast strides of each operand's batch dims, in elements
   const sa = broadcastStrides(aShape.slice(0, -2), batch).map((s) => s * M * fullK);
   const sb = broadcastStrides(bShape.slice(0, -2), batch).map((s) => s * fullK * N);
@@ -92,6 +90,17 @@ export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB
     const { lines, exprs } = indexCode('this.thread.z', dims, strides, 'z');
     offsets = `${lines}const offA = ${exprs[0]}; const offB = ${exprs[1]}; `;
   }
+  return {
+    M, K, N, count, k0, offsets,
+    aRow: transA ? 1 : fullK, aCol: transA ? M : 1,
+    bRow: transB ? 1 : N, bCol: transB ? fullK : 1,
+  };
+}
+
+/** `kSlice` = [k0, length]: the partial product over that slice of K (split-K for long dots). */
+export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape,
+  kSlice?: [number, number], unroll = 1, epilogue: EpilogueFlags = NO_EPILOGUE): KernelSpec {
+  const { M, K, N, count, k0, aRow, aCol, bRow, bCol, offsets } = operandLayout(aShape, bShape, transA, transB, batch, kSlice);
   const wide = N % 4 === 0;
   const X = wide ? N / 4 : N;
   const key = `matmul:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}:${unroll}:${epilogueKey(epilogue)}`;
@@ -132,20 +141,7 @@ export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB
  */
 export function matmulRows4Spec(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape,
   kSlice?: [number, number], unroll = 1): KernelSpec {
-  const { M, K: fullK, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
-  const [k0, K] = kSlice ?? [0, fullK];
-  const aRow = transA ? 1 : fullK;
-  const aCol = transA ? M : 1;
-  const bRow = transB ? 1 : N;
-  const bCol = transB ? fullK : 1;
-  const sa = broadcastStrides(aShape.slice(0, -2), batch).map((s) => s * M * fullK);
-  const sb = broadcastStrides(bShape.slice(0, -2), batch).map((s) => s * fullK * N);
-  const { dims, strides } = coalesce(batch, [sa, sb]);
-  let offsets = 'const offA = 0; const offB = 0; ';
-  if (dims.length > 0) {
-    const { lines, exprs } = indexCode('this.thread.z', dims, strides, 'z');
-    offsets = `${lines}const offA = ${exprs[0]}; const offB = ${exprs[1]}; `;
-  }
+  const { M, K, N, count, k0, aRow, aCol, bRow, bCol, offsets } = operandLayout(aShape, bShape, transA, transB, batch, kSlice);
   const M4 = Math.ceil(M / 4);
   // rows past M (when M % 4 ≠ 0) re-read row M−1: always in bounds, dropped by the unpack
   const row = (c: number) => (c === 0 ? 'i0' : `Math.min(i0 + ${c}, ${M - 1})`);
