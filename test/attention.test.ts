@@ -1,7 +1,8 @@
 /**
  * flashAttention against naiveAttention, the way the flash-attention repo tests itself: the
  * reference is naive attention in float64 (the reference device); flash computed in float32 must
- * stay within 2× the float32 naive attention's error against it, plus 1e-5, for O, L, dq, dk, dv.
+ * stay within 2× the float32 naive attention's error against it, plus 1e-5 (times max|x| where
+ * that exceeds 1), for O, L, dq, dk, dv.
  * The float32 device is wasm (or gpu.js cpu) when it starts; on the reference device itself flash
  * and naive, both float64, must agree to ~1e-10. Also: O(N) peak memory, block-size independence,
  * and the shape errors. FC_RUNS scales the number of random cases; fast-check prints the seed.
@@ -130,7 +131,9 @@ describe('flashAttention equals naive attention', () => {
       const flash32 = await run(flashAttention, x, c, f32Device!);
       for (const t of Object.values(x)) t.dispose();
       for (const name of names) {
-        const bound = 2 * maxErr(naive32[name], exact[name]) + 1e-5;
+        // flash-attn's own test adds a floor on the scale of the values (its dq_atol): 1e-5 is
+        // ~170 float32 ulps at magnitude 1, so it scales with max|x| where gradients run larger
+        const bound = 2 * maxErr(naive32[name], exact[name]) + 1e-5 * Math.max(1, maxAbs(exact[name]));
         expect(maxErr(flash32[name], exact[name]), `${name} ${JSON.stringify(c)}`).toBeLessThanOrEqual(bound);
       }
     }), { numRuns: Math.max(1, Math.ceil(RUNS / 2)) });
