@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { Device, DeviceBuffer, Operand } from '../packages/core/src/devices/device.js';
 import { createGpujsDevice, type GpujsMode } from '../packages/core/src/devices/gpujs/index.js';
 import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
+import { relErr } from './helpers/compare.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 40);
 const EW = 1e-5;
@@ -54,18 +55,6 @@ function values(n: number, seed: number, kind: 'any' | 'pos' | 'small' | 'nonzer
 }
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** ‖got − want‖ / ‖want‖ (absolute where want is all zeros); NaN or a length mismatch gives NaN. */
-function relErr(got: Float32Array, want: Float64Array): number {
-  if (got.length !== want.length) return NaN;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    num += (got[i] - want[i]) ** 2;
-    den += want[i] ** 2;
-  }
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
-}
 
 /**
  * Runs `f` on the device under test and on the reference with the same host data; compares.

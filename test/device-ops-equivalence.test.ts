@@ -40,6 +40,7 @@ import {
 } from '@flashgrad/core';
 import { axesArb, axisArb, seedArb, shapeArb, sizeOf, type ShapeOptions } from './helpers/arbitraries.js';
 import { rng, weights } from './helpers/gradcheck.js';
+import { relErr } from './helpers/compare.js';
 
 const EW = 1e-5;
 const RED = 1e-4;
@@ -103,23 +104,6 @@ function values(n: number, seed: number, kind: Kind = 'any'): Float32Array {
       default: return 6 * u - 3;
     }
   });
-}
-
-/**
- * ‖got − want‖ / max(‖want‖, scale) (absolute where both are 0); NaN anywhere, or a length
- * mismatch, gives NaN.
- */
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>, scale = 0): number {
-  if (got.length !== want.length) return NaN;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    num += (got[i] - want[i]) ** 2;
-    den += want[i] ** 2;
-  }
-  if (Number.isNaN(den)) return NaN;
-  den = Math.max(Math.sqrt(den), scale);
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num) / den;
 }
 
 /** Softmax along `axis` in float64 on the host (for the scale of softmax's cancelling backward). */
