@@ -77,10 +77,9 @@ export function arange(start: number, end?: number, step = 1): Tensor {
 export function fromNdarray(array: NdArray, options: { requiresGrad?: boolean } = {}): Tensor {
   const shape = array.shape;
   const out = new Float64Array(sizeOf(shape));
-  const dense = ndarray(out, shape);
   const index = new Array<number>(shape.length).fill(0);
   for (let i = 0; i < out.length; i++) {
-    dense.data[i] = array.get(...index);
+    out[i] = array.get(...index);
     for (let d = shape.length - 1; d >= 0 && ++index[d] === shape[d]; d--) index[d] = 0;
   }
   return make(out, shape, options.requiresGrad);

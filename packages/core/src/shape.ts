@@ -54,6 +54,9 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
 export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
   const own = stridesOf(shape);
   const offset = outShape.length - shape.length;
+  if (offset < 0 || shape.some((d, j) => d !== 1 && d !== outShape[j + offset])) {
+    throw new Error(`broadcast: cannot read shape ${fmt(shape)} as ${fmt(outShape)}`);
+  }
   return outShape.map((_, i) => {
     const j = i - offset;
     return j < 0 || shape[j] === 1 ? 0 : own[j];

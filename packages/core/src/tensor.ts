@@ -4,7 +4,7 @@
  * values back is async, because a GPU device computes behind an in-order queue.
  */
 import type { Device, DeviceBuffer, Shape } from './devices/device.js';
-import { getDevice, setDevice, type DeviceName } from './devices/registry.js';
+import { getDevice, startDevice, type DeviceName } from './devices/registry.js';
 import { fmt, sizeOf } from './shape.js';
 import type { Node } from './autograd.js';
 import * as ops from './ops/index.js';
@@ -146,7 +146,7 @@ export class Tensor {
   /** A copy on another device (values cross as float32). */
   async to(name: DeviceName): Promise<Tensor> {
     const values = await this.data();
-    const device = await setDeviceTemporarily(name);
+    const device = await startDevice(name);
     return new Tensor(device.upload(values), this.shape, device, this.requiresGrad);
   }
 
@@ -195,13 +195,6 @@ export class Tensor {
   // Neural-network functions
   softmax(axis = -1): Tensor { return ops.softmax(this, axis); }
   logSoftmax(axis = -1): Tensor { return ops.logSoftmax(this, axis); }
-}
-
-async function setDeviceTemporarily(name: DeviceName): Promise<Device> {
-  const previous = getDevice();
-  const device = await setDevice(name);
-  if (device !== previous) await setDevice(previous.name);
-  return device;
 }
 
 /** Marks a tensor to survive the tidy() scopes it was made in. */

@@ -18,15 +18,16 @@ started.set('reference', current);
  * is an Error that says why: never a silent fallback.
  */
 export async function setDevice(name: DeviceName | string = process.env.FLASHGRAD_DEVICE ?? 'auto'): Promise<Device> {
-  if (!(deviceNames as readonly string[]).includes(name)) {
-    throw new Error(`setDevice: unknown device '${name}'; choose one of ${deviceNames.join(', ')}`);
-  }
-  const device = await startDevice(name as DeviceName);
+  const device = await startDevice(name);
   current = device;
   return device;
 }
 
-async function startDevice(name: DeviceName): Promise<Device> {
+/** Starts (once) and returns a device without making it current. */
+export async function startDevice(name: DeviceName | string): Promise<Device> {
+  if (!(deviceNames as readonly string[]).includes(name)) {
+    throw new Error(`setDevice: unknown device '${name}'; choose one of ${deviceNames.join(', ')}`);
+  }
   if (name === 'auto') {
     const gpujs = await import('./gpujs/index.js');
     const probe = await gpujs.probeRealGpu();

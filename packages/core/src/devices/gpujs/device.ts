@@ -2,6 +2,7 @@
  * The Device contract over gpu.js: each op becomes one or a few kernel specs (kernels/*.ts),
  * launched through GpujsEngine, which compiles each spec key once and keeps the books.
  */
+import { sizeOf } from '../../shape.js';
 import type {
   AdamWHyper, BinaryOp, Device, DeviceBuffer, MatmulEpilogue, Operand, ReduceOp, Shape, UnaryOp,
 } from '../device.js';
@@ -13,7 +14,6 @@ import { gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, s
 import {
   CHUNK, MAX_SERIAL, reducePassSpec, reducePlan, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec, softmaxStatsSpec,
 } from './kernels/reduce.js';
-import { prod } from './kernels/spec.js';
 import {
   adamwPackedSpecs, crossEntropyBackwardSpec, crossEntropySpec, layerNormApplySpec, layerNormBackwardDwSpec,
   layerNormBackwardDxSpec, layerNormBackwardStatsSpec, layerNormOneKernelSpec, layerNormStatsSpec, rowLseSpec,
@@ -27,7 +27,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
   private operand(o: Operand): { shape: OperandShape; arg: Arg; key: string } {
     if (typeof o === 'number') return { shape: 'scalar', arg: o, key: 's' };
     const b = this.own(o.buf);
-    if (b.size !== prod(o.shape)) throw new Error(`gpujs ${this.name}: operand of shape [${o.shape}] has ${b.size} elements`);
+    if (b.size !== sizeOf(o.shape)) throw new Error(`gpujs ${this.name}: operand of shape [${o.shape}] has ${b.size} elements`);
     return { shape: o.shape, arg: b, key: `[${o.shape}]` };
   }
 
@@ -59,8 +59,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   reduce(op: ReduceOp, x: DeviceBuffer, shape: Shape, axes: readonly number[]): DeviceBuffer {
     const b = this.own(x);
-    if (b.size !== prod(shape)) throw new Error(`gpujs ${this.name}: reduce of [${shape}] given ${b.size} elements`);
-    const outSize = prod(shape.map((d, k) => (axes.includes(k) ? 1 : d)));
+    if (b.size !== sizeOf(shape)) throw new Error(`gpujs ${this.name}: reduce of [${shape}] given ${b.size} elements`);
+    const outSize = sizeOf(shape.map((d, k) => (axes.includes(k) ? 1 : d)));
     if (b.size === 0) return this.fill(outSize, op === 'sum' ? 0 : -Infinity);
     const passes = reducePlan(shape, axes);
     // nothing to reduce (only size-1 axes): the result is a copy, as every op returns a new buffer
@@ -146,7 +146,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   pad(x: DeviceBuffer, shape: Shape, outShape: Shape, starts: readonly number[]): DeviceBuffer {
     const b = this.own(x);
-    if (b.size === 0) return this.fill(prod(outShape), 0);
+    if (b.size === 0) return this.fill(sizeOf(outShape), 0);
     return this.launch(`p|${shape}|${outShape}|${starts}`, () => padSpec(shape, outShape, starts), [b]);
   }
 

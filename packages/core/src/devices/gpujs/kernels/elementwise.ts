@@ -2,10 +2,11 @@
  * One-thread-per-element kernels: unary, broadcast binary, where, fill, copy, AdamW. All use a 1D
  * gpu.js output so that results are flat buffers every other kernel can index as `x[i]`.
  */
+import { broadcastStrides, sizeOf } from '../../../shape.js';
 import type { BinaryOp, Shape, UnaryOp } from '../../device.js';
 import type { GpujsMode } from '../runtime.js';
 import { expConstants, expStatements, tanhStatements, usesFastExp } from './math.js';
-import { coalesce, indexCode, lit, prod, type KernelSpec } from './spec.js';
+import { coalesce, indexCode, lit, type KernelSpec } from './spec.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -87,21 +88,6 @@ export function unarySpec(op: UnaryOp, n: number, mode: GpujsMode): KernelSpec {
 /** An operand as the builders see it: a shape to broadcast from, or a scalar passed as an argument. */
 export type OperandShape = Shape | 'scalar';
 
-/** Element strides of `shape` broadcast (right-aligned) to `outShape`: 0 where it repeats. */
-export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
-  const strides = new Array<number>(outShape.length).fill(0);
-  const off = outShape.length - shape.length;
-  if (off < 0) throw new Error(`gpujs: cannot broadcast [${shape}] to [${outShape}]`);
-  let acc = 1;
-  for (let k = shape.length - 1; k >= 0; k--) {
-    const d = shape[k];
-    if (d !== 1 && d !== outShape[k + off]) throw new Error(`gpujs: cannot broadcast [${shape}] to [${outShape}]`);
-    strides[k + off] = d === 1 ? 0 : acc;
-    acc *= d;
-  }
-  return strides;
-}
-
 /**
  * Reads of several broadcast operands named `names`, as `const <v> = …;` lines. Scalars arrive
  * as kernel arguments, so a changing constant (a learning rate, say) never recompiles.
@@ -124,7 +110,7 @@ const shapeKey = (o: OperandShape) => (o === 'scalar' ? 's' : `[${o.join(',')}]`
 export function binarySpec(op: BinaryOp, a: OperandShape, b: OperandShape, outShape: Shape): KernelSpec {
   const entry = binaryBodies[op];
   if (!entry) throw new Error(`gpujs: unknown binary op '${op}'`);
-  const n = prod(outShape);
+  const n = sizeOf(outShape);
   const reads = operandReads([a, b], ['a', 'b'], ['x', 'y'], outShape);
   return {
     key: `binary:${op}:${shapeKey(a)}:${shapeKey(b)}:${outShape.join(',')}`,
@@ -136,7 +122,7 @@ export function binarySpec(op: BinaryOp, a: OperandShape, b: OperandShape, outSh
 }
 
 export function whereSpec(cond: OperandShape, a: OperandShape, b: OperandShape, outShape: Shape): KernelSpec {
-  const n = prod(outShape);
+  const n = sizeOf(outShape);
   const reads = operandReads([cond, a, b], ['c', 'a', 'b'], ['w', 'x', 'y'], outShape);
   return {
     key: `where:${shapeKey(cond)}:${shapeKey(a)}:${shapeKey(b)}:${outShape.join(',')}`,

@@ -6,10 +6,10 @@
  * a uniform scalar load because the row is thread.y. Shapes, transposes and batch strides are
  * baked in, so all index arithmetic is constant-folded.
  */
+import { broadcastStrides, sizeOf } from '../../../shape.js';
 import type { Shape } from '../../device.js';
 import { BLOCK } from './reduce.js';
-import { broadcastStrides } from './elementwise.js';
-import { coalesce, indexCode, prod, type KernelSpec } from './spec.js';
+import { coalesce, indexCode, type KernelSpec } from './spec.js';
 
 export interface MatmulGeometry {
   M: number;
@@ -28,7 +28,7 @@ export function matmulGeometry(aShape: Shape, bShape: Shape, transA: boolean, tr
   const Kb = transB ? bShape[rb - 1] : bShape[rb - 2];
   const N = transB ? bShape[rb - 2] : bShape[rb - 1];
   if (K !== Kb) throw new Error(`gpujs matmul: inner dims differ: [${aShape}]${transA ? 'ᵀ' : ''} × [${bShape}]${transB ? 'ᵀ' : ''}`);
-  return { M, K, N, count: prod(batch) };
+  return { M, K, N, count: sizeOf(batch) };
 }
 
 /**

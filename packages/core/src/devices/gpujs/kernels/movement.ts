@@ -3,12 +3,13 @@
  * and the index ops. Indices are host arrays; they arrive as float arguments (exact below 2^24),
  * uploaded per call, never baked, since they change every batch.
  */
+import { sizeOf, stridesOf } from '../../../shape.js';
 import type { Shape } from '../../device.js';
-import { coalesce, contiguousStrides, indexCode, prod, type KernelSpec } from './spec.js';
+import { coalesce, indexCode, type KernelSpec } from './spec.js';
 
 export function stridedSpec(inSize: number, outShape: Shape, strides: readonly number[], offset: number): KernelSpec {
   if (strides.length !== outShape.length) throw new Error(`gpujs strided: ${strides.length} strides for rank ${outShape.length}`);
-  const n = prod(outShape);
+  const n = sizeOf(outShape);
   const { dims, strides: cs } = coalesce(outShape, [strides]);
   const { lines, exprs } = indexCode('this.thread.x', dims, cs);
   const index = offset === 0 ? exprs[0] : exprs[0] === '0' ? `${offset}` : `${offset} + ${exprs[0]}`;
@@ -49,11 +50,11 @@ export function padSpec(shape: Shape, outShape: Shape, starts: readonly number[]
   shape.forEach((d, k) => {
     if (starts[k] < 0 || starts[k] + d > outShape[k]) throw new Error(`gpujs pad: [${shape}] at [${starts}] overflows [${outShape}]`);
   });
-  const n = prod(outShape);
+  const n = sizeOf(outShape);
   const dims = coalescePad(shape, outShape, starts);
   const outDims = dims.map((d) => d.out);
   const { lines } = indexCode('this.thread.x', outDims, [], 'c', true);
-  const inStrides = contiguousStrides(dims.map((d) => d.size));
+  const inStrides = stridesOf(dims.map((d) => d.size));
   const tests: string[] = [];
   const terms: string[] = [];
   dims.forEach((d, k) => {

@@ -4,10 +4,11 @@
  * BLOCK elements, partials added into the total, so rounding error grows like BLOCK + R/BLOCK
  * instead of R — 65,536-element sums stay well inside 1e-4 relative error of float64.
  */
+import { sizeOf } from '../../../shape.js';
 import type { ReduceOp, Shape } from '../../device.js';
 import type { GpujsMode } from '../runtime.js';
 import { expConstants, expStatements, usesFastExp } from './math.js';
-import { indexCode, prod, type KernelSpec } from './spec.js';
+import { indexCode, type KernelSpec } from './spec.js';
 
 export const BLOCK = 256;
 
@@ -115,8 +116,8 @@ export function reducePlan(shape: Shape, axes: readonly number[]): ReducePass[] 
   const passes: ReducePass[] = [];
   for (let r = runs.length - 1; r >= 0; r--) {
     if (!runs[r].reduced) continue;
-    const outer = prod(runs.slice(0, r).map((x) => x.size));
-    const inner = prod(runs.slice(r + 1).map((x) => x.size));
+    const outer = sizeOf(runs.slice(0, r).map((x) => x.size));
+    const inner = sizeOf(runs.slice(r + 1).map((x) => x.size));
     passes.push(...splitPass(outer, runs[r].size, inner));
     runs[r].size = 1;
   }

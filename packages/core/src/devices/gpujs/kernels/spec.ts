@@ -4,6 +4,7 @@
  * plus how to launch it. Builders are pure functions of shapes: they never see data.
  */
 import type { GpujsMode } from '../runtime.js';
+import { stridesOf } from '../../../shape.js';
 
 export interface KernelSpec {
   /** Cache key: the op and every shape or constant baked into `source`. */
@@ -29,8 +30,6 @@ export interface KernelSpec {
 export interface Target {
   mode: GpujsMode;
 }
-
-export const prod = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
 /** A JS number as a literal gpu.js parses back to the same float (always with a decimal point). */
 export function lit(x: number): string {
@@ -63,17 +62,6 @@ export function coalesce(dims: readonly number[], strides: readonly (readonly nu
   return { dims: outDims, strides: outStrides };
 }
 
-/** Row-major strides of a contiguous array of `dims`. */
-export function contiguousStrides(dims: readonly number[]): number[] {
-  const s = new Array<number>(dims.length);
-  let acc = 1;
-  for (let k = dims.length - 1; k >= 0; k--) {
-    s[k] = acc;
-    acc *= dims[k];
-  }
-  return s;
-}
-
 /**
  * Source lines that split flat index `flat` over `dims` into coordinates `${prefix}0…`, plus the
  * index expression of each operand. Divisions are float32 in gpu.js (exact below 2^24, which is
@@ -82,7 +70,7 @@ export function contiguousStrides(dims: readonly number[]): number[] {
 export function indexCode(flat: string, dims: readonly number[], strides: readonly (readonly number[])[], prefix = 'c',
   forceCoords = false): { lines: string; exprs: string[] } {
   const r = dims.length;
-  const contiguous = contiguousStrides(dims);
+  const contiguous = stridesOf(dims);
   const isContig = (s: readonly number[]) => s.every((v, k) => v === contiguous[k]);
   const needsCoords = forceCoords || strides.some((s) => !isContig(s) && s.some((v) => v !== 0));
   let lines = '';
