@@ -8,7 +8,7 @@ import type {
 } from '../device.js';
 import { adamwSpecs, binarySpec, fillSpec, unarySpec, whereSpec, type OperandShape } from './kernels/elementwise.js';
 import {
-  WASM_COLS4_UNROLL, WASM_ROWS4_UNROLL, matmulGeometry, matmulRows4Spec, matmulSpec, preferRows4, unpackRows4Spec,
+  WASM_COLS4_UNROLL, WASM_ROWS4_UNROLL, type IndexStyle, matmulGeometry, matmulRows4Spec, matmulSpec, preferRows4, unpackRows4Spec,
 } from './kernels/matmul.js';
 import { gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, stridedSpec } from './kernels/movement.js';
 import {
@@ -24,6 +24,11 @@ import type { GpujsBuffer } from './queue.js';
 export { THREAD_WORK } from './engine.js';
 
 export class GpujsDevice extends GpujsEngine implements Device {
+  /** wasm walks matmul operands with pointers, every other mode with integer indices (IndexStyle). */
+  private get indexStyle(): IndexStyle {
+    return this.runtime.mode === 'wasm' ? 'pointers' : 'integer';
+  }
+
   private operand(o: Operand): { shape: OperandShape; arg: Arg; key: string } {
     if (typeof o === 'number') return { shape: 'scalar', arg: o, key: 's' };
     const b = this.own(o.buf);
@@ -98,7 +103,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
         return out;
       }
       return this.launch(`m|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}`,
-        () => matmulSpec(aShape, bShape, transA, transB, batch, undefined, wasm ? WASM_COLS4_UNROLL : 1, flags), [A, B, ...extra]);
+        () => matmulSpec(aShape, bShape, transA, transB, batch, undefined, wasm ? WASM_COLS4_UNROLL : 1, flags, this.indexStyle), [A, B, ...extra]);
     }
     // K = 0, or past MAX_SERIAL: the plain product, then the epilogue as broadcast adds
     let out = this.matmulPlain(A, aShape, B, bShape, transA, transB, batch, M, K, N, count);
@@ -123,7 +128,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const len = Math.ceil(K / slices);
     let parts: GpujsBuffer[] = [];
     for (let k0 = 0; k0 < K; k0 += len) {
-      parts.push(this.launch(`mk|${aShape}|${bShape}|${transA}|${transB}|${batch}|${k0}|${len}`, () => matmulSpec(aShape, bShape, transA, transB, batch, [k0, Math.min(len, K - k0)]), [A, B]));
+      parts.push(this.launch(`mk|${aShape}|${bShape}|${transA}|${transB}|${batch}|${k0}|${len}`, () => matmulSpec(aShape, bShape, transA, transB, batch, [k0, Math.min(len, K - k0)], 1, undefined, this.indexStyle), [A, B]));
     }
     const shape = [count * M * N];
     while (parts.length > 1) {

@@ -9,7 +9,7 @@
 import { broadcastStrides, sizeOf } from '../../../shape.js';
 import type { Shape } from '../../device.js';
 import { BLOCK } from './reduce.js';
-import { coalesce, indexCode, type KernelSpec } from './spec.js';
+import { coalesce, type KernelSpec } from './spec.js';
 
 export interface MatmulGeometry {
   M: number;
@@ -32,30 +32,65 @@ export function matmulGeometry(aShape: Shape, bShape: Shape, transA: boolean, tr
 }
 
 /**
- * Statements accumulating `accs[c] += av * read_c` over k, blocked like reductions so long dot
- * products keep float32 error small: partial sums of BLOCK terms, added into the totals.
+ * Statements accumulating `accs[c] += ...` over k, blocked like reductions so long dot products
+ * keep float32 error small: partial sums of BLOCK terms, added into the totals. `step` gets the
+ * step's k as an integer expression of loop counters and literals, never a variable: gpu.js
+ * declares every `let`/`const` float32 (its int-initialiser decay), so an index kept in a variable
+ * pays a float→int conversion at every load, while one built from loop counters, `this.thread`
+ * and literals stays i32 from end to end.
  */
-function dotLoop(K: number, accs: string[], step: (acc: string[], u: number) => string, unroll = 1): string {
+function dotLoop(K: number, accs: string[], step: (acc: string[], k: string, u: number) => string, unroll = 1): string {
   const declare = accs.map((s) => `let ${s} = 0.0;`).join(' ');
-  // `n` steps of k, the body repeated `unroll` times per trip (constant bounds, so exact)
-  const steps = (n: number, into: string[]) => {
+  // `n` steps of k from `base`, the body repeated `unroll` times per trip (constant bounds)
+  const steps = (n: number, base: string, into: string[], counter: string) => {
     const trips = Math.floor(n / unroll);
     const rest = n - trips * unroll;
+    const at = (off: string) => (base === '0' ? off : `${base} + ${off}`);
     // each copy gets its own temporaries (suffix u): one block cannot declare a const twice
-    const body = Array.from({ length: unroll }, (_, u) => step(into, u)).join(' ');
-    let code = trips > 0 ? `for (let k = 0; k < ${trips}; k++) { ${body} } ` : '';
-    if (rest > 0) code += `for (let k = 0; k < ${rest}; k++) { ${step(into, unroll)} } `;
+    const body = Array.from({ length: unroll }, (_, u) =>
+      step(into, at(unroll === 1 ? counter : `${counter} * ${unroll}${u ? ` + ${u}` : ''}`), u)).join(' ');
+    let code = trips > 0 ? `for (let ${counter} = 0; ${counter} < ${trips}; ${counter}++) { ${body} } ` : '';
+    const tail = trips * unroll;
+    if (rest > 0) code += `for (let ${counter}r = 0; ${counter}r < ${rest}; ${counter}r++) { ${step(into, at(tail ? `${tail} + ${counter}r` : `${counter}r`), unroll)} } `;
     return code;
   };
-  if (K <= BLOCK) return `${declare} ${steps(K, accs)}`;
+  if (K <= BLOCK) return `${declare} ${steps(K, '0', accs, 'k')}`;
   const parts = accs.map((s) => `${s}b`);
   const zero = parts.map((s) => `let ${s} = 0.0;`).join(' ');
   const flush = accs.map((s, c) => `${s} += ${parts[c]};`).join(' ');
   const full = Math.floor(K / BLOCK);
   const rem = K - full * BLOCK;
-  let code = `${declare} for (let kb = 0; kb < ${full}; kb++) { ${zero} ${steps(BLOCK, parts)}${flush} } `;
-  if (rem > 0) code += steps(rem, accs);
+  let code = `${declare} for (let kb = 0; kb < ${full}; kb++) { ${zero} ${steps(BLOCK, `kb * ${BLOCK}`, parts, 'k')}${flush} } `;
+  if (rem > 0) code += steps(rem, String(full * BLOCK), accs, 'j');
   return code;
+}
+
+/** Source of a sum, leaving out zero terms. */
+function sum(...terms: (string | number)[]): string {
+  return terms.filter((t) => t !== 0 && t !== '0').join(' + ') || '0';
+}
+
+/** `base + k * stride` as source, dropping zero and unit factors. */
+function at(base: string, k: string, stride: number): string {
+  return `${base} + ${stride === 1 ? `(${k})` : `(${k}) * ${stride}`}`;
+}
+
+/**
+ * The batch offsets of A and B for the matrix at `this.thread.z`, inline: coordinate k of z is
+ * floor(z / P_k) mod d_k (P_k the product of the later dims), so a single batch dim costs one
+ * integer multiply and only broadcast batches divide.
+ */
+function batchOffsets(dims: readonly number[], strides: readonly (readonly number[])[]): string[] {
+  const z = 'this.thread.z';
+  const coord = (k: number) => {
+    const P = dims.slice(k + 1).reduce((x, y) => x * y, 1);
+    const q = P === 1 ? z : `Math.floor(${z} / ${P})`;
+    return k === 0 ? q : `(${q} - Math.floor(${z} / ${P * dims[k]}) * ${dims[k]})`;
+  };
+  return strides.map((s) => {
+    const terms = s.flatMap((v, k) => (v === 0 ? [] : [`${coord(k)} * ${v}`]));
+    return terms.length ? terms.join(' + ') : '0';
+  });
 }
 
 /**
@@ -76,7 +111,7 @@ const epilogueTerms = (e: EpilogueFlags, col: string, flat: string) =>
 
 /**
  * Where one thread's operands live: element strides along (row, k) of A and (k, col) of B with
- * the transposes folded in, and code computing the batch offsets offA/offB from thread.z.
+ * the transposes folded in, and the batch offsets offA/offB as expressions of this.thread.z.
  */
 function operandLayout(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape, kSlice?: [number, number]) {
   const { M, K: fullK, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
@@ -85,43 +120,51 @@ function operandLayout(aShape: Shape, bShape: Shape, transA: boolean, transB: bo
   const sa = broadcastStrides(aShape.slice(0, -2), batch).map((s) => s * M * fullK);
   const sb = broadcastStrides(bShape.slice(0, -2), batch).map((s) => s * fullK * N);
   const { dims, strides } = coalesce(batch, [sa, sb]);
-  let offsets = 'const offA = 0; const offB = 0; ';
-  if (dims.length > 0) {
-    const { lines, exprs } = indexCode('this.thread.z', dims, strides, 'z');
-    offsets = `${lines}const offA = ${exprs[0]}; const offB = ${exprs[1]}; `;
-  }
+  const [offA, offB] = batchOffsets(dims, strides);
   return {
-    M, K, N, count, k0, offsets,
+    M, K, N, count, k0, offA, offB,
     aRow: transA ? 1 : fullK, aCol: transA ? M : 1,
     bRow: transB ? 1 : N, bCol: transB ? fullK : 1,
   };
 }
 
+/**
+ * How a kernel walks its operands along k. 'integer': every load's index is an expression of
+ * loop counters, `this.thread` and literals, which gpu.js keeps i32 (GPU compilers fold and
+ * strength-reduce it; a float index costs a quarter-rate f32→i32 conversion per load on NVIDIA).
+ * 'pointers': float32 variables bumped by their stride each step, one truncation per load, which
+ * V8's wasm tiers run faster than the integer expressions they do not hoist. Measured (H100,
+ * webgpu, 4096²: 5.4 → 8.1 TFLOP/s; 2 cores, wasm rows4, 1024²: 533 ms pointers, 636 integer).
+ */
+export type IndexStyle = 'integer' | 'pointers';
+
+/** A dot-loop step for `pointers`: loads at pointer variables, then every pointer moves one k. */
+const bump = (ptrs: [string, number][]) => ptrs.map(([p, stride]) => `${p} += ${stride};`).join(' ');
+
 /** `kSlice` = [k0, length]: the partial product over that slice of K (split-K for long dots). */
 export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape,
-  kSlice?: [number, number], unroll = 1, epilogue: EpilogueFlags = NO_EPILOGUE): KernelSpec {
-  const { M, K, N, count, k0, aRow, aCol, bRow, bCol, offsets } = operandLayout(aShape, bShape, transA, transB, batch, kSlice);
+  kSlice?: [number, number], unroll = 1, epilogue: EpilogueFlags = NO_EPILOGUE, style: IndexStyle = 'integer'): KernelSpec {
+  const { M, K, N, count, k0, aRow, aCol, bRow, bCol, offA, offB } = operandLayout(aShape, bShape, transA, transB, batch, kSlice);
   const wide = N % 4 === 0;
   const X = wide ? N / 4 : N;
-  const key = `matmul:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}:${unroll}:${epilogueKey(epilogue)}`;
-  const head = `function (a, b${epilogueArgs(epilogue)}) { ${offsets}let pa = offA + this.thread.y * ${aRow} + ${k0 * aCol}; `;
-  // the output element's column and flat index, for the epilogue
-  const z = count > 1 ? `this.thread.z * ${M * N} + ` : '';
-  const where = epilogue.bias || epilogue.residual
-    ? `const col = this.thread.x${wide ? ' * 4' : ''}; const flat = ${z}this.thread.y * ${N} + col; ` : '';
-  const plus = (c: number) => epilogueTerms(epilogue, c ? `col + ${c}` : 'col', c ? `flat + ${c}` : 'flat');
-  let source: string;
-  if (wide) {
-    source = head + `let pb = offB + this.thread.x * ${4 * bCol} + ${k0 * bRow}; ` +
-      dotLoop(K, ['s0', 's1', 's2', 's3'], (s, u) =>
-        `const av${u} = a[pa]; ${s[0]} += av${u} * b[pb]; ${s[1]} += av${u} * b[pb + ${bCol}]; ` +
-        `${s[2]} += av${u} * b[pb + ${2 * bCol}]; ${s[3]} += av${u} * b[pb + ${3 * bCol}]; pa += ${aCol}; pb += ${bRow};`, unroll) +
-      `${where}return [s0${plus(0)}, s1${plus(1)}, s2${plus(2)}, s3${plus(3)}]; }`;
-  } else {
-    source = head + `let pb = offB + this.thread.x * ${bCol} + ${k0 * bRow}; ` +
-      dotLoop(K, ['s0'], (s) => `${s[0]} += a[pa] * b[pb]; pa += ${aCol}; pb += ${bRow};`) +
-      `${where}return s0${plus(0)}; }`;
-  }
+  const key = `matmul:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}:${unroll}:${epilogueKey(epilogue)}:${style}`;
+  // the thread's output column and flat index (for the epilogue), and its operands at k = k0
+  const col = wide ? 'this.thread.x * 4' : 'this.thread.x';
+  const flat = `${count > 1 ? `this.thread.z * ${M * N} + ` : ''}this.thread.y * ${N} + ${col}`;
+  const a0 = sum(offA, `this.thread.y * ${aRow}`, k0 * aCol);
+  const b0 = sum(offB, bCol === 1 ? col : `${col} * ${bCol}`, k0 * bRow);
+  const plus = (c: number) => epilogueTerms(epilogue, c ? `${col} + ${c}` : col, c ? `${flat} + ${c}` : flat);
+  const cols = wide ? [0, 1, 2, 3] : [0];
+  const accs = cols.map((c) => `s${c}`);
+  const bAt = (k: string, c: number) => `${style === 'integer' ? at(b0, k, bRow) : 'pb'}${c ? ` + ${c * bCol}` : ''}`;
+  const step = (s: string[], k: string, u: number) =>
+    `const av${u} = a[${style === 'integer' ? at(a0, k, aCol) : 'pa'}]; ` +
+    cols.map((c) => `${s[c]} += av${u} * b[${bAt(k, c)}];`).join(' ') +
+    (style === 'pointers' ? ` ${bump([['pa', aCol], ['pb', bRow]])}` : '');
+  const source = `function (a, b${epilogueArgs(epilogue)}) { ` +
+    (style === 'pointers' ? `let pa = ${a0}; let pb = ${b0}; ` : '') +
+    dotLoop(K, accs, step, unroll) +
+    (wide ? `return [${cols.map((c) => `s${c}${plus(c)}`).join(', ')}]; }` : `return s0${plus(0)}; }`);
   return {
     key,
     source,
@@ -133,24 +176,25 @@ export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB
 }
 
 /**
- * The other blocking: each thread computes one column of four adjacent rows. In webasm's SIMD
+ * The wasm blocking: each thread computes one column of four adjacent rows. In webasm's SIMD
  * (four threads side by side along x = column) that reads four uniform A elements and one
  * gathered B quad per step of k for 16 multiply-adds, against one A element and four gathered B
  * quads for `matmulSpec`'s layout. Its Array(4) holds a column fragment, so the result comes out
- * packed as [count, ⌈M/4⌉, N, 4] and `unpackRows4Spec` puts it in row-major order.
+ * packed as [count, ⌈M/4⌉, N, 4] and `unpackRows4Spec` puts it in row-major order. Walks its
+ * operands with pointers (see IndexStyle).
  */
 export function matmulRows4Spec(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape,
   kSlice?: [number, number], unroll = 1): KernelSpec {
-  const { M, K, N, count, k0, aRow, aCol, bRow, bCol, offsets } = operandLayout(aShape, bShape, transA, transB, batch, kSlice);
+  const { M, K, N, count, k0, aRow, aCol, bRow, bCol, offA, offB } = operandLayout(aShape, bShape, transA, transB, batch, kSlice);
   const M4 = Math.ceil(M / 4);
   // rows past M (when M % 4 ≠ 0) re-read row M−1: always in bounds, dropped by the unpack
-  const row = (c: number) => (c === 0 ? 'i0' : `Math.min(i0 + ${c}, ${M - 1})`);
-  const source = `function (a, b) { ${offsets}const i0 = this.thread.y * 4; ` +
-    [0, 1, 2, 3].map((c) => `let pa${c} = offA + ${row(c)} * ${aRow} + ${k0 * aCol}; `).join('') +
-    `let pb = offB + this.thread.x * ${bCol} + ${k0 * bRow}; ` +
-    dotLoop(K, ['s0', 's1', 's2', 's3'], (s, u) =>
-      `const bv${u} = b[pb]; ${s[0]} += a[pa0] * bv${u}; ${s[1]} += a[pa1] * bv${u}; ${s[2]} += a[pa2] * bv${u}; ${s[3]} += a[pa3] * bv${u}; ` +
-      `pa0 += ${aCol}; pa1 += ${aCol}; pa2 += ${aCol}; pa3 += ${aCol}; pb += ${bRow};`, unroll) +
+  const row = (c: number) => (M % 4 === 0 || c === 0 ? `this.thread.y * 4 + ${c}` : `Math.min(this.thread.y * 4 + ${c}, ${M - 1})`);
+  const ptrs: [string, number][] = [['pa0', aCol], ['pa1', aCol], ['pa2', aCol], ['pa3', aCol], ['pb', bRow]];
+  const source = 'function (a, b) { ' +
+    [0, 1, 2, 3].map((c) => `let pa${c} = ${sum(offA, `(${row(c)}) * ${aRow}`, k0 * aCol)}; `).join('') +
+    `let pb = ${sum(offB, `this.thread.x${bCol === 1 ? '' : ` * ${bCol}`}`, k0 * bRow)}; ` +
+    dotLoop(K, ['s0', 's1', 's2', 's3'], (s, _k, u) => `const bv${u} = b[pb]; ` +
+      [0, 1, 2, 3].map((c) => `${s[c]} += a[pa${c}] * bv${u};`).join(' ') + ` ${bump(ptrs)}`, unroll) +
     'return [s0, s1, s2, s3]; }';
   return {
     key: `matmul.rows4:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}:${unroll}`,
