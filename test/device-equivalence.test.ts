@@ -417,6 +417,25 @@ describe.each(available)('gpujs $mode resources', ({ device }) => {
     expect(gpujs.compiledKernels ?? -1).toBe(compiled);
   });
 
+  it('a disposed result\'s buffer is reused only by kernels launched after its readers', async () => {
+    const n = 4096;
+    const xs = [1, 2].map((seed) => device.upload(values(n, seed, 'small')));
+    // y1's reader is launched, then y1 is disposed and the same kernel runs again: on webgpu the
+    // second call takes the first's instance and writes into the same GPU buffer
+    const y1 = device.unary('exp', xs[0]);
+    const reader = device.binary('add', { buf: y1, shape: [n] }, 1, [n]);
+    device.dispose(y1);
+    const y2 = device.unary('exp', xs[1]);
+    const [got1, got2] = [await device.read(reader), await device.read(y2)];
+    const [in1, in2] = [await device.read(xs[0]), await device.read(xs[1])];
+    expect(relErr(got1, in1.map((v) => Math.exp(v) + 1))).toBeLessThanOrEqual(EW);
+    expect(relErr(got2, in2.map((v) => Math.exp(v)))).toBeLessThanOrEqual(EW);
+    // webgpu keeps the four buffers for reuse (uploads are kernels there too)
+    const cached = device.memory().cachedBytes ?? 0;
+    for (const b of [...xs, reader, y2]) device.dispose(b);
+    expect(device.memory().cachedBytes ?? 0).toBe(device.name === 'webgpu' ? cached + 4 * n * 4 : cached);
+  });
+
   it('refuses double dispose and use after dispose', () => {
     const x = device.upload([1, 2]);
     device.dispose(x);

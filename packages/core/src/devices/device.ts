@@ -53,6 +53,8 @@ export interface MemoryInfo {
   buffers: number;
   /** Largest `bytes` seen since the device started or since `resetPeakMemory()`. */
   peakBytes: number;
+  /** Bytes the device keeps allocated for reuse beyond `bytes` (webgpu's idle output buffers). */
+  cachedBytes?: number;
 }
 
 /** Kernel launches (gpu.js devices): what a training step costs in calls, by op. */

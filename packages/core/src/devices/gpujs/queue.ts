@@ -24,6 +24,8 @@ export class GpujsBuffer implements DeviceBuffer {
   /** Why the producing kernel (or one of its inputs) failed; read() rethrows it. */
   error: unknown = null;
   disposed = false;
+  /** webgpu: hands the producing kernel instance back to its pool, at dispose. */
+  recycle: (() => void) | null = null;
 
   constructor(readonly size: number, readonly owner: object) {}
 }
