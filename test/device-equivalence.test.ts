@@ -197,6 +197,7 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
       [[301, 20], [20, 7], false, false, []], // rows4, M % 4 = 1, N % 4 ≠ 0
       [[2, 140, 256], [140, 257], true, false, [2]], // transposed A, batch broadcast
       [[2, 1, 9, 12000], [5, 12000], false, true, [2, 1]], // K past MAX_SERIAL: split-K
+      [[2, 3, 1024, 8], [3, 1024, 12], true, false, [2, 3]], // GPUs: few threads, K in slices of one launch
     ];
     for (const [aShape, bShape, tA, tB, batch] of cases) {
       const va = values(size(aShape), 3);

@@ -8,7 +8,7 @@ import type {
 } from '../device.js';
 import { adamwSpecs, binarySpec, fillSpec, unarySpec, whereSpec, type OperandShape } from './kernels/elementwise.js';
 import {
-  WASM_COLS4_UNROLL, WASM_ROWS4_UNROLL, type IndexStyle, matmulGeometry, matmulRows4Spec, matmulSpec, preferRows4, unpackRows4Spec,
+  WASM_COLS4_UNROLL, WASM_ROWS4_UNROLL, type IndexStyle, gpuKSlices, matmulGeometry, matmulRows4Spec, matmulSpec, preferRows4, unpackRows4Spec,
 } from './kernels/matmul.js';
 import { gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, stridedSpec } from './kernels/movement.js';
 import {
@@ -93,7 +93,9 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const flags = { bias: bias !== null, residual: res !== null };
     const extra = [bias, res].filter((x): x is GpujsBuffer => x !== null);
     const ek = `${flags.bias ? 'b' : ''}${flags.residual ? 'r' : ''}`;
-    if (K > 0 && K <= MAX_SERIAL) {
+    const gpu = this.indexStyle === 'integer' && this.runtime.mode !== 'cpu';
+    const slices = gpu ? gpuKSlices(count * M * Math.ceil(N / 4), K) : 1;
+    if (K > 0 && K <= MAX_SERIAL && slices === 1) {
       const wasm = this.runtime.mode === 'wasm';
       if (wasm && preferRows4(M)) {
         const packed = this.launch(`m4|${aShape}|${bShape}|${transA}|${transB}|${batch}`,
@@ -105,8 +107,16 @@ export class GpujsDevice extends GpujsEngine implements Device {
       return this.launch(`m|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}`,
         () => matmulSpec(aShape, bShape, transA, transB, batch, undefined, wasm ? WASM_COLS4_UNROLL : 1, flags, this.indexStyle), [A, B, ...extra]);
     }
-    // K = 0, or past MAX_SERIAL: the plain product, then the epilogue as broadcast adds
-    let out = this.matmulPlain(A, aShape, B, bShape, transA, transB, batch, M, K, N, count);
+    // K = 0, split for occupancy, or past MAX_SERIAL: the plain product, then the epilogue as broadcast adds
+    let out: GpujsBuffer;
+    if (slices > 1) {
+      const partials = this.launch(`ms|${aShape}|${bShape}|${transA}|${transB}|${batch}|${slices}`,
+        () => matmulSpec(aShape, bShape, transA, transB, batch, undefined, 1, undefined, 'integer', slices), [A, B]);
+      out = this.reduce('sum', partials, [slices, count * M * N], [0]) as GpujsBuffer;
+      this.dispose(partials);
+    } else {
+      out = this.matmulPlain(A, aShape, B, bShape, transA, transB, batch, M, K, N, count);
+    }
     const shape = [count, M, N];
     for (const [term, termShape] of [[bias, [N]], [res, shape]] as const) {
       if (!term) continue;
@@ -122,7 +132,6 @@ export class GpujsDevice extends GpujsEngine implements Device {
     M: number, K: number, N: number, count: number,
   ): GpujsBuffer {
     if (K === 0) return this.fill(count * M * N, 0) as GpujsBuffer;
-    if (K <= MAX_SERIAL) return this.matmul(A, aShape, B, bShape, transA, transB, batch) as GpujsBuffer;
     // split-K: partial products over slices of K, summed pairwise (see MAX_SERIAL for why)
     const slices = Math.ceil(K / MAX_SERIAL);
     const len = Math.ceil(K / slices);

@@ -80,8 +80,7 @@ function at(base: string, k: string, stride: number): string {
  * floor(z / P_k) mod d_k (P_k the product of the later dims), so a single batch dim costs one
  * integer multiply and only broadcast batches divide.
  */
-function batchOffsets(dims: readonly number[], strides: readonly (readonly number[])[]): string[] {
-  const z = 'this.thread.z';
+function batchOffsets(dims: readonly number[], strides: readonly (readonly number[])[], z: string): string[] {
   const coord = (k: number) => {
     const P = dims.slice(k + 1).reduce((x, y) => x * y, 1);
     const q = P === 1 ? z : `Math.floor(${z} / ${P})`;
@@ -113,14 +112,15 @@ const epilogueTerms = (e: EpilogueFlags, col: string, flat: string) =>
  * Where one thread's operands live: element strides along (row, k) of A and (k, col) of B with
  * the transposes folded in, and the batch offsets offA/offB as expressions of this.thread.z.
  */
-function operandLayout(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape, kSlice?: [number, number]) {
+function operandLayout(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape, kSlice?: [number, number],
+  z = 'this.thread.z') {
   const { M, K: fullK, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
   const [k0, K] = kSlice ?? [0, fullK];
   // batch offsets: broadcast strides of each operand's batch dims, in elements
   const sa = broadcastStrides(aShape.slice(0, -2), batch).map((s) => s * M * fullK);
   const sb = broadcastStrides(bShape.slice(0, -2), batch).map((s) => s * fullK * N);
   const { dims, strides } = coalesce(batch, [sa, sb]);
-  const [offA, offB] = batchOffsets(dims, strides);
+  const [offA, offB] = batchOffsets(dims, strides, z);
   return {
     M, K, N, count, k0, offA, offB,
     aRow: transA ? 1 : fullK, aCol: transA ? M : 1,
@@ -141,18 +141,32 @@ export type IndexStyle = 'integer' | 'pointers';
 /** A dot-loop step for `pointers`: loads at pointer variables, then every pointer moves one k. */
 const bump = (ptrs: [string, number][]) => ptrs.map(([p, stride]) => `${p} += ${stride};`).join(' ');
 
-/** `kSlice` = [k0, length]: the partial product over that slice of K (split-K for long dots). */
+/**
+ * `kSlice` = [k0, length]: the partial product over that slice of K (split-K for long dots).
+ * `slices` > 1 (integer style, K divisible by it): every slice's partial product in one launch,
+ * slice-major along z, [slices, count, M, N] for a reduction over the first axis to finish.
+ */
 export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape,
-  kSlice?: [number, number], unroll = 1, epilogue: EpilogueFlags = NO_EPILOGUE, style: IndexStyle = 'integer'): KernelSpec {
-  const { M, K, N, count, k0, aRow, aCol, bRow, bCol, offA, offB } = operandLayout(aShape, bShape, transA, transB, batch, kSlice);
+  kSlice?: [number, number], unroll = 1, epilogue: EpilogueFlags = NO_EPILOGUE, style: IndexStyle = 'integer', slices = 1): KernelSpec {
+  const count0 = sizeOf(batch);
+  const split = slices > 1;
+  // with slices, z = slice · count + batch index
+  const zBatch = !split ? 'this.thread.z' : count0 > 1 ? `(this.thread.z - Math.floor(this.thread.z / ${count0}) * ${count0})` : '0';
+  const layout = operandLayout(aShape, bShape, transA, transB, batch, kSlice, zBatch);
+  const { M, N, count, k0, aRow, aCol, bRow, bCol, offA, offB } = layout;
+  const K = layout.K / slices;
+  if (split && (!Number.isInteger(K) || kSlice || style !== 'integer' || epilogue.bias || epilogue.residual)) {
+    throw new Error(`gpujs matmul: ${slices} K slices need K (${layout.K}) divisible by them, integer indices and no epilogue`);
+  }
+  const sliceAt = (stride: number) => (!split ? 0 : `${count0 > 1 ? `Math.floor(this.thread.z / ${count0})` : 'this.thread.z'} * ${K * stride}`);
   const wide = N % 4 === 0;
   const X = wide ? N / 4 : N;
-  const key = `matmul:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}:${unroll}:${epilogueKey(epilogue)}:${style}`;
+  const key = `matmul:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}:${unroll}:${epilogueKey(epilogue)}:${style}:${slices}`;
   // the thread's output column and flat index (for the epilogue), and its operands at k = k0
   const col = wide ? 'this.thread.x * 4' : 'this.thread.x';
   const flat = `${count > 1 ? `this.thread.z * ${M * N} + ` : ''}this.thread.y * ${N} + ${col}`;
-  const a0 = sum(offA, `this.thread.y * ${aRow}`, k0 * aCol);
-  const b0 = sum(offB, bCol === 1 ? col : `${col} * ${bCol}`, k0 * bRow);
+  const a0 = sum(offA, `this.thread.y * ${aRow}`, k0 * aCol, sliceAt(aCol));
+  const b0 = sum(offB, bCol === 1 ? col : `${col} * ${bCol}`, k0 * bRow, sliceAt(bRow));
   const plus = (c: number) => epilogueTerms(epilogue, c ? `${col} + ${c}` : col, c ? `${flat} + ${c}` : flat);
   const cols = wide ? [0, 1, 2, 3] : [0];
   const accs = cols.map((c) => `s${c}`);
@@ -165,13 +179,14 @@ export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB
     (style === 'pointers' ? `let pa = ${a0}; let pb = ${b0}; ` : '') +
     dotLoop(K, accs, step, unroll) +
     (wide ? `return [${cols.map((c) => `s${c}${plus(c)}`).join(', ')}]; }` : `return s0${plus(0)}; }`);
+  const Z = count * slices;
   return {
     key,
     source,
-    output: count > 1 ? [X, M, count] : [X, M],
+    output: Z > 1 ? [X, M, Z] : [X, M],
     returnType: wide ? 'Array(4)' : undefined,
-    outSize: count * M * N,
-    work: 2 * count * M * N * K,
+    outSize: Z * M * N,
+    work: 2 * Z * M * N * K,
   };
 }
 
@@ -222,6 +237,25 @@ export function unpackRows4Spec(count: number, M: number, N: number, epilogue: E
     outSize: n,
     work: n,
   };
+}
+
+/**
+ * Threads a GPU matmul should launch: an H100 holds 132 SMs × 2048 = 270K resident threads. A
+ * product with a narrow output and a long K (attention's P·V and Pᵀ·dO: [4096, 4096]·[4096, 64]
+ * is 65K threads of 4,096 steps each) leaves most of the chip idle.
+ */
+export const GPU_THREADS = 2 ** 18;
+/** The shortest K slice worth a partial product. */
+export const MIN_K_SLICE = 256;
+
+/**
+ * K slices for a GPU matmul of `threads` threads: doubled while the launch stays under
+ * GPU_THREADS, the slices divide K, and each keeps MIN_K_SLICE steps; 1 when no split pays.
+ */
+export function gpuKSlices(threads: number, K: number): number {
+  let s = 1;
+  while (threads * s * 2 <= GPU_THREADS && K % (2 * s) === 0 && K / (2 * s) >= MIN_K_SLICE) s *= 2;
+  return s;
 }
 
 /**
