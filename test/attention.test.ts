@@ -193,8 +193,8 @@ describe('defaultBlockSize', () => {
   });
   it('on a GPU: the largest power of two ≥ 64 whose B·H·Nq·Bc scratch fits the budget, capped at Nk rounded up', () => {
     expect(defaultBlockSize(gpus[0], { B: 1, H: 1, Nq: 1024, Nk: 1024 })).toBe(1024); // one block
-    expect(defaultBlockSize(gpus[0], { B: 1, H: 1, Nq: 4096, Nk: 4096 })).toBe(1024);
-    expect(defaultBlockSize(gpus[0], { B: 2, H: 4, Nq: 4096, Nk: 4096 })).toBe(128);
+    expect(defaultBlockSize(gpus[0], { B: 1, H: 1, Nq: 4096, Nk: 4096 })).toBe(2048);
+    expect(defaultBlockSize(gpus[0], { B: 2, H: 4, Nq: 4096, Nk: 4096 })).toBe(256);
     expect(defaultBlockSize(gpus[0], { B: 1, H: 1, Nq: 1000, Nk: 45 })).toBe(64);
     expect(defaultBlockSize(gpus[0], { B: 1, H: 1, Nq: 1, Nk: 1 })).toBe(1);
     expect(defaultBlockSize(gpus[0], { B: 64, H: 64, Nq: 65536, Nk: 65536 })).toBe(64); // floor

@@ -53,10 +53,13 @@ const GPU_DEVICES = new Set(['webgpu', 'headlessgl']);
 export const isGpuDevice = (device: Pick<Device, 'name'>): boolean => GPU_DEVICES.has(device.name);
 
 /**
- * Elements of one block's scratch (B·H·Nq·Bc) that defaultBlockSize allows on a GPU: 2^22 float32
- * = 16 MiB, so the few scratch buffers alive at once stay near an H100's 50 MB L2.
+ * Elements of one block's scratch (B·H·Nq·Bc) that defaultBlockSize allows on a GPU: 2^23 float32
+ * = 32 MiB. Measured on an H100 (webgpu, 1 head, N = 4096, d = 64, fwd+bwd; examples/bench-attention.js
+ * with BENCH_BLOCK_SIZES): Bc = 1024 (2^22) 11.3 ms at a 53 MiB peak, 2048 (2^23) 8.8 ms at 102 MiB,
+ * 4096 (the whole N × N) 7.5 ms at 195 MiB. 2^23 halves the blocks, and their kernel calls, of 2^22
+ * and stays O(N): past N = 2048 at one head each doubling of N halves Bc.
  */
-export const GPU_SCRATCH_ELEMENTS = 2 ** 22;
+export const GPU_SCRATCH_ELEMENTS = 2 ** 23;
 
 /**
  * Bc for a call. On CPU devices (reference, wasm, cpu): DEFAULT_BLOCK_SIZE, by measurement. On the
@@ -66,7 +69,7 @@ export const GPU_SCRATCH_ELEMENTS = 2 ** 22;
  * 1 head, d = 64, Bc = 64, flash forward+backward took 123.5 ms against naive's 7.3 at N = 1024
  * causal, 106 against 7.5 at N = 2048 and 205 against 21 at N = 4096 — the calls of 16…64 blocks,
  * not the arithmetic. The scratch stays bounded by the budget, so memory stays O(N): at B·H = 1
- * this gives one block up to N = 2048, 4 at 4096, 16 at 8192; at B·H = 8, Bc = 128 at N = 4096.
+ * this gives one block up to N = 2048, 2 at 4096, 8 at 8192; at B·H = 8, Bc = 256 at N = 4096.
  */
 export function defaultBlockSize(device: Pick<Device, 'name'>, dims: Pick<AttentionDims, 'B' | 'H' | 'Nq' | 'Nk'>): number {
   if (!isGpuDevice(device)) return DEFAULT_BLOCK_SIZE;

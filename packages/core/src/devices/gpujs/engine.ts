@@ -21,10 +21,17 @@ import type { GpujsKernel, Runtime } from './runtime.js';
 export const THREAD_WORK = 1_500_000;
 
 /**
- * Idle output memory a webgpu device keeps for reuse (see Prepared.idle), at most. Past it the
- * longest-idle instances are destroyed, buffer and all.
+ * Idle output memory a webgpu device keeps for reuse (see Prepared.idle), at most; past it the
+ * longest-idle instances are destroyed, buffer and all. Buffers are per kernel key, so a training
+ * step's transients must all fit: with 512 MiB the `small` GPT step (6L/384, 16×256 tokens)
+ * evicted and rebuilt instances every step and ran at 1,377 ms. A real GPU gets 4 GiB, a software
+ * rasterizer (host memory) 256 MiB; FLASHGRAD_GPU_CACHE_MB overrides both.
  */
-export const WEBGPU_CACHE_BYTES = 512 * 2 ** 20;
+export function webgpuCacheBytes(software: boolean): number {
+  const mb = Number(process.env.FLASHGRAD_GPU_CACHE_MB ?? (software ? 256 : 4096));
+  if (!Number.isFinite(mb) || mb < 0) throw new Error(`FLASHGRAD_GPU_CACHE_MB must be a number of MiB ≥ 0, got '${process.env.FLASHGRAD_GPU_CACHE_MB}'`);
+  return mb * 2 ** 20;
+}
 
 /** A compiled kernel with the spec it came from. */
 interface Prepared {
@@ -83,6 +90,7 @@ export class GpujsEngine {
   /** Idle pooled instances, longest idle first, with their output bytes. */
   private readonly idleOrder = new Map<GpujsKernel, { p: Prepared; bytes: number }>();
   private idleBytes = 0;
+  private readonly cacheBytes: number;
   private bytes = 0;
   private buffers = 0;
   private peakBytes = 0;
@@ -92,6 +100,7 @@ export class GpujsEngine {
     this.maxElements = runtime.maxElements;
     this.host = hostResident(runtime.mode);
     this.pooled = runtime.mode === 'webgpu';
+    this.cacheBytes = this.pooled ? webgpuCacheBytes(runtime.software ?? false) : 0;
   }
 
   get description(): string {
@@ -244,14 +253,14 @@ export class GpujsEngine {
     return kernel;
   }
 
-  /** Back to the free list once its result is disposed; the longest idle go past WEBGPU_CACHE_BYTES. */
+  /** Back to the free list once its result is disposed; the longest idle go past cacheBytes. */
   private giveBack(p: Prepared, kernel: GpujsKernel): void {
     const bytes = p.spec.outSize * 4;
     p.idle.push(kernel);
     this.idleOrder.set(kernel, { p, bytes });
     this.idleBytes += bytes;
     for (const [k, e] of this.idleOrder) {
-      if (this.idleBytes <= WEBGPU_CACHE_BYTES) break;
+      if (this.idleBytes <= this.cacheBytes) break;
       this.idleOrder.delete(k);
       this.idleBytes -= e.bytes;
       e.p.idle.splice(e.p.idle.indexOf(k), 1);

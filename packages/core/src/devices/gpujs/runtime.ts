@@ -44,6 +44,8 @@ export interface Runtime {
   description: string;
   /** webgpu only: resolves when the GPU has finished everything submitted so far. */
   drain?: () => Promise<void>;
+  /** webgpu only: the adapter is a software rasterizer (memory is the host's). */
+  software?: boolean;
 }
 
 const { GPU } = gpujs as unknown as { GPU: new (settings: { mode: string }) => GpujsInstance };
@@ -216,5 +218,6 @@ async function startWebgpu(): Promise<Runtime> {
     maxElements: Math.min(Math.floor(limitBytes / 4), INDEX_EXACT_LIMIT),
     description: `gpu.js webgpu over Dawn [${choice.flags.join(', ')}] ${choice.featureLevel}: ${name}`,
     drain: () => device.queue.onSubmittedWorkDone(),
+    software: isSoftwareAdapter(adapter),
   };
 }
