@@ -12,6 +12,7 @@ import {
   type NestedArray, type Tensor,
 } from '@flashgrad/core';
 import { runs, shapeArb, sizeOf } from './helpers/arbitraries.js';
+import { dropoutHash24, dropoutSeed, dropoutThreshold } from '../packages/core/src/random.js';
 
 const values = async (t: Tensor): Promise<number[]> => Array.from(await t.data64());
 
@@ -328,15 +329,32 @@ describe('nn', () => {
     expect(drop.train().training).toBe(true);
   });
 
-  it('dropout draws its mask from the seeded stream exactly as rand() does, and leaves the stream where rand() would', async () => {
-    const [n, p] = [5000, 0.3];
+  it('dropout draws one seed from the stream and keeps element i iff dropoutHash24(seed, i) ≥ round(p·2²⁴)', async () => {
+    const [n, p] = [20000, 0.3];
     manualSeed(7);
-    const u = await values(rand([n]));
+    const seed = dropoutSeed();
     const after = getRngState();
     manualSeed(7);
-    const y = await values(new nn.Dropout(p).forward(zeros([n]).add(1)));
+    const drop = new nn.Dropout(p);
+    const y = await values(drop.forward(zeros([n]).add(1)));
     expect(getRngState()).toBe(after);
-    expect(y).toEqual(u.map((v) => (v >= p ? 1 / (1 - p) : 0)));
+    expect(y).toEqual(Array.from({ length: n }, (_, i) => (dropoutHash24(seed, i) >= dropoutThreshold(p) ? 1 / (1 - p) : 0)));
+    // the keep rate is 1 − p within 4σ, and the next call's mask is another draw: the two agree
+    // where both keep or both drop, (1 − p)² + p² of the time
+    const sigma = Math.sqrt(p * (1 - p) / n);
+    expect(Math.abs(y.filter((v) => v > 0).length / n - (1 - p))).toBeLessThan(4 * sigma);
+    const y2 = await values(drop.forward(zeros([n]).add(1)));
+    const agree = y.filter((v, i) => (v > 0) === (y2[i] > 0)).length / n;
+    expect(Math.abs(agree - ((1 - p) ** 2 + p ** 2))).toBeLessThan(4 * Math.sqrt(0.25 / n));
+  });
+
+  it('dropout hash: 24-bit draws spread evenly over 16 bins for consecutive indices and seeds', () => {
+    const bins = new Array(16).fill(0);
+    const n = 1 << 16;
+    for (let i = 0; i < n; i++) bins[dropoutHash24(12345 + (i >> 10), i & 1023) >> 20]++;
+    const expected = n / 16;
+    const chi2 = bins.reduce((a, b) => a + (b - expected) ** 2 / expected, 0);
+    expect(chi2).toBeLessThan(37.7); // χ² with 15 degrees of freedom, p = 0.001
   });
 });
 

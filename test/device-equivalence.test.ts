@@ -293,6 +293,14 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     });
   });
 
+  it('dropout: the same mask as the reference for any 48-bit seed, at indices up to 2^18', async () => {
+    const n = 2 ** 18 + 3;
+    const x = values(n, 9);
+    for (const [p, seed] of [[0.1, 0], [0.5, 2 ** 48 - 1], [0.2, 123456789012345], [0.9, 2 ** 24 - 1]]) {
+      await check(device, EW, (d) => d.dropout(d.upload(x), p, seed));
+    }
+  });
+
   it('adamw', async () => {
     await prop(adamwCase, async ([n, s, step, lr, weightDecay]) => {
       const h = { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay, step };

@@ -27,6 +27,8 @@ export interface OpAttrs {
   gatherRows: { indices: Int32Array; rows: number };
   where: object;
   softmax: object;
+  /** The mask is redrawn from the seed. */
+  dropout: { p: number; seed: number };
   /** Inputs are x, then weight and bias where given. */
   layerNorm: { eps: number; hasWeight: boolean; hasBias: boolean };
   /** The per-row loss [rows] of logits [..., C]. */
@@ -108,6 +110,7 @@ export const gradients: Rules = {
     needs[2] ? ops.where(cond, 0, dy) : null,
   ],
   softmax: (dy, { out }) => [ops.softmaxBackward(out, dy)],
+  dropout: (dy, { attrs: { p, seed } }) => [ops.dropoutBackward(dy, p, seed)],
   layerNorm: (dy, { inputs, attrs: { eps, hasWeight, hasBias }, needs }) => {
     const g = ops.layerNormBackward(dy, T(inputs[0]), hasWeight ? T(inputs[1]) : null, eps,
       { dx: needs[0], dweight: hasWeight && needs[1], dbias: hasBias && needs[hasWeight ? 2 : 1] });

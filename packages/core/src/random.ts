@@ -1,6 +1,7 @@
 /**
  * One seeded generator for every random op, so `manualSeed(n)` makes runs reproducible on every
- * device: random numbers are drawn on the host and uploaded, never generated per device.
+ * device. Initialisation and sampling draw on the host; dropout draws one seed here and each
+ * device expands it with the counter-based hash below, identically on every device.
  */
 let state = 0x2545f491;
 
@@ -35,31 +36,34 @@ export function fillUniform(out: Float32Array, low = 0, high = 1): Float32Array 
   return out;
 }
 
-/**
- * A dropout mask: `keep` where the draw is ≥ p, else 0, drawing exactly as
- * `fillUniform(new Float32Array(n))` would (same stream, same float32 rounding and redraws), so
- * seeded runs are unchanged. One inlined loop: `Float64Array.from(uniforms, mapFn)` (V8's slow
- * generic path) took ~280 ms for the 1.57M elements of one `small`-preset activation, so a step's
- * 13 masks took 4 s on 2 cores; this loop takes ~20 ms a mask (the draws themselves). Drawing the
- * mask on the device from a counter-based hash would remove even that.
- */
-export function fillDropoutMask(out: Float64Array, p: number, keep: number): Float64Array {
-  // randomUniform inlined, its state kept as int32 (same bits); ·2⁻³² is exactly its /2³²
-  let s = state | 0;
-  for (let i = 0; i < out.length; i++) {
-    let u: number;
-    do {
-      s = (s + 0x6d2b79f5) | 0;
-      let t = s;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      u = Math.fround(((t ^ (t >>> 14)) >>> 0) * 2.3283064365386963e-10);
-    } while (u >= 1);
-    out[i] = u >= p ? keep : 0;
-  }
-  state = s >>> 0;
-  return out;
+/** A dropout call's seed: two draws from the stream, a 48-bit integer (exact in a double). */
+export function dropoutSeed(): number {
+  return Math.floor(randomUniform() * 2 ** 24) * 2 ** 24 + Math.floor(randomUniform() * 2 ** 24);
 }
+
+/** Dropout drops element i when dropoutHash24(seed, i) < dropoutThreshold(p): P = round(p·2²⁴)/2²⁴. */
+export function dropoutThreshold(p: number): number {
+  return Math.round(p * 2 ** 24);
+}
+
+/**
+ * 24 random bits for element i of a dropout call: Mueller's hash32 (x ^= x >>> 16; x *= 0x45d9f3b;
+ * twice; x ^= x >>> 16) of i ^ (the seed's high 24 bits), with its low 24 bits added after the first
+ * multiply. A seed entering only as i ^ s would make two calls' masks permutations of each other
+ * whenever their seeds agree above log2(n) bits; added mid-hash, it gives no such relation.
+ * int32 operations only — the logical shift is an arithmetic one masked to 16 bits, since WGSL's
+ * i32 has none — so gpu.js's WGSL, wasm and JavaScript kernels (kernels/random.ts) compute the
+ * same bits, and a mask is recomputed from its seed rather than stored.
+ */
+export function dropoutHash24(seed: number, i: number): number {
+  const [hi, lo] = splitSeed(seed);
+  const mix = (x: number) => x ^ ((x >> 16) & 0xffff);
+  const x = mix(Math.imul(mix((Math.imul(mix(i ^ hi), 0x45d9f3b) + lo) | 0), 0x45d9f3b));
+  return (x >> 8) & 0xffffff;
+}
+
+/** A 48-bit seed's high and low 24 bits. */
+export const splitSeed = (seed: number): [number, number] => [Math.floor(seed / 2 ** 24), seed % 2 ** 24];
 
 /** Box–Muller, two normals per pair of uniforms. */
 export function fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {

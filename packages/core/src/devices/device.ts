@@ -114,6 +114,11 @@ export interface Device {
   oneHot(indices: Int32Array, depth: number): DeviceBuffer;
   /** Softmax over the last axis of [rows, cols]. */
   softmax(x: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
+  /**
+   * x / (1 − p) where dropoutHash24(seed, i) ≥ dropoutThreshold(p), else 0 (random.ts): the same
+   * mask on every device, recomputed from the seed for the backward. seed in [0, 2³¹), p in [0, 1).
+   */
+  dropout(x: DeviceBuffer, p: number, seed: number): DeviceBuffer;
   /** dx = y ∘ (dy − rowsum(dy ∘ y)) for y = softmax(x) over the last axis. */
   softmaxBackward(y: DeviceBuffer, dy: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
   /**

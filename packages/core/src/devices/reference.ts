@@ -8,6 +8,7 @@ import type {
   AdamWHyper, BinaryOp, Device, DeviceBuffer, MatmulEpilogue, MemoryInfo, Operand, ReduceOp, Shape, UnaryOp,
 } from './device.js';
 import { broadcastStrides, sizeOf, stridesOf } from '../shape.js';
+import { dropoutHash24, dropoutThreshold } from '../random.js';
 
 class RefBuffer implements DeviceBuffer {
   constructor(readonly data: Float64Array, public live = true) {}
@@ -251,6 +252,15 @@ export class ReferenceDevice implements Device {
   oneHot(indices: Int32Array, depth: number): DeviceBuffer {
     const out = this.alloc(indices.length * depth);
     indices.forEach((r, i) => (out.data[i * depth + r] = 1));
+    return out;
+  }
+
+  dropout(x: DeviceBuffer, p: number, seed: number): DeviceBuffer {
+    const src = this.get(x);
+    const out = this.alloc(src.length);
+    const threshold = dropoutThreshold(p);
+    const keep = 1 / (1 - p);
+    for (let i = 0; i < src.length; i++) out.data[i] = dropoutHash24(seed, i) >= threshold ? src[i] * keep : 0;
     return out;
   }
 

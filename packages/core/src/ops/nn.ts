@@ -2,7 +2,7 @@
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { fmt, normalizeAxis } from '../shape.js';
-import { fillDropoutMask } from '../random.js';
+import { dropoutSeed } from '../random.js';
 import { deviceOf, fusion } from './common.js';
 import { where } from './elementwise.js';
 import { logsumexp, mean, sum } from './reduce.js';
@@ -108,14 +108,21 @@ export function layerNormBackward(dy: Tensor, x: Tensor, weight: Tensor | null, 
   return { dx: wrap(g.dx, x.shape), dweight: wrap(g.dweight, [c]), dbias: wrap(g.dbias, [c]) };
 }
 
-/** Zeroes each element with probability p and scales the rest by 1/(1−p); identity in eval. */
+/**
+ * Zeroes each element with probability p and scales the rest by 1/(1−p); identity in eval. The
+ * mask is drawn on the device from one seed of the global stream (device.dropout) and never
+ * stored: the backward redraws it from the seed, as PyTorch's Philox dropout does.
+ */
 export function dropout(x: Tensor, p: number, training = true): Tensor {
   if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
   if (!training || p === 0) return x;
   const device = deviceOf('dropout', x);
-  const keepScale = 1 / (1 - p);
-  // a float64 mask: 1/(1−p) rounded to float32 here would scale by the wrong factor on the reference device
-  const mask = fillDropoutMask(new Float64Array(x.size), p, keepScale);
-  const maskTensor = new Tensor(device.upload(mask), x.shape, device);
-  return x.mul(maskTensor);
+  const seed = dropoutSeed();
+  return record('dropout', new Tensor(device.dropout(x.buffer('dropout'), p, seed), x.shape, device), [x], { p, seed });
+}
+
+/** dropout's gradient: dy through the same mask (no gradient of its own). */
+export function dropoutBackward(dy: Tensor, p: number, seed: number): Tensor {
+  const device = deviceOf('dropoutBackward', dy);
+  return new Tensor(device.dropout(dy.buffer(), p, seed), dy.shape, device);
 }

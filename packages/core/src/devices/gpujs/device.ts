@@ -18,6 +18,8 @@ import {
   adamwPackedSpecs, crossEntropyBackwardSpec, crossEntropySpec, layerNormApplySpec, layerNormBackwardDwSpec,
   layerNormBackwardDxSpec, layerNormBackwardStatsSpec, layerNormOneKernelSpec, layerNormStatsSpec, rowLseSpec,
 } from './kernels/fused.js';
+import { dropoutSpec } from './kernels/random.js';
+import { splitSeed } from '../../random.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { GpujsBuffer } from './queue.js';
 
@@ -178,6 +180,11 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   oneHot(indices: Int32Array, depth: number): DeviceBuffer {
     return this.launch(`oh|${indices.length}|${depth}`, () => oneHotSpec(indices.length, depth), [Float32Array.from(indices)]);
+  }
+
+  dropout(x: DeviceBuffer, p: number, seed: number): DeviceBuffer {
+    const b = this.own(x);
+    return this.launch(`dr|${b.size}|${p}`, () => dropoutSpec(b.size, p), [b, ...splitSeed(seed)]);
   }
 
   softmax(x: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
