@@ -293,6 +293,34 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     });
   });
 
+  it('online softmax (flash attention\'s block kernels): stats, expShift, rescale, rowShiftedProduct', async () => {
+    const arb = fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 9 }), seed);
+    await prop(arb, async ([rows, cols, d, s]) => {
+      const x = values(rows * cols, s).map((v) => 4 * v);
+      const x2 = values(rows * cols, s + 1).map((v) => 4 * v);
+      const o = values(rows * d, s + 2);
+      const pv = values(rows * d, s + 3);
+      const c = values(rows, s + 4);
+      await check(device, RED, (dv) => dv.onlineSoftmaxStats(dv.upload(x), null, rows, cols));
+      await check(device, RED, (dv) => dv.onlineSoftmaxStats(dv.upload(x2), dv.onlineSoftmaxStats(dv.upload(x), null, rows, cols), rows, cols));
+      await check(device, RED, (dv) => dv.expShift(dv.upload(x), dv.upload(c), 1, rows, cols));
+      await check(device, RED, (dv) => dv.expShift(dv.upload(x), dv.onlineSoftmaxStats(dv.upload(x), null, rows, cols), 2, rows, cols));
+      await check(device, RED, (dv) => {
+        const before = dv.onlineSoftmaxStats(dv.upload(x), null, rows, cols);
+        const after = dv.onlineSoftmaxStats(dv.upload(x2), before, rows, cols);
+        return dv.onlineRescale(dv.upload(o), dv.upload(pv), before, after, rows, d);
+      });
+      await check(device, EW, (dv) => dv.rowShiftedProduct(dv.upload(x), dv.upload(x2), dv.upload(c), rows, cols));
+    });
+  });
+
+  it('online softmax stats on rows past the fused kernel (split reductions), with and without carried stats', async () => {
+    const [rows, cols] = [3, 9000];
+    const x = values(rows * cols, 21).map((v) => 4 * v);
+    await check(device, RED, (dv) => dv.onlineSoftmaxStats(dv.upload(x), null, rows, cols));
+    await check(device, RED, (dv) => dv.onlineSoftmaxStats(dv.upload(x), dv.onlineSoftmaxStats(dv.upload(x.map((v) => v - 1)), null, rows, cols), rows, cols));
+  });
+
   it('dropout: the same mask as the reference for any 48-bit seed, at indices up to 2^18', async () => {
     const n = 2 ** 18 + 3;
     const x = values(n, 9);

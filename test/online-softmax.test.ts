@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { logsumexp, softmax, tensor } from '@flashgrad/core';
+import { expShift, logsumexp, onlineRescale, onlineSoftmaxStats, softmax, tensor, type Tensor } from '@flashgrad/core';
 import { runs } from './helpers/arbitraries.js';
 
 interface Stats {
@@ -182,5 +182,45 @@ describe('online softmax: merging per-block statistics', () => {
     const x = Float64Array.of(-Infinity, -Infinity, -Infinity);
     expect(lse(blocks(x, [1]).map(blockStats).reduce(merge))).toBe(-Infinity);
     expect(Array.from(await logsumexp(tensor(x)).data64())).toEqual([-Infinity]);
+  });
+
+  it("core's fused kernels (onlineSoftmaxStats, expShift, onlineRescale) carry the same merge, block by block", async () => {
+    const finite = fc.array(fc.double({ min: -30, max: 30, noNaN: true }), { minLength: 2, maxLength: 40 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(finite, { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 3 }), async (rows, nBlocks) => {
+        const n = Math.min(...rows.map((r) => r.length));
+        const batch = rows.map((r) => Float64Array.from(r.slice(0, n)));
+        const cuts = Array.from({ length: nBlocks - 1 }, (_, i) => Math.floor(((i + 1) * n) / nBlocks));
+        const edges = [0, ...cuts, n];
+        let stats: Tensor | null = null;
+        let o: Tensor | null = null; // a running Σ e^(x − m)·x per row (V = x itself, d = 1)
+        for (let b = 0; b + 1 < edges.length; b++) {
+          const [j0, j1] = [edges[b], edges[b + 1]];
+          if (j1 === j0) continue;
+          const s = tensor(Float64Array.from(batch.flatMap((r) => [...r.slice(j0, j1)])), { shape: [batch.length, j1 - j0] });
+          const next = onlineSoftmaxStats(s, stats);
+          const pv = expShift(s, next).mul(s).sum(-1, true);
+          o = o && stats ? onlineRescale(o, pv, stats, next) : pv;
+          stats = next;
+        }
+        const [st, out] = [await stats!.data64(), await o!.data64()];
+        batch.forEach((r, i) => {
+          const want = blockStats(r);
+          const tol = 4 * n * 1.2e-16;
+          expect(st[2 * i]).toBe(want.m);
+          expect(close(st[2 * i + 1], want.l, tol * want.l)).toBe(true);
+          const weighted = r.reduce((a, v) => a + Math.exp(v - want.m) * v, 0);
+          expect(close(out[i], weighted, tol * r.reduce((a, v) => a + Math.exp(v - want.m) * Math.abs(v), 0) + 1e-300)).toBe(true);
+        });
+      }),
+      runs(200),
+    );
+  });
+
+  it('the fused kernels name the op and the shapes on a mismatch', () => {
+    const s = tensor([1, 2, 3, 4, 5, 6], { shape: [2, 3] });
+    expect(() => onlineSoftmaxStats(s, tensor([0, 0, 0], { shape: [3, 1] }))).toThrow(/onlineSoftmaxStats: shape \[3, 1\] does not match \[2, 3\]/);
+    expect(() => expShift(s, tensor([0, 0, 0, 0, 0, 0], { shape: [2, 3] }))).toThrow(/expShift: shift must end in 1 \(values\) or 2 \(stats\)/);
+    expect(() => onlineSoftmaxStats(tensor([], { shape: [2, 0] }), null)).toThrow(/at least one column/);
   });
 });

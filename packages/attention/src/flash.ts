@@ -24,7 +24,10 @@
  * backward at N = 1024: 237 / 522 calls with Bc = 64, 10 / 23 with the GPU default (one block);
  * causal 541 / 1025 → 14 / 31. See defaultBlockSize for why blocks are few on a GPU.
  */
-import { Tensor, concat, customOp, matmulT, maximum, noGrad, pad, tidy, where, type Device, type Grads } from '@flashgrad/core';
+import {
+  Tensor, concat, customOp, expShift, matmulT, noGrad, onlineRescale, onlineSoftmaxStats, pad, rowShiftedProduct, tidy, where,
+  type Device, type Grads,
+} from '@flashgrad/core';
 import { MASKED, causalKeep, type AttentionOptions, type AttentionWithLse } from './naive.js';
 import { causalOffset, resolveScale, validateAttention, validateBlockSize, type AttentionDims } from './validate.js';
 
@@ -172,31 +175,31 @@ function prependRows(t: Tensor, r0: number, value: number): Tensor {
 /** Running statistics of the active rows [start, Nq). */
 interface RowState {
   start: number;
-  m: Tensor; // (B, H, R, 1) row max of the scores seen so far
-  l: Tensor; // (B, H, R, 1) row sum of exp(S − m)
+  stats: Tensor; // (B, H, R, 2) per row (m, l): max of the scores seen so far and Σ exp(S − m)
   o: Tensor; // (B, H, R, d) unnormalised output, Σ exp(S − m) V
 }
 
+/**
+ * One block: m' = max(m, rowmax S), l' = e^(m−m')·l + rowsum P̃ (one fused kernel), P̃ = e^(S − m'),
+ * O' = e^(m−m')·O + P̃ V_j (one more).
+ */
 function forwardBlock(state: RowState | null, qs: Tensor, k: Tensor, v: Tensor, b: Block, dims: AttentionDims): RowState {
   const { Nq } = dims;
   const kj = blockRows(k, b); // (B, H, Bc, d)
   const vj = blockRows(v, b); // (B, H, Bc, d)
   const qj = b.rowStart > 0 ? rows(qs, b.rowStart, Nq) : qs; // (B, H, R, d)
   const s = blockScores(qj, kj, b, dims); // (B, H, R, Bc)
-  const rowMax = s.max(-1, true); // (B, H, R, 1)
-  const m = state ? maximum(state.m, rowMax) : rowMax;
-  const shifted = s.sub(m);
+  const stats = onlineSoftmaxStats(s, state?.stats ?? null); // (B, H, R, 2)
+  const p = expShift(s, stats); // (B, H, R, Bc)
   s.dispose();
-  const p = shifted.exp(); // (B, H, R, Bc)
-  shifted.dispose();
   const pv = p.matmul(vj); // (B, H, R, d)
-  const rowSum = p.sum(-1, true); // (B, H, R, 1)
   p.dispose();
-  if (!state) return { start: b.rowStart, m, l: rowSum, o: pv };
-  // m' = max(m, rowmax S);  l = e^(m−m')·l + rowsum P̃;  O = e^(m−m')·O + P̃ V_j
-  const alpha = state.m.sub(m).exp(); // (B, H, R, 1)
-  return { start: b.rowStart, m, l: state.l.mul(alpha).add(rowSum), o: state.o.mul(alpha).add(pv) };
+  return { start: b.rowStart, stats, o: state ? onlineRescale(state.o, pv, state.stats, stats) : pv };
 }
+
+/** Column c of (B, H, R, 2) stats as (B, H, R, 1). */
+const statsColumn = (stats: Tensor, c: number): Tensor =>
+  stats.slice([0, 0, 0, c], [stats.shape[0], stats.shape[1], stats.shape[2], c + 1]);
 
 /**
  * Splits off rows [state.start, upTo), which no later block reaches, finishes them (O/l and
@@ -205,11 +208,14 @@ function forwardBlock(state: RowState | null, qs: Tensor, k: Tensor, v: Tensor, 
 function retireForward(state: RowState, upTo: number, done: { o: Tensor; lse: Tensor }[]): RowState | null {
   const n = upTo - state.start;
   const R = state.o.shape[2];
-  const own = [state.m, state.l, state.o];
-  const [m, l, o] = n === R ? own : own.map((t) => rows(t, 0, n)); // (B, H, n, ·)
-  done.push(tidy(() => ({ o: o.div(l), lse: m.add(l.log()) })));
-  const next = n === R ? null : { start: upTo, m: rows(state.m, n, R), l: rows(state.l, n, R), o: rows(state.o, n, R) };
-  for (const t of new Set([m, l, o, ...own])) t.dispose();
+  const own = [state.stats, state.o];
+  const [stats, o] = n === R ? own : own.map((t) => rows(t, 0, n)); // (B, H, n, ·)
+  done.push(tidy(() => {
+    const l = statsColumn(stats, 1);
+    return { o: o.div(l), lse: statsColumn(stats, 0).add(l.log()) };
+  }));
+  const next = n === R ? null : { start: upTo, stats: rows(state.stats, n, R), o: rows(state.o, n, R) };
+  for (const t of new Set([stats, o, ...own])) t.dispose();
   return next;
 }
 
@@ -226,7 +232,7 @@ function flashForward(
       if (state && b.rowStart > state.start) state = retireForward(state, b.rowStart, done);
       const previous: RowState | null = state;
       state = tidy(() => forwardBlock(previous, qs, k, v, b, dims));
-      if (previous) for (const t of [previous.m, previous.l, previous.o]) t.dispose();
+      if (previous) for (const t of [previous.stats, previous.o]) t.dispose();
     }
     retireForward(state!, dims.Nq, done);
     const r0 = blocks[0].rowStart;
@@ -282,18 +288,14 @@ function flashBackward(
         const qj = suffix(qs); // (B, H, R, d)
         const doj = suffix(dout); // (B, H, R, d)
         const s = blockScores(qj, kj, b, dims); // (B, H, R, Bc)
-        const shifted = s.sub(suffix(lse)); // (B, H, R, Bc)
+        const p = expShift(s, suffix(lse)); // (B, H, R, Bc) masked entries are exp(MASKED − L) = 0
         s.dispose();
-        const p = shifted.exp(); // (B, H, R, Bc) masked entries are exp(MASKED − L) = 0
-        shifted.dispose();
         const dvj = needV ? matmulT(p, doj, true, false) : null; // (B, H, Bc, d)
         if (!needQ && !needK) return { dvj, dkj: null, acc: null };
         const dp = matmulT(doj, vj, false, true); // (B, H, R, Bc)
-        const centred = dp.sub(suffix(delta));
+        const ds = rowShiftedProduct(p, dp, suffix(delta)); // (B, H, R, Bc) P ∘ (dP − Δ)
         dp.dispose();
-        const ds = p.mul(centred); // (B, H, R, Bc)
         p.dispose();
-        centred.dispose();
         const dkj = needK ? matmulT(ds, qj, true, false) : null; // (B, H, Bc, d) τ is inside qj
         const dsk = needQ ? ds.matmul(kj) : null; // (B, H, R, d)
         const acc: Tensor | null = dsk && previous ? previous.acc.add(dsk) : dsk;

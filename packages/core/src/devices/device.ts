@@ -122,6 +122,18 @@ export interface Device {
   /** dx = y ∘ (dy − rowsum(dy ∘ y)) for y = softmax(x) over the last axis. */
   softmaxBackward(y: DeviceBuffer, dy: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
   /**
+   * Blocked (online) softmax, FlashAttention's forward. For scores s [rows, cols] of one block and
+   * the running stats `prev` [rows, 2] of (m, l) pairs (null before the first block): m' = max(m,
+   * max_j s), l' = l·e^(m − m') + Σ_j e^(s − m'); returns [rows, 2].
+   */
+  onlineSoftmaxStats(s: DeviceBuffer, prev: DeviceBuffer | null, rows: number, cols: number): DeviceBuffer;
+  /** e^(x − shift[r·stride]) for x [rows, cols]: stride 2 reads m from (m, l) stats, 1 a plain [rows]. */
+  expShift(x: DeviceBuffer, shift: DeviceBuffer, stride: number, rows: number, cols: number): DeviceBuffer;
+  /** o·e^(m − m') + pv for o, pv [rows, cols], m from stats `prev`, m' from `next` ((m, l) pairs). */
+  onlineRescale(o: DeviceBuffer, pv: DeviceBuffer, prev: DeviceBuffer, next: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
+  /** y ∘ (dy − c[row]) for y, dy [rows, cols], c [rows]: softmax's backward with its row term given. */
+  rowShiftedProduct(y: DeviceBuffer, dy: DeviceBuffer, c: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
+  /**
    * Layer norm over the last axis of x [rows, cols]: y = (x − mean) / √(var + eps) · weight + bias,
    * with the biased variance; weight and bias are [cols] or null (left out).
    */

@@ -290,6 +290,47 @@ export class ReferenceDevice implements Device {
     return out;
   }
 
+  onlineSoftmaxStats(s: DeviceBuffer, prev: DeviceBuffer | null, rows: number, cols: number): DeviceBuffer {
+    if (cols === 0) throw new Error(`reference: onlineSoftmaxStats of a block with no columns ([${rows}, 0])`);
+    const S = this.get(s);
+    const P = prev ? this.get(prev) : null;
+    const out = this.alloc(rows * 2);
+    for (let r = 0; r < rows; r++) {
+      let m = P ? P[2 * r] : -Infinity;
+      for (let c = 0; c < cols; c++) m = Math.max(m, S[r * cols + c]);
+      let l = P ? P[2 * r + 1] * Math.exp(P[2 * r] - m) : 0;
+      for (let c = 0; c < cols; c++) l += Math.exp(S[r * cols + c] - m);
+      out.data[2 * r] = m;
+      out.data[2 * r + 1] = l;
+    }
+    return out;
+  }
+
+  expShift(x: DeviceBuffer, shift: DeviceBuffer, stride: number, rows: number, cols: number): DeviceBuffer {
+    const X = this.get(x);
+    const sh = this.get(shift);
+    const out = this.alloc(rows * cols);
+    for (let i = 0; i < rows * cols; i++) out.data[i] = Math.exp(X[i] - sh[Math.floor(i / cols) * stride]);
+    return out;
+  }
+
+  onlineRescale(o: DeviceBuffer, pv: DeviceBuffer, prev: DeviceBuffer, next: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
+    const [O, PV, P, N] = [o, pv, prev, next].map((b) => this.get(b));
+    const out = this.alloc(rows * cols);
+    for (let i = 0; i < rows * cols; i++) {
+      const r = Math.floor(i / cols);
+      out.data[i] = O[i] * Math.exp(P[2 * r] - N[2 * r]) + PV[i];
+    }
+    return out;
+  }
+
+  rowShiftedProduct(y: DeviceBuffer, dy: DeviceBuffer, c: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
+    const [Y, dY, C] = [y, dy, c].map((b) => this.get(b));
+    const out = this.alloc(rows * cols);
+    for (let i = 0; i < rows * cols; i++) out.data[i] = Y[i] * (dY[i] - C[Math.floor(i / cols)]);
+    return out;
+  }
+
   /** Mean and √(var + eps) of row r, as the composite layerNorm computes them. */
   private rowMoments(X: Float64Array, r: number, cols: number, eps: number): [number, number] {
     let s = 0;

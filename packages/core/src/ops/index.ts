@@ -4,5 +4,6 @@ export * from './matmul.js';
 export * from './movement.js';
 export * from './indexing.js';
 export * from './nn.js';
+export * from './online-softmax.js';
 export { backward } from '../autograd.js';
 export { tidy } from '../tensor.js';

@@ -19,6 +19,7 @@ import {
   layerNormBackwardDxSpec, layerNormBackwardStatsSpec, layerNormOneKernelSpec, layerNormStatsSpec, rowLseSpec,
 } from './kernels/fused.js';
 import { dropoutSpec } from './kernels/random.js';
+import { expShiftSpec, onlineRescaleSpec, onlineSoftmaxStatsSpec } from './kernels/online-softmax.js';
 import { splitSeed } from '../../random.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { GpujsBuffer } from './queue.js';
@@ -214,6 +215,55 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const dx = this.launch(`smb|${rows}|${cols}`, () => softmaxBackwardApplySpec(rows, cols), [Y, dY, dot]);
     this.dispose(dot);
     return dx;
+  }
+
+  onlineSoftmaxStats(s: DeviceBuffer, prev: DeviceBuffer | null, rows: number, cols: number): DeviceBuffer {
+    const S = this.own(s);
+    const P = prev ? this.own(prev) : null;
+    if (cols === 0) throw new Error(`gpujs ${this.name}: onlineSoftmaxStats of a block with no columns ([${rows}, 0])`);
+    if (rows === 0) return this.fill(0, 0);
+    // the fused kernel loops twice over a row; long rows go through split reductions
+    if (2 * cols > MAX_SERIAL) return this.onlineStatsLongRows(S, P, rows, cols);
+    return this.launch(`os|${rows}|${cols}|${P ? 1 : 0}`, () => onlineSoftmaxStatsSpec(rows, cols, P !== null, this.runtime.mode),
+      P ? [S, P] : [S]);
+  }
+
+  /** onlineSoftmaxStats from primitives, each reduction split as needed. */
+  private onlineStatsLongRows(S: GpujsBuffer, P: GpujsBuffer | null, rows: number, cols: number): DeviceBuffer {
+    const shape = [rows, cols];
+    const col = (b: DeviceBuffer) => ({ buf: b, shape: [rows, 1] });
+    const temps: DeviceBuffer[] = [];
+    const t = <B extends DeviceBuffer>(b: B) => (temps.push(b), b);
+    let m = t(this.reduce('max', S, shape, [1]));
+    const m0 = P ? t(this.strided(P, [rows, 1], [2, 1], 0)) : null;
+    if (m0) m = t(this.binary('max', col(m), col(m0), [rows, 1]));
+    const e = t(this.unary('exp', t(this.binary('sub', { buf: S, shape }, col(m), shape))));
+    let l = t(this.reduce('sum', e, shape, [1]));
+    if (P && m0) {
+      const alpha = t(this.unary('exp', t(this.binary('sub', col(m0), col(m), [rows, 1]))));
+      const carried = t(this.binary('mul', col(t(this.strided(P, [rows, 1], [2, 1], 1))), col(alpha), [rows, 1]));
+      l = t(this.binary('add', col(l), col(carried), [rows, 1]));
+    }
+    // interleave: m into column 0 and l into column 1 of [rows, 2]
+    const out = this.binary('add', { buf: t(this.pad(m, [rows, 1], [rows, 2], [0, 0])), shape: [rows, 2] },
+      { buf: t(this.pad(l, [rows, 1], [rows, 2], [0, 1])), shape: [rows, 2] }, [rows, 2]);
+    for (const b of temps) this.dispose(b);
+    return out;
+  }
+
+  expShift(x: DeviceBuffer, shift: DeviceBuffer, stride: number, rows: number, cols: number): DeviceBuffer {
+    const X = this.own(x);
+    return this.launch(`es|${rows}|${cols}|${stride}`, () => expShiftSpec(rows, cols, stride, this.runtime.mode), [X, this.own(shift)]);
+  }
+
+  onlineRescale(o: DeviceBuffer, pv: DeviceBuffer, prev: DeviceBuffer, next: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
+    const args = [o, pv, prev, next].map((b) => this.own(b));
+    return this.launch(`or|${rows}|${cols}`, () => onlineRescaleSpec(rows, cols, this.runtime.mode), args);
+  }
+
+  rowShiftedProduct(y: DeviceBuffer, dy: DeviceBuffer, c: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
+    const args = [y, dy, c].map((b) => this.own(b));
+    return this.launch(`smb|${rows}|${cols}`, () => softmaxBackwardApplySpec(rows, cols), args);
   }
 
   /** softmax from primitives: max, subtract, exp, sum, divide, each reduction split as needed. */
