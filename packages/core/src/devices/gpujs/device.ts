@@ -96,8 +96,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const flags = { bias: bias !== null, residual: res !== null };
     const extra = [bias, res].filter((x): x is GpujsBuffer => x !== null);
     const ek = `${flags.bias ? 'b' : ''}${flags.residual ? 'r' : ''}`;
-    const gpu = this.indexStyle === 'integer' && this.runtime.mode !== 'cpu';
-    const slices = gpu ? gpuKSlices(count * M * Math.ceil(N / 4), K) : 1;
+    const onGpu = this.runtime.mode === 'webgpu' || this.runtime.mode === 'headlessgl';
+    const slices = onGpu ? gpuKSlices(count * M * Math.ceil(N / 4), K) : 1;
     if (K > 0 && K <= MAX_SERIAL && slices === 1) {
       const wasm = this.runtime.mode === 'wasm';
       if (wasm && preferRows4(M)) {

@@ -8,7 +8,7 @@
  */
 import { broadcastStrides, sizeOf } from '../../../shape.js';
 import type { Shape } from '../../device.js';
-import { BLOCK } from './reduce.js';
+import { BLOCK, MAX_SERIAL } from './reduce.js';
 import { coalesce, type KernelSpec } from './spec.js';
 
 export interface MatmulGeometry {
@@ -250,12 +250,13 @@ export const MIN_K_SLICE = 256;
 
 /**
  * K slices for a GPU matmul of `threads` threads: doubled while the launch stays under
- * GPU_THREADS, the slices divide K, and each keeps MIN_K_SLICE steps; 1 when no split pays.
+ * GPU_THREADS, the slices divide K, and each keeps MIN_K_SLICE steps; 1 when no split pays or
+ * a slice would still pass MAX_SERIAL (the multi-launch split-K takes those).
  */
 export function gpuKSlices(threads: number, K: number): number {
   let s = 1;
   while (threads * s * 2 <= GPU_THREADS && K % (2 * s) === 0 && K / (2 * s) >= MIN_K_SLICE) s *= 2;
-  return s;
+  return K / s > MAX_SERIAL ? 1 : s;
 }
 
 /**
