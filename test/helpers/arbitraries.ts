@@ -4,8 +4,14 @@
  */
 import fc from 'fast-check';
 
-/** fast-check options: FC_RUNS scales every suite (`FC_RUNS=500 npx vitest run ...`). */
-export const runs = (n: number): { numRuns: number } => ({ numRuns: Number(process.env.FC_RUNS ?? n) });
+/**
+ * fast-check options: FC_RUNS scales every suite (`FC_RUNS=500 npx vitest run ...`); FC_SEED (and
+ * FC_PATH) replay the failure a run printed (`{ seed: …, path: "…" }`).
+ */
+export const runs = (n: number): { numRuns: number; seed?: number; path?: string } => ({
+  numRuns: Number(process.env.FC_RUNS ?? n),
+  ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH } : {}),
+});
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
 
