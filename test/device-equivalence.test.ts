@@ -290,7 +290,11 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     await prop(arb, async ([rows, cols, raw, s]) => {
       const idx = Int32Array.from(raw.map((r) => r % rows));
       await check(device, 0, (d) => d.gatherRows(d.upload(values(rows * cols, s)), cols, idx));
-      await check(device, EW, (d) => d.scatterAddRows(d.upload(values(idx.length * cols, s)), cols, idx, rows));
+      // sums into a row can cancel: float32 error is relative to Σ|terms| of each output
+      const src = values(idx.length * cols, s);
+      const absSums = new Float64Array(rows * cols);
+      idx.forEach((r, i) => { for (let c = 0; c < cols; c++) absSums[r * cols + c] += Math.abs(src[i * cols + c]); });
+      await check(device, EW, (d) => d.scatterAddRows(d.upload(src), cols, idx, rows), Math.hypot(...absSums));
       await check(device, 0, (d) => d.oneHot(idx, rows));
     });
   });
@@ -510,5 +514,30 @@ describe.each(available)('gpujs $mode resources', ({ device }) => {
 describe('gpujs device creation', () => {
   it('rejects an unknown mode, naming the choices', async () => {
     await expect(createGpujsDevice('gpu' as GpujsMode)).rejects.toThrow(/unknown mode 'gpu'.*wasm/);
+  });
+
+  const webgpuStarts = started.some((s) => s.mode === 'webgpu' && s.device);
+  it.runIf(webgpuStarts)('webgpu with no buffer cache (FLASHGRAD_GPU_CACHE_MB=0) destroys idle instances and stays correct', async () => {
+    const saved = process.env.FLASHGRAD_GPU_CACHE_MB;
+    process.env.FLASHGRAD_GPU_CACHE_MB = '0';
+    try {
+      const device = await createGpujsDevice('webgpu');
+      const x = values(1000, 5);
+      for (let i = 0; i < 3; i++) {
+        // each round rebuilds the instances the previous round's dispose destroyed
+        await check(device, EW, (d) => {
+          const y = d.unary('exp', d.upload(x));
+          const z = d.binary('mul', { buf: y, shape: [1000] }, 2, [1000]);
+          d.dispose(y);
+          return z;
+        });
+        expect(device.memory().cachedBytes).toBe(0);
+      }
+      process.env.FLASHGRAD_GPU_CACHE_MB = 'lots';
+      await expect(createGpujsDevice('webgpu')).rejects.toThrow(/FLASHGRAD_GPU_CACHE_MB must be a number of MiB ≥ 0, got 'lots'/);
+    } finally {
+      if (saved === undefined) delete process.env.FLASHGRAD_GPU_CACHE_MB;
+      else process.env.FLASHGRAD_GPU_CACHE_MB = saved;
+    }
   });
 });
