@@ -16,13 +16,15 @@
  * rows that see any key, masked; rows that see none of a block's keys get rowmax = MASKED and so
  * P̃ = 0 and an unchanged m, and since every such row sees key 0, block 0 makes m finite.
  *
- * Kernel calls, the cost that dominates on a GPU (~0.06–0.1 ms each on an H100 over WebGPU): per
- * block the forward makes about 5 (first block) or 12 (later ones), +2 when the block crosses the
- * causal diagonal (mask, where), +2 K/V slices when there is more than one block; the backward
- * about 9 (+1 dq accumulate after the first block, +2 mask, +2 slices, +4 placing dK_j and dV_j).
- * Both add a handful per call (τ·Q, Δ, O/l, L). On webgpu, 1 head, d = 64, forward / forward +
- * backward at N = 1024: 237 / 522 calls with Bc = 64, 10 / 23 with the GPU default (one block);
- * causal 541 / 1025 → 14 / 31. See defaultBlockSize for why blocks are few on a GPU.
+ * Kernel calls, the cost that dominates on a GPU (~0.03 ms each on an H100 over WebGPU): per
+ * block the forward makes 4 (first block) or 5: scores, the fused online-softmax stats, P̃, P̃V,
+ * and the rescale of O (core's onlineSoftmaxStats / expShift / onlineRescale), +2 when the block
+ * crosses the causal diagonal (mask, where), +2 K/V slices when there is more than one block (+1
+ * each for the matmuls a GPU splits along K); the backward about 8 (+1 dq accumulate after the
+ * first block, +2 mask, +2 slices, +4 placing dK_j and dV_j). Both add a handful per call (τ·Q, Δ,
+ * O/l, L). On webgpu, 1 head, d = 64, forward / forward + backward at N = 1024: 237 / 522 calls with
+ * Bc = 64 and the composed softmax, 11 / 25 now (one block); causal 15 / 33; at N = 4096, 56.
+ * See defaultBlockSize for why blocks are few on a GPU.
  */
 import {
   Tensor, concat, customOp, expShift, matmulT, noGrad, onlineRescale, onlineSoftmaxStats, pad, rowShiftedProduct, tidy, where,
