@@ -333,6 +333,18 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     });
   });
 
+  it('each element finds its row exactly, at every multiple of the row length (floorDiv)', async () => {
+    // WGSL's float division may be approximate: on an H100, ⌊47/47⌋ came out 0 and put element 47
+    // of a [2, 47] block in row 0. y = 1, dy = 0 and c[r] = r make the output −(row of each element).
+    for (const cols of [3, 7, 47, 1000, 4097]) {
+      const rows = Math.floor(2 ** 18 / cols);
+      const ones = new Array(rows * cols).fill(1);
+      const zeros = new Array(rows * cols).fill(0);
+      const rowIds = Array.from({ length: rows }, (_, r) => r);
+      await check(device, 0, (d) => d.rowShiftedProduct(d.upload(ones), d.upload(zeros), d.upload(rowIds), rows, cols));
+    }
+  });
+
   it('online softmax stats on rows past the fused kernel (split reductions), with and without carried stats', async () => {
     const [rows, cols] = [3, 9000];
     const x = values(rows * cols, 21).map((v) => 4 * v);

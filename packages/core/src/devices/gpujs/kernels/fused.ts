@@ -10,7 +10,7 @@
 import type { GpujsMode } from '../runtime.js';
 import { expConstants, expStatements, usesFastExp } from './math.js';
 import { BLOCK, accumulate } from './reduce.js';
-import { lit, type KernelSpec } from './spec.js';
+import { floorDiv, lit, type KernelSpec } from './spec.js';
 
 /** Statements declaring `mean` and `rstd` = 1/√(var + eps) of the row starting at `base`. */
 function rowMoments(cols: number, eps: number, base: string): string {
@@ -41,7 +41,7 @@ export function layerNormApplySpec(rows: number, cols: number, hasW: boolean, ha
   const n = rows * cols;
   return {
     key: `layernorm.apply:${rows}:${cols}:${hasW}:${hasB}`,
-    source: `function (${lnArgs(hasW, hasB)}, st) { const i = this.thread.x; const r = Math.floor(i / ${cols}); const c = i - r * ${cols}; ` +
+    source: `function (${lnArgs(hasW, hasB)}, st) { const i = this.thread.x; const r = ${floorDiv('i', cols)}; const c = i - r * ${cols}; ` +
       `return (x[i] - st[r * 2]) * st[r * 2 + 1]${affine(hasW, hasB, 'c')}; }`,
     output: [n],
     outSize: n,
@@ -54,7 +54,7 @@ export function layerNormOneKernelSpec(rows: number, cols: number, eps: number, 
   const n = rows * cols;
   return {
     key: `layernorm.one:${rows}:${cols}:${eps}:${hasW}:${hasB}`,
-    source: `function (${lnArgs(hasW, hasB)}) { const i = this.thread.x; const r = Math.floor(i / ${cols}); const c = i - r * ${cols}; ` +
+    source: `function (${lnArgs(hasW, hasB)}) { const i = this.thread.x; const r = ${floorDiv('i', cols)}; const c = i - r * ${cols}; ` +
       `const base = r * ${cols}; ${rowMoments(cols, eps, 'base')}return (x[i] - mean) * rstd${affine(hasW, hasB, 'c')}; }`,
     output: [n],
     outSize: n,
@@ -86,7 +86,7 @@ export function layerNormBackwardDxSpec(rows: number, cols: number, hasW: boolea
   const n = rows * cols;
   return {
     key: `layernorm.dx:${rows}:${cols}:${hasW}`,
-    source: `function (x, dy, st${hasW ? ', w' : ''}) { const i = this.thread.x; const r = Math.floor(i / ${cols}); const c = i - r * ${cols}; ` +
+    source: `function (x, dy, st${hasW ? ', w' : ''}) { const i = this.thread.x; const r = ${floorDiv('i', cols)}; const c = i - r * ${cols}; ` +
       'const rstd = st[r * 4 + 1]; const xh = (x[i] - st[r * 4]) * rstd; ' +
       `const g = dy[i]${hasW ? ' * w[c]' : ''}; return rstd * (g - st[r * 4 + 2] - xh * st[r * 4 + 3]); }`,
     output: [n],
@@ -109,7 +109,7 @@ export function layerNormBackwardDwSpec(rows: number, cols: number, chunk: numbe
   const body = 'const p = r * ' + cols + ' + j; s += dy[p] * (x[p] - st[r * 4]) * st[r * 4 + 1];';
   return {
     key: `layernorm.dw:${rows}:${cols}:${chunk}`,
-    source: `function (x, dy, st) { const part = Math.floor(this.thread.x / ${cols}); const j = this.thread.x - part * ${cols}; ` +
+    source: `function (x, dy, st) { const part = ${floorDiv('this.thread.x', cols)}; const j = this.thread.x - part * ${cols}; ` +
       `const r0 = part * ${chunk}; const rEnd = Math.min(r0 + ${chunk}, ${rows}); let acc = 0.0; ` +
       `for (let bb = 0; bb < ${blocks}; bb++) { let s = 0.0; ` +
       `for (let t = 0; t < ${inner}; t++) { const r = r0 + bb * ${inner} + t; ` +
@@ -163,7 +163,7 @@ export function rowLseSpec(rows: number, cols: number, mode: GpujsMode): KernelS
  */
 export function crossEntropyBackwardSpec(rows: number, cols: number, mode: GpujsMode, oneKernel: boolean): KernelSpec {
   const n = rows * cols;
-  const head = `const i = this.thread.x; const r = Math.floor(i / ${cols}); const c = i - r * ${cols}; `;
+  const head = `const i = this.thread.x; const r = ${floorDiv('i', cols)}; const c = i - r * ${cols}; `;
   const lse = oneKernel ? rowLse(cols, `r * ${cols}`, mode) : 'const lse = l[r]; ';
   return {
     key: `crossentropy.bwd:${rows}:${cols}:${oneKernel}`,

@@ -9,7 +9,7 @@
 import { broadcastStrides, sizeOf } from '../../../shape.js';
 import type { Shape } from '../../device.js';
 import { BLOCK, MAX_SERIAL } from './reduce.js';
-import { coalesce, type KernelSpec } from './spec.js';
+import { coalesce, floorDiv, type KernelSpec } from './spec.js';
 
 export interface MatmulGeometry {
   M: number;
@@ -83,8 +83,8 @@ function at(base: string, k: string, stride: number): string {
 function batchOffsets(dims: readonly number[], strides: readonly (readonly number[])[], z: string): string[] {
   const coord = (k: number) => {
     const P = dims.slice(k + 1).reduce((x, y) => x * y, 1);
-    const q = P === 1 ? z : `Math.floor(${z} / ${P})`;
-    return k === 0 ? q : `(${q} - Math.floor(${z} / ${P * dims[k]}) * ${dims[k]})`;
+    const q = P === 1 ? z : floorDiv(z, P);
+    return k === 0 ? q : `(${q} - ${floorDiv(z, P * dims[k])} * ${dims[k]})`;
   };
   return strides.map((s) => {
     const terms = s.flatMap((v, k) => (v === 0 ? [] : [`${coord(k)} * ${v}`]));
@@ -151,14 +151,14 @@ export function matmulSpec(aShape: Shape, bShape: Shape, transA: boolean, transB
   const count0 = sizeOf(batch);
   const split = slices > 1;
   // with slices, z = slice · count + batch index
-  const zBatch = !split ? 'this.thread.z' : count0 > 1 ? `(this.thread.z - Math.floor(this.thread.z / ${count0}) * ${count0})` : '0';
+  const zBatch = !split ? 'this.thread.z' : count0 > 1 ? `(this.thread.z - ${floorDiv('this.thread.z', count0)} * ${count0})` : '0';
   const layout = operandLayout(aShape, bShape, transA, transB, batch, kSlice, zBatch);
   const { M, N, count, k0, aRow, aCol, bRow, bCol, offA, offB } = layout;
   const K = layout.K / slices;
   if (split && (!Number.isInteger(K) || kSlice || style !== 'integer' || epilogue.bias || epilogue.residual)) {
     throw new Error(`gpujs matmul: ${slices} K slices need K (${layout.K}) divisible by them, integer indices and no epilogue`);
   }
-  const sliceAt = (stride: number) => (!split ? 0 : `${count0 > 1 ? `Math.floor(this.thread.z / ${count0})` : 'this.thread.z'} * ${K * stride}`);
+  const sliceAt = (stride: number) => (!split ? 0 : `${count0 > 1 ? floorDiv('this.thread.z', count0) : 'this.thread.z'} * ${K * stride}`);
   const wide = N % 4 === 0;
   const X = wide ? N / 4 : N;
   const key = `matmul:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:${k0}:${K}:${unroll}:${epilogueKey(epilogue)}:${style}:${slices}`;
@@ -230,8 +230,8 @@ export function unpackRows4Spec(count: number, M: number, N: number, epilogue: E
   const M4 = Math.ceil(M / 4);
   return {
     key: `matmul.unpack:${count}:${M}:${N}:${epilogueKey(epilogue)}`,
-    source: `function (p${epilogueArgs(epilogue)}) { const t = Math.floor(this.thread.x / ${N}); const j = this.thread.x - t * ${N}; ` +
-      `const z = Math.floor(t / ${M}); const i = t - z * ${M}; const i4 = Math.floor(i * 0.25); ` +
+    source: `function (p${epilogueArgs(epilogue)}) { const t = ${floorDiv('this.thread.x', N)}; const j = this.thread.x - t * ${N}; ` +
+      `const z = ${floorDiv('t', M)}; const i = t - z * ${M}; const i4 = Math.floor(i * 0.25); ` +
       `return p[((z * ${M4} + i4) * ${N} + j) * 4 + i - i4 * 4]${epilogueTerms(epilogue, 'j', 'this.thread.x')}; }`,
     output: [n],
     outSize: n,

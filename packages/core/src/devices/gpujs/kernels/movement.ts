@@ -5,7 +5,7 @@
  */
 import { sizeOf, stridesOf } from '../../../shape.js';
 import type { Shape } from '../../device.js';
-import { coalesce, indexCode, type KernelSpec } from './spec.js';
+import { coalesce, floorDiv, indexCode, type KernelSpec } from './spec.js';
 
 export function stridedSpec(inSize: number, outShape: Shape, strides: readonly number[], offset: number): KernelSpec {
   if (strides.length !== outShape.length) throw new Error(`gpujs strided: ${strides.length} strides for rank ${outShape.length}`);
@@ -77,7 +77,7 @@ export function padSpec(shape: Shape, outShape: Shape, starts: readonly number[]
 export function gatherRowsSpec(tableSize: number, cols: number, n: number): KernelSpec {
   return {
     key: `gather:${tableSize}:${cols}:${n}`,
-    source: `function (table, idx) { const r = Math.floor(this.thread.x / ${cols}); const c = this.thread.x - r * ${cols}; ` +
+    source: `function (table, idx) { const r = ${floorDiv('this.thread.x', cols)}; const c = this.thread.x - r * ${cols}; ` +
       `return table[idx[r] * ${cols} + c]; }`,
     output: [n * cols],
     outSize: n * cols,
@@ -93,7 +93,7 @@ export function gatherRowsSpec(tableSize: number, cols: number, n: number): Kern
 export function scatterAddRowsSpec(srcSize: number, cols: number, n: number, rows: number): KernelSpec {
   return {
     key: `scatter:${srcSize}:${cols}:${n}:${rows}`,
-    source: `function (src, start, order) { const r = Math.floor(this.thread.x / ${cols}); const c = this.thread.x - r * ${cols}; ` +
+    source: `function (src, start, order) { const r = ${floorDiv('this.thread.x', cols)}; const c = this.thread.x - r * ${cols}; ` +
       // an integer counter with a break: WGSL cannot increment the float loaded from `start`
       'const lo = start[r]; const hi = start[r + 1]; let acc = 0.0; ' +
       `for (let t = 0; t < ${n}; t++) { const q = lo + t; if (q >= hi) { break; } acc += src[order[q] * ${cols} + c]; } return acc; }`,
@@ -121,7 +121,7 @@ export function scatterRuns(indices: Int32Array, rows: number): { start: Float32
 export function oneHotSpec(n: number, depth: number): KernelSpec {
   return {
     key: `onehot:${n}:${depth}`,
-    source: `function (idx) { const r = Math.floor(this.thread.x / ${depth}); const c = this.thread.x - r * ${depth}; ` +
+    source: `function (idx) { const r = ${floorDiv('this.thread.x', depth)}; const c = this.thread.x - r * ${depth}; ` +
       'return idx[r] == c ? 1.0 : 0.0; }',
     output: [n * depth],
     outSize: n * depth,

@@ -6,7 +6,7 @@
 import type { GpujsMode } from '../runtime.js';
 import { expConstants, expStatements, usesFastExp } from './math.js';
 import { accumulate } from './reduce.js';
-import type { KernelSpec } from './spec.js';
+import { floorDiv, type KernelSpec } from './spec.js';
 
 /**
  * One thread per row of s [rows, cols]: m' = max(m, max_j s), l' = l·e^(m − m') + Σ e^(s − m'),
@@ -38,7 +38,7 @@ export function expShiftSpec(rows: number, cols: number, stride: number, mode: G
   const n = rows * cols;
   return {
     key: `expshift:${rows}:${cols}:${stride}`,
-    source: `function (x, sh) { const d = x[this.thread.x] - sh[Math.floor(this.thread.x / ${cols}) * ${stride}]; ` +
+    source: `function (x, sh) { const d = x[this.thread.x] - sh[${floorDiv('this.thread.x', cols)} * ${stride}]; ` +
       `${expStatements(mode, 'e', 'd', '')}return e; }`,
     output: [n],
     outSize: n,
@@ -52,7 +52,7 @@ export function onlineRescaleSpec(rows: number, cols: number, mode: GpujsMode): 
   const n = rows * cols;
   return {
     key: `online.rescale:${rows}:${cols}`,
-    source: `function (o, pv, prev, next) { const r = Math.floor(this.thread.x / ${cols}); const dm = prev[r * 2] - next[r * 2]; ` +
+    source: `function (o, pv, prev, next) { const r = ${floorDiv('this.thread.x', cols)}; const dm = prev[r * 2] - next[r * 2]; ` +
       `${expStatements(mode, 'alpha', 'dm', '')}return o[this.thread.x] * alpha + pv[this.thread.x]; }`,
     output: [n],
     outSize: n,

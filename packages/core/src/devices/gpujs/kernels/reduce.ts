@@ -8,7 +8,7 @@ import { sizeOf } from '../../../shape.js';
 import type { ReduceOp, Shape } from '../../device.js';
 import type { GpujsMode } from '../runtime.js';
 import { expConstants, expStatements, usesFastExp } from './math.js';
-import { indexCode, type KernelSpec } from './spec.js';
+import { floorDiv, indexCode, type KernelSpec } from './spec.js';
 
 export const BLOCK = 256;
 
@@ -73,7 +73,7 @@ export function reducePassSpec(op: ReduceOp, { outer, R, inner, chunk }: ReduceP
   const { lines, exprs } = indexCode('this.thread.x', ...squeeze([outer, parts, inner], [R * inner, chunk * inner, 1]));
   const tail = R % chunk !== 0 && parts > 1;
   // coordinate of the chunk, for the short last one: recomputed here since indexCode squeezes dims
-  const limit = tail ? `Math.min(${chunk}, ${R} - (Math.floor(this.thread.x / ${inner}) - Math.floor(this.thread.x / ${parts * inner}) * ${parts}) * ${chunk})` : undefined;
+  const limit = tail ? `Math.min(${chunk}, ${R} - (${floorDiv('this.thread.x', inner)} - ${floorDiv('this.thread.x', parts * inner)} * ${parts}) * ${chunk})` : undefined;
   return {
     key: `reduce:${op}:${outer}:${R}:${inner}:${chunk}`,
     source: `function (x) { ${lines}${accumulate(op, 'acc', chunk, exprs[0], inner, (p) => `x[${p}]`, '', limit)}return acc; }`,
@@ -147,7 +147,7 @@ export function softmaxApplySpec(rows: number, cols: number, mode: GpujsMode): K
   const n = rows * cols;
   return {
     key: `softmax.apply:${rows}:${cols}`,
-    source: `function (x, st) { const r = Math.floor(this.thread.x / ${cols}); ` +
+    source: `function (x, st) { const r = ${floorDiv('this.thread.x', cols)}; ` +
       `const d = x[this.thread.x] - st[r * 2]; ${expStatements(mode, 'e', 'd', '')}return e / st[r * 2 + 1]; }`,
     output: [n],
     outSize: n,
@@ -173,7 +173,7 @@ export function softmaxBackwardApplySpec(rows: number, cols: number): KernelSpec
   const n = rows * cols;
   return {
     key: `softmax.bwd:${rows}:${cols}`,
-    source: `function (y, dy, dot) { const i = this.thread.x; const r = Math.floor(i / ${cols}); ` +
+    source: `function (y, dy, dot) { const i = this.thread.x; const r = ${floorDiv('i', cols)}; ` +
       'return y[i] * (dy[i] - dot[r]); }',
     output: [n],
     outSize: n,

@@ -39,6 +39,21 @@ export function lit(x: number): string {
 }
 
 /**
+ * ⌊a / d⌋ as gpu.js source, for an integer-valued expression 0 ≤ a < 2^24 and a positive integer
+ * constant d, exact on every backend. gpu.js divides in float32 and WGSL's division need not be
+ * correctly rounded (Vulkan allows 2.5 ulp; NVIDIA computes a·(1/d)), so ⌊a/d⌋ can come out one
+ * low at an exact multiple — on an H100, rows of 47 columns put element 47 in row 0. The remainder
+ * a − q·d (exact: integers below 2^24) then lies outside [0, d), and one step corrects q.
+ */
+export function floorDiv(a: string, d: number): string {
+  if (!(Number.isInteger(d) && d > 0)) throw new Error(`gpujs: floorDiv by ${d}, not a positive integer`);
+  if (d === 1) return `(${a})`;
+  const q = `Math.floor((${a}) / ${d})`;
+  const rem = `(${a}) - ${q} * ${d}`;
+  return `(${q} + (${rem} >= ${d} ? 1 : 0) - (${rem} < 0 ? 1 : 0))`;
+}
+
+/**
  * Merges adjacent dims that every operand walks contiguously (and drops size-1 dims), so a
  * broadcast such as [B, T, C] + [C] becomes [B·T, C]: fewer divisions per element.
  * `strides[p][k]` is operand p's element stride along dim k (0 where it broadcasts).
@@ -79,7 +94,7 @@ export function indexCode(flat: string, dims: readonly number[], strides: readon
     let q = flat;
     for (let k = r - 1; k >= 1; k--) {
       const nq = `${prefix}q${k}`;
-      lines += `const ${nq} = Math.floor(${q} / ${dims[k]}); const ${prefix}${k} = ${q} - ${nq} * ${dims[k]}; `;
+      lines += `const ${nq} = ${floorDiv(q, dims[k])}; const ${prefix}${k} = ${q} - ${nq} * ${dims[k]}; `;
       q = nq;
     }
     lines += `const ${prefix}0 = ${q}; `;
