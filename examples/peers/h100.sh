@@ -6,7 +6,8 @@ set -u
 export DAWN_FLAGS=backend=vulkan WGPU_FEATURE_LEVEL=core
 logs=bench-results/h100; mkdir -p "$logs"; out=${OUT:-$logs}
 run() { local name=$1 secs=$2; shift 2; echo "== $name"; timeout "$secs" "$@" > "$logs/$name.log" 2>&1; echo "rc=$?" >> "$logs/$name.log"; tail -3 "$logs/$name.log"; }
-run equivalence 100 node_modules/.bin/vitest run --config test/vitest.config.ts test/device-equivalence.test.ts test/device-ops-equivalence.test.ts
+run equivalence 200 node_modules/.bin/vitest run --config test/vitest.config.ts test/device-equivalence.test.ts test/device-ops-equivalence.test.ts test/attention.test.ts test/online-softmax.test.ts
+run design 90 node examples/bench-webgpu-design.js 4096 2048 1024,768,3072
 run kernels 50 env BENCH_BUDGET_MS=6000 node examples/bench-kernels.js webgpu
 run step-off 35 env FLASHGRAD_FUSION=off node examples/bench-step.js webgpu --steps 10 --tag unfused
 run step-on 35 node examples/bench-step.js webgpu --steps 10
