@@ -223,17 +223,19 @@ export function matmulRows4Spec(aShape: Shape, bShape: Shape, transA: boolean, t
 
 /**
  * [count, ⌈M/4⌉, N, 4] (matmulRows4Spec's packing) to row-major [count, M, N], adding the
- * epilogue on the way (free: this pass reads and writes every element anyway).
+ * epilogue on the way (free: this pass reads and writes every element anyway). A 3D launch over
+ * (column, row, matrix), so no index is divided.
  */
 export function unpackRows4Spec(count: number, M: number, N: number, epilogue: EpilogueFlags = NO_EPILOGUE): KernelSpec {
   const n = count * M * N;
   const M4 = Math.ceil(M / 4);
+  const flat = `this.thread.x + ${N} * (this.thread.y + ${M} * this.thread.z)`;
   return {
     key: `matmul.unpack:${count}:${M}:${N}:${epilogueKey(epilogue)}`,
-    source: `function (p${epilogueArgs(epilogue)}) { const t = ${floorDiv('this.thread.x', N)}; const j = this.thread.x - t * ${N}; ` +
-      `const z = ${floorDiv('t', M)}; const i = t - z * ${M}; const i4 = Math.floor(i * 0.25); ` +
-      `return p[((z * ${M4} + i4) * ${N} + j) * 4 + i - i4 * 4]${epilogueTerms(epilogue, 'j', 'this.thread.x')}; }`,
-    output: [n],
+    source: `function (p${epilogueArgs(epilogue)}) { const i4 = Math.floor(this.thread.y * 0.25); ` +
+      `return p[((this.thread.z * ${M4} + i4) * ${N} + this.thread.x) * 4 + this.thread.y - i4 * 4]` +
+      `${epilogueTerms(epilogue, 'this.thread.x', flat)}; }`,
+    output: count > 1 ? [N, M, count] : [N, M],
     outSize: n,
     work: n,
   };
