@@ -330,6 +330,11 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
         return dv.onlineRescale(dv.upload(o), dv.upload(pv), before, after, rows, d);
       });
       await check(device, EW, (dv) => dv.rowShiftedProduct(dv.upload(x), dv.upload(x2), dv.upload(c), rows, cols));
+      await check(device, RED, (dv) => dv.onlineNormalize(dv.upload(o), dv.onlineSoftmaxStats(dv.upload(x), null, rows, cols), rows, d));
+      await check(device, RED, (dv) => dv.onlineLogsumexp(dv.onlineSoftmaxStats(dv.upload(x), null, rows, cols), rows));
+      // Σ x ∘ x2 can cancel: relative to Σ|x ∘ x2| per row
+      const absDots = Array.from({ length: rows }, (_, r) => x.slice(r * cols, (r + 1) * cols).reduce((a, v, k) => a + Math.abs(v * x2[r * cols + k]), 0));
+      await check(device, RED, (dv) => dv.rowDot(dv.upload(x), dv.upload(x2), rows, cols), Math.hypot(...absDots));
     });
   });
 
@@ -345,9 +350,11 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     }
   });
 
-  it('online softmax stats on rows past the fused kernel (split reductions), with and without carried stats', async () => {
+  it('online softmax stats and rowDot on rows past the fused kernels (split reductions)', async () => {
     const [rows, cols] = [3, 9000];
     const x = values(rows * cols, 21).map((v) => 4 * v);
+    const pos = values(rows * cols, 22, 'pos');
+    await check(device, RED, (dv) => dv.rowDot(dv.upload(pos), dv.upload(pos), rows, cols));
     await check(device, RED, (dv) => dv.onlineSoftmaxStats(dv.upload(x), null, rows, cols));
     await check(device, RED, (dv) => dv.onlineSoftmaxStats(dv.upload(x), dv.onlineSoftmaxStats(dv.upload(x.map((v) => v - 1)), null, rows, cols), rows, cols));
   });

@@ -8,7 +8,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { expShift, logsumexp, onlineRescale, onlineSoftmaxStats, softmax, tensor, type Tensor } from '@flashgrad/core';
+import {
+  expShift, logsumexp, onlineLogsumexp, onlineNormalize, onlineRescale, onlineSoftmaxStats, rowDot, softmax, tensor, type Tensor,
+} from '@flashgrad/core';
 import { runs } from './helpers/arbitraries.js';
 
 interface Stats {
@@ -207,6 +209,12 @@ describe('online softmax: merging per-block statistics', () => {
           stats = next;
         }
         const [st, out] = [await stats!.data64(), await o!.data64()];
+        // finishing: O / l and the row logsumexp, as the flash forward retires its rows
+        const [normalized, lseOut] = [await onlineNormalize(o!, stats!).data64(), await onlineLogsumexp(stats!).data64()];
+        batch.forEach((_, i) => {
+          expect(close(normalized[i], out[i] / st[2 * i + 1], 4e-16 * Math.abs(out[i] / st[2 * i + 1]) + 1e-300)).toBe(true);
+          expect(close(lseOut[i], st[2 * i] + Math.log(st[2 * i + 1]), 4e-16 * Math.abs(lseOut[i]) + 1e-300)).toBe(true);
+        });
         batch.forEach((r, i) => {
           const want = blockStats(r);
           const tol = 4 * n * 1.2e-16;
@@ -225,5 +233,7 @@ describe('online softmax: merging per-block statistics', () => {
     expect(() => onlineSoftmaxStats(s, tensor([0, 0, 0], { shape: [3, 1] }))).toThrow(/onlineSoftmaxStats: shape \[3, 1\] does not match \[2, 3\]/);
     expect(() => expShift(s, tensor([0, 0, 0, 0, 0, 0], { shape: [2, 3] }))).toThrow(/expShift: shift must end in 1 \(values\) or 2 \(stats\)/);
     expect(() => onlineSoftmaxStats(tensor([], { shape: [2, 0] }), null)).toThrow(/at least one column/);
+    expect(() => onlineLogsumexp(s)).toThrow(/onlineLogsumexp: stats must end in 2/);
+    expect(() => rowDot(s, tensor([1, 2], { shape: [2, 1] }))).toThrow(/rowDot: shape \[2, 1\] does not match \[2, 3\]/);
   });
 });

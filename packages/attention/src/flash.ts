@@ -21,14 +21,15 @@
  * and the rescale of O (core's onlineSoftmaxStats / expShift / onlineRescale), +2 when the block
  * crosses the causal diagonal (mask, where), +2 K/V slices when there is more than one block (+1
  * each for the matmuls a GPU splits along K); the backward about 8 (+1 dq accumulate after the
- * first block, +2 mask, +2 slices, +4 placing dK_j and dV_j). Both add a handful per call (τ·Q, Δ,
- * O/l, L). On webgpu, 1 head, d = 64, forward / forward + backward at N = 1024: 237 / 522 calls with
- * Bc = 64 and the composed softmax, 11 / 25 now (one block); causal 15 / 33; at N = 4096, 56.
+ * first block, +2 mask, +2 slices, +4 placing dK_j and dV_j). Both add a few per call (τ·Q, and
+ * Δ, O/l, L in one kernel each). On webgpu, 1 head, d = 64, forward / forward + backward at
+ * N = 1024 (examples/count-attention.mjs): 237 / 522 calls with Bc = 64 and the composed softmax,
+ * 8 / 21 now (one block); causal 12 / 29.
  * See defaultBlockSize for why blocks are few on a GPU.
  */
 import {
-  Tensor, concat, customOp, expShift, matmulT, noGrad, onlineRescale, onlineSoftmaxStats, pad, rowShiftedProduct, tidy, where,
-  type Device, type Grads,
+  Tensor, concat, customOp, expShift, matmulT, noGrad, onlineLogsumexp, onlineNormalize, onlineRescale, onlineSoftmaxStats, pad,
+  rowDot, rowShiftedProduct, tidy, where, type Device, type Grads,
 } from '@flashgrad/core';
 import { MASKED, causalKeep, type AttentionOptions, type AttentionWithLse } from './naive.js';
 import { causalOffset, resolveScale, validateAttention, validateBlockSize, type AttentionDims } from './validate.js';
@@ -199,23 +200,16 @@ function forwardBlock(state: RowState | null, qs: Tensor, k: Tensor, v: Tensor, 
   return { start: b.rowStart, stats, o: state ? onlineRescale(state.o, pv, state.stats, stats) : pv };
 }
 
-/** Column c of (B, H, R, 2) stats as (B, H, R, 1). */
-const statsColumn = (stats: Tensor, c: number): Tensor =>
-  stats.slice([0, 0, 0, c], [stats.shape[0], stats.shape[1], stats.shape[2], c + 1]);
-
 /**
  * Splits off rows [state.start, upTo), which no later block reaches, finishes them (O/l and
- * L = m + log l) into `done`, and returns the state of the rows still active (null if none).
+ * L = m + log l, one kernel each) into `done`, and returns the state of the rows still active (null if none).
  */
 function retireForward(state: RowState, upTo: number, done: { o: Tensor; lse: Tensor }[]): RowState | null {
   const n = upTo - state.start;
   const R = state.o.shape[2];
   const own = [state.stats, state.o];
   const [stats, o] = n === R ? own : own.map((t) => rows(t, 0, n)); // (B, H, n, ·)
-  done.push(tidy(() => {
-    const l = statsColumn(stats, 1);
-    return { o: o.div(l), lse: statsColumn(stats, 0).add(l.log()) };
-  }));
+  done.push({ o: onlineNormalize(o, stats), lse: onlineLogsumexp(stats) });
   const next = n === R ? null : { start: upTo, stats: rows(state.stats, n, R), o: rows(state.o, n, R) };
   for (const t of new Set([stats, o, ...own])) t.dispose();
   return next;
@@ -249,7 +243,7 @@ function flashForward(
 
 /** Δ = rowsum(dO ∘ O), which equals rowsum(P ∘ dP): the softmax backward's row term. */
 function flashBackwardPreprocess(dout: Tensor, out: Tensor): Tensor {
-  return tidy(() => dout.mul(out).sum(-1, true)); // (B, H, Nq, 1)
+  return rowDot(dout, out); // (B, H, Nq, 1)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -133,6 +133,12 @@ export interface Device {
   onlineRescale(o: DeviceBuffer, pv: DeviceBuffer, prev: DeviceBuffer, next: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
   /** y ∘ (dy − c[row]) for y, dy [rows, cols], c [rows]: softmax's backward with its row term given. */
   rowShiftedProduct(y: DeviceBuffer, dy: DeviceBuffer, c: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
+  /** The finished rows of blocked softmax: o / l for o [rows, cols] and (m, l) stats [rows, 2]. */
+  onlineNormalize(o: DeviceBuffer, stats: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
+  /** m + log l per row of (m, l) stats [rows, 2]: the row logsumexp, [rows]. */
+  onlineLogsumexp(stats: DeviceBuffer, rows: number): DeviceBuffer;
+  /** Σ_c a ∘ b per row of a, b [rows, cols], [rows] (flash attention's Δ = rowsum(dO ∘ O)). */
+  rowDot(a: DeviceBuffer, b: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
   /**
    * Layer norm over the last axis of x [rows, cols]: y = (x − mean) / √(var + eps) · weight + bias,
    * with the biased variance; weight and bias are [cols] or null (left out).

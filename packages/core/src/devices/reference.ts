@@ -331,6 +331,31 @@ export class ReferenceDevice implements Device {
     return out;
   }
 
+  onlineNormalize(o: DeviceBuffer, stats: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
+    const [O, S] = [o, stats].map((b) => this.get(b));
+    const out = this.alloc(rows * cols);
+    for (let i = 0; i < rows * cols; i++) out.data[i] = O[i] / S[2 * Math.floor(i / cols) + 1];
+    return out;
+  }
+
+  onlineLogsumexp(stats: DeviceBuffer, rows: number): DeviceBuffer {
+    const S = this.get(stats);
+    const out = this.alloc(rows);
+    for (let r = 0; r < rows; r++) out.data[r] = S[2 * r] + Math.log(S[2 * r + 1]);
+    return out;
+  }
+
+  rowDot(a: DeviceBuffer, b: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
+    const [A, B] = [a, b].map((x) => this.get(x));
+    const out = this.alloc(rows);
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += A[r * cols + c] * B[r * cols + c];
+      out.data[r] = s;
+    }
+    return out;
+  }
+
   /** Mean and √(var + eps) of row r, as the composite layerNorm computes them. */
   private rowMoments(X: Float64Array, r: number, cols: number, eps: number): [number, number] {
     let s = 0;

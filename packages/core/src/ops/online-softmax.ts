@@ -58,3 +58,28 @@ export function rowShiftedProduct(y: Tensor, dy: Tensor, c: Tensor): Tensor {
   const device = deviceOf(op, y, dy, c);
   return new Tensor(device.rowShiftedProduct(y.buffer(op), dy.buffer(op), c.buffer(op), rows, cols), y.shape, device);
 }
+
+/** The finished output of blocked softmax: o / l for o [..., R, C] and its (m, l) stats [..., R, 2]. */
+export function onlineNormalize(o: Tensor, stats: Tensor): Tensor {
+  const op = 'onlineNormalize';
+  const [rows, cols] = rowsOf(op, o, [[stats, 2]]);
+  const device = deviceOf(op, o, stats);
+  return new Tensor(device.onlineNormalize(o.buffer(op), stats.buffer(op), rows, cols), o.shape, device);
+}
+
+/** The row logsumexp m + log l of (m, l) stats [..., R, 2], as [..., R, 1]. */
+export function onlineLogsumexp(stats: Tensor): Tensor {
+  const op = 'onlineLogsumexp';
+  const [rows, two] = rowsOf(op, stats);
+  if (two !== 2) throw new Error(`${op}: stats must end in 2 (m, l), got ${fmt(stats.shape)}`);
+  const device = deviceOf(op, stats);
+  return new Tensor(device.onlineLogsumexp(stats.buffer(op), rows), [...stats.shape.slice(0, -1), 1], device);
+}
+
+/** Σ a ∘ b along the last axis, keeping it: [..., R, C] × [..., R, C] → [..., R, 1]. */
+export function rowDot(a: Tensor, b: Tensor): Tensor {
+  const op = 'rowDot';
+  const [rows, cols] = rowsOf(op, a, [[b, null]]);
+  const device = deviceOf(op, a, b);
+  return new Tensor(device.rowDot(a.buffer(op), b.buffer(op), rows, cols), [...a.shape.slice(0, -1), 1], device);
+}

@@ -19,7 +19,9 @@ import {
   layerNormBackwardDxSpec, layerNormBackwardStatsSpec, layerNormOneKernelSpec, layerNormStatsSpec, rowLseSpec,
 } from './kernels/fused.js';
 import { dropoutSpec } from './kernels/random.js';
-import { expShiftSpec, onlineRescaleSpec, onlineSoftmaxStatsSpec } from './kernels/online-softmax.js';
+import {
+  expShiftSpec, onlineLogsumexpSpec, onlineNormalizeSpec, onlineRescaleSpec, onlineSoftmaxStatsSpec,
+} from './kernels/online-softmax.js';
 import { splitSeed } from '../../random.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { GpujsBuffer } from './queue.js';
@@ -203,18 +205,32 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const Y = this.own(y);
     const dY = this.own(dy);
     if (rows * cols === 0) return this.fill(0, 0);
-    let dot: GpujsBuffer;
-    if (cols <= MAX_SERIAL) {
-      dot = this.launch(`rd|${rows}|${cols}`, () => rowDotSpec(rows, cols), [Y, dY]);
-    } else {
-      const shape = [rows, cols];
-      const prodYdY = this.binary('mul', { buf: Y, shape }, { buf: dY, shape }, shape);
-      dot = this.reduce('sum', prodYdY, shape, [1]) as GpujsBuffer;
-      this.dispose(prodYdY);
-    }
-    const dx = this.launch(`smb|${rows}|${cols}`, () => softmaxBackwardApplySpec(rows, cols), [Y, dY, dot]);
+    const dot = this.rowDot(Y, dY, rows, cols);
+    const dx = this.launch(`smb|${rows}|${cols}`, () => softmaxBackwardApplySpec(rows, cols), [Y, dY, this.own(dot)]);
     this.dispose(dot);
     return dx;
+  }
+
+  rowDot(a: DeviceBuffer, b: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
+    const [A, B] = [a, b].map((x) => this.own(x));
+    if (rows === 0) return this.fill(0, 0);
+    if (cols === 0) return this.fill(rows, 0);
+    if (cols <= MAX_SERIAL) return this.launch(`rd|${rows}|${cols}`, () => rowDotSpec(rows, cols), [A, B]);
+    // one thread per row would loop past MAX_SERIAL: multiply, then a split reduction
+    const shape = [rows, cols];
+    const prod = this.binary('mul', { buf: A, shape }, { buf: B, shape }, shape);
+    const dot = this.reduce('sum', prod, shape, [1]);
+    this.dispose(prod);
+    return dot;
+  }
+
+  onlineNormalize(o: DeviceBuffer, stats: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
+    const args = [o, stats].map((b) => this.own(b));
+    return this.launch(`on|${rows}|${cols}`, () => onlineNormalizeSpec(rows, cols), args);
+  }
+
+  onlineLogsumexp(stats: DeviceBuffer, rows: number): DeviceBuffer {
+    return this.launch(`ol|${rows}`, () => onlineLogsumexpSpec(rows), [this.own(stats)]);
   }
 
   onlineSoftmaxStats(s: DeviceBuffer, prev: DeviceBuffer | null, rows: number, cols: number): DeviceBuffer {

@@ -60,3 +60,26 @@ export function onlineRescaleSpec(rows: number, cols: number, mode: GpujsMode): 
     constants: expConstants(mode),
   };
 }
+
+/** o / l, l the second of each row's (m, l) stats. */
+export function onlineNormalizeSpec(rows: number, cols: number): KernelSpec {
+  const n = rows * cols;
+  return {
+    key: `online.normalize:${rows}:${cols}`,
+    source: `function (o, st) { return o[this.thread.x] / st[${floorDiv('this.thread.x', cols)} * 2 + 1]; }`,
+    output: [n],
+    outSize: n,
+    work: n * 2,
+  };
+}
+
+/** m + log l per row of (m, l) stats. */
+export function onlineLogsumexpSpec(rows: number): KernelSpec {
+  return {
+    key: `online.lse:${rows}`,
+    source: 'function (st) { return st[this.thread.x * 2] + Math.log(st[this.thread.x * 2 + 1]); }',
+    output: [rows],
+    outSize: rows,
+    work: rows * 10,
+  };
+}
