@@ -12,7 +12,7 @@ import {
 } from './kernels/matmul.js';
 import { gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, stridedSpec } from './kernels/movement.js';
 import {
-  CHUNK, MAX_SERIAL, reducePassSpec, reducePlan, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec, softmaxStatsSpec,
+  CHUNK, MAX_SERIAL, reducePassSpec, reducePlan, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec,
 } from './kernels/reduce.js';
 import {
   adamwPackedSpecs, crossEntropyBackwardSpec, crossEntropySpec, layerNormApplySpec, layerNormBackwardDwSpec,
@@ -193,9 +193,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
   softmax(x: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
     const b = this.own(x);
     if (rows * cols === 0) return this.fill(0, 0);
-    // the fused stats kernel loops twice over a row; long rows go through split reductions
-    if (2 * cols > MAX_SERIAL) return this.softmaxLongRows(b, rows, cols);
-    const stats = this.launch(`sm|${rows}|${cols}`, () => softmaxStatsSpec(rows, cols, this.runtime.mode), [b]);
+    // softmax is one block of the online softmax: its (m, l) row stats, then e^(x − m) / l
+    const stats = this.own(this.onlineSoftmaxStats(b, null, rows, cols));
     const y = this.launch(`sma|${rows}|${cols}`, () => softmaxApplySpec(rows, cols, this.runtime.mode), [b, stats]);
     this.dispose(stats);
     return y;
@@ -280,18 +279,6 @@ export class GpujsDevice extends GpujsEngine implements Device {
   rowShiftedProduct(y: DeviceBuffer, dy: DeviceBuffer, c: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
     const args = [y, dy, c].map((b) => this.own(b));
     return this.launch(`smb|${rows}|${cols}`, () => softmaxBackwardApplySpec(rows, cols), args);
-  }
-
-  /** softmax from primitives: max, subtract, exp, sum, divide, each reduction split as needed. */
-  private softmaxLongRows(x: GpujsBuffer, rows: number, cols: number): DeviceBuffer {
-    const shape = [rows, cols];
-    const m = this.reduce('max', x, shape, [1]);
-    const shifted = this.binary('sub', { buf: x, shape }, { buf: m, shape: [rows, 1] }, shape);
-    const e = this.unary('exp', shifted);
-    const s = this.reduce('sum', e, shape, [1]);
-    const y = this.binary('div', { buf: e, shape }, { buf: s, shape: [rows, 1] }, shape);
-    for (const t of [m, shifted, e, s]) this.dispose(t);
-    return y;
   }
 
   // ---------------------------------------------------------------- fused row kernels (kernels/fused.ts)

@@ -9,8 +9,9 @@ import { accumulate } from './reduce.js';
 import { floorDiv, type KernelSpec } from './spec.js';
 
 /**
- * One thread per row of s [rows, cols]: m' = max(m, max_j s), l' = l·e^(m − m') + Σ e^(s − m'),
- * returned as the pair (m', l'). Without `prev`, m = −∞ and l = 0. Reads the row twice.
+ * One thread per row of s [rows, cols]: m′ = max(m, max_j s), l′ = l·e^(m − m′) + Σ e^(s − m′),
+ * returned as the pair (m′, l′). Without `prev`, m = −∞ and l = 0: a plain softmax's row stats,
+ * which the device's softmax uses too. Reads the row twice.
  */
 export function onlineSoftmaxStatsSpec(rows: number, cols: number, hasPrev: boolean, mode: GpujsMode): KernelSpec {
   const base = `this.thread.x * ${cols}`;

@@ -124,25 +124,7 @@ export function reducePlan(shape: Shape, axes: readonly number[]): ReducePass[] 
   return passes;
 }
 
-/** Per row of [rows, cols]: [max, Σ exp(x − max)] as an Array(2), flat [rows, 2]. */
-export function softmaxStatsSpec(rows: number, cols: number, mode: GpujsMode): KernelSpec {
-  const base = `this.thread.x * ${cols}`;
-  const source = 'function (x) { ' +
-    accumulate('max', 'm', cols, base, 1, (p) => `x[${p}]`, 'M') +
-    accumulate('sum', 's', cols, base, 1, (p) => [`const d = x[${p}] - m; ${expStatements(mode, 'e', 'd', '')}`, 'e'], 'S') +
-    'return [m, s]; }';
-  return {
-    key: `softmax.stats:${rows}:${cols}`,
-    source,
-    output: [rows],
-    returnType: 'Array(2)',
-    outSize: rows * 2,
-    work: rows * cols * (usesFastExp(mode) ? 4 : 12),
-    constants: expConstants(mode),
-  };
-}
-
-/** y = exp(x − max) / sum with the row's stats from softmaxStatsSpec. */
+/** y = e^(x − m) / l with each row's (m, l) stats from onlineSoftmaxStatsSpec (online-softmax.ts). */
 export function softmaxApplySpec(rows: number, cols: number, mode: GpujsMode): KernelSpec {
   const n = rows * cols;
   return {
