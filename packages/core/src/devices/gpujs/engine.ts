@@ -87,8 +87,8 @@ export class GpujsEngine {
   protected readonly host: boolean;
   /** Kernel instances whose output buffers are reused (webgpu); see Prepared.idle. */
   private readonly pooled: boolean;
-  /** Idle pooled instances, longest idle first, with their output bytes. */
-  private readonly idleOrder = new Map<GpujsKernel, { p: Prepared; bytes: number }>();
+  /** Idle pooled instances (the first of each key excepted: it has no buffer yet), longest idle first. */
+  private readonly idleOrder = new Map<GpujsKernel, Prepared>();
   private idleBytes = 0;
   private readonly cacheBytes: number;
   private bytes = 0;
@@ -245,26 +245,21 @@ export class GpujsEngine {
       p.instances.add(kernel);
       return kernel;
     }
-    const entry = this.idleOrder.get(kernel);
-    if (entry) {
-      this.idleBytes -= entry.bytes;
-      this.idleOrder.delete(kernel);
-    }
+    if (this.idleOrder.delete(kernel)) this.idleBytes -= p.spec.outSize * 4;
     return kernel;
   }
 
   /** Back to the free list once its result is disposed; the longest idle go past cacheBytes. */
   private giveBack(p: Prepared, kernel: GpujsKernel): void {
-    const bytes = p.spec.outSize * 4;
     p.idle.push(kernel);
-    this.idleOrder.set(kernel, { p, bytes });
-    this.idleBytes += bytes;
-    for (const [k, e] of this.idleOrder) {
+    this.idleOrder.set(kernel, p);
+    this.idleBytes += p.spec.outSize * 4;
+    for (const [k, owner] of this.idleOrder) {
       if (this.idleBytes <= this.cacheBytes) break;
       this.idleOrder.delete(k);
-      this.idleBytes -= e.bytes;
-      e.p.idle.splice(e.p.idle.indexOf(k), 1);
-      e.p.instances.delete(k);
+      this.idleBytes -= owner.spec.outSize * 4;
+      owner.idle.splice(owner.idle.indexOf(k), 1);
+      owner.instances.delete(k);
       // destroyed behind every queued kernel, which may still read its buffer
       this.queue.run(() => k.destroy());
     }
