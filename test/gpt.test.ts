@@ -63,8 +63,10 @@ describe('GPT', () => {
       return Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length);
     };
     const block = model.transformer.h[0];
-    expect(await std(block.attn.cAttn.weight)).toBeCloseTo(0.02, 2);
-    expect(await std(block.mlp.cProj.weight)).toBeCloseTo(0.01, 2);
+    // 768 and 1,024 weights: the sample std is within ~3% of the truth; a residual projection
+    // scaled by 1/√nLayer instead of 1/√(2·nLayer) would be 41% off
+    expect(Math.abs(await std(block.attn.cAttn.weight) / 0.02 - 1)).toBeLessThan(0.1);
+    expect(Math.abs(await std(block.mlp.cProj.weight) / 0.01 - 1)).toBeLessThan(0.1);
     expect(Array.from(await block.attn.cAttn.bias!.data())).toEqual(new Array(48).fill(0));
   });
 
@@ -92,8 +94,9 @@ describe('GPT', () => {
     const flash = await run('flash');
     const naive = await run('naive');
     const maxDiff = (a: Float64Array, b: Float64Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
-    expect(maxDiff(flash.logits, naive.logits)).toBeLessThan(1e-9);
-    flash.grads.forEach((g, i) => expect(maxDiff(g, naive.grads[i])).toBeLessThan(1e-9));
+    // float64 throughout: the two differ only in summation order, ~1e-15 per op
+    expect(maxDiff(flash.logits, naive.logits)).toBeLessThan(1e-12);
+    flash.grads.forEach((g, i) => expect(maxDiff(g, naive.grads[i])).toBeLessThan(1e-12));
   });
 
   it('lowers the loss in a few dozen steps', async () => {
