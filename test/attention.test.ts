@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Tensor, manualSeed, memory, randn, resetPeakMemory, setDevice, tidy, zeros } from '@flashgrad/core';
 import { DEFAULT_BLOCK_SIZE, GPU_SCRATCH_ELEMENTS, defaultBlockSize, flashAttention, naiveAttention } from '@flashgrad/attention';
+import { runs } from './helpers/arbitraries.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 25);
 
@@ -120,7 +121,7 @@ describe('flashAttention equals naive attention', () => {
       for (const name of names) {
         expect(maxErr(got[name], want[name]), `${name} ${JSON.stringify(c)}`).toBeLessThanOrEqual(1e-12 * (1 + maxAbs(want[name])));
       }
-    }), { numRuns: RUNS });
+    }), runs(RUNS));
   });
 
   it.skipIf(!f32Device)(`in float32 on ${f32Device}: error ≤ 2 × naive float32's + 1e-5 against float64`, async () => {
@@ -136,7 +137,7 @@ describe('flashAttention equals naive attention', () => {
         const bound = 2 * maxErr(naive32[name], exact[name]) + 1e-5 * Math.max(1, maxAbs(exact[name]));
         expect(maxErr(flash32[name], exact[name]), `${name} ${JSON.stringify(c)}`).toBeLessThanOrEqual(bound);
       }
-    }), { numRuns: Math.max(1, Math.ceil(RUNS / 2)) });
+    }), { ...runs(RUNS), numRuns: Math.max(1, Math.ceil(RUNS / 2)) });
   });
 
   it('causal rows that see no key (Nq > Nk) give O = 0, L = −∞ and no gradient', async () => {
@@ -208,7 +209,7 @@ describe('defaultBlockSize', () => {
         if (bc > 64) expect(B * H * Nq * bc).toBeLessThanOrEqual(GPU_SCRATCH_ELEMENTS);
         // and it is the largest such: doubling would pass the budget or the cap
         if (bc >= 64 && bc < Nk) expect(B * H * Nq * bc * 2).toBeGreaterThan(GPU_SCRATCH_ELEMENTS);
-      }), { numRuns: 500 });
+      }), { ...runs(500), numRuns: 500 });
   });
 });
 

@@ -29,7 +29,7 @@
  * MLP training loop keeps memory flat and lowers its loss; and the Tensor API's errors on the gpu.js
  * devices (too large, mixed devices, headlessgl without its addon) say what is wrong.
  *
- * FC_RUNS sets the cases per property (default 40 on wasm and cpu, 25 on webgpu: see runsFor);
+ * FC_RUNS sets the cases per property (default 40 on wasm and cpu, 25 on webgpu);
  * LEAK_STEPS the training loop's steps (default 1,000).
  */
 import fc from 'fast-check';
@@ -38,7 +38,7 @@ import {
   type Device, type Tensor, add, concat, crossEntropy, div, dropout, gather, getDevice, layerNorm, logSoftmax,
   manualSeed, matmulT, maskedFill, memory, mul, nn, optim, pow, setDevice, softmax, split, sub, tensor, tidy, where, zeros,
 } from '@flashgrad/core';
-import { axesArb, axisArb, seedArb, shapeArb, sizeOf, type ShapeOptions } from './helpers/arbitraries.js';
+import { axesArb, axisArb, runs, seedArb, shapeArb, sizeOf, type ShapeOptions } from './helpers/arbitraries.js';
 import { rng, weights } from './helpers/gradcheck.js';
 import { relErr } from './helpers/compare.js';
 
@@ -85,7 +85,6 @@ const available = started.filter((s) => !s.error).map((s) => s.mode);
  * for every new (op, shape) key — a forward+backward case compiles 5–30 kernels — so it runs
  * fewer cases, on smaller shapes (see shapesFor), than the CPU modes.
  */
-const runsFor = (mode: Mode): number => Number(process.env.FC_RUNS ?? (mode === 'webgpu' ? 25 : 40));
 const shapesFor = (mode: Mode): ShapeOptions => (mode === 'webgpu' ? { maxRank: 3, maxDim: 3, maxSize: 27 } : { maxRank: 4, maxDim: 4, maxSize: 64 });
 
 // ------------------------------------------------------------------ data
@@ -254,12 +253,17 @@ const reductions = ['sum', 'mean', 'max', 'logsumexp'] as const;
 describe.each(available)('%s: Tensor ops, forward and backward, equal the reference device', (mode) => {
   const S = shapesFor(mode);
   const prop = <T>(arb: fc.Arbitrary<T>, body: (t: T) => Promise<void>) =>
-    fc.assert(fc.asyncProperty(arb, body), { numRuns: runsFor(mode) });
+    fc.assert(fc.asyncProperty(arb, body), runs(mode === 'webgpu' ? 25 : 40));
 
   it('unary: neg exp log sqrt tanh sigmoid relu gelu abs', async () => {
     await prop(fc.tuple(fc.constantFrom(...unaryOps), shapeArb({ ...S, minRank: 0 }), seedArb), async ([op, shape, seed]) => {
       const kind = op === 'log' || op === 'sqrt' ? 'pos' : 'any';
-      await check(mode, { inputs: [{ shape, data: values(sizeOf(shape), seed, kind) }], f: (x) => x[op](), fwd: EW, bwd: EW, seed });
+      // tanh′ = 1 − t², σ′ = σ(1 − σ) and gelu′ cancel towards saturation: float32 promises an error
+      // relative to their terms, O(1) times the upstream weights w (a tanh case with 1 − t² = 0.017
+      // missed a plain 1e-5 by 1.7×)
+      const cancels = op === 'tanh' || op === 'sigmoid' || op === 'gelu';
+      const gradScale = cancels ? [norm(weights(sizeOf(shape), seed))] : undefined;
+      await check(mode, { inputs: [{ shape, data: values(sizeOf(shape), seed, kind) }], f: (x) => x[op](), fwd: EW, bwd: EW, seed, gradScale });
     });
   });
 
