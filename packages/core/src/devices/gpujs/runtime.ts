@@ -3,8 +3,7 @@
  * falls back to webasm when no GL context exists, so we never use it, and a mode that cannot start
  * throws an Error that says why and what to install.
  */
-import { createRequire } from 'node:module';
-import gpujs from 'gpu.js';
+import { gpujs, requireFromGpujs } from './gpujs-module.js';
 
 export type GpujsMode = 'webgpu' | 'wasm' | 'cpu' | 'headlessgl';
 export const gpujsModes: readonly GpujsMode[] = ['webgpu', 'wasm', 'cpu', 'headlessgl'];
@@ -48,10 +47,7 @@ export interface Runtime {
   software?: boolean;
 }
 
-const { GPU } = gpujs as unknown as { GPU: new (settings: { mode: string }) => GpujsInstance };
-// gpu.js is CommonJS and keeps its WebGPU device in a module singleton; its kernels acquire it
-// lazily on first build, and we need the same device to size buffers and to wait on its queue.
-const requireFromGpujs = createRequire(createRequire(import.meta.url).resolve('gpu.js'));
+const { GPU } = gpujs as { GPU: new (settings: { mode: string }) => GpujsInstance };
 
 /**
  * Index arithmetic in gpu.js's kernel language divides in float32 (`/` is always f32 in the
@@ -205,7 +201,9 @@ async function startWebgpu(): Promise<Runtime> {
     configurable: true,
     writable: true,
   });
-  const { WebGPUContext } = requireFromGpujs('./backend/web-gpu/context.js') as {
+  // gpu.js keeps its WebGPU device in a module singleton; its kernels acquire it lazily on first
+  // build, and we need the same device to size buffers and to wait on its queue.
+  const { WebGPUContext } = requireFromGpujs('./src/backend/web-gpu/context.js') as {
     WebGPUContext: { acquire(): Promise<{ device: DawnDevice }> };
   };
   const { device } = await WebGPUContext.acquire();
