@@ -24,6 +24,20 @@ export interface KernelSpec {
   work: number;
   /** Constant arrays baked into the kernel (gpu.js `constants`), e.g. the fast exp's table. */
   constants?: Record<string, Float32Array>;
+  /**
+   * webgpu only (the patched gpu.js's workgroup features, tools/WORKGROUP-API.md): threads per
+   * workgroup, [x, y, z].
+   */
+  workgroupSize?: number[];
+  /**
+   * webgpu only: workgroups to launch, [gx, gy, gz]. The thread grid is then separate from
+   * `output`: the kernel returns nothing and writes with `storeResult(index, value)`.
+   */
+  dispatch?: number[];
+  /** webgpu only: workgroup-shared float arrays, name → length. */
+  workgroupArrays?: Record<string, number>;
+  /** webgpu only: arguments read as 4-vectors (`b[i]` in vec4 units; length a multiple of 4). */
+  vec4Arguments?: string[];
 }
 
 /** What the builders may specialise on. */
