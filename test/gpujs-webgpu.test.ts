@@ -155,6 +155,20 @@ describe('gpu.js webgpu: workgroup features', () => {
     expect(Array.from(got)).toEqual(Array.from(b));
   });
 
+  it('a vec4 workgroup array: whole 4-vectors and single components, shared across the workgroup', async () => {
+    const got = await run(`function (b) {
+      const l = this.localThread.x;
+      t[l] = b[l];
+      t[l][1] = b[l][1] * 10.0;
+      workgroupBarrier();
+      const q = t[(l + 1) % 4];
+      for (let c = 0; c < 4; c++) { storeResult(l * 4 + c, q[c]); }
+    }`, { output: [16], workgroupSize: [4], dispatch: [1], vec4Arguments: ['b'], workgroupArrays: { t: { type: 'vec4', length: 4 } } },
+    Float32Array.from({ length: 16 }, (_, i) => i));
+    // thread l stores its neighbour's vector, component 1 scaled by the neighbour
+    expect(Array.from(got)).toEqual([4, 50, 6, 7, 8, 90, 10, 11, 12, 130, 14, 15, 0, 10, 2, 3]);
+  });
+
   it('stores past 2^24 through integer indices land on their own element', async () => {
     const n = 2 ** 25;
     // 2^23 threads × 4 stores; a float32 index would merge neighbours past 2^24
