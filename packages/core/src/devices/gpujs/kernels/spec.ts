@@ -34,8 +34,8 @@ export interface KernelSpec {
    * `output`: the kernel returns nothing and writes with `storeResult(index, value)`.
    */
   dispatch?: number[];
-  /** webgpu only: workgroup-shared float arrays, name → length. */
-  workgroupArrays?: Record<string, number>;
+  /** webgpu only: workgroup-shared arrays, name → length (floats) or { type: 'vec4', length }. */
+  workgroupArrays?: Record<string, number | { type: 'vec4'; length: number }>;
   /** webgpu only: arguments read as 4-vectors (`b[i]` in vec4 units; length a multiple of 4). */
   vec4Arguments?: string[];
 }
