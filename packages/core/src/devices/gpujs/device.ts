@@ -10,6 +10,7 @@ import { adamwSpecs, binarySpec, fillSpec, unarySpec, whereSpec, type OperandSha
 import {
   WASM_COLS4_UNROLL, WASM_ROWS4_UNROLL, type IndexStyle, gpuKSlices, matmulGeometry, matmulRows4Spec, matmulSpec, preferRows4, unpackRows4Spec,
 } from './kernels/matmul.js';
+import { chooseTile, matmulTiledSpec, type MatmulTile } from './kernels/matmul-tiled.js';
 import { gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, stridedSpec } from './kernels/movement.js';
 import {
   CHUNK, MAX_SERIAL, reducePassSpec, reducePlan, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec,
@@ -29,6 +30,13 @@ import type { GpujsBuffer } from './queue.js';
 export { THREAD_WORK } from './engine.js';
 
 export class GpujsDevice extends GpujsEngine implements Device {
+  /**
+   * webgpu: the tile of the shared-memory matmul (kernels/matmul-tiled.ts) for an [count, M, N]
+   * product. Benchmarks set a fixed tile to compare tilings, or null to measure the one-row-a-
+   * thread kernel the tiled one replaced, in the same run.
+   */
+  matmulTiles: ((M: number, N: number, count: number) => MatmulTile) | null = chooseTile;
+
   /** wasm walks matmul operands with pointers, every other mode with integer indices (IndexStyle). */
   private get indexStyle(): IndexStyle {
     return this.runtime.mode === 'wasm' ? 'pointers' : 'integer';
@@ -98,6 +106,12 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const flags = { bias: bias !== null, residual: res !== null };
     const extra = [bias, res].filter((x): x is GpujsBuffer => x !== null);
     const ek = `${flags.bias ? 'b' : ''}${flags.residual ? 'r' : ''}`;
+    if (this.runtime.mode === 'webgpu' && this.matmulTiles && K > 0) {
+      const tile = this.matmulTiles(M, N, count);
+      const { BM, BN, BK, TM, TN } = tile;
+      return this.launch(`mt|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}|${BM},${BN},${BK},${TM},${TN}`,
+        () => matmulTiledSpec(aShape, bShape, transA, transB, batch, flags, tile), [A, B, ...extra]);
+    }
     const onGpu = this.runtime.mode === 'webgpu' || this.runtime.mode === 'headlessgl';
     const slices = onGpu ? gpuKSlices(count * M * Math.ceil(N / 4), K) : 1;
     if (K > 0 && K <= MAX_SERIAL && slices === 1) {

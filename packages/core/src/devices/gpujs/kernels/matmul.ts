@@ -80,7 +80,7 @@ function at(base: string, k: string, stride: number): string {
  * floor(z / P_k) mod d_k (P_k the product of the later dims), so a single batch dim costs one
  * integer multiply and only broadcast batches divide.
  */
-function batchOffsets(dims: readonly number[], strides: readonly (readonly number[])[], z: string): string[] {
+export function batchOffsets(dims: readonly number[], strides: readonly (readonly number[])[], z: string): string[] {
   const coord = (k: number) => {
     const P = dims.slice(k + 1).reduce((x, y) => x * y, 1);
     const q = P === 1 ? z : floorDiv(z, P);
@@ -101,9 +101,9 @@ export interface EpilogueFlags {
   residual: boolean;
 }
 
-const NO_EPILOGUE: EpilogueFlags = { bias: false, residual: false };
+export const NO_EPILOGUE: EpilogueFlags = { bias: false, residual: false };
 const epilogueArgs = (e: EpilogueFlags) => `${e.bias ? ', bias' : ''}${e.residual ? ', res' : ''}`;
-const epilogueKey = (e: EpilogueFlags) => `${e.bias ? 'b' : ''}${e.residual ? 'r' : ''}`;
+export const epilogueKey = (e: EpilogueFlags) => `${e.bias ? 'b' : ''}${e.residual ? 'r' : ''}`;
 /** ` + bias[col] + res[flat]` for the output element at column `col`, flat index `flat`. */
 const epilogueTerms = (e: EpilogueFlags, col: string, flat: string) =>
   `${e.bias ? ` + bias[${col}]` : ''}${e.residual ? ` + res[${flat}]` : ''}`;
@@ -232,7 +232,7 @@ export function unpackRows4Spec(count: number, M: number, N: number, epilogue: E
   const flat = `this.thread.x + ${N} * (this.thread.y + ${M} * this.thread.z)`;
   return {
     key: `matmul.unpack:${count}:${M}:${N}:${epilogueKey(epilogue)}`,
-    source: `function (p${epilogueArgs(epilogue)}) { const i4 = Math.floor(this.thread.y * 0.25); ` +
+    source: `function (p${epilogueArgs(epilogue)}) { const i4 = Math.floor(this.thread.y / 4); ` +
       `return p[((this.thread.z * ${M4} + i4) * ${N} + this.thread.x) * 4 + this.thread.y - i4 * 4]` +
       `${epilogueTerms(epilogue, 'this.thread.x', flat)}; }`,
     output: count > 1 ? [N, M, count] : [N, M],

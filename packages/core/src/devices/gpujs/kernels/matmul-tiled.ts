@@ -1,0 +1,216 @@
+/**
+ * The webgpu matmul: workgroup tiles staged in shared memory, register blocking, integer index
+ * math and vec4 loads, in gpu.js's kernel language with the patched webgpu backend's workgroup
+ * features (tools/WORKGROUP-API.md). The schedule is the one tfjs-backend-webgpu's packed matmul
+ * and the hand-written WGSL of DESIGN §4 use:
+ *
+ * - A workgroup of (BN/TN) × (BM/TM) threads owns a BM × BN tile of C; each thread owns TM × TN
+ *   of it in registers, as quads of 4 rows by quads of 4 columns spread over the tile
+ *   (rows (r·BM/TM + ty)·4 + i), so that at every step of k the threads of a warp read
+ *   consecutive 16-byte vectors of the shared tiles (no bank conflicts, one access per 4 floats).
+ * - Per step of BK along k, the workgroup copies A's BM × BK block and B's BK × BN block into
+ *   workgroup memory (vec4 global loads where the contiguous dim allows), both laid out with k
+ *   outermost and 4-vectors along m (resp. n): A's tile is stored transposed. A block that has to
+ *   be scattered into that layout (A without transpose, B transposed: their vec4 runs along k)
+ *   has rows padded by one vector, which halves the bank conflicts of the scatter.
+ * - Two barriers per step: after the copy, and before the next copy overwrites the tiles.
+ * - Stores are guarded on the matrix bounds (storeResult also drops anything past the buffer),
+ *   never by an early return: barriers must stay in uniform control flow.
+ *
+ * Everything (shapes, transposes, batch strides, tile) is baked into the source as literals.
+ */
+import { broadcastStrides } from '../../../shape.js';
+import type { Shape } from '../../device.js';
+import { batchOffsets, epilogueKey, matmulGeometry, NO_EPILOGUE, type EpilogueFlags } from './matmul.js';
+import { coalesce, type KernelSpec } from './spec.js';
+
+/** One tiling: BM × BN outputs a workgroup, BK steps of k per shared tile, TM × TN a thread. */
+export interface MatmulTile {
+  BM: number;
+  BN: number;
+  BK: number;
+  TM: number;
+  TN: number;
+}
+
+export const TILE_LARGE: MatmulTile = { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 };
+export const TILE_MEDIUM: MatmulTile = { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 };
+export const TILE_SMALL: MatmulTile = { BM: 32, BN: 32, BK: 16, TM: 4, TN: 4 };
+
+/** Streaming multiprocessors to fill (an H100/H200 has 132). */
+export const GPU_SMS = 132;
+
+/**
+ * The largest tile that still gives the GPU enough workgroups: a 128 × 128 tile at 1024² is 64
+ * workgroups for 132 SMs, and measured slower than the 64 × 64 tile's 256 (DESIGN §4: 15.4
+ * against 19.0 TFLOP/s), while from 2048² on (256 workgroups) the large tile wins (35.7 vs 22.5).
+ */
+export function chooseTile(M: number, N: number, count: number): MatmulTile {
+  const groups = (t: MatmulTile) => Math.ceil(M / t.BM) * Math.ceil(N / t.BN) * count;
+  if (groups(TILE_LARGE) >= 1.5 * GPU_SMS) return TILE_LARGE;
+  if (groups(TILE_MEDIUM) >= GPU_SMS) return TILE_MEDIUM;
+  return TILE_SMALL;
+}
+
+const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+
+function checkTile(t: MatmulTile): void {
+  const { BM, BN, BK, TM, TN } = t;
+  const threads = (BM / TM) * (BN / TN);
+  const ok = [BM, BN, BK, TM, TN].every(isPow2) && TM % 4 === 0 && TN % 4 === 0 && BK % 4 === 0 &&
+    BM >= TM && BN >= TN && (BM * BK / 4) % threads === 0 && (BN * BK / 4) % threads === 0;
+  if (!ok) throw new Error(`gpujs matmul: tile ${JSON.stringify(t)} is not a valid tiling (powers of two, quads that divide among the threads)`);
+}
+
+/**
+ * The tiled product for webgpu: C[z] = op(A[z]) · op(B[z]) (+ bias[col]) (+ res), batched over
+ * `batch` with broadcasting, every transpose.
+ */
+export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, batch: Shape,
+  epilogue: EpilogueFlags = NO_EPILOGUE, tile?: MatmulTile): KernelSpec {
+  const { M, K, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
+  if (K === 0) throw new Error('gpujs matmul: the tiled kernel needs K ≥ 1');
+  const t = tile ?? chooseTile(M, N, count);
+  checkTile(t);
+  const { BM, BN, BK, TM, TN } = t;
+  const TC = BN / TN; // threads along x (columns)
+  const TR = BM / TM; // threads along y (rows)
+  const T = TC * TR;
+  const RA = TM / 4; // row quads a thread
+  const RB = TN / 4; // column quads a thread
+
+  // A's contiguous dim is k (no transpose) or m; B's is n (no transpose) or k. A vec4 global load
+  // needs that dim (hence every row start and batch offset) to be a multiple of 4.
+  const aAlongK = !transA;
+  const bAlongK = transB;
+  const aVec = (aAlongK ? K : M) % 4 === 0;
+  const bVec = (bAlongK ? K : N) % 4 === 0;
+  // shared tiles: k outermost, 4-vectors along m (A) and n (B); padded by one vector when scattered
+  const LDA = BM / 4 + (aAlongK ? 1 : 0);
+  const LDB = BN / 4 + (bAlongK ? 1 : 0);
+
+  // batch offsets of A and B (elements, or vec4s for a vec4 operand), as expressions of the workgroup z
+  const sa = broadcastStrides(aShape.slice(0, -2), batch).map((s) => s * M * K);
+  const sb = broadcastStrides(bShape.slice(0, -2), batch).map((s) => s * K * N);
+  const { dims, strides } = coalesce(batch, [sa, sb]);
+  const z = 'this.workgroup.z';
+  const [offA, offB] = batchOffsets(dims, [strides[0].map((s) => (aVec ? s / 4 : s)), strides[1].map((s) => (bVec ? s / 4 : s))], z);
+
+  const kEdge = K % BK !== 0;
+  const mEdge = M % BM !== 0;
+  const nEdge = N % BN !== 0;
+  const KT = Math.ceil(K / BK);
+
+  /**
+   * Statements copying one operand's block for k tile `kt` into its shared tile `S`. `outer` is
+   * the tile's extent along the operand's non-k dim (BM or BN), `D` that dim's full size (M or N),
+   * `o0` the tile's origin along it, `alongK` whether memory is contiguous along k.
+   */
+  const loadBlock = (arg: string, S: string, LD: number, outer: number, D: number, o0: string, alongK: boolean,
+    vec: boolean, off: string, edge: boolean): string => {
+    const quads = (outer * BK) / 4;
+    let code = '';
+    for (let i = 0; i < quads / T; i++) {
+      const q = `(tid + ${i * T})`;
+      if (alongK) {
+        // quad q: 4 consecutive k of one row o; rows of BK/4 quads
+        const perRow = BK / 4;
+        const o = `${S}o${i}`;
+        const kq = `${S}k${i}`;
+        code += `const ${o} = ${q} >> ${Math.log2(perRow)}; const ${kq} = ${q} & ${perRow - 1}; `;
+        // rows past D only feed outputs that are never stored: clamp them to stay in the buffer
+        const row = edge ? `Math.min(${o0} + ${o}, ${D - 1})` : `${o0} + ${o}`;
+        const k = `kt * ${BK} + ${kq} * 4`;
+        const v = `${S}v${i}`;
+        if (vec) {
+          const read = `${arg}[${off} + (${row}) * ${K / 4} + kt * ${BK / 4} + ${kq}]`;
+          code += `const ${v} = ${kEdge ? `${k} < ${K} ? ${read} : [0.0, 0.0, 0.0, 0.0]` : read}; `;
+          for (let c = 0; c < 4; c++) code += `${S}[(${kq} * 4 + ${c}) * ${LD} + (${o} >> 2)][${o} & 3] = ${v}[${c}]; `;
+        } else {
+          for (let c = 0; c < 4; c++) {
+            const read = `${arg}[${off} + (${row}) * ${K} + ${k} + ${c}]`;
+            // K % 4 ≠ 0 implies K % BK ≠ 0: the tail is guarded element by element
+            code += `${S}[(${kq} * 4 + ${c}) * ${LD} + (${o} >> 2)][${o} & 3] = ${kEdge ? `${k} + ${c} < ${K} ? ${read} : 0.0` : read}; `;
+          }
+        }
+      } else {
+        // quad q: 4 consecutive rows o of one k; k rows of outer/4 quads
+        const perK = outer / 4;
+        const kk = `${S}k${i}`;
+        const oq = `${S}o${i}`;
+        code += `const ${kk} = ${q} >> ${Math.log2(perK)}; const ${oq} = ${q} & ${perK - 1}; `;
+        const k = `kt * ${BK} + ${kk}`;
+        // a k row past K reads a clamped row and is zeroed; rows past D are never stored
+        const kRow = kEdge ? `Math.min(${k}, ${K - 1})` : k;
+        if (vec) {
+          const quad = edge ? `Math.min((${o0} >> 2) + ${oq}, ${D / 4 - 1})` : `(${o0} >> 2) + ${oq}`;
+          const read = `${arg}[${off} + (${kRow}) * ${D / 4} + ${quad}]`;
+          code += `${S}[${kk} * ${LD} + ${oq}] = ${kEdge ? `${k} < ${K} ? ${read} : [0.0, 0.0, 0.0, 0.0]` : read}; `;
+        } else {
+          for (let c = 0; c < 4; c++) {
+            const col = edge ? `Math.min(${o0} + ${oq} * 4 + ${c}, ${D - 1})` : `${o0} + ${oq} * 4 + ${c}`;
+            const read = `${arg}[${off} + (${kRow}) * ${D} + ${col}]`;
+            code += `${S}[${kk} * ${LD} + ${oq}][${c}] = ${kEdge ? `${k} < ${K} ? ${read} : 0.0` : read}; `;
+          }
+        }
+      }
+    }
+    return code;
+  };
+
+  const acc = (r: number, i: number, s: number, j: number) => `c${r}${i}${s}${j}`;
+  const accs: string[] = [];
+  for (let r = 0; r < RA; r++) for (let i = 0; i < 4; i++) for (let s = 0; s < RB; s++) for (let j = 0; j < 4; j++) accs.push(acc(r, i, s, j));
+
+  let step = '';
+  for (let r = 0; r < RA; r++) step += `const a${r} = As[kk * ${LDA} + ${r * TR} + ty]; `;
+  for (let s = 0; s < RB; s++) step += `const b${s} = Bs[kk * ${LDB} + ${s * TC} + tx]; `;
+  for (let r = 0; r < RA; r++) {
+    for (let i = 0; i < 4; i++) for (let s = 0; s < RB; s++) for (let j = 0; j < 4; j++) step += `${acc(r, i, s, j)} += a${r}[${i}] * b${s}[${j}]; `;
+  }
+
+  let store = '';
+  const offC = count > 1 ? `${z} * ${M * N} + ` : '';
+  for (let r = 0; r < RA; r++) {
+    for (let i = 0; i < 4; i++) {
+      const row = `m0 + ${(r * TR) * 4} + ty * 4 + ${i}`;
+      store += `const row${r}${i} = ${row}; `;
+      for (let s = 0; s < RB; s++) {
+        for (let j = 0; j < 4; j++) {
+          const col = `n0 + ${(s * TC) * 4} + tx * 4 + ${j}`;
+          const flat = `${offC}row${r}${i} * ${N} + ${col}`;
+          const value = `${acc(r, i, s, j)}${epilogue.bias ? ` + bias[${col}]` : ''}${epilogue.residual ? ` + res[${flat}]` : ''}`;
+          const guard = [mEdge ? `row${r}${i} < ${M}` : '', nEdge ? `${col} < ${N}` : ''].filter(Boolean).join(' && ');
+          store += guard ? `if (${guard}) { storeResult(${flat}, ${value}); } ` : `storeResult(${flat}, ${value}); `;
+        }
+      }
+    }
+  }
+
+  const source = `function (a, b${epilogue.bias ? ', bias' : ''}${epilogue.residual ? ', res' : ''}) { ` +
+    'const tx = this.localThread.x; const ty = this.localThread.y; ' +
+    `const tid = ty * ${TC} + tx; ` +
+    `const m0 = this.workgroup.y * ${BM}; const n0 = this.workgroup.x * ${BN}; ` +
+    accs.map((c) => `let ${c} = 0.0;`).join(' ') + ' ' +
+    `for (let kt = 0; kt < ${KT}; kt++) { ` +
+    loadBlock('a', 'As', LDA, BM, M, 'm0', aAlongK, aVec, offA, mEdge) +
+    loadBlock('b', 'Bs', LDB, BN, N, 'n0', bAlongK, bVec, offB, nEdge) +
+    'workgroupBarrier(); ' +
+    `for (let kk = 0; kk < ${BK}; kk++) { ${step}} ` +
+    'workgroupBarrier(); } ' +
+    store + '}';
+
+  const vec4Arguments = [aVec ? 'a' : '', bVec ? 'b' : ''].filter(Boolean);
+  return {
+    key: `matmul.tiled:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:` +
+      `${epilogueKey(epilogue)}:${BM}x${BN}x${BK}/${TM}x${TN}`,
+    source,
+    output: [count * M * N],
+    outSize: count * M * N,
+    work: 2 * count * M * N * K,
+    workgroupSize: [TC, TR],
+    dispatch: [Math.ceil(N / BN), Math.ceil(M / BM), count],
+    workgroupArrays: { As: { type: 'vec4', length: BK * LDA }, Bs: { type: 'vec4', length: BK * LDB } },
+    ...(vec4Arguments.length ? { vec4Arguments } : {}),
+  };
+}

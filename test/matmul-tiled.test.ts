@@ -1,0 +1,137 @@
+/**
+ * The webgpu tiled matmul (kernels/matmul-tiled.ts) against a float64 product on the host, for
+ * every tile the device may choose, on random shapes with edge tiles in m, n and k (so both the
+ * vec4 and the scalar loads run: a dim that is not a multiple of 4 turns vec4 off), both
+ * transposes, broadcast batches and the bias/residual epilogue. The device-level suites
+ * (device-equivalence) reach it through GpujsDevice.matmul with the tile chooseTile picks.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  TILE_LARGE, TILE_MEDIUM, TILE_SMALL, chooseTile, matmulTiledSpec, type MatmulTile,
+} from '../packages/core/src/devices/gpujs/kernels/matmul-tiled.js';
+import { startRuntime } from '../packages/core/src/devices/gpujs/runtime.js';
+import type { KernelSpec } from '../packages/core/src/devices/gpujs/kernels/spec.js';
+import { relErr } from './helpers/compare.js';
+import { runs } from './helpers/arbitraries.js';
+
+const { gpu } = await startRuntime('webgpu');
+
+async function runSpec(spec: KernelSpec, args: Float32Array[]): Promise<Float32Array> {
+  const kernel = gpu.createKernel(spec.source, {
+    output: spec.output, workgroupSize: spec.workgroupSize, dispatch: spec.dispatch,
+    workgroupArrays: spec.workgroupArrays, ...(spec.vec4Arguments ? { vec4Arguments: spec.vec4Arguments } : {}),
+  });
+  try {
+    return (await kernel(...args)) as Float32Array;
+  } finally {
+    kernel.destroy();
+  }
+}
+
+/** Values in [-2, 2) on a float32 grid, from a seed. */
+function values(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return Math.fround((s / 2 ** 32) * 4 - 2);
+  });
+}
+
+/** Row-major strides of the broadcast batch index into an operand's own batch dims. */
+function batchIndex(own: number[], batch: number[], z: number): number {
+  let rest = z;
+  const coords = batch.map(() => 0);
+  for (let k = batch.length - 1; k >= 0; k--) {
+    coords[k] = rest % batch[k];
+    rest = Math.floor(rest / batch[k]);
+  }
+  const lead = batch.length - own.length;
+  let index = 0;
+  for (let k = 0; k < own.length; k++) index = index * own[k] + (own[k] === 1 ? 0 : coords[lead + k]);
+  return index;
+}
+
+interface Case {
+  M: number; K: number; N: number; transA: boolean; transB: boolean;
+  batch: number[]; aBatch: number[]; bBatch: number[]; bias: boolean; residual: boolean; seed: number;
+}
+
+function reference(c: Case, a: Float32Array, b: Float32Array, bias: Float32Array, res: Float32Array): Float64Array {
+  const { M, K, N, transA, transB, batch, aBatch, bBatch } = c;
+  const count = batch.reduce((x, y) => x * y, 1);
+  const out = new Float64Array(count * M * N);
+  for (let z = 0; z < count; z++) {
+    const ao = batchIndex(aBatch, batch, z) * M * K;
+    const bo = batchIndex(bBatch, batch, z) * K * N;
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) {
+          s += a[ao + (transA ? k * M + m : m * K + k)] * b[bo + (transB ? n * K + k : k * N + n)];
+        }
+        const flat = z * M * N + m * N + n;
+        out[flat] = s + (c.bias ? bias[n] : 0) + (c.residual ? res[flat] : 0);
+      }
+    }
+  }
+  return out;
+}
+
+async function check(c: Case, tile: MatmulTile): Promise<void> {
+  const { M, K, N, transA, transB, batch, aBatch, bBatch } = c;
+  const count = batch.reduce((x, y) => x * y, 1);
+  const aShape = [...aBatch, ...(transA ? [K, M] : [M, K])];
+  const bShape = [...bBatch, ...(transB ? [N, K] : [K, N])];
+  const a = values(aShape.reduce((x, y) => x * y, 1), c.seed);
+  const b = values(bShape.reduce((x, y) => x * y, 1), c.seed + 1);
+  const bias = values(N, c.seed + 2);
+  const res = values(count * M * N, c.seed + 3);
+  const spec = matmulTiledSpec(aShape, bShape, transA, transB, batch, { bias: c.bias, residual: c.residual }, tile);
+  const args = [a, b, ...(c.bias ? [bias] : []), ...(c.residual ? [res] : [])];
+  const got = await runSpec(spec, args);
+  const err = relErr(got, reference(c, a, b, bias, res));
+  if (!(err <= 1e-5)) throw new Error(`tiled matmul ${JSON.stringify(c)} tile ${JSON.stringify(tile)}: relative error ${err}`);
+}
+
+/** A batch and two operand batches broadcasting to it (dims dropped or set to 1). */
+const batchArb = fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }).chain((batch) => {
+  const operand = fc.tuple(fc.integer({ min: 0, max: batch.length }), fc.array(fc.boolean(), { minLength: batch.length, maxLength: batch.length }))
+    .map(([drop, ones]) => batch.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)));
+  return fc.tuple(fc.constant(batch), operand, operand);
+});
+
+/** Shapes around `tile`: up to two tiles and a bit along m and n, several k tiles with a tail. */
+const caseArb = (tile: MatmulTile) => fc.record({
+  M: fc.integer({ min: 1, max: 2 * tile.BM + 5 }),
+  K: fc.integer({ min: 1, max: 3 * tile.BK + 3 }),
+  N: fc.integer({ min: 1, max: 2 * tile.BN + 5 }),
+  transA: fc.boolean(),
+  transB: fc.boolean(),
+  batches: batchArb,
+  bias: fc.boolean(),
+  residual: fc.boolean(),
+  seed: fc.integer({ min: 0, max: 2 ** 30 }),
+}).map(({ batches: [batch, aBatch, bBatch], ...rest }): Case => ({ ...rest, batch, aBatch, bBatch }));
+
+describe('webgpu tiled matmul ≡ float64 product', () => {
+  for (const [name, tile, n] of [['small', TILE_SMALL, 30], ['medium', TILE_MEDIUM, 15], ['large', TILE_LARGE, 8]] as const) {
+    it(`${name} tile ${tile.BM}×${tile.BN}×${tile.BK}, ${tile.TM}×${tile.TN} a thread: edges, transposes, batches, epilogue`, async () => {
+      await fc.assert(fc.asyncProperty(caseArb(tile), (c) => check(c, tile)), runs(n));
+    });
+  }
+
+  it('exact multiples of the tile (no edge code) and vec4 loads on every operand', async () => {
+    for (const tile of [TILE_SMALL, TILE_MEDIUM, TILE_LARGE]) {
+      for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+        await check({ M: tile.BM, K: 2 * tile.BK, N: 2 * tile.BN, transA, transB, batch: [2], aBatch: [2], bBatch: [], bias: true, residual: false, seed: 7 }, tile);
+      }
+    }
+  });
+
+  it('chooses smaller tiles when the large one would leave the GPU idle', () => {
+    expect(chooseTile(4096, 4096, 1)).toBe(TILE_LARGE);
+    expect(chooseTile(1024, 1024, 1)).toBe(TILE_MEDIUM);
+    expect(chooseTile(64, 128, 12)).toBe(TILE_SMALL);
+  });
+});
