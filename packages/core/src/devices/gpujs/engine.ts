@@ -219,6 +219,11 @@ export class GpujsEngine {
     };
     if (spec.returnType) settings.returnType = spec.returnType;
     if (spec.constants) settings.constants = spec.constants;
+    // the workgroup settings go to gpu.js as they are; its non-webgpu modes refuse them by name
+    if (spec.workgroupSize) settings.workgroupSize = spec.workgroupSize;
+    if (spec.dispatch) settings.dispatch = spec.dispatch;
+    if (spec.workgroupArrays) settings.workgroupArrays = spec.workgroupArrays;
+    if (spec.vec4Arguments) settings.vec4Arguments = spec.vec4Arguments;
     if (threaded) settings.asyncMode = true;
     // pooled instances keep their output buffer from call to call (Prepared.idle)
     if (this.pooled) settings.immutable = false;

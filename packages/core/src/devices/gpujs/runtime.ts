@@ -54,9 +54,9 @@ const { GPU } = gpujs as unknown as { GPU: new (settings: { mode: string }) => G
 const requireFromGpujs = createRequire(createRequire(import.meta.url).resolve('gpu.js'));
 
 /**
- * Index arithmetic in gpu.js's kernel language divides in float32 (`/` is always f32 in the
- * webasm and WGSL translations), which is exact for flat indices below 2^24. We cap buffers there
- * rather than return wrong elements silently.
+ * Index arithmetic in gpu.js's webasm and GL translations is float32, exact for flat indices below
+ * 2^24: we cap their buffers there rather than return wrong elements silently. The patched WGSL
+ * translation keeps integer indices i32, so webgpu is capped by the adapter's binding size only.
  */
 export const INDEX_EXACT_LIMIT = 2 ** 24;
 
@@ -215,7 +215,7 @@ async function startWebgpu(): Promise<Runtime> {
     mode: 'webgpu',
     gpujsMode: 'webgpu',
     gpu: new GPU({ mode: 'webgpu' }),
-    maxElements: Math.min(Math.floor(limitBytes / 4), INDEX_EXACT_LIMIT),
+    maxElements: Math.floor(limitBytes / 4),
     description: `gpu.js webgpu over Dawn [${choice.flags.join(', ')}] ${choice.featureLevel}: ${name}`,
     drain: () => device.queue.onSubmittedWorkDone(),
     software: isSoftwareAdapter(adapter),

@@ -191,8 +191,8 @@ export function adamwPackedSpecs(n: number): { moments: KernelSpec; param: Kerne
   return {
     moments: {
       key: `adamw.mv:${n}`,
-      // i = ⌊e/2⌋ by a multiply, exact for e < 2^24
-      source: 'function (mv, g, rest1, rest2) { const e = this.thread.x; const i = Math.floor(e * 0.5); ' +
+      // i = ⌊e/2⌋: an integer shift on webgpu, exact float division by 2 elsewhere (e < 2^24 there)
+      source: 'function (mv, g, rest1, rest2) { const e = this.thread.x; const i = Math.floor(e / 2); ' +
         // `odd` a float, not a bool: gpu.js declares every variable f32 in WGSL
         'const odd = e - i * 2.0; const gi = g[i]; const rest = odd == 0.0 ? rest1 : rest2; ' +
         'return (1.0 - rest) * mv[e] + rest * (odd == 0.0 ? gi : gi * gi); }',

@@ -232,7 +232,7 @@ export function unpackRows4Spec(count: number, M: number, N: number, epilogue: E
   const flat = `this.thread.x + ${N} * (this.thread.y + ${M} * this.thread.z)`;
   return {
     key: `matmul.unpack:${count}:${M}:${N}:${epilogueKey(epilogue)}`,
-    source: `function (p${epilogueArgs(epilogue)}) { const i4 = Math.floor(this.thread.y * 0.25); ` +
+    source: `function (p${epilogueArgs(epilogue)}) { const i4 = Math.floor(this.thread.y / 4); ` +
       `return p[((this.thread.z * ${M4} + i4) * ${N} + this.thread.x) * 4 + this.thread.y - i4 * 4]` +
       `${epilogueTerms(epilogue, 'this.thread.x', flat)}; }`,
     output: count > 1 ? [N, M, count] : [N, M],

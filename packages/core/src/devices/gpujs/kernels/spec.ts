@@ -24,6 +24,20 @@ export interface KernelSpec {
   work: number;
   /** Constant arrays baked into the kernel (gpu.js `constants`), e.g. the fast exp's table. */
   constants?: Record<string, Float32Array>;
+  /**
+   * webgpu only (the patched gpu.js's workgroup features, tools/WORKGROUP-API.md): threads per
+   * workgroup, [x, y, z].
+   */
+  workgroupSize?: number[];
+  /**
+   * webgpu only: workgroups to launch, [gx, gy, gz]. The thread grid is then separate from
+   * `output`: the kernel returns nothing and writes with `storeResult(index, value)`.
+   */
+  dispatch?: number[];
+  /** webgpu only: workgroup-shared float arrays, name → length. */
+  workgroupArrays?: Record<string, number>;
+  /** webgpu only: arguments read as 4-vectors (`b[i]` in vec4 units; length a multiple of 4). */
+  vec4Arguments?: string[];
 }
 
 /** What the builders may specialise on. */
@@ -39,11 +53,13 @@ export function lit(x: number): string {
 }
 
 /**
- * ⌊a / d⌋ as gpu.js source, for an integer-valued expression 0 ≤ a < 2^24 and a positive integer
- * constant d, exact on every backend. gpu.js divides in float32 and WGSL's division need not be
- * correctly rounded (Vulkan allows 2.5 ulp; NVIDIA computes a·(1/d)), so ⌊a/d⌋ can come out one
- * low at an exact multiple — on an H100, rows of 47 columns put element 47 in row 0. The remainder
- * a − q·d (exact: integers below 2^24) then lies outside [0, d), and one step corrects q.
+ * ⌊a / d⌋ as gpu.js source, for an integer-valued expression a ≥ 0 and a positive integer
+ * constant d, exact on every backend. On webgpu the patched gpu.js emits `Math.floor(a / d)` of
+ * integers as an i32 division (exact for any a; the correction below is then integer arithmetic
+ * that is always 0). gpu.js's other translations divide in float32 (so a < 2^24 there), and
+ * float division need not be correctly rounded (Vulkan allows 2.5 ulp; NVIDIA computes a·(1/d)),
+ * so ⌊a/d⌋ could come out one low at an exact multiple — on an H100, rows of 47 columns put
+ * element 47 in row 0. The remainder a − q·d then lies outside [0, d), and one step corrects q.
  */
 export function floorDiv(a: string, d: number): string {
   if (!(Number.isInteger(d) && d > 0)) throw new Error(`gpujs: floorDiv by ${d}, not a positive integer`);
@@ -79,8 +95,9 @@ export function coalesce(dims: readonly number[], strides: readonly (readonly nu
 
 /**
  * Source lines that split flat index `flat` over `dims` into coordinates `${prefix}0…`, plus the
- * index expression of each operand. Divisions are float32 in gpu.js (exact below 2^24, which is
- * why buffers are capped there); an operand that walks the output contiguously needs none.
+ * index expression of each operand. Divisions are i32 on webgpu and float32 in gpu.js's other
+ * translations (exact below 2^24, where those buffers are capped); an operand that walks the
+ * output contiguously needs none.
  */
 export function indexCode(flat: string, dims: readonly number[], strides: readonly (readonly number[])[], prefix = 'c',
   forceCoords = false): { lines: string; exprs: string[] } {
