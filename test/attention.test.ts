@@ -17,18 +17,21 @@ import { causalOffset, validateBlockMask } from '../packages/attention/src/valid
 
 const RUNS = Number(process.env.FC_RUNS ?? 25);
 
-/** The first float32 device that starts here, or null (then only the float64 checks run). */
-const f32Device = await (async () => {
-  for (const name of ['wasm', 'cpu'] as const) {
-    try {
-      await setDevice(name);
-      return name;
-    } catch (err) {
-      console.warn(`attention.test: device ${name} did not start: ${(err as Error).message.split('\n')[0]}`);
-    }
+/** A device that starts here, or null (with the reason printed). */
+async function tryDevice(name: 'wasm' | 'cpu' | 'webgpu'): Promise<string | null> {
+  try {
+    await setDevice(name);
+    return name;
+  } catch (err) {
+    console.warn(`attention.test: device ${name} did not start: ${(err as Error).message.split('\n')[0]}`);
+    return null;
   }
-  return null;
-})();
+}
+
+/** The first CPU float32 device that starts here, or null (then only the float64 checks run). */
+const f32Device = (await tryDevice('wasm')) ?? (await tryDevice('cpu'));
+/** Every float32 device the equivalence properties run on: the CPU one and webgpu (llvmpipe without a GPU). */
+const f32Devices = [f32Device, await tryDevice('webgpu')].filter((d): d is string => d !== null);
 await setDevice('reference');
 
 interface Case {
@@ -143,12 +146,12 @@ describe('flashAttention equals naive attention', () => {
     }), runs(RUNS));
   });
 
-  it.skipIf(!f32Device)(`in float32 on ${f32Device}: error ≤ 2 × naive float32's + 1e-5 against float64`, async () => {
+  for (const f32 of f32Devices) it(`in float32 on ${f32}: error ≤ 2 × naive float32's + 1e-5 against float64`, async () => {
     await fc.assert(fc.asyncProperty(cases, fc.nat(), async (c, seed) => {
       const x = makeInputs(c, seed);
       const exact = await run(naiveAttention, x, c, 'reference');
-      const naive32 = await run(naiveAttention, x, c, f32Device!);
-      const flash32 = await run(flashAttention, x, c, f32Device!);
+      const naive32 = await run(naiveAttention, x, c, f32);
+      const flash32 = await run(flashAttention, x, c, f32);
       for (const t of Object.values(x)) t.dispose();
       for (const name of names) {
         // flash-attn's own test adds a floor on the scale of the values (its dq_atol): 1e-5 is
@@ -227,7 +230,7 @@ describe('block-sparse and dropout', () => {
     // query block 1 (rows 4..7) sees nothing; key block 1 (keys 3..5) is seen by nobody
     const c: Case = { B: 1, H: 2, Nq: 10, Nk: 6, d: 3, causal: false, blockSize: 2, blockMask: [[true, false], [false, false], [true, false]] };
     const x = makeInputs(c, 5);
-    for (const device of ['reference', ...(f32Device ? [f32Device] : [])]) {
+    for (const device of ['reference', ...f32Devices]) {
       const got = await run(flashAttention, x, c, device);
       const want = await run(naiveAttention, x, c, 'reference');
       for (let h = 0; h < 2; h++) {
@@ -312,7 +315,7 @@ describe('blockSize independence', () => {
     const c = { B: 2, H: 1, Nq, Nk, d: 16 };
     it(`${causal ? 'causal' : 'full'} Nq ${Nq} Nk ${Nk}: blockSize 1, 7, 16, 64, 128, masked tiles skipped or not, agree (float64, and float32 where a device runs)`, async () => {
       const x = makeInputs({ ...c, causal, blockSize: 1 }, 11);
-      for (const device of ['reference', ...(f32Device ? [f32Device] : [])]) {
+      for (const device of ['reference', ...f32Devices]) {
         const tol = device === 'reference' ? 1e-11 : 2e-5;
         const results = [];
         for (const blockSize of [1, 7, 16, 64, 128]) {
@@ -378,6 +381,19 @@ describe('memory: nothing N × N', () => {
     expect(flash[1]).toBeLessThan(2048 * 2048 * bytesPerElement);
     expect(flash[1] / flash[0]).toBeLessThan(2.5);
     expect(naive[1] / naive[0]).toBeGreaterThan(3.5);
+  }, 170_000);
+
+  it.runIf(f32Devices.includes('webgpu'))('on webgpu too: flash forward+backward at N = 2048 peaks below one float32 N × N buffer and grows linearly', async () => {
+    await setDevice('webgpu');
+    try {
+      const flash = [1024, 2048].map((N) => peakBytes(flashAttention, N));
+      await getDevice().sync();
+      console.log(`webgpu peak bytes above inputs, N = 1024 → 2048: flash ${flash.join(' → ')} (×${(flash[1] / flash[0]).toFixed(2)})`);
+      expect(flash[1]).toBeLessThan(2048 * 2048 * 4);
+      expect(flash[1] / flash[0]).toBeLessThan(2.5);
+    } finally {
+      await setDevice('reference');
+    }
   }, 170_000);
 });
 

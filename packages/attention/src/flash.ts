@@ -40,6 +40,7 @@ import {
   onlineSoftmaxStats, pad, rowDot, rowShiftedProduct, tidy, where, type Device, type Grads,
 } from '@flashgrad/core';
 import { tileCoverage, tileDropout, tileKeep, visibleRows, type AttentionMask } from './masks.js';
+import { runsWorkgroupKernels, workgroupBackward, workgroupForward } from './webgpu/index.js';
 import type { AttentionOptions, AttentionWithLse } from './naive.js';
 import {
   causalOffset, resolveScale, validateAttention, validateBlockMask, validateBlockSize, validateDropout, type AttentionDims,
@@ -397,13 +398,11 @@ export function flashAttention(
   const p = validateDropout(op, options.dropout);
   const bc = Math.min(validateBlockSize(op, options.blockSize ?? defaultBlockSize(q.device, dims)), dims.Nk);
   const mask: AttentionMask = { dims, causal: options.causal ?? false, offset: causalOffset(dims), grid };
+  const dropout = p > 0 ? { p, seed: dropoutSeed() } : null;
+  if (runsWorkgroupKernels(q.device, dims.d)) return workgroupFlash(q, k, v, mask, scale, dropout, options.returnLse ?? false);
   const shrink = options.skipMaskedTiles ?? !isGpuDevice(q.device);
   const blocks = planBlocks(mask, bc, shrink);
-  const plan: FlashPlan = {
-    dims, scale, mask, blocks,
-    visible: grid ? visibleRows(mask) : null,
-    dropout: p > 0 ? { p, seed: dropoutSeed() } : null,
-  };
+  const plan: FlashPlan = { dims, scale, mask, blocks, visible: grid ? visibleRows(mask) : null, dropout };
   const { out, lse } = flashForward(q, k, v, plan);
   customOp(op, out, [q, k, v], (dout, needs) => flashBackward(dout, { q, k, v, out, lse }, plan, needs));
   if (options.returnLse) {
@@ -415,4 +414,20 @@ export function flashAttention(
   }
   if (!out.requiresGrad) lse.dispose();
   return out;
+}
+
+/** The FlashAttention-2 kernels on workgroup memory (webgpu): forward 1 kernel + the slice of O, backward 3. */
+function workgroupFlash(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, scale: number,
+  dropout: { p: number; seed: number } | null, returnLse: boolean): Tensor | AttentionWithLse {
+  const fwd = workgroupForward(q, k, v, mask, scale, dropout);
+  const { out, saved, sparse } = fwd;
+  customOp('flashAttention', out, [q, k, v], (dout, needs) => noGrad(() => workgroupBackward(dout, q, k, v, fwd, needs)));
+  const { B, H, Nq, d } = mask.dims;
+  const lse = returnLse ? noGrad(() => tidy(() => {
+    const raw = saved.slice([B * H * Nq * d], [B * H * Nq * (d + 1)]).reshape([B, H, Nq]); // (B, H, Nq)
+    return where(less(raw, HUGE), raw, -Infinity); // rows that see no key: −∞
+  })) : null;
+  // the backward reads the saved O, L and the tile table, so they live as long as the graph does
+  if (!out.requiresGrad) for (const t of [saved, sparse]) t?.dispose();
+  return lse ? { out, lse } : out;
 }
