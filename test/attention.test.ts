@@ -9,24 +9,29 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Tensor, manualSeed, memory, randn, resetPeakMemory, setDevice, tidy, zeros } from '@flashgrad/core';
+import { Tensor, dropoutHash24, dropoutSeed, dropoutThreshold, getDevice, manualSeed, memory, randn, resetPeakMemory, setDevice, tidy, zeros } from '@flashgrad/core';
 import { DEFAULT_BLOCK_SIZE, GPU_SCRATCH_ELEMENTS, defaultBlockSize, flashAttention, naiveAttention } from '@flashgrad/attention';
 import { runs } from './helpers/arbitraries.js';
+import { tileCoverage, tileKeep, visibleRows, type AttentionMask } from '../packages/attention/src/masks.js';
+import { causalOffset, validateBlockMask } from '../packages/attention/src/validate.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 25);
 
-/** The first float32 device that starts here, or null (then only the float64 checks run). */
-const f32Device = await (async () => {
-  for (const name of ['wasm', 'cpu'] as const) {
-    try {
-      await setDevice(name);
-      return name;
-    } catch (err) {
-      console.warn(`attention.test: device ${name} did not start: ${(err as Error).message.split('\n')[0]}`);
-    }
+/** A device that starts here, or null (with the reason printed). */
+async function tryDevice(name: 'wasm' | 'cpu' | 'webgpu'): Promise<string | null> {
+  try {
+    await setDevice(name);
+    return name;
+  } catch (err) {
+    console.warn(`attention.test: device ${name} did not start: ${(err as Error).message.split('\n')[0]}`);
+    return null;
   }
-  return null;
-})();
+}
+
+/** The first CPU float32 device that starts here, or null (then only the float64 checks run). */
+const f32Device = (await tryDevice('wasm')) ?? (await tryDevice('cpu'));
+/** Every float32 device the equivalence properties run on: the CPU one and webgpu (llvmpipe without a GPU). */
+const f32Devices = [f32Device, await tryDevice('webgpu')].filter((d): d is string => d !== null);
 await setDevice('reference');
 
 interface Case {
@@ -40,6 +45,8 @@ interface Case {
   scale?: number;
   /** flashAttention's option; undefined takes the device's default. */
   skipMaskedTiles?: boolean;
+  blockMask?: boolean[][];
+  dropout?: number;
 }
 
 interface Inputs {
@@ -72,8 +79,10 @@ async function run(
 ): Promise<Result> {
   const [q, k, v, dO] = await Promise.all([x.q, x.k, x.v, x.dO].map((t) => (device === 'reference' ? t.mul(1) : t.to(device as 'wasm'))));
   for (const t of [q, k, v]) t.requiresGrad = true;
+  manualSeed(DROPOUT_SEED); // both attentions draw their dropout seed first: the same mask
   const { out, lse } = tidy(() => {
-    const r = attention(q, k, v, { causal: c.causal, scale: c.scale, blockSize: c.blockSize, skipMaskedTiles: c.skipMaskedTiles, returnLse: true });
+    const { causal, scale, blockSize, skipMaskedTiles, blockMask, dropout } = c;
+    const r = attention(q, k, v, { causal, scale, blockSize, skipMaskedTiles, blockMask, dropout, returnLse: true });
     r.out.backward(dO);
     return r;
   });
@@ -98,8 +107,10 @@ function maxErr(a: Float64Array, b: Float64Array): number {
 
 const maxAbs = (a: Float64Array): number => a.reduce((m, x) => (Number.isFinite(x) ? Math.max(m, Math.abs(x)) : m), 0);
 
+const DROPOUT_SEED = 1234;
+
 const sizes = fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 40 }));
-const cases: fc.Arbitrary<Case> = fc.record({
+const denseCases: fc.Arbitrary<Case> = fc.record({
   B: fc.integer({ min: 1, max: 2 }),
   H: fc.integer({ min: 1, max: 2 }),
   Nq: sizes,
@@ -110,6 +121,17 @@ const cases: fc.Arbitrary<Case> = fc.record({
   scale: fc.option(fc.double({ min: 0.05, max: 1, noNaN: true }), { nil: undefined }),
   skipMaskedTiles: fc.option(fc.boolean(), { nil: undefined }),
 });
+
+/** An [Mq][Mk] grid for a case: at most 5 × 5 blocks, never more blocks than rows or keys. */
+const gridFor = (c: Case): fc.Arbitrary<boolean[][]> =>
+  fc.tuple(fc.integer({ min: 1, max: Math.min(5, c.Nq) }), fc.integer({ min: 1, max: Math.min(5, c.Nk) }))
+    .chain(([Mq, Mk]) => fc.array(fc.array(fc.boolean(), { minLength: Mk, maxLength: Mk }), { minLength: Mq, maxLength: Mq }));
+
+/** Dense, causal, block-sparse (often with causal) and dropout cases in one stream. */
+const cases: fc.Arbitrary<Case> = denseCases.chain((c) => fc.record({
+  blockMask: fc.option(gridFor(c), { nil: undefined, freq: 2 }),
+  dropout: fc.option(fc.constantFrom(0.1, 0.5, 0.9), { nil: undefined, freq: 2 }),
+}).map((extra) => ({ ...c, ...extra })));
 
 describe('flashAttention equals naive attention', () => {
   it('in float64 on the reference device, to 1e-12 (O, L, dq, dk, dv)', async () => {
@@ -124,12 +146,12 @@ describe('flashAttention equals naive attention', () => {
     }), runs(RUNS));
   });
 
-  it.skipIf(!f32Device)(`in float32 on ${f32Device}: error ≤ 2 × naive float32's + 1e-5 against float64`, async () => {
+  for (const f32 of f32Devices) it(`in float32 on ${f32}: error ≤ 2 × naive float32's + 1e-5 against float64`, async () => {
     await fc.assert(fc.asyncProperty(cases, fc.nat(), async (c, seed) => {
       const x = makeInputs(c, seed);
       const exact = await run(naiveAttention, x, c, 'reference');
-      const naive32 = await run(naiveAttention, x, c, f32Device!);
-      const flash32 = await run(flashAttention, x, c, f32Device!);
+      const naive32 = await run(naiveAttention, x, c, f32);
+      const flash32 = await run(flashAttention, x, c, f32);
       for (const t of Object.values(x)) t.dispose();
       for (const name of names) {
         // flash-attn's own test adds a floor on the scale of the values (its dq_atol): 1e-5 is
@@ -166,12 +188,134 @@ describe('flashAttention equals naive attention', () => {
   });
 });
 
+describe('the masks flash plans by tiles equal the brute-force element mask', () => {
+  // written here a third time, element by element: query i sees key j iff j ≤ i + Nk − Nq (causal)
+  // and its block cell is open
+  const brute = (Nq: number, Nk: number, causal: boolean, grid: boolean[][] | undefined, i: number, j: number): boolean =>
+    (!causal || j <= i + Nk - Nq) &&
+    (!grid || grid[Math.floor(i / Math.ceil(Nq / grid.length))][Math.floor(j / Math.ceil(Nk / grid[0].length))]);
+
+  it('tile by tile: coverage and keep (every tiling, causal and block-sparse)', async () => {
+    const dims = fc.record({ Nq: fc.integer({ min: 1, max: 30 }), Nk: fc.integer({ min: 1, max: 30 }), causal: fc.boolean() });
+    const arb = dims.chain((c) => fc.record({
+      grid: fc.option(gridFor({ ...c, B: 1, H: 1, d: 1, blockSize: 1 }), { nil: undefined }),
+      tileRows: fc.integer({ min: 1, max: 12 }), tileKeys: fc.integer({ min: 1, max: 12 }),
+    }).map((t) => ({ ...c, ...t })));
+    await fc.assert(fc.asyncProperty(arb, async ({ Nq, Nk, causal, grid, tileRows, tileKeys }) => {
+      const attentionDims = { B: 1, H: 1, Nq, Nk, d: 1 };
+      const mask: AttentionMask = {
+        dims: attentionDims, causal, offset: causalOffset(attentionDims), grid: validateBlockMask('test', grid, attentionDims),
+      };
+      for (let r0 = 0; r0 < Nq; r0 += tileRows) {
+        for (let j0 = 0; j0 < Nk; j0 += tileKeys) {
+          const [r1, j1] = [Math.min(Nq, r0 + tileRows), Math.min(Nk, j0 + tileKeys)];
+          const want: boolean[] = [];
+          for (let i = r0; i < r1; i++) for (let j = j0; j < j1; j++) want.push(brute(Nq, Nk, causal, grid, i, j));
+          const coverage = want.every(Boolean) ? 'all' : want.some(Boolean) ? 'some' : 'none';
+          expect(tileCoverage(mask, r0, r1, j0, j1), `tile ${r0}:${r1} × ${j0}:${j1}`).toBe(coverage);
+          const keep = tileKeep(getDevice(), mask, r0, r1, j0, j1);
+          expect(Array.from(await keep.data64()).map((x) => x === 1)).toEqual(want);
+          keep.dispose();
+        }
+      }
+      const rowsSeeing = Array.from({ length: Nq }, (_, i) => Array.from({ length: Nk }, (_, j) => brute(Nq, Nk, causal, grid, i, j)).some(Boolean));
+      const visible = visibleRows(mask);
+      expect(visible ? Array.from(visible).map((x) => x === 1) : rowsSeeing.map(() => true)).toEqual(rowsSeeing);
+    }), runs(RUNS * 4));
+  });
+});
+
+describe('block-sparse and dropout', () => {
+  it('a row with no visible key gives O = 0, L = −∞ and dq = 0; its keys get no gradient from it', async () => {
+    // query block 1 (rows 4..7) sees nothing; key block 1 (keys 3..5) is seen by nobody
+    const c: Case = { B: 1, H: 2, Nq: 10, Nk: 6, d: 3, causal: false, blockSize: 2, blockMask: [[true, false], [false, false], [true, false]] };
+    const x = makeInputs(c, 5);
+    for (const device of ['reference', ...f32Devices]) {
+      const got = await run(flashAttention, x, c, device);
+      const want = await run(naiveAttention, x, c, 'reference');
+      for (let h = 0; h < 2; h++) {
+        for (let i = 4; i < 8; i++) {
+          const at = (h * 10 + i) * 3;
+          expect(Array.from(got.out.slice(at, at + 3), Math.abs)).toEqual([0, 0, 0]);
+          expect(Array.from(got.dq.slice(at, at + 3), Math.abs)).toEqual([0, 0, 0]);
+          expect(got.lse[h * 10 + i]).toBe(-Infinity);
+        }
+        for (let j = 3; j < 6; j++) {
+          const at = (h * 6 + j) * 3;
+          expect(Array.from(got.dk.slice(at, at + 3), Math.abs)).toEqual([0, 0, 0]);
+          expect(Array.from(got.dv.slice(at, at + 3), Math.abs)).toEqual([0, 0, 0]);
+        }
+      }
+      for (const name of names) expect(maxErr(got[name], want[name]), `${device} ${name}`).toBeLessThan(device === 'reference' ? 1e-12 : 1e-5);
+    }
+  });
+
+  it('a mask that hides everything gives zeros and −∞, like naive', async () => {
+    const c: Case = { B: 1, H: 1, Nq: 5, Nk: 7, d: 4, causal: true, blockSize: 3, blockMask: [[false, false]] };
+    const x = makeInputs(c, 9);
+    const got = await run(flashAttention, x, c, 'reference');
+    const want = await run(naiveAttention, x, c, 'reference');
+    for (const name of names) expect(maxErr(got[name], want[name]), name).toBe(0);
+    expect(Array.from(got.lse)).toEqual(new Array(5).fill(-Infinity));
+  });
+
+  it.skipIf(!f32Device)(`skips fully masked tiles: half the key tiles hidden costs fewer kernel calls on ${f32Device}`, async () => {
+    await setDevice(f32Device!);
+    const dims = { B: 1, H: 1, N: 64, d: 8 };
+    const [q, k, v] = [0, 1, 2].map(() => randn([dims.B, dims.H, dims.N, dims.d]));
+    const calls = (blockMask?: boolean[][]): number => {
+      getDevice().resetStats!();
+      tidy(() => flashAttention(q, k, v, { blockSize: 16, blockMask }));
+      return getDevice().stats!().kernelCalls;
+    };
+    const dense = calls();
+    const half = calls([[true, false, true, false]]); // key tiles 1 and 3 hidden from every row
+    const none = calls([[true, true, true, true]]);
+    for (const t of [q, k, v]) t.dispose();
+    await setDevice('reference');
+    expect(none).toBe(dense); // an all-open grid adds no kernel
+    expect(half).toBeLessThan(dense);
+  });
+
+  it('dropout: Z per element of P from the seed, fresh each call, the same under manualSeed, about p dropped', async () => {
+    // q = 0 makes P uniform (1/Nk) and v = I (d = Nk) makes O = P ∘ Z itself: O·Nk = Z
+    const [Nq, Nk, p] = [24, 40, 0.5];
+    const q = zeros([1, 2, Nq, Nk]);
+    const k = zeros([1, 2, Nk, Nk]);
+    const eye = Float64Array.from({ length: 2 * Nk * Nk }, (_, e) => (e % (Nk * Nk)) % (Nk + 1) === 0 ? 1 : 0);
+    const v = new Tensor(getDevice().upload(eye), [1, 2, Nk, Nk]);
+    const z = async (): Promise<number[]> => Array.from(await flashAttention(q, k, v, { dropout: p, blockSize: 16 }).data64()).map((o) => o * Nk);
+    manualSeed(42);
+    const first = await z();
+    const second = await z();
+    manualSeed(42);
+    const again = await z();
+    manualSeed(42);
+    const seed = dropoutSeed();
+    const want = first.map((_, e) => (dropoutHash24(seed, e) >= dropoutThreshold(p) ? 1 / (1 - p) : 0));
+    for (const [e, x] of first.entries()) expect(x, `element ${e}`).toBeCloseTo(want[e], 12);
+    expect(again).toEqual(first);
+    expect(second).not.toEqual(first);
+    const dropped = first.filter((x) => x === 0).length / first.length;
+    expect(Math.abs(dropped - p)).toBeLessThan(5 * Math.sqrt(p * (1 - p) / first.length)); // 5σ of a binomial
+    for (const t of [q, k, v]) t.dispose();
+  });
+
+  it('dropout 0 is no dropout, and draws no seed', async () => {
+    const c: Case = { B: 1, H: 1, Nq: 6, Nk: 9, d: 4, causal: true, blockSize: 4 };
+    const x = makeInputs(c, 2);
+    const plain = await run(flashAttention, x, c, 'reference');
+    const zero = await run(flashAttention, x, { ...c, dropout: 0 }, 'reference');
+    for (const name of names) expect(maxErr(zero[name], plain[name])).toBe(0);
+  });
+});
+
 describe('blockSize independence', () => {
   for (const [causal, Nq, Nk] of [[false, 45, 70], [true, 45, 70], [true, 70, 45]] as const) {
     const c = { B: 2, H: 1, Nq, Nk, d: 16 };
     it(`${causal ? 'causal' : 'full'} Nq ${Nq} Nk ${Nk}: blockSize 1, 7, 16, 64, 128, masked tiles skipped or not, agree (float64, and float32 where a device runs)`, async () => {
       const x = makeInputs({ ...c, causal, blockSize: 1 }, 11);
-      for (const device of ['reference', ...(f32Device ? [f32Device] : [])]) {
+      for (const device of ['reference', ...f32Devices]) {
         const tol = device === 'reference' ? 1e-11 : 2e-5;
         const results = [];
         for (const blockSize of [1, 7, 16, 64, 128]) {
@@ -238,6 +382,19 @@ describe('memory: nothing N × N', () => {
     expect(flash[1] / flash[0]).toBeLessThan(2.5);
     expect(naive[1] / naive[0]).toBeGreaterThan(3.5);
   }, 170_000);
+
+  it.runIf(f32Devices.includes('webgpu'))('on webgpu too: flash forward+backward at N = 2048 peaks below one float32 N × N buffer and grows linearly', async () => {
+    await setDevice('webgpu');
+    try {
+      const flash = [1024, 2048].map((N) => peakBytes(flashAttention, N));
+      await getDevice().sync();
+      console.log(`webgpu peak bytes above inputs, N = 1024 → 2048: flash ${flash.join(' → ')} (×${(flash[1] / flash[0]).toFixed(2)})`);
+      expect(flash[1]).toBeLessThan(2048 * 2048 * 4);
+      expect(flash[1] / flash[0]).toBeLessThan(2.5);
+    } finally {
+      await setDevice('reference');
+    }
+  }, 170_000);
 });
 
 describe('errors name the op and the shapes', () => {
@@ -258,6 +415,16 @@ describe('errors name the op and the shapes', () => {
     ['blockSize NaN', () => flashAttention(q, kv, kv, { blockSize: NaN }), /flashAttention: blockSize must be a positive integer/],
     ['scale', () => flashAttention(q, kv, kv, { scale: Infinity }), /flashAttention: scale must be a finite number/],
     ['naive rank', () => naiveAttention(t(5, 4), kv, kv), /naiveAttention: q, k and v must be rank 4/],
+    ['blockMask not arrays', () => flashAttention(q, kv, kv, { blockMask: [true] as never }), /flashAttention: blockMask must be a non-empty \[Mq\]\[Mk\] array of arrays/],
+    ['blockMask empty', () => flashAttention(q, kv, kv, { blockMask: [] }), /flashAttention: blockMask must be a non-empty/],
+    ['blockMask ragged', () => flashAttention(q, kv, kv, { blockMask: [[true, false], [true]] }), /flashAttention: blockMask rows must all have the same non-zero length, got lengths \[2, 1\]/],
+    ['blockMask too many blocks', () => flashAttention(q, kv, kv, { blockMask: [[true], [true], [true], [true], [true], [true]] }), /flashAttention: blockMask \[6, 1\] has more blocks than queries or keys \(Nq 5, Nk 6\)/],
+    ['blockMask value', () => flashAttention(q, kv, kv, { blockMask: [[true, 'yes' as never]] }), /flashAttention: blockMask\[0\]\[1\] must be a boolean \(or 0 \/ 1\), got 'yes'/],
+    ['blockMask tensor', () => flashAttention(q, kv, kv, { blockMask: zeros([1, 1]) as never }), /flashAttention: blockMask must be nested arrays of booleans \[Mq\]\[Mk\], not a Tensor/],
+    ['naive blockMask', () => naiveAttention(q, kv, kv, { blockMask: [[2]] }), /naiveAttention: blockMask\[0\]\[0\] must be a boolean/],
+    ['dropout 1', () => flashAttention(q, kv, kv, { dropout: 1 }), /flashAttention: dropout must be a number in \[0, 1\), got 1/],
+    ['dropout negative', () => flashAttention(q, kv, kv, { dropout: -0.1 }), /flashAttention: dropout must be a number in \[0, 1\), got -0.1/],
+    ['dropout NaN', () => naiveAttention(q, kv, kv, { dropout: NaN }), /naiveAttention: dropout must be a number in \[0, 1\), got NaN/],
   ];
   for (const [name, call, message] of cases) it(name, () => expect(call).toThrow(message));
 });

@@ -26,13 +26,34 @@
  * N = 1024 (examples/count-attention.mjs): 237 / 522 calls with Bc = 64 and the composed softmax,
  * 8 / 21 now (one block); causal 12 / 29.
  * See defaultBlockSize for why blocks are few on a GPU.
+ *
+ * Block-sparse (`blockMask`) and causal masks are planned a tile at a time (masks.ts): a block
+ * whose active rows see none of its keys is left out of the plan, so it costs nothing; one that
+ * some see is masked like the causal diagonal. Rows that see no key at all output 0; the
+ * backward's L holds +HUGE there, so their P rows recompute as 0. Dropout (flash-attn's
+ * dropout_p) multiplies P̃ by Z = 0 or 1/(1 − p) per element, drawn from one seed by core's counter
+ * hash over the element's index in P [B, H, Nq, Nk]; the backward redraws Z block by block, and
+ * nothing of it is kept. The row sums l, and so L, are of the undropped P̃, as in flash-attn.
  */
 import {
-  Tensor, concat, customOp, expShift, matmulT, noGrad, onlineLogsumexp, onlineNormalize, onlineRescale, onlineSoftmaxStats, pad,
-  rowDot, rowShiftedProduct, tidy, where, type Device, type Grads,
+  Tensor, concat, customOp, dropoutSeed, expShift, less, matmulT, noGrad, onlineLogsumexp, onlineNormalize, onlineRescale,
+  onlineSoftmaxStats, pad, rowDot, rowShiftedProduct, tidy, where, type Device, type Grads,
 } from '@flashgrad/core';
-import { MASKED, causalKeep, type AttentionOptions, type AttentionWithLse } from './naive.js';
-import { causalOffset, resolveScale, validateAttention, validateBlockSize, type AttentionDims } from './validate.js';
+import { tileCoverage, tileDropout, tileKeep, visibleRows, type AttentionMask } from './masks.js';
+import { runsWorkgroupKernels, workgroupBackward, workgroupForward } from './webgpu/index.js';
+import type { AttentionOptions, AttentionWithLse } from './naive.js';
+import {
+  causalOffset, resolveScale, validateAttention, validateBlockMask, validateBlockSize, validateDropout, type AttentionDims,
+} from './validate.js';
+
+/**
+ * A finite stand-in for −∞ in masked scores: exp(MASKED − m) is exactly 0 for any real row max m,
+ * and unlike −∞ it never makes NaN (−∞ − (−∞)) nor relies on a device's infinity handling.
+ */
+const MASKED = -1e30;
+
+/** The backward's L of a row that sees no key: exp(MASKED − HUGE) is 0, so its P row is 0. */
+const HUGE = 1e30;
 
 export interface FlashAttentionOptions extends AttentionOptions {
   /** Bc, keys per block (the scratch is B·H·Nq × Bc); default defaultBlockSize(device, dims). */
@@ -91,18 +112,32 @@ interface Block {
   j0: number;
   j1: number;
   rowStart: number;
-  /** Whether some of those rows must not see some of the block's keys (the block crosses the diagonal). */
+  /** Whether some of those rows must not see some of the block's keys (the causal diagonal or a block-sparse cell). */
   masked: boolean;
 }
 
+/** Everything a call fixes before its first kernel: the forward and the backward read the same plan. */
+interface FlashPlan {
+  dims: AttentionDims;
+  scale: number;
+  mask: AttentionMask;
+  /** The blocks that see any key; fully masked ones are left out, so they cost nothing. */
+  blocks: Block[];
+  /** Rows that see no key at all (block-sparse): 1 or 0 per row, [Nq, 1]; null when every row sees one. */
+  visible: Float64Array | null;
+  dropout: { p: number; seed: number } | null;
+}
+
 /** Blocks of Bc keys; with `shrink` (causal only) each runs on the rows that see it, else on every row that sees any key. */
-function planBlocks(dims: AttentionDims, causal: boolean, bc: number, shrink: boolean): Block[] {
-  const offset = causalOffset(dims); // query i sees key j iff j ≤ i + offset
+function planBlocks(mask: AttentionMask, bc: number, shrink: boolean): Block[] {
+  const { Nq, Nk } = mask.dims;
   const blocks: Block[] = [];
-  for (let j0 = 0; j0 < dims.Nk; j0 += bc) {
-    const j1 = Math.min(dims.Nk, j0 + bc);
-    const rowStart = causal ? Math.max(0, (shrink ? j0 : 0) - offset) : 0;
-    blocks.push({ j0, j1, rowStart, masked: causal && j1 - 1 > rowStart + offset });
+  for (let j0 = 0; j0 < Nk; j0 += bc) {
+    const j1 = Math.min(Nk, j0 + bc);
+    const rowStart = mask.causal ? Math.max(0, (shrink ? j0 : 0) - mask.offset) : 0;
+    if (rowStart >= Nq) continue;
+    const coverage = tileCoverage(mask, rowStart, Nq, j0, j1);
+    if (coverage !== 'none') blocks.push({ j0, j1, rowStart, masked: coverage === 'some' });
   }
   return blocks;
 }
@@ -138,15 +173,30 @@ function joinRows(parts: Tensor[]): Tensor {
   return acc!;
 }
 
-/** Scores τ·Q_rows K_jᵀ of one block, MASKED where the causal mask hides a key. */
-function blockScores(qs: Tensor, kj: Tensor, b: Block, dims: AttentionDims): Tensor {
+/** dK_j or dV_j of the blocks, placed along the keys; keys of skipped blocks get 0. */
+function placeKeyBlocks(parts: Tensor[], blocks: Block[], like: Tensor): Tensor {
+  const covers = blocks.length > 0 && blocks[0].j0 === 0 && blocks.every((b, n) => n === 0 || b.j0 === blocks[n - 1].j1) && blocks[blocks.length - 1].j1 === like.shape[2];
+  if (covers) return joinRows(parts);
+  return tidy(() => parts.reduce((acc, p, n) => acc.add(pad(p, [...like.shape], [0, 0, blocks[n].j0, 0])), zerosLike(like)));
+}
+
+const zerosLike = (t: Tensor): Tensor => new Tensor(t.device.fill(t.size, 0), t.shape, t.device);
+
+/** Scores τ·Q_rows K_jᵀ of one block, MASKED where the mask hides a key. */
+function blockScores(qs: Tensor, kj: Tensor, b: Block, plan: FlashPlan): Tensor {
   const s = matmulT(qs, kj, false, true); // (B, H, R, Bc)
   if (!b.masked) return s;
-  const keep = causalKeep(qs.device, dims.Nq - b.rowStart, b.j1 - b.j0, b.rowStart, b.j0, causalOffset(dims)); // (R, Bc)
+  const keep = tileKeep(qs.device, plan.mask, b.rowStart, plan.dims.Nq, b.j0, b.j1); // (R, Bc)
   const masked = where(keep, s, MASKED); // (B, H, R, Bc)
   keep.dispose();
   s.dispose();
   return masked;
+}
+
+/** Dropout's 0 or 1/(1 − p) for a block's rows and keys, (B, H, R, Bc); null without dropout. */
+function blockDropout(device: Tensor['device'], b: Block, plan: FlashPlan): Tensor | null {
+  if (!plan.dropout) return null;
+  return tileDropout(device, plan.dims, plan.dropout.p, plan.dropout.seed, b.rowStart, plan.dims.Nq, b.j0, b.j1);
 }
 
 /**
@@ -172,68 +222,84 @@ function prependRows(t: Tensor, r0: number, value: number): Tensor {
   return join([head, t], 2);
 }
 
+/**
+ * Per-row tensors of the active rows [start, Nq) (forward: the (m, l) stats and O; backward: the
+ * dq accumulator). With the causal suffix, rows before a block's rowStart are reached by no later
+ * block: `retireRows` splits them off.
+ */
+interface RowState {
+  start: number;
+  parts: Tensor[];
+}
+
+/** Splits rows [state.start, upTo) off every part into `done` and returns the rest (null if none); frees the old parts. */
+function retireRows(state: RowState, upTo: number, done: (finished: Tensor[]) => void): RowState | null {
+  const n = upTo - state.start;
+  const R = state.parts[0].shape[2];
+  if (n === R) {
+    done(state.parts);
+    return null;
+  }
+  done(state.parts.map((t) => rows(t, 0, n))); // (B, H, n, ·)
+  const rest = state.parts.map((t) => rows(t, n, R));
+  for (const t of state.parts) t.dispose();
+  return { start: upTo, parts: rest };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Forward kernel
 
-/** Running statistics of the active rows [start, Nq). */
-interface RowState {
-  start: number;
-  stats: Tensor; // (B, H, R, 2) per row (m, l): max of the scores seen so far and Σ exp(S − m)
-  o: Tensor; // (B, H, R, d) unnormalised output, Σ exp(S − m) V
-}
-
 /**
  * One block: m' = max(m, rowmax S), l' = e^(m−m')·l + rowsum P̃ (one fused kernel), P̃ = e^(S − m'),
- * O' = e^(m−m')·O + P̃ V_j (one more).
+ * O' = e^(m−m')·O + (P̃ ∘ Z) V_j (one more), Z the dropout scale. parts = [stats (B, H, R, 2), O (B, H, R, d)].
  */
-function forwardBlock(state: RowState | null, qs: Tensor, k: Tensor, v: Tensor, b: Block, dims: AttentionDims): RowState {
-  const { Nq } = dims;
+function forwardBlock(state: RowState | null, qs: Tensor, k: Tensor, v: Tensor, b: Block, plan: FlashPlan): RowState {
+  const { Nq } = plan.dims;
   const kj = blockRows(k, b); // (B, H, Bc, d)
   const vj = blockRows(v, b); // (B, H, Bc, d)
   const qj = b.rowStart > 0 ? rows(qs, b.rowStart, Nq) : qs; // (B, H, R, d)
-  const s = blockScores(qj, kj, b, dims); // (B, H, R, Bc)
-  const stats = onlineSoftmaxStats(s, state?.stats ?? null); // (B, H, R, 2)
+  const s = blockScores(qj, kj, b, plan); // (B, H, R, Bc)
+  const [prevStats, prevO] = state?.parts ?? [null, null];
+  const stats = onlineSoftmaxStats(s, prevStats); // (B, H, R, 2)
   const p = expShift(s, stats); // (B, H, R, Bc)
   s.dispose();
-  const pv = p.matmul(vj); // (B, H, R, d)
-  p.dispose();
-  return { start: b.rowStart, stats, o: state ? onlineRescale(state.o, pv, state.stats, stats) : pv };
+  const z = blockDropout(qs.device, b, plan);
+  const pv = (z ? p.mul(z) : p).matmul(vj); // (B, H, R, d)
+  return { start: b.rowStart, parts: [stats, prevO ? onlineRescale(prevO, pv, prevStats!, stats) : pv] };
 }
+
+/** O/l and L = m + log l of finished rows, one kernel each. */
+const finishRows = ([stats, o]: Tensor[]): { o: Tensor; lse: Tensor } => ({ o: onlineNormalize(o, stats), lse: onlineLogsumexp(stats) });
 
 /**
- * Splits off rows [state.start, upTo), which no later block reaches, finishes them (O/l and
- * L = m + log l, one kernel each) into `done`, and returns the state of the rows still active (null if none).
+ * O [B, H, Nq, d] and L [B, H, Nq, 1] without any N × N buffer. `lse` is the backward's: rows
+ * that see no key hold +HUGE there, so that P = exp(MASKED − L) is 0 in their row.
  */
-function retireForward(state: RowState, upTo: number, done: { o: Tensor; lse: Tensor }[]): RowState | null {
-  const n = upTo - state.start;
-  const R = state.o.shape[2];
-  const own = [state.stats, state.o];
-  const [stats, o] = n === R ? own : own.map((t) => rows(t, 0, n)); // (B, H, n, ·)
-  done.push({ o: onlineNormalize(o, stats), lse: onlineLogsumexp(stats) });
-  const next = n === R ? null : { start: upTo, stats: rows(state.stats, n, R), o: rows(state.o, n, R) };
-  for (const t of new Set([stats, o, ...own])) t.dispose();
-  return next;
-}
-
-/** O [B, H, Nq, d] and L [B, H, Nq, 1] without any N × N buffer. */
-function flashForward(
-  q: Tensor, k: Tensor, v: Tensor, dims: AttentionDims, scale: number, causal: boolean, bc: number, shrink: boolean,
-): { out: Tensor; lse: Tensor } {
+function flashForward(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan): { out: Tensor; lse: Tensor } {
+  const { B, H, Nq } = plan.dims;
   return noGrad(() => tidy(() => {
-    const blocks = planBlocks(dims, causal, bc, shrink);
-    const qs = q.mul(scale); // (B, H, Nq, d) τ folded into Q once
-    const done: { o: Tensor; lse: Tensor }[] = [];
-    let state: RowState | null = null;
-    for (const b of blocks) {
-      if (state && b.rowStart > state.start) state = retireForward(state, b.rowStart, done);
-      const previous: RowState | null = state;
-      state = tidy(() => forwardBlock(previous, qs, k, v, b, dims));
-      if (previous) for (const t of [previous.stats, previous.o]) t.dispose();
+    if (plan.blocks.length === 0) {
+      return { out: zerosLike(q), lse: new Tensor(q.device.fill(B * H * Nq, HUGE), [B, H, Nq, 1], q.device) };
     }
-    retireForward(state!, dims.Nq, done);
-    const r0 = blocks[0].rowStart;
-    const out = prependRows(join(done.map((x) => x.o), 2), r0, 0); // (B, H, Nq, d)
-    const lse = prependRows(join(done.map((x) => x.lse), 2), r0, -Infinity); // (B, H, Nq, 1)
+    const qs = q.mul(plan.scale); // (B, H, Nq, d) τ folded into Q once
+    const done: { o: Tensor; lse: Tensor }[] = [];
+    const finish = (parts: Tensor[]) => done.push(finishRows(parts));
+    let state: RowState | null = null;
+    for (const b of plan.blocks) {
+      if (state && b.rowStart > state.start) state = retireRows(state, b.rowStart, finish);
+      const previous: RowState | null = state;
+      state = tidy(() => forwardBlock(previous, qs, k, v, b, plan));
+      for (const t of previous?.parts ?? []) t.dispose();
+    }
+    retireRows(state!, Nq, finish);
+    const r0 = plan.blocks[0].rowStart;
+    let out = prependRows(join(done.map((x) => x.o), 2), r0, 0); // (B, H, Nq, d)
+    let lse = prependRows(join(done.map((x) => x.lse), 2), r0, HUGE); // (B, H, Nq, 1)
+    if (plan.visible) {
+      const visible = new Tensor(q.device.upload(plan.visible), [Nq, 1], q.device); // (Nq, 1)
+      out = out.mul(visible);
+      lse = where(visible, lse, HUGE);
+    }
     return { out, lse };
   }));
 }
@@ -249,65 +315,66 @@ function flashBackwardPreprocess(dout: Tensor, out: Tensor): Tensor {
 // ---------------------------------------------------------------------------------------------
 // Backward kernel
 
+/** What the forward saved, and the output gradient. */
+interface Saved {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  out: Tensor;
+  /** The backward's L (+HUGE on rows that see no key), (B, H, Nq, 1). */
+  lse: Tensor;
+}
+
 /**
- * dq, dk, dv from q, k, v, O, L and dO. Per block (forward: S = τQKᵀ, P = exp(S − L), O = PV):
- * dV_j = Pᵀ dO, dP = dO V_jᵀ, dS = P ∘ (dP − Δ), dQ += τ dS K_j, dK_j = τ dSᵀ Q.
+ * dq, dk, dv from q, k, v, O, L and dO. Per block (forward: S = τQKᵀ, P = exp(S − L), O = (P ∘ Z)V):
+ * dV_j = (P ∘ Z)ᵀ dO, dP = (dO V_jᵀ) ∘ Z, dS = P ∘ (dP − Δ), dQ += τ dS K_j, dK_j = τ dSᵀ Q.
  */
-function flashBackward(
-  dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
-  dims: AttentionDims, scale: number, causal: boolean, bc: number, shrink: boolean, needs: boolean[],
-): Grads {
+function flashBackward(dout: Tensor, { q, k, v, out, lse }: Saved, plan: FlashPlan, needs: boolean[]): Grads {
   return noGrad(() => tidy(() => {
-    const { Nq } = dims;
-    const blocks = planBlocks(dims, causal, bc, shrink);
+    const { Nq } = plan.dims;
     const [needQ, needK, needV] = needs;
+    if (plan.blocks.length === 0) return [needQ ? zerosLike(q) : null, needK ? zerosLike(k) : null, needV ? zerosLike(v) : null];
     const delta = flashBackwardPreprocess(dout, out); // (B, H, Nq, 1)
-    const qs = q.mul(scale); // (B, H, Nq, d)
+    const qs = q.mul(plan.scale); // (B, H, Nq, d)
     const dqDone: Tensor[] = [];
-    let dq: { start: number; acc: Tensor } | null = null; // Σ_j dS K_j over the active rows
+    const finish = ([acc]: Tensor[]) => dqDone.push(acc);
+    let dq: RowState | null = null; // parts [Σ_j dS K_j] over the active rows
     const dks: Tensor[] = [];
     const dvs: Tensor[] = [];
-    for (const b of blocks) {
-      if (dq && b.rowStart > dq.start) {
-        const n = b.rowStart - dq.start;
-        const R = dq.acc.shape[2];
-        dqDone.push(rows(dq.acc, 0, n));
-        const rest = rows(dq.acc, n, R);
-        dq.acc.dispose();
-        dq = { start: b.rowStart, acc: rest };
-      }
-      const previous: { start: number; acc: Tensor } | null = dq;
+    for (const b of plan.blocks) {
+      if (dq && b.rowStart > dq.start) dq = retireRows(dq, b.rowStart, finish);
+      const previous: RowState | null = dq;
       const grads = tidy((): { dvj: Tensor | null; dkj: Tensor | null; acc: Tensor | null } => {
         const kj = blockRows(k, b); // (B, H, Bc, d)
         const vj = blockRows(v, b); // (B, H, Bc, d)
         const suffix = (t: Tensor): Tensor => (b.rowStart > 0 ? rows(t, b.rowStart, Nq) : t);
         const qj = suffix(qs); // (B, H, R, d)
         const doj = suffix(dout); // (B, H, R, d)
-        const s = blockScores(qj, kj, b, dims); // (B, H, R, Bc)
+        const s = blockScores(qj, kj, b, plan); // (B, H, R, Bc)
         const p = expShift(s, suffix(lse)); // (B, H, R, Bc) masked entries are exp(MASKED − L) = 0
         s.dispose();
-        const dvj = needV ? matmulT(p, doj, true, false) : null; // (B, H, Bc, d)
+        const z = blockDropout(q.device, b, plan); // (B, H, R, Bc)
+        const dvj = needV ? matmulT(z ? p.mul(z) : p, doj, true, false) : null; // (B, H, Bc, d)
         if (!needQ && !needK) return { dvj, dkj: null, acc: null };
-        const dp = matmulT(doj, vj, false, true); // (B, H, R, Bc)
+        const dpDropped = matmulT(doj, vj, false, true); // (B, H, R, Bc)
+        const dp = z ? dpDropped.mul(z) : dpDropped;
         const ds = rowShiftedProduct(p, dp, suffix(delta)); // (B, H, R, Bc) P ∘ (dP − Δ)
-        dp.dispose();
-        p.dispose();
         const dkj = needK ? matmulT(ds, qj, true, false) : null; // (B, H, Bc, d) τ is inside qj
         const dsk = needQ ? ds.matmul(kj) : null; // (B, H, R, d)
-        const acc: Tensor | null = dsk && previous ? previous.acc.add(dsk) : dsk;
+        const acc: Tensor | null = dsk && previous ? previous.parts[0].add(dsk) : dsk;
         return { dvj, dkj, acc };
       });
       if (grads.dvj) dvs.push(grads.dvj);
       if (grads.dkj) dks.push(grads.dkj);
       if (grads.acc) {
-        previous?.acc.dispose();
-        dq = { start: b.rowStart, acc: grads.acc };
+        for (const t of previous?.parts ?? []) t.dispose();
+        dq = { start: b.rowStart, parts: [grads.acc] };
       }
     }
-    if (dq) dqDone.push(dq.acc);
-    const r0 = blocks[0].rowStart;
-    const dqOut = needQ ? tidy(() => prependRows(join(dqDone, 2), r0, 0).mul(scale)) : null; // (B, H, Nq, d)
-    return [dqOut, needK ? joinRows(dks) : null, needV ? joinRows(dvs) : null];
+    if (dq) dqDone.push(dq.parts[0]);
+    const r0 = plan.blocks[0].rowStart;
+    const dqOut = needQ ? tidy(() => prependRows(join(dqDone, 2), r0, 0).mul(plan.scale)) : null; // (B, H, Nq, d)
+    return [dqOut, needK ? placeKeyBlocks(dks, plan.blocks, k) : null, needV ? placeKeyBlocks(dvs, plan.blocks, v) : null];
   }));
 }
 
@@ -327,12 +394,40 @@ export function flashAttention(
   const op = 'flashAttention';
   const dims = validateAttention(op, q, k, v);
   const scale = resolveScale(op, options.scale, dims.d);
+  const grid = validateBlockMask(op, options.blockMask, dims);
+  const p = validateDropout(op, options.dropout);
   const bc = Math.min(validateBlockSize(op, options.blockSize ?? defaultBlockSize(q.device, dims)), dims.Nk);
-  const causal = options.causal ?? false;
+  const mask: AttentionMask = { dims, causal: options.causal ?? false, offset: causalOffset(dims), grid };
+  const dropout = p > 0 ? { p, seed: dropoutSeed() } : null;
+  if (runsWorkgroupKernels(q.device, dims.d)) return workgroupFlash(q, k, v, mask, scale, dropout, options.returnLse ?? false);
   const shrink = options.skipMaskedTiles ?? !isGpuDevice(q.device);
-  const { out, lse } = flashForward(q, k, v, dims, scale, causal, bc, shrink);
-  customOp(op, out, [q, k, v], (dout, needs) => flashBackward(dout, q, k, v, out, lse, dims, scale, causal, bc, shrink, needs));
-  if (options.returnLse) return { out, lse: lse.reshape([dims.B, dims.H, dims.Nq]) }; // (B, H, Nq)
+  const blocks = planBlocks(mask, bc, shrink);
+  const plan: FlashPlan = { dims, scale, mask, blocks, visible: grid ? visibleRows(mask) : null, dropout };
+  const { out, lse } = flashForward(q, k, v, plan);
+  customOp(op, out, [q, k, v], (dout, needs) => flashBackward(dout, { q, k, v, out, lse }, plan, needs));
+  if (options.returnLse) {
+    // rows that see no key hold +HUGE for the backward; the caller sees −∞ there
+    const someRowBlind = blocks.length === 0 || blocks[0].rowStart > 0 || plan.visible !== null;
+    const userLse = someRowBlind ? noGrad(() => where(less(lse, HUGE), lse, -Infinity)) : lse; // (B, H, Nq, 1)
+    if (userLse !== lse && !out.requiresGrad) lse.dispose();
+    return { out, lse: userLse.reshape([dims.B, dims.H, dims.Nq]) }; // (B, H, Nq)
+  }
   if (!out.requiresGrad) lse.dispose();
   return out;
+}
+
+/** The FlashAttention-2 kernels on workgroup memory (webgpu): forward 1 kernel + the slice of O, backward 3. */
+function workgroupFlash(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, scale: number,
+  dropout: { p: number; seed: number } | null, returnLse: boolean): Tensor | AttentionWithLse {
+  const fwd = workgroupForward(q, k, v, mask, scale, dropout);
+  const { out, saved, sparse } = fwd;
+  customOp('flashAttention', out, [q, k, v], (dout, needs) => noGrad(() => workgroupBackward(dout, q, k, v, fwd, needs)));
+  const { B, H, Nq, d } = mask.dims;
+  const lse = returnLse ? noGrad(() => tidy(() => {
+    const raw = saved.slice([B * H * Nq * d], [B * H * Nq * (d + 1)]).reshape([B, H, Nq]); // (B, H, Nq)
+    return where(less(raw, HUGE), raw, -Infinity); // rows that see no key: −∞
+  })) : null;
+  // the backward reads the saved O, L and the tile table, so they live as long as the graph does
+  if (!out.requiresGrad) for (const t of [saved, sparse]) t?.dispose();
+  return lse ? { out, lse } : out;
 }

@@ -1,15 +1,29 @@
 /**
  * The oracle: attention exactly as written, S = τ·QKᵀ and P = softmax(S) materialised in full
- * (N × N), differentiated by the core autograd. Tests compare flashAttention against it.
+ * (N × N), differentiated by the core autograd. Tests compare flashAttention against it, so its
+ * masks are built here by brute force, one element at a time on the host, sharing no code with
+ * flash's tile planning (masks.ts): a bug in one cannot hide in the other.
  */
-import { Tensor, greaterEqual, matmulT, noGrad, where } from '@flashgrad/core';
-import { causalOffset, resolveScale, validateAttention } from './validate.js';
+import { Tensor, dropoutHash24, dropoutSeed, dropoutThreshold, matmulT, noGrad, where } from '@flashgrad/core';
+import { resolveScale, validateAttention, validateBlockMask, validateDropout, type AttentionDims, type BlockGrid } from './validate.js';
 
 export interface AttentionOptions {
   /** Bottom-right aligned causal mask: query i sees key j iff j ≤ i + Nk − Nq. */
   causal?: boolean;
   /** τ in softmax(τ·QKᵀ); default 1/√d. */
   scale?: number;
+  /**
+   * Block-sparse mask: an [Mq][Mk] grid of booleans; query i sees key j only where
+   * blockMask[⌊i / ⌈Nq/Mq⌉⌋][⌊j / ⌈Nk/Mk⌉⌋] is true (and, if causal, the causal mask allows).
+   * Rows that see no key output 0.
+   */
+  blockMask?: readonly (readonly (boolean | number)[])[];
+  /**
+   * flash-attn's dropout_p: each element of P = softmax(S) is zeroed with probability p and the
+   * rest scaled by 1/(1 − p). Element (b, h, i, j) is dropped where dropoutHash24(seed, ((b·H + h)·Nq
+   * + i)·Nk + j) < dropoutThreshold(p), the seed drawn from core's stream (manualSeed) once per call.
+   */
+  dropout?: number;
 }
 
 export interface AttentionWithLse {
@@ -19,23 +33,29 @@ export interface AttentionWithLse {
   lse: Tensor;
 }
 
-/**
- * A finite stand-in for −∞ in masked scores: exp(MASKED − m) is exactly 0 for any real row max m,
- * and unlike −∞ it never makes NaN (−∞ − (−∞)) nor relies on a device's infinity handling.
- */
-export const MASKED = -1e30;
+/** Large enough that exp(HIDDEN − m) is 0 for any real row max m; finite, so never NaN. */
+const HIDDEN = -1e30;
 
-/** 1 where query i (of `rows` starting at rowStart) may see key j (of `cols` starting at colStart). */
-export function causalKeep(
-  device: Tensor['device'], rows: number, cols: number, rowStart: number, colStart: number, offset: number,
-): Tensor {
-  // query i sees key j iff j ≤ i + offset: compare a column of row numbers with a row of key numbers
-  const i = new Tensor(device.upload(Float64Array.from({ length: rows }, (_, r) => rowStart + r + offset)), [rows, 1], device);
-  const j = new Tensor(device.upload(Float64Array.from({ length: cols }, (_, c) => colStart + c)), [1, cols], device);
-  const keep = greaterEqual(i, j); // (rows, cols)
-  i.dispose();
-  j.dispose();
+/** 1 where query i may see key j, [Nq·Nk] row-major, or null when nothing is masked. */
+function visibleKeys({ Nq, Nk }: AttentionDims, causal: boolean, grid: BlockGrid | null): Float64Array | null {
+  if (!causal && !grid) return null;
+  const keep = new Float64Array(Nq * Nk);
+  for (let i = 0; i < Nq; i++) {
+    for (let j = 0; j < Nk; j++) {
+      const causalOk = !causal || j <= i + Nk - Nq;
+      const blockOk = !grid || grid.cells[Math.floor(i / grid.rowsPerBlock) * grid.Mk + Math.floor(j / grid.keysPerBlock)] === 1;
+      keep[i * Nk + j] = causalOk && blockOk ? 1 : 0;
+    }
+  }
   return keep;
+}
+
+/** 0 or 1/(1 − p) for every element of P [B, H, Nq, Nk], from the call's seed. */
+function dropoutScale({ B, H, Nq, Nk }: AttentionDims, p: number, seed: number): Float64Array {
+  const threshold = dropoutThreshold(p);
+  const z = new Float64Array(B * H * Nq * Nk);
+  for (let e = 0; e < z.length; e++) z[e] = dropoutHash24(seed, e) >= threshold ? 1 / (1 - p) : 0;
+  return z;
 }
 
 export function naiveAttention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions & { returnLse?: false }): Tensor;
@@ -43,17 +63,24 @@ export function naiveAttention(q: Tensor, k: Tensor, v: Tensor, options: Attenti
 export function naiveAttention(
   q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions & { returnLse?: boolean } = {},
 ): Tensor | AttentionWithLse {
-  const dims = validateAttention('naiveAttention', q, k, v);
-  const scale = resolveScale('naiveAttention', options.scale, dims.d);
-  const keep = options.causal ? causalKeep(q.device, dims.Nq, dims.Nk, 0, 0, causalOffset(dims)) : null; // (Nq, Nk)
+  const op = 'naiveAttention';
+  const dims = validateAttention(op, q, k, v);
+  const scale = resolveScale(op, options.scale, dims.d);
+  const grid = validateBlockMask(op, options.blockMask, dims);
+  const p = validateDropout(op, options.dropout);
+  const device = q.device;
+  const keepValues = visibleKeys(dims, options.causal ?? false, grid);
+  const keep = keepValues ? new Tensor(device.upload(keepValues), [dims.Nq, dims.Nk], device) : null; // (Nq, Nk)
+  const z = p > 0 ? new Tensor(device.upload(dropoutScale(dims, p, dropoutSeed())), [dims.B, dims.H, dims.Nq, dims.Nk], device) : null;
   const s = matmulT(q, k, false, true).mul(scale); // (B, H, Nq, Nk)
-  let p = (keep ? where(keep, s, MASKED) : s).softmax(-1); // (B, H, Nq, Nk)
-  // rows that see no key would average all values (every score is MASKED): they output 0 instead
-  if (keep && dims.Nq > dims.Nk) p = p.mul(keep);
-  const out = p.matmul(v); // (B, H, Nq, d)
+  let probs = (keep ? where(keep, s, HIDDEN) : s).softmax(-1); // (B, H, Nq, Nk)
+  // rows that see no key would average all values (every score is HIDDEN): they output 0 instead
+  if (keep) probs = probs.mul(keep);
+  if (z) probs = probs.mul(z);
+  const out = probs.matmul(v); // (B, H, Nq, d)
   const lse = options.returnLse ? noGrad(() => rowLogsumexp(s, keep)) : null;
-  // the where and mul gradients read the mask, so it lives as long as the graph does
-  if (!out.requiresGrad) keep?.dispose();
+  // the where and mul gradients read the masks, so they live as long as the graph does
+  if (!out.requiresGrad) for (const t of [keep, z]) t?.dispose();
   return lse ? { out, lse } : out;
 }
 

@@ -57,6 +57,58 @@ export function validateBlockSize(op: string, blockSize: number): number {
 }
 
 /**
+ * A block-sparse mask (FlashAttention's block-sparse variant) as given: an [Mq, Mk] grid of
+ * booleans over query blocks of ⌈Nq/Mq⌉ rows and key blocks of ⌈Nk/Mk⌉ keys (the last block of
+ * each may be shorter), independent of any kernel's tile sizes. `cells[a·Mk + b]` is 1 where
+ * query block a may see key block b.
+ */
+export interface BlockGrid {
+  Mq: number;
+  Mk: number;
+  /** Query rows per block, ⌈Nq/Mq⌉. */
+  rowsPerBlock: number;
+  /** Keys per block, ⌈Nk/Mk⌉. */
+  keysPerBlock: number;
+  cells: Uint8Array;
+}
+
+/** The blockMask option checked and flattened; null when absent. */
+export function validateBlockMask(op: string, mask: unknown, dims: AttentionDims): BlockGrid | null {
+  if (mask === undefined || mask === null) return null;
+  if (mask instanceof Tensor) {
+    throw new Error(`${op}: blockMask must be nested arrays of booleans [Mq][Mk], not a Tensor (tiles are planned on the host: pass await mask.toArray())`);
+  }
+  if (!Array.isArray(mask) || mask.length === 0 || !mask.every((row) => Array.isArray(row))) {
+    throw new Error(`${op}: blockMask must be a non-empty [Mq][Mk] array of arrays of booleans, got ${describe(mask)}`);
+  }
+  const Mq = mask.length;
+  const Mk = (mask[0] as unknown[]).length;
+  if (Mk === 0 || !mask.every((row) => (row as unknown[]).length === Mk)) {
+    throw new Error(`${op}: blockMask rows must all have the same non-zero length, got lengths [${mask.map((r) => (r as unknown[]).length).join(', ')}]`);
+  }
+  if (Mq > dims.Nq || Mk > dims.Nk) {
+    throw new Error(`${op}: blockMask [${Mq}, ${Mk}] has more blocks than queries or keys (Nq ${dims.Nq}, Nk ${dims.Nk})`);
+  }
+  const cells = new Uint8Array(Mq * Mk);
+  mask.forEach((row, a) => (row as unknown[]).forEach((x, b) => {
+    if (x !== true && x !== false && x !== 0 && x !== 1) {
+      throw new Error(`${op}: blockMask[${a}][${b}] must be a boolean (or 0 / 1), got ${describe(x)}`);
+    }
+    cells[a * Mk + b] = x === true || x === 1 ? 1 : 0;
+  }));
+  return { Mq, Mk, rowsPerBlock: Math.ceil(dims.Nq / Mq), keysPerBlock: Math.ceil(dims.Nk / Mk), cells };
+}
+
+/** Attention dropout's p (flash-attn's dropout_p): 0 (the default) is off. */
+export function validateDropout(op: string, p: unknown): number {
+  if (p === undefined) return 0;
+  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`${op}: dropout must be a number in [0, 1), got ${describe(p)}`);
+  return p;
+}
+
+const describe = (x: unknown): string => (typeof x === 'string' ? `'${x}'` : Array.isArray(x) ? `an array of length ${x.length}` : String(x));
+
+/**
  * The causal mask, bottom-right aligned as in PyTorch SDPA and flash-attn: query i may see key j
  * iff j ≤ i + Nk − Nq. So the first max(0, Nq − Nk) queries see no key at all; their output is 0.
  */

@@ -5,9 +5,12 @@ export { Tensor, tidy, keep, type NestedArray } from './tensor.js';
 export { noGrad, isGradEnabled, customOp, type Node, type Grads } from './autograd.js';
 export * from './creation.js';
 export * from './ops/index.js';
-export { manualSeed, getRngState, setRngState } from './random.js';
+export { manualSeed, getRngState, setRngState, dropoutSeed, dropoutHash24, dropoutThreshold } from './random.js';
 export { setDevice, getDevice, memory, resetPeakMemory, deviceNames, type DeviceName } from './devices/registry.js';
-export type { Device, DeviceBuffer, DeviceStats, MemoryInfo, Shape } from './devices/device.js';
+export type { Device, DeviceBuffer, DeviceStats, ExternalKernelSpec, MemoryInfo, Shape } from './devices/device.js';
+/** For kernels written outside core in gpu.js's kernel language: float literals and the dropout hash. */
+export { lit } from './devices/gpujs/kernels/spec.js';
+export { hash24Expr } from './devices/gpujs/kernels/random.js';
 export { ReferenceDevice } from './devices/reference.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';

@@ -65,8 +65,18 @@ export interface DeviceStats {
   byOp: Record<string, { calls: number; ms: number }>;
 }
 
+/**
+ * A kernel in gpu.js's kernel language built outside core (devices/gpujs/kernels/spec.ts has the
+ * fields); only gpu.js devices run one, through Device.runKernel.
+ */
+export type ExternalKernelSpec = import('./gpujs/kernels/spec.js').KernelSpec;
+
 export interface Device {
   readonly name: string;
+  /** gpu.js devices: runs a kernel built by another package, compiled once per spec.key. */
+  runKernel?(spec: ExternalKernelSpec, args: readonly (DeviceBuffer | number)[]): DeviceBuffer;
+  /** Whether runKernel takes workgroup kernels (workgroup memory, barriers, dispatch: tools/WORKGROUP-API.md). */
+  readonly workgroupKernels?: boolean;
   /** Largest buffer this device can hold, in elements. */
   readonly maxElements: number;
 

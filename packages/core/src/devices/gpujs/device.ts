@@ -24,7 +24,9 @@ import {
   expShiftSpec, onlineLogsumexpSpec, onlineNormalizeSpec, onlineRescaleSpec, onlineSoftmaxStatsSpec,
 } from './kernels/online-softmax.js';
 import { splitSeed } from '../../random.js';
+import gpujs from 'gpu.js';
 import { GpujsEngine, type Arg } from './engine.js';
+import type { KernelSpec } from './kernels/spec.js';
 import type { GpujsBuffer } from './queue.js';
 
 export { THREAD_WORK } from './engine.js';
@@ -47,6 +49,21 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const b = this.own(o.buf);
     if (b.size !== sizeOf(o.shape)) throw new Error(`gpujs ${this.name}: operand of shape [${o.shape}] has ${b.size} elements`);
     return { shape: o.shape, arg: b, key: `[${o.shape}]` };
+  }
+
+  // ---------------------------------------------------------------- kernels built outside core
+
+  /**
+   * Whether runKernel takes workgroup kernels (tools/WORKGROUP-API.md): webgpu on the patched
+   * gpu.js, whose WebGPU backend announces them.
+   */
+  get workgroupKernels(): boolean {
+    return this.runtime.mode === 'webgpu' && (gpujs as unknown as { WebGPUKernel?: { supportsWorkgroups?: boolean } }).WebGPUKernel?.supportsWorkgroups === true;
+  }
+
+  /** Runs a kernel another package built (the attention package's FlashAttention kernels), compiled once per spec.key. */
+  runKernel(spec: KernelSpec, args: readonly (DeviceBuffer | number)[]): DeviceBuffer {
+    return this.launch(`ext|${spec.key}`, () => spec, args.map((a) => (typeof a === 'number' ? a : this.own(a))));
   }
 
   // ---------------------------------------------------------------- the ops
