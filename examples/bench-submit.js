@@ -4,7 +4,7 @@
 // per call; the GPU runs behind it); "wall µs/call" adds the wait for the GPU to finish them all.
 // Prints a table and writes bench-results/submit[-tag].json.
 //
-//   node examples/bench-submit.js [--tag after] [--calls 2000]
+//   node examples/bench-submit.js [--tag after] [--calls 2000] [--submit-limit 64]
 //   GPUJS=node_modules/.pnpm/gpu.js@2.24.1/node_modules/gpu.js-base node examples/bench-submit.js --tag before
 //
 // GPUJS names the gpu.js folder to load (default: the one @flashgrad/core resolves), so the
@@ -40,6 +40,8 @@ Object.defineProperty(globalThis, 'navigator', {
 const { device } = await gpujs.WebGPUContext.acquire();
 const adapterName = (await dawn.requestAdapter({ featureLevel }))?.info?.description ?? 'adapter';
 const flush = () => gpujs.WebGPUContext.flush?.();
+const submitLimit = flag('submit-limit', null);
+if (submitLimit !== null) gpujs.WebGPUContext.setSubmitLimit(Number(submitLimit));
 const drain = async () => {
   flush();
   await device.queue.onSubmittedWorkDone();
@@ -76,12 +78,12 @@ async function perCall(n, calls) {
 const rows = [];
 // 1M floats: a tenth of the calls (on a software rasterizer each one is milliseconds of work)
 for (const n of [64, 1 << 20]) rows.push(await perCall(n, n > 4096 ? Math.max(20, calls / 10) : calls));
-const version = gpujs.WebGPUContext.flush ? 'batched (one submission for many calls)' : 'one submit per call';
+const version = gpujs.WebGPUContext.flush ? `batched (one submission for up to ${gpujs.WebGPUContext.submitLimit} calls)` : 'one submit per call';
 console.log(`gpu.js webgpu over Dawn [${flags.join(', ')}] ${featureLevel}: ${adapterName}; gpu.js at ${path.relative(process.cwd(), gpujsDir)}: ${version}`);
 console.log('floats | calls/run | host µs/call median (min–max of 7 runs) | wall µs/call');
 for (const r of rows) console.log(`${r.n} | ${r.calls} | ${r.hostUs.toFixed(1)} (${r.hostMinUs.toFixed(1)}–${r.hostMaxUs.toFixed(1)}) | ${r.wallUs.toFixed(1)}`);
 mkdirSync('bench-results', { recursive: true });
 const out = `bench-results/submit${tag ? `-${tag}` : ''}.json`;
-writeFileSync(out, `${JSON.stringify({ adapter: adapterName, flags, featureLevel, version, rows, host: { cpus: os.cpus().length, node: process.version, loadavg: os.loadavg() }, date: new Date().toISOString(), tag }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ adapter: adapterName, flags, featureLevel, version, gpujs: path.relative(process.cwd(), gpujsDir), rows, host: { cpus: os.cpus().length, node: process.version, loadavg: os.loadavg() }, date: new Date().toISOString(), tag }, null, 2)}\n`);
 console.log(`wrote ${out}`);
 process.exit(0);

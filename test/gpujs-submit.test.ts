@@ -4,7 +4,7 @@
  * engine. What batching must not break: uploads stay ordered with the dispatches that read them
  * (queue.writeBuffer would run before the whole batch), a buffer deleted after its last use lives
  * until that use is submitted, a readback submits the calls it depends on, a long un-awaited chain
- * submits at the pass limit, and a submission WebGPU rejects fails the readback instead of reading
+ * submits at the submit limit, and a submission WebGPU rejects fails the readback instead of reading
  * zeros. Runs on whatever adapter the engine picks (Mesa llvmpipe through OpenGL ES here).
  */
 import fc from 'fast-check';
@@ -26,8 +26,8 @@ interface GpujsModule {
   WebGPUContext: {
     acquire(): Promise<{ device: { queue: { submit(buffers: unknown[]): void } } }>;
     flush(): void;
-    setSubmitPassLimit(passes: number): void;
-    submitPassLimit: number;
+    setSubmitLimit(calls: number): void;
+    submitLimit: number;
   };
 }
 
@@ -58,7 +58,7 @@ describe.runIf(rt !== null)(`gpu.js webgpu: one submission for many kernels (${r
     kernels.push(k);
     return k;
   };
-  const defaultLimit = WebGPUContext.submitPassLimit;
+  const defaultLimit = WebGPUContext.submitLimit;
 
   beforeAll(async () => {
     const { device } = await WebGPUContext.acquire();
@@ -70,7 +70,7 @@ describe.runIf(rt !== null)(`gpu.js webgpu: one submission for many kernels (${r
     };
   });
   afterAll(() => {
-    WebGPUContext.setSubmitPassLimit(defaultLimit);
+    WebGPUContext.setSubmitLimit(defaultLimit);
     for (const k of kernels) k.destroy();
   });
 
@@ -143,9 +143,9 @@ describe.runIf(rt !== null)(`gpu.js webgpu: one submission for many kernels (${r
     expect(Array.from(await read)).toEqual(Array.from({ length: 64 }, (_, i) => i + 6));
   });
 
-  it('a long chain of calls that is never awaited submits at the pass limit, then on the next macrotask', async () => {
+  it('a long chain of calls that is never awaited submits at the submit limit, then on the next macrotask', async () => {
     const limit = 8;
-    WebGPUContext.setSubmitPassLimit(limit);
+    WebGPUContext.setSubmitLimit(limit);
     try {
       const a = make('function (a) { return a[this.thread.x] * 0.5 + 1; }', pipelineSettings([32]));
       const b = make('function (a) { return a[this.thread.x] * 0.5 + 1; }', pipelineSettings([32]));
@@ -165,8 +165,42 @@ describe.runIf(rt !== null)(`gpu.js webgpu: one submission for many kernels (${r
       const got = await y.toArray();
       got.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
     } finally {
-      WebGPUContext.setSubmitPassLimit(defaultLimit);
+      WebGPUContext.setSubmitLimit(defaultLimit);
     }
+  });
+
+  it('a kernel fed alternating buffers reads the one it was given at every call (bind groups are cached per buffer set)', async () => {
+    const n = 8;
+    const fill = make('function (v) { return v + this.thread.x; }', pipelineSettings([n], { immutable: true }));
+    // one output buffer, so only the input buffers tell the bind groups apart
+    const sum = make('function (a, b) { return a[this.thread.x] * 10 + b[this.thread.x]; }', pipelineSettings([n]));
+    const sources = [];
+    for (let v = 0; v < 4; v++) sources.push(await fill(v * 100));
+    await warm(sum, sources[0], sources[1]);
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 })), { minLength: 2, maxLength: 16 }),
+      async (pairs) => {
+        const got: number[][] = [];
+        for (const [i, j] of pairs) got.push(Array.from(await (await sum(sources[i], sources[j])).toArray()));
+        got.forEach((values, c) => {
+          const [i, j] = pairs[c];
+          expect(values).toEqual(Array.from({ length: n }, (_, x) => (i * 100 + x) * 10 + j * 100 + x));
+        });
+      }), runs(10));
+    for (const h of sources) h.delete();
+  });
+
+  it('host uploads between dispatches of one batch land between them (a copy splits the compute pass)', async () => {
+    const n = 16;
+    const addInput = make('function (a, b) { return a[this.thread.x] + b[this.thread.x]; }', pipelineSettings([n], { immutable: true }));
+    const seed = await make('function () { return 0; }', pipelineSettings([n]))();
+    await warm(addInput, seed, new Float32Array(n));
+    const s0 = submits;
+    // every call uploads into the same argument buffer, which the previous call's dispatch reads
+    let acc = await addInput(seed, new Float32Array(n).fill(1));
+    for (let k = 2; k <= 6; k++) acc = await addInput(acc, new Float32Array(n).fill(k));
+    expect(submits).toBe(s0);
+    expect(Array.from(await acc.toArray())).toEqual(new Array(n).fill(21));
   });
 
   it('a submission WebGPU rejects fails the readback instead of resolving zeros', async () => {
@@ -196,7 +230,7 @@ describe.runIf(rt !== null)(`gpu.js webgpu: one submission for many kernels (${r
   it('runSync needs a built pipeline kernel and says so', () => {
     const k = make('function (a) { return a[this.thread.x]; }', pipelineSettings([4]));
     expect(() => k.kernel.runSync([1, 2, 3, 4])).toThrow(/runSync needs a built kernel/);
-    expect(() => WebGPUContext.setSubmitPassLimit(0)).toThrow(/pass limit must be an integer ≥ 1, got 0/);
+    expect(() => WebGPUContext.setSubmitLimit(0)).toThrow(/submit limit must be an integer number of calls ≥ 1, got 0/);
   });
 });
 

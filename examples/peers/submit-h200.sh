@@ -12,7 +12,7 @@ swap() { mv "$g/gpu.js" "$g/gpu.js-tmp"; mv "$g/$1" "$g/gpu.js"; mv "$g/gpu.js-t
   date -u; nproc
   echo "== bench-submit, published gpu.js"; GPUJS=$g/gpu.js-base node examples/bench-submit.js --tag before
   echo "== bench-submit, patched"; node examples/bench-submit.js --tag after
-  echo "== bench-submit, patched, pass limit 1"; node examples/bench-submit.js --tag after-limit1 --pass-limit 1
+  echo "== bench-submit, patched, submit limit 1"; node examples/bench-submit.js --tag after-limit1 --submit-limit 1
   echo "== peers step, patched"; node examples/bench-step.js webgpu --steps 30 --warmup 5 --tag after
   echo "== peers step, published gpu.js"; swap gpu.js-base; node examples/bench-step.js webgpu --steps 30 --warmup 5 --tag before; swap gpu.js-base
   echo "== PyTorch eager"; python3 "$torch" cuda
