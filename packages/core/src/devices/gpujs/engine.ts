@@ -311,7 +311,12 @@ export class GpujsEngine {
         return;
       }
       const t0 = profile ? performance.now() : 0;
-      const raw = kernel(...args.map((a) => (a instanceof GpujsBuffer ? a.payload : a)));
+      const values = args.map((a) => (a instanceof GpujsBuffer ? a.payload : a));
+      // a built webgpu kernel answers at once: no Promise, so the queue stays on its synchronous
+      // path (except when profiling, which waits for the GPU after each kernel)
+      const inner = kernel.kernel;
+      const sync = !profile && inner.built === true && inner.runSync !== undefined;
+      const raw = sync ? inner.runSync!(...values) : kernel(...values);
       if (!p.checked) this.checkBackend(p, kernel);
       if (isPromise(raw)) {
         // webgpu answers at submit: when profiling, wait for the GPU so the time is the kernel's

@@ -12,6 +12,10 @@ export const gpujsModes: readonly GpujsMode[] = ['webgpu', 'wasm', 'cpu', 'headl
 export interface GpujsKernelObject {
   constructor: { mode: string };
   fallbackReason?: string | null;
+  /** webgpu: set once the asynchronous first build is done. */
+  built?: boolean;
+  /** webgpu (patched gpu.js): a built pipeline kernel's call, answered with the result handle itself, no Promise. */
+  runSync?: (...args: unknown[]) => unknown;
 }
 
 /** A compiled gpu.js kernel: calling it runs it (a Promise on webgpu and threaded wasm). */
@@ -41,7 +45,7 @@ export interface Runtime {
   maxElements: number;
   /** What the mode runs on, for logs and benchmark tables. */
   description: string;
-  /** webgpu only: resolves when the GPU has finished everything submitted so far. */
+  /** webgpu only: submits the kernel calls recorded so far and resolves when the GPU has finished them. */
   drain?: () => Promise<void>;
   /** webgpu only: the adapter is a software rasterizer (memory is the host's). */
   software?: boolean;
@@ -204,7 +208,7 @@ async function startWebgpu(): Promise<Runtime> {
   // gpu.js keeps its WebGPU device in a module singleton; its kernels acquire it lazily on first
   // build, and we need the same device to size buffers and to wait on its queue.
   const { WebGPUContext } = requireFromGpujs('./src/backend/web-gpu/context.js') as {
-    WebGPUContext: { acquire(): Promise<{ device: DawnDevice }> };
+    WebGPUContext: { acquire(): Promise<{ device: DawnDevice }>; flush?: () => void };
   };
   const { device } = await WebGPUContext.acquire();
   const limitBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
@@ -215,7 +219,12 @@ async function startWebgpu(): Promise<Runtime> {
     gpu: new GPU({ mode: 'webgpu' }),
     maxElements: Math.floor(limitBytes / 4),
     description: `gpu.js webgpu over Dawn [${choice.flags.join(', ')}] ${choice.featureLevel}: ${name}`,
-    drain: () => device.queue.onSubmittedWorkDone(),
+    // gpu.js records kernel calls into one open command buffer; waiting on the queue alone would
+    // wait for none of them
+    drain: () => {
+      WebGPUContext.flush?.();
+      return device.queue.onSubmittedWorkDone();
+    },
     software: isSoftwareAdapter(adapter),
   };
 }
