@@ -202,14 +202,14 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   gatherRows(table: DeviceBuffer, cols: number, indices: Int32Array): DeviceBuffer {
     const t = this.own(table);
-    return this.launch(`g|${t.size}|${cols}|${indices.length}`, () => gatherRowsSpec(t.size, cols, indices.length), [t, Float32Array.from(indices)]);
+    return this.launch(`g|${t.size}|${cols}|${indices.length}`, () => gatherRowsSpec(t.size, cols, indices.length, this.runtime.mode), [t, Float32Array.from(indices)]);
   }
 
   scatterAddRows(src: DeviceBuffer, cols: number, indices: Int32Array, rows: number): DeviceBuffer {
     const s = this.own(src);
     if (s.size === 0) return this.fill(rows * cols, 0);
     const { start, order } = scatterRuns(indices, rows);
-    return this.launch(`sc|${s.size}|${cols}|${indices.length}|${rows}`, () => scatterAddRowsSpec(s.size, cols, indices.length, rows), [s, start, order]);
+    return this.launch(`sc|${s.size}|${cols}|${indices.length}|${rows}`, () => scatterAddRowsSpec(s.size, cols, indices.length, rows, this.runtime.mode), [s, start, order]);
   }
 
   oneHot(indices: Int32Array, depth: number): DeviceBuffer {

@@ -225,6 +225,12 @@ export class GpujsEngine {
     if (spec.workgroupArrays) settings.workgroupArrays = spec.workgroupArrays;
     if (spec.vec4Arguments) settings.vec4Arguments = spec.vec4Arguments;
     if (threaded) settings.asyncMode = true;
+    // wasm: a weight or activation read by the same kernel call after call is not copied into
+    // the kernel's memory again (gpu.js's immutableArguments). Exact because no host payload is
+    // ever written after it is settled: kernel results are fresh arrays, uploads and fills copy,
+    // per-call host arrays (indices) are new objects, and read() hands out copies. Code that
+    // writes into a payload in place (a pooled output, a view of a shared memory) breaks this.
+    if (this.runtime.mode === 'wasm') settings.immutableArguments = true;
     // pooled instances keep their output buffer from call to call (Prepared.idle)
     if (this.pooled) settings.immutable = false;
     const kernel = this.compile(spec, settings);

@@ -3,6 +3,7 @@
  * falls back to webasm when no GL context exists, so we never use it, and a mode that cannot start
  * throws an Error that says why and what to install.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { gpujs, requireFromGpujs } from './gpujs-module.js';
 
 export type GpujsMode = 'webgpu' | 'wasm' | 'cpu' | 'headlessgl';
@@ -54,16 +55,30 @@ export interface Runtime {
 const { GPU } = gpujs as { GPU: new (settings: { mode: string }) => GpujsInstance };
 
 /**
- * Index arithmetic in gpu.js's webasm and GL translations is float32, exact for flat indices below
- * 2^24: we cap their buffers there rather than return wrong elements silently. The patched WGSL
- * translation keeps integer indices i32, so webgpu is capped by the adapter's binding size only.
+ * Index arithmetic in gpu.js's GL translation is float32, exact for flat indices below 2^24: we
+ * cap headlessgl's buffers there rather than return wrong elements silently. The patched WGSL and
+ * webasm translations keep integer indices i32, and the cpu mode indexes in float64.
  */
 export const INDEX_EXACT_LIMIT = 2 ** 24;
+
+/**
+ * webasm, with our gpu.js patch, keeps integer locals, loop counters and Math.floor(i / d) in i32,
+ * so indices are exact as far as 32-bit wasm memory reaches: 4 GiB, less the 1 MiB of working
+ * space gpu.js adds to every kernel's memory. That is the most one buffer can be; a kernel's
+ * memory holds its inputs and output together, and gpu.js names the bytes when they pass 4 GiB.
+ */
+export const WASM_MAX_ELEMENTS = (2 ** 32 - 2 ** 20) / 4 - 4;
+
+/**
+ * The cpu mode indexes in float64 JavaScript numbers (exact to 2^53), so its limit is the largest
+ * Float32Array Node allocates: buffer.constants.MAX_LENGTH bytes (4 GiB on Node 20).
+ */
+export const CPU_MAX_ELEMENTS = Math.floor(bufferConstants.MAX_LENGTH / 4);
 
 export async function startRuntime(mode: GpujsMode): Promise<Runtime> {
   switch (mode) {
     case 'cpu':
-      return { mode, gpujsMode: 'cpu', gpu: new GPU({ mode: 'cpu' }), maxElements: INDEX_EXACT_LIMIT, description: 'gpu.js cpu (JavaScript)' };
+      return { mode, gpujsMode: 'cpu', gpu: new GPU({ mode: 'cpu' }), maxElements: CPU_MAX_ELEMENTS, description: 'gpu.js cpu (JavaScript)' };
     case 'wasm':
       return startWasm();
     case 'webgpu':
@@ -84,7 +99,7 @@ function startWasm(): Runtime {
     mode: 'wasm',
     gpujsMode: 'webasm',
     gpu: new GPU({ mode: 'webasm' }),
-    maxElements: INDEX_EXACT_LIMIT,
+    maxElements: WASM_MAX_ELEMENTS,
     description: `gpu.js webasm (SIMD${threads ? ', worker threads' : ', no threads: SharedArrayBuffer missing'})`,
   };
 }

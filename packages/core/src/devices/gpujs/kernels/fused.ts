@@ -10,7 +10,7 @@
 import type { GpujsMode } from '../runtime.js';
 import { expConstants, expStatements, usesFastExp } from './math.js';
 import { BLOCK, accumulate } from './reduce.js';
-import { floorDiv, lit, type KernelSpec } from './spec.js';
+import { floorDiv, lit, rowIndex, type KernelSpec } from './spec.js';
 
 /** Statements declaring `mean` and `rstd` = 1/√(var + eps) of the row starting at `base`. */
 function rowMoments(cols: number, eps: number, base: string): string {
@@ -137,7 +137,7 @@ export function crossEntropySpec(rows: number, cols: number, mode: GpujsMode): K
   return {
     key: `crossentropy:${rows}:${cols}`,
     source: `function (x, t) { const base = this.thread.x * ${cols}; ${rowLse(cols, 'base', mode)}` +
-      'return lse - x[base + t[this.thread.x]]; }',
+      `return lse - x[base + ${rowIndex('t[this.thread.x]', mode)}]; }`,
     output: [rows],
     outSize: rows,
     work: rows * cols * (usesFastExp(mode) ? 5 : 13),

@@ -5,7 +5,8 @@
  */
 import { sizeOf, stridesOf } from '../../../shape.js';
 import type { Shape } from '../../device.js';
-import { coalesce, floorDiv, indexCode, type KernelSpec } from './spec.js';
+import type { GpujsMode } from '../runtime.js';
+import { coalesce, floorDiv, indexCode, rowIndex, type KernelSpec } from './spec.js';
 
 export function stridedSpec(inSize: number, outShape: Shape, strides: readonly number[], offset: number): KernelSpec {
   if (strides.length !== outShape.length) throw new Error(`gpujs strided: ${strides.length} strides for rank ${outShape.length}`);
@@ -74,11 +75,11 @@ export function padSpec(shape: Shape, outShape: Shape, starts: readonly number[]
   };
 }
 
-export function gatherRowsSpec(tableSize: number, cols: number, n: number): KernelSpec {
+export function gatherRowsSpec(tableSize: number, cols: number, n: number, mode: GpujsMode): KernelSpec {
   return {
     key: `gather:${tableSize}:${cols}:${n}`,
     source: `function (table, idx) { const r = ${floorDiv('this.thread.x', cols)}; const c = this.thread.x - r * ${cols}; ` +
-      `return table[idx[r] * ${cols} + c]; }`,
+      `return table[${rowIndex('idx[r]', mode)} * ${cols} + c]; }`,
     output: [n * cols],
     outSize: n * cols,
     work: n * cols,
@@ -90,13 +91,13 @@ export function gatherRowsSpec(tableSize: number, cols: number, n: number): Kern
  * are host data anyway) into `order`, with `start[r]..start[r+1]` the sources of row r; each
  * output thread sums its own run. Work is n·cols + rows·cols, not rows·cols·n.
  */
-export function scatterAddRowsSpec(srcSize: number, cols: number, n: number, rows: number): KernelSpec {
+export function scatterAddRowsSpec(srcSize: number, cols: number, n: number, rows: number, mode: GpujsMode): KernelSpec {
   return {
     key: `scatter:${srcSize}:${cols}:${n}:${rows}`,
     source: `function (src, start, order) { const r = ${floorDiv('this.thread.x', cols)}; const c = this.thread.x - r * ${cols}; ` +
       // an integer counter with a break: WGSL cannot increment the float loaded from `start`
-      'const lo = start[r]; const hi = start[r + 1]; let acc = 0.0; ' +
-      `for (let t = 0; t < ${n}; t++) { const q = lo + t; if (q >= hi) { break; } acc += src[order[q] * ${cols} + c]; } return acc; }`,
+      `const lo = ${rowIndex('start[r]', mode)}; const hi = ${rowIndex('start[r + 1]', mode)}; let acc = 0.0; ` +
+      `for (let t = 0; t < ${n}; t++) { const q = lo + t; if (q >= hi) { break; } acc += src[${rowIndex('order[q]', mode)} * ${cols} + c]; } return acc; }`,
     output: [rows * cols],
     outSize: rows * cols,
     work: rows * cols + n * cols,

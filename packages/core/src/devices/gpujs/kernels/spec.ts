@@ -53,13 +53,23 @@ export function lit(x: number): string {
 }
 
 /**
+ * A row id read from a float array (token ids, gather/scatter orders) as an integer-typed index
+ * term. Times a row width it passes 2^24 (wte: 50257 × 768), where a float32 product rounds; on
+ * wasm `| 0` truncates it to i32 first (exact: the id is an integer below 2^24), so the whole index
+ * is i32 arithmetic. The cpu mode indexes in float64, exact anyway; webgpu caps buffers at 2^24.
+ */
+export function rowIndex(x: string, mode: GpujsMode): string {
+  return mode === 'wasm' ? `(${x} | 0)` : x;
+}
+
+/**
  * ⌊a / d⌋ as gpu.js source, for an integer-valued expression a ≥ 0 and a positive integer
- * constant d, exact on every backend. On webgpu the patched gpu.js emits `Math.floor(a / d)` of
- * integers as an i32 division (exact for any a; the correction below is then integer arithmetic
- * that is always 0). gpu.js's other translations divide in float32 (so a < 2^24 there), and
- * float division need not be correctly rounded (Vulkan allows 2.5 ulp; NVIDIA computes a·(1/d)),
- * so ⌊a/d⌋ could come out one low at an exact multiple — on an H100, rows of 47 columns put
- * element 47 in row 0. The remainder a − q·d then lies outside [0, d), and one step corrects q.
+ * constant d, exact on every backend. The patched gpu.js divides an integer by a literal in i32
+ * on webgpu and wasm (exact for any i32 a; the correction below is then integer arithmetic that is
+ * always 0), and the cpu mode in float64. Float division elsewhere need not be correctly rounded
+ * (Vulkan allows 2.5 ulp; NVIDIA computes a·(1/d)), so ⌊a/d⌋ could come out one low at an exact
+ * multiple — on an H100, rows of 47 columns put element 47 in row 0. The remainder a − q·d then
+ * lies outside [0, d), and one step corrects q.
  */
 export function floorDiv(a: string, d: number): string {
   if (!(Number.isInteger(d) && d > 0)) throw new Error(`gpujs: floorDiv by ${d}, not a positive integer`);
