@@ -3,7 +3,9 @@
  * (float64) over random shapes: edge tiles on every side of the MR × 8 micro-tile and of the
  * MC/KC/NC blocks, both transposes, batches with broadcast batch dims, the bias and residual
  * epilogue; for the plain 4×8 kernel and (where the engine validates relaxed SIMD) the 6×8
- * relaxed-madd one, on 1 thread and on 2 (the workers take every call: threadedMacs 0).
+ * relaxed-madd one, on 1 thread, on 2 (main thread and a worker claiming chunks, threadedMacs 0 so
+ * every call is threaded) and on workers alone (the main thread claims none: the worker path runs
+ * every case, whatever the scheduling).
  *
  * Tolerance: ‖got − want‖ / max(‖want‖, ‖|A|·|B|‖) ≤ 1e-5. The kernel sums K terms in float32
  * in blocks of KC = 256 (each block's partial sum added into C), so its error is ~√256·2⁻²⁴ of the
@@ -77,11 +79,16 @@ async function reference(c: Case, a: Float32Array, b: Float32Array, bias: Float3
 const variants = [{ name: 'plain 4×8', relaxed: false }, ...(relaxedSimdAvailable() ? [{ name: 'relaxed 6×8', relaxed: true }] : [])];
 
 describe.each(variants)('wasm GEMM, $name', ({ relaxed }) => {
-  const gemms = [1, 2].map((threads) => new WasmGemm({ threads, relaxed, threadedMacs: 0 }));
-  afterAll(() => gemms.forEach((g) => g.destroy()));
+  const gemms = {
+    'the main thread': new WasmGemm({ threads: 1, relaxed }),
+    'the main thread and a worker': new WasmGemm({ threads: 2, relaxed, threadedMacs: 0 }),
+    // every chunk on the workers, two of them racing for chunks: the worker path, every call
+    'two workers': new WasmGemm({ threads: 3, relaxed, threadedMacs: 0, workersOnly: true }),
+  };
+  afterAll(() => Object.values(gemms).forEach((g) => g.destroy()));
 
-  it.each([1, 2])('equals the reference on %i thread(s): shapes, transposes, batches, bias, residual', async (threads) => {
-    const gemm = gemms[threads - 1];
+  it.each(Object.keys(gemms) as (keyof typeof gemms)[])('equals the reference on %s: shapes, transposes, batches, bias, residual', async (who) => {
+    const gemm = gemms[who];
     expect(gemm.variant.relaxed).toBe(relaxed);
     await fc.assert(fc.asyncProperty(caseArb, async (c) => {
       const a = values(sizeOf(c.aShape), c.seed);
@@ -96,7 +103,7 @@ describe.each(variants)('wasm GEMM, $name', ({ relaxed }) => {
   });
 
   it('K = 0 gives the epilogue alone; M or N = 0 an empty result', () => {
-    const gemm = gemms[1];
+    const gemm = gemms['the main thread and a worker'];
     const bias = Float32Array.from([1, 2, 3]);
     const res = Float32Array.from([10, 20, 30, 40, 50, 60]);
     const out = gemm.matmul({ a: new Float32Array(0), aShape: [2, 0], b: new Float32Array(0), bShape: [0, 3], transA: false, transB: false, batch: [], bias, residual: res });
@@ -105,7 +112,7 @@ describe.each(variants)('wasm GEMM, $name', ({ relaxed }) => {
   });
 
   it('bad operands name the op, the shapes and the argument', () => {
-    const gemm = gemms[0];
+    const gemm = gemms['the main thread'];
     expect(() => gemm.matmul({ a: new Float32Array(5), aShape: [2, 3], b: new Float32Array(6), bShape: [3, 2], transA: false, transB: false, batch: [] }))
       .toThrow(/wasm gemm: operands of \[2,3\] and \[3,2\] given 5 and 6 elements/);
     expect(() => gemm.matmul({ a: new Float32Array(6), aShape: [2, 3], b: new Float32Array(6), bShape: [3, 2], transA: false, transB: false, batch: [], bias: new Float32Array(3) }))

@@ -35,6 +35,8 @@ export interface WasmGemmOptions {
   relaxed?: boolean | 'auto';
   /** Multiply-adds from which a call uses the workers (default THREADED_MACS; tests set 0). */
   threadedMacs?: number;
+  /** Tests only: the main thread waits while the workers run every chunk. */
+  workersOnly?: boolean;
 }
 
 export interface MatmulOperands {
@@ -79,7 +81,7 @@ export class WasmGemm {
       const packB = packA + align(MC * KC * 4);
       return { packA, packB, edge: packB + align(KC * NC * 4) };
     });
-    this.pool = new GemmPool(this.memory, module, exports.chunk, scratch);
+    this.pool = new GemmPool(this.memory, module, exports.chunk, scratch, options.workersOnly);
   }
 
   get description(): string {

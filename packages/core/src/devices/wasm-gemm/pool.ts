@@ -25,6 +25,8 @@ export class GemmPool {
     private readonly chunk: ChunkExport,
     /** scratch[0] is the main thread's, scratch[t] worker t's. */
     private readonly scratch: Scratch[],
+    /** The main thread claims no chunk, so workers run every one (tests of the worker path). */
+    private readonly workersOnly = false,
   ) {
     this.ctl = new Int32Array(memory.buffer, 0, CTL_BYTES / 4);
   }
@@ -63,12 +65,13 @@ export class GemmPool {
     ctl[CTL.done] = 0;
     ctl[CTL.total] = total;
     Atomics.store(ctl, CTL.gen, gen + 2);
-    if (threads > 1 && total > 1) {
+    if (this.workersOnly && this.scratch.length === 1) throw new Error('wasm gemm: workersOnly needs threads ≥ 2');
+    if ((threads > 1 && total > 1) || this.workersOnly) {
       if (this.workers.length === 0) this.startWorkers();
-      Atomics.notify(ctl, CTL.gen, threads - 1);
+      Atomics.notify(ctl, CTL.gen, this.workersOnly ? this.scratch.length - 1 : threads - 1);
     }
     const s = this.scratch[0];
-    runChunks(this.memory, this.chunk, s.packA, s.packB, s.edge);
+    if (!this.workersOnly) runChunks(this.memory, this.chunk, s.packA, s.packB, s.edge);
     for (let done = Atomics.load(ctl, CTL.done); done !== total; done = Atomics.load(ctl, CTL.done)) {
       Atomics.wait(ctl, CTL.done, done, 50);
     }
