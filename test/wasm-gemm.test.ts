@@ -2,7 +2,7 @@
  * The wasm device's GEMM (packages/core/src/devices/wasm-gemm) against the reference device
  * (float64) over random shapes: edge tiles on every side of the MR × 8 micro-tile and of the
  * MC/KC/NC blocks, both transposes, batches with broadcast batch dims, the bias and residual
- * epilogue; for the plain 4×8 kernel and (where the engine validates relaxed SIMD) the 6×8
+ * epilogue; for the plain-SIMD kernel and (where the engine validates relaxed SIMD) the
  * relaxed-madd one, on 1 thread, on 2 (main thread and a worker claiming chunks, threadedMacs 0 so
  * every call is threaded) and on workers alone (the main thread claims none: the worker path runs
  * every case, whatever the scheduling).
@@ -15,7 +15,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
-import { KC, MC, NC, WasmGemm, relaxedSimdAvailable } from '../packages/core/src/devices/wasm-gemm/index.js';
+import { KC, MC, NC, PLAIN, RELAXED, WasmGemm, relaxedSimdAvailable } from '../packages/core/src/devices/wasm-gemm/index.js';
 import { runs, sizeOf } from './helpers/arbitraries.js';
 import { relErr } from './helpers/compare.js';
 import { rng } from './helpers/gradcheck.js';
@@ -76,7 +76,7 @@ async function reference(c: Case, a: Float32Array, b: Float32Array, bias: Float3
   return { want, scale: Math.sqrt(terms.reduce((s, t) => s + t * t, 0)) };
 }
 
-const variants = [{ name: 'plain 4×8', relaxed: false }, ...(relaxedSimdAvailable() ? [{ name: 'relaxed 6×8', relaxed: true }] : [])];
+const variants = [{ name: `plain ${PLAIN.mr}×8`, relaxed: false }, ...(relaxedSimdAvailable() ? [{ name: `relaxed madd ${RELAXED.mr}×8`, relaxed: true }] : [])];
 
 describe.each(variants)('wasm GEMM, $name', ({ relaxed }) => {
   const gemms = {

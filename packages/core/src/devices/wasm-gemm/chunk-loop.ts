@@ -33,16 +33,18 @@ export const CTL = {
   table: 14,
   /** Set to 1 to end the workers. */
   exit: 15,
+  /** Slot 16 + t counts the chunks thread t has run (0: the main thread): what each thread did. */
+  ran: 16,
 } as const;
 
 /** Bytes the control block takes. */
 export const CTL_BYTES = 256;
 
 /**
- * runChunks(memory, chunk, packA, packB, edge): claims and runs chunks of the current job until
+ * runChunks(memory, chunk, packA, packB, edge, thread): claims and runs chunks of the current job until
  * none is left; `chunk` is the module's export, the rest this thread's scratch addresses.
  */
-export const RUN_CHUNKS_SOURCE = `function runChunks(memory, chunk, packA, packB, edge) {
+export const RUN_CHUNKS_SOURCE = `function runChunks(memory, chunk, packA, packB, edge, thread) {
   const i32 = new Int32Array(memory.buffer);
   const total = i32[${CTL.total}], cpm = i32[${CTL.chunksPerMatrix}], rpc = i32[${CTL.rowsPerChunk}];
   const M = i32[${CTL.M}], N = i32[${CTL.N}], K = i32[${CTL.K}];
@@ -56,12 +58,13 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, chunk, packA, packB
     const t = table + 3 * z;
     chunk(i32[t] + r0 * rsA, i32[t + 1], i32[t + 2] + r0 * N * 4, rsA, csA, rsB, csB, N * 4, N, K,
       Math.min(rpc, M - r0), packA, packB, edge);
+    Atomics.add(i32, ${CTL.ran} + thread, 1);
     if (Atomics.add(i32, ${CTL.done}, 1) === total - 1) Atomics.notify(i32, ${CTL.done});
   }
 }`;
 
 export type ChunkExport = (...args: number[]) => void;
-export type RunChunks = (memory: WebAssembly.Memory, chunk: ChunkExport, packA: number, packB: number, edge: number) => void;
+export type RunChunks = (memory: WebAssembly.Memory, chunk: ChunkExport, packA: number, packB: number, edge: number, thread: number) => void;
 
 export const runChunks = new Function(`return ${RUN_CHUNKS_SOURCE}`)() as RunChunks;
 
@@ -72,7 +75,7 @@ export const runChunks = new Function(`return ${RUN_CHUNKS_SOURCE}`)() as RunChu
  */
 export const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { memory, module, packA, packB, edge } = workerData;
+const { memory, module, packA, packB, edge, thread } = workerData;
 const { chunk } = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const runChunks = (${RUN_CHUNKS_SOURCE});
 const ctl = new Int32Array(memory.buffer, 0, ${CTL_BYTES / 4});
@@ -85,7 +88,7 @@ for (;;) {
   }
   if (Atomics.load(ctl, ${CTL.exit}) === 1) break;
   Atomics.add(ctl, ${CTL.busy}, 1);
-  if (Atomics.load(ctl, ${CTL.gen}) === g) runChunks(memory, chunk, packA, packB, edge);
+  if (Atomics.load(ctl, ${CTL.gen}) === g) runChunks(memory, chunk, packA, packB, edge, thread);
   Atomics.sub(ctl, ${CTL.busy}, 1);
   Atomics.notify(ctl, ${CTL.busy});
   seen = g;

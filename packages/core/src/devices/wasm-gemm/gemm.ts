@@ -33,6 +33,8 @@ export interface WasmGemmOptions {
   threads?: number;
   /** Use the relaxed-madd 6×8 kernel: 'auto' (default) where the engine validates it. */
   relaxed?: boolean | 'auto';
+  /** The micro-kernel, overriding `relaxed` (benchmarks compare tile shapes with it). */
+  variant?: KernelVariant;
   /** Multiply-adds from which a call uses the workers (default THREADED_MACS; tests set 0). */
   threadedMacs?: number;
   /** Tests only: the main thread waits while the workers run every chunk. */
@@ -65,7 +67,7 @@ export class WasmGemm {
     this.threads = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
     this.threadedMacs = options.threadedMacs ?? THREADED_MACS;
     const relaxed = options.relaxed ?? 'auto';
-    this.variant = (relaxed === 'auto' ? relaxedSimdAvailable() : relaxed) ? RELAXED : PLAIN;
+    this.variant = options.variant ?? ((relaxed === 'auto' ? relaxedSimdAvailable() : relaxed) ? RELAXED : PLAIN);
     if (this.variant.relaxed && !relaxedSimdAvailable()) throw new Error('wasm gemm: relaxed SIMD asked for, but this engine does not validate it');
     const scratchBytes = align(MC * KC * 4) + align(KC * NC * 4) + align(this.variant.mr * NR * 4);
     this.heap = CTL_BYTES + this.threads * scratchBytes;
@@ -146,9 +148,10 @@ export class WasmGemm {
         for (let d = index.length - 1; d >= 0 && ++index[d] === o.batch[d]; d--) index[d] = 0;
       }
       const use = count * M * N * K >= this.threadedMacs ? Math.min(threads, this.threads) : 1;
-      // a band of rows per chunk: about four chunks per thread, whole MC blocks
+      // a band of rows per chunk: about four chunks per thread, whole micro-tiles
+      const mr = this.variant.mr;
       const bandsPerMatrix = Math.max(1, Math.ceil((4 * use) / count));
-      const rowsPerChunk = Math.min(M, Math.max(MC, Math.ceil(Math.ceil(M / bandsPerMatrix) / MC) * MC));
+      const rowsPerChunk = Math.min(M, Math.ceil(Math.ceil(M / bandsPerMatrix) / mr) * mr);
       const chunksPerMatrix = Math.ceil(M / rowsPerChunk);
       this.pool.run(count * chunksPerMatrix, use, (ctl) => {
         ctl[CTL.chunksPerMatrix] = chunksPerMatrix;
@@ -164,6 +167,11 @@ export class WasmGemm {
       });
     }
     return f32.slice(cAt / 4, cAt / 4 + sizeC);
+  }
+
+  /** Chunks each thread has run so far (index 0: the main thread), for benchmarks. */
+  chunksRun(): number[] {
+    return this.pool.chunksRun();
   }
 
   destroy(): void {

@@ -37,7 +37,7 @@ export class GemmPool {
 
   private startWorkers(): void {
     for (let t = 1; t < this.scratch.length; t++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { memory: this.memory, module: this.module, ...this.scratch[t] } });
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { memory: this.memory, module: this.module, ...this.scratch[t], thread: t } });
       // idle workers sleep in Atomics.wait: they must not keep the process alive
       w.unref();
       w.on('error', (err) => {
@@ -71,10 +71,15 @@ export class GemmPool {
       Atomics.notify(ctl, CTL.gen, this.workersOnly ? this.scratch.length - 1 : threads - 1);
     }
     const s = this.scratch[0];
-    if (!this.workersOnly) runChunks(this.memory, this.chunk, s.packA, s.packB, s.edge);
+    if (!this.workersOnly) runChunks(this.memory, this.chunk, s.packA, s.packB, s.edge, 0);
     for (let done = Atomics.load(ctl, CTL.done); done !== total; done = Atomics.load(ctl, CTL.done)) {
       Atomics.wait(ctl, CTL.done, done, 50);
     }
+  }
+
+  /** Chunks each thread has run since the pool started (index 0: the main thread). */
+  chunksRun(): number[] {
+    return this.scratch.map((_, t) => Atomics.load(this.ctl, CTL.ran + t));
   }
 
   destroy(): void {
