@@ -37,6 +37,11 @@ export class GpujsDevice extends GpujsEngine implements Device {
     return (this.gemmInstance ??= new WasmGemm());
   }
 
+  /** The wasm device's GEMM once a matmul has made it (benchmarks read its `times`), else null. */
+  get wasmGemm(): WasmGemm | null {
+    return this.gemmInstance;
+  }
+
   /**
    * Whether wasm matmuls go through the GEMM; FLASHGRAD_WASM_GEMM=0 keeps gpu.js's webasm
    * kernels instead (kept to measure the two side by side: examples/bench-gemm.js).

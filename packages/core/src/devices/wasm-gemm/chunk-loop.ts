@@ -31,9 +31,11 @@ export const CTL = {
   csB: 13,
   /** Byte address of the table: per matrix, A's, B's and C's byte addresses. */
   table: 14,
+  /** 1 when C already holds the epilogue's terms (the kernel adds into it), 0 when it stores. */
+  beta: 31,
   /** Set to 1 to end the workers. */
   exit: 15,
-  /** Slot 16 + t counts the chunks thread t has run (0: the main thread): what each thread did. */
+  /** Slot 16 + t (t < 15) counts the chunks thread t has run (0: the main thread). */
   ran: 16,
 } as const;
 
@@ -49,7 +51,7 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, chunk, packA, packB
   const total = i32[${CTL.total}], cpm = i32[${CTL.chunksPerMatrix}], rpc = i32[${CTL.rowsPerChunk}];
   const M = i32[${CTL.M}], N = i32[${CTL.N}], K = i32[${CTL.K}];
   const rsA = i32[${CTL.rsA}], csA = i32[${CTL.csA}], rsB = i32[${CTL.rsB}], csB = i32[${CTL.csB}];
-  const table = i32[${CTL.table}] >> 2;
+  const table = i32[${CTL.table}] >> 2, beta = i32[${CTL.beta}];
   for (;;) {
     const c = Atomics.add(i32, ${CTL.next}, 1);
     if (c >= total) return;
@@ -57,7 +59,7 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, chunk, packA, packB
     const r0 = (c - z * cpm) * rpc;
     const t = table + 3 * z;
     chunk(i32[t] + r0 * rsA, i32[t + 1], i32[t + 2] + r0 * N * 4, rsA, csA, rsB, csB, N * 4, N, K,
-      Math.min(rpc, M - r0), packA, packB, edge);
+      Math.min(rpc, M - r0), packA, packB, edge, beta);
     Atomics.add(i32, ${CTL.ran} + thread, 1);
     if (Atomics.add(i32, ${CTL.done}, 1) === total - 1) Atomics.notify(i32, ${CTL.done});
   }

@@ -53,8 +53,22 @@ export interface MatmulOperands {
   residual?: Float32Array | null;
 }
 
+/** Where a GEMM's time went since the last reset: copies into the shared memory, the kernel, the copy out. */
+export interface GemmTimes {
+  calls: number;
+  copyInMs: number;
+  kernelMs: number;
+  copyOutMs: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+const noTimes = (): GemmTimes => ({ calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0 });
+
 export class WasmGemm {
   readonly variant: KernelVariant;
+  /** Running totals (benchmarks read and reset them: `times = ...`). */
+  times: GemmTimes = noTimes();
   readonly threads: number;
   private readonly threadedMacs: number;
   private readonly memory: WebAssembly.Memory;
@@ -65,6 +79,8 @@ export class WasmGemm {
 
   constructor(options: WasmGemmOptions = {}) {
     this.threads = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
+    // the control block counts chunks per thread in 15 slots
+    if (this.threads > 15) throw new Error(`wasm gemm: threads must be at most 15, got ${this.threads}`);
     this.threadedMacs = options.threadedMacs ?? THREADED_MACS;
     const relaxed = options.relaxed ?? 'auto';
     this.variant = options.variant ?? ((relaxed === 'auto' ? relaxedSimdAvailable() : relaxed) ? RELAXED : PLAIN);
@@ -113,6 +129,7 @@ export class WasmGemm {
     if (o.bias && o.bias.length !== N) throw new Error(`wasm gemm: bias of ${o.bias.length} elements for ${N} columns`);
     if (o.residual && o.residual.length !== sizeC) throw new Error(`wasm gemm: residual of ${o.residual.length} elements for a [${count}, ${M}, ${N}] result`);
     if (sizeC === 0) return new Float32Array(0);
+    const t0 = performance.now();
     const table = this.heap;
     const aAt = align(table + count * 12);
     const bAt = align(aAt + sizeA * 4);
@@ -121,13 +138,16 @@ export class WasmGemm {
     this.reserve(cAt + sizeC * 4);
     const f32 = new Float32Array(this.memory.buffer);
     const i32 = new Int32Array(this.memory.buffer);
-    // C starts as the epilogue's terms; the kernel adds A·B into it
+    // C starts as the epilogue's terms and the kernel adds A·B into it; with none, it stores
+    const beta = o.residual || o.bias || K === 0 ? 1 : 0;
     if (o.residual) f32.set(o.residual, cAt / 4);
-    else f32.fill(0, cAt / 4, cAt / 4 + sizeC);
+    else if (beta) f32.fill(0, cAt / 4, cAt / 4 + sizeC);
     if (o.bias) {
       f32.set(o.bias, biasAt / 4);
       this.addRows(cAt, count * M, N, biasAt);
     }
+    let t1 = performance.now();
+    let t2 = t1;
     if (K > 0) {
       f32.set(o.a, aAt / 4);
       f32.set(o.b, bAt / 4);
@@ -147,12 +167,14 @@ export class WasmGemm {
         i32[table / 4 + 3 * z + 2] = cAt + z * M * N * 4;
         for (let d = index.length - 1; d >= 0 && ++index[d] === o.batch[d]; d--) index[d] = 0;
       }
+      this.times.bytesIn += 4 * (sizeA + sizeB + (o.bias ? N : 0) + (o.residual ? sizeC : 0));
       const use = count * M * N * K >= this.threadedMacs ? Math.min(threads, this.threads) : 1;
       // a band of rows per chunk: about four chunks per thread, whole micro-tiles
       const mr = this.variant.mr;
       const bandsPerMatrix = Math.max(1, Math.ceil((4 * use) / count));
       const rowsPerChunk = Math.min(M, Math.ceil(Math.ceil(M / bandsPerMatrix) / mr) * mr);
       const chunksPerMatrix = Math.ceil(M / rowsPerChunk);
+      t1 = performance.now();
       this.pool.run(count * chunksPerMatrix, use, (ctl) => {
         ctl[CTL.chunksPerMatrix] = chunksPerMatrix;
         ctl[CTL.rowsPerChunk] = rowsPerChunk;
@@ -164,9 +186,18 @@ export class WasmGemm {
         ctl[CTL.rsB] = o.transB ? 4 : N * 4;
         ctl[CTL.csB] = o.transB ? K * 4 : 4;
         ctl[CTL.table] = table;
+        ctl[CTL.beta] = beta;
       });
+      t2 = performance.now();
     }
-    return f32.slice(cAt / 4, cAt / 4 + sizeC);
+    const c = f32.slice(cAt / 4, cAt / 4 + sizeC);
+    const t = this.times;
+    t.calls++;
+    t.copyInMs += t1 - t0;
+    t.kernelMs += t2 - t1;
+    t.copyOutMs += performance.now() - t2;
+    t.bytesOut += 4 * sizeC;
+    return c;
   }
 
   /** Chunks each thread has run so far (index 0: the main thread), for benchmarks. */

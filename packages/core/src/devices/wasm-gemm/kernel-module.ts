@@ -55,18 +55,20 @@ const PACK_B = 3;
 const inc = (local: number, by: Code): Code => set(local, add(get(local), by));
 
 /**
- * micro(pa, pb, c, ldc, kc): C[0..MR, 0..NR] += Apanel · Bpanel over kc ≥ 1 steps; ldc in bytes.
+ * micro(pa, pb, c, ldc, kc, beta): C[0..MR, 0..NR] = beta·C + Apanel · Bpanel over kc ≥ 1 steps
+ * (beta 0 or 1: the first K block of a product with no epilogue stores, so C needs no zeroing);
+ * ldc in bytes.
  * The k loop is not unrolled: two steps a trip measured 20–25% slower (2 cores, 240×256×512).
  */
 function micro({ mr, relaxed }: KernelVariant): WasmFunction {
-  const [pa, pb, c, ldc, kc] = [0, 1, 2, 3, 4];
-  const acc = (r: number, half: number) => 5 + 2 * r + half;
-  const b = (half: number) => 5 + 2 * mr + half;
-  const av = 5 + 2 * mr + 2;
+  const [pa, pb, c, ldc, kc, beta] = [0, 1, 2, 3, 4, 5];
+  const acc = (r: number, half: number) => 6 + 2 * r + half;
+  const b = (half: number) => 6 + 2 * mr + half;
+  const av = 6 + 2 * mr + 2;
   const madd = (x: Code, y: Code, z: Code) => (relaxed ? f32x4RelaxedMadd(x, y, z) : f32x4Add(z, f32x4Mul(x, y)));
   const rows = Array.from({ length: mr }, (_, r) => r);
   return {
-    params: [I32, I32, I32, I32, I32],
+    params: [I32, I32, I32, I32, I32, I32],
     // wasm zero-initialises locals: the accumulators start at 0
     locals: new Array(2 * mr + 3).fill(V128),
     body: [
@@ -84,22 +86,28 @@ function micro({ mr, relaxed }: KernelVariant): WasmFunction {
         set(kc, sub(get(kc), i32(1))),
         brIf(0, get(kc)),
       ),
-      rows.map((r) => [
+      if_(get(beta), [rows.map((r) => [
         v128Store(get(c), f32x4Add(v128Load(get(c)), get(acc(r, 0)))),
         v128Store(get(c), f32x4Add(v128Load(get(c), 16), get(acc(r, 1))), 16),
         inc(c, get(ldc)),
-      ]),
+      ])], [rows.map((r) => [
+        v128Store(get(c), get(acc(r, 0))),
+        v128Store(get(c), get(acc(r, 1)), 16),
+        inc(c, get(ldc)),
+      ])]),
     ],
   };
 }
 
 /**
- * macro(pa, pb, c, ldc, mc, nc, kc, edge): C[0..mc, 0..nc] += packed A block · packed B block.
+ * macro(pa, pb, c, ldc, mc, nc, kc, edge, beta): C[0..mc, 0..nc] = beta·C + packed A block ·
+ * packed B block.
  * `edge` is an MR × NR scratch tile for the tiles that overhang the block's edges.
  */
 function macro({ mr }: KernelVariant): WasmFunction {
-  const [pa, pb, c, ldc, mc, nc, kc, edge] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [jr, ir, paI, pbJ, cJ, cI, mrL, nrL, i, j, rowC, rowE, MRc, NRc] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
+  const [pa, pb, c, ldc, mc, nc, kc, edge, beta] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [jr, ir, paI, pbJ, cJ, cI, mrL, nrL, i, j, rowC, rowE, MRc, NRc] = Array.from({ length: 14 }, (_, k) => 9 + k);
+  const cAt = add(get(rowC), mul(get(j), i32(4)));
   const addEdge = [
     set(i, i32(0)),
     set(rowC, get(cI)),
@@ -107,8 +115,7 @@ function macro({ mr }: KernelVariant): WasmFunction {
     loop(
       set(j, i32(0)),
       loop(
-        f32Store(add(get(rowC), mul(get(j), i32(4))),
-          f32Add(f32Load(add(get(rowC), mul(get(j), i32(4)))), f32Load(add(get(rowE), mul(get(j), i32(4)))))),
+        f32Store(cAt, f32Add(select(f32Load(cAt), f32(0), get(beta)), f32Load(add(get(rowE), mul(get(j), i32(4)))))),
         inc(j, i32(1)),
         brIf(0, ltS(get(j), get(nrL))),
       ),
@@ -119,7 +126,7 @@ function macro({ mr }: KernelVariant): WasmFunction {
     ),
   ];
   return {
-    params: [I32, I32, I32, I32, I32, I32, I32, I32],
+    params: new Array(9).fill(I32),
     locals: new Array(14).fill(I32),
     body: [
       set(MRc, i32(mr)),
@@ -137,10 +144,10 @@ function macro({ mr }: KernelVariant): WasmFunction {
           set(mrL, sub(get(mc), get(ir))),
           set(mrL, minS(mrL, MRc)),
           if_(and(eq(get(mrL), i32(mr)), eq(get(nrL), i32(NR))),
-            [call(MICRO, get(paI), get(pbJ), get(cI), get(ldc), get(kc))],
+            [call(MICRO, get(paI), get(pbJ), get(cI), get(ldc), get(kc), get(beta))],
             [
               Array.from({ length: (mr * NR) / 4 }, (_, q) => v128Store(get(edge), v128Zero(), 16 * q)),
-              call(MICRO, get(paI), get(pbJ), get(edge), i32(4 * NR), get(kc)),
+              call(MICRO, get(paI), get(pbJ), get(edge), i32(4 * NR), get(kc), i32(1)),
               addEdge,
             ]),
           inc(paI, mul(get(kc), i32(4 * mr))),
@@ -215,20 +222,20 @@ function pack(lanes: number, fast: boolean): WasmFunction {
 }
 
 /**
- * chunk(a, b, c, rsA, csA, rsB, csB, ldc, N, K, rows, packA, packB, edge): C[0..rows, 0..N] +=
- * A[0..rows, 0..K] · B[0..K, 0..N], operands at byte addresses a, b with (row, column) strides in
+ * chunk(a, b, c, rsA, csA, rsB, csB, ldc, N, K, rows, packA, packB, edge, beta): C[0..rows, 0..N]
+ * = beta·C + A[0..rows, 0..K] · B[0..K, 0..N] (beta 1 where C holds the epilogue's terms), operands at byte addresses a, b with (row, column) strides in
  * bytes; packA, packB and edge are this thread's scratch. rows, N, K ≥ 1.
  */
 function chunk(): WasmFunction {
-  const [a, b, c, rsA, csA, rsB, csB, ldc, N, K, rows, packA, packB, edge] = Array.from({ length: 14 }, (_, i) => i);
-  const [jc, pc, ic, nc, kc, mc, lim] = [14, 15, 16, 17, 18, 19, 20];
+  const [a, b, c, rsA, csA, rsB, csB, ldc, N, K, rows, packA, packB, edge, beta] = Array.from({ length: 15 }, (_, i) => i);
+  const [jc, pc, ic, nc, kc, mc, lim] = Array.from({ length: 7 }, (_, i) => 15 + i);
   const limited = (dst: number, total: Code, at: number, size: number) => [
     set(dst, sub(total, get(at))),
     set(lim, i32(size)),
     set(dst, minS(dst, lim)),
   ];
   return {
-    params: new Array(14).fill(I32),
+    params: new Array(15).fill(I32),
     locals: new Array(7).fill(I32),
     exportAs: 'chunk',
     body: [
@@ -246,7 +253,7 @@ function chunk(): WasmFunction {
             call(PACK_A, add(get(a), add(mul(get(ic), get(rsA)), mul(get(pc), get(csA)))),
               get(rsA), get(csA), get(mc), get(kc), get(packA)),
             call(MACRO, get(packA), get(packB), add(get(c), add(mul(get(ic), get(ldc)), mul(get(jc), i32(4)))),
-              get(ldc), get(mc), get(nc), get(kc), get(edge)),
+              get(ldc), get(mc), get(nc), get(kc), get(edge), select(i32(1), get(beta), get(pc))),
             inc(ic, i32(MC)),
             brIf(0, ltS(get(ic), get(rows))),
           ),
