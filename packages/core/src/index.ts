@@ -14,6 +14,8 @@ export { hash24Expr } from './devices/gpujs/kernels/random.js';
 export { ReferenceDevice } from './devices/reference.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+/** The wasm device's GEMM, for benchmarks and direct use on host Float32Arrays. */
+export * as wasmGemm from './devices/wasm-gemm/index.js';
 
 // FLASHGRAD_DEVICE picks the device at import, so scripts switch devices without code changes.
 if (typeof process !== 'undefined' && process.env.FLASHGRAD_DEVICE) await setDevice(process.env.FLASHGRAD_DEVICE);

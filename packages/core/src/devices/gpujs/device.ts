@@ -24,7 +24,8 @@ import {
   expShiftSpec, onlineLogsumexpSpec, onlineNormalizeSpec, onlineRescaleSpec, onlineSoftmaxStatsSpec,
 } from './kernels/online-softmax.js';
 import { splitSeed } from '../../random.js';
-import gpujs from 'gpu.js';
+import { WasmGemm } from '../wasm-gemm/index.js';
+import { gpujs } from './gpujs-module.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { KernelSpec } from './kernels/spec.js';
 import type { GpujsBuffer } from './queue.js';
@@ -38,6 +39,30 @@ export class GpujsDevice extends GpujsEngine implements Device {
    * thread kernel the tiled one replaced, in the same run.
    */
   matmulTiles: ((M: number, N: number, count: number) => MatmulTile) | null = chooseTile;
+
+  /** wasm: the device's matmul (devices/wasm-gemm), made at the first matmul. */
+  private gemmInstance: WasmGemm | null = null;
+
+  private get gemm(): WasmGemm {
+    return (this.gemmInstance ??= new WasmGemm());
+  }
+
+  /** The wasm device's GEMM once a matmul has made it (benchmarks read its `times`), else null. */
+  get wasmGemm(): WasmGemm | null {
+    return this.gemmInstance;
+  }
+
+  /**
+   * Whether wasm matmuls go through the GEMM; FLASHGRAD_WASM_GEMM=0 keeps gpu.js's webasm
+   * kernels instead (kept to measure the two side by side: examples/bench-gemm.js).
+   */
+  private readonly useGemm = this.runtime.mode === 'wasm' && process.env.FLASHGRAD_WASM_GEMM !== '0';
+
+  override async destroy(): Promise<void> {
+    await super.destroy();
+    this.gemmInstance?.destroy();
+    this.gemmInstance = null;
+  }
 
   /** wasm walks matmul operands with pointers, every other mode with integer indices (IndexStyle). */
   private get indexStyle(): IndexStyle {
@@ -58,7 +83,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
    * gpu.js, whose WebGPU backend announces them.
    */
   get workgroupKernels(): boolean {
-    return this.runtime.mode === 'webgpu' && (gpujs as unknown as { WebGPUKernel?: { supportsWorkgroups?: boolean } }).WebGPUKernel?.supportsWorkgroups === true;
+    return this.runtime.mode === 'webgpu' && (gpujs.WebGPUKernel as { supportsWorkgroups?: boolean } | undefined)?.supportsWorkgroups === true;
   }
 
   /** Runs a kernel another package built (the attention package's FlashAttention kernels), compiled once per spec.key. */
@@ -120,6 +145,14 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const res = epilogue?.residual ? this.own(epilogue.residual) : null;
     if (bias && bias.size !== N) throw new Error(`gpujs ${this.name}: matmul bias of ${bias.size} elements for ${N} columns`);
     if (res && res.size !== count * M * N) throw new Error(`gpujs ${this.name}: matmul residual of ${res.size} elements for a [${count}, ${M}, ${N}] result`);
+    if (this.useGemm) {
+      // every operand a host Float32Array: the packed SIMD GEMM, not a gpu.js kernel
+      const inputs = [A, B, bias, res].filter((x): x is GpujsBuffer => x !== null);
+      return this.launchHost('matmul', count * M * N, inputs, ([a, b, ...rest]) => this.gemm.matmul({
+        a, aShape, b, bShape, transA, transB, batch,
+        bias: bias ? rest[0] : null, residual: res ? rest[bias ? 1 : 0] : null,
+      }));
+    }
     const flags = { bias: bias !== null, residual: res !== null };
     const extra = [bias, res].filter((x): x is GpujsBuffer => x !== null);
     const ek = `${flags.bias ? 'b' : ''}${flags.residual ? 'r' : ''}`;

@@ -353,6 +353,43 @@ export class GpujsEngine {
     return this.track(out);
   }
 
+  /**
+   * Runs `compute` on the host payloads of `inputs` through the same in-order queue as the
+   * kernels (host modes only: cpu, wasm): the wasm device's GEMM goes this way. `compute` returns
+   * the output's `outSize` floats.
+   */
+  protected launchHost(label: string, outSize: number, inputs: GpujsBuffer[], compute: (payloads: Float32Array[]) => Float32Array): GpujsBuffer {
+    if (!this.host) throw new Error(`gpujs ${this.name}: ${label} runs on the host, and this device's buffers are not host memory`);
+    this.checkSize(outSize, label);
+    this.kernelCalls++;
+    let op = this.byOp.get(label);
+    if (!op) this.byOp.set(label, (op = { calls: 0, ms: 0 }));
+    op.calls++;
+    const opStats = op;
+    const profile = this.profile;
+    const out = new GpujsBuffer(outSize, this);
+    const task = (): void => {
+      const failed = inputs.find((b) => b.error !== null);
+      if (failed) {
+        out.error = failed.error;
+        return;
+      }
+      const t0 = profile ? performance.now() : 0;
+      const result = compute(inputs.map((b) => b.payload as Float32Array));
+      if (result.length !== outSize) throw new Error(`gpujs ${this.name}: ${label} returned ${result.length} values where ${outSize} were expected`);
+      out.payload = result;
+      if (profile) opStats.ms += performance.now() - t0;
+    };
+    out.ready = this.queue.idle ? this.queue.run(task) : this.queue.run(() => {
+      try {
+        task();
+      } catch (err) {
+        out.error = err;
+      }
+    });
+    return this.track(out);
+  }
+
   /** Frees every compiled kernel and the gpu.js instance (worker threads included). */
   async destroy(): Promise<void> {
     await this.sync();

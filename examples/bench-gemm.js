@@ -1,0 +1,107 @@
+// The wasm device's GEMM beside NumPy in the same run, and beside gpu.js's webasm formulation.
+// Rounds interleave every configuration (ours plain/relaxed × 1/2 threads, NumPy 1/2 threads), so
+// a shared machine's load falls on all of them alike; each figure is the median over rounds of
+// each round's median. Prints a table, writes bench-results/gemm.json.
+//
+//   pnpm build && node examples/bench-gemm.js                 # 1024², 3 rounds
+//   node examples/bench-gemm.js --n 512 --rounds 5 --reps 7
+//   node examples/bench-gemm.js --gpujs                       # adds gpu.js's webasm matmul (slow)
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { wasmGemm } from '@flashgrad/core';
+
+const { WasmGemm, relaxedSimdAvailable } = wasmGemm;
+
+const argv = process.argv.slice(2);
+const flag = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const n = Number(flag('n', 1024));
+const rounds = Number(flag('rounds', 3));
+const reps = Number(flag('reps', 5));
+const withGpujs = argv.includes('--gpujs');
+const gflops = (ms) => (2 * n ** 3) / (ms * 1e6);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const a = Float32Array.from({ length: n * n }, () => Math.random() - 0.5);
+const b = Float32Array.from({ length: n * n }, () => Math.random() - 0.5);
+const operands = { a, aShape: [n, n], b, bShape: [n, n], transA: false, transB: false, batch: [] };
+
+/** Median ms of `reps` warm calls (two untimed first: compile and tier-up). */
+function timeOurs(gemm) {
+  for (let i = 0; i < 2; i++) gemm.matmul(operands);
+  const ts = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    gemm.matmul(operands);
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+}
+
+const NUMPY = `
+import sys, time, numpy as np
+n, reps = int(sys.argv[1]), int(sys.argv[2])
+a = np.random.rand(n, n).astype(np.float32); b = np.random.rand(n, n).astype(np.float32)
+for _ in range(2): a @ b
+ts = []
+for _ in range(reps):
+    t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
+ts.sort(); print(ts[len(ts) // 2] * 1000)
+`;
+function timeNumpy(threads) {
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), OMP_WAIT_POLICY: 'PASSIVE' };
+  return Number(execFileSync('python3', ['-c', NUMPY, String(n), String(reps)], { env }).toString().trim());
+}
+
+/** gpu.js's webasm formulation (the device with FLASHGRAD_WASM_GEMM=0), in a child process. */
+const GPUJS = `
+process.env.FLASHGRAD_WASM_GEMM = '0';
+const core = await import('@flashgrad/core');
+await core.setDevice('wasm');
+const n = ${n};
+const x = core.rand([n, n]);
+const y = core.rand([n, n]);
+const ts = [];
+for (let i = 0; i < 3; i++) {
+  const t0 = performance.now();
+  const z = x.matmul(y); await z.data(); z.dispose();
+  if (i > 0) ts.push(performance.now() - t0);
+}
+console.log(Math.min(...ts));
+process.exit(0);
+`;
+
+const variants = [{ relaxed: false }, ...(relaxedSimdAvailable() ? [{ relaxed: true }] : [])];
+const gemms = variants.flatMap(({ relaxed }) => [1, 2].map((threads) => new WasmGemm({ threads, relaxed })));
+const results = new Map();
+const record = (name, ms) => (results.has(name) ? results.get(name) : results.set(name, []).get(name)).push(ms);
+for (let r = 0; r < rounds; r++) {
+  for (const g of gemms) record(g.description, timeOurs(g));
+  for (const threads of [1, 2]) record(`NumPy (OpenBLAS), ${threads} thread${threads > 1 ? 's' : ''}`, timeNumpy(threads));
+}
+if (withGpujs) {
+  const ms = Number(execFileSync(process.execPath, ['--input-type=module', '-e', GPUJS], { cwd: new URL('.', import.meta.url) }).toString().trim().split('\n').pop());
+  record('gpu.js webasm matmul (FLASHGRAD_WASM_GEMM=0)', ms);
+}
+for (const g of gemms) g.destroy();
+
+const numpy2 = median(results.get('NumPy (OpenBLAS), 2 threads'));
+const numpy1 = median(results.get('NumPy (OpenBLAS), 1 thread'));
+const rows = [...results].map(([name, ms]) => {
+  const m = median(ms);
+  const vsNumpy = / 1 thread/.test(name) ? numpy1 / m : numpy2 / m;
+  return { name, ms: m, gflops: gflops(m), rounds: ms.map((t) => Math.round(t * 100) / 100), vsNumpySameThreads: vsNumpy };
+});
+const host = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100) };
+console.log(`matmul ${n}×${n}×${n}, float32; ${rounds} rounds × ${reps} reps; load average ${host.loadavg.join(' ')} on ${host.cpus} CPUs`);
+console.log('what | ms (median of rounds) | GFLOP/s | × NumPy on as many threads | per round (ms)');
+for (const r of rows) console.log(`${r.name} | ${r.ms.toFixed(2)} | ${r.gflops.toFixed(1)} | ${r.vsNumpySameThreads.toFixed(2)} | ${r.rounds.join(' ')}`);
+mkdirSync('bench-results', { recursive: true });
+writeFileSync(`bench-results/gemm-${n}.json`, `${JSON.stringify({ n, rounds, reps, rows, host, date: new Date().toISOString() }, null, 2)}\n`);
+console.log(`\nwrote bench-results/gemm-${n}.json`);

@@ -1,0 +1,221 @@
+/**
+ * The wasm device's matmul: operands copied into one shared WebAssembly.Memory, the emitted
+ * GEMM module (kernel-module.ts) run over bands of C's rows on the main thread and the workers
+ * (pool.ts), the result copied out. Memory layout, in bytes:
+ *
+ *   [0, 256)           control block (chunk-loop.ts)
+ *   per thread         packed A block (MC × KC), packed B block (KC × NC), edge tile (MR × NR)
+ *   then, per call     table of (A, B, C) addresses per matrix, A, B, bias, C
+ *
+ * The memory grows when a call needs more (workers see the growth: their code reads through the
+ * module, and the claiming loop takes a fresh view per job).
+ */
+import { availableParallelism } from 'node:os';
+import { broadcastStrides, sizeOf } from '../../shape.js';
+import type { Shape } from '../device.js';
+import { matmulGeometry } from '../gpujs/kernels/matmul.js';
+import { CTL, CTL_BYTES } from './chunk-loop.js';
+import { KC, MAX_PAGES, MC, NC, NR, PLAIN, RELAXED, gemmModuleBytes, type KernelVariant } from './kernel-module.js';
+import { GemmPool, type Scratch } from './pool.js';
+import { relaxedSimdAvailable } from './relaxed.js';
+
+const PAGE = 65536;
+const align = (n: number) => Math.ceil(n / 64) * 64;
+
+/**
+ * Multiply-adds below which a call stays on the main thread: waking a worker and waiting for it
+ * costs tens of microseconds, a 64×64×64 product about as much.
+ */
+export const THREADED_MACS = 1 << 18;
+
+export interface WasmGemmOptions {
+  /** Threads including the main one (default: FLASHGRAD_WASM_THREADS, else the cores, at most 8). */
+  threads?: number;
+  /** Use the relaxed-madd 6×8 kernel: 'auto' (default) where the engine validates it. */
+  relaxed?: boolean | 'auto';
+  /** The micro-kernel, overriding `relaxed` (benchmarks compare tile shapes with it). */
+  variant?: KernelVariant;
+  /** Multiply-adds from which a call uses the workers (default THREADED_MACS; tests set 0). */
+  threadedMacs?: number;
+  /** Tests only: the main thread waits while the workers run every chunk. */
+  workersOnly?: boolean;
+}
+
+export interface MatmulOperands {
+  a: Float32Array;
+  aShape: Shape;
+  b: Float32Array;
+  bShape: Shape;
+  transA: boolean;
+  transB: boolean;
+  batch: Shape;
+  bias?: Float32Array | null;
+  residual?: Float32Array | null;
+}
+
+/** Where a GEMM's time went since the last reset: copies into the shared memory, the kernel, the copy out. */
+export interface GemmTimes {
+  calls: number;
+  copyInMs: number;
+  kernelMs: number;
+  copyOutMs: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+const noTimes = (): GemmTimes => ({ calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0 });
+
+export class WasmGemm {
+  readonly variant: KernelVariant;
+  /** Running totals (benchmarks read and reset them: `times = ...`). */
+  times: GemmTimes = noTimes();
+  readonly threads: number;
+  private readonly threadedMacs: number;
+  private readonly memory: WebAssembly.Memory;
+  private readonly pool: GemmPool;
+  private readonly addRows: (c: number, rows: number, n: number, v: number) => void;
+  /** First byte after the control block and the scratch. */
+  private readonly heap: number;
+
+  constructor(options: WasmGemmOptions = {}) {
+    this.threads = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
+    // the control block counts chunks per thread in 15 slots
+    if (this.threads > 15) throw new Error(`wasm gemm: threads must be at most 15, got ${this.threads}`);
+    this.threadedMacs = options.threadedMacs ?? THREADED_MACS;
+    const relaxed = options.relaxed ?? 'auto';
+    this.variant = options.variant ?? ((relaxed === 'auto' ? relaxedSimdAvailable() : relaxed) ? RELAXED : PLAIN);
+    if (this.variant.relaxed && !relaxedSimdAvailable()) throw new Error('wasm gemm: relaxed SIMD asked for, but this engine does not validate it');
+    const scratchBytes = align(MC * KC * 4) + align(KC * NC * 4) + align(this.variant.mr * NR * 4);
+    this.heap = CTL_BYTES + this.threads * scratchBytes;
+    this.memory = new WebAssembly.Memory({ initial: Math.ceil(this.heap / PAGE) + 16, maximum: MAX_PAGES, shared: true });
+    const module = new WebAssembly.Module(gemmModuleBytes(this.variant));
+    const exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as {
+      chunk: (...args: number[]) => void;
+      addRows: (c: number, rows: number, n: number, v: number) => void;
+    };
+    this.addRows = exports.addRows;
+    const scratch: Scratch[] = Array.from({ length: this.threads }, (_, t) => {
+      const packA = CTL_BYTES + t * scratchBytes;
+      const packB = packA + align(MC * KC * 4);
+      return { packA, packB, edge: packB + align(KC * NC * 4) };
+    });
+    this.pool = new GemmPool(this.memory, module, exports.chunk, scratch, options.workersOnly);
+  }
+
+  get description(): string {
+    return `wasm GEMM (SIMD128 ${this.variant.mr}×${NR}${this.variant.relaxed ? ' relaxed madd' : ''}, ${this.threads} thread${this.threads > 1 ? 's' : ''})`;
+  }
+
+  /** Makes the memory at least `bytes` long. */
+  private reserve(bytes: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (bytes <= have) return;
+    const pages = Math.ceil((bytes - have) / PAGE);
+    if (have / PAGE + pages > MAX_PAGES) {
+      throw new Error(`wasm gemm: a matmul needs ${bytes} bytes of working memory, over the ${MAX_PAGES * PAGE} bytes a wasm memory can hold`);
+    }
+    this.memory.grow(pages);
+  }
+
+  /** [...batch, M, N] = op(A) · op(B) (+ bias [N]) (+ residual [...batch, M, N]), in float32. */
+  matmul(o: MatmulOperands, threads = this.threads): Float32Array {
+    const { M, K, N, count } = matmulGeometry(o.aShape, o.bShape, o.transA, o.transB, o.batch);
+    const sizeA = sizeOf(o.aShape);
+    const sizeB = sizeOf(o.bShape);
+    const sizeC = count * M * N;
+    if (o.a.length !== sizeA || o.b.length !== sizeB) {
+      throw new Error(`wasm gemm: operands of [${o.aShape}] and [${o.bShape}] given ${o.a.length} and ${o.b.length} elements`);
+    }
+    if (o.bias && o.bias.length !== N) throw new Error(`wasm gemm: bias of ${o.bias.length} elements for ${N} columns`);
+    if (o.residual && o.residual.length !== sizeC) throw new Error(`wasm gemm: residual of ${o.residual.length} elements for a [${count}, ${M}, ${N}] result`);
+    if (sizeC === 0) return new Float32Array(0);
+    const t0 = performance.now();
+    const table = this.heap;
+    const aAt = align(table + count * 12);
+    const bAt = align(aAt + sizeA * 4);
+    const biasAt = align(bAt + sizeB * 4);
+    const cAt = align(biasAt + N * 4);
+    this.reserve(cAt + sizeC * 4);
+    const f32 = new Float32Array(this.memory.buffer);
+    const i32 = new Int32Array(this.memory.buffer);
+    // C starts as the epilogue's terms and the kernel adds A·B into it; with none, it stores
+    const beta = o.residual || o.bias || K === 0 ? 1 : 0;
+    if (o.residual) f32.set(o.residual, cAt / 4);
+    else if (beta) f32.fill(0, cAt / 4, cAt / 4 + sizeC);
+    if (o.bias) {
+      f32.set(o.bias, biasAt / 4);
+      this.addRows(cAt, count * M, N, biasAt);
+    }
+    let t1 = performance.now();
+    let t2 = t1;
+    if (K > 0) {
+      f32.set(o.a, aAt / 4);
+      f32.set(o.b, bAt / 4);
+      // per matrix of the batch: its A and B (broadcast batch dims have stride 0) and C
+      const sa = broadcastStrides(o.aShape.slice(0, -2), o.batch);
+      const sb = broadcastStrides(o.bShape.slice(0, -2), o.batch);
+      const index = new Array<number>(o.batch.length).fill(0);
+      for (let z = 0; z < count; z++) {
+        let ia = 0;
+        let ib = 0;
+        for (let d = 0; d < index.length; d++) {
+          ia += index[d] * sa[d];
+          ib += index[d] * sb[d];
+        }
+        i32[table / 4 + 3 * z] = aAt + ia * M * K * 4;
+        i32[table / 4 + 3 * z + 1] = bAt + ib * K * N * 4;
+        i32[table / 4 + 3 * z + 2] = cAt + z * M * N * 4;
+        for (let d = index.length - 1; d >= 0 && ++index[d] === o.batch[d]; d--) index[d] = 0;
+      }
+      this.times.bytesIn += 4 * (sizeA + sizeB + (o.bias ? N : 0) + (o.residual ? sizeC : 0));
+      const use = count * M * N * K >= this.threadedMacs ? Math.min(threads, this.threads) : 1;
+      // a band of rows per chunk: about four chunks per thread, whole micro-tiles
+      const mr = this.variant.mr;
+      const bandsPerMatrix = Math.max(1, Math.ceil((4 * use) / count));
+      const rowsPerChunk = Math.min(M, Math.ceil(Math.ceil(M / bandsPerMatrix) / mr) * mr);
+      const chunksPerMatrix = Math.ceil(M / rowsPerChunk);
+      t1 = performance.now();
+      this.pool.run(count * chunksPerMatrix, use, (ctl) => {
+        ctl[CTL.chunksPerMatrix] = chunksPerMatrix;
+        ctl[CTL.rowsPerChunk] = rowsPerChunk;
+        ctl[CTL.M] = M;
+        ctl[CTL.N] = N;
+        ctl[CTL.K] = K;
+        ctl[CTL.rsA] = o.transA ? 4 : K * 4;
+        ctl[CTL.csA] = o.transA ? M * 4 : 4;
+        ctl[CTL.rsB] = o.transB ? 4 : N * 4;
+        ctl[CTL.csB] = o.transB ? K * 4 : 4;
+        ctl[CTL.table] = table;
+        ctl[CTL.beta] = beta;
+      });
+      t2 = performance.now();
+    }
+    const c = f32.slice(cAt / 4, cAt / 4 + sizeC);
+    const t = this.times;
+    t.calls++;
+    t.copyInMs += t1 - t0;
+    t.kernelMs += t2 - t1;
+    t.copyOutMs += performance.now() - t2;
+    t.bytesOut += 4 * sizeC;
+    return c;
+  }
+
+  /** Chunks each thread has run so far (index 0: the main thread), for benchmarks. */
+  chunksRun(): number[] {
+    return this.pool.chunksRun();
+  }
+
+  destroy(): void {
+    this.pool.destroy();
+  }
+}
+
+function defaultThreads(): number {
+  const env = process.env.FLASHGRAD_WASM_THREADS;
+  if (env !== undefined) {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`FLASHGRAD_WASM_THREADS must be an integer ≥ 1, got '${env}'`);
+    return n;
+  }
+  return Math.min(8, availableParallelism());
+}

@@ -1,0 +1,314 @@
+/**
+ * The GEMM's WebAssembly module, emitted from this file (no binary blob, no build step): the
+ * GotoBLAS schedule with a register-blocked SIMD128 micro-kernel.
+ *
+ *   chunk:  for jc in N step NC, for pc in K step KC: pack B[pc.., jc..] (KC × NC, panels of NR
+ *           columns), then for ic in rows step MC: pack A[ic.., pc..] (MC × KC, panels of MR
+ *           rows) and run the macro-kernel over the packed blocks.
+ *   macro:  for each NR-wide B panel, for each MR-high A panel: the micro-kernel adds that
+ *           MR × NR tile of A·B into C (edge tiles go through a zeroed scratch tile).
+ *   micro:  MR × NR of C in 2·MR v128 accumulators; per step of k, B's row of NR = 8 floats is
+ *           two v128.load, A's MR floats each a v128.load32_splat.
+ *
+ * Packing is also where transposes and strides end: both pack routines read through (row, column)
+ * strides in bytes, so the micro-kernel sees one layout for every matmul of a GPT step. Rows and
+ * columns past the edge pack as zeros. All addresses are byte offsets into the shared memory.
+ */
+import {
+  type Code, type WasmFunction, I32, V128, add, and, block, brIf, call, eq, f32, f32Add, f32Load, f32Store,
+  f32x4Add, f32x4Mul, f32x4RelaxedMadd, get, i32, if_, loop, ltS, minS, mul, select, set, sub, v128Load,
+  v128Load32Splat, v128Store, v128Zero, wasmModule,
+} from './wasm-bytes.js';
+
+/** B panels are two v128 wide. */
+export const NR = 8;
+/**
+ * Block sizes, BLIS's order: a B micro-panel (KC × NR, 8 KiB) stays in L1 while the A block
+ * (MC × KC, 120 KiB) streams from L2 past it; the B block (KC × NC, 512 KiB) stays in L2. MC = 120
+ * is a multiple of every micro-tile height tried (2 to 6, 8).
+ */
+export const KC = 256;
+export const MC = 120;
+export const NC = 512;
+
+export interface KernelVariant {
+  /** Rows of the micro-tile (2·MR v128 accumulators). */
+  mr: number;
+  /** f32x4.relaxed_madd instead of f32x4.mul + f32x4.add. */
+  relaxed: boolean;
+}
+
+/**
+ * The tiles shipped, by measurement (GFLOP per CPU-second, 1 thread, 240×256×512, loaded 2-core
+ * machine, 2026-12-01): plain 4×8 28.6, 6×8 21; relaxed 4×8 32.8, 5×8 23, 6×8 26.7, 8×8 ≤ 21.
+ * Past 4 rows V8 runs out of the 16 xmm registers (2·MR accumulators + B's two + the splat).
+ */
+export const PLAIN: KernelVariant = { mr: 4, relaxed: false };
+export const RELAXED: KernelVariant = { mr: 4, relaxed: true };
+
+/** Function indices inside the module. */
+const MICRO = 0;
+const MACRO = 1;
+const PACK_A = 2;
+const PACK_B = 3;
+
+const inc = (local: number, by: Code): Code => set(local, add(get(local), by));
+
+/**
+ * micro(pa, pb, c, ldc, kc, beta): C[0..MR, 0..NR] = beta·C + Apanel · Bpanel over kc ≥ 1 steps
+ * (beta 0 or 1: the first K block of a product with no epilogue stores, so C needs no zeroing);
+ * ldc in bytes.
+ * The k loop is not unrolled: two steps a trip measured 20–25% slower (2 cores, 240×256×512).
+ */
+function micro({ mr, relaxed }: KernelVariant): WasmFunction {
+  const [pa, pb, c, ldc, kc, beta] = [0, 1, 2, 3, 4, 5];
+  const acc = (r: number, half: number) => 6 + 2 * r + half;
+  const b = (half: number) => 6 + 2 * mr + half;
+  const av = 6 + 2 * mr + 2;
+  const madd = (x: Code, y: Code, z: Code) => (relaxed ? f32x4RelaxedMadd(x, y, z) : f32x4Add(z, f32x4Mul(x, y)));
+  const rows = Array.from({ length: mr }, (_, r) => r);
+  return {
+    params: [I32, I32, I32, I32, I32, I32],
+    // wasm zero-initialises locals: the accumulators start at 0
+    locals: new Array(2 * mr + 3).fill(V128),
+    body: [
+      loop(
+        // B's row of k: two v128.load; each of A's MR elements splat across a v128
+        set(b(0), v128Load(get(pb))),
+        set(b(1), v128Load(get(pb), 16)),
+        rows.map((r) => [
+          set(av, v128Load32Splat(get(pa), 4 * r)),
+          set(acc(r, 0), madd(get(av), get(b(0)), get(acc(r, 0)))),
+          set(acc(r, 1), madd(get(av), get(b(1)), get(acc(r, 1)))),
+        ]),
+        inc(pa, i32(4 * mr)),
+        inc(pb, i32(4 * NR)),
+        set(kc, sub(get(kc), i32(1))),
+        brIf(0, get(kc)),
+      ),
+      if_(get(beta), [rows.map((r) => [
+        v128Store(get(c), f32x4Add(v128Load(get(c)), get(acc(r, 0)))),
+        v128Store(get(c), f32x4Add(v128Load(get(c), 16), get(acc(r, 1))), 16),
+        inc(c, get(ldc)),
+      ])], [rows.map((r) => [
+        v128Store(get(c), get(acc(r, 0))),
+        v128Store(get(c), get(acc(r, 1)), 16),
+        inc(c, get(ldc)),
+      ])]),
+    ],
+  };
+}
+
+/**
+ * macro(pa, pb, c, ldc, mc, nc, kc, edge, beta): C[0..mc, 0..nc] = beta·C + packed A block ·
+ * packed B block.
+ * `edge` is an MR × NR scratch tile for the tiles that overhang the block's edges.
+ */
+function macro({ mr }: KernelVariant): WasmFunction {
+  const [pa, pb, c, ldc, mc, nc, kc, edge, beta] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [jr, ir, paI, pbJ, cJ, cI, mrL, nrL, i, j, rowC, rowE, MRc, NRc] = Array.from({ length: 14 }, (_, k) => 9 + k);
+  const cAt = add(get(rowC), mul(get(j), i32(4)));
+  const addEdge = [
+    set(i, i32(0)),
+    set(rowC, get(cI)),
+    set(rowE, get(edge)),
+    loop(
+      set(j, i32(0)),
+      loop(
+        f32Store(cAt, f32Add(select(f32Load(cAt), f32(0), get(beta)), f32Load(add(get(rowE), mul(get(j), i32(4)))))),
+        inc(j, i32(1)),
+        brIf(0, ltS(get(j), get(nrL))),
+      ),
+      inc(rowC, get(ldc)),
+      inc(rowE, i32(4 * NR)),
+      inc(i, i32(1)),
+      brIf(0, ltS(get(i), get(mrL))),
+    ),
+  ];
+  return {
+    params: new Array(9).fill(I32),
+    locals: new Array(14).fill(I32),
+    body: [
+      set(MRc, i32(mr)),
+      set(NRc, i32(NR)),
+      set(jr, i32(0)),
+      set(pbJ, get(pb)),
+      set(cJ, get(c)),
+      loop(
+        set(nrL, sub(get(nc), get(jr))),
+        set(nrL, minS(nrL, NRc)),
+        set(ir, i32(0)),
+        set(paI, get(pa)),
+        set(cI, get(cJ)),
+        loop(
+          set(mrL, sub(get(mc), get(ir))),
+          set(mrL, minS(mrL, MRc)),
+          if_(and(eq(get(mrL), i32(mr)), eq(get(nrL), i32(NR))),
+            [call(MICRO, get(paI), get(pbJ), get(cI), get(ldc), get(kc), get(beta))],
+            [
+              Array.from({ length: (mr * NR) / 4 }, (_, q) => v128Store(get(edge), v128Zero(), 16 * q)),
+              call(MICRO, get(paI), get(pbJ), get(edge), i32(4 * NR), get(kc), i32(1)),
+              addEdge,
+            ]),
+          inc(paI, mul(get(kc), i32(4 * mr))),
+          inc(cI, mul(get(ldc), i32(mr))),
+          inc(ir, i32(mr)),
+          brIf(0, ltS(get(ir), get(mc))),
+        ),
+        inc(pbJ, mul(get(kc), i32(4 * NR))),
+        inc(cJ, i32(4 * NR)),
+        inc(jr, i32(NR)),
+        brIf(0, ltS(get(jr), get(nc))),
+      ),
+    ],
+  };
+}
+
+/**
+ * Packs `lanes`-wide panels of a strided operand: pack(src, lineStride, stepStride, lines, steps,
+ * dst) reads element (line, step) at src + line·lineStride + step·stepStride and writes, panel by
+ * panel, for each step the panel's `lanes` lines side by side; lines past `lines` read as 0 (the
+ * address is clamped to the last line so the load stays in bounds). For A the lines are rows
+ * (lanes = MR, steps along k); for B they are columns (lanes = NR). `fast` adds a v128 copy for
+ * full panels whose lines are adjacent floats (lineStride = 4: B not transposed, Aᵀ with MR 4).
+ */
+function pack(lanes: number, fast: boolean): WasmFunction {
+  const [src, lineStride, stepStride, lines, steps, dst] = [0, 1, 2, 3, 4, 5];
+  const [p, k, off, last] = [6, 7, 8, 9];
+  const ptr = (l: number) => 10 + l;
+  const valid = (l: number) => 10 + lanes + l;
+  const lane = Array.from({ length: lanes }, (_, l) => l);
+  const line = (l: number) => add(get(p), i32(l));
+  const general = [
+    lane.map((l) => [
+      set(ptr(l), add(get(src), mul(select(line(l), get(last), ltS(line(l), get(lines))), get(lineStride)))),
+      set(valid(l), ltS(line(l), get(lines))),
+    ]),
+    set(k, i32(0)),
+    set(off, i32(0)),
+    loop(
+      lane.map((l) => f32Store(get(dst), select(f32Load(add(get(ptr(l)), get(off))), f32(0), get(valid(l))), 4 * l)),
+      inc(dst, i32(4 * lanes)),
+      inc(off, get(stepStride)),
+      inc(k, i32(1)),
+      brIf(0, ltS(get(k), get(steps))),
+    ),
+  ];
+  const vectors = [
+    set(ptr(0), add(get(src), mul(get(p), i32(4)))),
+    set(k, i32(0)),
+    loop(
+      Array.from({ length: lanes / 4 }, (_, q) => v128Store(get(dst), v128Load(get(ptr(0)), 16 * q), 16 * q)),
+      inc(dst, i32(4 * lanes)),
+      inc(ptr(0), get(stepStride)),
+      inc(k, i32(1)),
+      brIf(0, ltS(get(k), get(steps))),
+    ),
+  ];
+  const full = and(eq(get(lineStride), i32(4)), ltS(add(get(p), i32(lanes - 1)), get(lines)));
+  return {
+    params: [I32, I32, I32, I32, I32, I32],
+    locals: new Array(4 + 2 * lanes).fill(I32),
+    body: [
+      set(last, sub(get(lines), i32(1))),
+      set(p, i32(0)),
+      loop(
+        fast ? if_(full, [vectors], general) : general,
+        inc(p, i32(lanes)),
+        brIf(0, ltS(get(p), get(lines))),
+      ),
+    ],
+  };
+}
+
+/**
+ * chunk(a, b, c, rsA, csA, rsB, csB, ldc, N, K, rows, packA, packB, edge, beta): C[0..rows, 0..N]
+ * = beta·C + A[0..rows, 0..K] · B[0..K, 0..N] (beta 1 where C holds the epilogue's terms), operands at byte addresses a, b with (row, column) strides in
+ * bytes; packA, packB and edge are this thread's scratch. rows, N, K ≥ 1.
+ */
+function chunk(): WasmFunction {
+  const [a, b, c, rsA, csA, rsB, csB, ldc, N, K, rows, packA, packB, edge, beta] = Array.from({ length: 15 }, (_, i) => i);
+  const [jc, pc, ic, nc, kc, mc, lim] = Array.from({ length: 7 }, (_, i) => 15 + i);
+  const limited = (dst: number, total: Code, at: number, size: number) => [
+    set(dst, sub(total, get(at))),
+    set(lim, i32(size)),
+    set(dst, minS(dst, lim)),
+  ];
+  return {
+    params: new Array(15).fill(I32),
+    locals: new Array(7).fill(I32),
+    exportAs: 'chunk',
+    body: [
+      set(jc, i32(0)),
+      loop(
+        limited(nc, get(N), jc, NC),
+        set(pc, i32(0)),
+        loop(
+          limited(kc, get(K), pc, KC),
+          call(PACK_B, add(get(b), add(mul(get(pc), get(rsB)), mul(get(jc), get(csB)))),
+            get(csB), get(rsB), get(nc), get(kc), get(packB)),
+          set(ic, i32(0)),
+          loop(
+            limited(mc, get(rows), ic, MC),
+            call(PACK_A, add(get(a), add(mul(get(ic), get(rsA)), mul(get(pc), get(csA)))),
+              get(rsA), get(csA), get(mc), get(kc), get(packA)),
+            call(MACRO, get(packA), get(packB), add(get(c), add(mul(get(ic), get(ldc)), mul(get(jc), i32(4)))),
+              get(ldc), get(mc), get(nc), get(kc), get(edge), select(i32(1), get(beta), get(pc))),
+            inc(ic, i32(MC)),
+            brIf(0, ltS(get(ic), get(rows))),
+          ),
+          inc(pc, i32(KC)),
+          brIf(0, ltS(get(pc), get(K))),
+        ),
+        inc(jc, i32(NC)),
+        brIf(0, ltS(get(jc), get(N))),
+      ),
+    ],
+  };
+}
+
+/** addRows(c, rows, n, v): each of `rows` rows of n floats at c gets v[0..n] added (the bias). */
+function addRows(): WasmFunction {
+  const [c, rows, n, v] = [0, 1, 2, 3];
+  const [r, j] = [4, 5];
+  return {
+    params: [I32, I32, I32, I32],
+    locals: [I32, I32],
+    exportAs: 'addRows',
+    body: block(
+      brIf(0, eqOrLess(rows)),
+      brIf(0, eqOrLess(n)),
+      set(r, i32(0)),
+      loop(
+        set(j, i32(0)),
+        loop(
+          f32Store(add(get(c), mul(get(j), i32(4))),
+            f32Add(f32Load(add(get(c), mul(get(j), i32(4)))), f32Load(add(get(v), mul(get(j), i32(4)))))),
+          inc(j, i32(1)),
+          brIf(0, ltS(get(j), get(n))),
+        ),
+        inc(c, mul(get(n), i32(4))),
+        inc(r, i32(1)),
+        brIf(0, ltS(get(r), get(rows))),
+      ),
+    ),
+  };
+}
+
+/** True when local x ≤ 0 (nothing to do). */
+const eqOrLess = (x: number): Code => ltS(get(x), i32(1));
+
+/** Page counts the module's memory import declares (64 KiB pages). */
+export const MAX_PAGES = 32767;
+
+/** The module's bytes for one micro-kernel variant (its memory import asks for ≥ 1 page). */
+export function gemmModuleBytes(variant: KernelVariant): Uint8Array<ArrayBuffer> {
+  if ((variant.mr * NR) % 4 !== 0 || MC % variant.mr !== 0) throw new Error(`wasm gemm: MR ${variant.mr} must divide MC ${MC}`);
+  return wasmModule([micro(variant), macro(variant), pack(variant.mr, variant.mr === 4), pack(NR, true), chunk(), addRows()],
+    1, MAX_PAGES);
+}
+
+/** A module using one relaxed-SIMD opcode: whether this engine validates it (see relaxed.ts). */
+export function relaxedProbeBytes(): Uint8Array<ArrayBuffer> {
+  return wasmModule([{ params: [], locals: [V128], body: set(0, f32x4RelaxedMadd(get(0), get(0), get(0))) }], 1, 1);
+}

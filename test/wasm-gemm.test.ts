@@ -1,0 +1,123 @@
+/**
+ * The wasm device's GEMM (packages/core/src/devices/wasm-gemm) against the reference device
+ * (float64) over random shapes: edge tiles on every side of the MR × 8 micro-tile and of the
+ * MC/KC/NC blocks, both transposes, batches with broadcast batch dims, the bias and residual
+ * epilogue; for the plain-SIMD kernel and (where the engine validates relaxed SIMD) the
+ * relaxed-madd one, on 1 thread, on 2 (main thread and a worker claiming chunks, threadedMacs 0 so
+ * every call is threaded) and on workers alone (the main thread claims none: the worker path runs
+ * every case, whatever the scheduling).
+ *
+ * Tolerance: ‖got − want‖ / max(‖want‖, ‖|A|·|B|‖) ≤ 1e-5. The kernel sums K terms in float32
+ * in blocks of KC = 256 (each block's partial sum added into C), so its error is ~√256·2⁻²⁴ of the
+ * terms' size typically and 256·2⁻²⁴ = 1.5e-5 at worst per block; a wrong index, a lost tile or a
+ * transposed operand is an error of the terms' own size.
+ */
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
+import { KC, MC, NC, PLAIN, RELAXED, WasmGemm, relaxedSimdAvailable } from '../packages/core/src/devices/wasm-gemm/index.js';
+import { runs, sizeOf } from './helpers/arbitraries.js';
+import { relErr } from './helpers/compare.js';
+import { rng } from './helpers/gradcheck.js';
+
+const TOL = 1e-5;
+const ref = new ReferenceDevice();
+
+function values(n: number, seed: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => r() * 2 - 1);
+}
+
+interface Case {
+  aShape: number[];
+  bShape: number[];
+  batch: number[];
+  M: number;
+  K: number;
+  N: number;
+  transA: boolean;
+  transB: boolean;
+  bias: boolean;
+  residual: boolean;
+  seed: number;
+}
+
+/** A batch shape and, for each operand, that shape with some dims set to 1 or dropped. */
+const batchArb = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLength: 2 }).chain((batch) => {
+  const operand = fc.tuple(fc.integer({ min: 0, max: batch.length }), fc.array(fc.boolean(), { minLength: batch.length, maxLength: batch.length }))
+    .map(([drop, ones]) => batch.map((d, k) => (ones[k] ? 1 : d)).slice(drop));
+  return fc.tuple(fc.constant(batch), operand, operand);
+});
+
+/** Mostly small dims around the tile sizes; now and then one past a block size (K > KC, N > NC, M > MC). */
+const dimArb = (big: number) => fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 30 }) },
+  { weight: 1, arbitrary: fc.integer({ min: big - 3, max: big + 9 }) });
+
+const caseArb: fc.Arbitrary<Case> = fc.tuple(batchArb, dimArb(MC * 2), dimArb(KC), dimArb(NC), fc.boolean(), fc.boolean(),
+  fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 2 ** 30 }))
+  .filter(([[batch], M, K, N]) => sizeOf(batch) * M * K * N <= 2_000_000)
+  .map(([[batch, ba, bb], M, K, N, transA, transB, bias, residual, seed]) => ({
+    aShape: [...ba, ...(transA ? [K, M] : [M, K])],
+    bShape: [...bb, ...(transB ? [N, K] : [K, N])],
+    batch, M, K, N, transA, transB, bias, residual, seed,
+  }));
+
+/** The reference's result and the size of its terms (the same product of |A|, |B|, |bias|, |residual|). */
+async function reference(c: Case, a: Float32Array, b: Float32Array, bias: Float32Array | null, res: Float32Array | null) {
+  const run = async (abs: boolean) => {
+    const up = (x: Float32Array) => ref.upload(abs ? x.map(Math.abs) : x);
+    const out = ref.matmul(up(a), c.aShape, up(b), c.bShape, c.transA, c.transB, c.batch, {
+      bias: bias ? up(bias) : undefined, residual: res ? up(res) : undefined,
+    });
+    return ref.read64(out);
+  };
+  const want = await run(false);
+  const terms = await run(true);
+  return { want, scale: Math.sqrt(terms.reduce((s, t) => s + t * t, 0)) };
+}
+
+const variants = [{ name: `plain ${PLAIN.mr}×8`, relaxed: false }, ...(relaxedSimdAvailable() ? [{ name: `relaxed madd ${RELAXED.mr}×8`, relaxed: true }] : [])];
+
+describe.each(variants)('wasm GEMM, $name', ({ relaxed }) => {
+  const gemms = {
+    'the main thread': new WasmGemm({ threads: 1, relaxed }),
+    'the main thread and a worker': new WasmGemm({ threads: 2, relaxed, threadedMacs: 0 }),
+    // every chunk on the workers, two of them racing for chunks: the worker path, every call
+    'two workers': new WasmGemm({ threads: 3, relaxed, threadedMacs: 0, workersOnly: true }),
+  };
+  afterAll(() => Object.values(gemms).forEach((g) => g.destroy()));
+
+  it.each(Object.keys(gemms) as (keyof typeof gemms)[])('equals the reference on %s: shapes, transposes, batches, bias, residual', async (who) => {
+    const gemm = gemms[who];
+    expect(gemm.variant.relaxed).toBe(relaxed);
+    await fc.assert(fc.asyncProperty(caseArb, async (c) => {
+      const a = values(sizeOf(c.aShape), c.seed);
+      const b = values(sizeOf(c.bShape), c.seed + 1);
+      const bias = c.bias ? values(c.N, c.seed + 2) : null;
+      const res = c.residual ? values(sizeOf(c.batch) * c.M * c.N, c.seed + 3) : null;
+      const got = gemm.matmul({ ...c, a, b, bias, residual: res });
+      const { want, scale } = await reference(c, a, b, bias, res);
+      const err = relErr(got, want, scale);
+      expect(err, JSON.stringify({ ...c, err })).toBeLessThanOrEqual(TOL);
+    }), runs(60));
+  });
+
+  it('K = 0 gives the epilogue alone; M or N = 0 an empty result', () => {
+    const gemm = gemms['the main thread and a worker'];
+    const bias = Float32Array.from([1, 2, 3]);
+    const res = Float32Array.from([10, 20, 30, 40, 50, 60]);
+    const out = gemm.matmul({ a: new Float32Array(0), aShape: [2, 0], b: new Float32Array(0), bShape: [0, 3], transA: false, transB: false, batch: [], bias, residual: res });
+    expect([...out]).toEqual([11, 22, 33, 41, 52, 63]);
+    expect(gemm.matmul({ a: new Float32Array(0), aShape: [0, 4], b: new Float32Array(12), bShape: [4, 3], transA: false, transB: false, batch: [] }).length).toBe(0);
+  });
+
+  it('bad operands name the op, the shapes and the argument', () => {
+    const gemm = gemms['the main thread'];
+    expect(() => gemm.matmul({ a: new Float32Array(5), aShape: [2, 3], b: new Float32Array(6), bShape: [3, 2], transA: false, transB: false, batch: [] }))
+      .toThrow(/wasm gemm: operands of \[2,3\] and \[3,2\] given 5 and 6 elements/);
+    expect(() => gemm.matmul({ a: new Float32Array(6), aShape: [2, 3], b: new Float32Array(6), bShape: [3, 2], transA: false, transB: false, batch: [], bias: new Float32Array(3) }))
+      .toThrow(/wasm gemm: bias of 3 elements for 2 columns/);
+    expect(() => gemm.matmul({ a: new Float32Array(6), aShape: [2, 3], b: new Float32Array(6), bShape: [2, 3], transA: false, transB: false, batch: [] }))
+      .toThrow(/inner dims differ/);
+  });
+});
