@@ -162,7 +162,7 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
   const lines = [
     `done: ${result.step} steps in ${result.seconds.toFixed(1)} s (${Math.round(result.tokensPerSec).toLocaleString('en-US')} tok/s)`,
     result.finalValLoss !== null ? `val loss ${result.finalValLoss.toFixed(4)} nats/token over the whole val split` : null,
-    `checkpoint: ${outDir}/ (model.safetensors, optimizer.safetensors, checkpoint.json)`,
+    `checkpoint: ${join(outDir, 'checkpoint.json')} (weights also at ${join(outDir, 'model.safetensors')})`,
     `loss plot:  ${join(outDir, 'loss.svg')}`,
   ].filter((l): l is string => l !== null);
   io.stdout.write(lines.join('\n') + '\n');
