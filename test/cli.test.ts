@@ -57,7 +57,7 @@ describe('pnpm train', () => {
     }
     // one generation of weights and moments, committed by checkpoint.json; nothing else left over
     expect((await readdir(out)).filter((f) => /safetensors|tmp/.test(f)).sort()).toEqual(
-      ['model.3.safetensors', 'model.safetensors', 'optimizer.3.safetensors'],
+      ['model.2.safetensors', 'model.safetensors', 'optimizer.2.safetensors'],
     );
     expect(await readFile(join(out, 'loss.svg'), 'utf8')).toMatch(/class="train"[\s\S]*class="val"/);
 

@@ -31,12 +31,20 @@ const GENERATION_FILE = /^(model|optimizer)\.(\d+)\.safetensors$/;
 const TEMP_FILE = /^\..+\.tmp$/;
 
 /**
- * Test hook: FLASHGRAD_CRASH_AT=<point> kills this process with SIGKILL when a save reaches that
- * point (as a power cut or `kill -9` would), so a test can hit every window of a save. Unset in
- * normal use; the check is one string comparison.
+ * Test hook: FLASHGRAD_CRASH_AT=<point>:<n> kills this process with SIGKILL when a save reaches
+ * that point for the n-th time (as a power cut or `kill -9` would), so a test can hit every window
+ * of a save. Points: model-written, optimizer-written, manifest-written, committed, cleaned, alias.
+ * Unset in normal use, where the check is one lookup.
  */
+const crashCounts = new Map<string, number>();
 function crashPoint(point: string): void {
-  if (process.env.FLASHGRAD_CRASH_AT === point) process.kill(process.pid, 'SIGKILL');
+  const at = process.env.FLASHGRAD_CRASH_AT;
+  if (!at) return;
+  const [where, nth = '1'] = at.split(':');
+  if (where !== point) return;
+  const count = (crashCounts.get(point) ?? 0) + 1;
+  crashCounts.set(point, count);
+  if (count === Number(nth)) process.kill(process.pid, 'SIGKILL');
 }
 
 async function syncDir(dir: string): Promise<void> {

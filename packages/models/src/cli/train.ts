@@ -11,7 +11,7 @@ import { isPresetName, presets, validateConfig, countParameters, type GPTConfig,
 import { loadText, splitTrainVal } from '../data.js';
 import { CharTokenizer, Gpt2Tokenizer, type Tokenizer } from '../tokenizer.js';
 import { loadCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
-import { resolveSettings, savedSettings, train, type TrainResult, type TrainSettings } from '../train.js';
+import { resolveSettings, savedTrainState, train, type TrainResult, type TrainSettings } from '../train.js';
 import { sampleText } from '../sample.js';
 import { asInput, InputError, processIO, runCommand, startDevice, type CliIO } from './common.js';
 
@@ -116,7 +116,8 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
   }
 
   const d = preset.train;
-  const base: Partial<TrainSettings> = resumed ? (savedSettings(resumed) ?? {}) : {};
+  const savedState = resumed ? savedTrainState(resumed) : undefined;
+  const base: Partial<TrainSettings> = savedState?.settings ?? {};
   const settings = resolveSettings({
     steps: args.steps ?? base.steps ?? d.steps,
     batchSize: args.batch ?? base.batchSize ?? d.batchSize,
@@ -132,7 +133,7 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
     betas: base.betas ?? [0.9, 0.99],
   });
   if (resumed) {
-    const done = (resumed.json.train as { step?: number } | undefined)?.step ?? 0;
+    const done = savedState?.step ?? 0;
     if (done >= settings.steps) throw new UsageError(`--resume: the checkpoint in ${outDir} is already at step ${done}; pass --steps above it to train on`);
   }
 
