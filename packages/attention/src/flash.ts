@@ -32,7 +32,7 @@ import {
   rowDot, rowShiftedProduct, tidy, where, type Device, type Grads,
 } from '@flashgrad/core';
 import { MASKED, causalKeep, type AttentionOptions, type AttentionWithLse } from './naive.js';
-import { causalOffset, resolveScale, validateAttention, validateBlockSize, type AttentionDims } from './validate.js';
+import { causalOffset, resolveScale, validateAttention, validateBlockSize, validateOptions, type AttentionDims } from './validate.js';
 
 export interface FlashAttentionOptions extends AttentionOptions {
   /** Bc, keys per block (the scratch is B·H·Nq × Bc); default defaultBlockSize(device, dims). */
@@ -325,6 +325,7 @@ export function flashAttention(
   q: Tensor, k: Tensor, v: Tensor, options: FlashAttentionOptions & { returnLse?: boolean } = {},
 ): Tensor | AttentionWithLse {
   const op = 'flashAttention';
+  validateOptions(op, options, ['causal', 'scale', 'blockSize', 'skipMaskedTiles', 'returnLse']);
   const dims = validateAttention(op, q, k, v);
   const scale = resolveScale(op, options.scale, dims.d);
   const bc = Math.min(validateBlockSize(op, options.blockSize ?? defaultBlockSize(q.device, dims)), dims.Nk);

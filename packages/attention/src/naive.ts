@@ -3,7 +3,7 @@
  * (N × N), differentiated by the core autograd. Tests compare flashAttention against it.
  */
 import { Tensor, greaterEqual, matmulT, noGrad, where } from '@flashgrad/core';
-import { causalOffset, resolveScale, validateAttention } from './validate.js';
+import { causalOffset, resolveScale, validateAttention, validateOptions } from './validate.js';
 
 export interface AttentionOptions {
   /** Bottom-right aligned causal mask: query i sees key j iff j ≤ i + Nk − Nq. */
@@ -43,6 +43,7 @@ export function naiveAttention(q: Tensor, k: Tensor, v: Tensor, options: Attenti
 export function naiveAttention(
   q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions & { returnLse?: boolean } = {},
 ): Tensor | AttentionWithLse {
+  validateOptions('naiveAttention', options, ['causal', 'scale', 'returnLse']);
   const dims = validateAttention('naiveAttention', q, k, v);
   const scale = resolveScale('naiveAttention', options.scale, dims.d);
   const keep = options.causal ? causalKeep(q.device, dims.Nq, dims.Nk, 0, 0, causalOffset(dims)) : null; // (Nq, Nk)

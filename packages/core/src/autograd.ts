@@ -104,8 +104,27 @@ function fitGradient(op: string, g: Tensor, input: Tensor): Tensor {
   return fitted;
 }
 
+export interface BackwardOptions {
+  /** Keep the graph usable for another backward() (PyTorch's retain_graph); default false. */
+  retainGraph?: boolean;
+}
+
+/**
+ * Nodes a backward() has walked without retainGraph. A second walk would add the same gradients
+ * into the leaves again (doubling them silently), so it is refused, as PyTorch refuses it.
+ */
+const spentNodes = new WeakSet<Node>();
+
 /** Accumulates d(root)/d(leaf) into every leaf's `.grad`. */
-export function backward(root: Tensor, dy?: Tensor): void {
+export function backward(root: Tensor, dyOrOptions?: Tensor | BackwardOptions, options: BackwardOptions = {}): void {
+  const dy = dyOrOptions instanceof Tensor ? dyOrOptions : undefined;
+  if (dyOrOptions !== undefined && !(dyOrOptions instanceof Tensor)) {
+    if (dyOrOptions === null || typeof dyOrOptions !== 'object') throw new Error(`backward: expected a gradient Tensor or { retainGraph }, got ${String(dyOrOptions)}`);
+    options = dyOrOptions;
+  }
+  if (options.retainGraph !== undefined && typeof options.retainGraph !== 'boolean') {
+    throw new Error(`backward: retainGraph must be true or false, got ${JSON.stringify(options.retainGraph)}`);
+  }
   if (root.isDisposed) throw new Error(`backward: tensor of shape ${fmt(root.shape)} was used after dispose()`);
   if (!root.requiresGrad) {
     throw new Error(`backward: tensor of shape ${fmt(root.shape)} does not require grad (no input had requiresGrad)`);
@@ -126,8 +145,18 @@ export function backward(root: Tensor, dy?: Tensor): void {
       for (const pending of grads.values()) if (pending === g) return;
       g.dispose();
     };
+    const order = topologicalOrder(root);
+    for (const t of order) {
+      if (t.node && spentNodes.has(t.node)) {
+        throw new Error(
+          `backward: the graph through ${t.node.op} (output ${fmt(t.shape)}) was already walked by an earlier backward(); ` +
+            'pass { retainGraph: true } to the first backward() to walk it again (as PyTorch), or recompute the forward',
+        );
+      }
+    }
+    if (!options.retainGraph) for (const t of order) if (t.node) spentNodes.add(t.node);
     grads.set(root, dy ?? new Tensor(root.device.fill(root.size, 1), root.shape, root.device));
-    for (const t of topologicalOrder(root).reverse()) {
+    for (const t of order.reverse()) {
       const g = grads.get(t);
       if (!g) continue;
       grads.delete(t);

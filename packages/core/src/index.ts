@@ -2,7 +2,7 @@
 import { setDevice } from './devices/registry.js';
 
 export { Tensor, tidy, keep, type NestedArray } from './tensor.js';
-export { noGrad, isGradEnabled, customOp, type Node, type Grads } from './autograd.js';
+export { noGrad, isGradEnabled, customOp, type Node, type Grads, type BackwardOptions } from './autograd.js';
 export * from './creation.js';
 export * from './ops/index.js';
 export { manualSeed, getRngState, setRngState } from './random.js';

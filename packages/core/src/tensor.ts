@@ -6,7 +6,7 @@
 import type { Device, DeviceBuffer, Shape } from './devices/device.js';
 import { getDevice, startDevice, type DeviceName } from './devices/registry.js';
 import { fmt, sizeOf } from './shape.js';
-import type { Node } from './autograd.js';
+import type { BackwardOptions, Node } from './autograd.js';
 import * as ops from './ops/index.js';
 
 /** One device buffer, shared by a tensor and its views (reshape); freed when the last one lets go. */
@@ -159,8 +159,9 @@ export class Tensor {
     return `Tensor(shape=${fmt(this.shape)}, device=${this.storage?.device.name ?? 'disposed'}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
 
-  backward(dy?: Tensor): void {
-    ops.backward(this, dy);
+  /** Gradients into every leaf's `.grad`; a graph is walked once unless `{ retainGraph: true }` (autograd.ts). */
+  backward(dy?: Tensor | BackwardOptions, options?: BackwardOptions): void {
+    ops.backward(this, dy, options);
   }
 
   // Elementwise
