@@ -43,7 +43,8 @@ export function naiveAttention(q: Tensor, k: Tensor, v: Tensor, options: Attenti
 export function naiveAttention(
   q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions & { returnLse?: boolean } = {},
 ): Tensor | AttentionWithLse {
-  validateOptions('naiveAttention', options, ['causal', 'scale', 'returnLse']);
+  // flash's tile options are accepted (and ignored) so one options object can drive either
+  validateOptions('naiveAttention', options, ['causal', 'scale', 'returnLse', 'blockSize', 'skipMaskedTiles']);
   const dims = validateAttention('naiveAttention', q, k, v);
   const scale = resolveScale('naiveAttention', options.scale, dims.d);
   const keep = options.causal ? causalKeep(q.device, dims.Nq, dims.Nk, 0, 0, causalOffset(dims)) : null; // (Nq, Nk)
