@@ -6,6 +6,7 @@
 import { Tensor, keep } from './tensor.js';
 import { broadcastAxes, fmt, sameShape } from './shape.js';
 import { gradients, type OpAttrs } from './gradients.js';
+import { anomalyBackward, anomalyBackwardScope, anomalyForward, isAnomalyEnabled } from './anomaly.js';
 
 export type Grads = (Tensor | null)[];
 
@@ -41,6 +42,7 @@ function needsGrad(inputs: readonly (Tensor | number)[]): boolean[] {
 export function record<K extends keyof OpAttrs>(
   op: K, out: Tensor, inputs: readonly (Tensor | number)[], attrs: OpAttrs[K],
 ): Tensor {
+  if (isAnomalyEnabled()) anomalyForward(op, out, inputs);
   const needs = needsGrad(inputs);
   if (!gradEnabled || !needs.some(Boolean)) return out;
   const rule = gradients[op];
@@ -56,6 +58,7 @@ export function record<K extends keyof OpAttrs>(
 export function customOp(
   op: string, out: Tensor, inputs: readonly Tensor[], backward: (dy: Tensor, needs: boolean[]) => Grads,
 ): Tensor {
+  if (isAnomalyEnabled()) anomalyForward(op, out, inputs);
   const needs = needsGrad(inputs);
   if (!gradEnabled || !needs.some(Boolean)) return out;
   out.requiresGrad = true;
@@ -135,7 +138,7 @@ export function backward(root: Tensor, dyOrOptions?: Tensor | BackwardOptions, o
   if (dy && !sameShape(dy.shape, root.shape)) {
     throw new Error(`backward: gradient of shape ${fmt(dy.shape)} for tensor of shape ${fmt(root.shape)}`);
   }
-  noGrad(() => {
+  anomalyBackwardScope(() => noGrad(() => {
     const grads = new Map<Tensor, Tensor>();
     const leafGrads = new Set<Tensor>();
     // Rules may pass one gradient to several inputs (add), so a gradient is freed only once
@@ -172,6 +175,7 @@ export function backward(root: Tensor, dyOrOptions?: Tensor | BackwardOptions, o
       }
       const node = t.node;
       const inputGrads = node.backward(g);
+      if (isAnomalyEnabled()) anomalyBackward(node.op, t, node.inputs, inputGrads);
       const spent: Tensor[] = [g];
       node.inputs.forEach((x, i) => {
         const gi = inputGrads[i];
@@ -186,5 +190,5 @@ export function backward(root: Tensor, dyOrOptions?: Tensor | BackwardOptions, o
       // released only after every input took its share: rules may hand one tensor to several
       for (const s of new Set(spent)) release(s);
     }
-  });
+  }));
 }

@@ -4,6 +4,7 @@ import { setDevice } from './devices/registry.js';
 export { Tensor, tidy, keep, type NestedArray } from './tensor.js';
 export { noGrad, isGradEnabled, customOp, type Node, type Grads, type BackwardOptions } from './autograd.js';
 export * from './creation.js';
+export { detectAnomaly, checkAnomalies, setDetectAnomaly, isAnomalyEnabled, AnomalyError, type AnomalyPhase } from './anomaly.js';
 export * from './ops/index.js';
 export { manualSeed, getRngState, setRngState } from './random.js';
 export { setDevice, getDevice, memory, resetPeakMemory, deviceNames, type DeviceName } from './devices/registry.js';

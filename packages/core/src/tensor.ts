@@ -8,6 +8,7 @@ import { getDevice, startDevice, type DeviceName } from './devices/registry.js';
 import { fmt, sizeOf } from './shape.js';
 import type { BackwardOptions, Node } from './autograd.js';
 import * as ops from './ops/index.js';
+import { checkAnomalies, hasPendingAnomalyChecks } from './anomaly.js';
 
 /** One device buffer, shared by a tensor and its views (reshape); freed when the last one lets go. */
 class Storage {
@@ -118,12 +119,14 @@ export class Tensor {
   }
 
   async data(): Promise<Float32Array> {
+    if (hasPendingAnomalyChecks()) await checkAnomalies(); // anomaly mode: find a NaN's source before handing it out
     const s = this.live('data');
     return s.device.read(s.buf);
   }
 
   /** Values at the device's own precision: float64 on the reference device. */
   async data64(): Promise<Float64Array> {
+    if (hasPendingAnomalyChecks()) await checkAnomalies();
     const s = this.live('data64');
     return s.device.read64(s.buf);
   }

@@ -4,7 +4,7 @@
  * loss plot. Everything random is seeded and saved, so a run resumed from a checkpoint produces
  * the loss curve the uninterrupted run would have (bit for bit on the reference device).
  */
-import { getRngState, manualSeed, noGrad, optim, setRngState, tidy, type Tensor } from '@flashgrad/core';
+import { getRngState, isAnomalyEnabled, manualSeed, noGrad, optim, setRngState, tidy, type Tensor } from '@flashgrad/core';
 import { mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from './checkpoint-io.js';
 import { join } from 'node:path';
@@ -82,6 +82,15 @@ export interface TrainResult {
   /** This run's training time and throughput (steps before a resume not counted). */
   seconds: number;
   tokensPerSec: number;
+}
+
+/** Anomaly mode: the optimizer update of `step` left every parameter finite, or a DivergedError names the first that is not. */
+async function checkUpdate(model: GPT, step: number): Promise<void> {
+  for (const [name, p] of model.namedParameters()) {
+    const values = await p.data();
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new DivergedError(`anomaly: the AdamW update of step ${step} made ${name} ${values[bad]} at element ${bad}; try a lower --lr or a longer --warmup`);
+  }
 }
 
 /** Training produced a NaN or infinite loss (the learning rate is usually too high). */
@@ -280,6 +289,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     optimizer.step();
     optimizer.zeroGrad();
     step++;
+    // the update is a device kernel, not a recorded op: anomaly mode checks its result here
+    if (isAnomalyEnabled()) await checkUpdate(model, step);
     history.train.push([step, loss]);
     const ms = performance.now() - t;
     // throughput over recent steps (exponential average), skipping the first step's compilation

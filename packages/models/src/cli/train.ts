@@ -4,6 +4,7 @@
  * `auto` device.
  */
 import { createHash } from 'node:crypto';
+import { detectAnomaly } from '@flashgrad/core';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, usage, UsageError, type ArgsSpec } from '../cli-args.js';
@@ -41,6 +42,7 @@ export const trainFlags = {
   resume: { type: 'boolean', help: 'continue the run checkpointed in --out' },
   saveEvery: { type: 'int', help: 'checkpoint every K steps (default: at every validation; 0: only at the end)' },
   sampleTokens: { type: 'int', default: 400, help: 'tokens of text to generate at the end (0: none)' },
+  detectAnomaly: { type: 'boolean', help: 'check every op and gradient for NaN/Infinity and name the first op that makes one (slow)' },
 } as const satisfies ArgsSpec;
 
 const MODEL_FLAGS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'dropout', 'attention'] as const;
@@ -148,12 +150,13 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
       `${settings.steps} steps of ${settings.batchSize}×${settings.gradAccum}×${config.blockSize} tokens, lr ${settings.lr} → ${settings.minLr}\n`,
   );
 
-  const result = await train({
+  const run = () => train({
     config, tokenizer, data: split, ...settings,
     dataInfo: { source: args.data ?? source, tokens: tokens.length, sha256: sha256(text) },
     outDir, resumeFrom: resumed, saveEvery: args.saveEvery ?? settings.evalEvery,
     progress: io.stderr,
   });
+  const result = args.detectAnomaly ? await detectAnomaly(run) : await run();
 
   let sample = '';
   if (args.sampleTokens > 0) {
