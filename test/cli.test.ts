@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,9 +52,13 @@ describe('pnpm train', () => {
     expect(first.err).toMatch(/6\/6 \[#+\] loss \d\.\d{3} \| [\d,]+ tok\/s \| ETA 0s/);
     expect(first.out).toMatch(/val loss \d\.\d{4} nats\/token over the whole val split/);
     expect(first.out).toMatch(/--- sample \(30 tokens/);
-    for (const f of ['model.safetensors', 'optimizer.safetensors', 'checkpoint.json', 'loss.svg', 'sample.txt']) {
+    for (const f of ['model.safetensors', 'checkpoint.json', 'loss.svg', 'sample.txt']) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
+    // one generation of weights and moments, committed by checkpoint.json; nothing else left over
+    expect((await readdir(out)).filter((f) => /safetensors|tmp/.test(f)).sort()).toEqual(
+      ['model.2.safetensors', 'model.safetensors', 'optimizer.2.safetensors'],
+    );
     expect(await readFile(join(out, 'loss.svg'), 'utf8')).toMatch(/class="train"[\s\S]*class="val"/);
 
     const resumed = await run(trainMain, ['--device', 'reference', '--data', textFile, '--out', out, '--resume', '--steps', '8', '--sample-tokens', '0']);

@@ -239,26 +239,53 @@ describe('checkpoint files', () => {
     expect(await readdir(sub)).toEqual(['f.json']);
   });
 
-  it('saves and loads model, optimizer and json, and detects a torn save', async () => {
+  it('saves a generation, commits it by one rename, and names what differs on load', async () => {
     const ck = join(dir, 'ckpt');
     const weights = writeSafetensors({ w: { shape: [2], data: Float32Array.from([1, 2]) } });
     const optimizer = writeSafetensors({ 'w.m': { shape: [2], data: Float32Array.from([0, 0]) } });
     const json = { step: 10, config: { nLayer: 2 }, sampler: { rng: 5, batches: 10 } };
     await saveCheckpointFiles(ck, { weights, optimizer, json });
-    expect((await readdir(ck)).sort()).toEqual([CHECKPOINT_FILES.json, CHECKPOINT_FILES.weights, CHECKPOINT_FILES.optimizer].sort());
+    expect((await readdir(ck)).sort()).toEqual([CHECKPOINT_FILES.json, CHECKPOINT_FILES.weights, 'model.1.safetensors', 'optimizer.1.safetensors'].sort());
+    expect(new Uint8Array(await readFile(join(ck, CHECKPOINT_FILES.weights)))).toEqual(weights); // the alias for other tools
     const back = await loadCheckpointFiles(ck);
     expect(back.json).toEqual(json);
     expect(back.weights).toEqual(weights);
     expect(back.optimizer).toEqual(optimizer);
 
+    // leftovers of an interrupted save: a higher generation never committed, and a temp file
+    await writeFile(join(ck, 'model.7.safetensors'), 'torn');
+    await writeFile(join(ck, '.checkpoint.json.123.abcd.tmp'), '{');
     await saveCheckpointFiles(ck, { weights, json }); // without optimizer: the stale file goes
-    expect(await readdir(ck)).not.toContain(CHECKPOINT_FILES.optimizer);
+    expect((await readdir(ck)).sort()).toEqual([CHECKPOINT_FILES.json, CHECKPOINT_FILES.weights, 'model.8.safetensors'].sort());
     expect((await loadCheckpointFiles(ck)).optimizer).toBeUndefined();
 
-    await writeFileAtomic(join(ck, CHECKPOINT_FILES.weights), writeSafetensors({ w: { shape: [1], data: new Float32Array(1) } }));
-    await expect(loadCheckpointFiles(ck)).rejects.toThrow(/inconsistent.*model\.safetensors/);
+    const flipped = Uint8Array.from(weights);
+    flipped[flipped.length - 1] ^= 1;
+    await writeFile(join(ck, 'model.8.safetensors'), flipped);
+    await expect(loadCheckpointFiles(ck)).rejects.toThrow(/SHA-256 of model\.8\.safetensors differs from the one in checkpoint\.json.*same size/);
+    await writeFile(join(ck, 'model.8.safetensors'), weights.subarray(1));
+    await expect(loadCheckpointFiles(ck)).rejects.toThrow(new RegExp(`model\\.8\\.safetensors has ${weights.length - 1} bytes, checkpoint\\.json lists ${weights.length}`));
+    await rm(join(ck, 'model.8.safetensors'));
+    await expect(loadCheckpointFiles(ck)).rejects.toThrow(/incomplete: model\.8\.safetensors is missing/);
     await expect(loadCheckpointFiles(join(dir, 'nothing'))).rejects.toThrow(/No checkpoint/);
     await expect(saveCheckpointFiles(ck, { weights, json: { files: 1 } })).rejects.toThrow(/reserved/);
+    await expect(saveCheckpointFiles(ck, { weights, json: { generation: 1 } })).rejects.toThrow(/reserved/);
+  });
+
+  it('a manifest pointing outside the checkpoint or malformed is refused by name', async () => {
+    const ck = await mkdtemp(join(dir, 'manifest-'));
+    const bad: [unknown, RegExp][] = [
+      [null, /not a JSON object/],
+      [{ format: 'flashgrad-checkpoint/2', files: null }, /"files" must be an object/],
+      [{ format: 'flashgrad-checkpoint/2', files: { model: { name: '../x.safetensors', bytes: 1, sha256: '0'.repeat(64) } } }, /files\.model must be/],
+      [{ format: 'flashgrad-checkpoint/2', files: { model: { name: 'model.1.safetensors', bytes: '1', sha256: '0'.repeat(64) } } }, /files\.model must be/],
+      [{ format: 'flashgrad-checkpoint/2', files: {} }, /lists no weights file/],
+      [{ format: 'other' }, /unknown format "other"/],
+    ];
+    for (const [json, message] of bad) {
+      await writeFile(join(ck, CHECKPOINT_FILES.json), JSON.stringify(json));
+      await expect(loadCheckpointFiles(ck), JSON.stringify(json)).rejects.toThrow(message);
+    }
   });
 });
 

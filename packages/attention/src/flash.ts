@@ -43,7 +43,8 @@ import { tileCoverage, tileDropout, tileKeep, visibleRows, type AttentionMask } 
 import { runsWorkgroupKernels, workgroupBackward, workgroupForward } from './webgpu/index.js';
 import type { AttentionOptions, AttentionWithLse } from './naive.js';
 import {
-  causalOffset, resolveScale, validateAttention, validateBlockMask, validateBlockSize, validateDropout, type AttentionDims,
+  causalOffset, resolveScale, validateAttention, validateBlockMask, validateBlockSize, validateDropout, validateOptions,
+  type AttentionDims,
 } from './validate.js';
 
 /**
@@ -392,6 +393,7 @@ export function flashAttention(
   q: Tensor, k: Tensor, v: Tensor, options: FlashAttentionOptions & { returnLse?: boolean } = {},
 ): Tensor | AttentionWithLse {
   const op = 'flashAttention';
+  validateOptions(op, options, ['causal', 'scale', 'blockMask', 'dropout', 'returnLse', 'blockSize', 'skipMaskedTiles']);
   const dims = validateAttention(op, q, k, v);
   const scale = resolveScale(op, options.scale, dims.d);
   const grid = validateBlockMask(op, options.blockMask, dims);

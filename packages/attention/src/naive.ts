@@ -5,7 +5,9 @@
  * flash's tile planning (masks.ts): a bug in one cannot hide in the other.
  */
 import { Tensor, dropoutHash24, dropoutSeed, dropoutThreshold, matmulT, noGrad, where } from '@flashgrad/core';
-import { resolveScale, validateAttention, validateBlockMask, validateDropout, type AttentionDims, type BlockGrid } from './validate.js';
+import {
+  resolveScale, validateAttention, validateBlockMask, validateDropout, validateOptions, type AttentionDims, type BlockGrid,
+} from './validate.js';
 
 export interface AttentionOptions {
   /** Bottom-right aligned causal mask: query i sees key j iff j ≤ i + Nk − Nq. */
@@ -64,6 +66,8 @@ export function naiveAttention(
   q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions & { returnLse?: boolean } = {},
 ): Tensor | AttentionWithLse {
   const op = 'naiveAttention';
+  // flash's tile options are accepted (and ignored) so one options object can drive either
+  validateOptions(op, options, ['causal', 'scale', 'blockMask', 'dropout', 'returnLse', 'blockSize', 'skipMaskedTiles']);
   const dims = validateAttention(op, q, k, v);
   const scale = resolveScale(op, options.scale, dims.d);
   const grid = validateBlockMask(op, options.blockMask, dims);

@@ -42,6 +42,22 @@ export function validateAttention(op: string, q: Tensor, k: Tensor, v: Tensor): 
   return { B, H, Nq, Nk, d };
 }
 
+/**
+ * The options object: known keys only (a typo such as `casual` would otherwise be ignored) and
+ * booleans that are booleans (`causal: 'no'` is truthy and would mean causal).
+ */
+export function validateOptions(op: string, options: unknown, keys: readonly string[]): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new Error(`${op}: options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
+  }
+  for (const [key, value] of Object.entries(options)) {
+    if (!keys.includes(key)) throw new Error(`${op}: unknown option ${JSON.stringify(key)}; the options are ${keys.join(', ')}`);
+    if (value !== undefined && ['causal', 'returnLse', 'skipMaskedTiles'].includes(key) && typeof value !== 'boolean') {
+      throw new Error(`${op}: ${key} must be true or false, got ${JSON.stringify(value) ?? typeof value}`);
+    }
+  }
+}
+
 /** τ: the given scale, or 1/√d. */
 export function resolveScale(op: string, scale: number | undefined, d: number): number {
   if (scale === undefined) return 1 / Math.sqrt(d);

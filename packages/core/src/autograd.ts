@@ -6,6 +6,7 @@
 import { Tensor, keep } from './tensor.js';
 import { broadcastAxes, fmt, sameShape } from './shape.js';
 import { gradients, type OpAttrs } from './gradients.js';
+import { anomalyBackward, anomalyBackwardScope, anomalyForward, isAnomalyEnabled } from './anomaly.js';
 
 export type Grads = (Tensor | null)[];
 
@@ -41,6 +42,7 @@ function needsGrad(inputs: readonly (Tensor | number)[]): boolean[] {
 export function record<K extends keyof OpAttrs>(
   op: K, out: Tensor, inputs: readonly (Tensor | number)[], attrs: OpAttrs[K],
 ): Tensor {
+  if (isAnomalyEnabled()) anomalyForward(op, out, inputs);
   const needs = needsGrad(inputs);
   if (!gradEnabled || !needs.some(Boolean)) return out;
   const rule = gradients[op];
@@ -56,6 +58,7 @@ export function record<K extends keyof OpAttrs>(
 export function customOp(
   op: string, out: Tensor, inputs: readonly Tensor[], backward: (dy: Tensor, needs: boolean[]) => Grads,
 ): Tensor {
+  if (isAnomalyEnabled()) anomalyForward(op, out, inputs);
   const needs = needsGrad(inputs);
   if (!gradEnabled || !needs.some(Boolean)) return out;
   out.requiresGrad = true;
@@ -104,8 +107,27 @@ function fitGradient(op: string, g: Tensor, input: Tensor): Tensor {
   return fitted;
 }
 
+export interface BackwardOptions {
+  /** Keep the graph usable for another backward() (PyTorch's retain_graph); default false. */
+  retainGraph?: boolean;
+}
+
+/**
+ * Nodes a backward() has walked without retainGraph. A second walk would add the same gradients
+ * into the leaves again (doubling them silently), so it is refused, as PyTorch refuses it.
+ */
+const spentNodes = new WeakSet<Node>();
+
 /** Accumulates d(root)/d(leaf) into every leaf's `.grad`. */
-export function backward(root: Tensor, dy?: Tensor): void {
+export function backward(root: Tensor, dyOrOptions?: Tensor | BackwardOptions, options: BackwardOptions = {}): void {
+  const dy = dyOrOptions instanceof Tensor ? dyOrOptions : undefined;
+  if (dyOrOptions !== undefined && !(dyOrOptions instanceof Tensor)) {
+    if (dyOrOptions === null || typeof dyOrOptions !== 'object') throw new Error(`backward: expected a gradient Tensor or { retainGraph }, got ${String(dyOrOptions)}`);
+    options = dyOrOptions;
+  }
+  if (options.retainGraph !== undefined && typeof options.retainGraph !== 'boolean') {
+    throw new Error(`backward: retainGraph must be true or false, got ${JSON.stringify(options.retainGraph)}`);
+  }
   if (root.isDisposed) throw new Error(`backward: tensor of shape ${fmt(root.shape)} was used after dispose()`);
   if (!root.requiresGrad) {
     throw new Error(`backward: tensor of shape ${fmt(root.shape)} does not require grad (no input had requiresGrad)`);
@@ -116,7 +138,7 @@ export function backward(root: Tensor, dy?: Tensor): void {
   if (dy && !sameShape(dy.shape, root.shape)) {
     throw new Error(`backward: gradient of shape ${fmt(dy.shape)} for tensor of shape ${fmt(root.shape)}`);
   }
-  noGrad(() => {
+  anomalyBackwardScope(() => noGrad(() => {
     const grads = new Map<Tensor, Tensor>();
     const leafGrads = new Set<Tensor>();
     // Rules may pass one gradient to several inputs (add), so a gradient is freed only once
@@ -126,8 +148,18 @@ export function backward(root: Tensor, dy?: Tensor): void {
       for (const pending of grads.values()) if (pending === g) return;
       g.dispose();
     };
+    const order = topologicalOrder(root);
+    for (const t of order) {
+      if (t.node && spentNodes.has(t.node)) {
+        throw new Error(
+          `backward: the graph through ${t.node.op} (output ${fmt(t.shape)}) was already walked by an earlier backward(); ` +
+            'pass { retainGraph: true } to the first backward() to walk it again (as PyTorch), or recompute the forward',
+        );
+      }
+    }
+    if (!options.retainGraph) for (const t of order) if (t.node) spentNodes.add(t.node);
     grads.set(root, dy ?? new Tensor(root.device.fill(root.size, 1), root.shape, root.device));
-    for (const t of topologicalOrder(root).reverse()) {
+    for (const t of order.reverse()) {
       const g = grads.get(t);
       if (!g) continue;
       grads.delete(t);
@@ -143,6 +175,7 @@ export function backward(root: Tensor, dy?: Tensor): void {
       }
       const node = t.node;
       const inputGrads = node.backward(g);
+      if (isAnomalyEnabled()) anomalyBackward(node.op, t, node.inputs, inputGrads);
       const spent: Tensor[] = [g];
       node.inputs.forEach((x, i) => {
         const gi = inputGrads[i];
@@ -157,5 +190,5 @@ export function backward(root: Tensor, dy?: Tensor): void {
       // released only after every input took its share: rules may hand one tensor to several
       for (const s of new Set(spent)) release(s);
     }
-  });
+  }));
 }

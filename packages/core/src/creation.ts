@@ -2,7 +2,8 @@
 import ndarray, { type NdArray } from 'ndarray';
 import { Tensor, type NestedArray } from './tensor.js';
 import { getDevice } from './devices/registry.js';
-import { assertValidShape, fmt, sizeOf, stridesOf } from './shape.js';
+import { fmt, sizeOf, stridesOf } from './shape.js';
+import { checkBoolean, checkNumber, checkShape, checkSize, nestedShape, show } from './validate.js';
 import { fillNormal, fillUniform } from './random.js';
 
 export interface TensorOptions {
@@ -18,36 +19,37 @@ function make(values: ArrayLike<number>, shape: readonly number[], requiresGrad 
   return new Tensor(device.upload(values), shape, device, requiresGrad);
 }
 
-function inferShape(value: NestedArray): number[] {
-  const shape: number[] = [];
-  let v = value;
-  while (Array.isArray(v)) {
-    shape.push(v.length);
-    v = v[0];
-  }
-  return shape;
+/** The shape argument of a creation op, and its size checked against the device before any allocation. */
+function creationShape(op: string, shape: unknown): number[] {
+  const dims = checkShape(op, shape);
+  const device = getDevice();
+  checkSize(op, dims, device.maxElements, device.name);
+  return dims;
 }
 
 /** A tensor from nested arrays or a flat typed array (with `shape`, else 1-D). */
 export function tensor(values: NestedArray | ArrayLike<number>, options: TensorOptions = {}): Tensor {
   const nested = typeof values === 'number' || Array.isArray(values);
-  const inferred = nested ? inferShape(values as NestedArray) : [values.length];
+  const typed = ArrayBuffer.isView(values) && !(values instanceof DataView);
+  if (!nested && !typed) {
+    throw new Error(`tensor: values must be a number, nested arrays of numbers or a typed array, got ${show(values)}`);
+  }
+  const inferred = nested ? nestedShape('tensor', values) : [(values as ArrayLike<number>).length];
   const flat = nested ? [values as NestedArray].flat(Infinity as 1) as number[] : (values as ArrayLike<number>);
-  const shape = options.shape ?? inferred;
-  assertValidShape('tensor', shape);
-  if (nested && flat.length !== sizeOf(inferred)) throw new Error(`tensor: ragged nested array, expected shape ${fmt(inferred)}`);
+  const shape = options.shape === undefined ? inferred : checkShape('tensor', options.shape);
   if (sizeOf(shape) !== flat.length) {
     throw new Error(`tensor: ${flat.length} values cannot have shape ${fmt(shape)}`);
   }
-  // typed arrays hold numbers by construction; only nested arrays need the check
-  if (nested && (flat as number[]).some((v) => typeof v !== 'number')) throw new Error('tensor: values must be numbers');
+  if (options.requiresGrad !== undefined) checkBoolean('tensor', 'requiresGrad', options.requiresGrad);
   return make(flat, shape, options.requiresGrad);
 }
 
 export function full(shape: readonly number[], value: number, options: { requiresGrad?: boolean } = {}): Tensor {
-  assertValidShape('full', shape);
+  const dims = creationShape('full', shape);
+  // NaN and ±Infinity are values a tensor may hold; a string or undefined is a mistake
+  checkNumber('full', 'value', value, { nonFinite: true });
   const device = getDevice();
-  return new Tensor(device.fill(sizeOf(shape), value), shape, device, options.requiresGrad ?? false);
+  return new Tensor(device.fill(sizeOf(dims), value), dims, device, options.requiresGrad ?? false);
 }
 
 export const zeros = (shape: readonly number[], options?: { requiresGrad?: boolean }): Tensor => full(shape, 0, options);
@@ -55,21 +57,29 @@ export const ones = (shape: readonly number[], options?: { requiresGrad?: boolea
 
 /** Normal draws from the seeded generator (manualSeed). */
 export function randn(shape: readonly number[], options: { mean?: number; std?: number; requiresGrad?: boolean } = {}): Tensor {
-  assertValidShape('randn', shape);
+  shape = creationShape('randn', shape);
+  if (options.mean !== undefined) checkNumber('randn', 'mean', options.mean);
+  if (options.std !== undefined) checkNumber('randn', 'std', options.std, { min: 0 });
   return make(fillNormal(new Float32Array(sizeOf(shape)), options.mean, options.std), shape, options.requiresGrad);
 }
 
 /** Uniform draws in [low, high) from the seeded generator. */
 export function rand(shape: readonly number[], options: { low?: number; high?: number; requiresGrad?: boolean } = {}): Tensor {
-  assertValidShape('rand', shape);
+  shape = creationShape('rand', shape);
+  if (options.low !== undefined) checkNumber('rand', 'low', options.low);
+  if (options.high !== undefined) checkNumber('rand', 'high', options.high);
   return make(fillUniform(new Float32Array(sizeOf(shape)), options.low, options.high), shape, options.requiresGrad);
 }
 
 /** start, start+step, … below end (one argument: 0 … end−1). */
 export function arange(start: number, end?: number, step = 1): Tensor {
   if (end === undefined) [start, end] = [0, start];
-  if (step === 0 || !Number.isFinite(step)) throw new Error(`arange: step must be a non-zero number, got ${step}`);
+  checkNumber('arange', 'start', start);
+  checkNumber('arange', 'end', end);
+  if (step === 0 || typeof step !== 'number' || !Number.isFinite(step)) throw new Error(`arange: step must be a non-zero finite number, got ${show(step)}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
+  const device = getDevice();
+  checkSize('arange', [n], device.maxElements, device.name);
   return make(Float32Array.from({ length: n }, (_, i) => start + i * step), [n]);
 }
 

@@ -2,8 +2,9 @@
 import { setDevice } from './devices/registry.js';
 
 export { Tensor, tidy, keep, type NestedArray } from './tensor.js';
-export { noGrad, isGradEnabled, customOp, type Node, type Grads } from './autograd.js';
+export { noGrad, isGradEnabled, customOp, type Node, type Grads, type BackwardOptions } from './autograd.js';
 export * from './creation.js';
+export { detectAnomaly, checkAnomalies, setDetectAnomaly, isAnomalyEnabled, AnomalyError, type AnomalyPhase } from './anomaly.js';
 export * from './ops/index.js';
 export { manualSeed, getRngState, setRngState, dropoutSeed, dropoutHash24, dropoutThreshold } from './random.js';
 export { setDevice, getDevice, memory, resetPeakMemory, deviceNames, type DeviceName } from './devices/registry.js';

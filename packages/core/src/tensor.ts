@@ -6,8 +6,9 @@
 import type { Device, DeviceBuffer, Shape } from './devices/device.js';
 import { getDevice, startDevice, type DeviceName } from './devices/registry.js';
 import { fmt, sizeOf } from './shape.js';
-import type { Node } from './autograd.js';
+import type { BackwardOptions, Node } from './autograd.js';
 import * as ops from './ops/index.js';
+import { checkAnomalies, hasPendingAnomalyChecks } from './anomaly.js';
 
 /** One device buffer, shared by a tensor and its views (reshape); freed when the last one lets go. */
 class Storage {
@@ -118,12 +119,14 @@ export class Tensor {
   }
 
   async data(): Promise<Float32Array> {
+    if (hasPendingAnomalyChecks()) await checkAnomalies(); // anomaly mode: find a NaN's source before handing it out
     const s = this.live('data');
     return s.device.read(s.buf);
   }
 
   /** Values at the device's own precision: float64 on the reference device. */
   async data64(): Promise<Float64Array> {
+    if (hasPendingAnomalyChecks()) await checkAnomalies();
     const s = this.live('data64');
     return s.device.read64(s.buf);
   }
@@ -159,8 +162,9 @@ export class Tensor {
     return `Tensor(shape=${fmt(this.shape)}, device=${this.storage?.device.name ?? 'disposed'}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
 
-  backward(dy?: Tensor): void {
-    ops.backward(this, dy);
+  /** Gradients into every leaf's `.grad`; a graph is walked once unless `{ retainGraph: true }` (autograd.ts). */
+  backward(dy?: Tensor | BackwardOptions, options?: BackwardOptions): void {
+    ops.backward(this, dy, options);
   }
 
   // Elementwise

@@ -25,11 +25,39 @@ export function nanoGptName(name: string): string {
 /** The tied head's extra name (nanoGPT's state dict has both). */
 const LM_HEAD = 'lm_head.weight';
 
-/** A tensor's values, as float32 when that loses nothing, else float64. */
-async function exactValues(t: Tensor): Promise<F32Tensor> {
+/** Index of the first NaN or ±Infinity, or -1. */
+export function firstNonFinite(data: ArrayLike<number>): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  return -1;
+}
+
+const countNonFinite = (data: ArrayLike<number>): number => {
+  let n = 0;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) n++;
+  return n;
+};
+
+/** Names the first non-finite value of a tensor: "transformer.wte.weight holds NaN at element 3 (all 64 values are non-finite)". */
+function describeNonFinite(name: string, data: ArrayLike<number>, at: number): string {
+  const n = countNonFinite(data);
+  return `${name} holds ${data[at]} at element ${at} (${n === data.length ? `all ${n}` : `${n} of ${data.length}`} values are non-finite)`;
+}
+
+/** A save refused because weights or moments are NaN or infinite (a diverged run): the last good checkpoint stays. */
+export class NonFiniteError extends Error {
+  constructor(readonly tensorName: string, message: string) {
+    super(message);
+    this.name = 'NonFiniteError';
+  }
+}
+
+/** A tensor's values, as float32 when that loses nothing, else float64; refuses NaN and ±Infinity. */
+async function exactValues(t: Tensor, name: string): Promise<F32Tensor> {
   const wide = await t.data64();
+  const bad = firstNonFinite(wide);
+  if (bad >= 0) throw new NonFiniteError(name, `refusing to save non-finite values: ${describeNonFinite(name, wide, bad)}`);
   let fits = true;
-  for (let i = 0; i < wide.length && fits; i++) fits = Math.fround(wide[i]) === wide[i] || Number.isNaN(wide[i]);
+  for (let i = 0; i < wide.length && fits; i++) fits = Math.fround(wide[i]) === wide[i];
   return { shape: [...t.shape], data: fits ? Float32Array.from(wide) : wide };
 }
 
@@ -40,7 +68,7 @@ export function namedWeights(model: GPT): Map<string, Tensor> {
 
 export async function weightsToSafetensors(model: GPT): Promise<Uint8Array> {
   const tensors: Record<string, F32Tensor> = {};
-  for (const [name, p] of namedWeights(model)) tensors[name] = await exactValues(p);
+  for (const [name, p] of namedWeights(model)) tensors[name] = await exactValues(p, name);
   tensors[LM_HEAD] = tensors[nanoGptName('transformer.wte.weight')];
   return writeSafetensors(tensors, { format: 'pt', config: JSON.stringify(model.config) });
 }
@@ -70,6 +98,12 @@ export function loadWeights(model: GPT, tensors: Record<string, F32Tensor>, wher
       throw new CheckpointError(`${where} is of another shape: ${name} is [${shape}] there but [${p.shape}] in this model`);
     }
   }
+  for (const name of own.keys()) {
+    const bad = firstNonFinite(tensors[name].data);
+    if (bad >= 0) {
+      throw new CheckpointError(`${where} holds non-finite weights, refusing to load them: ${describeNonFinite(name, tensors[name].data, bad)}`);
+    }
+  }
   for (const [name, p] of own) {
     const values = tensor(tensors[name].data, { shape: tensors[name].shape });
     p.assign(values);
@@ -86,13 +120,14 @@ export async function optimizerToSafetensors(model: GPT, optimizer: optim.AdamW)
   for (let i = 0; i < params.length; i++) {
     const name = names.get(params[i]);
     if (!name) throw new Error('optimizerToSafetensors: the optimizer holds a tensor that is not a parameter of the model');
-    tensors[`exp_avg.${name}`] = await exactValues(m[i]);
-    tensors[`exp_avg_sq.${name}`] = await exactValues(v[i]);
+    tensors[`exp_avg.${name}`] = await exactValues(m[i], `exp_avg.${name}`);
+    tensors[`exp_avg_sq.${name}`] = await exactValues(v[i], `exp_avg_sq.${name}`);
   }
   return writeSafetensors(tensors, { step: String(optimizer.stepCount) });
 }
 
 export function loadOptimizerState(model: GPT, optimizer: optim.AdamW, tensors: Record<string, F32Tensor>, step: number): void {
+  if (!Number.isSafeInteger(step) || step < 0) throw new CheckpointError(`optimizer state: optimizerStep must be an integer ≥ 0, got ${JSON.stringify(step)}`);
   const names = new Map(model.namedParameters().map(([name, p]) => [p, nanoGptName(name)]));
   const params = optimizer.groups.flatMap((g) => g.params);
   const made: Tensor[] = [];
@@ -100,6 +135,12 @@ export function loadOptimizerState(model: GPT, optimizer: optim.AdamW, tensors: 
     const t = tensors[key];
     if (!t) throw new CheckpointError(`optimizer state has no ${key}`);
     if (t.shape.join() !== p.shape.join()) throw new CheckpointError(`optimizer state ${key} is [${t.shape}], parameter is [${p.shape}]`);
+    const bad = firstNonFinite(t.data);
+    if (bad >= 0) throw new CheckpointError(`optimizer state holds non-finite moments, refusing to load them: ${describeNonFinite(key, t.data, bad)}`);
+    if (key.startsWith('exp_avg_sq.')) {
+      const negative = t.data.findIndex((x) => x < 0);
+      if (negative >= 0) throw new CheckpointError(`optimizer state ${key} holds ${t.data[negative]} at element ${negative}; a second moment is never negative`);
+    }
     const out = tensor(t.data, { shape: t.shape });
     made.push(out);
     return out;
@@ -179,12 +220,15 @@ export async function loadCheckpoint(dir: string, options: { expect?: Partial<GP
   }
   const weights = readSafetensors(files.weights);
   loadWeights(model, weights.tensors, `checkpoint in ${dir}`);
-  const step = Number(files.json.optimizerStep ?? 0);
+  const step = files.json.optimizerStep ?? 0;
+  if (files.optimizer && (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0)) {
+    throw new CheckpointError(`checkpoint in ${dir}: optimizerStep must be an integer ≥ 0, got ${JSON.stringify(step)}`);
+  }
   return {
     model,
     tokenizer,
     config,
     json: files.json,
-    ...(files.optimizer ? { optimizer: { tensors: readSafetensors(files.optimizer).tensors, step } } : {}),
+    ...(files.optimizer ? { optimizer: { tensors: readSafetensors(files.optimizer).tensors, step: step as number } } : {}),
   };
 }

@@ -97,6 +97,9 @@ export class ConfigError extends Error {
 
 /** Checks every field and returns the config; throws ConfigError naming the first bad field. */
 export function validateConfig(config: GPTConfig): GPTConfig {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new ConfigError(`GPT config must be an object { vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias, attention }, got ${config === null ? 'null' : Array.isArray(config) ? 'an array' : typeof config}`);
+  }
   const positive = ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const;
   for (const key of positive) {
     const v = config[key];

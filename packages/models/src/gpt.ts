@@ -5,22 +5,36 @@
  * Modules mirror nanoGPT's so parameter names map one to one: `transformer.h.0.attn.cAttn.weight`
  * here is `transformer.h.0.attn.c_attn.weight` there (checkpoint.ts converts the case).
  */
-import { Tensor, crossEntropy, matmulT, nn, randn, zeros, type Indices } from '@flashgrad/core';
+import { Tensor, crossEntropy, getDevice, matmulT, nn, randn, toIndices, zeros, type Indices } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
-import { validateConfig, type GPTConfig } from './config.js';
+import { ConfigError, validateConfig, type GPTConfig } from './config.js';
 
 /** Token ids [B, T] as a flat Int32Array with its shape (what BatchSampler produces), or nested rows. */
 export type TokenBatch = Indices | number[][];
 
-function toBatch(what: string, x: TokenBatch): Indices {
-  if (Array.isArray(x)) {
-    if (x.length === 0 || x.some((r) => r.length !== x[0].length)) throw new Error(`GPT.forward: ${what} must be a non-empty rectangular [B, T] array`);
-    return { data: Int32Array.from(x.flat()), shape: [x.length, x[0].length] };
+function toBatch(what: 'idx' | 'targets', x: TokenBatch, vocabSize: number): Indices {
+  // every id checked as given: 1.9, NaN or 2^32 + 3 would otherwise become tokens 1, 0 and 3
+  const ids = toIndices('GPT.forward', x, vocabSize, what === 'idx' ? 'token id' : 'target');
+  if (ids.shape.length !== 2) {
+    throw new Error(`GPT.forward: ${what} must be [B, T] (nested rows, or { data, shape: [B, T] }), got shape [${ids.shape}]`);
   }
-  if (x.shape.length !== 2 || x.shape[0] * x.shape[1] !== x.data.length) {
-    throw new Error(`GPT.forward: ${what} must have shape [B, T] matching its ${x.data.length} values, got [${x.shape}]`);
+  if (ids.shape[0] < 1 || ids.shape[1] < 1) throw new Error(`GPT.forward: ${what} must hold at least one token, got shape [${ids.shape}]`);
+  return ids;
+}
+
+/** The largest tensors of a config against the device's per-tensor limit, before minutes of allocation fail. */
+function checkFitsDevice(c: GPTConfig): void {
+  const device = getDevice();
+  const largest: [string, number][] = [
+    ['the token embedding (vocabSize × nEmbd)', c.vocabSize * c.nEmbd],
+    ['the MLP weight (4·nEmbd × nEmbd)', 4 * c.nEmbd * c.nEmbd],
+    ['the position embedding (blockSize × nEmbd)', c.blockSize * c.nEmbd],
+  ];
+  for (const [what, n] of largest) {
+    if (n > device.maxElements) {
+      throw new ConfigError(`GPT config: ${what} would have ${n} elements, more than the ${device.name} device's limit of ${device.maxElements} per tensor`);
+    }
   }
-  return x;
 }
 
 /** Overwrites a parameter with N(0, std) draws (keeping its identity and requiresGrad). */
@@ -141,6 +155,7 @@ export class GPT extends nn.Module {
   constructor(config: GPTConfig) {
     super();
     this.config = Object.freeze({ ...validateConfig(config) });
+    checkFitsDevice(this.config);
     this.transformer = new Transformer(this.config);
     this.initWeights();
   }
@@ -172,7 +187,7 @@ export class GPT extends nn.Module {
   }
 
   forward(idx: TokenBatch, targets?: TokenBatch, options: ForwardOptions = {}): ForwardResult {
-    const x0 = toBatch('idx', idx);
+    const x0 = toBatch('idx', idx, this.config.vocabSize);
     const [B, T] = x0.shape;
     if (T > this.config.blockSize) {
       throw new Error(`GPT.forward: sequence of length ${T} is longer than blockSize ${this.config.blockSize}`);
@@ -188,7 +203,7 @@ export class GPT extends nn.Module {
       const last = options.lastOnly ? x.slice([0, T - 1], [B, T]) : x; // (B, 1, C)
       return { logits: matmulT(last, this.lmHeadWeight, false, true), loss: null };
     }
-    const y = toBatch('targets', targets);
+    const y = toBatch('targets', targets, this.config.vocabSize);
     if (y.shape[0] !== B || y.shape[1] !== T) throw new Error(`GPT.forward: targets of shape [${y.shape}] for inputs of shape [${B}, ${T}]`);
     const logits = matmulT(x, this.lmHeadWeight, false, true); // (B, T, vocabSize)
     const loss = crossEntropy(logits.reshape([B * T, this.config.vocabSize]), y.data);

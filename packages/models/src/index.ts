@@ -12,14 +12,15 @@ export {
 } from './data.js';
 export {
   saveCheckpoint, loadCheckpoint, loadWeights, loadOptimizerState, weightsToSafetensors, optimizerToSafetensors,
-  namedWeights, nanoGptName, CheckpointError, type LoadedCheckpoint, type SaveCheckpointOptions,
+  namedWeights, nanoGptName, CheckpointError, NonFiniteError, firstNonFinite, type LoadedCheckpoint, type SaveCheckpointOptions,
 } from './checkpoint.js';
 export { readSafetensors, writeSafetensors, type F32Tensor, type Safetensors } from './safetensors.js';
 export { saveCheckpointFiles, loadCheckpointFiles, writeFileAtomic, CHECKPOINT_FILES, type CheckpointFiles } from './checkpoint-io.js';
 export {
-  train, DivergedError, resolveSettings, savedSettings, estimateLoss, evaluateSplit, smoothCurve, writeLossPlot, defaultSettings,
+  train, DivergedError, resolveSettings, savedSettings, savedTrainState, estimateLoss, evaluateSplit, smoothCurve, writeLossPlot, defaultSettings,
   type TrainOptions, type TrainResult, type TrainSettings, type StepInfo,
 } from './train.js';
+export { validateTrainState, checkSettings, type TrainState } from './train-state.js';
 export { Progress, formatDuration, type ProgressOptions, type ProgressStream } from './progress.js';
 export { lossCurveSvg, type LossCurves, type Point, type PlotOptions } from './plot.js';
 export { parseArgs, usage, UsageError, type ArgsSpec, type ParsedArgs } from './cli-args.js';

@@ -4,34 +4,20 @@
  * loss plot. Everything random is seeded and saved, so a run resumed from a checkpoint produces
  * the loss curve the uninterrupted run would have (bit for bit on the reference device).
  */
-import { getRngState, manualSeed, noGrad, optim, setRngState, tidy, type Tensor } from '@flashgrad/core';
-import { writeFile, mkdir } from 'node:fs/promises';
+import { getRngState, isAnomalyEnabled, manualSeed, noGrad, optim, setRngState, tidy, type Tensor } from '@flashgrad/core';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from './checkpoint-io.js';
 import { join } from 'node:path';
 import { BatchSampler, type BatchSamplerState } from './data.js';
 import { GPT } from './gpt.js';
 import type { GPTConfig } from './config.js';
 import type { Tokenizer } from './tokenizer.js';
-import { CheckpointError, loadOptimizerState, saveCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
+import { CheckpointError, loadOptimizerState, NonFiniteError, saveCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
+import { checkSettings, validateTrainState, type TrainSettings, type TrainState } from './train-state.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { lossCurveSvg, type LossCurves, type Point } from './plot.js';
 
-export interface TrainSettings {
-  steps: number;
-  batchSize: number;
-  /** Micro-batches per optimizer step; the effective batch is batchSize · gradAccum. */
-  gradAccum: number;
-  lr: number;
-  minLr: number;
-  warmup: number;
-  weightDecay: number;
-  betas: [number, number];
-  /** Global gradient-norm bound; 0 turns clipping off. */
-  gradClip: number;
-  /** Validation every this many steps (and at the first and last); 0 only at the end. */
-  evalEvery: number;
-  evalIters: number;
-  seed: number;
-}
+export type { TrainSettings } from './train-state.js';
 
 export const defaultSettings: Omit<TrainSettings, 'steps' | 'batchSize' | 'lr'> = {
   gradAccum: 1,
@@ -98,6 +84,15 @@ export interface TrainResult {
   tokensPerSec: number;
 }
 
+/** Anomaly mode: the optimizer update of `step` left every parameter finite, or a DivergedError names the first that is not. */
+async function checkUpdate(model: GPT, step: number): Promise<void> {
+  for (const [name, p] of model.namedParameters()) {
+    const values = await p.data();
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new DivergedError(`anomaly: the AdamW update of step ${step} made ${name} ${values[bad]} at element ${bad}; try a lower --lr or a longer --warmup`);
+  }
+}
+
 /** Training produced a NaN or infinite loss (the learning rate is usually too high). */
 export class DivergedError extends Error {
   constructor(message: string) {
@@ -106,20 +101,15 @@ export class DivergedError extends Error {
   }
 }
 
-/** The state a resume needs besides weights and moments; stored in checkpoint.json under "train". */
-interface TrainState {
-  step: number;
-  settings: TrainSettings;
-  sampler: BatchSamplerState;
-  rng: number;
-  history: LossCurves;
-  data?: Record<string, unknown>;
-  finalValLoss?: number | null;
-}
-
 /** The settings a checkpoint was trained with (to resume with the same ones). */
 export function savedSettings(checkpoint: LoadedCheckpoint): TrainSettings | undefined {
-  return (checkpoint.json.train as TrainState | undefined)?.settings;
+  return savedTrainState(checkpoint)?.settings;
+}
+
+/** The checkpoint's training state, every field validated (CheckpointError naming the field); undefined if none. */
+export function savedTrainState(checkpoint: LoadedCheckpoint): TrainState | undefined {
+  if (checkpoint.json.train === undefined) return undefined;
+  return validateTrainState(checkpoint.json.train, checkpoint.json.optimizerStep);
 }
 
 export function resolveSettings(o: Partial<TrainSettings> & Pick<TrainSettings, 'steps' | 'batchSize' | 'lr'>): TrainSettings {
@@ -127,16 +117,7 @@ export function resolveSettings(o: Partial<TrainSettings> & Pick<TrainSettings, 
   const given = Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
   const s = { ...defaultSettings, ...given } as TrainSettings;
   if (Number.isNaN(s.minLr)) s.minLr = s.lr / 10;
-  const ints: (keyof TrainSettings)[] = ['steps', 'batchSize', 'gradAccum', 'warmup', 'evalEvery', 'evalIters'];
-  for (const k of ints) {
-    const v = s[k] as number;
-    const min = k === 'batchSize' || k === 'gradAccum' || k === 'evalIters' || k === 'steps' ? 1 : 0;
-    if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`train: ${k} must be an integer ≥ ${min}, got ${v}`);
-  }
-  for (const k of ['lr', 'minLr', 'weightDecay', 'gradClip'] as const) {
-    if (!(s[k] >= 0) || !Number.isFinite(s[k])) throw new RangeError(`train: ${k} must be a finite number ≥ 0, got ${s[k]}`);
-  }
-  return s;
+  return checkSettings(s);
 }
 
 /** Mean loss over `iters` batches of a split, drawn with a fixed seed so estimates are comparable. */
@@ -202,7 +183,7 @@ export function smoothCurve(points: Point[], maxPoints = 200): Point[] {
 export async function writeLossPlot(outDir: string, history: LossCurves, title: string): Promise<string> {
   const path = join(outDir, 'loss.svg');
   await mkdir(outDir, { recursive: true });
-  await writeFile(path, lossCurveSvg({ train: smoothCurve(history.train), val: history.val }, { title, yLabel: 'loss (nats/token)' }));
+  await writeFileAtomic(path, lossCurveSvg({ train: smoothCurve(history.train), val: history.val }, { title, yLabel: 'loss (nats/token)' }));
   return path;
 }
 
@@ -212,7 +193,7 @@ const sameConfig = (a: GPTConfig, b: GPTConfig): boolean =>
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config, tokenizer, data, outDir, resumeFrom, saveEvery = 0, finalEval = true } = options;
   const settings = resolveSettings(options);
-  const saved = resumeFrom ? (resumeFrom.json.train as TrainState | undefined) : undefined;
+  const saved = resumeFrom ? savedTrainState(resumeFrom) : undefined;
   if (resumeFrom && !saved) throw new CheckpointError('checkpoint has no training state to resume from (was it saved by sample-only tools?)');
   if (resumeFrom && !sameConfig(resumeFrom.config, config)) {
     throw new CheckpointError(`checkpoint is of another shape: ${JSON.stringify(resumeFrom.config)} there, ${JSON.stringify(config)} here`);
@@ -249,12 +230,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const title = `GPT ${config.nLayer}×${config.nEmbd}, ${tokenizer.kind} tokens`;
 
   let finalValLoss: number | null = null;
+  let lastSaved: number | null = resumeFrom ? step : null;
   const checkpoint = async (): Promise<void> => {
     if (!outDir) return;
     const state: TrainState = {
       step, settings, sampler: sampler.getState(), rng: getRngState(), history, data: options.dataInfo, finalValLoss,
     };
-    await saveCheckpoint(outDir, { model, tokenizer, optimizer, extra: { train: state } });
+    try {
+      await saveCheckpoint(outDir, { model, tokenizer, optimizer, extra: { train: state } });
+    } catch (e) {
+      if (!(e instanceof NonFiniteError)) throw e;
+      const kept = lastSaved === null ? 'no checkpoint was written' : `the checkpoint of step ${lastSaved} in ${outDir} is kept`;
+      throw new DivergedError(`the update of step ${step} made the weights non-finite (${e.message.replace(/^refusing to save non-finite values: /, '')}); ${kept}; try a lower --lr or a longer --warmup`);
+    }
+    lastSaved = step;
     await writeLossPlot(outDir, history, title);
   };
   let valLoss: number | null = history.val.at(-1)?.[1] ?? null;
@@ -300,6 +289,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     optimizer.step();
     optimizer.zeroGrad();
     step++;
+    // the update is a device kernel, not a recorded op: anomaly mode checks its result here
+    if (isAnomalyEnabled()) await checkUpdate(model, step);
     history.train.push([step, loss]);
     const ms = performance.now() - t;
     // throughput over recent steps (exponential average), skipping the first step's compilation

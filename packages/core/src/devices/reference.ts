@@ -26,12 +26,13 @@ const unaryFns: Record<UnaryOp, (x: number) => number> = {
   sqrt: Math.sqrt,
   tanh: Math.tanh,
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
-  relu: (x) => (x > 0 ? x : 0),
+  relu: (x) => (x > 0 || Number.isNaN(x) ? x : 0), // NaN stays NaN (IEEE, PyTorch)
   abs: Math.abs,
   sign: Math.sign,
   reluDeriv: (x) => (x > 0 ? 1 : 0),
   // GPT-2's tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
-  gelu: (x) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))),
+  // at −∞ the formula is −∞·0; the limit (from below) is −0
+  gelu: (x) => (x === -Infinity ? -0 : 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))),
   geluDeriv: (x) => {
     const t = Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x));
     return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x);

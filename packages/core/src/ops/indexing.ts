@@ -3,6 +3,7 @@ import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { fmt } from '../shape.js';
 import { deviceOf } from './common.js';
+import { checkIds, checkIndices } from '../validate.js';
 
 /**
  * Integer indices live on the host (they come from data loaders and samplers), so they can be
@@ -16,26 +17,13 @@ export interface Indices {
 export type IndicesLike = Indices | Int32Array | number[] | number[][];
 
 export function indices(data: ArrayLike<number>, shape: readonly number[] = [data.length]): Indices {
-  return { data: Int32Array.from(data), shape };
+  // checked before the Int32Array, which would silently truncate 1.5 and wrap 2^32 + 1
+  return { data: checkIds('indices', 'index', data, 2 ** 31), shape };
 }
 
-/** Validates integers in [0, bound) and returns flat indices with their shape. */
+/** Validates integers in [0, bound) (validate.ts) and returns flat indices with their shape. */
 export function toIndices(op: string, x: IndicesLike, bound: number, what = 'index'): Indices {
-  let out: Indices;
-  if (x instanceof Int32Array) out = { data: x, shape: [x.length] };
-  else if (Array.isArray(x)) {
-    const nested = Array.isArray(x[0]);
-    const rows = x as number[][];
-    if (nested && rows.some((r) => r.length !== rows[0].length)) throw new Error(`${op}: ragged ${what} array`);
-    const flat = nested ? rows.flat() : (x as number[]);
-    if (flat.some((v) => !Number.isInteger(v))) throw new Error(`${op}: ${what} values must be integers`);
-    out = { data: Int32Array.from(flat), shape: nested ? [rows.length, rows[0].length] : [flat.length] };
-  } else out = x;
-  for (let i = 0; i < out.data.length; i++) {
-    const v = out.data[i];
-    if (v < 0 || v >= bound) throw new Error(`${op}: ${what} ${v} at position ${i} is out of range [0, ${bound})`);
-  }
-  return out;
+  return checkIndices(op, x, bound, what);
 }
 
 /** Rows of `table` [rows, cols] at `idx`: shape [...idx.shape, cols]. The embedding lookup. */

@@ -3,10 +3,12 @@ import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { assertValidShape, broadcastShapes, fmt, normalizeAxis, sameShape, sizeOf, stridesOf } from '../shape.js';
 import { deviceOf } from './common.js';
+import { checkReshapeTarget, checkTensor, show } from '../validate.js';
 import { add } from './elementwise.js';
 
 /** Same data, new shape (one dim may be −1). Free: the result shares the buffer. */
 export function reshape(x: Tensor, shape: number[]): Tensor {
+  checkReshapeTarget('reshape', shape, x.size, x.shape);
   const inferred = shape.indexOf(-1);
   if (inferred !== shape.lastIndexOf(-1)) throw new Error(`reshape: only one dimension may be -1, got ${fmt(shape)}`);
   const known = sizeOf(shape.filter((d) => d !== -1));
@@ -90,7 +92,8 @@ export function expand(x: Tensor, shape: number[]): Tensor {
 
 /** Joins tensors along `axis`; all other dims must agree. */
 export function concat(xs: Tensor[], axis = 0): Tensor {
-  if (xs.length === 0) throw new Error('concat: needs at least one tensor');
+  if (!Array.isArray(xs) || xs.length === 0) throw new Error(`concat: needs an array of at least one tensor, got ${show(xs)}`);
+  xs.forEach((x, i) => checkTensor('concat', `tensors[${i}]`, x));
   const ax = normalizeAxis('concat', axis, xs[0].ndim);
   const first = xs[0].shape;
   for (const x of xs) {

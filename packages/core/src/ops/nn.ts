@@ -6,12 +6,14 @@ import { dropoutSeed } from '../random.js';
 import { deviceOf, fusion } from './common.js';
 import { where } from './elementwise.js';
 import { logsumexp, mean, sum } from './reduce.js';
-import { transpose } from './movement.js';
+import { reshape, transpose } from './movement.js';
 import { oneHot, toIndices, type IndicesLike } from './indexing.js';
 
 /** Softmax along `axis`, one fused kernel over the last axis (others are transposed there). */
 export function softmax(x: Tensor, axis = -1): Tensor {
   const ax = normalizeAxis('softmax', axis, x.ndim);
+  // no values, nothing to normalise: the answer is the empty tensor (kernels need a row length ≥ 1)
+  if (x.size === 0) return reshape(x, [...x.shape]);
   if (ax !== x.ndim - 1) return transpose(softmax(transpose(x, ax, -1)), ax, -1);
   const device = deviceOf('softmax', x);
   const cols = x.shape[ax];

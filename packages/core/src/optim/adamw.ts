@@ -7,6 +7,7 @@ import { Tensor, keep, tidy } from '../tensor.js';
 import { noGrad } from '../autograd.js';
 import { pad } from '../ops/movement.js';
 import { Optimizer, type ParamGroup } from './optimizer.js';
+import { checkNumber, show } from '../validate.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -37,8 +38,10 @@ export class AdamW extends Optimizer {
     this.betas = options.betas ?? [0.9, 0.999];
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0.01;
-    const [b1, b2] = this.betas;
-    if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new Error(`AdamW: betas must be in [0, 1), got [${this.betas}]`);
+    const [b1, b2] = Array.isArray(this.betas) && this.betas.length === 2 ? this.betas : [NaN, NaN];
+    if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new Error(`AdamW: betas must be two numbers in [0, 1), got ${show(this.betas)}${Array.isArray(this.betas) ? ` [${this.betas}]` : ''}`);
+    checkNumber('AdamW', 'eps', this.eps, { min: 0 });
+    checkNumber('AdamW', 'weightDecay', this.weightDecay, { min: 0 });
   }
 
   private momentsOf(p: Tensor): Tensor {

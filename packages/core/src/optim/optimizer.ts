@@ -1,5 +1,6 @@
 /** What every optimizer shares: parameter groups, zeroGrad, and a learning rate to schedule. */
 import type { Tensor } from '../tensor.js';
+import { checkNumber, checkTensor, show } from '../validate.js';
 
 export interface ParamGroup {
   params: Tensor[];
@@ -14,9 +15,17 @@ export abstract class Optimizer {
   lr: number;
 
   constructor(params: Tensor[] | ParamGroup[], lr: number) {
-    if (!(lr >= 0)) throw new Error(`${this.constructor.name}: lr must be a non-negative number, got ${lr}`);
+    const op = this.constructor.name;
+    checkNumber(op, 'lr', lr, { min: 0 });
+    if (!Array.isArray(params)) throw new Error(`${op}: params must be an array of tensors or of parameter groups, got ${show(params)}`);
     const list = params as (Tensor | ParamGroup)[];
     this.groups = list.length > 0 && 'params' in list[0] ? (list as ParamGroup[]) : [{ params: list as Tensor[] }];
+    this.groups.forEach((g, gi) => {
+      if (!Array.isArray(g.params)) throw new Error(`${op}: group ${gi}'s params must be an array of tensors, got ${show(g.params)}`);
+      if (g.lr !== undefined) checkNumber(op, `group ${gi}'s lr`, g.lr, { min: 0 });
+      if (g.weightDecay !== undefined) checkNumber(op, `group ${gi}'s weightDecay`, g.weightDecay, { min: 0 });
+      g.params.forEach((p, i) => checkTensor(op, `group ${gi}'s params[${i}]`, p));
+    });
     for (const g of this.groups) {
       for (const p of g.params) {
         if (!p.requiresGrad) throw new Error(`${this.constructor.name}: parameter of shape [${p.shape}] does not require grad`);

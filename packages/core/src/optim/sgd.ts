@@ -1,4 +1,5 @@
 /** SGD with PyTorch-style momentum (v = μ·v + g; p −= lr·v) and L2 weight decay. */
+import { checkNumber } from '../validate.js';
 import { Tensor, keep, tidy } from '../tensor.js';
 import { noGrad } from '../autograd.js';
 import { Optimizer, type ParamGroup } from './optimizer.js';
@@ -10,8 +11,8 @@ export class SGD extends Optimizer {
 
   constructor(params: Tensor[] | ParamGroup[], options: { lr: number; momentum?: number; weightDecay?: number }) {
     super(params, options.lr);
-    this.momentum = options.momentum ?? 0;
-    this.weightDecay = options.weightDecay ?? 0;
+    this.momentum = checkNumber('SGD', 'momentum', options.momentum ?? 0, { min: 0 });
+    this.weightDecay = checkNumber('SGD', 'weightDecay', options.weightDecay ?? 0, { min: 0 });
   }
 
   step(): void {

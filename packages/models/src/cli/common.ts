@@ -2,7 +2,7 @@
  * What the command-line mains share: their streams, and the rule that a user's mistake (a flag, a
  * file, a shape) ends with one clear line and a non-zero exit, while a bug keeps its stack trace.
  */
-import { setDevice } from '@flashgrad/core';
+import { AnomalyError, setDevice } from '@flashgrad/core';
 import { UsageError } from '../cli-args.js';
 import { ConfigError } from '../config.js';
 import { CheckpointError } from '../checkpoint.js';
@@ -40,7 +40,7 @@ export async function runCommand(io: CliIO, command: string, body: () => Promise
       io.stderr.write(`${command}: ${e.message}\nRun '${command} --help' for the flags.\n`);
       return EXIT.usage;
     }
-    if (e instanceof InputError || e instanceof ConfigError || e instanceof CheckpointError || e instanceof DivergedError) {
+    if (e instanceof InputError || e instanceof ConfigError || e instanceof CheckpointError || e instanceof DivergedError || e instanceof AnomalyError) {
       io.stderr.write(`${command}: ${e.message}\n`);
       return EXIT.failure;
     }

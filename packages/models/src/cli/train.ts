@@ -4,6 +4,7 @@
  * `auto` device.
  */
 import { createHash } from 'node:crypto';
+import { detectAnomaly } from '@flashgrad/core';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, usage, UsageError, type ArgsSpec } from '../cli-args.js';
@@ -11,7 +12,7 @@ import { isPresetName, presets, validateConfig, countParameters, type GPTConfig,
 import { loadText, splitTrainVal } from '../data.js';
 import { CharTokenizer, Gpt2Tokenizer, type Tokenizer } from '../tokenizer.js';
 import { loadCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
-import { resolveSettings, savedSettings, train, type TrainResult, type TrainSettings } from '../train.js';
+import { resolveSettings, savedTrainState, train, type TrainResult, type TrainSettings } from '../train.js';
 import { sampleText } from '../sample.js';
 import { asInput, InputError, processIO, runCommand, startDevice, type CliIO } from './common.js';
 
@@ -41,6 +42,7 @@ export const trainFlags = {
   resume: { type: 'boolean', help: 'continue the run checkpointed in --out' },
   saveEvery: { type: 'int', help: 'checkpoint every K steps (default: at every validation; 0: only at the end)' },
   sampleTokens: { type: 'int', default: 400, help: 'tokens of text to generate at the end (0: none)' },
+  detectAnomaly: { type: 'boolean', help: 'check every op and gradient for NaN/Infinity and name the first op that makes one (slow)' },
 } as const satisfies ArgsSpec;
 
 const MODEL_FLAGS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'dropout', 'attention'] as const;
@@ -116,7 +118,8 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
   }
 
   const d = preset.train;
-  const base: Partial<TrainSettings> = resumed ? (savedSettings(resumed) ?? {}) : {};
+  const savedState = resumed ? savedTrainState(resumed) : undefined;
+  const base: Partial<TrainSettings> = savedState?.settings ?? {};
   const settings = resolveSettings({
     steps: args.steps ?? base.steps ?? d.steps,
     batchSize: args.batch ?? base.batchSize ?? d.batchSize,
@@ -132,7 +135,7 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
     betas: base.betas ?? [0.9, 0.99],
   });
   if (resumed) {
-    const done = (resumed.json.train as { step?: number } | undefined)?.step ?? 0;
+    const done = savedState?.step ?? 0;
     if (done >= settings.steps) throw new UsageError(`--resume: the checkpoint in ${outDir} is already at step ${done}; pass --steps above it to train on`);
   }
 
@@ -147,12 +150,13 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
       `${settings.steps} steps of ${settings.batchSize}×${settings.gradAccum}×${config.blockSize} tokens, lr ${settings.lr} → ${settings.minLr}\n`,
   );
 
-  const result = await train({
+  const run = () => train({
     config, tokenizer, data: split, ...settings,
     dataInfo: { source: args.data ?? source, tokens: tokens.length, sha256: sha256(text) },
     outDir, resumeFrom: resumed, saveEvery: args.saveEvery ?? settings.evalEvery,
     progress: io.stderr,
   });
+  const result = args.detectAnomaly ? await detectAnomaly(run) : await run();
 
   let sample = '';
   if (args.sampleTokens > 0) {
@@ -162,7 +166,7 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
   const lines = [
     `done: ${result.step} steps in ${result.seconds.toFixed(1)} s (${Math.round(result.tokensPerSec).toLocaleString('en-US')} tok/s)`,
     result.finalValLoss !== null ? `val loss ${result.finalValLoss.toFixed(4)} nats/token over the whole val split` : null,
-    `checkpoint: ${outDir}/ (model.safetensors, optimizer.safetensors, checkpoint.json)`,
+    `checkpoint: ${join(outDir, 'checkpoint.json')} (weights also at ${join(outDir, 'model.safetensors')})`,
     `loss plot:  ${join(outDir, 'loss.svg')}`,
   ].filter((l): l is string => l !== null);
   io.stdout.write(lines.join('\n') + '\n');

@@ -169,7 +169,7 @@ export class GpujsEngine {
       b.recycle = null;
     }
     // kernels queued before this call may still read it: free after them
-    this.queue.run(() => free(b));
+    this.queue.run(() => free(b), { essential: true });
   }
 
   memory(): MemoryInfo {
@@ -272,7 +272,7 @@ export class GpujsEngine {
       owner.idle.splice(owner.idle.indexOf(k), 1);
       owner.instances.delete(k);
       // destroyed behind every queued kernel, which may still read its buffer
-      this.queue.run(() => k.destroy());
+      this.queue.run(() => k.destroy(), { essential: true });
     }
   }
 

@@ -33,11 +33,27 @@ export class GpujsBuffer implements DeviceBuffer {
 export const isPromise = (x: unknown): x is Promise<unknown> =>
   typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function';
 
+/**
+ * Tasks that may wait in the queue. Work only runs when the caller yields to the event loop (a
+ * GPU's answer arrives as a Promise), and a synchronous loop cannot be made to wait for it without
+ * deadlocking, so instead of growing the heap without bound (each waiting task holds its closure)
+ * the queue refuses more, saying why. A GPT-2 training step queues a few thousand kernels.
+ */
+export const MAX_WAITING = Number(process.env.FLASHGRAD_MAX_QUEUED ?? 50_000);
+
 export class KernelQueue {
   private tail: Promise<void> | null = null;
+  /** Tasks chained but not started yet. */
+  private waiting = 0;
+
+  constructor(private readonly maxWaiting = MAX_WAITING) {}
 
   get idle(): boolean {
     return this.tail === null;
+  }
+
+  get length(): number {
+    return this.waiting;
   }
 
   /**
@@ -45,14 +61,26 @@ export class KernelQueue {
    * that returns a Promise keeps the queue busy until it settles. Errors thrown by a queued task
    * are the task's to record (on its output buffer); the queue itself never rejects.
    * Returns the Promise the task's completion is tied to, or null when it ran synchronously.
+   * Throws when MAX_WAITING tasks already wait, unless the task is `essential` (a free).
    */
-  run(task: () => void | Promise<void>): Promise<void> | null {
+  run(task: () => void | Promise<void>, options: { essential?: boolean } = {}): Promise<void> | null {
     if (this.tail === null) {
       const r = task();
       if (!isPromise(r)) return null;
       return this.chain(r);
     }
-    return this.chain(this.tail.then(task));
+    // frees are never refused: refusing one would leak the buffer it frees
+    if (this.waiting >= this.maxWaiting && !options.essential) {
+      throw new Error(
+        `gpujs: ${this.waiting} kernels are waiting to run: a loop that never yields to the event loop cannot let the device ` +
+          'catch up; await a read (await loss.item()) or await sync() inside the loop (limit: FLASHGRAD_MAX_QUEUED)',
+      );
+    }
+    this.waiting++;
+    return this.chain(this.tail.then(() => {
+      this.waiting--;
+      return task();
+    }));
   }
 
   private chain(p: Promise<void>): Promise<void> {

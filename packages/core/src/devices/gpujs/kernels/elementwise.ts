@@ -37,11 +37,14 @@ function unaryBody(op: UnaryOp, mode: GpujsMode): [string, number] {
     case 'sqrt': return ['return Math.sqrt(x);', 2];
     case 'tanh': return [`${tanhStatements(mode, 'y', 'x', '')}return y;`, tc];
     case 'sigmoid': return [`const nx = -x; ${expStatements(mode, 'e', 'nx', '')}return 1.0 / (1.0 + e);`, tc];
-    case 'relu': return ['return Math.max(x, 0.0);', 1];
+    // not Math.max(x, 0): WGSL lets max drop a NaN (llvmpipe does), and relu(NaN) is NaN (IEEE,
+    // PyTorch). A NaN fails both comparisons and (x + |x|)/2 carries it; that sum is exact within ±1
+    case 'relu': return ['return x < -1.0 ? 0.0 : (x > 1.0 ? x : 0.5 * (x + Math.abs(x)));', 3];
     case 'abs': return ['return Math.abs(x);', 1];
     case 'sign': return ['return Math.sign(x);', 2];
     case 'reluDeriv': return ['return x > 0.0 ? 1.0 : 0.0;', 1];
-    case 'gelu': return [`${geluPrelude(mode)}return x * s;`, tc + 2];
+    // below −11 gelu underflows float32 to −0; the clamped e would make −∞·s = −∞ instead
+    case 'gelu': return [`${geluPrelude(mode)}return x < -11.0 ? -0.0 : x * s;`, tc + 2];
     // d/dx x·σ(2u) = σ + 2x·σ(1 − σ)·u′ (= the reference's 0.5(1+t) + 0.5x(1−t²)u′ with t = 2σ − 1)
     case 'geluDeriv':
       return [`${geluPrelude(mode)}` +

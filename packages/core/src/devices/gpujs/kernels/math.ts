@@ -27,24 +27,29 @@ export function expStatements(mode: GpujsMode, out: string, x: string, tag: stri
   const v = `ex${tag}`;
   const n = `en${tag}`;
   const r = `er${tag}`;
+  const hi = `eh${tag}`;
   // clamp into the table's range (an index outside it would read outside wasm memory): below −87
-  // e^x is nearly under float32's normal range (we give 0), above 88 we give e^88, not Infinity
-  return `const ${v} = Math.min(Math.max(${x}, -87.0), 88.0); ` +
+  // e^x is nearly under float32's normal range (we give 0). Above 88 we take e^(x−1)·e, whose
+  // float32 product overflows to Infinity exactly where e^x does (x > 88.72, +Infinity included)
+  return `const ${hi} = ${x} > 88.0 ? 1.0 : 0.0; ` +
+    `const ${v} = Math.min(Math.max(${x} - ${hi}, -87.0), 88.0); ` +
     `const ${n} = Math.floor(${v} * 1.4426950408889634 + 0.5); ` +
     // ln2 split in two so n·ln2_hi is exact in float32: r keeps full precision
     `const ${r} = ${v} - ${n} * 0.693145751953125 - ${n} * 0.0000014286067653302226; ` +
     `const ${out} = ${x} < -87.0 ? 0.0 : (1.0 + ${r} * (1.0 + ${r} * (0.5 + ${r} * (0.16666666666666666 + ${r} * (0.041666666666666664 + ` +
-    `${r} * (0.008333333333333333 + ${r} * (0.001388888888888889 + ${r} * 0.0001984126984126984))))))) * this.constants.pow2[${n} + 126.0]; `;
+    `${r} * (0.008333333333333333 + ${r} * (0.001388888888888889 + ${r} * 0.0001984126984126984))))))) * this.constants.pow2[${n} + 126.0] ` +
+    `* (${hi} > 0.0 ? 2.718281828459045 : 1.0); `;
 }
 
 /**
  * Statements declaring `out` = tanh(x). With the fast exp: tanh = sign(x)·(1 − e^(−2|x|))/(1 + e^(−2|x|)),
- * and a Taylor polynomial below |x| = 0.3 where that difference cancels. Elsewhere Math.tanh,
- * clamped: WGSL's tanh overflows to NaN for large |x| on some drivers, and tanh(±9.1) already
- * rounds to ±1 in float32.
+ * and a Taylor polynomial below |x| = 0.3 where that difference cancels. Elsewhere Math.tanh
+ * within ±15 and ±1 beyond: WGSL's tanh overflows to NaN for large |x| on some drivers, and
+ * tanh(±9.1) already rounds to ±1 in float32.
  */
 export function tanhStatements(mode: GpujsMode, out: string, x: string, tag: string): string {
-  if (!usesFastExp(mode)) return `const ${out} = Math.tanh(Math.min(Math.max(${x}, -15.0), 15.0)); `;
+  // NaN fails every comparison and falls through to itself: llvmpipe's tanh(NaN) is −1
+  if (!usesFastExp(mode)) return `const ${out} = Math.abs(${x}) <= 15.0 ? Math.tanh(${x}) : (${x} > 0.0 ? 1.0 : (${x} < 0.0 ? -1.0 : ${x})); `;
   const a = `ta${tag}`;
   const e = `te${tag}`;
   const q = `tq${tag}`;

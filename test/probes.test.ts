@@ -1,0 +1,254 @@
+/**
+ * The hostile-user probes of issue 11 against the public API, each with the clear error (naming
+ * the op and the value) or the right answer it must get; property-based where the input space is
+ * large (ragged arrays, non-integer ids). Reference device, plus wasm where a kernel is involved.
+ */
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  arange, concat, full, gather, getDevice, manualSeed, nn, optim, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
+} from '@flashgrad/core';
+import { flashAttention, naiveAttention } from '@flashgrad/attention';
+import { ConfigError, GPT, type GPTConfig } from '@flashgrad/models';
+import { runs } from './helpers/arbitraries.js';
+
+const micro: GPTConfig = { vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true, attention: 'flash' };
+const noStack = (f: () => unknown): Error => {
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected an error, got none');
+};
+/** The error must be ours (an Error, not a raw TypeError/RangeError from deep inside) and match. */
+function expectClear(f: () => unknown, message: RegExp): void {
+  const e = noStack(f);
+  expect(e.constructor.name === 'TypeError' || e.constructor.name === 'RangeError', `${e.constructor.name}: ${e.message}`).toBe(false);
+  expect(e.message).toMatch(message);
+}
+
+beforeAll(async () => {
+  await setDevice('reference');
+});
+
+describe('token ids and indices', () => {
+  it('gpt.forward refuses non-integer, non-finite, negative and out-of-range ids, naming the value', () => {
+    manualSeed(1);
+    const gpt = new GPT(micro);
+    const cases: [unknown, RegExp][] = [
+      [[[1.9]], /GPT\.forward: token id 1\.9 at position 0 is not an integer/],
+      [[[NaN]], /GPT\.forward: token id NaN at position 0 is not an integer/],
+      [[[Infinity]], /token id Infinity at position 0 is not an integer/],
+      [[[2 ** 32 + 3]], /token id 4294967299 at position 0 is out of range \[0, 11\)/],
+      [[[0, -1]], /token id -1 at position 1 is out of range \[0, 11\)/],
+      [[[11]], /token id 11 at position 0 is out of range \[0, 11\)/],
+      [[['3']], /GPT\.forward: values must be numbers, got "3" at \[0\]\[0\]/],
+      [{ data: Float64Array.from([1.5]), shape: [1, 1] }, /token id 1\.5 at position 0 is not an integer/],
+      [Int32Array.from([1, 2]), /GPT\.forward: idx must be \[B, T\] \(nested rows, or \{ data, shape: \[B, T\] \}\), got shape \[2\]/],
+      [[[1, 2], [3]], /GPT\.forward: ragged nested array/],
+      [[[]], /GPT\.forward: idx must hold at least one token, got shape \[1,0\]/],
+      [[], /GPT\.forward: idx must be \[B, T\].*got shape \[0\]/],
+      [undefined, /GPT\.forward: token id values must be host integers.*got undefined/],
+    ];
+    for (const [idx, message] of cases) expectClear(() => gpt.forward(idx as number[][]), message);
+    expectClear(() => gpt.forward([[1, 2]], [[1, 2.5]]), /GPT\.forward: target 2\.5 at position 1 is not an integer/);
+  });
+
+  it('gather refuses every non-integer or out-of-range index (property), a tensor and a Float32Array of fractions', () => {
+    const table = tensor([[1, 2], [3, 4], [5, 6]]);
+    fc.assert(
+      fc.property(fc.oneof(fc.double(), fc.integer({ min: -(2 ** 40), max: 2 ** 40 })), (v) => {
+        const valid = Number.isInteger(v) && v >= 0 && v < 3;
+        if (valid) return;
+        expectClear(() => gather(table, [0, v]), new RegExp(`gather: index ${Object.is(v, -0) ? '-?0' : String(v).replace(/[.+]/g, '\\$&')} at position 1 is (not an integer|out of range \\[0, 3\\))`));
+      }),
+      runs(200),
+    );
+    expectClear(() => gather(table, [2 ** 32 + 1]), /gather: index 4294967297 at position 0 is out of range \[0, 3\)/);
+    expectClear(() => gather(table, Float64Array.from([1.5]) as unknown as Int32Array), /gather: index 1\.5 at position 0 is not an integer/);
+    expectClear(() => gather(table, Float32Array.from([0.5]) as unknown as Int32Array), /gather: index 0\.5 at position 0 is not an integer/);
+    expectClear(() => gather(table, tensor([1]) as unknown as Int32Array), /gather: index values must be host integers.*got a Tensor; read a tensor with await t\.data\(\) first/);
+  });
+
+  it('gather of valid indices still gives the rows (typed arrays, nested arrays, { data, shape })', async () => {
+    const table = tensor([[1, 2], [3, 4], [5, 6]]);
+    expect(await gather(table, Float64Array.from([2, 0]) as unknown as Int32Array).toArray()).toEqual([[5, 6], [1, 2]]);
+    expect(await gather(table, [[1], [2]]).toArray()).toEqual([[[3, 4]], [[5, 6]]]);
+    expect(await gather(table, { data: Int32Array.from([1, 1]), shape: [2] }).toArray()).toEqual([[3, 4], [3, 4]]);
+  });
+});
+
+describe('tensor() and the creation ops', () => {
+  it('accepts exactly the rectangular arrays of numbers (property), and names where a ragged one breaks', () => {
+    // an independent oracle: the structure signature of a value, null when its rows disagree
+    const signature = (v: unknown): string | null => {
+      if (typeof v === 'number') return '';
+      if (!Array.isArray(v)) return null;
+      const inner = v.map(signature);
+      if (inner.some((x) => x === null) || new Set(inner).size > 1) return null;
+      return `${v.length}(${inner[0] ?? ''})`;
+    };
+    // rectangular arrays with one element (at a random depth) replaced by something else
+    const damaged = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }).chain((shape) => {
+      const build = (d: number): unknown => (d === shape.length ? 1 : Array.from({ length: shape[d] }, () => build(d + 1)));
+      return fc.tuple(fc.constant(shape), fc.constant(build(0)), fc.array(fc.nat(), { minLength: shape.length + 1, maxLength: shape.length + 1 }),
+        fc.constantFrom<unknown>([4], 7, [], [[1]], [1, 2], 'x', null, undefined, NaN, {}));
+    });
+    fc.assert(
+      fc.property(damaged, ([shape, value, path, replacement]) => {
+        const copy = structuredClone(value) as unknown[];
+        const depth = 1 + (path[shape.length] % shape.length);
+        let parent = copy;
+        for (let d = 0; d < depth - 1; d++) parent = parent[path[d] % shape[d]] as unknown[];
+        parent[path[depth - 1] % shape[depth - 1]] = replacement;
+        if (signature(copy) !== null) {
+          const t = tensor(copy as number[]);
+          expect(t.size).toBe((copy as unknown[]).flat(Infinity).length);
+        } else {
+          expectClear(() => tensor(copy as number[]), /^tensor: (ragged nested array: .* is .*, expected an array of \d+|values must be numbers, got .* at \[)/);
+        }
+      }),
+      runs(300),
+    );
+    expectClear(() => tensor([[1, 2], [3, [4]]] as unknown as number[]), /tensor: values must be numbers, got an array of 1 at \[1\]\[1\] \(ragged: expected shape \[2, 2\]\)/);
+    expectClear(() => tensor([[1, 2], [3]]), /tensor: ragged nested array: \[1\] is an array of 1, expected an array of 2 \(shape \[2, 2\]\)/);
+  });
+
+  it('refuses strings, undefined and other non-numbers', () => {
+    expectClear(() => tensor('abc' as unknown as number[]), /tensor: values must be a number, nested arrays of numbers or a typed array, got "abc"/);
+    expectClear(() => tensor(undefined as unknown as number[]), /tensor: values must be .* got undefined/);
+    expectClear(() => tensor({ length: 2 } as unknown as number[]), /tensor: values must be .* got an object/);
+    expectClear(() => tensor([1, '2'] as unknown as number[]), /tensor: values must be numbers, got "2" at \[1\]/);
+    expectClear(() => tensor([1, 2], { shape: ['2'] as unknown as number[] }), /tensor: dimension 0 of the shape must be a non-negative integer, got "2"/);
+    expectClear(() => full([2], 'x' as unknown as number), /full: value must be a number, got "x"/);
+    expectClear(() => full([2], undefined as unknown as number), /full: value must be a number, got undefined/);
+    expectClear(() => zeros('3' as unknown as number[]), /zeros|full: shape must be an array of non-negative integers, got "3"/);
+    expectClear(() => zeros([2, -1]), /full: dimension 1 of the shape must be a non-negative integer, got -1/);
+    expectClear(() => zeros([1.5]), /full: dimension 0 of the shape must be a non-negative integer, got 1\.5/);
+    expectClear(() => arange(0, Infinity), /arange: end must be a finite number, got Infinity/);
+    expectClear(() => arange(NaN), /arange: end must be a finite number, got NaN/);
+    expectClear(() => randn([2], { std: -1 }), /randn: std must be a finite number ≥ 0, got -1/);
+  });
+
+  it('keeps NaN and ±Infinity as values (they are numbers)', async () => {
+    expect(Array.from(await full([2], NaN).data())).toEqual([NaN, NaN]);
+    expect(Array.from(await tensor([Infinity, -Infinity, NaN]).data())).toEqual([Infinity, -Infinity, NaN]);
+  });
+
+  it('checks sizes against the device before allocating anything', () => {
+    const limit = getDevice().maxElements;
+    const started = Date.now();
+    expectClear(() => zeros([2 ** 31]), new RegExp(`full: shape \\[2147483648\\] has 2147483648 elements, more than the reference device's limit of ${limit}`));
+    expectClear(() => randn([2 ** 31]), /randn: shape \[2147483648\] has 2147483648 elements, more than/);
+    expectClear(() => rand([2 ** 16, 2 ** 16]), /rand: shape \[65536, 65536\] has 4294967296 elements/);
+    expectClear(() => arange(0, 2 ** 32), /arange: shape \[4294967296\] has 4294967296 elements/);
+    expectClear(() => new GPT({ ...micro, vocabSize: 5e8 }), /GPT config: the token embedding \(vocabSize × nEmbd\) would have 4000000000 elements, more than the reference device's limit/);
+    expect(noStack(() => new GPT({ ...micro, vocabSize: 5e8 }))).toBeInstanceOf(ConfigError);
+    // not a timing assertion on the work, only a guard that nothing of 16 GiB was allocated and filled first
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+});
+
+describe('movement, attention and optimizer arguments', () => {
+  it('reshape with -1 next to a 0-size dim is ambiguous, as PyTorch says', () => {
+    const empty = zeros([0, 3]);
+    expectClear(() => reshape(empty, [-1, 0]), /reshape: cannot view tensor of shape \[0, 3\] \(0 elements\) as \[-1, 0\]: the -1 is ambiguous/);
+    expect(reshape(empty, [3, -1]).shape).toEqual([3, 0]); // PyTorch: [3, 0]
+    expect(reshape(empty, [0, 1, 3]).shape).toEqual([0, 1, 3]);
+    expectClear(() => reshape(empty, [-1, -1]), /reshape: only one dimension may be -1/);
+    expectClear(() => reshape(zeros([6]), [-2, 3]), /reshape: dimension 0 of \[-2, 3\] must be an integer ≥ 0 or -1, got -2/);
+    expectClear(() => reshape(zeros([6]), [2.5, 2]), /reshape: dimension 0 .* got 2\.5/);
+    expectClear(() => reshape(zeros([6]), '6' as unknown as number[]), /reshape: shape must be an array of integers, got "6"/);
+  });
+
+  it('concat names the element that is not a tensor', () => {
+    const t = tensor([1, 2]);
+    expectClear(() => concat([t, 3 as unknown as Tensor]), /concat: tensors\[1\] must be a Tensor, got 3/);
+    expectClear(() => concat(t as unknown as Tensor[]), /concat: needs an array of at least one tensor, got a Tensor/);
+  });
+
+  it("attention options are booleans and known keys: causal: 'no' is an error, not causal", () => {
+    manualSeed(2);
+    const q = randn([1, 1, 3, 4]);
+    for (const attend of [naiveAttention, flashAttention] as const) {
+      const name = attend === naiveAttention ? 'naiveAttention' : 'flashAttention';
+      expectClear(() => attend(q, q, q, { causal: 'no' as unknown as boolean }), new RegExp(`${name}: causal must be true or false, got "no"`));
+      expectClear(() => attend(q, q, q, { casual: true } as never), new RegExp(`${name}: unknown option "casual"`));
+      expectClear(() => attend(q, q, q, null as never), new RegExp(`${name}: options must be an object, got null`));
+    }
+  });
+
+  it('optimizers validate every hyperparameter', () => {
+    const p = zeros([2], { requiresGrad: true });
+    expectClear(() => new optim.AdamW([p], { lr: 1e-3, weightDecay: NaN }), /AdamW: weightDecay must be a finite number ≥ 0, got NaN/);
+    expectClear(() => new optim.AdamW([p], { lr: 1e-3, eps: -1 }), /AdamW: eps must be a finite number ≥ 0, got -1/);
+    expectClear(() => new optim.AdamW([p], { lr: Infinity }), /AdamW: lr must be a finite number ≥ 0, got Infinity/);
+    expectClear(() => new optim.AdamW([p], { lr: '1' as unknown as number }), /AdamW: lr must be a finite number ≥ 0, got "1"/);
+    expectClear(() => new optim.AdamW([p], { lr: 1e-3, betas: [2, 2] }), /AdamW: betas must be two numbers in \[0, 1\)/);
+    expectClear(() => new optim.AdamW([{ params: [p], weightDecay: -1 }], { lr: 1e-3 }), /AdamW: group 0's weightDecay must be a finite number ≥ 0, got -1/);
+    expectClear(() => new optim.AdamW([p, 3 as unknown as Tensor], { lr: 1e-3 }), /AdamW: group 0's params\[1\] must be a Tensor, got 3/);
+    expectClear(() => new optim.SGD([p], { lr: 0.1, momentum: NaN }), /SGD: momentum must be a finite number ≥ 0, got NaN/);
+  });
+
+  it('GPT(undefined) is a ConfigError, not a TypeError', () => {
+    const e = noStack(() => new GPT(undefined as unknown as GPTConfig));
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.message).toMatch(/GPT config must be an object .* got undefined/);
+  });
+});
+
+describe('empty tensors', () => {
+  it('softmax of a [2, 0] tensor is the [2, 0] tensor on every device', async () => {
+    for (const device of ['reference', 'wasm'] as const) {
+      await setDevice(device);
+      const y = softmax(zeros([2, 0]));
+      expect(y.shape, device).toEqual([2, 0]);
+      expect((await y.data()).length).toBe(0);
+      const x = zeros([0, 3], { requiresGrad: true });
+      softmax(x, 0).sum().backward();
+      expect(x.grad!.shape).toEqual([0, 3]);
+    }
+    await setDevice('reference');
+  });
+
+  it('a layer on an empty batch gives an empty answer', async () => {
+    manualSeed(3);
+    const layer = new nn.Linear(3, 2);
+    expect(layer.forward(zeros([0, 3])).shape).toEqual([0, 2]);
+  });
+});
+
+describe('backward() twice', () => {
+  it('is refused on the same graph (PyTorch semantics), also through flash; retainGraph allows it and accumulates', async () => {
+    const x = tensor([1, 2, 3], { requiresGrad: true });
+    const y = x.mul(x).sum();
+    y.backward();
+    expect(Array.from(await x.grad!.data())).toEqual([2, 4, 6]);
+    expectClear(() => y.backward(), /backward: the graph through (sum|mul).*was already walked by an earlier backward\(\); pass \{ retainGraph: true \}/);
+    expect(Array.from(await x.grad!.data()), 'the refused call added nothing').toEqual([2, 4, 6]);
+
+    const z = x.mul(2).sum();
+    z.backward({ retainGraph: true });
+    z.backward();
+    expect(Array.from(await x.grad!.data())).toEqual([2 + 4, 4 + 4, 6 + 4]);
+    expectClear(() => z.backward(), /already walked/);
+
+    manualSeed(4);
+    const q = randn([1, 1, 4, 8], { requiresGrad: true });
+    const out = flashAttention(q, q, q, { causal: true }).sum();
+    out.backward();
+    expectClear(() => out.backward(), /backward: the graph through (flashAttention|sum).*already walked/);
+    expectClear(() => x.mul(3).sum().backward({ retainGraph: 'yes' } as never), /backward: retainGraph must be true or false, got "yes"/);
+  });
+
+  it('two losses sharing a forward: the second backward is refused unless the first retained the graph', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const h = x.exp();
+    h.sum().backward();
+    expectClear(() => h.mul(2).sum().backward(), /the graph through exp .*already walked/);
+    const k = x.exp();
+    k.sum().backward({ retainGraph: true });
+    expect(() => k.mul(2).sum().backward()).not.toThrow();
+  });
+});
