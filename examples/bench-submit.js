@@ -8,7 +8,10 @@
 //   GPUJS=node_modules/.pnpm/gpu.js@2.24.1/node_modules/gpu.js-base node examples/bench-submit.js --tag before
 //
 // GPUJS names the gpu.js folder to load (default: the one @flashgrad/core resolves), so the
-// published gpu.js and the patched one run on one machine in one session. Dawn's flags come from
+// published gpu.js and the patched one run on one machine in one session. The published copy sits
+// beside the patched one so its dependencies resolve:
+//   g=node_modules/.pnpm/gpu.js@2.24.1/node_modules; mkdir -p $g/gpu.js-base
+//   git -C $g/gpu.js archive 0e9ef15 | tar -x -C $g/gpu.js-base     (0e9ef15: 2.24.1 as published) Dawn's flags come from
 // DAWN_FLAGS / WGPU_FEATURE_LEVEL as in the engine (opengles + compatibility when unset).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -174,7 +174,7 @@ describe.runIf(rt !== null)(`gpu.js webgpu: one submission for many kernels (${r
     const fill = make('function (v) { return v + this.thread.x; }', pipelineSettings([n], { immutable: true }));
     // one output buffer, so only the input buffers tell the bind groups apart
     const sum = make('function (a, b) { return a[this.thread.x] * 10 + b[this.thread.x]; }', pipelineSettings([n]));
-    const sources = [];
+    const sources: Handle[] = [];
     for (let v = 0; v < 4; v++) sources.push(await fill(v * 100));
     await warm(sum, sources[0], sources[1]);
     await fc.assert(fc.asyncProperty(
