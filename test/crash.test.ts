@@ -13,7 +13,8 @@ import { loadText, sampleMain, trainMain, type CliIO } from '@flashgrad/models';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const MICRO = ['--device', 'reference', '--block-size', '8', '--n-layer', '1', '--n-head', '2', '--n-embd', '8', '--batch', '2', '--eval-iters', '1'];
 const SAVE_POINTS = ['model-written', 'optimizer-written', 'manifest-written', 'committed', 'cleaned', 'alias'];
-const RANDOM_KILLS = Number(process.env.CRASH_KILLS ?? 16);
+// 6 kills inside the windows of a save + 14 at random moments = 20 (CRASH_KILLS scales the random ones)
+const RANDOM_KILLS = Number(process.env.CRASH_KILLS ?? 14);
 
 let dir: string;
 let textFile: string;

@@ -2,6 +2,7 @@
  * The host-side parts of @flashgrad/models, which need no tensors: tokenizers, data loading and
  * batching, safetensors, checkpoint files, the argv parser, the progress bar and the loss plot.
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -270,6 +271,22 @@ describe('checkpoint files', () => {
     await expect(loadCheckpointFiles(join(dir, 'nothing'))).rejects.toThrow(/No checkpoint/);
     await expect(saveCheckpointFiles(ck, { weights, json: { files: 1 } })).rejects.toThrow(/reserved/);
     await expect(saveCheckpointFiles(ck, { weights, json: { generation: 1 } })).rejects.toThrow(/reserved/);
+  });
+
+  it('reads a format-1 checkpoint (fixed names) and replaces it by a generation on the next save', async () => {
+    const ck = await mkdtemp(join(dir, 'v1-'));
+    const weights = writeSafetensors({ w: { shape: [1], data: Float32Array.from([3]) } });
+    const optimizer = writeSafetensors({ m: { shape: [1], data: Float32Array.from([0]) } });
+    const hash = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+    await writeFile(join(ck, 'model.safetensors'), weights);
+    await writeFile(join(ck, 'optimizer.safetensors'), optimizer);
+    const files = { 'model.safetensors': { bytes: weights.length, sha256: hash(weights) }, 'optimizer.safetensors': { bytes: optimizer.length, sha256: hash(optimizer) } };
+    await writeFile(join(ck, CHECKPOINT_FILES.json), JSON.stringify({ format: 'flashgrad-checkpoint/1', files, step: 4 }));
+    const back = await loadCheckpointFiles(ck);
+    expect(back).toEqual({ weights, optimizer, json: { step: 4 } });
+    await saveCheckpointFiles(ck, back);
+    expect((await readdir(ck)).sort()).toEqual([CHECKPOINT_FILES.json, 'model.1.safetensors', CHECKPOINT_FILES.weights, 'optimizer.1.safetensors'].sort());
+    expect(await loadCheckpointFiles(ck)).toEqual(back);
   });
 
   it('a manifest pointing outside the checkpoint or malformed is refused by name', async () => {

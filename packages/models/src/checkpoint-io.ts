@@ -120,10 +120,14 @@ async function committedGeneration(dir: string): Promise<number> {
   }
 }
 
-/** Removes what no committed manifest refers to: older generations and temp files of interrupted saves. */
+/** Format 1's moments file, replaced by the generation files. */
+const LEGACY_OPTIMIZER = 'optimizer.safetensors';
+
+/** Removes what no committed manifest refers to: older generations, format 1's moments, temp files of interrupted saves. */
 async function removeStale(dir: string, keep: Set<string>): Promise<void> {
   for (const name of await readdir(dir)) {
-    if ((GENERATION_FILE.test(name) || TEMP_FILE.test(name)) && !keep.has(name)) await rm(join(dir, name), { force: true });
+    const stale = GENERATION_FILE.test(name) || TEMP_FILE.test(name) || name === LEGACY_OPTIMIZER;
+    if (stale && !keep.has(name)) await rm(join(dir, name), { force: true });
   }
 }
 
