@@ -115,8 +115,12 @@ const caseArb = (tile: MatmulTile) => fc.record({
 }).map(({ batches: [batch, aBatch, bBatch], ...rest }): Case => ({ ...rest, batch, aBatch, bBatch }));
 
 describe('webgpu tiled matmul ≡ float64 product', () => {
-  for (const [name, tile, n] of [['small', TILE_SMALL, 30], ['medium', TILE_MEDIUM, 15], ['large', TILE_LARGE, 8]] as const) {
-    it(`${name} tile ${tile.BM}×${tile.BN}×${tile.BK}, ${tile.TM}×${tile.TN} a thread: edges, transposes, batches, epilogue`, async () => {
+  const unrolled = (t: MatmulTile): MatmulTile => ({ ...t, unroll: !t.unroll });
+  for (const [name, tile, n] of [
+    ['small', TILE_SMALL, 30], ['medium', TILE_MEDIUM, 15], ['large', TILE_LARGE, 8],
+    ['small, k steps the other way', unrolled(TILE_SMALL), 10], ['large, k steps the other way', unrolled(TILE_LARGE), 4],
+  ] as const) {
+    it(`${name} tile ${tile.BM}×${tile.BN}×${tile.BK}, ${tile.TM}×${tile.TN} a thread${tile.unroll ? ', unrolled' : ''}: edges, transposes, batches, epilogue`, async () => {
       await fc.assert(fc.asyncProperty(caseArb(tile), (c) => check(c, tile)), runs(n));
     });
   }

@@ -31,6 +31,8 @@ export interface MatmulTile {
   BK: number;
   TM: number;
   TN: number;
+  /** Emit the BK steps over the shared tiles as straight-line code instead of a loop. */
+  unroll?: boolean;
 }
 
 export const TILE_LARGE: MatmulTile = { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 };
@@ -162,12 +164,18 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
   const accs: string[] = [];
   for (let r = 0; r < RA; r++) for (let i = 0; i < 4; i++) for (let s = 0; s < RB; s++) for (let j = 0; j < 4; j++) accs.push(acc(r, i, s, j));
 
-  let step = '';
-  for (let r = 0; r < RA; r++) step += `const a${r} = As[kk * ${LDA} + ${r * TR} + ty]; `;
-  for (let s = 0; s < RB; s++) step += `const b${s} = Bs[kk * ${LDB} + ${s * TC} + tx]; `;
-  for (let r = 0; r < RA; r++) {
-    for (let i = 0; i < 4; i++) for (let s = 0; s < RB; s++) for (let j = 0; j < 4; j++) step += `${acc(r, i, s, j)} += a${r}[${i}] * b${s}[${j}]; `;
-  }
+  /** One step of k over the shared tiles at `kk` (a loop counter, or a literal when unrolled). */
+  const stepAt = (kk: string, u: string) => {
+    let step = '';
+    for (let r = 0; r < RA; r++) step += `const a${r}${u} = As[${kk} * ${LDA} + ${r * TR} + ty]; `;
+    for (let s = 0; s < RB; s++) step += `const b${s}${u} = Bs[${kk} * ${LDB} + ${s * TC} + tx]; `;
+    for (let r = 0; r < RA; r++) {
+      for (let i = 0; i < 4; i++) for (let s = 0; s < RB; s++) for (let j = 0; j < 4; j++) step += `${acc(r, i, s, j)} += a${r}${u}[${i}] * b${s}${u}[${j}]; `;
+    }
+    return step;
+  };
+  const steps = t.unroll ? Array.from({ length: BK }, (_, kk) => stepAt(String(kk), `_${kk}`)).join('') :
+    `for (let kk = 0; kk < ${BK}; kk++) { ${stepAt('kk', '')}} `;
 
   let store = '';
   const offC = count > 1 ? `${z} * ${M * N} + ` : '';
@@ -196,14 +204,14 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
     loadBlock('a', 'As', LDA, BM, M, 'm0', aAlongK, aVec, offA, mEdge) +
     loadBlock('b', 'Bs', LDB, BN, N, 'n0', bAlongK, bVec, offB, nEdge) +
     'workgroupBarrier(); ' +
-    `for (let kk = 0; kk < ${BK}; kk++) { ${step}} ` +
+    steps +
     'workgroupBarrier(); } ' +
     store + '}';
 
   const vec4Arguments = [aVec ? 'a' : '', bVec ? 'b' : ''].filter(Boolean);
   return {
     key: `matmul.tiled:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:` +
-      `${epilogueKey(epilogue)}:${BM}x${BN}x${BK}/${TM}x${TN}`,
+      `${epilogueKey(epilogue)}:${BM}x${BN}x${BK}/${TM}x${TN}${t.unroll ? 'u' : ''}`,
     source,
     output: [count * M * N],
     outSize: count * M * N,
