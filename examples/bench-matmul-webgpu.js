@@ -60,7 +60,8 @@ async function main() {
     device.dispose(a);
   }
   const rows = [];
-  const shapes = quick ? SHAPES.filter((s) => QUICK_SHAPES.includes(s.name)) : SHAPES;
+  const only = process.env.BENCH_SHAPES ? process.env.BENCH_SHAPES.split(',') : null;
+  const shapes = quick ? SHAPES.filter((s) => QUICK_SHAPES.includes(s.name)) : only ? SHAPES.filter((s) => only.includes(s.name)) : SHAPES;
   for (const { name, M, K, N, transA, transB, batch, bias: withBias } of shapes) {
     const count = batch.reduce((x, y) => x * y, 1);
     const aShape = [...batch, ...(transA ? [K, M] : [M, K])];
@@ -69,7 +70,7 @@ async function main() {
     const b = device.upload(random(bShape.reduce((x, y) => x * y, 1), 2));
     const bias = withBias ? device.upload(random(N, 3)) : null;
     const flops = 2 * count * M * N * K;
-    const variants = [['chosen', chooser], ['before', null]];
+    const variants = [['chosen', chooser], ...(process.env.BENCH_BEFORE === '0' ? [] : [['before', null]])];
     if (!quick && TILED_SHAPES.includes(name)) for (const t of TILE_NAMES) variants.push([t, () => TILES[t]]);
     for (const [variant, tiles] of variants) {
       device.matmulTiles = tiles;

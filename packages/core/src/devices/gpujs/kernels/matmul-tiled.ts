@@ -36,6 +36,7 @@ export interface MatmulTile {
 }
 
 export const TILE_LARGE: MatmulTile = { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 };
+export const TILE_WIDE: MatmulTile = { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4 };
 export const TILE_MEDIUM: MatmulTile = { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 };
 export const TILE_SMALL: MatmulTile = { BM: 32, BN: 32, BK: 16, TM: 4, TN: 4 };
 
@@ -43,13 +44,17 @@ export const TILE_SMALL: MatmulTile = { BM: 32, BN: 32, BK: 16, TM: 4, TN: 4 };
 export const GPU_SMS = 132;
 
 /**
- * The largest tile that still gives the GPU enough workgroups: a 128 × 128 tile at 1024² is 64
- * workgroups for 132 SMs, and measured slower than the 64 × 64 tile's 256 (DESIGN §4: 15.4
- * against 19.0 TFLOP/s), while from 2048² on (256 workgroups) the large tile wins (35.7 vs 22.5).
+ * The largest tile that still gives the GPU enough workgroups. Measured on the H200
+ * (BENCHMARKS.md, 2026-12-01): the 128 × 128 tile wins from ~2 workgroups an SM on (2048²: 256
+ * workgroups, 31.7 TFLOP/s against 27.8 for 128 × 64; 4096 × 768 × 3072: 31.3), loses below
+ * (192 workgroups at [4096, 768]·[768, 768]: 22.6 against 26.5 for 128 × 64; 1024²: 11.8
+ * against 19.6); the 128 × 64 tile (half the registers) wins there down to ~1 an SM; smaller
+ * shapes take 64 × 64, then 32 × 32 tiles, which measured within 5% of each other at 1024².
  */
 export function chooseTile(M: number, N: number, count: number): MatmulTile {
   const groups = (t: MatmulTile) => Math.ceil(M / t.BM) * Math.ceil(N / t.BN) * count;
-  if (groups(TILE_LARGE) >= 1.5 * GPU_SMS) return TILE_LARGE;
+  if (groups(TILE_LARGE) >= 2 * GPU_SMS - 8) return TILE_LARGE;
+  if (groups(TILE_WIDE) >= GPU_SMS - 8) return TILE_WIDE;
   if (groups(TILE_MEDIUM) >= GPU_SMS) return TILE_MEDIUM;
   return TILE_SMALL;
 }
