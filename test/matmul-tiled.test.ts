@@ -140,5 +140,7 @@ describe('webgpu tiled matmul ≡ float64 product', () => {
     expect(chooseTile(1024, 1024, 1)).toBe(TILE_WIDE);
     expect(chooseTile(512, 512, 1)).toBe(TILE_SMALL);
     expect(chooseTile(64, 128, 12)).toBe(TILE_SMALL);
+    // attention's P·V at d = 64: half of a 128-wide tile would be padding
+    expect(chooseTile(1024, 64, 48)).toBe(TILE_WIDE);
   });
 });

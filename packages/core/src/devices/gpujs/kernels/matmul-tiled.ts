@@ -53,9 +53,11 @@ export const GPU_SMS = 132;
  */
 export function chooseTile(M: number, N: number, count: number): MatmulTile {
   const groups = (t: MatmulTile) => Math.ceil(M / t.BM) * Math.ceil(N / t.BN) * count;
-  if (groups(TILE_LARGE) >= 2 * GPU_SMS - 8) return TILE_LARGE;
-  if (groups(TILE_WIDE) >= GPU_SMS - 8) return TILE_WIDE;
-  if (groups(TILE_MEDIUM) >= GPU_SMS) return TILE_MEDIUM;
+  // a tile mostly past the matrix edge (N = 64 in a 128-wide tile) computes padding
+  const fits = (t: MatmulTile) => (M * N * count) / (groups(t) * t.BM * t.BN) >= 0.75;
+  if (groups(TILE_LARGE) >= 2 * GPU_SMS - 8 && fits(TILE_LARGE)) return TILE_LARGE;
+  if (groups(TILE_WIDE) >= GPU_SMS - 8 && fits(TILE_WIDE)) return TILE_WIDE;
+  if (groups(TILE_MEDIUM) >= GPU_SMS && fits(TILE_MEDIUM)) return TILE_MEDIUM;
   return TILE_SMALL;
 }
 
