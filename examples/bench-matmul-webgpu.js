@@ -26,8 +26,13 @@ const TILES = {
   '128×64×16/8×4': { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4 },
   '64×64×16/4×4': { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 },
   '32×32×16/4×4': { BM: 32, BN: 32, BK: 16, TM: 4, TN: 4 },
+  '128×128×32/8×8': { BM: 128, BN: 128, BK: 32, TM: 8, TN: 8 },
+  '128×128×16/8×8 unrolled': { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, unroll: true },
+  '64×64×16/4×4 unrolled': { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, unroll: true },
+  '32×32×16/4×4 unrolled': { BM: 32, BN: 32, BK: 16, TM: 4, TN: 4, unroll: true },
 };
-const TILED_SHAPES = ['square 1024²', 'square 2048²', 'square 4096²', 'mlp fc 4096×768×3072'];
+const TILED_SHAPES = (process.env.BENCH_TILED_SHAPES ?? 'square 1024²,square 2048²,square 4096²,mlp fc 4096×768×3072').split(',');
+const TILE_NAMES = process.env.BENCH_TILES ? process.env.BENCH_TILES.split(',') : Object.keys(TILES);
 
 function random(n, seed) {
   const a = new Float32Array(n);
@@ -45,8 +50,18 @@ async function main() {
   const device = await setDevice('webgpu');
   console.log(`device: ${device.description}`);
   const chooser = device.matmulTiles;
+  // clocks up before the first figure: ~2 s of large products (the first run's first shape was
+  // 40% slower than the same kernel measured later)
+  {
+    const n = 2048;
+    const a = device.upload(random(n * n, 5));
+    for (let i = 0; i < 200; i++) device.dispose(device.matmul(a, [n, n], a, [n, n], false, false, []));
+    await device.sync();
+    device.dispose(a);
+  }
   const rows = [];
-  const shapes = quick ? SHAPES.filter((s) => QUICK_SHAPES.includes(s.name)) : SHAPES;
+  const only = process.env.BENCH_SHAPES ? process.env.BENCH_SHAPES.split(',') : null;
+  const shapes = quick ? SHAPES.filter((s) => QUICK_SHAPES.includes(s.name)) : only ? SHAPES.filter((s) => only.includes(s.name)) : SHAPES;
   for (const { name, M, K, N, transA, transB, batch, bias: withBias } of shapes) {
     const count = batch.reduce((x, y) => x * y, 1);
     const aShape = [...batch, ...(transA ? [K, M] : [M, K])];
@@ -55,8 +70,8 @@ async function main() {
     const b = device.upload(random(bShape.reduce((x, y) => x * y, 1), 2));
     const bias = withBias ? device.upload(random(N, 3)) : null;
     const flops = 2 * count * M * N * K;
-    const variants = [['chosen', chooser], ['before', null]];
-    if (!quick && TILED_SHAPES.includes(name)) for (const [t, tile] of Object.entries(TILES)) variants.push([t, () => tile]);
+    const variants = [['chosen', chooser], ...(process.env.BENCH_BEFORE === '0' ? [] : [['before', null]])];
+    if (!quick && TILED_SHAPES.includes(name)) for (const t of TILE_NAMES) variants.push([t, () => TILES[t]]);
     for (const [variant, tiles] of variants) {
       device.matmulTiles = tiles;
       const call = () => device.matmul(a, aShape, b, bShape, transA, transB, batch, bias ? { bias } : undefined);
@@ -75,7 +90,7 @@ async function main() {
       const tile = tiles ? tiles(M, N, count) : null;
       const row = {
         name, variant, M, K, N, count, transA, transB, bias: withBias,
-        tile: tile ? `${tile.BM}×${tile.BN}×${tile.BK}/${tile.TM}×${tile.TN}` : 'one row a thread',
+        tile: tile ? `${tile.BM}×${tile.BN}×${tile.BK}/${tile.TM}×${tile.TN}${tile.unroll ? ' u' : ''}` : 'one row a thread',
         ms: +ms.toFixed(4), min: +Math.min(...times).toFixed(4), max: +Math.max(...times).toFixed(4),
         tflops: +(flops / (ms / 1e3) / 1e12).toFixed(3),
       };

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  TILE_LARGE, TILE_MEDIUM, TILE_SMALL, chooseTile, matmulTiledSpec, type MatmulTile,
+  TILE_LARGE, TILE_MEDIUM, TILE_SMALL, TILE_WIDE, chooseTile, matmulTiledSpec, type MatmulTile,
 } from '../packages/core/src/devices/gpujs/kernels/matmul-tiled.js';
 import { startRuntime } from '../packages/core/src/devices/gpujs/runtime.js';
 import type { KernelSpec } from '../packages/core/src/devices/gpujs/kernels/spec.js';
@@ -115,14 +115,18 @@ const caseArb = (tile: MatmulTile) => fc.record({
 }).map(({ batches: [batch, aBatch, bBatch], ...rest }): Case => ({ ...rest, batch, aBatch, bBatch }));
 
 describe('webgpu tiled matmul ≡ float64 product', () => {
-  for (const [name, tile, n] of [['small', TILE_SMALL, 30], ['medium', TILE_MEDIUM, 15], ['large', TILE_LARGE, 8]] as const) {
-    it(`${name} tile ${tile.BM}×${tile.BN}×${tile.BK}, ${tile.TM}×${tile.TN} a thread: edges, transposes, batches, epilogue`, async () => {
+  const unrolled = (t: MatmulTile): MatmulTile => ({ ...t, unroll: !t.unroll });
+  for (const [name, tile, n] of [
+    ['small', TILE_SMALL, 30], ['medium', TILE_MEDIUM, 15], ['wide', TILE_WIDE, 8], ['large', TILE_LARGE, 8],
+    ['small, k steps the other way', unrolled(TILE_SMALL), 10], ['large, k steps the other way', unrolled(TILE_LARGE), 4],
+  ] as const) {
+    it(`${name} tile ${tile.BM}×${tile.BN}×${tile.BK}, ${tile.TM}×${tile.TN} a thread${tile.unroll ? ', unrolled' : ''}: edges, transposes, batches, epilogue`, async () => {
       await fc.assert(fc.asyncProperty(caseArb(tile), (c) => check(c, tile)), runs(n));
     });
   }
 
   it('exact multiples of the tile (no edge code) and vec4 loads on every operand', async () => {
-    for (const tile of [TILE_SMALL, TILE_MEDIUM, TILE_LARGE]) {
+    for (const tile of [TILE_SMALL, TILE_MEDIUM, TILE_WIDE, TILE_LARGE]) {
       for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
         await check({ M: tile.BM, K: 2 * tile.BK, N: 2 * tile.BN, transA, transB, batch: [2], aBatch: [2], bBatch: [], bias: true, residual: false, seed: 7 }, tile);
       }
@@ -131,7 +135,12 @@ describe('webgpu tiled matmul ≡ float64 product', () => {
 
   it('chooses smaller tiles when the large one would leave the GPU idle', () => {
     expect(chooseTile(4096, 4096, 1)).toBe(TILE_LARGE);
-    expect(chooseTile(1024, 1024, 1)).toBe(TILE_MEDIUM);
+    expect(chooseTile(2048, 2048, 1)).toBe(TILE_LARGE);
+    expect(chooseTile(4096, 768, 1)).toBe(TILE_WIDE);
+    expect(chooseTile(1024, 1024, 1)).toBe(TILE_WIDE);
+    expect(chooseTile(512, 512, 1)).toBe(TILE_SMALL);
     expect(chooseTile(64, 128, 12)).toBe(TILE_SMALL);
+    // attention's P·V at d = 64: half of a 128-wide tile would be padding
+    expect(chooseTile(1024, 64, 48)).toBe(TILE_WIDE);
   });
 });

@@ -158,8 +158,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const ek = `${flags.bias ? 'b' : ''}${flags.residual ? 'r' : ''}`;
     if (this.runtime.mode === 'webgpu' && this.matmulTiles && K > 0) {
       const tile = this.matmulTiles(M, N, count);
-      const { BM, BN, BK, TM, TN } = tile;
-      return this.launch(`mt|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}|${BM},${BN},${BK},${TM},${TN}`,
+      const { BM, BN, BK, TM, TN, unroll } = tile;
+      return this.launch(`mt|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}|${BM},${BN},${BK},${TM},${TN},${unroll ? 1 : 0}`,
         () => matmulTiledSpec(aShape, bShape, transA, transB, batch, flags, tile), [A, B, ...extra]);
     }
     const onGpu = this.runtime.mode === 'webgpu' || this.runtime.mode === 'headlessgl';

@@ -31,9 +31,12 @@ export interface MatmulTile {
   BK: number;
   TM: number;
   TN: number;
+  /** Emit the BK steps over the shared tiles as straight-line code instead of a loop. */
+  unroll?: boolean;
 }
 
 export const TILE_LARGE: MatmulTile = { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 };
+export const TILE_WIDE: MatmulTile = { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4 };
 export const TILE_MEDIUM: MatmulTile = { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 };
 export const TILE_SMALL: MatmulTile = { BM: 32, BN: 32, BK: 16, TM: 4, TN: 4 };
 
@@ -41,14 +44,20 @@ export const TILE_SMALL: MatmulTile = { BM: 32, BN: 32, BK: 16, TM: 4, TN: 4 };
 export const GPU_SMS = 132;
 
 /**
- * The largest tile that still gives the GPU enough workgroups: a 128 × 128 tile at 1024² is 64
- * workgroups for 132 SMs, and measured slower than the 64 × 64 tile's 256 (DESIGN §4: 15.4
- * against 19.0 TFLOP/s), while from 2048² on (256 workgroups) the large tile wins (35.7 vs 22.5).
+ * The largest tile that still gives the GPU enough workgroups. Measured on the H200
+ * (BENCHMARKS.md, 2026-12-01): the 128 × 128 tile wins from ~2 workgroups an SM on (2048²: 256
+ * workgroups, 31.7 TFLOP/s against 27.8 for 128 × 64; 4096 × 768 × 3072: 31.3), loses below
+ * (192 workgroups at [4096, 768]·[768, 768]: 22.6 against 26.5 for 128 × 64; 1024²: 11.8
+ * against 19.6); the 128 × 64 tile (half the registers) wins there down to ~1 an SM; smaller
+ * shapes take 64 × 64, then 32 × 32 tiles, which measured within 5% of each other at 1024².
  */
 export function chooseTile(M: number, N: number, count: number): MatmulTile {
   const groups = (t: MatmulTile) => Math.ceil(M / t.BM) * Math.ceil(N / t.BN) * count;
-  if (groups(TILE_LARGE) >= 1.5 * GPU_SMS) return TILE_LARGE;
-  if (groups(TILE_MEDIUM) >= GPU_SMS) return TILE_MEDIUM;
+  // a tile mostly past the matrix edge (N = 64 in a 128-wide tile) computes padding
+  const fits = (t: MatmulTile) => (M * N * count) / (groups(t) * t.BM * t.BN) >= 0.75;
+  if (groups(TILE_LARGE) >= 2 * GPU_SMS - 8 && fits(TILE_LARGE)) return TILE_LARGE;
+  if (groups(TILE_WIDE) >= GPU_SMS - 8 && fits(TILE_WIDE)) return TILE_WIDE;
+  if (groups(TILE_MEDIUM) >= GPU_SMS && fits(TILE_MEDIUM)) return TILE_MEDIUM;
   return TILE_SMALL;
 }
 
@@ -162,12 +171,18 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
   const accs: string[] = [];
   for (let r = 0; r < RA; r++) for (let i = 0; i < 4; i++) for (let s = 0; s < RB; s++) for (let j = 0; j < 4; j++) accs.push(acc(r, i, s, j));
 
-  let step = '';
-  for (let r = 0; r < RA; r++) step += `const a${r} = As[kk * ${LDA} + ${r * TR} + ty]; `;
-  for (let s = 0; s < RB; s++) step += `const b${s} = Bs[kk * ${LDB} + ${s * TC} + tx]; `;
-  for (let r = 0; r < RA; r++) {
-    for (let i = 0; i < 4; i++) for (let s = 0; s < RB; s++) for (let j = 0; j < 4; j++) step += `${acc(r, i, s, j)} += a${r}[${i}] * b${s}[${j}]; `;
-  }
+  /** One step of k over the shared tiles at `kk` (a loop counter, or a literal when unrolled). */
+  const stepAt = (kk: string, u: string) => {
+    let step = '';
+    for (let r = 0; r < RA; r++) step += `const a${r}${u} = As[${kk} * ${LDA} + ${r * TR} + ty]; `;
+    for (let s = 0; s < RB; s++) step += `const b${s}${u} = Bs[${kk} * ${LDB} + ${s * TC} + tx]; `;
+    for (let r = 0; r < RA; r++) {
+      for (let i = 0; i < 4; i++) for (let s = 0; s < RB; s++) for (let j = 0; j < 4; j++) step += `${acc(r, i, s, j)} += a${r}${u}[${i}] * b${s}${u}[${j}]; `;
+    }
+    return step;
+  };
+  const steps = t.unroll ? Array.from({ length: BK }, (_, kk) => stepAt(String(kk), `_${kk}`)).join('') :
+    `for (let kk = 0; kk < ${BK}; kk++) { ${stepAt('kk', '')}} `;
 
   let store = '';
   const offC = count > 1 ? `${z} * ${M * N} + ` : '';
@@ -196,14 +211,14 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
     loadBlock('a', 'As', LDA, BM, M, 'm0', aAlongK, aVec, offA, mEdge) +
     loadBlock('b', 'Bs', LDB, BN, N, 'n0', bAlongK, bVec, offB, nEdge) +
     'workgroupBarrier(); ' +
-    `for (let kk = 0; kk < ${BK}; kk++) { ${step}} ` +
+    steps +
     'workgroupBarrier(); } ' +
     store + '}';
 
   const vec4Arguments = [aVec ? 'a' : '', bVec ? 'b' : ''].filter(Boolean);
   return {
     key: `matmul.tiled:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:` +
-      `${epilogueKey(epilogue)}:${BM}x${BN}x${BK}/${TM}x${TN}`,
+      `${epilogueKey(epilogue)}:${BM}x${BN}x${BK}/${TM}x${TN}${t.unroll ? 'u' : ''}`,
     source,
     output: [count * M * N],
     outSize: count * M * N,
