@@ -37,11 +37,11 @@ export function layerNormStatsSpec(rows: number, cols: number, eps: number): Ker
 }
 
 /** y = (x − mean)·rstd·w + b with the row's stats from layerNormStatsSpec. */
-export function layerNormApplySpec(rows: number, cols: number, hasW: boolean, hasB: boolean): KernelSpec {
+export function layerNormApplySpec(rows: number, cols: number, hasW: boolean, hasB: boolean, mode?: GpujsMode): KernelSpec {
   const n = rows * cols;
   return {
     key: `layernorm.apply:${rows}:${cols}:${hasW}:${hasB}`,
-    source: `function (${lnArgs(hasW, hasB)}, st) { const i = this.thread.x; const r = ${floorDiv('i', cols)}; const c = i - r * ${cols}; ` +
+    source: `function (${lnArgs(hasW, hasB)}, st) { const i = this.thread.x; const r = ${floorDiv('i', cols, mode)}; const c = i - r * ${cols}; ` +
       `return (x[i] - st[r * 2]) * st[r * 2 + 1]${affine(hasW, hasB, 'c')}; }`,
     output: [n],
     outSize: n,
@@ -82,11 +82,11 @@ export function layerNormBackwardStatsSpec(rows: number, cols: number, eps: numb
 }
 
 /** dx = rstd · (g − mean(g) − x̂ · mean(g ∘ x̂)) from layerNormBackwardStatsSpec's stats. */
-export function layerNormBackwardDxSpec(rows: number, cols: number, hasW: boolean): KernelSpec {
+export function layerNormBackwardDxSpec(rows: number, cols: number, hasW: boolean, mode?: GpujsMode): KernelSpec {
   const n = rows * cols;
   return {
     key: `layernorm.dx:${rows}:${cols}:${hasW}`,
-    source: `function (x, dy, st${hasW ? ', w' : ''}) { const i = this.thread.x; const r = ${floorDiv('i', cols)}; const c = i - r * ${cols}; ` +
+    source: `function (x, dy, st${hasW ? ', w' : ''}) { const i = this.thread.x; const r = ${floorDiv('i', cols, mode)}; const c = i - r * ${cols}; ` +
       'const rstd = st[r * 4 + 1]; const xh = (x[i] - st[r * 4]) * rstd; ' +
       `const g = dy[i]${hasW ? ' * w[c]' : ''}; return rstd * (g - st[r * 4 + 2] - xh * st[r * 4 + 3]); }`,
     output: [n],
@@ -163,7 +163,7 @@ export function rowLseSpec(rows: number, cols: number, mode: GpujsMode): KernelS
  */
 export function crossEntropyBackwardSpec(rows: number, cols: number, mode: GpujsMode, oneKernel: boolean): KernelSpec {
   const n = rows * cols;
-  const head = `const i = this.thread.x; const r = ${floorDiv('i', cols)}; const c = i - r * ${cols}; `;
+  const head = `const i = this.thread.x; const r = ${floorDiv('i', cols, mode)}; const c = i - r * ${cols}; `;
   const lse = oneKernel ? rowLse(cols, `r * ${cols}`, mode) : 'const lse = l[r]; ';
   return {
     key: `crossentropy.bwd:${rows}:${cols}:${oneKernel}`,

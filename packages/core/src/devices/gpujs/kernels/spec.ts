@@ -48,6 +48,9 @@ export function rowIndex(x: string, mode: GpujsMode): string {
   return mode === 'wasm' ? `(${x} | 0)` : x;
 }
 
+/** Modes whose `Math.floor(a / d)` of integers is exact without floorDiv's correction. */
+const exactFloor = (mode?: GpujsMode): boolean => mode === 'wasm' || mode === 'cpu';
+
 /**
  * ⌊a / d⌋ as gpu.js source, for an integer-valued expression a ≥ 0 and a positive integer
  * constant d, exact on every backend: for a below 2^24 where indices are float32 (webgpu), for
@@ -57,9 +60,11 @@ export function rowIndex(x: string, mode: GpujsMode): string {
  * on an H100, rows of 47 columns put element 47 in row 0. The remainder a − q·d (exact: integers
  * below 2^24) then lies outside [0, d), and one step corrects q.
  */
-export function floorDiv(a: string, d: number): string {
+export function floorDiv(a: string, d: number, mode?: GpujsMode): string {
   if (!(Number.isInteger(d) && d > 0)) throw new Error(`gpujs: floorDiv by ${d}, not a positive integer`);
   if (d === 1) return `(${a})`;
+  // exact as it stands where the division is: i32 on wasm, float64 on cpu (one division, not three)
+  if (exactFloor(mode)) return `Math.floor((${a}) / ${d})`;
   const q = `Math.floor((${a}) / ${d})`;
   const rem = `(${a}) - ${q} * ${d}`;
   return `(${q} + (${rem} >= ${d} ? 1 : 0) - (${rem} < 0 ? 1 : 0))`;
@@ -95,7 +100,7 @@ export function coalesce(dims: readonly number[], strides: readonly (readonly nu
  * why buffers are capped there); an operand that walks the output contiguously needs none.
  */
 export function indexCode(flat: string, dims: readonly number[], strides: readonly (readonly number[])[], prefix = 'c',
-  forceCoords = false): { lines: string; exprs: string[] } {
+  forceCoords = false, mode?: GpujsMode): { lines: string; exprs: string[] } {
   const r = dims.length;
   const contiguous = stridesOf(dims);
   const isContig = (s: readonly number[]) => s.every((v, k) => v === contiguous[k]);
@@ -106,7 +111,7 @@ export function indexCode(flat: string, dims: readonly number[], strides: readon
     let q = flat;
     for (let k = r - 1; k >= 1; k--) {
       const nq = `${prefix}q${k}`;
-      lines += `const ${nq} = ${floorDiv(q, dims[k])}; const ${prefix}${k} = ${q} - ${nq} * ${dims[k]}; `;
+      lines += `const ${nq} = ${floorDiv(q, dims[k], mode)}; const ${prefix}${k} = ${q} - ${nq} * ${dims[k]}; `;
       q = nq;
     }
     lines += `const ${prefix}0 = ${q}; `;
