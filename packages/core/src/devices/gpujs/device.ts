@@ -361,8 +361,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const c1 = 1 - h.beta1 ** h.step;
     const c2 = 1 - h.beta2 ** h.step;
     // both read the old moments: neither waits for the other
-    const mv2 = this.launch(`amv|${n}`, () => adamwPackedSpecs(n).moments, [MV, G, 1 - h.beta1, 1 - h.beta2]);
-    const p2 = this.launch(`app|${n}`, () => adamwPackedSpecs(n).param,
+    const mv2 = this.launch(`amv|${n}`, () => adamwPackedSpecs(n, this.runtime.mode).moments, [MV, G, 1 - h.beta1, 1 - h.beta2]);
+    const p2 = this.launch(`app|${n}`, () => adamwPackedSpecs(n, this.runtime.mode).param,
       [P, G, MV, 1 - h.beta1, 1 - h.beta2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
     return { param: p2, moments: mv2 };
   }

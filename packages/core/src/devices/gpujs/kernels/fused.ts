@@ -10,7 +10,7 @@
 import type { GpujsMode } from '../runtime.js';
 import { expConstants, expStatements, usesFastExp } from './math.js';
 import { BLOCK, accumulate } from './reduce.js';
-import { floorDiv, lit, rowIndex, type KernelSpec } from './spec.js';
+import { exactFloorMode, floorDiv, lit, rowIndex, type KernelSpec } from './spec.js';
 
 /** Statements declaring `mean` and `rstd` = 1/√(var + eps) of the row starting at `base`. */
 function rowMoments(cols: number, eps: number, base: string): string {
@@ -183,7 +183,7 @@ export function crossEntropyBackwardSpec(rows: number, cols: number, mode: Gpujs
  * element of [n, 2], not an Array(2) per parameter element: webasm hands Array(2) results back as
  * n small arrays, and flattening them cost 10× the kernel (52 GPT parameters: 160 ms against 16).
  */
-export function adamwPackedSpecs(n: number): { moments: KernelSpec; param: KernelSpec } {
+export function adamwPackedSpecs(n: number, mode?: GpujsMode): { moments: KernelSpec; param: KernelSpec } {
   // rest1, rest2 = 1 − β1, 1 − β2 from the host in float64: 1 − β in float32 from a float32 β
   // cancels (β2 = 0.999 gives 1 − β2 off by 1.3e-5, 0.9999 by 1.3e-4); β = 1 − rest is harmless
   const moments = 'const gi = g[i]; ' +
@@ -191,10 +191,14 @@ export function adamwPackedSpecs(n: number): { moments: KernelSpec; param: Kerne
   return {
     moments: {
       key: `adamw.mv:${n}`,
-      // i = ⌊e/2⌋ by a multiply, exact for e < 2^24
-      source: 'function (mv, g, rest1, rest2) { const e = this.thread.x; const i = Math.floor(e * 0.5); ' +
+      // i = ⌊e/2⌋, by a multiply where indices are float32 (exact for e < 2^24); on wasm and cpu,
+      // whose buffers pass 2^24 (wte's moments are 77M floats), in integers: there e · 0.5 and
+      // e − 2i in float32 put m's values in v's slots (a negative v, then NaN) past 2^24
+      source: `function (mv, g, rest1, rest2) { const e = this.thread.x; ${exactFloorMode(mode)
+        ? 'const i = Math.floor(e / 2); const odd = e - i * 2; '
         // `odd` a float, not a bool: gpu.js declares every variable f32 in WGSL
-        'const odd = e - i * 2.0; const gi = g[i]; const rest = odd == 0.0 ? rest1 : rest2; ' +
+        : 'const i = Math.floor(e * 0.5); const odd = e - i * 2.0; '}` +
+        'const gi = g[i]; const rest = odd == 0.0 ? rest1 : rest2; ' +
         'return (1.0 - rest) * mv[e] + rest * (odd == 0.0 ? gi : gi * gi); }',
       output: [2 * n], outSize: 2 * n, work: 8 * n,
     },

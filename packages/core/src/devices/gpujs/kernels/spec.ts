@@ -48,8 +48,8 @@ export function rowIndex(x: string, mode: GpujsMode): string {
   return mode === 'wasm' ? `(${x} | 0)` : x;
 }
 
-/** Modes whose `Math.floor(a / d)` of integers is exact without floorDiv's correction. */
-const exactFloor = (mode?: GpujsMode): boolean => mode === 'wasm' || mode === 'cpu';
+/** Modes whose `Math.floor(a / d)` of integers is exact without floorDiv's correction (and past 2^24). */
+export const exactFloorMode = (mode?: GpujsMode): boolean => mode === 'wasm' || mode === 'cpu';
 
 /**
  * ⌊a / d⌋ as gpu.js source, for an integer-valued expression a ≥ 0 and a positive integer
@@ -64,7 +64,7 @@ export function floorDiv(a: string, d: number, mode?: GpujsMode): string {
   if (!(Number.isInteger(d) && d > 0)) throw new Error(`gpujs: floorDiv by ${d}, not a positive integer`);
   if (d === 1) return `(${a})`;
   // exact as it stands where the division is: i32 on wasm, float64 on cpu (one division, not three)
-  if (exactFloor(mode)) return `Math.floor((${a}) / ${d})`;
+  if (exactFloorMode(mode)) return `Math.floor((${a}) / ${d})`;
   const q = `Math.floor((${a}) / ${d})`;
   const rem = `(${a}) - ${q} * ${d}`;
   return `(${q} + (${rem} >= ${d} ? 1 : 0) - (${rem} < 0 ? 1 : 0))`;
