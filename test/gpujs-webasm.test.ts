@@ -58,6 +58,29 @@ describe('webasm: integer indices past 2^24 elements', () => {
     expect(neg).toEqual(expected((x) => Math.floor((x - 5) / 4)));
   });
 
+  it('Math.floor(i / d) in the SIMD walk is the exact floor across the i32 range', () => {
+    // four threads per f32x4 (4096 of them), so every division here runs in the vector walk
+    const n = 4096;
+    let checked = 0;
+    for (const d of [2, 3, 47, 768, 50257, 65536, 8388607, 8388608, 2147483647]) {
+      for (const [m, off] of [[1, -2048], [524287, -2147483000], [1, 2147479000], [1000003, -2100000000]]) {
+        // q mod 1024 keeps the returned float exact
+        const kernel = gpu.createKernel(`function () { const q = Math.floor((this.thread.x * ${m} + ${off}) / ${d}); ` +
+          'return q - Math.floor(q / 1024) * 1024; }', { output: [n] });
+        const got = kernel() as ArrayLike<number>;
+        kernel.destroy();
+        for (let x = 0; x < n; x++) {
+          const a = x * m + off;
+          if (a > 2 ** 31 - 1 || a < -(2 ** 31)) continue; // i32 would wrap where JS does not
+          const q = Math.floor(a / d);
+          if (got[x] !== q - Math.floor(q / 1024) * 1024) throw new Error(`⌊${a} / ${d}⌋: got ${got[x]} (mod 1024), want ${q}`);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(100_000);
+  });
+
   it('a pointer stepped by integer literals stays i32', () => {
     const got = run('function (a) { let p = 16777000 + this.thread.x; let s = 0.0; for (let k = 0; k < 4; k++) { s += a[p]; p += 90; } return s; }', [big]);
     expect(got).toEqual(expected((x) => [0, 1, 2, 3].reduce((s, k) => s + at(16777000 + x + 90 * k), 0)));

@@ -8,7 +8,7 @@
  * The table is [ROWS, COLS] = [16385, 1024]: 16,778,240 elements, its last row past 2^24.
  */
 import { describe, expect, it } from 'vitest';
-import { gather, getDevice, matmulT, setDevice, sum, tensor, tidy } from '@flashgrad/core';
+import { gather, getDevice, matmulT, optim, setDevice, sum, tensor, tidy, zeros } from '@flashgrad/core';
 
 const ROWS = 16385;
 const COLS = 1024;
@@ -83,5 +83,30 @@ describe.each(['wasm', 'cpu'] as const)('%s: tensors past 2^24 elements', (mode)
     };
     expect(got.length).toBe(M * ROWS);
     expect(firstMismatch(got, want)).toBe(-1);
+  });
+
+  it('AdamW on 2^23 + 1000 parameters: its packed moments (past 2^24 floats) keep m and v apart', async () => {
+    await setDevice(mode);
+    const n = 2 ** 23 + 1000;
+    const p = zeros([n], { requiresGrad: true });
+    // a constant gradient g_i = ±(1 + i mod 5): bias-corrected m̂ = g and v̂ = g² at every step, so
+    // each step moves p by −lr·g/(|g| + ε) = −lr·sign(g). The second step reads the moments the
+    // first one wrote (the packed moments kernel); the first only reads zeros
+    const g = tensor(Float32Array.from({ length: n }, (_, i) => (1 + (i % 5)) * (i % 2 ? 1 : -1)));
+    const lr = 0.01;
+    const opt = new optim.AdamW([p], { lr, weightDecay: 0 });
+    for (let step = 0; step < 2; step++) {
+      opt.zeroGrad();
+      const loss = p.mul(g).sum();
+      loss.backward();
+      loss.dispose();
+      opt.step();
+    }
+    const got = await p.data();
+    // a moment read from the other's slot makes v negative somewhere: NaN, or a wrong step size
+    const want = (i: number) => -2 * lr * (i % 2 ? 1 : -1);
+    expect(firstMismatch(got, (i) => (Math.abs(got[i] - want(i)) <= 2e-6 ? got[i] : want(i)))).toBe(-1);
+    g.dispose();
+    p.dispose();
   });
 });

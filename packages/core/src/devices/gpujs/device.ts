@@ -107,14 +107,14 @@ export class GpujsDevice extends GpujsEngine implements Device {
   binary(op: BinaryOp, a: Operand, b: Operand, outShape: Shape): DeviceBuffer {
     const A = this.operand(a);
     const B = this.operand(b);
-    return this.launch(`b|${op}|${A.key}|${B.key}|${outShape}`, () => binarySpec(op, A.shape, B.shape, outShape), [A.arg, B.arg]);
+    return this.launch(`b|${op}|${A.key}|${B.key}|${outShape}`, () => binarySpec(op, A.shape, B.shape, outShape, this.runtime.mode), [A.arg, B.arg]);
   }
 
   where(cond: Operand, a: Operand, b: Operand, outShape: Shape): DeviceBuffer {
     const C = this.operand(cond);
     const A = this.operand(a);
     const B = this.operand(b);
-    return this.launch(`w|${C.key}|${A.key}|${B.key}|${outShape}`, () => whereSpec(C.shape, A.shape, B.shape, outShape), [C.arg, A.arg, B.arg]);
+    return this.launch(`w|${C.key}|${A.key}|${B.key}|${outShape}`, () => whereSpec(C.shape, A.shape, B.shape, outShape, this.runtime.mode), [C.arg, A.arg, B.arg]);
   }
 
   reduce(op: ReduceOp, x: DeviceBuffer, shape: Shape, axes: readonly number[]): DeviceBuffer {
@@ -127,7 +127,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
     if (passes.length === 0) return this.binary('add', { buf: b, shape: [b.size] }, 0, [b.size]);
     let cur = b;
     for (const p of passes) {
-      const next = this.launch(`r|${op}|${p.outer}|${p.R}|${p.inner}|${p.chunk}`, () => reducePassSpec(op, p), [cur]);
+      const next = this.launch(`r|${op}|${p.outer}|${p.R}|${p.inner}|${p.chunk}`, () => reducePassSpec(op, p, this.runtime.mode), [cur]);
       if (cur !== b) this.dispose(cur);
       cur = next;
     }
@@ -224,7 +224,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   strided(x: DeviceBuffer, outShape: Shape, strides: readonly number[], offset: number): DeviceBuffer {
     const b = this.own(x);
-    return this.launch(`s|${b.size}|${outShape}|${strides}|${offset}`, () => stridedSpec(b.size, outShape, strides, offset), [b]);
+    return this.launch(`s|${b.size}|${outShape}|${strides}|${offset}`, () => stridedSpec(b.size, outShape, strides, offset, this.runtime.mode), [b]);
   }
 
   pad(x: DeviceBuffer, shape: Shape, outShape: Shape, starts: readonly number[]): DeviceBuffer {
@@ -269,7 +269,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const dY = this.own(dy);
     if (rows * cols === 0) return this.fill(0, 0);
     const dot = this.rowDot(Y, dY, rows, cols);
-    const dx = this.launch(`smb|${rows}|${cols}`, () => softmaxBackwardApplySpec(rows, cols), [Y, dY, this.own(dot)]);
+    const dx = this.launch(`smb|${rows}|${cols}`, () => softmaxBackwardApplySpec(rows, cols, this.runtime.mode), [Y, dY, this.own(dot)]);
     this.dispose(dot);
     return dx;
   }
@@ -289,7 +289,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   onlineNormalize(o: DeviceBuffer, stats: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
     const args = [o, stats].map((b) => this.own(b));
-    return this.launch(`on|${rows}|${cols}`, () => onlineNormalizeSpec(rows, cols), args);
+    return this.launch(`on|${rows}|${cols}`, () => onlineNormalizeSpec(rows, cols, this.runtime.mode), args);
   }
 
   onlineLogsumexp(stats: DeviceBuffer, rows: number): DeviceBuffer {
@@ -342,7 +342,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   rowShiftedProduct(y: DeviceBuffer, dy: DeviceBuffer, c: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
     const args = [y, dy, c].map((b) => this.own(b));
-    return this.launch(`smb|${rows}|${cols}`, () => softmaxBackwardApplySpec(rows, cols), args);
+    return this.launch(`smb|${rows}|${cols}`, () => softmaxBackwardApplySpec(rows, cols, this.runtime.mode), args);
   }
 
   // ---------------------------------------------------------------- fused row kernels (kernels/fused.ts)
@@ -358,7 +358,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
       return this.launch(`ln1|${rows}|${cols}|${eps}|${hasW}|${hasB}`, () => layerNormOneKernelSpec(rows, cols, eps, hasW, hasB), [X, ...affine]);
     }
     const stats = this.launch(`lns|${rows}|${cols}|${eps}`, () => layerNormStatsSpec(rows, cols, eps), [X]);
-    const y = this.launch(`lna|${rows}|${cols}|${hasW}|${hasB}`, () => layerNormApplySpec(rows, cols, hasW, hasB), [X, ...affine, stats]);
+    const y = this.launch(`lna|${rows}|${cols}|${hasW}|${hasB}`, () => layerNormApplySpec(rows, cols, hasW, hasB, this.runtime.mode), [X, ...affine, stats]);
     this.dispose(stats);
     return y;
   }
@@ -379,7 +379,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
     if (!want.dx && !want.dweight) return { dx: null, dweight: null, dbias };
     const stats = this.launch(`lnbs|${rows}|${cols}|${eps}|${hasW}`, () => layerNormBackwardStatsSpec(rows, cols, eps, hasW), W ? [X, dY, W] : [X, dY]);
     const dx = want.dx
-      ? this.launch(`lnbx|${rows}|${cols}|${hasW}`, () => layerNormBackwardDxSpec(rows, cols, hasW), W ? [X, dY, stats, W] : [X, dY, stats])
+      ? this.launch(`lnbx|${rows}|${cols}|${hasW}`, () => layerNormBackwardDxSpec(rows, cols, hasW, this.runtime.mode), W ? [X, dY, stats, W] : [X, dY, stats])
       : null;
     let dweight: DeviceBuffer | null = null;
     if (want.dweight) {
@@ -425,8 +425,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const c1 = 1 - h.beta1 ** h.step;
     const c2 = 1 - h.beta2 ** h.step;
     // both read the old moments: neither waits for the other
-    const mv2 = this.launch(`amv|${n}`, () => adamwPackedSpecs(n).moments, [MV, G, 1 - h.beta1, 1 - h.beta2]);
-    const p2 = this.launch(`app|${n}`, () => adamwPackedSpecs(n).param,
+    const mv2 = this.launch(`amv|${n}`, () => adamwPackedSpecs(n, this.runtime.mode).moments, [MV, G, 1 - h.beta1, 1 - h.beta2]);
+    const p2 = this.launch(`app|${n}`, () => adamwPackedSpecs(n, this.runtime.mode).param,
       [P, G, MV, 1 - h.beta1, 1 - h.beta2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
     return { param: p2, moments: mv2 };
   }

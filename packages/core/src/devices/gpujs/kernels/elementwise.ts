@@ -95,11 +95,11 @@ export type OperandShape = Shape | 'scalar';
  * Reads of several broadcast operands named `names`, as `const <v> = …;` lines. Scalars arrive
  * as kernel arguments, so a changing constant (a learning rate, say) never recompiles.
  */
-function operandReads(operands: OperandShape[], names: string[], vars: string[], outShape: Shape): string {
+function operandReads(operands: OperandShape[], names: string[], vars: string[], outShape: Shape, mode?: GpujsMode): string {
   const arrays = operands.map((o, p) => ({ o, p })).filter(({ o }) => o !== 'scalar');
   const strides = arrays.map(({ o }) => broadcastStrides(o as Shape, outShape));
   const { dims, strides: cs } = coalesce(outShape, strides);
-  const { lines, exprs } = indexCode('this.thread.x', dims, cs);
+  const { lines, exprs } = indexCode('this.thread.x', dims, cs, 'c', false, mode);
   let code = lines;
   operands.forEach((o, p) => {
     if (o === 'scalar') code += `const ${vars[p]} = ${names[p]}; `;
@@ -110,11 +110,11 @@ function operandReads(operands: OperandShape[], names: string[], vars: string[],
 
 const shapeKey = (o: OperandShape) => (o === 'scalar' ? 's' : `[${o.join(',')}]`);
 
-export function binarySpec(op: BinaryOp, a: OperandShape, b: OperandShape, outShape: Shape): KernelSpec {
+export function binarySpec(op: BinaryOp, a: OperandShape, b: OperandShape, outShape: Shape, mode?: GpujsMode): KernelSpec {
   const entry = binaryBodies[op];
   if (!entry) throw new Error(`gpujs: unknown binary op '${op}'`);
   const n = sizeOf(outShape);
-  const reads = operandReads([a, b], ['a', 'b'], ['x', 'y'], outShape);
+  const reads = operandReads([a, b], ['a', 'b'], ['x', 'y'], outShape, mode);
   return {
     key: `binary:${op}:${shapeKey(a)}:${shapeKey(b)}:${outShape.join(',')}`,
     source: `function (a, b) { ${reads}${entry[0]} }`,
@@ -124,9 +124,9 @@ export function binarySpec(op: BinaryOp, a: OperandShape, b: OperandShape, outSh
   };
 }
 
-export function whereSpec(cond: OperandShape, a: OperandShape, b: OperandShape, outShape: Shape): KernelSpec {
+export function whereSpec(cond: OperandShape, a: OperandShape, b: OperandShape, outShape: Shape, mode?: GpujsMode): KernelSpec {
   const n = sizeOf(outShape);
-  const reads = operandReads([cond, a, b], ['c', 'a', 'b'], ['w', 'x', 'y'], outShape);
+  const reads = operandReads([cond, a, b], ['c', 'a', 'b'], ['w', 'x', 'y'], outShape, mode);
   return {
     key: `where:${shapeKey(cond)}:${shapeKey(a)}:${shapeKey(b)}:${outShape.join(',')}`,
     source: `function (c, a, b) { ${reads}return w != 0.0 ? x : y; }`,

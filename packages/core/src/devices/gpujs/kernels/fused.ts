@@ -10,7 +10,7 @@
 import type { GpujsMode } from '../runtime.js';
 import { expConstants, expStatements, usesFastExp } from './math.js';
 import { BLOCK, accumulate } from './reduce.js';
-import { floorDiv, lit, rowIndex, type KernelSpec } from './spec.js';
+import { exactFloorMode, floorDiv, lit, rowIndex, type KernelSpec } from './spec.js';
 
 /** Statements declaring `mean` and `rstd` = 1/√(var + eps) of the row starting at `base`. */
 function rowMoments(cols: number, eps: number, base: string): string {
@@ -37,11 +37,11 @@ export function layerNormStatsSpec(rows: number, cols: number, eps: number): Ker
 }
 
 /** y = (x − mean)·rstd·w + b with the row's stats from layerNormStatsSpec. */
-export function layerNormApplySpec(rows: number, cols: number, hasW: boolean, hasB: boolean): KernelSpec {
+export function layerNormApplySpec(rows: number, cols: number, hasW: boolean, hasB: boolean, mode?: GpujsMode): KernelSpec {
   const n = rows * cols;
   return {
     key: `layernorm.apply:${rows}:${cols}:${hasW}:${hasB}`,
-    source: `function (${lnArgs(hasW, hasB)}, st) { const i = this.thread.x; const r = ${floorDiv('i', cols)}; const c = i - r * ${cols}; ` +
+    source: `function (${lnArgs(hasW, hasB)}, st) { const i = this.thread.x; const r = ${floorDiv('i', cols, mode)}; const c = i - r * ${cols}; ` +
       `return (x[i] - st[r * 2]) * st[r * 2 + 1]${affine(hasW, hasB, 'c')}; }`,
     output: [n],
     outSize: n,
@@ -82,11 +82,11 @@ export function layerNormBackwardStatsSpec(rows: number, cols: number, eps: numb
 }
 
 /** dx = rstd · (g − mean(g) − x̂ · mean(g ∘ x̂)) from layerNormBackwardStatsSpec's stats. */
-export function layerNormBackwardDxSpec(rows: number, cols: number, hasW: boolean): KernelSpec {
+export function layerNormBackwardDxSpec(rows: number, cols: number, hasW: boolean, mode?: GpujsMode): KernelSpec {
   const n = rows * cols;
   return {
     key: `layernorm.dx:${rows}:${cols}:${hasW}`,
-    source: `function (x, dy, st${hasW ? ', w' : ''}) { const i = this.thread.x; const r = ${floorDiv('i', cols)}; const c = i - r * ${cols}; ` +
+    source: `function (x, dy, st${hasW ? ', w' : ''}) { const i = this.thread.x; const r = ${floorDiv('i', cols, mode)}; const c = i - r * ${cols}; ` +
       'const rstd = st[r * 4 + 1]; const xh = (x[i] - st[r * 4]) * rstd; ' +
       `const g = dy[i]${hasW ? ' * w[c]' : ''}; return rstd * (g - st[r * 4 + 2] - xh * st[r * 4 + 3]); }`,
     output: [n],
@@ -163,7 +163,7 @@ export function rowLseSpec(rows: number, cols: number, mode: GpujsMode): KernelS
  */
 export function crossEntropyBackwardSpec(rows: number, cols: number, mode: GpujsMode, oneKernel: boolean): KernelSpec {
   const n = rows * cols;
-  const head = `const i = this.thread.x; const r = ${floorDiv('i', cols)}; const c = i - r * ${cols}; `;
+  const head = `const i = this.thread.x; const r = ${floorDiv('i', cols, mode)}; const c = i - r * ${cols}; `;
   const lse = oneKernel ? rowLse(cols, `r * ${cols}`, mode) : 'const lse = l[r]; ';
   return {
     key: `crossentropy.bwd:${rows}:${cols}:${oneKernel}`,
@@ -183,7 +183,7 @@ export function crossEntropyBackwardSpec(rows: number, cols: number, mode: Gpujs
  * element of [n, 2], not an Array(2) per parameter element: webasm hands Array(2) results back as
  * n small arrays, and flattening them cost 10× the kernel (52 GPT parameters: 160 ms against 16).
  */
-export function adamwPackedSpecs(n: number): { moments: KernelSpec; param: KernelSpec } {
+export function adamwPackedSpecs(n: number, mode?: GpujsMode): { moments: KernelSpec; param: KernelSpec } {
   // rest1, rest2 = 1 − β1, 1 − β2 from the host in float64: 1 − β in float32 from a float32 β
   // cancels (β2 = 0.999 gives 1 − β2 off by 1.3e-5, 0.9999 by 1.3e-4); β = 1 − rest is harmless
   const moments = 'const gi = g[i]; ' +
@@ -191,10 +191,14 @@ export function adamwPackedSpecs(n: number): { moments: KernelSpec; param: Kerne
   return {
     moments: {
       key: `adamw.mv:${n}`,
-      // i = ⌊e/2⌋: an integer shift on webgpu, exact float division by 2 elsewhere (e < 2^24 there)
-      source: 'function (mv, g, rest1, rest2) { const e = this.thread.x; const i = Math.floor(e / 2); ' +
+      // i = ⌊e/2⌋: on wasm and cpu in integers (wte's moments are 77M floats, and there e · 0.5
+      // and e − 2i in float32 put m's values in v's slots past 2^24: a negative v, then NaN); on
+      // webgpu the patched gpu.js divides integers as i32, on GL e < 2^24 keeps floats exact
+      source: `function (mv, g, rest1, rest2) { const e = this.thread.x; ${exactFloorMode(mode)
+        ? 'const i = Math.floor(e / 2); const odd = e - i * 2; '
         // `odd` a float, not a bool: gpu.js declares every variable f32 in WGSL
-        'const odd = e - i * 2.0; const gi = g[i]; const rest = odd == 0.0 ? rest1 : rest2; ' +
+        : 'const i = Math.floor(e * 0.5); const odd = e - i * 2.0; '}` +
+        'const gi = g[i]; const rest = odd == 0.0 ? rest1 : rest2; ' +
         'return (1.0 - rest) * mv[e] + rest * (odd == 0.0 ? gi : gi * gi); }',
       output: [2 * n], outSize: 2 * n, work: 8 * n,
     },

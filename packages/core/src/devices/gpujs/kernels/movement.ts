@@ -8,11 +8,11 @@ import type { Shape } from '../../device.js';
 import type { GpujsMode } from '../runtime.js';
 import { coalesce, floorDiv, indexCode, rowIndex, type KernelSpec } from './spec.js';
 
-export function stridedSpec(inSize: number, outShape: Shape, strides: readonly number[], offset: number): KernelSpec {
+export function stridedSpec(inSize: number, outShape: Shape, strides: readonly number[], offset: number, mode?: GpujsMode): KernelSpec {
   if (strides.length !== outShape.length) throw new Error(`gpujs strided: ${strides.length} strides for rank ${outShape.length}`);
   const n = sizeOf(outShape);
   const { dims, strides: cs } = coalesce(outShape, [strides]);
-  const { lines, exprs } = indexCode('this.thread.x', dims, cs);
+  const { lines, exprs } = indexCode('this.thread.x', dims, cs, 'c', false, mode);
   const index = offset === 0 ? exprs[0] : exprs[0] === '0' ? `${offset}` : `${offset} + ${exprs[0]}`;
   return {
     key: `strided:${inSize}:${outShape.join(',')}:${strides.join(',')}:${offset}`,
@@ -78,7 +78,7 @@ export function padSpec(shape: Shape, outShape: Shape, starts: readonly number[]
 export function gatherRowsSpec(tableSize: number, cols: number, n: number, mode: GpujsMode): KernelSpec {
   return {
     key: `gather:${tableSize}:${cols}:${n}`,
-    source: `function (table, idx) { const r = ${floorDiv('this.thread.x', cols)}; const c = this.thread.x - r * ${cols}; ` +
+    source: `function (table, idx) { const r = ${floorDiv('this.thread.x', cols, mode)}; const c = this.thread.x - r * ${cols}; ` +
       `return table[${rowIndex('idx[r]', mode)} * ${cols} + c]; }`,
     output: [n * cols],
     outSize: n * cols,
@@ -94,7 +94,7 @@ export function gatherRowsSpec(tableSize: number, cols: number, n: number, mode:
 export function scatterAddRowsSpec(srcSize: number, cols: number, n: number, rows: number, mode: GpujsMode): KernelSpec {
   return {
     key: `scatter:${srcSize}:${cols}:${n}:${rows}`,
-    source: `function (src, start, order) { const r = ${floorDiv('this.thread.x', cols)}; const c = this.thread.x - r * ${cols}; ` +
+    source: `function (src, start, order) { const r = ${floorDiv('this.thread.x', cols, mode)}; const c = this.thread.x - r * ${cols}; ` +
       // an integer counter with a break: WGSL cannot increment the float loaded from `start`
       `const lo = ${rowIndex('start[r]', mode)}; const hi = ${rowIndex('start[r + 1]', mode)}; let acc = 0.0; ` +
       `for (let t = 0; t < ${n}; t++) { const q = lo + t; if (q >= hi) { break; } acc += src[${rowIndex('order[q]', mode)} * ${cols} + c]; } return acc; }`,

@@ -39,7 +39,7 @@ export function expShiftSpec(rows: number, cols: number, stride: number, mode: G
   const n = rows * cols;
   return {
     key: `expshift:${rows}:${cols}:${stride}`,
-    source: `function (x, sh) { const d = x[this.thread.x] - sh[${floorDiv('this.thread.x', cols)} * ${stride}]; ` +
+    source: `function (x, sh) { const d = x[this.thread.x] - sh[${floorDiv('this.thread.x', cols, mode)} * ${stride}]; ` +
       `${expStatements(mode, 'e', 'd', '')}return e; }`,
     output: [n],
     outSize: n,
@@ -53,7 +53,7 @@ export function onlineRescaleSpec(rows: number, cols: number, mode: GpujsMode): 
   const n = rows * cols;
   return {
     key: `online.rescale:${rows}:${cols}`,
-    source: `function (o, pv, prev, next) { const r = ${floorDiv('this.thread.x', cols)}; const dm = prev[r * 2] - next[r * 2]; ` +
+    source: `function (o, pv, prev, next) { const r = ${floorDiv('this.thread.x', cols, mode)}; const dm = prev[r * 2] - next[r * 2]; ` +
       `${expStatements(mode, 'alpha', 'dm', '')}return o[this.thread.x] * alpha + pv[this.thread.x]; }`,
     output: [n],
     outSize: n,
@@ -63,11 +63,11 @@ export function onlineRescaleSpec(rows: number, cols: number, mode: GpujsMode): 
 }
 
 /** o / l, l the second of each row's (m, l) stats. */
-export function onlineNormalizeSpec(rows: number, cols: number): KernelSpec {
+export function onlineNormalizeSpec(rows: number, cols: number, mode?: GpujsMode): KernelSpec {
   const n = rows * cols;
   return {
     key: `online.normalize:${rows}:${cols}`,
-    source: `function (o, st) { return o[this.thread.x] / st[${floorDiv('this.thread.x', cols)} * 2 + 1]; }`,
+    source: `function (o, st) { return o[this.thread.x] / st[${floorDiv('this.thread.x', cols, mode)} * 2 + 1]; }`,
     output: [n],
     outSize: n,
     work: n * 2,

@@ -66,14 +66,14 @@ export interface ReducePass {
 }
 
 /** One pass over x viewed as [outer, R, inner]: the result is [outer, ⌈R/chunk⌉, inner]. */
-export function reducePassSpec(op: ReduceOp, { outer, R, inner, chunk }: ReducePass): KernelSpec {
+export function reducePassSpec(op: ReduceOp, { outer, R, inner, chunk }: ReducePass, mode?: GpujsMode): KernelSpec {
   const parts = Math.ceil(R / chunk);
   const n = outer * parts * inner;
   // thread o = (i, c, j): i over outer, c over chunks, j over inner; its elements sit `inner` apart
-  const { lines, exprs } = indexCode('this.thread.x', ...squeeze([outer, parts, inner], [R * inner, chunk * inner, 1]));
+  const { lines, exprs } = indexCode('this.thread.x', ...squeeze([outer, parts, inner], [R * inner, chunk * inner, 1]), 'c', false, mode);
   const tail = R % chunk !== 0 && parts > 1;
   // coordinate of the chunk, for the short last one: recomputed here since indexCode squeezes dims
-  const limit = tail ? `Math.min(${chunk}, ${R} - (${floorDiv('this.thread.x', inner)} - ${floorDiv('this.thread.x', parts * inner)} * ${parts}) * ${chunk})` : undefined;
+  const limit = tail ? `Math.min(${chunk}, ${R} - (${floorDiv('this.thread.x', inner, mode)} - ${floorDiv('this.thread.x', parts * inner, mode)} * ${parts}) * ${chunk})` : undefined;
   return {
     key: `reduce:${op}:${outer}:${R}:${inner}:${chunk}`,
     source: `function (x) { ${lines}${accumulate(op, 'acc', chunk, exprs[0], inner, (p) => `x[${p}]`, '', limit)}return acc; }`,
@@ -129,7 +129,7 @@ export function softmaxApplySpec(rows: number, cols: number, mode: GpujsMode): K
   const n = rows * cols;
   return {
     key: `softmax.apply:${rows}:${cols}`,
-    source: `function (x, st) { const r = ${floorDiv('this.thread.x', cols)}; ` +
+    source: `function (x, st) { const r = ${floorDiv('this.thread.x', cols, mode)}; ` +
       `const d = x[this.thread.x] - st[r * 2]; ${expStatements(mode, 'e', 'd', '')}return e / st[r * 2 + 1]; }`,
     output: [n],
     outSize: n,
@@ -151,11 +151,11 @@ export function rowDotSpec(rows: number, cols: number): KernelSpec {
 }
 
 /** dx = y ∘ (dy − dot[row]). */
-export function softmaxBackwardApplySpec(rows: number, cols: number): KernelSpec {
+export function softmaxBackwardApplySpec(rows: number, cols: number, mode?: GpujsMode): KernelSpec {
   const n = rows * cols;
   return {
     key: `softmax.bwd:${rows}:${cols}`,
-    source: `function (y, dy, dot) { const i = this.thread.x; const r = ${floorDiv('i', cols)}; ` +
+    source: `function (y, dy, dot) { const i = this.thread.x; const r = ${floorDiv('i', cols, mode)}; ` +
       'return y[i] * (dy[i] - dot[r]); }',
     output: [n],
     outSize: n,

@@ -62,6 +62,9 @@ export function rowIndex(x: string, mode: GpujsMode): string {
   return mode === 'wasm' ? `(${x} | 0)` : x;
 }
 
+/** Modes whose `Math.floor(a / d)` of integers is exact without floorDiv's correction (and past 2^24). */
+export const exactFloorMode = (mode?: GpujsMode): boolean => mode === 'wasm' || mode === 'cpu';
+
 /**
  * ⌊a / d⌋ as gpu.js source, for an integer-valued expression a ≥ 0 and a positive integer
  * constant d, exact on every backend. The patched gpu.js divides an integer by a literal in i32
@@ -71,9 +74,11 @@ export function rowIndex(x: string, mode: GpujsMode): string {
  * multiple — on an H100, rows of 47 columns put element 47 in row 0. The remainder a − q·d then
  * lies outside [0, d), and one step corrects q.
  */
-export function floorDiv(a: string, d: number): string {
+export function floorDiv(a: string, d: number, mode?: GpujsMode): string {
   if (!(Number.isInteger(d) && d > 0)) throw new Error(`gpujs: floorDiv by ${d}, not a positive integer`);
   if (d === 1) return `(${a})`;
+  // exact as it stands where the division is: i32 on wasm, float64 on cpu (one division, not three)
+  if (exactFloorMode(mode)) return `Math.floor((${a}) / ${d})`;
   const q = `Math.floor((${a}) / ${d})`;
   const rem = `(${a}) - ${q} * ${d}`;
   return `(${q} + (${rem} >= ${d} ? 1 : 0) - (${rem} < 0 ? 1 : 0))`;
@@ -110,7 +115,7 @@ export function coalesce(dims: readonly number[], strides: readonly (readonly nu
  * output contiguously needs none.
  */
 export function indexCode(flat: string, dims: readonly number[], strides: readonly (readonly number[])[], prefix = 'c',
-  forceCoords = false): { lines: string; exprs: string[] } {
+  forceCoords = false, mode?: GpujsMode): { lines: string; exprs: string[] } {
   const r = dims.length;
   const contiguous = stridesOf(dims);
   const isContig = (s: readonly number[]) => s.every((v, k) => v === contiguous[k]);
@@ -121,7 +126,7 @@ export function indexCode(flat: string, dims: readonly number[], strides: readon
     let q = flat;
     for (let k = r - 1; k >= 1; k--) {
       const nq = `${prefix}q${k}`;
-      lines += `const ${nq} = ${floorDiv(q, dims[k])}; const ${prefix}${k} = ${q} - ${nq} * ${dims[k]}; `;
+      lines += `const ${nq} = ${floorDiv(q, dims[k], mode)}; const ${prefix}${k} = ${q} - ${nq} * ${dims[k]}; `;
       q = nq;
     }
     lines += `const ${prefix}0 = ${q}; `;
