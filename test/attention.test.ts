@@ -327,6 +327,33 @@ describe('block-sparse and dropout', () => {
   });
 });
 
+describe('webgpu: FlashAttention-2 kernels on workgroup memory', () => {
+  it.runIf(f32Devices.includes('webgpu'))('kernel calls: forward 1 kernel + the copy of O, backward 3 (dQ, dK, dV), a block mask +1 upload', async () => {
+    await setDevice('webgpu');
+    try {
+      const device = getDevice();
+      expect(device.workgroupKernels).toBe(true);
+      const [q, k, v, dO] = [0, 1, 2, 3].map(() => randn([1, 2, 40, 8]));
+      for (const t of [q, k, v]) t.requiresGrad = true;
+      const count = (blockMask?: boolean[][]): [number, number] => {
+        device.resetStats!();
+        const out = flashAttention(q, k, v, { causal: true, blockMask });
+        const forward = device.stats!().kernelCalls;
+        out.backward(dO);
+        const total = device.stats!().kernelCalls;
+        out.dispose();
+        for (const t of [q, k, v]) t.grad = null;
+        return [forward, total - forward];
+      };
+      expect(count()).toEqual([2, 3]);
+      expect(count([[true, false], [true, true]])).toEqual([3, 3]);
+      for (const t of [q, k, v, dO]) t.dispose();
+    } finally {
+      await setDevice('reference');
+    }
+  });
+});
+
 describe('blockSize independence', () => {
   for (const [causal, Nq, Nk] of [[false, 45, 70], [true, 45, 70], [true, 70, 45]] as const) {
     const c = { B: 2, H: 1, Nq, Nk, d: 16 };
