@@ -162,8 +162,9 @@ describe('flashAttention equals naive attention', () => {
         const bound = 2 * maxErr(naive32[name], exact[name]) + 1e-5 * zScale * Math.max(1, maxAbs(exact[name]));
         expect(maxErr(flash32[name], exact[name]), `${name} ${JSON.stringify(c)}`).toBeLessThanOrEqual(bound);
       }
-    }), { ...runs(RUNS), numRuns: Math.max(1, Math.ceil(RUNS / 2)) });
-  });
+    // llvmpipe compiles each new shape's unrolled webgpu kernels in seconds: fewer cases, more time
+    }), { ...runs(RUNS), numRuns: Math.max(1, Math.ceil(RUNS / (f32 === 'webgpu' ? 3 : 2))) });
+  }, 600_000);
 
   it('causal rows that see no key (Nq > Nk) give O = 0, L = −∞ and no gradient', async () => {
     const c: Case = { B: 1, H: 1, Nq: 9, Nk: 4, d: 3, causal: true, blockSize: 2 };
@@ -359,7 +360,8 @@ describe('blockSize independence', () => {
     const c = { B: 2, H: 1, Nq, Nk, d: 16 };
     it(`${causal ? 'causal' : 'full'} Nq ${Nq} Nk ${Nk}: blockSize 1, 7, 16, 64, 128, masked tiles skipped or not, agree (float64, and float32 where a device runs)`, async () => {
       const x = makeInputs({ ...c, causal, blockSize: 1 }, 11);
-      for (const device of ['reference', ...f32Devices]) {
+      // webgpu's workgroup kernels have fixed tiles and ignore blockSize: only the blocked formulation here
+      for (const device of ['reference', ...(f32Device ? [f32Device] : [])]) {
         const tol = device === 'reference' ? 1e-11 : 2e-5;
         const results = [];
         for (const blockSize of [1, 7, 16, 64, 128]) {
