@@ -10,6 +10,10 @@
 //   BENCH_MAX_N=1024 BENCH_CAP_MS=20000 node examples/bench-attention.js reference
 //   BENCH_B=1 BENCH_H=1 node examples/bench-attention.js webgpu   (one head, as the peers)
 //   BENCH_BLOCK_SIZES=32,64,128,256 node examples/bench-attention.js wasm   (flash block-size sweep)
+//   BENCH_METHODS=flash node examples/bench-attention.js webgpu   (one method per process)
+//   BENCH_SPARSITY=0,0.25,0.5,0.75 BENCH_SPARSE_N=4096 node examples/bench-attention.js webgpu
+//     (block-sparse sweep instead: flash fwd+bwd with that fraction of 64 × 64 blocks hidden,
+//      the diagonal always kept, non-causal and causal)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { manualSeed, memory, randn, resetPeakMemory, setDevice, tidy } from '@flashgrad/core';
@@ -23,6 +27,20 @@ const BLOCK_SIZES = process.env.BENCH_BLOCK_SIZES?.split(',').map(Number);
 const B = Number(process.env.BENCH_B ?? 2);
 const H = Number(process.env.BENCH_H ?? 4);
 const d = 64;
+/** BENCH_METHODS=flash (or naive) runs one method alone: no other method's buffers in the device's cache. */
+const METHODS = process.env.BENCH_METHODS?.split(',');
+const SPARSITY = process.env.BENCH_SPARSITY?.split(',').map(Number);
+const SPARSE_N = Number(process.env.BENCH_SPARSE_N ?? 4096);
+
+/** An [N/64]² grid with `fraction` of its cells hidden (a fixed pseudo-random pattern), the diagonal kept. */
+function sparseGrid(N, fraction) {
+  const M = Math.ceil(N / 64);
+  let s = 12345;
+  const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const grid = Array.from({ length: M }, (_, a) => Array.from({ length: M }, (_, b) => a === b || rand() >= fraction));
+  const hidden = grid.flat().filter((x) => !x).length / (M * M);
+  return { grid, hidden };
+}
 
 function stats(times) {
   const s = [...times].sort((a, b) => a - b);
@@ -32,13 +50,13 @@ function stats(times) {
 const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
 
 /** One configuration: warm-up, then timed runs; peak bytes above the inputs from the warm-up. */
-async function measure(device, attention, N, causal, backward, blockSize, runs) {
+async function measure(device, attention, N, causal, backward, blockSize, runs, blockMask) {
   manualSeed(N);
   const [q, k, v, dO] = [N, N, N, N].map(() => randn([B, H, N, d], { requiresGrad: backward }));
   dO.requiresGrad = false;
   const once = () => {
     tidy(() => {
-      const out = attention(q, k, v, { causal, blockSize });
+      const out = attention(q, k, v, { causal, blockSize, blockMask });
       if (backward) out.backward(dO);
     });
     for (const t of [q, k, v]) t.grad = null;
@@ -67,7 +85,7 @@ async function benchDevice(name) {
   const methods = [
     ...(BLOCK_SIZES ?? [null]).map((bs) => ({ method: 'flash', blockSize: bs, fn: flashAttention })),
     ...(BLOCK_SIZES ? [] : [{ method: 'naive', blockSize: null, fn: naiveAttention }]),
-  ];
+  ].filter((m) => !METHODS || METHODS.includes(m.method));
   const last = new Map(); // key → median ms at the last N, or 'stopped'
   console.log(`\n== ${name} (${device.description ?? device.name}); B·H = ${B * H}, d = ${d}, cap ${CAP_MS} ms a run`);
   console.log('N'.padStart(6) + '  causal  pass     method      Bc     median ms      [min–max]   peak MiB');
@@ -78,11 +96,13 @@ async function benchDevice(name) {
           const key = `${m.method}/${m.blockSize}/${causal}/${backward}`;
           const pass = backward ? 'fwd+bwd' : 'fwd';
           // flash without BENCH_BLOCK_SIZES runs the device's default Bc (defaultBlockSize), shown per row
-          const bc = m.method === 'flash' ? (m.blockSize ?? Math.min(defaultBlockSize(device, { B, H, Nq: N, Nk: N }), N)) : null;
+          // on webgpu with workgroup kernels flash's tiles are fixed by its kernels (no scratch): shown as 0
+          const workgroup = m.method === 'flash' && device.workgroupKernels === true;
+          const bc = m.method === 'flash' && !workgroup ? (m.blockSize ?? Math.min(defaultBlockSize(device, { B, H, Nq: N, Nk: N }), N)) : null;
           const base = { N, causal, pass, method: m.method, blockSize: bc };
           if (last.get(key) === 'stopped') continue;
           // the largest buffer each method makes: naive's scores, flash's N × Bc scratch
-          const largest = B * H * N * (m.method === 'naive' ? N : bc);
+          const largest = B * H * N * (m.method === 'naive' ? N : workgroup ? d + 1 : bc);
           const predicted = typeof last.get(key) === 'number' ? 4 * last.get(key) : 0;
           let reason = null;
           if (largest > device.maxElements) reason = `a buffer of ${largest} elements passes the device limit of ${device.maxElements}`;
@@ -128,5 +148,26 @@ async function benchDevice(name) {
   console.log(`wrote ${file}`);
 }
 
-for (const name of devices) await benchDevice(name);
+async function benchSparsity(name) {
+  const device = await setDevice(name);
+  const rows = [];
+  console.log(`\n== ${name} block-sparse, N = ${SPARSE_N}, B·H = ${B * H}, d = ${d}, flash fwd+bwd`);
+  console.log('hidden  causal     median ms      [min–max]   ×dense');
+  for (const causal of [false, true]) {
+    let dense = null;
+    for (const fraction of SPARSITY) {
+      const { grid, hidden } = sparseGrid(SPARSE_N, fraction);
+      const s = await measure(device, flashAttention, SPARSE_N, causal, true, undefined, 5, fraction > 0 ? grid : undefined);
+      dense ??= s.median;
+      rows.push({ N: SPARSE_N, causal, fraction, hidden, ...s, speedup: dense / s.median });
+      console.log(`${hidden.toFixed(3).padStart(6)}  ${String(causal).padEnd(6)} ${s.median.toFixed(2).padStart(10)}  [${s.min.toFixed(2)}–${s.max.toFixed(2)}]  ${(dense / s.median).toFixed(2)}×`);
+    }
+  }
+  mkdirSync('bench-results', { recursive: true });
+  const file = `bench-results/attention-sparse-${name}-bh${B * H}.json`;
+  writeFileSync(file, JSON.stringify({ device: name, shape: { B, H, d, N: SPARSE_N }, date: new Date().toISOString(), rows }, null, 2));
+  console.log(`wrote ${file}`);
+}
+
+for (const name of devices) await (SPARSITY ? benchSparsity(name) : benchDevice(name));
 process.exit(0);

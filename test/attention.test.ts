@@ -14,6 +14,7 @@ import { DEFAULT_BLOCK_SIZE, GPU_SCRATCH_ELEMENTS, defaultBlockSize, flashAttent
 import { runs } from './helpers/arbitraries.js';
 import { tileCoverage, tileKeep, visibleRows, type AttentionMask } from '../packages/attention/src/masks.js';
 import { causalOffset, validateBlockMask } from '../packages/attention/src/validate.js';
+import { sparseTable, workgroupPlan } from '../packages/attention/src/webgpu/geometry.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 25);
 
@@ -156,11 +157,14 @@ describe('flashAttention equals naive attention', () => {
       for (const name of names) {
         // flash-attn's own test adds a floor on the scale of the values (its dq_atol): 1e-5 is
         // ~170 float32 ulps at magnitude 1, so it scales with max|x| where gradients run larger
-        const bound = 2 * maxErr(naive32[name], exact[name]) + 1e-5 * Math.max(1, maxAbs(exact[name]));
+        // dropout's 1/(1 − p) scales every term of P ∘ Z, and so what float32 cancels in dS = P ∘ (dP − Δ)
+        const zScale = 1 / (1 - (c.dropout ?? 0));
+        const bound = 2 * maxErr(naive32[name], exact[name]) + 1e-5 * zScale * Math.max(1, maxAbs(exact[name]));
         expect(maxErr(flash32[name], exact[name]), `${name} ${JSON.stringify(c)}`).toBeLessThanOrEqual(bound);
       }
-    }), { ...runs(RUNS), numRuns: Math.max(1, Math.ceil(RUNS / 2)) });
-  });
+    // llvmpipe compiles each new shape's unrolled webgpu kernels in seconds: fewer cases, more time
+    }), { ...runs(RUNS), numRuns: Math.max(1, Math.ceil(RUNS / (f32 === 'webgpu' ? 3 : 2))) });
+  }, 600_000);
 
   it('causal rows that see no key (Nq > Nk) give O = 0, L = −∞ and no gradient', async () => {
     const c: Case = { B: 1, H: 1, Nq: 9, Nk: 4, d: 3, causal: true, blockSize: 2 };
@@ -216,6 +220,20 @@ describe('the masks flash plans by tiles equal the brute-force element mask', ()
           const keep = tileKeep(getDevice(), mask, r0, r1, j0, j1);
           expect(Array.from(await keep.data64()).map((x) => x === 1)).toEqual(want);
           keep.dispose();
+        }
+      }
+      if (mask.grid) {
+        // the webgpu kernels' tile table (prefix sums) agrees with the planner, tile by tile
+        const plan = workgroupPlan(mask, 1, null);
+        const table = sparseTable(mask, plan)!;
+        for (const [g, at] of [[plan.fwd, plan.fwdTableOffset], [plan.bwd, plan.bwdTableOffset]] as const) {
+          for (let a = 0; a < g.qt; a++) {
+            for (let b = 0; b < g.kt; b++) {
+              const cov = tileCoverage(mask, a * g.br, Math.min(Nq, (a + 1) * g.br), b * g.bc, Math.min(Nk, (b + 1) * g.bc));
+              const code = table[at + a * g.kt + b];
+              expect(code === 0 ? 'none' : code === 1 ? 'all' : 'some', `table tile ${a}, ${b}`).toBe(cov === 'all' && code === 2 ? 'some' : cov);
+            }
+          }
         }
       }
       const rowsSeeing = Array.from({ length: Nq }, (_, i) => Array.from({ length: Nk }, (_, j) => brute(Nq, Nk, causal, grid, i, j)).some(Boolean));
@@ -310,12 +328,40 @@ describe('block-sparse and dropout', () => {
   });
 });
 
+describe('webgpu: FlashAttention-2 kernels on workgroup memory', () => {
+  it.runIf(f32Devices.includes('webgpu'))('kernel calls: forward 1 kernel + the copy of O, backward 3 (dQ, dK, dV), a block mask +1 upload', async () => {
+    await setDevice('webgpu');
+    try {
+      const device = getDevice();
+      expect(device.workgroupKernels).toBe(true);
+      const [q, k, v, dO] = [0, 1, 2, 3].map(() => randn([1, 2, 40, 8]));
+      for (const t of [q, k, v]) t.requiresGrad = true;
+      const count = (blockMask?: boolean[][]): [number, number] => {
+        device.resetStats!();
+        const out = flashAttention(q, k, v, { causal: true, blockMask });
+        const forward = device.stats!().kernelCalls;
+        out.backward(dO);
+        const total = device.stats!().kernelCalls;
+        out.dispose();
+        for (const t of [q, k, v]) t.grad = null;
+        return [forward, total - forward];
+      };
+      expect(count()).toEqual([2, 3]);
+      expect(count([[true, false], [true, true]])).toEqual([3, 3]);
+      for (const t of [q, k, v, dO]) t.dispose();
+    } finally {
+      await setDevice('reference');
+    }
+  });
+});
+
 describe('blockSize independence', () => {
   for (const [causal, Nq, Nk] of [[false, 45, 70], [true, 45, 70], [true, 70, 45]] as const) {
     const c = { B: 2, H: 1, Nq, Nk, d: 16 };
     it(`${causal ? 'causal' : 'full'} Nq ${Nq} Nk ${Nk}: blockSize 1, 7, 16, 64, 128, masked tiles skipped or not, agree (float64, and float32 where a device runs)`, async () => {
       const x = makeInputs({ ...c, causal, blockSize: 1 }, 11);
-      for (const device of ['reference', ...f32Devices]) {
+      // webgpu's workgroup kernels have fixed tiles and ignore blockSize: only the blocked formulation here
+      for (const device of ['reference', ...(f32Device ? [f32Device] : [])]) {
         const tol = device === 'reference' ? 1e-11 : 2e-5;
         const results = [];
         for (const blockSize of [1, 7, 16, 64, 128]) {

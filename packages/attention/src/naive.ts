@@ -1,10 +1,10 @@
 /**
  * The oracle: attention exactly as written, S = τ·QKᵀ and P = softmax(S) materialised in full
  * (N × N), differentiated by the core autograd. Tests compare flashAttention against it, so its
- * masks are built here by brute force, one element at a time on the host, sharing no code with
- * flash's tile planning (masks.ts): a bug in one cannot hide in the other.
+ * masks are written here from their definitions, sharing no code with flash's tile planning
+ * (masks.ts) or kernels: a bug in one cannot hide in the other.
  */
-import { Tensor, dropoutHash24, dropoutSeed, dropoutThreshold, matmulT, noGrad, where } from '@flashgrad/core';
+import { Tensor, dropoutHash24, dropoutSeed, dropoutThreshold, greaterEqual, matmulT, noGrad, where } from '@flashgrad/core';
 import {
   resolveScale, validateAttention, validateBlockMask, validateDropout, validateOptions, type AttentionDims, type BlockGrid,
 } from './validate.js';
@@ -38,18 +38,31 @@ export interface AttentionWithLse {
 /** Large enough that exp(HIDDEN − m) is 0 for any real row max m; finite, so never NaN. */
 const HIDDEN = -1e30;
 
-/** 1 where query i may see key j, [Nq·Nk] row-major, or null when nothing is masked. */
-function visibleKeys({ Nq, Nk }: AttentionDims, causal: boolean, grid: BlockGrid | null): Float64Array | null {
+/**
+ * 1 where query i may see key j, (Nq, Nk), or null when nothing is masked. The causal mask alone
+ * is a device comparison of each row's last visible key, i + Nk − Nq, with the key numbers (so the
+ * oracle stays cheap enough to benchmark against); with a block grid every element is decided on
+ * the host, one at a time.
+ */
+function visibleKeys(device: Tensor['device'], { Nq, Nk }: AttentionDims, causal: boolean, grid: BlockGrid | null): Tensor | null {
   if (!causal && !grid) return null;
+  if (!grid) {
+    const lastKey = new Tensor(device.upload(Float64Array.from({ length: Nq }, (_, i) => i + Nk - Nq)), [Nq, 1], device);
+    const key = new Tensor(device.upload(Float64Array.from({ length: Nk }, (_, j) => j)), [1, Nk], device);
+    const keep = greaterEqual(lastKey, key); // (Nq, Nk): j ≤ i + Nk − Nq
+    lastKey.dispose();
+    key.dispose();
+    return keep;
+  }
   const keep = new Float64Array(Nq * Nk);
   for (let i = 0; i < Nq; i++) {
     for (let j = 0; j < Nk; j++) {
       const causalOk = !causal || j <= i + Nk - Nq;
-      const blockOk = !grid || grid.cells[Math.floor(i / grid.rowsPerBlock) * grid.Mk + Math.floor(j / grid.keysPerBlock)] === 1;
+      const blockOk = grid.cells[Math.floor(i / grid.rowsPerBlock) * grid.Mk + Math.floor(j / grid.keysPerBlock)] === 1;
       keep[i * Nk + j] = causalOk && blockOk ? 1 : 0;
     }
   }
-  return keep;
+  return new Tensor(device.upload(keep), [Nq, Nk], device);
 }
 
 /** 0 or 1/(1 − p) for every element of P [B, H, Nq, Nk], from the call's seed. */
@@ -73,8 +86,7 @@ export function naiveAttention(
   const grid = validateBlockMask(op, options.blockMask, dims);
   const p = validateDropout(op, options.dropout);
   const device = q.device;
-  const keepValues = visibleKeys(dims, options.causal ?? false, grid);
-  const keep = keepValues ? new Tensor(device.upload(keepValues), [dims.Nq, dims.Nk], device) : null; // (Nq, Nk)
+  const keep = visibleKeys(device, dims, options.causal ?? false, grid); // (Nq, Nk)
   const z = p > 0 ? new Tensor(device.upload(dropoutScale(dims, p, dropoutSeed())), [dims.B, dims.H, dims.Nq, dims.Nk], device) : null;
   const s = matmulT(q, k, false, true).mul(scale); // (B, H, Nq, Nk)
   let probs = (keep ? where(keep, s, HIDDEN) : s).softmax(-1); // (B, H, Nq, Nk)

@@ -70,14 +70,35 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
   };
 }
 
-/** 0 hidden, 1 open, 2 partly open (element-wise causal or cell lookups needed), per tile of `g`. */
+/**
+ * 0 hidden, 1 open, 2 partly open (element-wise causal or cell lookups needed), per tile of `g`.
+ * Open cells over a tile's block rectangle are counted from a 2D prefix sum, so a table costs
+ * O(tiles) on the host; only tiles on the causal diagonal go through masks.ts's exact planner.
+ */
 function tileCodes(mask: AttentionMask, g: KernelGeometry): number[] {
   const { Nq, Nk } = mask.dims;
+  const grid = mask.grid!;
+  const sum = new Int32Array((grid.Mq + 1) * (grid.Mk + 1)); // open cells in [0, a) × [0, b)
+  for (let a = 0; a < grid.Mq; a++) {
+    for (let b = 0; b < grid.Mk; b++) {
+      sum[(a + 1) * (grid.Mk + 1) + b + 1] = grid.cells[a * grid.Mk + b] + sum[a * (grid.Mk + 1) + b + 1] + sum[(a + 1) * (grid.Mk + 1) + b] - sum[a * (grid.Mk + 1) + b];
+    }
+  }
+  const open = (a0: number, a1: number, b0: number, b1: number) =>
+    sum[a1 * (grid.Mk + 1) + b1] - sum[a0 * (grid.Mk + 1) + b1] - sum[a1 * (grid.Mk + 1) + b0] + sum[a0 * (grid.Mk + 1) + b0];
   const codes: number[] = [];
-  for (let a = 0; a < g.qt; a++) {
-    for (let b = 0; b < g.kt; b++) {
-      const coverage = tileCoverage(mask, a * g.br, Math.min(Nq, (a + 1) * g.br), b * g.bc, Math.min(Nk, (b + 1) * g.bc));
-      codes.push(coverage === 'none' ? 0 : coverage === 'all' ? 1 : 2);
+  for (let t = 0; t < g.qt; t++) {
+    const [r0, r1] = [t * g.br, Math.min(Nq, (t + 1) * g.br)];
+    const [a0, a1] = [Math.floor(r0 / grid.rowsPerBlock), Math.floor((r1 - 1) / grid.rowsPerBlock) + 1];
+    for (let u = 0; u < g.kt; u++) {
+      const [j0, j1] = [u * g.bc, Math.min(Nk, (u + 1) * g.bc)];
+      const [b0, b1] = [Math.floor(j0 / grid.keysPerBlock), Math.floor((j1 - 1) / grid.keysPerBlock) + 1];
+      const cells = open(a0, a1, b0, b1);
+      const causalNone = mask.causal && j0 > r1 - 1 + mask.offset;
+      const causalAll = !mask.causal || j1 - 1 <= r0 + mask.offset;
+      if (cells === 0 || causalNone) codes.push(0);
+      else if (causalAll) codes.push(cells === (a1 - a0) * (b1 - b0) ? 1 : 2);
+      else codes.push(tileCoverage(mask, r0, r1, j0, j1) === 'none' ? 0 : 2);
     }
   }
   return codes;
