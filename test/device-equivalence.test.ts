@@ -8,9 +8,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { AdamWHyper, Device, DeviceBuffer, Operand } from '../packages/core/src/devices/device.js';
+import type { AdamWHyper, Device, DeviceBuffer, FusedKernels, Operand } from '../packages/core/src/devices/device.js';
 import { createGpujsDevice, type GpujsMode } from '../packages/core/src/devices/gpujs/index.js';
 import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
+import { unaryNames } from '../packages/core/src/ops/elementwise.js';
 import { relErr } from './helpers/compare.js';
 import { runs } from './helpers/arbitraries.js';
 
@@ -30,6 +31,15 @@ const started = await Promise.all(modes.map(async (mode) => {
 }));
 
 const ref = new ReferenceDevice();
+
+const fusedKernels = ['layerNorm', 'layerNormBackward', 'crossEntropy', 'crossEntropyBackward'] as const;
+const fuses = (d: Device): d is Device & FusedKernels => fusedKernels.every((k) => typeof d[k] === 'function');
+
+/** The device with its fused kernels: every gpu.js mode and the reference implement all of them. */
+function fused(d: Device): Device & FusedKernels {
+  if (!fuses(d)) throw new Error(`${d.name} lacks a fused kernel: ${fusedKernels.filter((k) => !d[k]).join(', ')}`);
+  return d;
+}
 
 // ------------------------------------------------------------------ data
 
@@ -100,7 +110,7 @@ function operand(d: Device, shape: OpShape, vals: number[]): Operand {
   return shape === 'scalar' ? vals[0] : { buf: d.upload(vals.slice(0, size(shape))), shape };
 }
 
-const unaryOps = ['neg', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu', 'gelu', 'abs', 'reluDeriv', 'geluDeriv', 'sign'] as const;
+const unaryOps = [...unaryNames, 'reluDeriv', 'geluDeriv', 'sign'] as const;
 const binaryOps = ['add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'gt', 'ge', 'lt', 'eq'] as const;
 
 /** Value kinds that keep each op inside its domain (the reference would give NaN otherwise). */
@@ -399,13 +409,13 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     const b = hasB ? values(cols, s + 2) : null;
     const dy = values(rows * cols, s + 3);
     const up = (d: Device, v: number[] | null) => (v ? d.upload(v) : null);
-    await check(device, RED, (d) => d.layerNorm(d.upload(x), up(d, w), up(d, b), rows, cols, eps));
-    const grads = (d: Device) => d.layerNormBackward(d.upload(dy), d.upload(x), up(d, w), rows, cols, eps, { dx: true, dweight: true, dbias: true });
+    await check(device, RED, (d) => fused(d).layerNorm(d.upload(x), up(d, w), up(d, b), rows, cols, eps));
+    const grads = (d: Device) => fused(d).layerNormBackward(d.upload(dy), d.upload(x), up(d, w), rows, cols, eps, { dx: true, dweight: true, dbias: true });
     await check(device, RED, (d) => grads(d).dx!, lnTerms(x, dy, w, rows, cols, eps));
     await check(device, RED, (d) => grads(d).dweight!);
     await check(device, RED, (d) => grads(d).dbias!);
     // only what is asked for is computed
-    const some = device.layerNormBackward(device.upload(dy), device.upload(x), up(device, w), rows, cols, eps, { dx: false, dweight: true, dbias: false });
+    const some = fused(device).layerNormBackward(device.upload(dy), device.upload(x), up(device, w), rows, cols, eps, { dx: false, dweight: true, dbias: false });
     expect([some.dx, some.dbias]).toEqual([null, null]);
   }
 
@@ -428,10 +438,10 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     // size of the terms (about the row's largest |logit|), not of their difference
     let terms = 0;
     for (let r = 0; r < rows; r++) terms += Math.max(1, ...x.slice(r * cols, (r + 1) * cols).map(Math.abs)) ** 2;
-    await check(device, RED, (d) => d.crossEntropy(d.upload(x), t, rows, cols), Math.sqrt(terms));
+    await check(device, RED, (d) => fused(d).crossEntropy(d.upload(x), t, rows, cols), Math.sqrt(terms));
     // softmax − 1 at the target cancels the same way: terms of size |dl[r]|
     const dlTerms = Math.sqrt(dl.reduce((a, v) => a + v * v, 0));
-    await check(device, RED, (d) => d.crossEntropyBackward(d.upload(x), t, d.upload(dl), rows, cols), dlTerms);
+    await check(device, RED, (d) => fused(d).crossEntropyBackward(d.upload(x), t, d.upload(dl), rows, cols), dlTerms);
   }
 
   it('crossEntropy and its backward (fused)', async () => {

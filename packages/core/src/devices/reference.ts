@@ -72,6 +72,7 @@ function forEachIndex(outShape: Shape, strides: number[][], fn: (i: number, offs
 
 export class ReferenceDevice implements Device {
   readonly name = 'reference';
+  readonly precision = 'float64';
   readonly maxElements = 2 ** 31 - 1;
   private bytes = 0;
   private buffers = 0;

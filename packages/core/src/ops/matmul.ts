@@ -1,8 +1,32 @@
 /** Batched matrix multiplication with broadcast batch dims; transposes fold into the kernel. */
-import { Tensor } from '../tensor.js';
+import { Tensor, tidy } from '../tensor.js';
 import { record } from '../autograd.js';
 import { broadcastShapes, fmt } from '../shape.js';
 import { deviceOf, fusion } from './common.js';
+import { asTensor, defineOp } from './op.js';
+import { sum } from './reduce.js';
+
+// C = op(A)·op(B): dA = dC·op(B)ᵀ, dB = op(A)ᵀ·dC, with the transposes folded into the kernel
+const matmulOp = defineOp<{ transA: boolean; transB: boolean }>('matmul', (dy, { inputs: [x, y], attrs: { transA, transB }, needs }) => {
+  const [a, b] = [asTensor(x), asTensor(y)];
+  return [
+    needs[0] ? (transA ? matmulT(b, dy, transB, true) : matmulT(dy, b, false, !transB)) : null,
+    needs[1] ? (transB ? matmulT(dy, a, true, transA) : matmulT(a, dy, !transA, false)) : null,
+  ];
+});
+
+// y = x Wᵀ + b + r over rows: dx = dy W, dW = dyᵀ x, db = Σ_rows dy, dr = dy
+const linearOp = defineOp<{ hasBias: boolean; hasResidual: boolean }>('linear', (dy, { inputs, attrs: { hasBias, hasResidual }, needs }) => tidy(() => {
+  const [x, w] = [asTensor(inputs[0]), asTensor(inputs[1])];
+  const [outF, inF] = w.shape;
+  const dy2 = dy.reshape([-1, outF]); // (rows, out)
+  return [
+    needs[0] ? matmulT(dy2, w, false, false).reshape([...x.shape]) : null,
+    needs[1] ? matmulT(dy2, x.reshape([-1, inF]), true, false) : null,
+    ...(hasBias ? [needs[2] ? sum(dy2, 0) : null] : []),
+    ...(hasResidual ? [needs[inputs.length - 1] ? dy : null] : []),
+  ];
+}));
 
 /** a @ b for a [..., M, K] and b [..., K, N]; batch dims broadcast. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
@@ -22,7 +46,7 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean):
   }
   const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
   const buf = device.matmul(a.buffer('matmul'), a.shape, b.buffer('matmul'), b.shape, transA, transB, batch);
-  return record('matmul', new Tensor(buf, [...batch, m, n], device), [a, b], { transA, transB });
+  return record(matmulOp, new Tensor(buf, [...batch, m, n], device), [a, b], { transA, transB });
 }
 
 /**
@@ -52,5 +76,5 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, residual
   const buf = device.matmul(x.buffer('linear'), [rows, inF], weight.buffer('linear'), weight.shape, false, true, [], {
     bias: bias?.buffer('linear'), residual: residual?.buffer('linear'),
   });
-  return record('linear', new Tensor(buf, outShape, device), [x, weight, ...extra], { hasBias: !!bias, hasResidual: !!residual });
+  return record(linearOp, new Tensor(buf, outShape, device), [x, weight, ...extra], { hasBias: !!bias, hasResidual: !!residual });
 }

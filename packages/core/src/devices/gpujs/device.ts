@@ -29,6 +29,8 @@ import type { GpujsBuffer } from './queue.js';
 export { THREAD_WORK } from './engine.js';
 
 export class GpujsDevice extends GpujsEngine implements Device {
+  readonly precision = 'float32';
+
   /** wasm walks matmul operands with pointers, every other mode with integer indices (IndexStyle). */
   private get indexStyle(): IndexStyle {
     return this.runtime.mode === 'wasm' ? 'pointers' : 'integer';

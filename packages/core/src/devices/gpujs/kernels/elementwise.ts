@@ -46,7 +46,11 @@ function unaryBody(op: UnaryOp, mode: GpujsMode): [string, number] {
     case 'geluDeriv':
       return [`${geluPrelude(mode)}` +
         `return s + 2.0 * x * s * sc * ${lit(SQRT_2_OVER_PI)} * (1.0 + ${lit(3 * 0.044715)} * x * x);`, tc + 4];
-    default: throw new Error(`gpujs: unknown unary op '${String(op)}'`);
+    default: {
+      // every UnaryOp has a case: a new op in ops/elementwise.ts fails to compile until it has one
+      const missing: never = op;
+      throw new Error(`gpujs: unknown unary op '${String(missing)}'`);
+    }
   }
 }
 
