@@ -67,7 +67,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, residual
   }
   const extra = [bias, residual].filter((t): t is Tensor => t instanceof Tensor);
   if (!fusion.enabled) {
-    const y = matmulT(x, weight, false, true);
+    // rows folded as in the fused path: x may be 1-D, which matmul alone would refuse
+    const y = matmulT(x.reshape([-1, inF]), weight, false, true).reshape(outShape);
     const yb = bias ? y.add(bias) : y;
     return residual ? yb.add(residual) : yb;
   }
