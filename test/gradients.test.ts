@@ -94,6 +94,7 @@ describe('elementwise unary ops', () => {
     relu: ['relu (away from 0)', nonZero(0.05, 3)],
     gelu: ['gelu', positive(-5, 5)],
     abs: ['abs (away from 0)', nonZero(0.05, 3)],
+    silu: ['silu', positive(-6, 6)],
   };
   for (const op of unaryNames) {
     const [name, values] = domains[op];

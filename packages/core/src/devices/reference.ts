@@ -26,6 +26,7 @@ const unaryFns: Record<UnaryOp, (x: number) => number> = {
   sqrt: Math.sqrt,
   tanh: Math.tanh,
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  silu: (x) => x / (1 + Math.exp(-x)),
   relu: (x) => (x > 0 ? x : 0),
   abs: Math.abs,
   sign: Math.sign,

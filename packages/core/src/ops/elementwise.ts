@@ -11,7 +11,7 @@ import { asTensor, defineOp } from './op.js';
  * each device (reference.ts, gpujs/kernels/elementwise.ts, which the compiler holds to this list):
  * its function, its Tensor method and the device's UnaryOp follow from the name.
  */
-export const unaryNames = ['neg', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu', 'gelu', 'abs'] as const;
+export const unaryNames = ['neg', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu', 'gelu', 'abs', 'silu'] as const;
 export type UnaryName = (typeof unaryNames)[number];
 
 /** Each unary op's gradient from dy, its input x and its output y. */
@@ -25,6 +25,11 @@ const unaryGrads: { readonly [K in UnaryName]: (dy: Tensor, x: Tensor, y: Tensor
   relu: (dy, x) => dy.mul(unaryKernel('reluDeriv', x)),
   gelu: (dy, x) => dy.mul(unaryKernel('geluDeriv', x)),
   abs: (dy, x) => dy.mul(unaryKernel('sign', x)),
+  // silu = x·σ(x): d/dx = σ(x)·(1 + x·(1 − σ(x)))
+  silu: (dy, x) => {
+    const s = unaryKernel('sigmoid', x);
+    return dy.mul(s.mul(x.mul(sub(1, s)).add(1)));
+  },
 };
 
 const unaryDefs = new Map(unaryNames.map((name) => [
@@ -56,8 +61,10 @@ export const unaryFunctions: { readonly [K in UnaryName]: (x: Tensor) => Tensor 
   /** GELU, tanh approximation (as GPT-2). */
   gelu: (x) => unary('gelu', x),
   abs: (x) => unary('abs', x),
+  /** x·σ(x) (SiLU, swish: GPT-NeoX's and LLaMA's MLPs). */
+  silu: (x) => unary('silu', x),
 };
-export const { neg, exp, log, sqrt, tanh, sigmoid, relu, gelu, abs } = unaryFunctions;
+export const { neg, exp, log, sqrt, tanh, sigmoid, relu, gelu, abs, silu } = unaryFunctions;
 
 function binaryKernel(op: BinaryOp, a: TensorOrScalar, b: TensorOrScalar): Tensor {
   const device = deviceOf(op, a, b);

@@ -37,6 +37,7 @@ function unaryBody(op: UnaryOp, mode: GpujsMode): [string, number] {
     case 'sqrt': return ['return Math.sqrt(x);', 2];
     case 'tanh': return [`${tanhStatements(mode, 'y', 'x', '')}return y;`, tc];
     case 'sigmoid': return [`const nx = -x; ${expStatements(mode, 'e', 'nx', '')}return 1.0 / (1.0 + e);`, tc];
+    case 'silu': return [`const nx = -x; ${expStatements(mode, 'e', 'nx', '')}return x / (1.0 + e);`, tc + 1];
     case 'relu': return ['return Math.max(x, 0.0);', 1];
     case 'abs': return ['return Math.abs(x);', 1];
     case 'sign': return ['return Math.sign(x);', 2];
