@@ -5,7 +5,7 @@ export { Tensor, tidy, keep, type NestedArray } from './tensor.js';
 export { noGrad, isGradEnabled, customOp, type Node, type Grads } from './autograd.js';
 export * from './creation.js';
 export * from './ops/index.js';
-export { manualSeed, getRngState, setRngState } from './random.js';
+export { manualSeed, getRngState, setRngState, Mulberry32 } from './random.js';
 export { setDevice, getDevice, memory, resetPeakMemory, deviceNames, type DeviceName } from './devices/registry.js';
 export type { Device, DeviceBuffer, DeviceStats, MemoryInfo, Shape } from './devices/device.js';
 export { ReferenceDevice } from './devices/reference.js';

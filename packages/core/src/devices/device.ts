@@ -30,13 +30,9 @@ export type ReduceOp = 'sum' | 'max';
 /** One side of a binary op: a buffer with its shape (broadcast to the output) or a constant. */
 export type Operand = { buf: DeviceBuffer; shape: Shape } | number;
 
-/**
- * Terms a matmul adds to its result in the same kernel: a bias [N] broadcast over rows (a Linear
- * layer's), and a residual of the result's shape [...batch, M, N] (the residual stream).
- */
+/** What a matmul adds to its result in the same kernel: a bias [N] broadcast over rows (a Linear layer's). */
 export interface MatmulEpilogue {
   bias?: DeviceBuffer;
-  residual?: DeviceBuffer;
 }
 
 export interface AdamWHyper {
@@ -134,7 +130,7 @@ export interface Device extends Partial<FusedKernels> {
   /**
    * Batched matmul. a is [...batchA, M, K] ([..., K, M] when transA), b is [...batchB, K, N]
    * ([..., N, K] when transB); batch dims broadcast to `batch`; the result is [...batch, M, N],
-   * plus the epilogue's terms where given.
+   * plus the epilogue's bias where given.
    */
   matmul(
     a: DeviceBuffer, aShape: Shape, b: DeviceBuffer, bShape: Shape,
@@ -178,15 +174,11 @@ export interface Device extends Partial<FusedKernels> {
   /** Σ_c a ∘ b per row of a, b [rows, cols], [rows] (flash attention's Δ = rowsum(dO ∘ O)). */
   rowDot(a: DeviceBuffer, b: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
   /**
-   * AdamW with both moments in one buffer, `moments` [n, 2] interleaved as (m, v): the update of
-   * one parameter is the new moments and the new parameter (two kernels on gpu.js, where a
-   * kernel writes one buffer), against three for `adamw`.
+   * One AdamW step with decoupled weight decay, both moments in one buffer, `moments` [n, 2]
+   * interleaved as (m, v): the update of one parameter is the new moments and the new parameter
+   * (two kernels on gpu.js, where a kernel writes one buffer; separate m and v would take three).
    */
   adamwPacked(
     param: DeviceBuffer, grad: DeviceBuffer, moments: DeviceBuffer, hyper: AdamWHyper,
   ): { param: DeviceBuffer; moments: DeviceBuffer };
-  /** One AdamW step with decoupled weight decay; returns the new parameter and moments. */
-  adamw(
-    param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, hyper: AdamWHyper,
-  ): { param: DeviceBuffer; m: DeviceBuffer; v: DeviceBuffer };
 }

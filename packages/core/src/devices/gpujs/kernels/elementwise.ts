@@ -1,5 +1,5 @@
 /**
- * One-thread-per-element kernels: unary, broadcast binary, where, fill, copy, AdamW. All use a 1D
+ * One-thread-per-element kernels: unary, broadcast binary, where, fill, copy. All use a 1D
  * gpu.js output so that results are flat buffers every other kernel can index as `x[i]`.
  */
 import { broadcastStrides, sizeOf } from '../../../shape.js';
@@ -146,33 +146,4 @@ export function fillSpec(n: number): KernelSpec {
 /** Copies a host array into device memory (webgpu, headlessgl). */
 export function copySpec(n: number): KernelSpec {
   return { key: `copy:${n}`, source: 'function (a) { return a[this.thread.x]; }', output: [n], outSize: n, work: n };
-}
-
-/**
- * AdamW as three kernels (m, v, then the parameter from the new moments): a kernel writes one
- * buffer, and recomputing m and v in the last one would cost more than reading them.
- * Hyperparameters are arguments because the step count (bias correction) and often the learning
- * rate change every step. `rest1`, `rest2` are 1 − β computed on the host in float64: 1 − β in
- * float32 from a float32 β cancels (β2 = 0.999 gives 1 − β2 off by 1.3e-5, 0.9999 by 1.3e-4).
- */
-export function adamwSpecs(n: number): { m: KernelSpec; v: KernelSpec; param: KernelSpec } {
-  return {
-    m: {
-      key: `adamw.m:${n}`,
-      source: 'function (m, g, beta1, rest1) { const i = this.thread.x; return beta1 * m[i] + rest1 * g[i]; }',
-      output: [n], outSize: n, work: 3 * n,
-    },
-    v: {
-      key: `adamw.v:${n}`,
-      source: 'function (v, g, beta2, rest2) { const i = this.thread.x; const gi = g[i]; return beta2 * v[i] + rest2 * gi * gi; }',
-      output: [n], outSize: n, work: 4 * n,
-    },
-    param: {
-      key: `adamw.p:${n}`,
-      // update = m̂ / (√v̂ + ε) with m̂ = m/c1, v̂ = v/c2; decay = 1 − lr·λ (decoupled weight decay)
-      source: 'function (p, m, v, lr, decay, c1, c2, eps) { const i = this.thread.x; ' +
-        'const update = (m[i] / c1) / (Math.sqrt(v[i] / c2) + eps); return p[i] * decay - lr * update; }',
-      output: [n], outSize: n, work: 8 * n,
-    },
-  };
 }
