@@ -16,7 +16,7 @@
 //   node examples/bench-step.js webgpu --shape small --steps 5 --warmup 2 --profile
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { Mulberry32, getDevice, manualSeed, memory, optim, setDevice, tidy } from '@flashgrad/core';
+import { Mulberry32, manualSeed, memory, optim, setDevice, tidy } from '@flashgrad/core';
 import { GPT } from '@flashgrad/models';
 
 // --name value pairs; --profile alone; anything else is the device name

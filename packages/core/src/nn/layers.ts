@@ -1,5 +1,5 @@
 /** The layers a GPT needs, with PyTorch's default initialisations. */
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { ones, rand, randn, zeros } from '../creation.js';
 import { linear } from '../ops/matmul.js';
 import { gather, type IndicesLike } from '../ops/indexing.js';

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs, usage, UsageError, type ArgsSpec } from '../cli-args.js';
+import { parseArgs, UsageError, type ArgsSpec } from '../cli-args.js';
 import { isPresetName, presets, validateConfig, countParameters, type GPTConfig, type PresetName } from '../config.js';
 import { loadText, splitTrainVal } from '../data.js';
 import { CharTokenizer, Gpt2Tokenizer, type Tokenizer } from '../tokenizer.js';
@@ -179,4 +179,3 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   });
 }
 
-export const trainUsage = (): string => usage(trainFlags, 'pnpm train');

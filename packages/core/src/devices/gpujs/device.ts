@@ -26,8 +26,6 @@ import { splitSeed } from '../../random.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { GpujsBuffer } from './queue.js';
 
-export { THREAD_WORK } from './engine.js';
-
 export class GpujsDevice extends GpujsEngine implements Device {
   readonly precision = 'float32';
 

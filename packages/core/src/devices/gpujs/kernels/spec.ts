@@ -3,7 +3,6 @@
  * (so one compiled kernel serves one (op, shapes) key and index arithmetic folds into constants),
  * plus how to launch it. Builders are pure functions of shapes: they never see data.
  */
-import type { GpujsMode } from '../runtime.js';
 import { stridesOf } from '../../../shape.js';
 
 export interface KernelSpec {
@@ -19,16 +18,11 @@ export interface KernelSpec {
   outSize: number;
   /**
    * Rough work in scalar operations; wasm runs a kernel on its worker threads only when this is
-   * large enough to pay for the round trip (see THREAD_WORK in device.ts).
+   * large enough to pay for the round trip (see THREAD_WORK in engine.ts).
    */
   work: number;
   /** Constant arrays baked into the kernel (gpu.js `constants`), e.g. the fast exp's table. */
   constants?: Record<string, Float32Array>;
-}
-
-/** What the builders may specialise on. */
-export interface Target {
-  mode: GpujsMode;
 }
 
 /** A JS number as a literal gpu.js parses back to the same float (always with a decimal point). */
