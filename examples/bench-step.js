@@ -16,7 +16,7 @@
 //   node examples/bench-step.js webgpu --shape small --steps 5 --warmup 2 --profile
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { getDevice, manualSeed, memory, optim, setDevice, tidy } from '@flashgrad/core';
+import { Mulberry32, manualSeed, memory, optim, setDevice, tidy } from '@flashgrad/core';
 import { GPT } from '@flashgrad/models';
 
 // --name value pairs; --profile alone; anything else is the device name
@@ -62,16 +62,9 @@ const { decay, noDecay } = model.decayGroups();
 const opt = new optim.AdamW([{ params: decay, weightDecay: 0.1 }, { params: noDecay, weightDecay: 0 }], { lr: 1e-3 });
 const B = Number(flag('batch', shape.batch));
 const T = config.blockSize;
-// random tokens (mulberry32): the data does not change the work
-let seed = 1234;
-const rand = () => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
-const batch = () => Int32Array.from({ length: B * T }, () => Math.floor(rand() * config.vocabSize));
+// random tokens: the data does not change the work
+const tokens = new Mulberry32(1234);
+const batch = () => Int32Array.from({ length: B * T }, () => Math.floor(tokens.next() * config.vocabSize));
 
 let lastLoss = NaN;
 // CPU time of the whole process (worker threads included) per step: on a shared machine wall time

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import ndarray from 'ndarray';
 import { describe, expect, it } from 'vitest';
 import {
-  concat, crossEntropy, fromNdarray, gather, getRngState, keep, logsumexp, manualSeed, matmul, memory, nn, noGrad, optim, rand,
+  arange, concat, crossEntropy, differentiableOps, fromNdarray, gather, getRngState, keep, logsumexp, manualSeed, matmul, memory, nn, noGrad, optim, rand,
   randn, resetPeakMemory, setDevice, setRngState, softmax, split, sum, tensor, tidy, toNdarray, transpose, zeros,
   type NestedArray, type Tensor,
 } from '@flashgrad/core';
@@ -428,6 +428,27 @@ describe('optimizers', () => {
     expect(lr(10_000)).toBe(0.1);
     for (let s = 10; s < 110; s++) expect(lr(s + 1)).toBeLessThanOrEqual(lr(s));
     expect(optim.cosineWithWarmup({ maxLr: 1, warmup: 0, total: 10 })(10)).toBe(0.1); // minLr defaults to maxLr/10
+  });
+});
+
+describe('creation', () => {
+  it('arange: start, end, step as NumPy (end excluded), fractional and negative steps, empty ranges', async () => {
+    expect(await arange(5).toArray()).toEqual([0, 1, 2, 3, 4]);
+    expect(await arange(1, 2, 0.25).toArray()).toEqual([1, 1.25, 1.5, 1.75]);
+    expect(await arange(3, 0, -1).toArray()).toEqual([3, 2, 1]);
+    expect(arange(2, 2).shape).toEqual([0]);
+    expect(arange(2, 0).shape).toEqual([0]);
+    expect(() => arange(0, 1, 0)).toThrow(/^arange: step must be a non-zero number, got 0/);
+  });
+});
+
+describe('the op table', () => {
+  it('names every differentiable op once, each with its rule', () => {
+    const ops = differentiableOps();
+    expect(new Set(ops).size).toBe(ops.length);
+    for (const op of ['add', 'sigmoid', 'silu', 'sum', 'max', 'matmul', 'linear', 'slice', 'layerNorm', 'crossEntropy', 'dropout']) {
+      expect(ops, op).toContain(op);
+    }
   });
 });
 

@@ -129,7 +129,7 @@ describe('GPT', () => {
   it('lowers the loss on the wasm device too', async (ctx) => {
     try {
       await setDevice('wasm');
-    } catch (e) {
+    } catch {
       ctx.skip();
       return;
     }

@@ -1,7 +1,7 @@
 /**
  * The patched gpu.js's WebGPU backend, on the adapter this machine has (llvmpipe through Dawn's
  * OpenGL ES backend without a GPU): integer indices, the adapter's limits, and the workgroup
- * features of tools/WORKGROUP-API.md. Each case is built so that the feature missing or wrong
+ * features of patches/WORKGROUP-API.md. Each case is built so that the feature missing or wrong
  * gives a visibly wrong value: indices past 2^24 read neighbours when they are float, a shared-
  * memory reduction without its barriers or ids sums the wrong elements, and so on.
  */

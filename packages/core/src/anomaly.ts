@@ -9,7 +9,7 @@
  * Off by default; FLASHGRAD_DETECT_ANOMALY=1 turns it on for the process. When off, the hooks in
  * autograd.ts and tensor.ts cost one boolean test per op and per read.
  */
-import { Tensor, keep } from './tensor.js';
+import { Tensor, keep, setBeforeRead } from './tensor.js';
 import { fmt } from './shape.js';
 
 export type AnomalyPhase = 'forward' | 'backward' | 'input';
@@ -62,6 +62,11 @@ export function setDetectAnomaly(on: boolean): void {
 export function hasPendingAnomalyChecks(): boolean {
   return pending.length > 0;
 }
+
+// anomaly mode: a NaN's source is found before its value is handed out
+setBeforeRead(async () => {
+  if (pending.length > 0) await checkAnomalies();
+});
 
 /** The first stack frame outside core's own sources: the line that called the op. */
 function callerLine(): string {

@@ -1,14 +1,14 @@
 /**
  * Reverse-mode autograd, micrograd-style: every op that touches a tensor needing gradients records
- * a Node (its inputs and a backward closure built from the rule table in gradients.ts);
+ * a Node (its inputs and a backward closure built from the op's own rule, ops/op.ts);
  * `backward()` walks the graph in reverse topological order, adding into each input's gradient.
  */
-import { Tensor, keep } from './tensor.js';
+import { Tensor } from './tensor.js';
 import { broadcastAxes, fmt, sameShape } from './shape.js';
-import { gradients, type OpAttrs } from './gradients.js';
+import type { Grads, OpDef } from './ops/op.js';
 import { anomalyBackward, anomalyBackwardScope, anomalyForward, isAnomalyEnabled } from './anomaly.js';
 
-export type Grads = (Tensor | null)[];
+export type { Grads } from './ops/op.js';
 
 export interface Node {
   readonly op: string;
@@ -39,15 +39,12 @@ function needsGrad(inputs: readonly (Tensor | number)[]): boolean[] {
 }
 
 /** Attaches the graph node of a primitive op to its output, when any input needs a gradient. */
-export function record<K extends keyof OpAttrs>(
-  op: K, out: Tensor, inputs: readonly (Tensor | number)[], attrs: OpAttrs[K],
-): Tensor {
-  if (isAnomalyEnabled()) anomalyForward(op, out, inputs);
+export function record<A>(op: OpDef<A>, out: Tensor, inputs: readonly (Tensor | number)[], attrs: A): Tensor {
+  if (isAnomalyEnabled()) anomalyForward(op.name, out, inputs);
   const needs = needsGrad(inputs);
   if (!gradEnabled || !needs.some(Boolean)) return out;
-  const rule = gradients[op];
   out.requiresGrad = true;
-  out.node = { op, inputs, backward: (dy) => rule(dy, { inputs, out, attrs, needs }) };
+  out.node = { op: op.name, inputs, backward: (dy) => op.grad(dy, { inputs, out, attrs, needs }) };
   return out;
 }
 

@@ -97,6 +97,6 @@ export function fromNdarray(array: NdArray, options: { requiresGrad?: boolean } 
 
 /** The tensor's values as a dense row-major ndarray (float32, or float64 from the reference device). */
 export async function toNdarray(t: Tensor): Promise<NdArray<Float32Array | Float64Array>> {
-  const data = t.device.name === 'reference' ? await t.data64() : await t.data();
+  const data = t.device.precision === 'float64' ? await t.data64() : await t.data();
   return ndarray(data, [...t.shape], stridesOf(t.shape));
 }

@@ -3,28 +3,44 @@
  * device. Initialisation and sampling draw on the host; dropout draws one seed here and each
  * device expands it with the counter-based hash below, identically on every device.
  */
-let state = 0x2545f491;
+
+/**
+ * mulberry32 (Tommy Ettinger): small, fast and good enough for initialisation, dropout, batches
+ * and sampling; 32 bits of state, which makes save/restore a single number.
+ */
+export class Mulberry32 {
+  constructor(public state: number) {
+    this.state = state >>> 0;
+  }
+
+  /** Uniform in [0, 1). */
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+}
+
+const stream = new Mulberry32(0x2545f491);
 
 export function manualSeed(seed: number): void {
   if (!Number.isFinite(seed)) throw new Error(`manualSeed: seed must be a finite number, got ${seed}`);
-  state = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
+  stream.state = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
 }
 
 export function getRngState(): number {
-  return state;
+  return stream.state;
 }
 
 export function setRngState(s: number): void {
-  state = s >>> 0;
+  stream.state = s >>> 0;
 }
 
-/** mulberry32: small, fast and good enough for initialisation, dropout and sampling. */
+/** A draw in [0, 1) from the global stream. */
 export function randomUniform(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  return stream.next();
 }
 
 export function fillUniform(out: Float32Array, low = 0, high = 1): Float32Array {

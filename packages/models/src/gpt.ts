@@ -5,7 +5,7 @@
  * Modules mirror nanoGPT's so parameter names map one to one: `transformer.h.0.attn.cAttn.weight`
  * here is `transformer.h.0.attn.c_attn.weight` there (checkpoint.ts converts the case).
  */
-import { Tensor, crossEntropy, getDevice, matmulT, nn, randn, toIndices, zeros, type Indices } from '@flashgrad/core';
+import { type Tensor, crossEntropy, getDevice, matmulT, nn, randn, toIndices, zeros, type Indices } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
 import { ConfigError, validateConfig, type GPTConfig } from './config.js';
 

@@ -7,7 +7,7 @@ export {
 export { sample, sampleText, pickToken, type SampleOptions } from './sample.js';
 export { CharTokenizer, Gpt2Tokenizer, tokenizerFromJSON, type Tokenizer } from './tokenizer.js';
 export {
-  loadText, splitTrainVal, BatchSampler, Mulberry32,
+  loadText, splitTrainVal, BatchSampler,
   type LoadedText, type Batch, type BatchSamplerOptions, type BatchSamplerState,
 } from './data.js';
 export {

@@ -4,8 +4,7 @@
  * Draws come from a generator seeded here, so a seed gives the same text on every run without
  * touching core's global RNG (which a resumed training run depends on).
  */
-import { noGrad, tidy } from '@flashgrad/core';
-import { Mulberry32 } from './data.js';
+import { Mulberry32, noGrad, tidy } from '@flashgrad/core';
 import type { GPT } from './gpt.js';
 import type { Tokenizer } from './tokenizer.js';
 

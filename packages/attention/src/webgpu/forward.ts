@@ -1,5 +1,5 @@
 /**
- * FlashAttention-2's forward as one gpu.js workgroup kernel (webgpu; tools/WORKGROUP-API.md).
+ * FlashAttention-2's forward as one gpu.js workgroup kernel (webgpu; patches/WORKGROUP-API.md).
  * A workgroup owns Br query rows of one (batch, head): 4 threads a row, each holding the row's q
  * (scaled by τ) in registers and a quarter of its output columns (x = 4u + lane). It walks the key
  * tiles of Bc keys: K's tile is staged in workgroup memory, each thread scores Bc/4 keys of its row

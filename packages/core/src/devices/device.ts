@@ -5,6 +5,8 @@
  * a device whose backend is asynchronous (gpu.js over WebGPU) returns a handle at once and keeps
  * an in-order queue; only `read` waits.
  */
+import type { UnaryName } from '../ops/elementwise.js';
+
 export type Shape = readonly number[];
 
 /** An opaque handle to memory owned by one device. `size` is its number of elements. */
@@ -12,10 +14,11 @@ export interface DeviceBuffer {
   readonly size: number;
 }
 
-export type UnaryOp =
-  | 'neg' | 'exp' | 'log' | 'sqrt' | 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'abs'
-  // derivatives, so that backward passes stay one kernel each
-  | 'reluDeriv' | 'geluDeriv' | 'sign';
+/**
+ * The differentiable unary ops (their table is ops/elementwise.ts; every device implements each
+ * one, and the compiler checks it) and derivatives, so that backward passes stay one kernel each.
+ */
+export type UnaryOp = UnaryName | 'reluDeriv' | 'geluDeriv' | 'sign';
 
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min'
@@ -27,13 +30,9 @@ export type ReduceOp = 'sum' | 'max';
 /** One side of a binary op: a buffer with its shape (broadcast to the output) or a constant. */
 export type Operand = { buf: DeviceBuffer; shape: Shape } | number;
 
-/**
- * Terms a matmul adds to its result in the same kernel: a bias [N] broadcast over rows (a Linear
- * layer's), and a residual of the result's shape [...batch, M, N] (the residual stream).
- */
+/** What a matmul adds to its result in the same kernel: a bias [N] broadcast over rows (a Linear layer's). */
 export interface MatmulEpilogue {
   bias?: DeviceBuffer;
-  residual?: DeviceBuffer;
 }
 
 export interface AdamWHyper {
@@ -71,11 +70,46 @@ export interface DeviceStats {
  */
 export type ExternalKernelSpec = import('./gpujs/kernels/spec.js').KernelSpec;
 
-export interface Device {
+/**
+ * Kernels a device may fuse. Each op that has one also has a composite form from primitives, which
+ * is the path on a device without the kernel (and with FLASHGRAD_FUSION=off) and the oracle the
+ * fused kernel is tested against: a device declares what it fuses by implementing these.
+ */
+export interface FusedKernels {
+  /**
+   * Layer norm over the last axis of x [rows, cols]: y = (x − mean) / √(var + eps) · weight + bias,
+   * with the biased variance; weight and bias are [cols] or null (left out).
+   */
+  layerNorm(
+    x: DeviceBuffer, weight: DeviceBuffer | null, bias: DeviceBuffer | null, rows: number, cols: number, eps: number,
+  ): DeviceBuffer;
+  /**
+   * The gradients of layerNorm for output gradient dy, with x̂ = (x − mean)·rstd and g = dy ∘ weight:
+   * dx = rstd · (g − mean(g) − x̂ · mean(g ∘ x̂)) per row, dweight = Σ_rows dy ∘ x̂, dbias = Σ_rows dy
+   * (each only when `want` asks). Mean and rstd are recomputed from x, so the forward saves nothing.
+   */
+  layerNormBackward(
+    dy: DeviceBuffer, x: DeviceBuffer, weight: DeviceBuffer | null, rows: number, cols: number, eps: number,
+    want: { dx: boolean; dweight: boolean; dbias: boolean },
+  ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null; dbias: DeviceBuffer | null };
+  /**
+   * Cross-entropy per row of logits [rows, cols] against class `targets` (validated by the caller):
+   * logsumexp(row) − row[target], in nats. Result [rows].
+   */
+  crossEntropy(logits: DeviceBuffer, targets: Int32Array, rows: number, cols: number): DeviceBuffer;
+  /** Its gradient: dlogits = dloss[row] · (softmax(row) − onehot(target)), dloss [rows]. */
+  crossEntropyBackward(
+    logits: DeviceBuffer, targets: Int32Array, dloss: DeviceBuffer, rows: number, cols: number,
+  ): DeviceBuffer;
+}
+
+export interface Device extends Partial<FusedKernels> {
   readonly name: string;
+  /** What its buffers hold: `read64` returns values at this precision. */
+  readonly precision: 'float32' | 'float64';
   /** gpu.js devices: runs a kernel built by another package, compiled once per spec.key. */
   runKernel?(spec: ExternalKernelSpec, args: readonly (DeviceBuffer | number)[]): DeviceBuffer;
-  /** Whether runKernel takes workgroup kernels (workgroup memory, barriers, dispatch: tools/WORKGROUP-API.md). */
+  /** Whether runKernel takes workgroup kernels (workgroup memory, barriers, dispatch: patches/WORKGROUP-API.md). */
   readonly workgroupKernels?: boolean;
   /** Largest buffer this device can hold, in elements. */
   readonly maxElements: number;
@@ -106,7 +140,7 @@ export interface Device {
   /**
    * Batched matmul. a is [...batchA, M, K] ([..., K, M] when transA), b is [...batchB, K, N]
    * ([..., N, K] when transB); batch dims broadcast to `batch`; the result is [...batch, M, N],
-   * plus the epilogue's terms where given.
+   * plus the epilogue's bias where given.
    */
   matmul(
     a: DeviceBuffer, aShape: Shape, b: DeviceBuffer, bShape: Shape,
@@ -150,40 +184,11 @@ export interface Device {
   /** Σ_c a ∘ b per row of a, b [rows, cols], [rows] (flash attention's Δ = rowsum(dO ∘ O)). */
   rowDot(a: DeviceBuffer, b: DeviceBuffer, rows: number, cols: number): DeviceBuffer;
   /**
-   * Layer norm over the last axis of x [rows, cols]: y = (x − mean) / √(var + eps) · weight + bias,
-   * with the biased variance; weight and bias are [cols] or null (left out).
-   */
-  layerNorm(
-    x: DeviceBuffer, weight: DeviceBuffer | null, bias: DeviceBuffer | null, rows: number, cols: number, eps: number,
-  ): DeviceBuffer;
-  /**
-   * The gradients of layerNorm for output gradient dy, with x̂ = (x − mean)·rstd and g = dy ∘ weight:
-   * dx = rstd · (g − mean(g) − x̂ · mean(g ∘ x̂)) per row, dweight = Σ_rows dy ∘ x̂, dbias = Σ_rows dy
-   * (each only when `want` asks). Mean and rstd are recomputed from x, so the forward saves nothing.
-   */
-  layerNormBackward(
-    dy: DeviceBuffer, x: DeviceBuffer, weight: DeviceBuffer | null, rows: number, cols: number, eps: number,
-    want: { dx: boolean; dweight: boolean; dbias: boolean },
-  ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null; dbias: DeviceBuffer | null };
-  /**
-   * Cross-entropy per row of logits [rows, cols] against class `targets` (validated by the caller):
-   * logsumexp(row) − row[target], in nats. Result [rows].
-   */
-  crossEntropy(logits: DeviceBuffer, targets: Int32Array, rows: number, cols: number): DeviceBuffer;
-  /** Its gradient: dlogits = dloss[row] · (softmax(row) − onehot(target)), dloss [rows]. */
-  crossEntropyBackward(
-    logits: DeviceBuffer, targets: Int32Array, dloss: DeviceBuffer, rows: number, cols: number,
-  ): DeviceBuffer;
-  /**
-   * AdamW with both moments in one buffer, `moments` [n, 2] interleaved as (m, v): the update of
-   * one parameter is the new moments and the new parameter (two kernels on gpu.js, where a
-   * kernel writes one buffer), against three for `adamw`.
+   * One AdamW step with decoupled weight decay, both moments in one buffer, `moments` [n, 2]
+   * interleaved as (m, v): the update of one parameter is the new moments and the new parameter
+   * (two kernels on gpu.js, where a kernel writes one buffer; separate m and v would take three).
    */
   adamwPacked(
     param: DeviceBuffer, grad: DeviceBuffer, moments: DeviceBuffer, hyper: AdamWHyper,
   ): { param: DeviceBuffer; moments: DeviceBuffer };
-  /** One AdamW step with decoupled weight decay; returns the new parameter and moments. */
-  adamw(
-    param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, hyper: AdamWHyper,
-  ): { param: DeviceBuffer; m: DeviceBuffer; v: DeviceBuffer };
 }

@@ -26,6 +26,7 @@ const unaryFns: Record<UnaryOp, (x: number) => number> = {
   sqrt: Math.sqrt,
   tanh: Math.tanh,
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  silu: (x) => x / (1 + Math.exp(-x)),
   relu: (x) => (x > 0 || Number.isNaN(x) ? x : 0), // NaN stays NaN (IEEE, PyTorch)
   abs: Math.abs,
   sign: Math.sign,
@@ -73,6 +74,7 @@ function forEachIndex(outShape: Shape, strides: number[][], fn: (i: number, offs
 
 export class ReferenceDevice implements Device {
   readonly name = 'reference';
+  readonly precision = 'float64';
   readonly maxElements = 2 ** 31 - 1;
   private bytes = 0;
   private buffers = 0;
@@ -186,7 +188,6 @@ export class ReferenceDevice implements Device {
     const A = this.get(a);
     const B = this.get(b);
     const bias = epilogue?.bias ? this.get(epilogue.bias) : null;
-    const res = epilogue?.residual ? this.get(epilogue.residual) : null;
     const ra = aShape.length;
     const rb = bShape.length;
     const M = transA ? aShape[ra - 1] : aShape[ra - 2];
@@ -205,7 +206,6 @@ export class ReferenceDevice implements Device {
           let acc = 0;
           for (let k = 0; k < K; k++) acc += A[oa + i * aRow + k * aCol] * B[ob + k * bRow + j * bCol];
           if (bias) acc += bias[j];
-          if (res) acc += res[base + i * N + j];
           out.data[base + i * N + j] = acc;
         }
       }
@@ -472,27 +472,5 @@ export class ReferenceDevice implements Device {
       p2.data[i] = P[i] * (1 - h.lr * h.weightDecay) - h.lr * (m / c1 / (Math.sqrt(v / c2) + h.eps));
     }
     return { param: p2, moments: mv2 };
-  }
-
-  adamw(
-    param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, h: AdamWHyper,
-  ): { param: DeviceBuffer; m: DeviceBuffer; v: DeviceBuffer } {
-    const P = this.get(param);
-    const G = this.get(grad);
-    const M = this.get(m);
-    const V = this.get(v);
-    const n = P.length;
-    const p2 = this.alloc(n);
-    const m2 = this.alloc(n);
-    const v2 = this.alloc(n);
-    const c1 = 1 - h.beta1 ** h.step;
-    const c2 = 1 - h.beta2 ** h.step;
-    for (let i = 0; i < n; i++) {
-      m2.data[i] = h.beta1 * M[i] + (1 - h.beta1) * G[i];
-      v2.data[i] = h.beta2 * V[i] + (1 - h.beta2) * G[i] * G[i];
-      const update = m2.data[i] / c1 / (Math.sqrt(v2.data[i] / c2) + h.eps);
-      p2.data[i] = P[i] * (1 - h.lr * h.weightDecay) - h.lr * update;
-    }
-    return { param: p2, m: m2, v: v2 };
   }
 }

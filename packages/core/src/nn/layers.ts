@@ -1,5 +1,5 @@
 /** The layers a GPT needs, with PyTorch's default initialisations. */
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { ones, rand, randn, zeros } from '../creation.js';
 import { linear } from '../ops/matmul.js';
 import { gather, type IndicesLike } from '../ops/indexing.js';
@@ -19,12 +19,12 @@ export class Linear extends Module {
     this.bias = options.bias === false ? null : rand([outFeatures], { low: -bound, high: bound, requiresGrad: true });
   }
 
-  /** x Wᵀ + b, plus `residual` (same shape as the output) in the same kernel when given. */
-  forward(x: Tensor, residual?: Tensor): Tensor {
+  /** x Wᵀ + b, the bias added in the matmul's kernel. */
+  forward(x: Tensor): Tensor {
     if (x.shape[x.ndim - 1] !== this.inFeatures) {
       throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}): input of shape ${fmt(x.shape)} has last dim ${x.shape[x.ndim - 1]}`);
     }
-    return linear(x, this.weight, this.bias, residual);
+    return linear(x, this.weight, this.bias);
   }
 }
 

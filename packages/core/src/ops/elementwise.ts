@@ -1,14 +1,46 @@
 /** Elementwise ops: unary, binary with NumPy broadcasting, and where/maskedFill. */
 import type { BinaryOp, UnaryOp } from '../devices/device.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, tidy } from '../tensor.js';
 import { record } from '../autograd.js';
 import { broadcastShapes } from '../shape.js';
 import { deviceOf, kernelOperand, shapeOf, type TensorOrScalar } from './common.js';
+import { asTensor, defineOp } from './op.js';
 
-type DifferentiableUnary = 'neg' | 'exp' | 'log' | 'sqrt' | 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'abs';
+/**
+ * The differentiable unary ops. A new one is a name here, its gradient below and its kernel on
+ * each device (reference.ts, gpujs/kernels/elementwise.ts, which the compiler holds to this list):
+ * its function, its Tensor method and the device's UnaryOp follow from the name.
+ */
+export const unaryNames = ['neg', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu', 'gelu', 'abs', 'silu'] as const;
+export type UnaryName = (typeof unaryNames)[number];
 
-function unary(op: DifferentiableUnary, x: Tensor): Tensor {
-  return record(op, unaryKernel(op, x), [x], {});
+/** Each unary op's gradient from dy, its input x and its output y. */
+const unaryGrads: { readonly [K in UnaryName]: (dy: Tensor, x: Tensor, y: Tensor) => Tensor } = {
+  neg: (dy) => dy.neg(),
+  exp: (dy, _x, y) => dy.mul(y),
+  log: (dy, x) => dy.div(x),
+  sqrt: (dy, _x, y) => dy.div(y).mul(0.5),
+  tanh: (dy, _x, y) => dy.mul(sub(1, y.mul(y))),
+  sigmoid: (dy, _x, y) => dy.mul(y).mul(sub(1, y)),
+  relu: (dy, x) => dy.mul(unaryKernel('reluDeriv', x)),
+  gelu: (dy, x) => dy.mul(unaryKernel('geluDeriv', x)),
+  abs: (dy, x) => dy.mul(unaryKernel('sign', x)),
+  // silu = x·σ(x): d/dx = σ(x)·(1 + x·(1 − σ(x)))
+  silu: (dy, x) => {
+    const s = unaryKernel('sigmoid', x);
+    return dy.mul(s.mul(x.mul(sub(1, s)).add(1)));
+  },
+};
+
+const unaryDefs = new Map(unaryNames.map((name) => [
+  name,
+  // tidy: a rule that chains ops frees its temporaries
+  defineOp(name, (dy, { inputs: [x], out }) => [tidy(() => unaryGrads[name](dy, asTensor(x), out))]),
+]));
+
+function unary(op: UnaryName, x: Tensor): Tensor {
+  // every name has its definition: the map is built from the table's keys
+  return record(unaryDefs.get(op)!, unaryKernel(op, x), [x], {});
 }
 
 /** A unary kernel with no gradient (derivatives used inside gradient rules). */
@@ -17,16 +49,22 @@ export function unaryKernel(op: UnaryOp, x: Tensor): Tensor {
   return new Tensor(device.unary(op, x.buffer(op)), x.shape, device);
 }
 
-export const neg = (x: Tensor): Tensor => unary('neg', x);
-export const exp = (x: Tensor): Tensor => unary('exp', x);
-export const log = (x: Tensor): Tensor => unary('log', x);
-export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
-export const tanh = (x: Tensor): Tensor => unary('tanh', x);
-export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
-export const relu = (x: Tensor): Tensor => unary('relu', x);
-/** GELU, tanh approximation (as GPT-2). */
-export const gelu = (x: Tensor): Tensor => unary('gelu', x);
-export const abs = (x: Tensor): Tensor => unary('abs', x);
+/** One function per unary op: `neg(x)`, …; the Tensor methods `x.neg()`, … are these. */
+export const unaryFunctions: { readonly [K in UnaryName]: (x: Tensor) => Tensor } = {
+  neg: (x) => unary('neg', x),
+  exp: (x) => unary('exp', x),
+  log: (x) => unary('log', x),
+  sqrt: (x) => unary('sqrt', x),
+  tanh: (x) => unary('tanh', x),
+  sigmoid: (x) => unary('sigmoid', x),
+  relu: (x) => unary('relu', x),
+  /** GELU, tanh approximation (as GPT-2). */
+  gelu: (x) => unary('gelu', x),
+  abs: (x) => unary('abs', x),
+  /** x·σ(x) (SiLU, swish: GPT-NeoX's and LLaMA's MLPs). */
+  silu: (x) => unary('silu', x),
+};
+export const { neg, exp, log, sqrt, tanh, sigmoid, relu, gelu, abs, silu } = unaryFunctions;
 
 function binaryKernel(op: BinaryOp, a: TensorOrScalar, b: TensorOrScalar): Tensor {
   const device = deviceOf(op, a, b);
@@ -37,17 +75,25 @@ function binaryKernel(op: BinaryOp, a: TensorOrScalar, b: TensorOrScalar): Tenso
   return new Tensor(device.binary(op, kernelOperand(op, a), kernelOperand(op, b), outShape), outShape, device);
 }
 
-type DifferentiableBinary = 'add' | 'sub' | 'mul' | 'div' | 'pow';
+const addOp = defineOp('add', (dy) => [dy, dy]);
+const subOp = defineOp('sub', (dy, { needs }) => [dy, needs[1] ? dy.neg() : null]);
+const mulOp = defineOp('mul', (dy, { inputs: [a, b], needs }) => [needs[0] ? dy.mul(b) : null, needs[1] ? dy.mul(a) : null]);
+// d(a/b) = dy/b, −dy·a/b²
+const divOp = defineOp('div', (dy, { inputs: [, b], out, needs }) => [
+  needs[0] ? dy.div(b) : null,
+  needs[1] ? tidy(() => dy.mul(out).div(b).neg()) : null,
+]);
+// d(aᵇ) = dy·b·aᵇ⁻¹, dy·aᵇ·ln a
+const powOp = defineOp('pow', (dy, { inputs: [a, b], out, needs }) => [
+  needs[0] ? tidy(() => dy.mul(b).mul(pow(a, typeof b === 'number' ? b - 1 : b.sub(1)))) : null,
+  needs[1] ? tidy(() => dy.mul(out).mul(typeof a === 'number' ? Math.log(a) : log(a))) : null,
+]);
 
-function binary(op: DifferentiableBinary, a: TensorOrScalar, b: TensorOrScalar): Tensor {
-  return record(op, binaryKernel(op, a, b), [a, b], {});
-}
-
-export const add = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary('add', a, b);
-export const sub = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary('sub', a, b);
-export const mul = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary('mul', a, b);
-export const div = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary('div', a, b);
-export const pow = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binary('pow', a, b);
+export const add = (a: TensorOrScalar, b: TensorOrScalar): Tensor => record(addOp, binaryKernel('add', a, b), [a, b], {});
+export const sub = (a: TensorOrScalar, b: TensorOrScalar): Tensor => record(subOp, binaryKernel('sub', a, b), [a, b], {});
+export const mul = (a: TensorOrScalar, b: TensorOrScalar): Tensor => record(mulOp, binaryKernel('mul', a, b), [a, b], {});
+export const div = (a: TensorOrScalar, b: TensorOrScalar): Tensor => record(divOp, binaryKernel('div', a, b), [a, b], {});
+export const pow = (a: TensorOrScalar, b: TensorOrScalar): Tensor => record(powOp, binaryKernel('pow', a, b), [a, b], {});
 
 /** Comparisons give 1 or 0 and carry no gradient. */
 export const equal = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binaryKernel('eq', a, b);
@@ -57,6 +103,12 @@ export const less = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binaryKern
 export const maximum = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binaryKernel('max', a, b);
 export const minimum = (a: TensorOrScalar, b: TensorOrScalar): Tensor => binaryKernel('min', a, b);
 
+const whereOp = defineOp('where', (dy, { inputs: [cond], needs }) => [
+  null,
+  needs[1] ? where(cond, dy, 0) : null,
+  needs[2] ? where(cond, 0, dy) : null,
+]);
+
 /** cond ≠ 0 ? a : b, all three broadcast together. The condition takes no gradient. */
 export function where(cond: TensorOrScalar, a: TensorOrScalar, b: TensorOrScalar): Tensor {
   const device = deviceOf('where', cond, a, b);
@@ -65,7 +117,7 @@ export function where(cond: TensorOrScalar, a: TensorOrScalar, b: TensorOrScalar
     device.where(kernelOperand('where', cond), kernelOperand('where', a), kernelOperand('where', b), outShape),
     outShape, device,
   );
-  return record('where', out, [cond, a, b], {});
+  return record(whereOp, out, [cond, a, b], {});
 }
 
 /** x with `value` wherever mask ≠ 0 (mask broadcasts to x). */

@@ -1,3 +1,5 @@
+import './methods.js';
+
 export * from './elementwise.js';
 export * from './reduce.js';
 export * from './matmul.js';
@@ -5,5 +7,5 @@ export * from './movement.js';
 export * from './indexing.js';
 export * from './nn.js';
 export * from './online-softmax.js';
+export { differentiableOps } from './op.js';
 export { backward } from '../autograd.js';
-export { tidy } from '../tensor.js';

@@ -4,6 +4,11 @@ import { record } from '../autograd.js';
 import { fmt } from '../shape.js';
 import { deviceOf } from './common.js';
 import { checkIds, checkIndices } from '../validate.js';
+import { defineOp } from './op.js';
+
+const gatherRowsOp = defineOp<{ indices: Int32Array; rows: number }>('gatherRows', (dy, { attrs: { indices, rows } }) => [
+  scatterAddRows(dy, indices, rows),
+]);
 
 /**
  * Integer indices live on the host (they come from data loaders and samplers), so they can be
@@ -33,7 +38,7 @@ export function gather(table: Tensor, idx: IndicesLike): Tensor {
   const [rows, cols] = table.shape;
   const ix = toIndices('gather', idx, rows);
   const out = new Tensor(device.gatherRows(table.buffer('gather'), cols, ix.data), [ix.data.length, cols], device);
-  record('gatherRows', out, [table], { indices: ix.data, rows });
+  record(gatherRowsOp, out, [table], { indices: ix.data, rows });
   return out.reshape([...ix.shape, cols]);
 }
 

@@ -1,8 +1,31 @@
 /** Batched matrix multiplication with broadcast batch dims; transposes fold into the kernel. */
-import { Tensor } from '../tensor.js';
+import { Tensor, tidy } from '../tensor.js';
 import { record } from '../autograd.js';
 import { broadcastShapes, fmt } from '../shape.js';
 import { deviceOf, fusion } from './common.js';
+import { asTensor, defineOp } from './op.js';
+import { sum } from './reduce.js';
+
+// C = op(A)·op(B): dA = dC·op(B)ᵀ, dB = op(A)ᵀ·dC, with the transposes folded into the kernel
+const matmulOp = defineOp<{ transA: boolean; transB: boolean }>('matmul', (dy, { inputs: [x, y], attrs: { transA, transB }, needs }) => {
+  const [a, b] = [asTensor(x), asTensor(y)];
+  return [
+    needs[0] ? (transA ? matmulT(b, dy, transB, true) : matmulT(dy, b, false, !transB)) : null,
+    needs[1] ? (transB ? matmulT(dy, a, true, transA) : matmulT(a, dy, !transA, false)) : null,
+  ];
+});
+
+// y = x Wᵀ + b over rows: dx = dy W, dW = dyᵀ x, db = Σ_rows dy
+const linearOp = defineOp<{ hasBias: boolean }>('linear', (dy, { inputs, attrs: { hasBias }, needs }) => tidy(() => {
+  const [x, w] = [asTensor(inputs[0]), asTensor(inputs[1])];
+  const [outF, inF] = w.shape;
+  const dy2 = dy.reshape([-1, outF]); // (rows, out)
+  return [
+    needs[0] ? matmulT(dy2, w, false, false).reshape([...x.shape]) : null,
+    needs[1] ? matmulT(dy2, x.reshape([-1, inF]), true, false) : null,
+    ...(hasBias ? [needs[2] ? sum(dy2, 0) : null] : []),
+  ];
+}));
 
 /** a @ b for a [..., M, K] and b [..., K, N]; batch dims broadcast. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
@@ -22,35 +45,31 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean):
   }
   const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
   const buf = device.matmul(a.buffer('matmul'), a.shape, b.buffer('matmul'), b.shape, transA, transB, batch);
-  return record('matmul', new Tensor(buf, [...batch, m, n], device), [a, b], { transA, transB });
+  return record(matmulOp, new Tensor(buf, [...batch, m, n], device), [a, b], { transA, transB });
 }
 
 /**
- * y = x Wᵀ + b (+ residual): a Linear layer as one matmul kernel that adds its bias, and the
- * residual stream where given, on the way out. x [..., in], weight [out, in] (PyTorch's layout),
- * bias [out], residual [..., out]. The leading dims fold into the rows of one 2-D product, so the
- * weight's gradient is one matmul over all rows (no per-batch products summed afterwards).
+ * y = x Wᵀ + b: a Linear layer as one matmul kernel that adds its bias on the way out. x [..., in],
+ * weight [out, in] (PyTorch's layout), bias [out]. The leading dims fold into the rows of one 2-D
+ * product, so the weight's gradient is one matmul over all rows (no per-batch products summed
+ * afterwards).
  */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, residual?: Tensor | null): Tensor {
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   if (weight.ndim !== 2 || x.ndim < 1 || x.shape[x.ndim - 1] !== weight.shape[1]) {
     throw new Error(`linear: input ${fmt(x.shape)} does not fit weight ${fmt(weight.shape)} ([out, in])`);
   }
   const [outF, inF] = weight.shape;
   const outShape = [...x.shape.slice(0, -1), outF];
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF)) throw new Error(`linear: bias of shape ${fmt(bias.shape)} for ${outF} outputs`);
-  if (residual && residual.shape.join() !== outShape.join()) {
-    throw new Error(`linear: residual of shape ${fmt(residual.shape)} for an output of shape ${fmt(outShape)}`);
-  }
-  const extra = [bias, residual].filter((t): t is Tensor => t instanceof Tensor);
   if (!fusion.enabled) {
-    const y = matmulT(x, weight, false, true);
-    const yb = bias ? y.add(bias) : y;
-    return residual ? yb.add(residual) : yb;
+    // rows folded as in the fused path: x may be 1-D, which matmul alone would refuse
+    const y = matmulT(x.reshape([-1, inF]), weight, false, true).reshape(outShape);
+    return bias ? y.add(bias) : y;
   }
-  const device = deviceOf('linear', x, weight, ...extra);
+  const device = deviceOf('linear', x, weight, ...(bias ? [bias] : []));
   const rows = x.shape.slice(0, -1).reduce((a, d) => a * d, 1);
   const buf = device.matmul(x.buffer('linear'), [rows, inF], weight.buffer('linear'), weight.shape, false, true, [], {
-    bias: bias?.buffer('linear'), residual: residual?.buffer('linear'),
+    bias: bias?.buffer('linear'),
   });
-  return record('linear', new Tensor(buf, outShape, device), [x, weight, ...extra], { hasBias: !!bias, hasResidual: !!residual });
+  return record(linearOp, new Tensor(buf, outShape, device), bias ? [x, weight, bias] : [x, weight], { hasBias: !!bias });
 }

@@ -5,6 +5,23 @@ import { assertValidShape, broadcastShapes, fmt, normalizeAxis, sameShape, sizeO
 import { deviceOf } from './common.js';
 import { checkReshapeTarget, checkTensor, show } from '../validate.js';
 import { add } from './elementwise.js';
+import { asTensor, defineOp } from './op.js';
+
+const reshapeOp = defineOp('reshape', (dy, { inputs: [x] }) => [dy.reshape([...asTensor(x).shape])]);
+const permuteOp = defineOp<{ perm: number[] }>('permute', (dy, { attrs: { perm } }) => [dy.permute(inversePermutation(perm))]);
+const expandOp = defineOp('expand', (dy) => [dy]);
+const sliceOp = defineOp<{ starts: number[] }>('slice', (dy, { inputs: [x], attrs: { starts } }) => [
+  pad(dy, [...asTensor(x).shape], starts),
+]);
+const padOp = defineOp<{ starts: number[] }>('pad', (dy, { inputs: [x], attrs: { starts } }) => [
+  dy.slice(starts, starts.map((s, i) => s + asTensor(x).shape[i])),
+]);
+
+function inversePermutation(perm: number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => (inv[p] = i));
+  return inv;
+}
 
 /** Same data, new shape (one dim may be −1). Free: the result shares the buffer. */
 export function reshape(x: Tensor, shape: number[]): Tensor {
@@ -17,7 +34,7 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
   if (sizeOf(resolved) !== x.size) {
     throw new Error(`reshape: cannot view tensor of shape ${fmt(x.shape)} (${x.size} elements) as ${fmt(shape)}`);
   }
-  return record('reshape', x.shareStorage(resolved), [x], {});
+  return record(reshapeOp, x.shareStorage(resolved), [x], {});
 }
 
 /** Reorders dims: out.shape[i] = x.shape[perm[i]]. */
@@ -30,7 +47,7 @@ export function permute(x: Tensor, perm: number[]): Tensor {
   const strides = stridesOf(x.shape);
   const shape = axes.map((a) => x.shape[a]);
   const buf = device.strided(x.buffer('permute'), shape, axes.map((a) => strides[a]), 0);
-  return record('permute', new Tensor(buf, shape, device), [x], { perm: axes });
+  return record(permuteOp, new Tensor(buf, shape, device), [x], { perm: axes });
 }
 
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
@@ -60,7 +77,7 @@ export function slice(x: Tensor, starts: number[], ends?: number[]): Tensor {
   const strides = stridesOf(x.shape);
   const offset = s.reduce((acc, start, i) => acc + start * strides[i], 0);
   const buf = device.strided(x.buffer('slice'), shape, strides, offset);
-  return record('slice', new Tensor(buf, shape, device), [x], { starts: s });
+  return record(sliceOp, new Tensor(buf, shape, device), [x], { starts: s });
 }
 
 function resolveIndex(i: number, dim: number): number {
@@ -75,7 +92,7 @@ export function pad(x: Tensor, shape: number[], starts: number[]): Tensor {
     throw new Error(`pad: tensor of shape ${fmt(x.shape)} does not fit at [${starts}] inside ${fmt(shape)}`);
   }
   const buf = device.pad(x.buffer('pad'), x.shape, shape, starts);
-  return record('pad', new Tensor(buf, shape, device), [x], { starts });
+  return record(padOp, new Tensor(buf, shape, device), [x], { starts });
 }
 
 /** Broadcasts x to `shape` (NumPy rules), materialised. */
@@ -87,7 +104,7 @@ export function expand(x: Tensor, shape: number[]): Tensor {
   const offset = shape.length - x.ndim;
   const strides = shape.map((_, i) => (i < offset || x.shape[i - offset] === 1 ? 0 : own[i - offset]));
   const buf = device.strided(x.buffer('expand'), shape, strides, 0);
-  return record('expand', new Tensor(buf, shape, device), [x], {});
+  return record(expandOp, new Tensor(buf, shape, device), [x], {});
 }
 
 /** Joins tensors along `axis`; all other dims must agree. */

@@ -3,11 +3,20 @@ import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { fmt, normalizeAxis } from '../shape.js';
 import { dropoutSeed } from '../random.js';
+import type { Device, FusedKernels } from '../devices/device.js';
 import { deviceOf, fusion } from './common.js';
 import { where } from './elementwise.js';
 import { logsumexp, mean, sum } from './reduce.js';
 import { reshape, transpose } from './movement.js';
 import { oneHot, toIndices, type IndicesLike } from './indexing.js';
+import { asTensor, defineOp } from './op.js';
+
+// dx = y ∘ (dy − rowsum(dy ∘ y)), one kernel
+const softmaxOp = defineOp('softmax', (dy, { out: y }) => {
+  const device = deviceOf('softmax backward', y, dy);
+  const cols = y.shape[y.ndim - 1];
+  return [new Tensor(device.softmaxBackward(y.buffer(), dy.buffer(), y.size / cols, cols), y.shape, device)];
+});
 
 /** Softmax along `axis`, one fused kernel over the last axis (others are transposed there). */
 export function softmax(x: Tensor, axis = -1): Tensor {
@@ -18,14 +27,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   const device = deviceOf('softmax', x);
   const cols = x.shape[ax];
   const buf = device.softmax(x.buffer('softmax'), x.size / cols, cols);
-  return record('softmax', new Tensor(buf, x.shape, device), [x], {});
-}
-
-/** dx for y = softmax(x) along the last axis (no gradient of its own). */
-export function softmaxBackward(y: Tensor, dy: Tensor): Tensor {
-  const device = deviceOf('softmaxBackward', y, dy);
-  const cols = y.shape[y.ndim - 1];
-  return new Tensor(device.softmaxBackward(y.buffer(), dy.buffer(), y.size / cols, cols), y.shape, device);
+  return record(softmaxOp, new Tensor(buf, x.shape, device), [x], {});
 }
 
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
@@ -39,9 +41,31 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
  */
 export const FUSED_MAX_COLS = 2048;
 
+/** The device's fused pair `forward`/`backward` when fusion is on and the device has both, else null. */
+function fusedPair<F extends keyof FusedKernels, B extends keyof FusedKernels>(
+  device: Device, forward: F, backward: B,
+): { forward: NonNullable<Device[F]>; backward: NonNullable<Device[B]> } | null {
+  const f = device[forward];
+  const b = device[backward];
+  return fusion.enabled && f && b ? { forward: f, backward: b } : null;
+}
+
+// dlogits = dloss[row] · (softmax(row) − onehot(target)), one kernel
+const crossEntropyOp = defineOp<{ targets: Int32Array; kernels: Pick<FusedKernels, 'crossEntropyBackward'> }>(
+  'crossEntropy',
+  (dy, { inputs: [x], attrs: { targets, kernels } }) => {
+    const logits = asTensor(x);
+    const device = deviceOf('crossEntropy backward', logits, dy);
+    const cols = logits.shape[logits.ndim - 1];
+    const buf = kernels.crossEntropyBackward.call(device, logits.buffer(), targets, dy.buffer(), targets.length, cols);
+    return [new Tensor(buf, logits.shape, device)];
+  },
+);
+
 /**
  * Mean cross-entropy of `logits` [..., C] against integer `targets` [...] (PyTorch's
- * F.cross_entropy with mean reduction): one fused kernel for every row's logsumexp − logit[target].
+ * F.cross_entropy with mean reduction): one fused kernel for every row's logsumexp − logit[target]
+ * where the device has it, else the composite.
  */
 export function crossEntropy(logits: Tensor, targets: IndicesLike): Tensor {
   const classes = logits.shape[logits.ndim - 1];
@@ -49,14 +73,16 @@ export function crossEntropy(logits: Tensor, targets: IndicesLike): Tensor {
   if (t.data.length * classes !== logits.size) {
     throw new Error(`crossEntropy: ${t.data.length} targets for logits of shape ${fmt(logits.shape)}`);
   }
-  if (classes > FUSED_MAX_COLS || !fusion.enabled) return crossEntropyComposite(logits, t.data);
   const device = deviceOf('crossEntropy', logits);
+  const fused = fusedPair(device, 'crossEntropy', 'crossEntropyBackward');
+  if (!fused || classes > FUSED_MAX_COLS) return crossEntropyComposite(logits, t.data);
   const rows = t.data.length;
-  const buf = device.crossEntropy(logits.buffer('crossEntropy'), t.data, rows, classes);
-  return mean(record('crossEntropy', new Tensor(buf, [rows], device), [logits], { targets: t.data }));
+  const buf = fused.forward.call(device, logits.buffer('crossEntropy'), t.data, rows, classes);
+  const perRow = new Tensor(buf, [rows], device);
+  return mean(record(crossEntropyOp, perRow, [logits], { targets: t.data, kernels: { crossEntropyBackward: fused.backward } }));
 }
 
-/** The same loss from primitives: what the fused kernel computes, for rows too long for it. */
+/** The same loss from primitives: the oracle of the fused kernel, and the path of rows too long for it. */
 export function crossEntropyComposite(logits: Tensor, targets: Int32Array): Tensor {
   const classes = logits.shape[logits.ndim - 1];
   // select, not multiply: a −∞ logit (a masked class) times its one-hot 0 would make the loss NaN
@@ -64,17 +90,24 @@ export function crossEntropyComposite(logits: Tensor, targets: Int32Array): Tens
   return mean(picked).neg();
 }
 
-/** dlogits = dloss[row] · (softmax(row) − onehot(target)) (no gradient of its own). */
-export function crossEntropyBackward(logits: Tensor, targets: Int32Array, dloss: Tensor): Tensor {
-  const device = deviceOf('crossEntropyBackward', logits, dloss);
-  const cols = logits.shape[logits.ndim - 1];
-  const buf = device.crossEntropyBackward(logits.buffer(), targets, dloss.buffer(), targets.length, cols);
-  return new Tensor(buf, logits.shape, device);
-}
+/** Inputs are x, then weight and bias where given. Mean and rstd are recomputed from x. */
+const layerNormOp = defineOp<{ eps: number; hasWeight: boolean; hasBias: boolean; kernels: Pick<FusedKernels, 'layerNormBackward'> }>(
+  'layerNorm',
+  (dy, { inputs, attrs: { eps, hasWeight, hasBias, kernels }, needs }) => {
+    const x = asTensor(inputs[0]);
+    const weight = hasWeight ? asTensor(inputs[1]) : null;
+    const want = { dx: needs[0], dweight: hasWeight && needs[1], dbias: hasBias && needs[hasWeight ? 2 : 1] };
+    const device = deviceOf('layerNorm backward', dy, x, ...(weight ? [weight] : []));
+    const c = x.shape[x.ndim - 1];
+    const g = kernels.layerNormBackward.call(device, dy.buffer(), x.buffer(), weight?.buffer() ?? null, x.size / c, c, eps, want);
+    const wrap = (b: typeof g.dx, shape: readonly number[]) => (b ? new Tensor(b, shape, device) : null);
+    return [wrap(g.dx, x.shape), ...(hasWeight ? [wrap(g.dweight, [c])] : []), ...(hasBias ? [wrap(g.dbias, [c])] : [])];
+  },
+);
 
 /**
  * Normalises the last axis to zero mean and unit (biased) variance, then scales and shifts: one
- * fused kernel forward (two on cpu/wasm), four backward.
+ * fused kernel forward (two on cpu/wasm), four backward, where the device has them.
  */
 export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
   const c = x.shape[x.ndim - 1];
@@ -83,14 +116,17 @@ export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5)
       throw new Error(`layerNorm: ${name} of shape ${fmt(p.shape)} does not match last dim ${c} of ${fmt(x.shape)}`);
     }
   }
-  if (x.ndim === 0 || c === 0 || c > FUSED_MAX_COLS || !fusion.enabled) return layerNormComposite(x, weight, bias, eps);
   const affine = [weight, bias].filter((p): p is Tensor => p !== undefined);
   const device = deviceOf('layerNorm', x, ...affine);
-  const buf = device.layerNorm(x.buffer('layerNorm'), weight?.buffer('layerNorm') ?? null, bias?.buffer('layerNorm') ?? null, x.size / c, c, eps);
-  return record('layerNorm', new Tensor(buf, x.shape, device), [x, ...affine], { eps, hasWeight: weight !== undefined, hasBias: bias !== undefined });
+  const fused = fusedPair(device, 'layerNorm', 'layerNormBackward');
+  if (!fused || x.ndim === 0 || c === 0 || c > FUSED_MAX_COLS) return layerNormComposite(x, weight, bias, eps);
+  const buf = fused.forward.call(device, x.buffer('layerNorm'), weight?.buffer('layerNorm') ?? null, bias?.buffer('layerNorm') ?? null, x.size / c, c, eps);
+  return record(layerNormOp, new Tensor(buf, x.shape, device), [x, ...affine], {
+    eps, hasWeight: weight !== undefined, hasBias: bias !== undefined, kernels: { layerNormBackward: fused.backward },
+  });
 }
 
-/** The same function from primitives (for rows too long for the fused kernels). */
+/** The same function from primitives: the oracle of the fused kernels, and the path of long rows. */
 export function layerNormComposite(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
   const centered = x.sub(mean(x, -1, true));
   const variance = mean(centered.mul(centered), -1, true);
@@ -100,15 +136,11 @@ export function layerNormComposite(x: Tensor, weight?: Tensor, bias?: Tensor, ep
   return y;
 }
 
-/** layerNorm's gradients (no gradient of their own); each is computed only when asked for. */
-export function layerNormBackward(dy: Tensor, x: Tensor, weight: Tensor | null, eps: number,
-  want: { dx: boolean; dweight: boolean; dbias: boolean }): { dx: Tensor | null; dweight: Tensor | null; dbias: Tensor | null } {
-  const device = deviceOf('layerNormBackward', dy, x, ...(weight ? [weight] : []));
-  const c = x.shape[x.ndim - 1];
-  const g = device.layerNormBackward(dy.buffer(), x.buffer(), weight?.buffer() ?? null, x.size / c, c, eps, want);
-  const wrap = (b: typeof g.dx, shape: readonly number[]) => (b ? new Tensor(b, shape, device) : null);
-  return { dx: wrap(g.dx, x.shape), dweight: wrap(g.dweight, [c]), dbias: wrap(g.dbias, [c]) };
-}
+// dy through the same mask, redrawn from the seed
+const dropoutOp = defineOp<{ p: number; seed: number }>('dropout', (dy, { attrs: { p, seed } }) => {
+  const device = deviceOf('dropout backward', dy);
+  return [new Tensor(device.dropout(dy.buffer(), p, seed), dy.shape, device)];
+});
 
 /**
  * Zeroes each element with probability p and scales the rest by 1/(1−p); identity in eval. The
@@ -120,11 +152,6 @@ export function dropout(x: Tensor, p: number, training = true): Tensor {
   if (!training || p === 0) return x;
   const device = deviceOf('dropout', x);
   const seed = dropoutSeed();
-  return record('dropout', new Tensor(device.dropout(x.buffer('dropout'), p, seed), x.shape, device), [x], { p, seed });
+  return record(dropoutOp, new Tensor(device.dropout(x.buffer('dropout'), p, seed), x.shape, device), [x], { p, seed });
 }
 
-/** dropout's gradient: dy through the same mask (no gradient of its own). */
-export function dropoutBackward(dy: Tensor, p: number, seed: number): Tensor {
-  const device = deviceOf('dropoutBackward', dy);
-  return new Tensor(device.dropout(dy.buffer(), p, seed), dy.shape, device);
-}

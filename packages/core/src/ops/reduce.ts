@@ -1,10 +1,24 @@
 /** Reductions over any axes, with keepDims. */
-import { Tensor } from '../tensor.js';
+import { Tensor, tidy } from '../tensor.js';
 import { record } from '../autograd.js';
 import { normalizeAxes, reducedShape } from '../shape.js';
 import { deviceOf } from './common.js';
+import { asTensor, defineOp } from './op.js';
 import { reshape } from './movement.js';
-import { abs, add, exp, less, log, sub, where } from './elementwise.js';
+import { abs, add, equal, exp, less, log, sub, where } from './elementwise.js';
+
+const reduceOps = {
+  sum: defineOp('sum', (dy, { inputs: [x] }) => [dy.expand([...asTensor(x).shape])]),
+  // the gradient goes to every position holding the max, shared equally between ties
+  max: defineOp('max', (dy, { inputs: [x], out }) => [
+    tidy(() => {
+      const input = asTensor(x);
+      const hits = equal(input, out);
+      const axes = input.shape.flatMap((d, i) => (out.shape[i] !== d ? [i] : []));
+      return hits.mul(dy.div(hits.sum(axes, true)));
+    }),
+  ]),
+};
 
 function reduce(op: 'sum' | 'max', x: Tensor, axes: number | number[] | undefined, keepDims: boolean): Tensor {
   const device = deviceOf(op, x);
@@ -13,7 +27,7 @@ function reduce(op: 'sum' | 'max', x: Tensor, axes: number | number[] | undefine
     throw new Error(`max: cannot reduce over an empty axis of shape [${x.shape}]`);
   }
   const kept = reducedShape(x.shape, list, true);
-  const out = record(op, new Tensor(device.reduce(op, x.buffer(op), x.shape, list), kept, device), [x], {});
+  const out = record(reduceOps[op], new Tensor(device.reduce(op, x.buffer(op), x.shape, list), kept, device), [x], {});
   return keepDims ? out : reshape(out, reducedShape(x.shape, list, false));
 }
 

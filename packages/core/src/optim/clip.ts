@@ -1,5 +1,5 @@
 /** Gradient clipping by global norm, computed on the device (no readback, as PyTorch). */
-import { Tensor, keep, tidy } from '../tensor.js';
+import { type Tensor, keep, tidy } from '../tensor.js';
 import { noGrad } from '../autograd.js';
 import { minimum } from '../ops/elementwise.js';
 

@@ -1,6 +1,6 @@
 /** SGD with PyTorch-style momentum (v = μ·v + g; p −= lr·v) and L2 weight decay. */
 import { checkNumber } from '../validate.js';
-import { Tensor, keep, tidy } from '../tensor.js';
+import { type Tensor, keep, tidy } from '../tensor.js';
 import { noGrad } from '../autograd.js';
 import { Optimizer, type ParamGroup } from './optimizer.js';
 

@@ -1,5 +1,5 @@
 /** `pnpm sample --ckpt DIR`: text from a trained checkpoint, streamed to stdout as it is drawn. */
-import { parseArgs, UsageError, usage, type ArgsSpec } from '../cli-args.js';
+import { parseArgs, UsageError, type ArgsSpec } from '../cli-args.js';
 import { loadCheckpoint } from '../checkpoint.js';
 import { sample } from '../sample.js';
 import type { CharTokenizer, Gpt2Tokenizer, Tokenizer } from '../tokenizer.js';
@@ -53,4 +53,3 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   });
 }
 
-export const sampleUsage = (): string => usage(sampleFlags, 'pnpm sample');

@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto';
 import { detectAnomaly } from '@flashgrad/core';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs, usage, UsageError, type ArgsSpec } from '../cli-args.js';
+import { parseArgs, UsageError, type ArgsSpec } from '../cli-args.js';
 import { isPresetName, presets, validateConfig, countParameters, type GPTConfig, type PresetName } from '../config.js';
 import { loadText, splitTrainVal } from '../data.js';
 import { CharTokenizer, Gpt2Tokenizer, type Tokenizer } from '../tokenizer.js';
 import { loadCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
-import { resolveSettings, savedTrainState, train, type TrainResult, type TrainSettings } from '../train.js';
+import { defaultSettings, resolveSettings, savedTrainState, train, type TrainResult, type TrainSettings } from '../train.js';
 import { sampleText } from '../sample.js';
 import { asInput, InputError, processIO, runCommand, startDevice, type CliIO } from './common.js';
 
@@ -31,7 +31,7 @@ export const trainFlags = {
   gradClip: { type: 'number', help: 'clip the global gradient norm to this (0: off)' },
   evalEvery: { type: 'int', help: 'validation every K steps' },
   evalIters: { type: 'int', help: 'batches per validation estimate' },
-  seed: { type: 'int', help: 'seed for initialisation and batches (default 1337)' },
+  seed: { type: 'int', help: `seed for initialisation and batches (default ${defaultSettings.seed})` },
   blockSize: { type: 'int', help: 'context length' },
   nLayer: { type: 'int', help: 'transformer blocks' },
   nHead: { type: 'int', help: 'attention heads' },
@@ -125,14 +125,15 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
     batchSize: args.batch ?? base.batchSize ?? d.batchSize,
     gradAccum: args.gradAccum ?? base.gradAccum ?? d.gradAccum,
     lr: args.lr ?? base.lr ?? d.lr,
-    minLr: args.minLr ?? base.minLr ?? (args.lr !== undefined ? args.lr / 10 : d.minLr),
+    // an --lr without --min-lr decays to its own lr / 10 (resolveSettings' default), not the preset's
+    minLr: args.minLr ?? base.minLr ?? (args.lr !== undefined ? undefined : d.minLr),
     warmup: args.warmup ?? base.warmup ?? d.warmup,
     weightDecay: args.weightDecay ?? base.weightDecay ?? d.weightDecay,
     gradClip: args.gradClip ?? base.gradClip ?? d.gradClip,
     evalEvery: args.evalEvery ?? base.evalEvery ?? d.evalEvery,
     evalIters: args.evalIters ?? base.evalIters ?? d.evalIters,
-    seed: args.seed ?? base.seed ?? 1337,
-    betas: base.betas ?? [0.9, 0.99],
+    seed: args.seed ?? base.seed,
+    betas: base.betas,
   });
   if (resumed) {
     const done = savedState?.step ?? 0;
@@ -182,4 +183,3 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   });
 }
 
-export const trainUsage = (): string => usage(trainFlags, 'pnpm train');

@@ -6,7 +6,7 @@ import { sizeOf } from '../../shape.js';
 import type {
   AdamWHyper, BinaryOp, Device, DeviceBuffer, MatmulEpilogue, Operand, ReduceOp, Shape, UnaryOp,
 } from '../device.js';
-import { adamwSpecs, binarySpec, fillSpec, unarySpec, whereSpec, type OperandShape } from './kernels/elementwise.js';
+import { binarySpec, fillSpec, unarySpec, whereSpec, type OperandShape } from './kernels/elementwise.js';
 import {
   WASM_COLS4_UNROLL, WASM_ROWS4_UNROLL, type IndexStyle, gpuKSlices, matmulGeometry, matmulRows4Spec, matmulSpec, preferRows4, unpackRows4Spec,
 } from './kernels/matmul.js';
@@ -30,9 +30,9 @@ import { GpujsEngine, type Arg } from './engine.js';
 import type { KernelSpec } from './kernels/spec.js';
 import type { GpujsBuffer } from './queue.js';
 
-export { THREAD_WORK } from './engine.js';
-
 export class GpujsDevice extends GpujsEngine implements Device {
+  readonly precision = 'float32';
+
   /**
    * webgpu: the tile of the shared-memory matmul (kernels/matmul-tiled.ts) for an [count, M, N]
    * product. Benchmarks set a fixed tile to compare tilings, or null to measure the one-row-a-
@@ -79,7 +79,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
   // ---------------------------------------------------------------- kernels built outside core
 
   /**
-   * Whether runKernel takes workgroup kernels (tools/WORKGROUP-API.md): webgpu on the patched
+   * Whether runKernel takes workgroup kernels (patches/WORKGROUP-API.md): webgpu on the patched
    * gpu.js, whose WebGPU backend announces them.
    */
   get workgroupKernels(): boolean {
@@ -142,20 +142,18 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const B = this.own(b);
     const { M, K, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
     const bias = epilogue?.bias ? this.own(epilogue.bias) : null;
-    const res = epilogue?.residual ? this.own(epilogue.residual) : null;
     if (bias && bias.size !== N) throw new Error(`gpujs ${this.name}: matmul bias of ${bias.size} elements for ${N} columns`);
-    if (res && res.size !== count * M * N) throw new Error(`gpujs ${this.name}: matmul residual of ${res.size} elements for a [${count}, ${M}, ${N}] result`);
     if (this.useGemm) {
       // every operand a host Float32Array: the packed SIMD GEMM, not a gpu.js kernel
-      const inputs = [A, B, bias, res].filter((x): x is GpujsBuffer => x !== null);
-      return this.launchHost('matmul', count * M * N, inputs, ([a, b, ...rest]) => this.gemm.matmul({
-        a, aShape, b, bShape, transA, transB, batch,
-        bias: bias ? rest[0] : null, residual: res ? rest[bias ? 1 : 0] : null,
+      const inputs = bias ? [A, B, bias] : [A, B];
+      return this.launchHost('matmul', count * M * N, inputs, ([a, b, biasIn]) => this.gemm.matmul({
+        a, aShape, b, bShape, transA, transB, batch, bias: bias ? biasIn : null, residual: null,
       }));
     }
-    const flags = { bias: bias !== null, residual: res !== null };
-    const extra = [bias, res].filter((x): x is GpujsBuffer => x !== null);
-    const ek = `${flags.bias ? 'b' : ''}${flags.residual ? 'r' : ''}`;
+    // the kernels' residual term has no caller (MatmulEpilogue has no residual): always off
+    const flags = { bias: bias !== null, residual: false };
+    const extra = bias ? [bias] : [];
+    const ek = flags.bias ? 'b' : '';
     if (this.runtime.mode === 'webgpu' && this.matmulTiles && K > 0) {
       const tile = this.matmulTiles(M, N, count);
       const { BM, BN, BK, TM, TN, unroll } = tile;
@@ -186,14 +184,11 @@ export class GpujsDevice extends GpujsEngine implements Device {
     } else {
       out = this.matmulPlain(A, aShape, B, bShape, transA, transB, batch, M, K, N, count);
     }
+    if (!bias) return out;
     const shape = [count, M, N];
-    for (const [term, termShape] of [[bias, [N]], [res, shape]] as const) {
-      if (!term) continue;
-      const next = this.binary('add', { buf: out, shape }, { buf: term, shape: termShape }, shape) as GpujsBuffer;
-      this.dispose(out);
-      out = next;
-    }
-    return out;
+    const biased = this.binary('add', { buf: out, shape }, { buf: bias, shape: [N] }, shape);
+    this.dispose(out);
+    return biased;
   }
 
   private matmulPlain(
@@ -429,23 +424,5 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const p2 = this.launch(`app|${n}`, () => adamwPackedSpecs(n, this.runtime.mode).param,
       [P, G, MV, 1 - h.beta1, 1 - h.beta2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
     return { param: p2, moments: mv2 };
-  }
-
-  adamw(
-    param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, h: AdamWHyper,
-  ): { param: DeviceBuffer; m: DeviceBuffer; v: DeviceBuffer } {
-    const P = this.own(param);
-    const G = this.own(grad);
-    const M0 = this.own(m);
-    const V0 = this.own(v);
-    const n = P.size;
-    if (n === 0) return { param: this.fill(0, 0), m: this.fill(0, 0), v: this.fill(0, 0) };
-    const m2 = this.launch(`am|${n}`, () => adamwSpecs(n).m, [M0, G, h.beta1, 1 - h.beta1]);
-    const v2 = this.launch(`av|${n}`, () => adamwSpecs(n).v, [V0, G, h.beta2, 1 - h.beta2]);
-    // bias corrections in float64 on the host, once per step
-    const c1 = 1 - h.beta1 ** h.step;
-    const c2 = 1 - h.beta2 ** h.step;
-    const p2 = this.launch(`ap|${n}`, () => adamwSpecs(n).param, [P, m2, v2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
-    return { param: p2, m: m2, v: v2 };
   }
 }

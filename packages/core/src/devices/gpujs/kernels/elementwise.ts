@@ -1,5 +1,5 @@
 /**
- * One-thread-per-element kernels: unary, broadcast binary, where, fill, copy, AdamW. All use a 1D
+ * One-thread-per-element kernels: unary, broadcast binary, where, fill, copy. All use a 1D
  * gpu.js output so that results are flat buffers every other kernel can index as `x[i]`.
  */
 import { broadcastStrides, sizeOf } from '../../../shape.js';
@@ -37,6 +37,7 @@ function unaryBody(op: UnaryOp, mode: GpujsMode): [string, number] {
     case 'sqrt': return ['return Math.sqrt(x);', 2];
     case 'tanh': return [`${tanhStatements(mode, 'y', 'x', '')}return y;`, tc];
     case 'sigmoid': return [`const nx = -x; ${expStatements(mode, 'e', 'nx', '')}return 1.0 / (1.0 + e);`, tc];
+    case 'silu': return [`const nx = -x; ${expStatements(mode, 'e', 'nx', '')}return x / (1.0 + e);`, tc + 1];
     // not Math.max(x, 0): WGSL lets max drop a NaN (llvmpipe does), and relu(NaN) is NaN (IEEE,
     // PyTorch). A NaN fails both comparisons and (x + |x|)/2 carries it; that sum is exact within ±1
     case 'relu': return ['return x < -1.0 ? 0.0 : (x > 1.0 ? x : 0.5 * (x + Math.abs(x)));', 3];
@@ -49,7 +50,11 @@ function unaryBody(op: UnaryOp, mode: GpujsMode): [string, number] {
     case 'geluDeriv':
       return [`${geluPrelude(mode)}` +
         `return s + 2.0 * x * s * sc * ${lit(SQRT_2_OVER_PI)} * (1.0 + ${lit(3 * 0.044715)} * x * x);`, tc + 4];
-    default: throw new Error(`gpujs: unknown unary op '${String(op)}'`);
+    default: {
+      // every UnaryOp has a case: a new op in ops/elementwise.ts fails to compile until it has one
+      const missing: never = op;
+      throw new Error(`gpujs: unknown unary op '${String(missing)}'`);
+    }
   }
 }
 
@@ -144,33 +149,4 @@ export function fillSpec(n: number): KernelSpec {
 /** Copies a host array into device memory (webgpu, headlessgl). */
 export function copySpec(n: number): KernelSpec {
   return { key: `copy:${n}`, source: 'function (a) { return a[this.thread.x]; }', output: [n], outSize: n, work: n };
-}
-
-/**
- * AdamW as three kernels (m, v, then the parameter from the new moments): a kernel writes one
- * buffer, and recomputing m and v in the last one would cost more than reading them.
- * Hyperparameters are arguments because the step count (bias correction) and often the learning
- * rate change every step. `rest1`, `rest2` are 1 − β computed on the host in float64: 1 − β in
- * float32 from a float32 β cancels (β2 = 0.999 gives 1 − β2 off by 1.3e-5, 0.9999 by 1.3e-4).
- */
-export function adamwSpecs(n: number): { m: KernelSpec; v: KernelSpec; param: KernelSpec } {
-  return {
-    m: {
-      key: `adamw.m:${n}`,
-      source: 'function (m, g, beta1, rest1) { const i = this.thread.x; return beta1 * m[i] + rest1 * g[i]; }',
-      output: [n], outSize: n, work: 3 * n,
-    },
-    v: {
-      key: `adamw.v:${n}`,
-      source: 'function (v, g, beta2, rest2) { const i = this.thread.x; const gi = g[i]; return beta2 * v[i] + rest2 * gi * gi; }',
-      output: [n], outSize: n, work: 4 * n,
-    },
-    param: {
-      key: `adamw.p:${n}`,
-      // update = m̂ / (√v̂ + ε) with m̂ = m/c1, v̂ = v/c2; decay = 1 − lr·λ (decoupled weight decay)
-      source: 'function (p, m, v, lr, decay, c1, c2, eps) { const i = this.thread.x; ' +
-        'const update = (m[i] / c1) / (Math.sqrt(v[i] / c2) + eps); return p[i] * decay - lr * update; }',
-      output: [n], outSize: n, work: 8 * n,
-    },
-  };
 }

@@ -1,7 +1,7 @@
 /**
  * The webgpu matmul: workgroup tiles staged in shared memory, register blocking, integer index
  * math and vec4 loads, in gpu.js's kernel language with the patched webgpu backend's workgroup
- * features (tools/WORKGROUP-API.md). The schedule is the one tfjs-backend-webgpu's packed matmul
+ * features (patches/WORKGROUP-API.md). The schedule is the one tfjs-backend-webgpu's packed matmul
  * and the hand-written WGSL of DESIGN §4 use:
  *
  * - A workgroup of (BN/TN) × (BM/TM) threads owns a BM × BN tile of C; each thread owns TM × TN

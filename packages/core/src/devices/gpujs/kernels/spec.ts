@@ -19,13 +19,13 @@ export interface KernelSpec {
   outSize: number;
   /**
    * Rough work in scalar operations; wasm runs a kernel on its worker threads only when this is
-   * large enough to pay for the round trip (see THREAD_WORK in device.ts).
+   * large enough to pay for the round trip (see THREAD_WORK in engine.ts).
    */
   work: number;
   /** Constant arrays baked into the kernel (gpu.js `constants`), e.g. the fast exp's table. */
   constants?: Record<string, Float32Array>;
   /**
-   * webgpu only (the patched gpu.js's workgroup features, tools/WORKGROUP-API.md): threads per
+   * webgpu only (the patched gpu.js's workgroup features, patches/WORKGROUP-API.md): threads per
    * workgroup, [x, y, z].
    */
   workgroupSize?: number[];
@@ -38,11 +38,6 @@ export interface KernelSpec {
   workgroupArrays?: Record<string, number | { type: 'vec4'; length: number }>;
   /** webgpu only: arguments read as 4-vectors (`b[i]` in vec4 units; length a multiple of 4). */
   vec4Arguments?: string[];
-}
-
-/** What the builders may specialise on. */
-export interface Target {
-  mode: GpujsMode;
 }
 
 /** A JS number as a literal gpu.js parses back to the same float (always with a decimal point). */
