@@ -88,6 +88,7 @@ const N = 1 << 20;
   device.dispose(bias);
 }
 
+// biome-ignore lint/complexity/noUselessLoneBlockStatements: the block scopes this benchmark's buffers
 {
   // attention scores' softmax: [B·H·T, T] at B = 12, H = 4, T = 64 (the peers step), and a wide one
   for (const [r, c] of [[3072, 64], [4096, 1024]]) {

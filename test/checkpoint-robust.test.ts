@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: these tests corrupt parsed checkpoint JSON of any shape on purpose
 // Checkpoints as hostile input: non-finite weights are never saved and never loaded, every field of
 // the training state is validated by name, and malformed safetensors files get a clear error.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

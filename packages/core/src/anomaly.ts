@@ -58,11 +58,6 @@ export function setDetectAnomaly(on: boolean): void {
   enabled = on;
 }
 
-/** Whether checks are waiting (tensor reads drain them first). */
-export function hasPendingAnomalyChecks(): boolean {
-  return pending.length > 0;
-}
-
 // anomaly mode: a NaN's source is found before its value is handed out
 setBeforeRead(async () => {
   if (pending.length > 0) await checkAnomalies();

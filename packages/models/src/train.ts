@@ -8,7 +8,7 @@ import { getRngState, isAnomalyEnabled, manualSeed, noGrad, optim, setRngState, 
 import { mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from './checkpoint-io.js';
 import { join } from 'node:path';
-import { BatchSampler, type BatchSamplerState } from './data.js';
+import { BatchSampler } from './data.js';
 import { GPT } from './gpt.js';
 import type { GPTConfig } from './config.js';
 import type { Tokenizer } from './tokenizer.js';

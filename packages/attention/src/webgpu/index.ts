@@ -10,8 +10,6 @@ import { dkvSpec, dqSpec } from './backward.js';
 import { forwardSpec } from './forward.js';
 import { sparseTable, workgroupPlan, type WorkgroupPlan } from './geometry.js';
 
-export { HUGE } from './geometry.js';
-
 /** Whether flashAttention runs these kernels on `device`: workgroup kernels available and d ≤ 128. */
 export function runsWorkgroupKernels(device: Device, d: number): boolean {
   return device.workgroupKernels === true && typeof device.runKernel === 'function' && d <= 128;

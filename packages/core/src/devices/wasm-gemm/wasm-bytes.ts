@@ -37,7 +37,6 @@ export function sleb(n: number): number[] {
 }
 
 export const I32 = 0x7f;
-export const F32 = 0x7d;
 export const V128 = 0x7b;
 const VOID = 0x40;
 
@@ -46,7 +45,6 @@ export const block = (...body: Code[]): Code => [0x02, VOID, body, 0x0b];
 export const loop = (...body: Code[]): Code => [0x03, VOID, body, 0x0b];
 export const if_ = (cond: Code, then: Code[], otherwise?: Code[]): Code =>
   [cond, 0x04, VOID, then, otherwise ? [0x05, otherwise] : [], 0x0b];
-export const br = (depth: number): Code => [0x0c, ...uleb(depth)];
 export const brIf = (depth: number, cond: Code): Code => [cond, 0x0d, ...uleb(depth)];
 export const call = (fn: number, ...args: Code[]): Code => [args, 0x10, ...uleb(fn)];
 
@@ -57,11 +55,8 @@ export const set = (i: number, v: Code): Code => [v, 0x21, ...uleb(i)];
 // i32
 export const i32 = (n: number): Code => [0x41, ...sleb(n | 0)];
 const bin = (op: number) => (a: Code, b: Code): Code => [a, b, op];
-export const eqz = (a: Code): Code => [a, 0x45];
 export const eq = bin(0x46);
-export const ne = bin(0x47);
 export const ltS = bin(0x48);
-export const geS = bin(0x4e);
 export const add = bin(0x6a);
 export const sub = bin(0x6b);
 export const mul = bin(0x6c);
