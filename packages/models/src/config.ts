@@ -59,6 +59,21 @@ export const presets = {
     },
   },
   /**
+   * The candidate for the default run on 2 CPU cores (issue 12): PyTorch's reference recipe for
+   * this shape, measured in PyTorch on the same 2 cores at val 2.22 after 500 steps (37 s) and
+   * 1.81 after 2,000 (154 s) on Moby Dick. Not yet the default: at the wasm device's step time
+   * measured on 2026-12-01 (≈ 630 CPU-ms a step on a loaded machine) 2,000 steps take well over
+   * 5 minutes; it becomes the default once a step is ≤ ~130 ms (BENCHMARKS.md, "wasm GEMM").
+   */
+  base: {
+    tokenizer: 'char',
+    model: { blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0, bias: true, attention: 'flash' },
+    train: {
+      batchSize: 12, steps: 2000, lr: 1e-3, minLr: 1e-4, warmup: 100, weightDecay: 0.1,
+      gradClip: 1, gradAccum: 1, evalEvery: 250, evalIters: 10,
+    },
+  },
+  /**
    * nanoGPT's config/train_shakespeare_char.py. Its batch of 64 runs as 4 micro-batches of 16: the
    * same update, and the [64·256, 3·384] activations would exceed webgpu's 64 MiB buffer cap.
    */

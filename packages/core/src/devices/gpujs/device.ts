@@ -58,6 +58,10 @@ export class GpujsDevice extends GpujsEngine implements Device {
    */
   private readonly useGemm = this.runtime.mode === 'wasm' && process.env.FLASHGRAD_WASM_GEMM !== '0';
 
+  override get description(): string {
+    return this.useGemm ? `${super.description}; matmul: ${this.gemm.description}` : super.description;
+  }
+
   override async destroy(): Promise<void> {
     await super.destroy();
     this.gemmInstance?.destroy();
