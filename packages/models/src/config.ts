@@ -59,17 +59,18 @@ export const presets = {
     },
   },
   /**
-   * The candidate for the default run on 2 CPU cores (issue 12): PyTorch's reference recipe for
-   * this shape, measured in PyTorch on the same 2 cores at val 2.22 after 500 steps (37 s) and
-   * 1.81 after 2,000 (154 s) on Moby Dick. Not yet the default: at the wasm device's step time
-   * measured on 2026-12-01 (≈ 630 CPU-ms a step on a loaded machine) 2,000 steps take well over
-   * 5 minutes; it becomes the default once a step is ≤ ~130 ms (BENCHMARKS.md, "wasm GEMM").
+   * The candidate for the default run on 2 CPU cores (issue 12), chosen by measurement in PyTorch
+   * (examples/peers/torch_recipe.py, same model, init, AdamW and schedule, 2026-12-01) on Moby Dick:
+   * the reference recipe (lr 1e-3 → 1e-4, 2,000 steps) ends at val 1.814; lr 2e-3 → 2e-4 is lower
+   * at every checkpoint (2.11 vs 2.22 at step 500) and ends at 1.767 after 1,500 steps (1.703
+   * after 2,000). Not yet the default: at the wasm device's measured ≈ 530 ms a step (loaded
+   * 2-core machine) 1,500 steps take ~13 minutes; it fits 5 minutes at ≤ ~180 ms a step.
    */
   base: {
     tokenizer: 'char',
     model: { blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0, bias: true, attention: 'flash' },
     train: {
-      batchSize: 12, steps: 2000, lr: 1e-3, minLr: 1e-4, warmup: 100, weightDecay: 0.1,
+      batchSize: 12, steps: 1500, lr: 2e-3, minLr: 2e-4, warmup: 100, weightDecay: 0.1,
       gradClip: 1, gradAccum: 1, evalEvery: 250, evalIters: 10,
     },
   },
