@@ -159,7 +159,10 @@ describe('flashAttention equals naive attention', () => {
         // ~170 float32 ulps at magnitude 1, so it scales with max|x| where gradients run larger
         // dropout's 1/(1 − p) scales every term of P ∘ Z, and so what float32 cancels in dS = P ∘ (dP − Δ)
         const zScale = 1 / (1 - (c.dropout ?? 0));
-        const bound = 2 * maxErr(naive32[name], exact[name]) + 1e-5 * zScale * Math.max(1, maxAbs(exact[name]));
+        // and dS's terms are d-long dot products (dP = dO·Vᵀ, Δ = rowsum(dO ∘ O)) whose float32
+        // rounding grows as √d: where they cancel (one key: dS = 0 exactly) that is all the error
+        const dotScale = name === 'out' || name === 'lse' ? 1 : Math.sqrt(c.d);
+        const bound = 2 * maxErr(naive32[name], exact[name]) + 1e-5 * zScale * dotScale * Math.max(1, maxAbs(exact[name]));
         expect(maxErr(flash32[name], exact[name]), `${name} ${JSON.stringify(c)}`).toBeLessThanOrEqual(bound);
       }
     // llvmpipe compiles each new shape's unrolled webgpu kernels in seconds: fewer cases, more time
