@@ -43,8 +43,7 @@ import { tileCoverage, tileDropout, tileKeep, visibleRows, type AttentionMask } 
 import { runsWorkgroupKernels, workgroupBackward, workgroupForward } from './webgpu/index.js';
 import type { AttentionOptions, AttentionWithLse } from './naive.js';
 import {
-  causalOffset, resolveScale, validateAttention, validateBlockMask, validateBlockSize, validateDropout, validateOptions,
-  type AttentionDims,
+  causalOffset, validateBlockSize, validateCall, type AttentionDims,
 } from './validate.js';
 
 /**
@@ -393,11 +392,7 @@ export function flashAttention(
   q: Tensor, k: Tensor, v: Tensor, options: FlashAttentionOptions & { returnLse?: boolean } = {},
 ): Tensor | AttentionWithLse {
   const op = 'flashAttention';
-  validateOptions(op, options, ['causal', 'scale', 'blockMask', 'dropout', 'returnLse', 'blockSize', 'skipMaskedTiles']);
-  const dims = validateAttention(op, q, k, v);
-  const scale = resolveScale(op, options.scale, dims.d);
-  const grid = validateBlockMask(op, options.blockMask, dims);
-  const p = validateDropout(op, options.dropout);
+  const { dims, scale, grid, p } = validateCall(op, q, k, v, options);
   const bc = Math.min(validateBlockSize(op, options.blockSize ?? defaultBlockSize(q.device, dims)), dims.Nk);
   const mask: AttentionMask = { dims, causal: options.causal ?? false, offset: causalOffset(dims), grid };
   const dropout = p > 0 ? { p, seed: dropoutSeed() } : null;

@@ -6,7 +6,7 @@
  */
 import { Tensor, dropoutHash24, dropoutSeed, dropoutThreshold, greaterEqual, matmulT, noGrad, where } from '@flashgrad/core';
 import {
-  resolveScale, validateAttention, validateBlockMask, validateDropout, validateOptions, type AttentionDims, type BlockGrid,
+  validateCall, type AttentionDims, type BlockGrid,
 } from './validate.js';
 
 export interface AttentionOptions {
@@ -79,12 +79,7 @@ export function naiveAttention(
   q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions & { returnLse?: boolean } = {},
 ): Tensor | AttentionWithLse {
   const op = 'naiveAttention';
-  // flash's tile options are accepted (and ignored) so one options object can drive either
-  validateOptions(op, options, ['causal', 'scale', 'blockMask', 'dropout', 'returnLse', 'blockSize', 'skipMaskedTiles']);
-  const dims = validateAttention(op, q, k, v);
-  const scale = resolveScale(op, options.scale, dims.d);
-  const grid = validateBlockMask(op, options.blockMask, dims);
-  const p = validateDropout(op, options.dropout);
+  const { dims, scale, grid, p } = validateCall(op, q, k, v, options);
   const device = q.device;
   const keep = visibleKeys(device, dims, options.causal ?? false, grid); // (Nq, Nk)
   const z = p > 0 ? new Tensor(device.upload(dropoutScale(dims, p, dropoutSeed())), [dims.B, dims.H, dims.Nq, dims.Nk], device) : null;

@@ -129,3 +129,17 @@ const describe = (x: unknown): string => (typeof x === 'string' ? `'${x}'` : Arr
  * iff j ≤ i + Nk − Nq. So the first max(0, Nq − Nk) queries see no key at all; their output is 0.
  */
 export const causalOffset = (dims: AttentionDims): number => dims.Nk - dims.Nq;
+
+/** Every option either attention takes (naive accepts flash's tile options and ignores them). */
+const ATTENTION_OPTIONS = ['causal', 'scale', 'blockMask', 'dropout', 'returnLse', 'blockSize', 'skipMaskedTiles'];
+
+/**
+ * What flash and naive attention both check first: the options object, the shapes, and the scale,
+ * block mask and dropout resolved from it.
+ */
+export function validateCall(op: string, q: Tensor, k: Tensor, v: Tensor,
+  options: { scale?: number; blockMask?: unknown; dropout?: number }) {
+  validateOptions(op, options, ATTENTION_OPTIONS);
+  const dims = validateAttention(op, q, k, v);
+  return { dims, scale: resolveScale(op, options.scale, dims.d), grid: validateBlockMask(op, options.blockMask, dims), p: validateDropout(op, options.dropout) };
+}
