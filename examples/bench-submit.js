@@ -5,14 +5,16 @@
 // Prints a table and writes bench-results/submit[-tag].json.
 //
 //   node examples/bench-submit.js [--tag after] [--calls 2000] [--submit-limit 64]
-//   GPUJS=node_modules/.pnpm/gpu.js@2.24.1/node_modules/gpu.js-base node examples/bench-submit.js --tag before
+//   GPUJS=$g/gpu.js-base node examples/bench-submit.js --tag before
 //
 // GPUJS names the gpu.js folder to load (default: the one @flashgrad/core resolves), so the
 // published gpu.js and the patched one run on one machine in one session. The published copy sits
 // beside the patched one so its dependencies resolve:
-//   g=node_modules/.pnpm/gpu.js@2.24.1/node_modules; mkdir -p $g/gpu.js-base
-//   git -C $g/gpu.js archive 0e9ef15 | tar -x -C $g/gpu.js-base     (0e9ef15: 2.24.1 as published) Dawn's flags come from
-// DAWN_FLAGS / WGPU_FEATURE_LEVEL as in the engine (opengles + compatibility when unset).
+//   g=$(dirname "$(readlink -f node_modules/.pnpm/gpu.js@2.24.1_patch*/node_modules/gpu.js)")
+//   (cd /tmp && npm pack -q gpu.js@2.24.1) && mkdir -p $g/gpu.js-base &&
+//     tar -xzf /tmp/gpu.js-2.24.1.tgz --strip-components=1 -C $g/gpu.js-base
+// Dawn's flags come from DAWN_FLAGS / WGPU_FEATURE_LEVEL as in the engine (opengles +
+// compatibility when unset).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';

@@ -5,7 +5,7 @@
 #   bash examples/peers/submit-h200.sh [path/to/torch-gpt-step.py]
 set -u
 out=${OUT:-/tmp/submit-out}; mkdir -p "$out"
-g=node_modules/.pnpm/gpu.js@2.24.1/node_modules
+g=$(dirname "$(readlink -f node_modules/.pnpm/gpu.js@2.24.1_patch*/node_modules/gpu.js)")   # gpu.js-base beside it: see bench-submit.js
 torch=${1:-../shared/peers/torch-gpt-step.py}
 swap() { mv "$g/gpu.js" "$g/gpu.js-tmp"; mv "$g/$1" "$g/gpu.js"; mv "$g/gpu.js-tmp" "$g/$1"; }
 {
