@@ -43,6 +43,8 @@ const shapes = {
   tiny: { config: { vocabSize: 65, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 64, dropout: 0, bias: true }, batch: 16, clip: 1 },
   // the `small` preset (nanoGPT shakespeare-char), one micro-batch of 16
   small: { config: { vocabSize: 65, blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384, dropout: 0.2, bias: false }, batch: 16, clip: 1 },
+  // GPT-2 124M (the `gpt2` preset's model) at PyTorch's peer shape B4 T1024, one micro-batch
+  gpt2: { config: { vocabSize: 50257, blockSize: 1024, nLayer: 12, nHead: 12, nEmbd: 768, dropout: 0, bias: true }, batch: 4, clip: 1 },
 };
 const shape = shapes[shapeName];
 if (!shape) throw new Error(`--shape must be one of ${Object.keys(shapes).join(', ')}`);
