@@ -9,7 +9,7 @@ import { getDevice, manualSeed, memory, optim, tidy } from '@flashgrad/core';
 import { parseArgs, UsageError, type ArgsSpec } from '../cli-args.js';
 import { countParameters, isPresetName, presets, type GPTConfig } from '../config.js';
 import { BatchSampler, loadText, splitTrainVal } from '../data.js';
-import { CharTokenizer } from '../tokenizer.js';
+import { CharTokenizer, Gpt2Tokenizer } from '../tokenizer.js';
 import { GPT } from '../gpt.js';
 import { processIO, runCommand, startDevice, type CliIO } from './common.js';
 
@@ -104,13 +104,24 @@ export async function runBench(argv: readonly string[], io: CliIO = processIO())
   if (args.attention !== 'flash' && args.attention !== 'naive') throw new UsageError(`--attention must be 'flash' or 'naive'`);
   const device = await startDevice(positional ?? args.device ?? process.env.FLASHGRAD_DEVICE ?? 'auto');
   const { text } = await loadText();
-  const tokenizer = CharTokenizer.fromText(text);
-  const { train } = splitTrainVal(tokenizer.encode(text));
+  // each preset with its own tokenizer: GPT-2's 50257-wide head is a large part of its step
+  const tokenized = new Map<string, { train: Int32Array; vocabSize: number }>();
+  const tokensFor = (kind: 'char' | 'gpt2') => {
+    let t = tokenized.get(kind);
+    if (!t) {
+      const tokenizer = kind === 'gpt2' ? new Gpt2Tokenizer() : CharTokenizer.fromText(text);
+      t = { train: splitTrainVal(tokenizer.encode(text)).train, vocabSize: tokenizer.vocabSize };
+      tokenized.set(kind, t);
+    }
+    return t;
+  };
   const rows: TrainBenchRow[] = [];
   io.stdout.write(`device ${device}; median of warm steps\n`);
   io.stdout.write('preset | params | batch×block | steps | ms/step (min–max) | tokens/s | GFLOP/s\n');
   for (const name of args.presets.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const row = await benchPreset(name, train, tokenizer.vocabSize, { ...args, attention: args.attention });
+    // an unknown name is benchPreset's to refuse
+    const { train, vocabSize } = tokensFor(isPresetName(name) ? presets[name].tokenizer : 'char');
+    const row = await benchPreset(name, train, vocabSize, { ...args, attention: args.attention });
     rows.push(row);
     io.stdout.write(
       `${row.preset} | ${(row.params / 1e6).toFixed(2)}M | ${row.batchSize}×${row.blockSize} | ${row.steps} | ` +
