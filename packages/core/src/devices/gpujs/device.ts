@@ -25,7 +25,6 @@ import {
 } from './kernels/online-softmax.js';
 import { splitSeed } from '../../random.js';
 import { WasmGemm } from '../wasm-gemm/index.js';
-import { gpujs } from './gpujs-module.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { KernelSpec } from './kernels/spec.js';
 import type { GpujsBuffer } from './queue.js';
@@ -83,11 +82,11 @@ export class GpujsDevice extends GpujsEngine implements Device {
   // ---------------------------------------------------------------- kernels built outside core
 
   /**
-   * Whether runKernel takes workgroup kernels (patches/WORKGROUP-API.md): webgpu on the patched
-   * gpu.js, whose WebGPU backend announces them.
+   * Whether runKernel takes workgroup kernels (patches/WORKGROUP-API.md): on webgpu, since
+   * gpujs-module.ts loads nothing but the patched gpu.js.
    */
   get workgroupKernels(): boolean {
-    return this.runtime.mode === 'webgpu' && (gpujs.WebGPUKernel as { supportsWorkgroups?: boolean } | undefined)?.supportsWorkgroups === true;
+    return this.runtime.mode === 'webgpu';
   }
 
   /** Runs a kernel another package built (the attention package's FlashAttention kernels), compiled once per spec.key. */
