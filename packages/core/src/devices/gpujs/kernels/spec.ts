@@ -50,11 +50,11 @@ export function lit(x: number): string {
 /**
  * A row id read from a float array (token ids, gather/scatter orders) as an integer-typed index
  * term. Times a row width it passes 2^24 (wte: 50257 × 768), where a float32 product rounds; on
- * wasm `| 0` truncates it to i32 first (exact: the id is an integer below 2^24), so the whole index
- * is i32 arithmetic. The cpu mode indexes in float64, exact anyway; webgpu caps buffers at 2^24.
+ * wasm and webgpu `| 0` truncates it to i32 first (exact: the id is an integer below 2^24), so the
+ * whole index is i32 arithmetic. The cpu mode indexes in float64, exact anyway; GL has no `|`.
  */
 export function rowIndex(x: string, mode: GpujsMode): string {
-  return mode === 'wasm' ? `(${x} | 0)` : x;
+  return mode === 'wasm' || mode === 'webgpu' ? `(${x} | 0)` : x;
 }
 
 /** Modes whose `Math.floor(a / d)` of integers is exact without floorDiv's correction (and past 2^24). */
