@@ -1,6 +1,6 @@
 // Back-pressure of the gpu.js op queue: tasks that wait are bounded, and the refusal says why.
 import { describe, expect, it } from 'vitest';
-import { KernelQueue } from '../packages/core/src/devices/gpujs/queue.js';
+import { KernelQueue, maxWaitingFromEnv } from '../packages/core/src/devices/gpujs/queue.js';
 import { setDevice, tensor } from '@flashgrad/core';
 
 describe('KernelQueue', () => {
@@ -35,5 +35,15 @@ describe('KernelQueue', () => {
     }
     expect(longest).toBeLessThanOrEqual(4);
     await setDevice('reference');
+  });
+});
+
+describe('FLASHGRAD_MAX_QUEUED', () => {
+  it('defaults to 50,000 and refuses what is not an integer ≥ 1 (NaN would switch the limit off)', () => {
+    expect(maxWaitingFromEnv(undefined)).toBe(50_000);
+    expect(maxWaitingFromEnv('7')).toBe(7);
+    for (const bad of ['abc', '0', '-3', '2.5', '']) {
+      expect(() => maxWaitingFromEnv(bad), bad).toThrow(/FLASHGRAD_MAX_QUEUED must be an integer ≥ 1/);
+    }
   });
 });

@@ -39,7 +39,14 @@ export const isPromise = (x: unknown): x is Promise<unknown> =>
  * deadlocking, so instead of growing the heap without bound (each waiting task holds its closure)
  * the queue refuses more, saying why. A GPT-2 training step queues a few thousand kernels.
  */
-export const MAX_WAITING = Number(process.env.FLASHGRAD_MAX_QUEUED ?? 50_000);
+export const MAX_WAITING = maxWaitingFromEnv(process.env.FLASHGRAD_MAX_QUEUED);
+
+export function maxWaitingFromEnv(value: string | undefined): number {
+  const n = Number(value ?? 50_000);
+  // NaN would compare false and switch the limit off without a word
+  if (!Number.isInteger(n) || n < 1) throw new Error(`FLASHGRAD_MAX_QUEUED must be an integer ≥ 1, got '${value}'`);
+  return n;
+}
 
 export class KernelQueue {
   private tail: Promise<void> | null = null;
