@@ -12,7 +12,7 @@
 // `small` is the `small` preset (6 layers, 6 heads, 384 wide, T = 256, B = 16, dropout 0.2, no
 // biases); --batch and --dropout override the shape's. --profile adds one untimed step with every
 // kernel timed (on webgpu each kernel then waits for the GPU: kernel time, not submit time) and the
-// time spent outside kernels.
+// time spent outside kernels, then the --top N (40) kernel keys (kernel and shapes) by time.
 //   node examples/bench-step.js webgpu --shape small --steps 5 --warmup 2 --profile
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -115,7 +115,8 @@ if (profile && hasStats) {
   device.resetStats();
   const ms = await step();
   device.profile = false;
-  profiled = { ms, byOp: device.stats().byOp };
+  const st = device.stats();
+  profiled = { ms, byOp: st.byOp, byKey: st.byKey ?? null };
 }
 
 const row = {
@@ -143,6 +144,13 @@ if (byOp) {
     const inKernels = Object.values(profiled.byOp).reduce((t, s) => t + s.ms, 0);
     profiled.hostMs = profiled.ms - inKernels;
     console.log(`(outside kernels) | | ${profiled.hostMs.toFixed(2)}`);
+  }
+  if (profiled?.byKey) {
+    // per kernel and shape (the spec key bakes the shapes in): which call site costs what
+    const keys = Object.entries(profiled.byKey);
+    const top = Number(flag('top', 40));
+    console.log(`\nkernel key (shapes) | calls | ms | ms/call   (top ${Math.min(top, keys.length)} of ${keys.length} by ms)`);
+    for (const [k, s] of keys.slice(0, top)) console.log(`${k.length > 110 ? `${k.slice(0, 107)}...` : k} | ${s.calls} | ${s.ms.toFixed(2)} | ${(s.ms / s.calls).toFixed(3)}`);
   }
 }
 mkdirSync('bench-results', { recursive: true });

@@ -62,6 +62,12 @@ export interface DeviceStats {
   compiledKernels: number;
   /** Launches (and, when profiling, host milliseconds) per op label. */
   byOp: Record<string, { calls: number; ms: number }>;
+  /**
+   * With profiling on (gpu.js devices): launches and milliseconds per kernel key, that is per
+   * kernel and shape (each key bakes its shapes in), so one call site's cost is visible apart
+   * from another's under the same op label.
+   */
+  byKey?: Record<string, { calls: number; ms: number }>;
 }
 
 /**

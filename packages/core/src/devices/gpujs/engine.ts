@@ -82,6 +82,8 @@ export class GpujsEngine {
    */
   profile = false;
   private byOp = new Map<string, OpStats>();
+  /** Per spec key (kernel and shapes), filled only while profiling. */
+  private byKey = new Map<string, OpStats>();
   private readonly prepared = new Map<string, Prepared>();
   private readonly queue = new KernelQueue();
   protected readonly host: boolean;
@@ -183,12 +185,18 @@ export class GpujsEngine {
   stats(): DeviceStats {
     const byOp: Record<string, OpStats> = {};
     for (const [k, v] of [...this.byOp].sort((a, b) => b[1].calls - a[1].calls)) byOp[k] = { ...v };
-    return { kernelCalls: this.kernelCalls, compiledKernels: this.compiledKernels, byOp };
+    const stats: DeviceStats = { kernelCalls: this.kernelCalls, compiledKernels: this.compiledKernels, byOp };
+    if (this.byKey.size > 0) {
+      stats.byKey = {};
+      for (const [k, v] of [...this.byKey].sort((a, b) => b[1].ms - a[1].ms)) stats.byKey[k] = { ...v };
+    }
+    return stats;
   }
 
   resetStats(): void {
     this.kernelCalls = 0;
     this.byOp.clear();
+    this.byKey.clear();
   }
 
   async sync(): Promise<void> {
@@ -292,6 +300,18 @@ export class GpujsEngine {
     out.payload = flatten(raw, out.size, this.host);
   }
 
+  /** A profiled launch's clock: adds its time to its op label's books and its key's. */
+  private profiled(op: OpStats, key: string): (ms: number) => void {
+    let k = this.byKey.get(key);
+    if (!k) this.byKey.set(key, (k = { calls: 0, ms: 0 }));
+    k.calls++;
+    const keyStats = k;
+    return (ms) => {
+      op.ms += ms;
+      keyStats.ms += ms;
+    };
+  }
+
   /**
    * Runs `spec` on `args` and returns its output handle at once. When the queue is idle and
    * gpu.js answers synchronously, the kernel has already run when this returns.
@@ -305,8 +325,8 @@ export class GpujsEngine {
     let op = this.byOp.get(p.label);
     if (!op) this.byOp.set(p.label, (op = { calls: 0, ms: 0 }));
     op.calls++;
-    const opStats = op;
     const profile = this.profile;
+    const addTime = profile ? this.profiled(op, spec.key) : null;
     const inputs = args.filter((a): a is GpujsBuffer => a instanceof GpujsBuffer);
     const out = new GpujsBuffer(spec.outSize, this);
     if (this.pooled) out.recycle = () => this.giveBack(p, kernel);
@@ -330,13 +350,13 @@ export class GpujsEngine {
         const done = drain ? raw.then(async (r) => (await drain(), r)) : raw;
         return done.then((r) => {
           this.settle(out, r);
-          if (profile) opStats.ms += performance.now() - t0;
+          addTime?.(performance.now() - t0);
         }, (err: unknown) => {
           out.error = err;
         });
       }
       this.settle(out, raw);
-      if (profile) opStats.ms += performance.now() - t0;
+      addTime?.(performance.now() - t0);
     };
     if (this.queue.idle) {
       // run now: errors surface at the call that caused them
