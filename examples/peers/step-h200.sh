@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The GPT step on the H200, session 4 (BENCHMARKS.md "The GPT step on the H200 (session 4)"):
+#   profile  one GPT-2 124M step (B4 T1024) and one `small` step at B64, every kernel timed, per
+#            kernel key (kernel and shapes)
+#   matmul   the tiled matmul at the squares and the GPT-2 head's three shapes, with PyTorch beside
+#   step     bench-train small B64 and bench-step gpt2 (flash), PyTorch eager's same two steps
+# On the device machine, from the repository root: bash examples/peers/step-h200.sh [profile] [matmul] [step]
+set -u
+parts=${*:-profile matmul step}
+export DAWN_FLAGS=${DAWN_FLAGS:-backend=vulkan} WGPU_FEATURE_LEVEL=${WGPU_FEATURE_LEVEL:-core}
+out=${OUT:-bench-results/h200}; mkdir -p "$out"
+run() { local name=$1 secs=$2; shift 2; echo "== $name ($(date -u +%T))"; timeout "$secs" "$@" > "$out/$name.log" 2>&1; echo "rc=$?" >> "$out/$name.log"; grep -v 'BackendVk\|^Warning' "$out/$name.log" | tail -${TAIL:-6}; }
+if [[ $parts == *profile* ]]; then
+  run profile-gpt2 150 node examples/bench-step.js webgpu --shape gpt2 --steps 2 --warmup 1 --profile --top 70 --tag prof
+  run profile-small64 90 node examples/bench-step.js webgpu --shape small --batch 64 --steps 2 --warmup 1 --profile --top 40 --tag prof
+fi
+if [[ $parts == *matmul* ]]; then
+  heads='gpt2 lm head (·Wteᵀ),gpt2 lm head dX (dL·Wte),gpt2 lm head dW (dLᵀ·X)'
+  run matmul 200 env BENCH_BEFORE=0 BENCH_RUNS=${BENCH_RUNS:-5} BENCH_CALLS=${BENCH_CALLS:-10} BENCH_SHAPES="${MATMUL_SHAPES:-square 1024²,square 2048²,square 4096²,mlp fc 4096×768×3072,$heads}" \
+    BENCH_TILED_SHAPES="${MATMUL_TILED:-square 4096²,$heads}" BENCH_TILES="${MATMUL_TILES:-128×128×16/8×8,128×64×16/8×4,64×64×16/4×4}" node examples/bench-matmul-webgpu.js
+  run matmul-torch 60 env BENCH_RUNS=5 python3 examples/bench-matmul-torch.py
+fi
+if [[ $parts == *step* ]]; then
+  run small-b64 90 node examples/bench-train.js webgpu --presets small --batch 64 --steps 10 --warmup 2 --maxSeconds 30
+  run gpt2-step 120 node examples/bench-step.js webgpu --shape gpt2 --steps 5 --warmup 2
+  run torch-small 60 python3 examples/peers/torch-gpt-step.py cuda
+  run torch-gpt2 90 python3 examples/peers/torch-gpt-step.py cuda gpt2
+fi
+cp bench-results/*.json "$out/" 2>/dev/null || true
