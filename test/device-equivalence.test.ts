@@ -524,21 +524,26 @@ describe('gpujs device creation', () => {
   });
 
   const webgpuStarts = started.some((s) => s.mode === 'webgpu' && s.device);
-  it.runIf(webgpuStarts)('webgpu with no buffer cache (FLASHGRAD_GPU_CACHE_MB=0) destroys idle instances and stays correct', async () => {
+  it.runIf(webgpuStarts)('webgpu with no buffer cache (FLASHGRAD_GPU_CACHE_MB=0) frees idle buffers, compiles nothing twice and stays correct', async () => {
     const saved = process.env.FLASHGRAD_GPU_CACHE_MB;
     process.env.FLASHGRAD_GPU_CACHE_MB = '0';
     try {
       const device = await createGpujsDevice('webgpu');
       const x = values(1000, 5);
+      let compiled = -1;
       for (let i = 0; i < 3; i++) {
-        // each round rebuilds the instances the previous round's dispose destroyed
-        await check(device, EW, (d) => {
-          const y = d.unary('exp', d.upload(x));
-          const z = d.binary('mul', { buf: y, shape: [1000] }, 2, [1000]);
-          d.dispose(y);
-          return z;
-        });
+        // each round allocates the buffers the previous round's dispose freed, in the same kernels
+        const input = device.upload(x);
+        const y = device.unary('exp', input);
+        const z = device.binary('mul', { buf: y, shape: [1000] }, 2, [1000]);
+        device.dispose(input);
+        device.dispose(y);
+        const got = await device.read(z);
+        device.dispose(z);
+        expect(relErr(got, Array.from(x, (v) => 2 * Math.exp(v)))).toBeLessThanOrEqual(EW);
         expect(device.memory().cachedBytes).toBe(0);
+        if (i === 0) compiled = device.compiledKernels;
+        expect(device.compiledKernels).toBe(compiled);
       }
       process.env.FLASHGRAD_GPU_CACHE_MB = 'lots';
       await expect(createGpujsDevice('webgpu')).rejects.toThrow(/FLASHGRAD_GPU_CACHE_MB must be a number of MiB ≥ 0, got 'lots'/);

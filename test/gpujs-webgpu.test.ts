@@ -64,6 +64,30 @@ describe('gpu.js webgpu: integer indices', () => {
   });
 });
 
+describe('gpu.js webgpu: releaseOutputBuffer', () => {
+  it('frees the output buffer, keeps the kernel; a result still held keeps its values, the next run writes a new buffer', async () => {
+    type Handle = { buffer: object; toArray(): Promise<unknown>; delete(): void };
+    const kernel = gpu.createKernel('function (x) { return x[this.thread.x] * 2; }', { output: [4], pipeline: true, immutable: false });
+    try {
+      const first = (await kernel(Float32Array.from([1, 2, 3, 4]))) as Handle;
+      const inner = kernel.kernel as unknown as { releaseOutputBuffer(): void; outputBuffer: object | null; computePipeline: object | null };
+      const pipeline = inner.computePipeline;
+      inner.releaseOutputBuffer();
+      expect(inner.outputBuffer).toBeNull();
+      const second = (await kernel(Float32Array.from([10, 20, 30, 40]))) as Handle;
+      // the same compiled pipeline, a new output buffer: the first result is not overwritten
+      expect(inner.computePipeline).toBe(pipeline);
+      expect(second.buffer).not.toBe(first.buffer);
+      expect(Array.from(flat(await first.toArray()))).toEqual([2, 4, 6, 8]);
+      expect(Array.from(flat(await second.toArray()))).toEqual([20, 40, 60, 80]);
+      first.delete();
+      second.delete();
+    } finally {
+      kernel.destroy();
+    }
+  });
+});
+
 describe('gpu.js webgpu: buffers past 2^24 elements', () => {
   // llvmpipe allows 128 MiB bindings = 2^25 floats
   const rows = 2 ** 15;

@@ -22,7 +22,7 @@ export const THREAD_WORK = 1_500_000;
 
 /**
  * Idle output memory a webgpu device keeps for reuse (see Prepared.idle), at most; past it the
- * longest-idle instances are destroyed, buffer and all. Buffers are per kernel key, so a training
+ * longest-idle instances free their output buffers (and stay compiled). Buffers are per kernel key, so a training
  * step's transients must all fit: with 512 MiB the `small` GPT step (6L/384, 16×256 tokens)
  * evicted and rebuilt instances every step and ran at 1,377 ms. A real GPU gets 4 GiB, a software
  * rasterizer (host memory) 256 MiB; FLASHGRAD_GPU_CACHE_MB overrides both.
@@ -72,7 +72,10 @@ const gpujsModeOf: Record<string, string> = { wasm: 'webasm', webgpu: 'webgpu', 
 export class GpujsEngine {
   readonly name: string;
   readonly maxElements: number;
-  /** Kernels compiled so far; a training loop with static shapes stops growing it after step 1. */
+  /**
+   * Kernels compiled so far (every instance, webgpu's pooled ones too); a training loop with static
+   * shapes stops growing it after step 1.
+   */
   compiledKernels = 0;
   /** Kernel launches since start or resetStats(): one counter increment per launch. */
   kernelCalls = 0;
@@ -89,7 +92,10 @@ export class GpujsEngine {
   protected readonly host: boolean;
   /** Kernel instances whose output buffers are reused (webgpu); see Prepared.idle. */
   private readonly pooled: boolean;
-  /** Idle pooled instances (the first of each key excepted: it has no buffer yet), longest idle first. */
+  /**
+   * Idle pooled instances holding an output buffer (not the first of each key before its first
+   * call, nor one whose buffer was released), longest idle first.
+   */
   private readonly idleOrder = new Map<GpujsKernel, Prepared>();
   private idleBytes = 0;
   private readonly cacheBytes: number;
@@ -262,13 +268,21 @@ export class GpujsEngine {
     if (!kernel) {
       kernel = this.compile(p.spec, p.settings);
       p.instances.add(kernel);
+      // a compile like any other: a static training loop stops building instances after step 1
+      this.compiledKernels++;
       return kernel;
     }
     if (this.idleOrder.delete(kernel)) this.idleBytes -= p.spec.outSize * 4;
     return kernel;
   }
 
-  /** Back to the free list once its result is disposed; the longest idle go past cacheBytes. */
+  /**
+   * Back to the free list once its result is disposed. Past cacheBytes the longest-idle instances
+   * let go of their output buffers but stay compiled and on the free list: their next call only
+   * allocates a buffer. (Destroying them instead meant recompiling the shader at that call: GPT-2's
+   * step, whose 50257-wide logits overflow 4 GiB of idle buffers, rebuilt its once-a-step kernels
+   * every step, a fifth of a second each at the largest.)
+   */
   private giveBack(p: Prepared, kernel: GpujsKernel): void {
     p.idle.push(kernel);
     this.idleOrder.set(kernel, p);
@@ -277,10 +291,9 @@ export class GpujsEngine {
       if (this.idleBytes <= this.cacheBytes) break;
       this.idleOrder.delete(k);
       this.idleBytes -= owner.spec.outSize * 4;
-      owner.idle.splice(owner.idle.indexOf(k), 1);
-      owner.instances.delete(k);
-      // destroyed behind every queued kernel, which may still read its buffer
-      this.queue.run(() => k.destroy(), { essential: true });
+      // released behind every queued kernel, which may still read the buffer; a call queued later
+      // (this instance taken again) runs after it and allocates a fresh one
+      this.queue.run(() => releaseOutput(k), { essential: true });
     }
   }
 
@@ -420,6 +433,13 @@ export class GpujsEngine {
     await this.runtime.gpu.destroy();
   }
 }
+/** Frees a webgpu kernel's output buffer and keeps it compiled (the patched gpu.js's releaseOutputBuffer). */
+function releaseOutput(kernel: GpujsKernel): void {
+  const release = kernel.kernel.releaseOutputBuffer;
+  if (!release) throw new Error('gpujs webgpu: this gpu.js has no releaseOutputBuffer (the patched gpu.js is required)');
+  release.call(kernel.kernel);
+}
+
 function release(payload: Payload): void {
   if (!(payload instanceof Float32Array)) payload.delete();
 }

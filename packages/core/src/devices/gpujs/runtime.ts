@@ -17,6 +17,8 @@ export interface GpujsKernelObject {
   built?: boolean;
   /** webgpu (patched gpu.js): a built pipeline kernel's call, answered with the result handle itself, no Promise. */
   runSync?: (...args: unknown[]) => unknown;
+  /** webgpu (patched gpu.js): frees the output buffer, keeps the compiled pipeline. */
+  releaseOutputBuffer?: () => void;
 }
 
 /** A compiled gpu.js kernel: calling it runs it (a Promise on webgpu and threaded wasm). */
