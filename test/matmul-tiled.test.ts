@@ -119,8 +119,9 @@ describe('webgpu tiled matmul ≡ float64 product', () => {
   for (const [name, tile, n] of [
     ['small', TILE_SMALL, 30], ['medium', TILE_MEDIUM, 15], ['wide', TILE_WIDE, 8], ['large', TILE_LARGE, 8],
     ['small, k steps the other way', unrolled(TILE_SMALL), 10], ['large, k steps the other way', unrolled(TILE_LARGE), 4],
+    ['small, grid down M first', { ...TILE_SMALL, mFirst: true }, 15], ['wide, grid down M first', { ...TILE_WIDE, mFirst: true }, 6],
   ] as const) {
-    it(`${name} tile ${tile.BM}×${tile.BN}×${tile.BK}, ${tile.TM}×${tile.TN} a thread${tile.unroll ? ', unrolled' : ''}: edges, transposes, batches, epilogue`, async () => {
+    it(`${name} tile ${tile.BM}×${tile.BN}×${tile.BK}, ${tile.TM}×${tile.TN} a thread${tile.unroll ? ', unrolled' : ''}${'mFirst' in tile ? ', M first' : ''}: edges, transposes, batches, epilogue`, async () => {
       await fc.assert(fc.asyncProperty(caseArb(tile), (c) => check(c, tile)), runs(n));
     });
   }
@@ -142,5 +143,12 @@ describe('webgpu tiled matmul ≡ float64 product', () => {
     expect(chooseTile(64, 128, 12)).toBe(TILE_SMALL);
     // attention's P·V at d = 64: half of a 128-wide tile would be padding
     expect(chooseTile(1024, 64, 48)).toBe(TILE_WIDE);
+  });
+
+  it('walks M first only where B is far past the L2 and larger than A (GPT-2\'s head)', () => {
+    expect(chooseTile(4096, 50257, 1, 768)).toEqual({ ...TILE_LARGE, mFirst: true });
+    expect(chooseTile(4096, 4096, 1, 4096)).toBe(TILE_LARGE);
+    expect(chooseTile(4096, 768, 1, 50257)).toBe(TILE_WIDE);
+    expect(chooseTile(50257, 768, 1, 4096)).toBe(TILE_LARGE);
   });
 });

@@ -17,7 +17,7 @@ fi
 if [[ $parts == *matmul* ]]; then
   heads='gpt2 lm head (·Wteᵀ),gpt2 lm head dX (dL·Wte),gpt2 lm head dW (dLᵀ·X)'
   run matmul 200 env BENCH_BEFORE=0 BENCH_RUNS=${BENCH_RUNS:-5} BENCH_CALLS=${BENCH_CALLS:-10} BENCH_SHAPES="${MATMUL_SHAPES:-square 1024²,square 2048²,square 4096²,mlp fc 4096×768×3072,$heads}" \
-    BENCH_TILED_SHAPES="${MATMUL_TILED:-square 4096²,$heads}" BENCH_TILES="${MATMUL_TILES:-128×128×16/8×8,128×64×16/8×4,64×64×16/4×4}" node examples/bench-matmul-webgpu.js
+    BENCH_TILED_SHAPES="${MATMUL_TILED:-square 4096²,$heads}" BENCH_TILES="${MATMUL_TILES:-128×128×16/8×8,128×64×16/8×4,128×128×16/8×8 M first,128×64×16/8×4 M first}" node examples/bench-matmul-webgpu.js
   run matmul-torch 60 env BENCH_RUNS=5 python3 examples/bench-matmul-torch.py
 fi
 if [[ $parts == *step* ]]; then

@@ -37,7 +37,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
    * product. Benchmarks set a fixed tile to compare tilings, or null to measure the one-row-a-
    * thread kernel the tiled one replaced, in the same run.
    */
-  matmulTiles: ((M: number, N: number, count: number) => MatmulTile) | null = chooseTile;
+  matmulTiles: ((M: number, N: number, count: number, K: number) => MatmulTile) | null = chooseTile;
 
   /** wasm: the device's matmul (devices/wasm-gemm), made at the first matmul. */
   private gemmInstance: WasmGemm | null = null;
@@ -158,9 +158,9 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const extra = bias ? [bias] : [];
     const ek = flags.bias ? 'b' : '';
     if (this.runtime.mode === 'webgpu' && this.matmulTiles && K > 0) {
-      const tile = this.matmulTiles(M, N, count);
-      const { BM, BN, BK, TM, TN, unroll } = tile;
-      return this.launch(`mt|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}|${BM},${BN},${BK},${TM},${TN},${unroll ? 1 : 0}`,
+      const tile = this.matmulTiles(M, N, count, K);
+      const { BM, BN, BK, TM, TN, unroll, mFirst } = tile;
+      return this.launch(`mt|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}|${BM},${BN},${BK},${TM},${TN},${unroll ? 1 : 0},${mFirst ? 1 : 0}`,
         () => matmulTiledSpec(aShape, bShape, transA, transB, batch, flags, tile), [A, B, ...extra]);
     }
     const onGpu = this.runtime.mode === 'webgpu' || this.runtime.mode === 'headlessgl';

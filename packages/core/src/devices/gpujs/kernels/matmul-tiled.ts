@@ -33,6 +33,12 @@ export interface MatmulTile {
   TN: number;
   /** Emit the BK steps over the shared tiles as straight-line code instead of a loop. */
   unroll?: boolean;
+  /**
+   * Workgroups walk down M first (workgroup x over row tiles) instead of across N. Consecutive
+   * workgroups then share B's column block and re-read A's row blocks, so B streams from memory
+   * once; see chooseTile.
+   */
+  mFirst?: boolean;
 }
 
 export const TILE_LARGE: MatmulTile = { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 };
@@ -51,14 +57,27 @@ export const GPU_SMS = 132;
  * against 19.6); the 128 × 64 tile (half the registers) wins there down to ~1 an SM; smaller
  * shapes take 64 × 64, then 32 × 32 tiles, which measured within 5% of each other at 1024².
  */
-export function chooseTile(M: number, N: number, count: number): MatmulTile {
+export function chooseTile(M: number, N: number, count: number, K = 0): MatmulTile {
   const groups = (t: MatmulTile) => Math.ceil(M / t.BM) * Math.ceil(N / t.BN) * count;
   // a tile mostly past the matrix edge (N = 64 in a 128-wide tile) computes padding
   const fits = (t: MatmulTile) => (M * N * count) / (groups(t) * t.BM * t.BN) >= 0.75;
-  if (groups(TILE_LARGE) >= 2 * GPU_SMS - 8 && fits(TILE_LARGE)) return TILE_LARGE;
-  if (groups(TILE_WIDE) >= GPU_SMS - 8 && fits(TILE_WIDE)) return TILE_WIDE;
-  if (groups(TILE_MEDIUM) >= GPU_SMS && fits(TILE_MEDIUM)) return TILE_MEDIUM;
-  return TILE_SMALL;
+  const tile = groups(TILE_LARGE) >= 2 * GPU_SMS - 8 && fits(TILE_LARGE) ? TILE_LARGE :
+    groups(TILE_WIDE) >= GPU_SMS - 8 && fits(TILE_WIDE) ? TILE_WIDE :
+      groups(TILE_MEDIUM) >= GPU_SMS && fits(TILE_MEDIUM) ? TILE_MEDIUM : TILE_SMALL;
+  return streamsB(M, N, K) ? { ...tile, mFirst: true } : tile;
+}
+
+/** L2 cache of the GPUs we tune for (H100: 50 MB, H200: 50 MB). */
+export const L2_BYTES = 50 * 2 ** 20;
+
+/**
+ * Whether the grid should walk M first: B far larger than the L2 and larger than A. Walking N
+ * first re-reads all of B for every row of tiles, from memory once it no longer fits in the L2:
+ * GPT-2's head (B = wte, 50257 × 768, 154 MB) ran at 14 TFLOP/s that way on the H200
+ * (BENCHMARKS.md, session 4) against 30+ for its gradients, whose large operand is walked once.
+ */
+export function streamsB(M: number, N: number, K: number): boolean {
+  return N > M && K * N * 4 > 2 * L2_BYTES;
 }
 
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -79,7 +98,7 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
   epilogue: EpilogueFlags = NO_EPILOGUE, tile?: MatmulTile): KernelSpec {
   const { M, K, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
   if (K === 0) throw new Error('gpujs matmul: the tiled kernel needs K ≥ 1');
-  const t = tile ?? chooseTile(M, N, count);
+  const t = tile ?? chooseTile(M, N, count, K);
   checkTile(t);
   const { BM, BN, BK, TM, TN } = t;
   const TC = BN / TN; // threads along x (columns)
@@ -205,7 +224,8 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
   const source = `function (a, b${epilogue.bias ? ', bias' : ''}${epilogue.residual ? ', res' : ''}) { ` +
     'const tx = this.localThread.x; const ty = this.localThread.y; ' +
     `const tid = ty * ${TC} + tx; ` +
-    `const m0 = this.workgroup.y * ${BM}; const n0 = this.workgroup.x * ${BN}; ` +
+    (t.mFirst ? `const m0 = this.workgroup.x * ${BM}; const n0 = this.workgroup.y * ${BN}; ` :
+      `const m0 = this.workgroup.y * ${BM}; const n0 = this.workgroup.x * ${BN}; `) +
     accs.map((c) => `let ${c} = 0.0;`).join(' ') + ' ' +
     `for (let kt = 0; kt < ${KT}; kt++) { ` +
     loadBlock('a', 'As', LDA, BM, M, 'm0', aAlongK, aVec, offA, mEdge) +
@@ -218,13 +238,13 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
   const vec4Arguments = [aVec ? 'a' : '', bVec ? 'b' : ''].filter(Boolean);
   return {
     key: `matmul.tiled:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:` +
-      `${epilogueKey(epilogue)}:${BM}x${BN}x${BK}/${TM}x${TN}${t.unroll ? 'u' : ''}`,
+      `${epilogueKey(epilogue)}:${BM}x${BN}x${BK}/${TM}x${TN}${t.unroll ? 'u' : ''}${t.mFirst ? 'm' : ''}`,
     source,
     output: [count * M * N],
     outSize: count * M * N,
     work: 2 * count * M * N * K,
     workgroupSize: [TC, TR],
-    dispatch: [Math.ceil(N / BN), Math.ceil(M / BM), count],
+    dispatch: t.mFirst ? [Math.ceil(M / BM), Math.ceil(N / BN), count] : [Math.ceil(N / BN), Math.ceil(M / BM), count],
     workgroupArrays: { As: { type: 'vec4', length: BK * LDA }, Bs: { type: 'vec4', length: BK * LDB } },
     ...(vec4Arguments.length ? { vec4Arguments } : {}),
   };
