@@ -406,6 +406,25 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     await checkLayerNorm(9000, 3, true, false, 1e-5, 6);
   });
 
+  it('reductions and layerNorm\'s dweight split into chunks for occupancy (reduceMinThreads) give the same sums', async () => {
+    const d = device as Device & { reduceMinThreads: number };
+    const saved = d.reduceMinThreads;
+    // a few threads wanted: every reduced run of ≥ 32 elements splits into chunks of ≥ 16
+    d.reduceMinThreads = 4;
+    try {
+      const arb = fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 17, max: 300 }), fc.integer({ min: 1, max: 4 }),
+        fc.constantFrom('sum' as const, 'max' as const), fc.subarray([0, 2]), seed);
+      await prop(arb, async ([a, r, b, op, more, s]) => {
+        const shape = [a, r, b];
+        await check(device, RED, (dv) => dv.reduce(op, dv.upload(values(a * r * b, s)), shape, [1, ...more]));
+      });
+      await prop(fc.tuple(fc.integer({ min: 33, max: 200 }), fc.integer({ min: 1, max: 5 }), seed),
+        async ([rows, cols, s]) => checkLayerNorm(rows, cols, true, true, 1e-5, s));
+    } finally {
+      d.reduceMinThreads = saved;
+    }
+  });
+
   async function checkCrossEntropy(rows: number, cols: number, s: number, spread = 3): Promise<void> {
     const x = values(rows * cols, s).map((v) => Math.fround(spread * v));
     const t = Int32Array.from(values(rows, s + 1).map((v) => Math.floor(((v + 3) / 6) * cols) % cols));
@@ -542,8 +561,8 @@ describe('gpujs device creation', () => {
         device.dispose(z);
         expect(relErr(got, Array.from(x, (v) => 2 * Math.exp(v)))).toBeLessThanOrEqual(EW);
         expect(device.memory().cachedBytes).toBe(0);
-        if (i === 0) compiled = device.compiledKernels;
-        expect(device.compiledKernels).toBe(compiled);
+        if (i === 0) compiled = device.stats?.().compiledKernels ?? -1;
+        expect(device.stats?.().compiledKernels).toBe(compiled);
       }
       process.env.FLASHGRAD_GPU_CACHE_MB = 'lots';
       await expect(createGpujsDevice('webgpu')).rejects.toThrow(/FLASHGRAD_GPU_CACHE_MB must be a number of MiB ≥ 0, got 'lots'/);

@@ -13,7 +13,7 @@ import {
 import { chooseTile, matmulTiledSpec, type MatmulTile } from './kernels/matmul-tiled.js';
 import { gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, stridedSpec } from './kernels/movement.js';
 import {
-  CHUNK, MAX_SERIAL, reducePassSpec, reducePlan, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec,
+  CHUNK, GPU_MIN_THREADS, MAX_SERIAL, reducePassSpec, reducePlan, splitPass, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec,
 } from './kernels/reduce.js';
 import {
   adamwPackedSpecs, crossEntropyBackwardSpec, crossEntropySpec, layerNormApplySpec, layerNormBackwardDwSpec,
@@ -38,6 +38,13 @@ export class GpujsDevice extends GpujsEngine implements Device {
    * thread kernel the tiled one replaced, in the same run.
    */
   matmulTiles: ((M: number, N: number, count: number, K: number) => MatmulTile) | null = chooseTile;
+
+  /**
+   * Threads a reduction pass should have at least before it is split into chunks (kernels/
+   * reduce.ts, GPU_MIN_THREADS): on webgpu only, where one thread per output of a column sum
+   * leaves the GPU idle; 0 keeps one pass. Tests set a small value to reach the split at small shapes.
+   */
+  reduceMinThreads = this.runtime.mode === 'webgpu' ? GPU_MIN_THREADS : 0;
 
   /** wasm: the device's matmul (devices/wasm-gemm), made at the first matmul. */
   private gemmInstance: WasmGemm | null = null;
@@ -125,7 +132,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
     if (b.size !== sizeOf(shape)) throw new Error(`gpujs ${this.name}: reduce of [${shape}] given ${b.size} elements`);
     const outSize = sizeOf(shape.map((d, k) => (axes.includes(k) ? 1 : d)));
     if (b.size === 0) return this.fill(outSize, op === 'sum' ? 0 : -Infinity);
-    const passes = reducePlan(shape, axes);
+    const passes = reducePlan(shape, axes, this.reduceMinThreads);
     // nothing to reduce (only size-1 axes): the result is a copy, as every op returns a new buffer
     if (passes.length === 0) return this.binary('add', { buf: b, shape: [b.size] }, 0, [b.size]);
     let cur = b;
@@ -381,7 +388,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
       : null;
     let dweight: DeviceBuffer | null = null;
     if (want.dweight) {
-      const chunk = rows <= MAX_SERIAL ? rows : CHUNK;
+      // one thread per column (768 on GPT-2) would loop over every row: chunks of rows, as reduce splits
+      const chunk = rows > MAX_SERIAL ? CHUNK : splitPass(1, rows, cols, this.reduceMinThreads)[0].chunk;
       const partials = this.launch(`lnbw|${rows}|${cols}|${chunk}`, () => layerNormBackwardDwSpec(rows, cols, chunk), [X, dY, stats]);
       const parts = Math.ceil(rows / chunk);
       dweight = parts === 1 ? partials : this.reduce('sum', partials, [parts, cols], [0]);

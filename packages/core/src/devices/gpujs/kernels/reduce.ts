@@ -89,19 +89,38 @@ function squeeze(dims: number[], strides: number[]): [number[], number[][]] {
   return [keep.map((k) => dims[k]), [keep.map((k) => strides[k])]];
 }
 
-/** The passes of one [outer, R, inner] reduction: one, or two when R is too long for a thread. */
-export function splitPass(outer: number, R: number, inner: number): ReducePass[] {
-  if (R <= MAX_SERIAL) return [{ outer, R, inner, chunk: R }];
+/**
+ * Threads a GPU reduction pass should have at least (webgpu): one thread per output leaves an H200
+ * nearly idle when there are few outputs — a bias gradient sums 4,096 rows into 768 columns, and
+ * its 768 threads took 1.2 ms for 12 MB (BENCHMARKS.md, session 4). Such a reduction is split into
+ * chunks first, so the first pass has about this many threads.
+ */
+export const GPU_MIN_THREADS = 65536;
+/** Shortest chunk worth a pass of its own. */
+const MIN_CHUNK = 16;
+
+/**
+ * The passes of one [outer, R, inner] reduction: one, or two when R is too long for a thread or,
+ * with `minThreads`, when one thread per output would give fewer threads than that.
+ */
+export function splitPass(outer: number, R: number, inner: number, minThreads = 0): ReducePass[] {
+  const outputs = outer * inner;
+  if (R <= MAX_SERIAL) {
+    // chunks of a power of two, so that outputs × ⌈R / chunk⌉ ≥ minThreads
+    const chunk = 2 ** Math.ceil(Math.log2(Math.max(1, (outputs * R) / Math.max(minThreads, 1))));
+    if (minThreads === 0 || outputs >= minThreads || chunk < MIN_CHUNK || chunk >= R) return [{ outer, R, inner, chunk: R }];
+    return [{ outer, R, inner, chunk }, ...splitPass(outer, Math.ceil(R / chunk), inner, minThreads)];
+  }
   const parts = Math.ceil(R / CHUNK);
-  return [{ outer, R, inner, chunk: CHUNK }, ...splitPass(outer, parts, inner)];
+  return [{ outer, R, inner, chunk: CHUNK }, ...splitPass(outer, parts, inner, minThreads)];
 }
 
 /**
  * Splits a reduction of `axes` of `shape` into passes over [outer, R, inner] views, one per run
- * of adjacent reduced axes (size-1 axes dropped), last run first. Each pass removes its run, so
- * later passes see the shrunken shape.
+ * of adjacent reduced axes (size-1 axes dropped), last run first (each split further as splitPass
+ * says). Each pass removes its run, so later passes see the shrunken shape.
  */
-export function reducePlan(shape: Shape, axes: readonly number[]): ReducePass[] {
+export function reducePlan(shape: Shape, axes: readonly number[], minThreads = 0): ReducePass[] {
   for (const a of axes) {
     if (!Number.isInteger(a) || a < 0 || a >= shape.length) throw new Error(`gpujs reduce: axis ${a} out of range for [${shape}]`);
   }
@@ -118,7 +137,7 @@ export function reducePlan(shape: Shape, axes: readonly number[]): ReducePass[] 
     if (!runs[r].reduced) continue;
     const outer = sizeOf(runs.slice(0, r).map((x) => x.size));
     const inner = sizeOf(runs.slice(r + 1).map((x) => x.size));
-    passes.push(...splitPass(outer, runs[r].size, inner));
+    passes.push(...splitPass(outer, runs[r].size, inner, minThreads));
     runs[r].size = 1;
   }
   return passes;
