@@ -449,6 +449,14 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     await checkCrossEntropy(5, 65, 10, 30);
   });
 
+  it('crossEntropy on wide rows, both sides of the workgroup-per-row kernel (webgpu: WIDE_ROW), up to GPT-2\'s 50257 classes', async () => {
+    const arb = fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 300, max: 3000 }), seed, fc.constantFrom(3, 30));
+    await fc.assert(fc.asyncProperty(arb, ([rows, cols, s, spread]) => checkCrossEntropy(rows, cols, s, spread)), runs(Math.min(RUNS, 12)));
+    await checkCrossEntropy(2, 50257, 11, 10);
+    // rows past the 32,768 of one grid row go to the grid's y
+    await checkCrossEntropy(32769, 512, 12);
+  });
+
   it('adamwPacked', async () => {
     await prop(adamwCase, async ([n, s, step, lr, weightDecay]) => {
       const h = { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay, step };

@@ -119,6 +119,11 @@ export interface Device extends Partial<FusedKernels> {
   readonly workgroupKernels?: boolean;
   /** Largest buffer this device can hold, in elements. */
   readonly maxElements: number;
+  /**
+   * Longest rows its fused crossEntropy takes, where that is past ops/nn.ts's FUSED_MAX_COLS (webgpu:
+   * any, with a workgroup per row); longer rows take the composite path.
+   */
+  readonly crossEntropyMaxCols?: number;
 
   upload(data: ArrayLike<number>): DeviceBuffer;
   /** Values rounded to float32. */

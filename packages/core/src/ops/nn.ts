@@ -75,7 +75,7 @@ export function crossEntropy(logits: Tensor, targets: IndicesLike): Tensor {
   }
   const device = deviceOf('crossEntropy', logits);
   const fused = fusedPair(device, 'crossEntropy', 'crossEntropyBackward');
-  if (!fused || classes > FUSED_MAX_COLS) return crossEntropyComposite(logits, t.data);
+  if (!fused || classes > (device.crossEntropyMaxCols ?? FUSED_MAX_COLS)) return crossEntropyComposite(logits, t.data);
   const rows = t.data.length;
   const buf = fused.forward.call(device, logits.buffer('crossEntropy'), t.data, rows, classes);
   const perRow = new Tensor(buf, [rows], device);

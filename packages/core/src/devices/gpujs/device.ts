@@ -20,6 +20,7 @@ import {
   layerNormBackwardDxSpec, layerNormBackwardStatsSpec, layerNormOneKernelSpec, layerNormStatsSpec, rowLseSpec,
 } from './kernels/fused.js';
 import { dropoutSpec } from './kernels/random.js';
+import { rowLseWorkgroupSpec } from './kernels/row-lse-workgroup.js';
 import {
   expShiftSpec, onlineLogsumexpSpec, onlineNormalizeSpec, onlineRescaleSpec, onlineSoftmaxStatsSpec,
 } from './kernels/online-softmax.js';
@@ -28,6 +29,13 @@ import { WasmGemm } from '../wasm-gemm/index.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { KernelSpec } from './kernels/spec.js';
 import type { GpujsBuffer } from './queue.js';
+
+/**
+ * webgpu: rows from this many columns on take the workgroup-per-row cross-entropy. Shorter ones
+ * keep the one-thread-per-row kernels of fused.ts (a 65-class row is cheaper there than a
+ * 256-thread workgroup).
+ */
+export const WIDE_ROW = 512;
 
 export class GpujsDevice extends GpujsEngine implements Device {
   readonly precision = 'float32';
@@ -399,9 +407,20 @@ export class GpujsDevice extends GpujsEngine implements Device {
     return { dx, dweight, dbias };
   }
 
+  /** webgpu: rows of any length (a workgroup per row from WIDE_ROW columns on); other modes: ops/nn.ts's limit. */
+  get crossEntropyMaxCols(): number | undefined {
+    return this.runtime.mode === 'webgpu' ? Infinity : undefined;
+  }
+
+  /** webgpu: whether rows this long take the workgroup-per-row logsumexp (kernels/row-lse-workgroup.ts). */
+  private wideRows(cols: number): boolean {
+    return this.runtime.mode === 'webgpu' && cols >= WIDE_ROW;
+  }
+
   crossEntropy(logits: DeviceBuffer, targets: Int32Array, rows: number, cols: number): DeviceBuffer {
     const X = this.own(logits);
     if (rows === 0) return this.fill(0, 0);
+    if (this.wideRows(cols)) return this.launch(`cew|${rows}|${cols}`, () => rowLseWorkgroupSpec(rows, cols, true), [X, Float32Array.from(targets)]);
     return this.launch(`ce|${rows}|${cols}`, () => crossEntropySpec(rows, cols, this.runtime.mode), [X, Float32Array.from(targets)]);
   }
 
@@ -413,6 +432,13 @@ export class GpujsDevice extends GpujsEngine implements Device {
     if (rows * cols === 0) return this.fill(0, 0);
     const t = Float32Array.from(targets);
     const mode = this.runtime.mode;
+    if (this.wideRows(cols)) {
+      // the row's lse once (a workgroup per row), then one thread per logit
+      const lse = this.launch(`lsew|${rows}|${cols}`, () => rowLseWorkgroupSpec(rows, cols, false), [X]);
+      const dx = this.launch(`ceb|${rows}|${cols}`, () => crossEntropyBackwardSpec(rows, cols, mode, false), [X, t, dL, lse]);
+      this.dispose(lse);
+      return dx;
+    }
     if (!this.host) return this.launch(`ceb1|${rows}|${cols}`, () => crossEntropyBackwardSpec(rows, cols, mode, true), [X, t, dL]);
     const lse = this.launch(`lse|${rows}|${cols}`, () => rowLseSpec(rows, cols, mode), [X]);
     const dx = this.launch(`ceb|${rows}|${cols}`, () => crossEntropyBackwardSpec(rows, cols, mode, false), [X, t, dL, lse]);
