@@ -406,6 +406,13 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     await checkLayerNorm(9000, 3, true, false, 1e-5, 6);
   });
 
+  it('layerNorm on wide rows, both sides of the workgroup-per-row kernel (webgpu: from 256 columns)', async () => {
+    const arb = fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 200, max: 1000 }), fc.boolean(), fc.boolean(), seed);
+    await fc.assert(fc.asyncProperty(arb, ([rows, cols, hasW, hasB, s]) => checkLayerNorm(rows, cols, hasW, hasB, 1e-5, s)), runs(Math.min(RUNS, 12)));
+    // rows past the 32,768 of one grid row go to the grid's y
+    await checkLayerNorm(32769, 256, true, true, 1e-5, 13);
+  });
+
   it('reductions and layerNorm\'s dweight split into chunks for occupancy (reduceMinThreads) give the same sums', async () => {
     const d = device as Device & { reduceMinThreads: number };
     const saved = d.reduceMinThreads;

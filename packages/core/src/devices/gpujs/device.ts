@@ -20,6 +20,7 @@ import {
   layerNormBackwardDxSpec, layerNormBackwardStatsSpec, layerNormOneKernelSpec, layerNormStatsSpec, rowLseSpec,
 } from './kernels/fused.js';
 import { dropoutSpec } from './kernels/random.js';
+import { layerNormWorkgroupSpec } from './kernels/layer-norm-workgroup.js';
 import { rowLseWorkgroupSpec } from './kernels/row-lse-workgroup.js';
 import {
   expShiftSpec, onlineLogsumexpSpec, onlineNormalizeSpec, onlineRescaleSpec, onlineSoftmaxStatsSpec,
@@ -31,9 +32,9 @@ import type { KernelSpec } from './kernels/spec.js';
 import type { GpujsBuffer } from './queue.js';
 
 /**
- * webgpu: rows from this many columns on take the workgroup-per-row cross-entropy. Shorter ones
- * keep the one-thread-per-row kernels of fused.ts (a 65-class row is cheaper there than a
- * 256-thread workgroup).
+ * webgpu: rows from this many columns on take the workgroup-per-row cross-entropy (layer norm: from
+ * half as many, 256). Shorter ones keep the one-thread-per-row kernels of fused.ts (a 65-class
+ * row is cheaper there than a 256-thread workgroup).
  */
 export const WIDE_ROW = 512;
 
@@ -367,6 +368,9 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const affine = [weight, bias].filter((b): b is DeviceBuffer => b !== null).map((b) => this.own(b));
     if (rows * cols === 0) return this.fill(0, 0);
     const [hasW, hasB] = [weight !== null, bias !== null];
+    if (this.runtime.mode === 'webgpu' && cols >= WIDE_ROW / 2) {
+      return this.launch(`lnw|${rows}|${cols}|${eps}|${hasW}|${hasB}`, () => layerNormWorkgroupSpec(rows, cols, eps, hasW, hasB), [X, ...affine]);
+    }
     if (!this.host) {
       return this.launch(`ln1|${rows}|${cols}|${eps}|${hasW}|${hasB}`, () => layerNormOneKernelSpec(rows, cols, eps, hasW, hasB), [X, ...affine]);
     }
