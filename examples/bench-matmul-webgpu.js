@@ -24,6 +24,8 @@ const TILES = {
   '128×128×16/8×8': { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 },
   '128×128×8/8×8': { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 },
   '128×64×16/8×4': { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4 },
+  '128×128×16/8×8 A quads': { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, aQuadTranspose: true },
+  '128×64×16/8×4 A quads': { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4, aQuadTranspose: true },
   '128×128×16/8×8 M first': { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, mFirst: true },
   '128×64×16/8×4 M first': { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4, mFirst: true },
   '64×64×16/4×4': { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 },

@@ -120,14 +120,15 @@ describe('webgpu tiled matmul ≡ float64 product', () => {
     ['small', TILE_SMALL, 30], ['medium', TILE_MEDIUM, 15], ['wide', TILE_WIDE, 8], ['large', TILE_LARGE, 8],
     ['small, k steps the other way', unrolled(TILE_SMALL), 10], ['large, k steps the other way', unrolled(TILE_LARGE), 4],
     ['small, grid down M first', { ...TILE_SMALL, mFirst: true }, 15], ['wide, grid down M first', { ...TILE_WIDE, mFirst: true }, 6],
+    ['small, A by transposed quads', { ...TILE_SMALL, aQuadTranspose: true }, 15], ['large, A by transposed quads', { ...TILE_LARGE, aQuadTranspose: true }, 6],
   ] as const) {
-    it(`${name} tile ${tile.BM}×${tile.BN}×${tile.BK}, ${tile.TM}×${tile.TN} a thread${tile.unroll ? ', unrolled' : ''}${'mFirst' in tile ? ', M first' : ''}: edges, transposes, batches, epilogue`, async () => {
+    it(`${name} tile ${tile.BM}×${tile.BN}×${tile.BK}, ${tile.TM}×${tile.TN} a thread${tile.unroll ? ', unrolled' : ''}${'mFirst' in tile ? ', M first' : ''}${'aQuadTranspose' in tile ? ', A by quads' : ''}: edges, transposes, batches, epilogue`, async () => {
       await fc.assert(fc.asyncProperty(caseArb(tile), (c) => check(c, tile)), runs(n));
     });
   }
 
   it('exact multiples of the tile (no edge code) and vec4 loads on every operand', async () => {
-    for (const tile of [TILE_SMALL, TILE_MEDIUM, TILE_WIDE, TILE_LARGE]) {
+    for (const tile of [TILE_SMALL, TILE_MEDIUM, TILE_WIDE, TILE_LARGE, { ...TILE_SMALL, aQuadTranspose: true }, { ...TILE_LARGE, aQuadTranspose: true }]) {
       for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
         await check({ M: tile.BM, K: 2 * tile.BK, N: 2 * tile.BN, transA, transB, batch: [2], aBatch: [2], bBatch: [], bias: true, residual: false, seed: 7 }, tile);
       }

@@ -175,8 +175,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const ek = flags.bias ? 'b' : '';
     if (this.runtime.mode === 'webgpu' && this.matmulTiles && K > 0) {
       const tile = this.matmulTiles(M, N, count, K);
-      const { BM, BN, BK, TM, TN, unroll, mFirst } = tile;
-      return this.launch(`mt|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}|${BM},${BN},${BK},${TM},${TN},${unroll ? 1 : 0},${mFirst ? 1 : 0}`,
+      const { BM, BN, BK, TM, TN, unroll, mFirst, aQuadTranspose } = tile;
+      return this.launch(`mt|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}|${BM},${BN},${BK},${TM},${TN},${unroll ? 1 : 0},${mFirst ? 1 : 0},${aQuadTranspose ? 1 : 0}`,
         () => matmulTiledSpec(aShape, bShape, transA, transB, batch, flags, tile), [A, B, ...extra]);
     }
     const onGpu = this.runtime.mode === 'webgpu' || this.runtime.mode === 'headlessgl';

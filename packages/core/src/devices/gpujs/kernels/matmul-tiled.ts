@@ -39,6 +39,12 @@ export interface MatmulTile {
    * once; see chooseTile.
    */
   mFirst?: boolean;
+  /**
+   * A (not transposed, K a multiple of 4) is copied into its shared tile by threads that each load
+   * 4 rows' vec4s at one k quad and store them transposed as 4 whole vec4s, instead of 16
+   * single-float stores into vec4 slots.
+   */
+  aQuadTranspose?: boolean;
 }
 
 export const TILE_LARGE: MatmulTile = { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 };
@@ -134,8 +140,32 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
    * the tile's extent along the operand's non-k dim (BM or BN), `D` that dim's full size (M or N),
    * `o0` the tile's origin along it, `alongK` whether memory is contiguous along k.
    */
+  /** A's block as 4 × 4 groups (4 rows, one k quad) transposed in registers: see MatmulTile.aQuadTranspose. */
+  const loadATransposed = (off: string): string => {
+    const perRow = BK / 4;
+    const groups = (BM / 4) * perRow;
+    let code = '';
+    for (let i = 0; i < Math.ceil(groups / T); i++) {
+      const g = `(tid + ${i * T})`;
+      const o4 = `Ag${i}`;
+      const kq = `Ak${i}`;
+      let body = `const ${o4} = ${g} >> ${Math.log2(perRow)}; const ${kq} = ${g} & ${perRow - 1}; `;
+      for (let j = 0; j < 4; j++) {
+        const o = `${o4} * 4 + ${j}`;
+        const row = mEdge ? `Math.min(m0 + ${o}, ${M - 1})` : `m0 + ${o}`;
+        const read = `a[${off} + (${row}) * ${K / 4} + kt * ${BK / 4} + ${kq}]`;
+        body += `const Av${i}${j} = ${kEdge ? `kt * ${BK} + ${kq} * 4 < ${K} ? ${read} : [0.0, 0.0, 0.0, 0.0]` : read}; `;
+      }
+      for (let c = 0; c < 4; c++) body += `As[(${kq} * 4 + ${c}) * ${LDA} + ${o4}] = [Av${i}0[${c}], Av${i}1[${c}], Av${i}2[${c}], Av${i}3[${c}]]; `;
+      // fewer groups than threads: the rest skip (no barrier in here)
+      code += (i + 1) * T > groups ? `if (${g} < ${groups}) { ${body}} ` : body;
+    }
+    return code;
+  };
+
   const loadBlock = (arg: string, S: string, LD: number, outer: number, D: number, o0: string, alongK: boolean,
     vec: boolean, off: string, edge: boolean): string => {
+    if (S === 'As' && alongK && vec && t.aQuadTranspose) return loadATransposed(off);
     const quads = (outer * BK) / 4;
     let code = '';
     for (let i = 0; i < quads / T; i++) {
@@ -238,7 +268,7 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
   const vec4Arguments = [aVec ? 'a' : '', bVec ? 'b' : ''].filter(Boolean);
   return {
     key: `matmul.tiled:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:` +
-      `${epilogueKey(epilogue)}:${BM}x${BN}x${BK}/${TM}x${TN}${t.unroll ? 'u' : ''}${t.mFirst ? 'm' : ''}`,
+      `${epilogueKey(epilogue)}:${BM}x${BN}x${BK}/${TM}x${TN}${t.unroll ? 'u' : ''}${t.mFirst ? 'm' : ''}${t.aQuadTranspose ? 't' : ''}`,
     source,
     output: [count * M * N],
     outSize: count * M * N,
