@@ -36,7 +36,7 @@ import type { GpujsBuffer } from './queue.js';
  * half as many, 256). Shorter ones keep the one-thread-per-row kernels of fused.ts (a 65-class
  * row is cheaper there than a 256-thread workgroup).
  */
-export const WIDE_ROW = 512;
+const WIDE_ROW = 512;
 
 export class GpujsDevice extends GpujsEngine implements Device {
   readonly precision = 'float32';

@@ -9,7 +9,7 @@
 import { lit, type KernelSpec } from './spec.js';
 
 /** Threads per row. */
-export const LN_WG = 128;
+const LN_WG = 128;
 
 /** Statements leaving in `acc[0]` the sum of every thread's `acc[tid]`, all threads past the barrier. */
 function treeSum(acc: string): string {

@@ -74,7 +74,7 @@ export function chooseTile(M: number, N: number, count: number, K = 0): MatmulTi
 }
 
 /** L2 cache of the GPUs we tune for (H100: 50 MB, H200: 50 MB). */
-export const L2_BYTES = 50 * 2 ** 20;
+const L2_BYTES = 50 * 2 ** 20;
 
 /**
  * Whether the grid should walk M first: B far larger than the L2 and larger than A. Walking N
@@ -82,7 +82,7 @@ export const L2_BYTES = 50 * 2 ** 20;
  * GPT-2's head (B = wte, 50257 × 768, 154 MB) ran at 14 TFLOP/s that way on the H200
  * (BENCHMARKS.md, session 4) against 30+ for its gradients, whose large operand is walked once.
  */
-export function streamsB(M: number, N: number, K: number): boolean {
+function streamsB(M: number, N: number, K: number): boolean {
   return N > M && K * N * 4 > 2 * L2_BYTES;
 }
 

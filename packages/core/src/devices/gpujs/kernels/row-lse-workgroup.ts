@@ -10,7 +10,7 @@
 import { rowIndex, type KernelSpec } from './spec.js';
 
 /** Threads per row. */
-export const LSE_WG = 256;
+const LSE_WG = 256;
 
 /** Below any float32 logit but finite: WGSL has no −∞ literal, and e^(LOW − m) is 0 for any real m. */
 const LOW = '-3.0e38';
