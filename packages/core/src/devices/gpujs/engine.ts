@@ -72,11 +72,14 @@ const gpujsModeOf: Record<string, string> = { wasm: 'webasm', webgpu: 'webgpu', 
 export class GpujsEngine {
   readonly name: string;
   readonly maxElements: number;
-  /**
-   * Kernels compiled so far (every instance, webgpu's pooled ones too); a training loop with static
-   * shapes stops growing it after step 1.
-   */
+  /** Kernels compiled so far; a training loop with static shapes stops growing it after step 1. */
   compiledKernels = 0;
+  /**
+   * webgpu: kernel instances built so far, the first of each kernel included. A kernel gets another
+   * instance when all of its outputs are still in use; after the first steps of a static loop it
+   * stops growing (an instance whose buffer the idle cap frees is kept, not rebuilt).
+   */
+  kernelInstances = 0;
   /** Kernel launches since start or resetStats(): one counter increment per launch. */
   kernelCalls = 0;
   /**
@@ -251,6 +254,7 @@ export class GpujsEngine {
     p = { spec, settings, kernel, idle: [kernel], instances: new Set([kernel]), checked: false, label: labelOf(spec.key) };
     this.prepared.set(key, p);
     this.compiledKernels++;
+    if (this.pooled) this.kernelInstances++;
     return p;
   }
 
@@ -268,8 +272,7 @@ export class GpujsEngine {
     if (!kernel) {
       kernel = this.compile(p.spec, p.settings);
       p.instances.add(kernel);
-      // a compile like any other: a static training loop stops building instances after step 1
-      this.compiledKernels++;
+      this.kernelInstances++;
       return kernel;
     }
     if (this.idleOrder.delete(kernel)) this.idleBytes -= p.spec.outSize * 4;
