@@ -6,7 +6,10 @@
  * those loops and not gpu.js's kernels. Tolerances: 0 for movement (a copy), 1e-7 relative per
  * element for + − × ÷ (one float32 rounding), 1e-5 by norm for layer norm (float64 sums, float32
  * inputs and outputs), 1e-4 for dweight (a column sum of up to 12 rows of cancelling terms is
- * compared against the sum of magnitudes). FC_RUNS scales the cases (default 40).
+ * compared against the sum of magnitudes). FC_RUNS scales the cases (default 40). Last, the
+ * memory the host loops reuse (GpujsEngine.hostArray): a result written into a disposed result's
+ * memory must read as new data to gpu.js's kernels, which skip the copy of an argument object they
+ * have already seen.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -123,5 +126,27 @@ describe('wasm host ops ≡ reference', () => {
         expect(relErr(got[k], ref64[k], isDw ? rows * 3 : 0)).toBeLessThanOrEqual(isDw ? 1e-4 : 1e-5);
       }
     }), runs(40));
+  });
+
+  it('reused host memory reads as new data to a gpu.js kernel that saw the old result', async () => {
+    const n = 5000;
+    const [x1, x2] = [values(n, 1), values(n, 2)].map((v) => wasm.upload(v));
+    await wasm.sync();
+    const cached0 = wasm.memory().cachedBytes ?? 0;
+    // a reversal through the host loop, then exp through gpu.js (which records its argument)
+    const a = wasm.strided(x1, [n], [-1], n - 1);
+    const ea = wasm.unary('exp', a);
+    wasm.dispose(a);
+    await wasm.sync();
+    expect(wasm.memory().cachedBytes).toBe(cached0 + n * 4);
+    // same size: the host loop writes into a's memory
+    const b = wasm.strided(x2, [n], [-1], n - 1);
+    expect(wasm.memory().cachedBytes).toBe(cached0);
+    const eb = wasm.unary('exp', b);
+    const [gotA, gotB, in1, in2] = await Promise.all([ea, eb, x1, x2].map((t) => wasm.read(t)));
+    const want = (v: Float32Array) => Float64Array.from(v).reverse().map(Math.exp);
+    expect(relErr(gotA, want(in1))).toBeLessThanOrEqual(1e-6);
+    expect(relErr(gotB, want(in2))).toBeLessThanOrEqual(1e-6);
+    for (const t of [x1, x2, b, ea, eb]) wasm.dispose(t);
   });
 });

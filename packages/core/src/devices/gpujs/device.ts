@@ -122,7 +122,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const B = this.operand(b);
     if (this.hostOps && hostBinaryOps.has(op) && sameShape(A.shape, outShape) && sameShape(B.shape, outShape)) {
       const [x, y] = [A.arg, B.arg] as GpujsBuffer[];
-      return this.launchHost(`host.${op}`, x.size, [x, y], ([u, v]) => binarySameShapeHost(op as HostBinaryOp, u, v));
+      return this.launchHost(`host.${op}`, x.size, [x, y], ([u, v]) => binarySameShapeHost(op as HostBinaryOp, u, v, this.hostArray(x.size)));
     }
     return this.launch(`b|${op}|${A.key}|${B.key}|${outShape}`, () => binarySpec(op, A.shape, B.shape, outShape, this.runtime.mode), [A.arg, B.arg]);
   }
@@ -236,14 +236,14 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   strided(x: DeviceBuffer, outShape: Shape, strides: readonly number[], offset: number): DeviceBuffer {
     const b = this.own(x);
-    if (this.hostOps) return this.launchHost('host.strided', sizeOf(outShape), [b], ([v]) => stridedHost(v, outShape, strides, offset));
+    if (this.hostOps) return this.launchHost('host.strided', sizeOf(outShape), [b], ([v]) => stridedHost(v, outShape, strides, offset, this.hostArray(sizeOf(outShape))));
     return this.launch(`s|${b.size}|${outShape}|${strides}|${offset}`, () => stridedSpec(b.size, outShape, strides, offset, this.runtime.mode), [b]);
   }
 
   pad(x: DeviceBuffer, shape: Shape, outShape: Shape, starts: readonly number[]): DeviceBuffer {
     const b = this.own(x);
     if (b.size === 0) return this.fill(sizeOf(outShape), 0);
-    if (this.hostOps) return this.launchHost('host.pad', sizeOf(outShape), [b], ([v]) => padHost(v, shape, outShape, starts));
+    if (this.hostOps) return this.launchHost('host.pad', sizeOf(outShape), [b], ([v]) => padHost(v, shape, outShape, starts, this.hostArray(sizeOf(outShape))));
     return this.launch(`p|${shape}|${outShape}|${starts}`, () => padSpec(shape, outShape, starts), [b]);
   }
 
@@ -370,7 +370,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const [hasW, hasB] = [weight !== null, bias !== null];
     if (this.hostOps) {
       return this.launchHost('host.layerNorm', rows * cols, [X, ...affine], ([v, ...wb]) =>
-        layerNormHost(v, hasW ? wb[0] : null, hasB ? wb[hasW ? 1 : 0] : null, rows, cols, eps));
+        layerNormHost(v, hasW ? wb[0] : null, hasB ? wb[hasW ? 1 : 0] : null, rows, cols, eps, this.hostArray(rows * cols)));
     }
     if (!this.host) {
       return this.launch(`ln1|${rows}|${cols}|${eps}|${hasW}|${hasB}`, () => layerNormOneKernelSpec(rows, cols, eps, hasW, hasB), [X, ...affine]);
@@ -423,7 +423,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
   ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null } {
     const inputs = W ? [dY, X, W] : [dY, X];
     let result: { dx: Float32Array | null; dweight: Float32Array | null } | null = null;
-    const run = ([d, v, w]: Float32Array[]) => (result = layerNormBackwardHost(d, v, w ?? null, rows, cols, eps, want));
+    const run = ([d, v, w]: Float32Array[]) => (result = layerNormBackwardHost(d, v, w ?? null, rows, cols, eps, want, (n) => this.hostArray(n)));
     const dx = want.dx ? this.launchHost('host.layerNormDx', rows * cols, inputs, (p) => run(p).dx!) : null;
     const dweight = want.dweight
       ? this.launchHost('host.layerNormDw', cols, inputs, (p) => {

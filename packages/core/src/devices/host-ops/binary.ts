@@ -7,10 +7,10 @@ export type HostBinaryOp = 'add' | 'sub' | 'mul' | 'div';
 
 export const hostBinaryOps: ReadonlySet<string> = new Set<HostBinaryOp>(['add', 'sub', 'mul', 'div']);
 
-export function binarySameShapeHost(op: HostBinaryOp, a: Float32Array, b: Float32Array): Float32Array {
+/** `out` (a's size, any contents) receives the result. */
+export function binarySameShapeHost(op: HostBinaryOp, a: Float32Array, b: Float32Array, out: Float32Array = new Float32Array(a.length)): Float32Array {
   const n = a.length;
-  if (b.length !== n) throw new Error(`wasm binary ${op}: operands of ${n} and ${b.length} elements`);
-  const out = new Float32Array(n);
+  if (b.length !== n || out.length !== n) throw new Error(`wasm binary ${op}: operands of ${n} and ${b.length} elements into ${out.length}`);
   // one loop per op: a switch inside the loop would be decided per element
   switch (op) {
     case 'add': for (let i = 0; i < n; i++) out[i] = a[i] + b[i]; break;

@@ -17,11 +17,11 @@ function moments(x: Float32Array, base: number, cols: number, eps: number): [num
   return [mean, 1 / Math.sqrt(q / cols + eps)];
 }
 
-/** y = (x − mean)·rstd·weight + bias per row; weight and bias [cols] or null. */
+/** y = (x − mean)·rstd·weight + bias per row into `out` [rows·cols]; weight and bias [cols] or null. */
 export function layerNormHost(
   x: Float32Array, weight: Float32Array | null, bias: Float32Array | null, rows: number, cols: number, eps: number,
+  out: Float32Array = new Float32Array(rows * cols),
 ): Float32Array {
-  const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     const base = r * cols;
     const [mean, rstd] = moments(x, base, cols, eps);
@@ -37,13 +37,14 @@ export function layerNormHost(
 
 /**
  * dx = rstd · (g − mean(g) − x̂ · mean(g ∘ x̂)) with g = dy ∘ weight, and dweight = Σ_rows dy ∘ x̂
- * (each only when asked; null otherwise). dbias is a plain column sum the caller takes elsewhere.
+ * (each only when asked; null otherwise), dx into `alloc(rows·cols)`. dbias is a plain column sum
+ * the caller takes elsewhere.
  */
 export function layerNormBackwardHost(
   dy: Float32Array, x: Float32Array, weight: Float32Array | null, rows: number, cols: number, eps: number,
-  want: { dx: boolean; dweight: boolean },
+  want: { dx: boolean; dweight: boolean }, alloc: (n: number) => Float32Array = (n) => new Float32Array(n),
 ): { dx: Float32Array | null; dweight: Float32Array | null } {
-  const dx = want.dx ? new Float32Array(rows * cols) : null;
+  const dx = want.dx ? alloc(rows * cols) : null;
   const dw = want.dweight ? new Float64Array(cols) : null;
   for (let r = 0; r < rows; r++) {
     const base = r * cols;

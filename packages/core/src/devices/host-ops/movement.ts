@@ -8,12 +8,17 @@ import type { Shape } from '../device.js';
 
 const size = (shape: Shape): number => shape.reduce((a, d) => a * d, 1);
 
-/** out[i] = x[offset + Σ i_k · strides[k]] over outShape; every index must fall inside x. */
-export function stridedHost(x: Float32Array, outShape: Shape, strides: readonly number[], offset: number): Float32Array {
+/**
+ * out[i] = x[offset + Σ i_k · strides[k]] over outShape; every index must fall inside x. `out`
+ * (of outShape's size, any contents) receives the result.
+ */
+export function stridedHost(
+  x: Float32Array, outShape: Shape, strides: readonly number[], offset: number, out: Float32Array = new Float32Array(size(outShape)),
+): Float32Array {
   const r = outShape.length;
   if (strides.length !== r) throw new Error(`wasm strided: ${strides.length} strides for rank ${r}`);
   const n = size(outShape);
-  const out = new Float32Array(n);
+  if (out.length !== n) throw new Error(`wasm strided: output of ${out.length} elements for shape [${outShape}]`);
   if (n === 0) return out;
   // the lowest and highest index read, so a bad view fails here rather than reading undefined (NaN)
   let lo = offset;
@@ -48,15 +53,18 @@ export function stridedHost(x: Float32Array, outShape: Shape, strides: readonly 
   return out;
 }
 
-/** x of `shape` placed at `starts` inside zeros of `outShape`. */
-export function padHost(x: Float32Array, shape: Shape, outShape: Shape, starts: readonly number[]): Float32Array {
+/** x of `shape` placed at `starts` inside zeros of `outShape`, written to `out` (cleared first). */
+export function padHost(
+  x: Float32Array, shape: Shape, outShape: Shape, starts: readonly number[], out: Float32Array = new Float32Array(size(outShape)),
+): Float32Array {
   const r = shape.length;
   if (outShape.length !== r || starts.length !== r) throw new Error(`wasm pad: ranks differ: [${shape}] into [${outShape}] at [${starts}]`);
   for (let k = 0; k < r; k++) {
     if (!(starts[k] >= 0 && starts[k] + shape[k] <= outShape[k])) throw new Error(`wasm pad: [${shape}] at [${starts}] overflows [${outShape}]`);
   }
   if (x.length !== size(shape)) throw new Error(`wasm pad: input of shape [${shape}] has ${x.length} elements`);
-  const out = new Float32Array(size(outShape));
+  if (out.length !== size(outShape)) throw new Error(`wasm pad: output of ${out.length} elements for shape [${outShape}]`);
+  out.fill(0);
   if (x.length === 0) return out;
   if (r === 0) {
     out[0] = x[0];
