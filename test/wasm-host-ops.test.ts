@@ -1,6 +1,6 @@
 /**
  * The wasm device's host loops (packages/core/src/devices/host-ops: strided, pad, same-shape
- * add/sub/mul/div, layer norm forward and backward) at the Device level against the reference
+ * add/sub/mul/div, layer norm forward and backward, AdamW) at the Device level against the reference
  * device (float64), over random shapes, views and values; each property also checks that the
  * wasm device really took the host path (its stats name the host label), so the suite guards
  * those loops and not gpu.js's kernels. Tolerances: 0 for movement (a copy), 1e-7 relative per
@@ -125,6 +125,25 @@ describe('wasm host ops ≡ reference', () => {
         const isDw = k === got.length - 1 && want.dweight;
         expect(relErr(got[k], ref64[k], isDw ? rows * 3 : 0)).toBeLessThanOrEqual(isDw ? 1e-4 : 1e-5);
       }
+    }), runs(40));
+  });
+
+  it('adamwPacked: parameters and moments of one step, over steps and hyperparameters', async () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 300 }), step: fc.integer({ min: 1, max: 50 }), seed: fc.integer(),
+      lr: fc.double({ min: 1e-4, max: 1e-1, noNaN: true }), beta1: fc.constantFrom(0, 0.5, 0.9), beta2: fc.constantFrom(0.9, 0.99, 0.999),
+      weightDecay: fc.constantFrom(0, 0.1), eps: fc.constantFrom(1e-8, 1e-6),
+    });
+    await fc.assert(fc.asyncProperty(arb, async ({ n, seed, ...h }) => {
+      // moments: m of either sign, v ≥ 0
+      const mv = values(2 * n, seed + 2).map((x, i) => (i % 2 ? Math.abs(x) * 0.1 : x * 0.1));
+      const { got, want, labels } = await both([values(n, seed), values(n, seed + 1), mv], (d, [p, g, m]) => {
+        const r = d.adamwPacked(p, g, m, h);
+        return [r.param, r.moments];
+      });
+      expect(labels).toContain('host.adamw');
+      expect(relErr(got[0], want[0])).toBeLessThanOrEqual(1e-6);
+      expect(relErr(got[1], want[1])).toBeLessThanOrEqual(1e-6);
     }), runs(40));
   });
 

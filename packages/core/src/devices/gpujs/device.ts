@@ -26,7 +26,7 @@ import {
 import { splitSeed } from '../../random.js';
 import { WasmGemm } from '../wasm-gemm/index.js';
 import {
-  binarySameShapeHost, hostBinaryOps, layerNormBackwardHost, layerNormHost, padHost, stridedHost, type HostBinaryOp,
+  adamwHost, binarySameShapeHost, hostBinaryOps, layerNormBackwardHost, layerNormHost, padHost, stridedHost, type HostBinaryOp,
 } from '../host-ops/index.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { KernelSpec } from './kernels/spec.js';
@@ -61,7 +61,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
   private readonly useGemm = this.runtime.mode === 'wasm' && process.env.FLASHGRAD_WASM_GEMM !== '0';
 
   /**
-   * Whether the wasm device runs strided, pad, same-shape add/sub/mul/div and layer norm as host
+   * Whether the wasm device runs strided, pad, same-shape add/sub/mul/div, layer norm and AdamW as host
    * loops (devices/host-ops) rather than gpu.js kernels; FLASHGRAD_WASM_HOST_OPS=0 keeps gpu.js's
    * (to measure both in one run; the equivalence suites run both).
    */
@@ -464,6 +464,22 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const MV = this.own(moments);
     const n = P.size;
     if (n === 0) return { param: this.fill(0, 0), moments: this.fill(0, 0) };
+    if (this.hostOps) {
+      // one host pass makes both: the moments' launch runs it, the parameter's (queued right
+      // behind) takes its result
+      let param: Float32Array | null = null;
+      const moments = this.launchHost('host.adamw', 2 * n, [P, G, MV], ([p, g, mv]) => {
+        const r = adamwHost(p, g, mv, h, this.hostArray(n), this.hostArray(2 * n));
+        param = r.param;
+        return r.moments;
+      });
+      const p2 = this.launchHost('host.adamw', n, [P, G, MV], () => {
+        const r = param!;
+        param = null;
+        return r;
+      });
+      return { param: p2, moments };
+    }
     const c1 = 1 - h.beta1 ** h.step;
     const c2 = 1 - h.beta2 ** h.step;
     // both read the old moments: neither waits for the other

@@ -5,6 +5,7 @@
  * cost several times the loop (BENCHMARKS.md, "The wasm GPT step, session 4"). Transcendental
  * ops (gelu, exp) stay in gpu.js: its 4-lane fast exp beat a scalar float64 one here.
  */
+export { adamwHost } from './adamw.js';
 export { binarySameShapeHost, hostBinaryOps, type HostBinaryOp } from './binary.js';
 export { layerNormBackwardHost, layerNormHost } from './layer-norm.js';
 export { padHost, stridedHost } from './movement.js';
