@@ -1,6 +1,6 @@
 /**
  * The wasm device's host loops (packages/core/src/devices/host-ops: strided, pad, same-shape
- * add/sub/mul/div, layer norm forward and backward, AdamW) at the Device level against the reference
+ * add/sub/mul/div, layer norm forward and backward, AdamW; and wasm-ops' SIMD gelu) at the Device level against the reference
  * device (float64), over random shapes, views and values; each property also checks that the
  * wasm device really took the host path (its stats name the host label), so the suite guards
  * those loops and not gpu.js's kernels. Tolerances: 0 for movement (a copy), 1e-7 relative per
@@ -21,6 +21,8 @@ await setDevice('reference');
 const ref: Device = getDevice();
 await setDevice('wasm');
 const wasm: Device = getDevice();
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
 const values = (n: number, seed: number): Float32Array => {
   let s = seed >>> 0 || 1;
@@ -144,6 +146,35 @@ describe('wasm host ops ≡ reference', () => {
       expect(labels).toContain('host.adamw');
       expect(relErr(got[0], want[0])).toBeLessThanOrEqual(1e-6);
       expect(relErr(got[1], want[1])).toBeLessThanOrEqual(1e-6);
+    }), runs(40));
+  });
+
+  it('gelu and geluDeriv (the SIMD kernels of wasm-ops) over random sizes, values and non-finite inputs', async () => {
+    const special = [0, -0, 1e-30, -1e-30, -11.5, -10.9, 88, -88, Infinity, -Infinity, NaN];
+    const arb = fc.record({ n: fc.integer({ min: 1, max: 400 }), scale: fc.constantFrom(1, 4, 12), seed: fc.integer(), op: fc.constantFrom('gelu', 'geluDeriv' as const) });
+    await fc.assert(fc.asyncProperty(arb, async ({ n, scale, seed, op }) => {
+      const x = values(n, seed).map((v) => v * scale);
+      // non-finite inputs go in a case of their own: NaN in any element makes relErr NaN
+      const { got, want, labels } = await both([x, Float32Array.from(special)], (d, [a, b]) => [d.unary(op, a), d.unary(op, b)]);
+      expect(labels).toContain(`wasm.${op}`);
+      // per element: float32 carries e^t with a relative error of ~|t|·2⁻²⁴ (t = −2u, up to 88 before
+      // the clamp), and gelu′ is a sum of two terms that cancel near x = −0.75, so its error is
+      // relative to the terms' size, not to itself
+      x.forEach((v, i) => {
+        const t = Math.min(2 * SQRT_2_OVER_PI * Math.abs(v) * (1 + 0.044715 * v * v), 88);
+        const sig = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + 0.044715 * v ** 3)));
+        const terms = op === 'gelu' ? Math.abs(want[0][i]) : sig + Math.abs(2 * v * sig * (1 - sig) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v));
+        // the reference's own error: its 0.5(1 + tanh u) cancels in float64 where tanh u → −1
+        const refErr = 2 ** -51 * (1 + Math.abs(v) * (1 + 0.134 * v * v));
+        expect(Math.abs(got[0][i] - want[0][i])).toBeLessThanOrEqual((8 + 4 * t) * 2 ** -24 * terms + refErr + 1e-37);
+      });
+      // the limits: −0 below −11 and at −∞, ±∞ kept, NaN kept (gelu); σ's limits 0 and 1 (gelu′ at ±88)
+      const limits = op === 'gelu' ? [0, -0, 5e-31, -5e-31, -0, null, 88, -0, Infinity, -0, NaN] : [0.5, 0.5, 0.5, 0.5, null, null, 1, 0, null, null, NaN];
+      limits.forEach((w, i) => {
+        if (w === null) return;
+        if (Number.isNaN(w)) expect(got[1][i]).toBeNaN();
+        else expect(got[1][i]).toBeCloseTo(w, 6);
+      });
     }), runs(40));
   });
 

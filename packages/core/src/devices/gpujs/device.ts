@@ -25,6 +25,7 @@ import {
 } from './kernels/online-softmax.js';
 import { splitSeed } from '../../random.js';
 import { WasmGemm } from '../wasm-gemm/index.js';
+import { WasmElementwise } from '../wasm-ops/index.js';
 import {
   adamwHost, binarySameShapeHost, hostBinaryOps, layerNormBackwardHost, layerNormHost, padHost, stridedHost, type HostBinaryOp,
 } from '../host-ops/index.js';
@@ -62,10 +63,14 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   /**
    * Whether the wasm device runs strided, pad, same-shape add/sub/mul/div, layer norm and AdamW as host
-   * loops (devices/host-ops) rather than gpu.js kernels; FLASHGRAD_WASM_HOST_OPS=0 keeps gpu.js's
-   * (to measure both in one run; the equivalence suites run both).
+   * loops (devices/host-ops), and gelu and its derivative as its own SIMD kernels (devices/wasm-ops),
+   * rather than gpu.js kernels; FLASHGRAD_WASM_HOST_OPS=0 keeps gpu.js's
+   * (to measure both in one run).
    */
   private readonly hostOps = this.runtime.mode === 'wasm' && process.env.FLASHGRAD_WASM_HOST_OPS !== '0';
+
+  /** wasm: gelu and its derivative as hand-emitted SIMD (devices/wasm-ops), made at first use. */
+  private elementwiseInstance: WasmElementwise | null = null;
 
   override get description(): string {
     return this.useGemm ? `${super.description}; matmul: ${this.gemm.description}` : super.description;
@@ -114,6 +119,10 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   unary(op: UnaryOp, x: DeviceBuffer): DeviceBuffer {
     const b = this.own(x);
+    if (this.hostOps && (op === 'gelu' || op === 'geluDeriv')) {
+      const simd = (this.elementwiseInstance ??= new WasmElementwise());
+      return this.launchHost(`wasm.${op}`, b.size, [b], ([v]) => simd.run(op, v, this.hostArray(b.size)));
+    }
     return this.launch(`u|${op}|${b.size}`, () => unarySpec(op, b.size, this.runtime.mode), [b]);
   }
 
