@@ -78,7 +78,7 @@ const Kernel = [...device.prepared.values()][0].kernel.kernel.constructor;
 const needsCopy = Kernel.prototype._needsCopy;
 Kernel.prototype._needsCopy = function (entry, name, value) {
   const r = needsCopy.call(this, entry, name, value);
-  if (r && value && value.length) c.gpujsIn += value.length * 4;
+  if (r && value?.length) c.gpujsIn += value.length * 4;
   return r;
 };
 for (let i = 0; i < 2; i++) await step();

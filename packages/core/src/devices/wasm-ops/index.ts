@@ -2,6 +2,7 @@
  * Elementwise kernels the wasm device runs as hand-emitted WebAssembly SIMD (gelu and its
  * derivative), in one memory of their own: the input is copied in, the loop runs, the result is
  * copied out into the caller's array (2 × 1.5 MiB for the GPT step's 393K floats, ~0.3 ms).
+ * The memory grows to twice the largest input seen and is freed with the device.
  */
 import { geluModuleBytes } from './gelu-module.js';
 
