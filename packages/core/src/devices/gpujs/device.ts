@@ -27,6 +27,10 @@ import {
 } from './kernels/online-softmax.js';
 import { splitSeed } from '../../random.js';
 import { WasmGemm } from '../wasm-gemm/index.js';
+import { WasmElementwise } from '../wasm-ops/index.js';
+import {
+  adamwHost, binarySameShapeHost, hostBinaryOps, layerNormBackwardHost, layerNormHost, padHost, stridedHost, type HostBinaryOp,
+} from '../host-ops/index.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { KernelSpec } from './kernels/spec.js';
 import type { GpujsBuffer } from './queue.js';
@@ -72,6 +76,17 @@ export class GpujsDevice extends GpujsEngine implements Device {
    * kernels instead (kept to measure the two side by side: examples/bench-gemm.js).
    */
   private readonly useGemm = this.runtime.mode === 'wasm' && process.env.FLASHGRAD_WASM_GEMM !== '0';
+
+  /**
+   * Whether the wasm device runs strided, pad, same-shape add/sub/mul/div, layer norm and AdamW as host
+   * loops (devices/host-ops), and gelu and its derivative as its own SIMD kernels (devices/wasm-ops),
+   * rather than gpu.js kernels; FLASHGRAD_WASM_HOST_OPS=0 keeps gpu.js's
+   * (to measure both in one run).
+   */
+  private readonly hostOps = this.runtime.mode === 'wasm' && process.env.FLASHGRAD_WASM_HOST_OPS !== '0';
+
+  /** wasm: gelu and its derivative as hand-emitted SIMD (devices/wasm-ops), made at first use. */
+  private elementwiseInstance: WasmElementwise | null = null;
 
   override get description(): string {
     return this.useGemm ? `${super.description}; matmul: ${this.gemm.description}` : super.description;
@@ -120,12 +135,20 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   unary(op: UnaryOp, x: DeviceBuffer): DeviceBuffer {
     const b = this.own(x);
+    if (this.hostOps && (op === 'gelu' || op === 'geluDeriv')) {
+      const simd = (this.elementwiseInstance ??= new WasmElementwise());
+      return this.launchHost(`wasm.${op}`, b.size, [b], ([v]) => simd.run(op, v, this.hostArray(b.size)));
+    }
     return this.launch(`u|${op}|${b.size}`, () => unarySpec(op, b.size, this.runtime.mode), [b]);
   }
 
   binary(op: BinaryOp, a: Operand, b: Operand, outShape: Shape): DeviceBuffer {
     const A = this.operand(a);
     const B = this.operand(b);
+    if (this.hostOps && hostBinaryOps.has(op) && sameShape(A.shape, outShape) && sameShape(B.shape, outShape)) {
+      const [x, y] = [A.arg, B.arg] as GpujsBuffer[];
+      return this.launchHost(`host.${op}`, x.size, [x, y], ([u, v]) => binarySameShapeHost(op as HostBinaryOp, u, v, this.hostArray(x.size)));
+    }
     return this.launch(`b|${op}|${A.key}|${B.key}|${outShape}`, () => binarySpec(op, A.shape, B.shape, outShape, this.runtime.mode), [A.arg, B.arg]);
   }
 
@@ -238,12 +261,14 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   strided(x: DeviceBuffer, outShape: Shape, strides: readonly number[], offset: number): DeviceBuffer {
     const b = this.own(x);
+    if (this.hostOps) return this.launchHost('host.strided', sizeOf(outShape), [b], ([v]) => stridedHost(v, outShape, strides, offset, this.hostArray(sizeOf(outShape))));
     return this.launch(`s|${b.size}|${outShape}|${strides}|${offset}`, () => stridedSpec(b.size, outShape, strides, offset, this.runtime.mode), [b]);
   }
 
   pad(x: DeviceBuffer, shape: Shape, outShape: Shape, starts: readonly number[]): DeviceBuffer {
     const b = this.own(x);
     if (b.size === 0) return this.fill(sizeOf(outShape), 0);
+    if (this.hostOps) return this.launchHost('host.pad', sizeOf(outShape), [b], ([v]) => padHost(v, shape, outShape, starts, this.hostArray(sizeOf(outShape))));
     return this.launch(`p|${shape}|${outShape}|${starts}`, () => padSpec(shape, outShape, starts), [b]);
   }
 
@@ -371,6 +396,10 @@ export class GpujsDevice extends GpujsEngine implements Device {
     if (this.runtime.mode === 'webgpu' && cols >= WIDE_ROW / 2) {
       return this.launch(`lnw|${rows}|${cols}|${eps}|${hasW}|${hasB}`, () => layerNormWorkgroupSpec(rows, cols, eps, hasW, hasB), [X, ...affine]);
     }
+    if (this.hostOps) {
+      return this.launchHost('host.layerNorm', rows * cols, [X, ...affine], ([v, ...wb]) =>
+        layerNormHost(v, hasW ? wb[0] : null, hasB ? wb[hasW ? 1 : 0] : null, rows, cols, eps, this.hostArray(rows * cols)));
+    }
     if (!this.host) {
       return this.launch(`ln1|${rows}|${cols}|${eps}|${hasW}|${hasB}`, () => layerNormOneKernelSpec(rows, cols, eps, hasW, hasB), [X, ...affine]);
     }
@@ -394,6 +423,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
     }
     const dbias = want.dbias ? this.reduce('sum', dY, [rows, cols], [0]) : null;
     if (!want.dx && !want.dweight) return { dx: null, dweight: null, dbias };
+    if (this.hostOps) return { ...this.layerNormBackwardOnHost(dY, X, W, rows, cols, eps, want), dbias };
     const stats = this.launch(`lnbs|${rows}|${cols}|${eps}|${hasW}`, () => layerNormBackwardStatsSpec(rows, cols, eps, hasW), W ? [X, dY, W] : [X, dY]);
     const dx = want.dx
       ? this.launch(`lnbx|${rows}|${cols}|${hasW}`, () => layerNormBackwardDxSpec(rows, cols, hasW, this.runtime.mode), W ? [X, dY, stats, W] : [X, dY, stats])
@@ -419,6 +449,29 @@ export class GpujsDevice extends GpujsEngine implements Device {
   /** webgpu: whether rows this long take the workgroup-per-row logsumexp (kernels/row-lse-workgroup.ts). */
   private wideRows(cols: number): boolean {
     return this.runtime.mode === 'webgpu' && cols >= WIDE_ROW;
+  }
+
+  /**
+   * dx and dweight in one host pass over the rows; the engine's launches produce one buffer each,
+   * so the pass runs in the first launch and the second (dweight, when both are wanted) takes its
+   * result, queued right behind it.
+   */
+  private layerNormBackwardOnHost(
+    dY: GpujsBuffer, X: GpujsBuffer, W: GpujsBuffer | null, rows: number, cols: number, eps: number,
+    want: { dx: boolean; dweight: boolean },
+  ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null } {
+    const inputs = W ? [dY, X, W] : [dY, X];
+    let result: { dx: Float32Array | null; dweight: Float32Array | null } | null = null;
+    const run = ([d, v, w]: Float32Array[]) => (result = layerNormBackwardHost(d, v, w ?? null, rows, cols, eps, want, (n) => this.hostArray(n)));
+    const dx = want.dx ? this.launchHost('host.layerNormDx', rows * cols, inputs, (p) => run(p).dx!) : null;
+    const dweight = want.dweight
+      ? this.launchHost('host.layerNormDw', cols, inputs, (p) => {
+        const r = result ?? run(p);
+        result = null;
+        return r.dweight!;
+      })
+      : null;
+    return { dx, dweight };
   }
 
   crossEntropy(logits: DeviceBuffer, targets: Int32Array, rows: number, cols: number): DeviceBuffer {
@@ -458,6 +511,22 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const MV = this.own(moments);
     const n = P.size;
     if (n === 0) return { param: this.fill(0, 0), moments: this.fill(0, 0) };
+    if (this.hostOps) {
+      // one host pass makes both: the moments' launch runs it, the parameter's (queued right
+      // behind) takes its result
+      let param: Float32Array | null = null;
+      const moments = this.launchHost('host.adamw', 2 * n, [P, G, MV], ([p, g, mv]) => {
+        const r = adamwHost(p, g, mv, h, this.hostArray(n), this.hostArray(2 * n));
+        param = r.param;
+        return r.moments;
+      });
+      const p2 = this.launchHost('host.adamw', n, [P, G, MV], () => {
+        const r = param!;
+        param = null;
+        return r;
+      });
+      return { param: p2, moments };
+    }
     const c1 = 1 - h.beta1 ** h.step;
     const c2 = 1 - h.beta2 ** h.step;
     // both read the old moments: neither waits for the other
@@ -466,4 +535,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
       [P, G, MV, 1 - h.beta1, 1 - h.beta2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
     return { param: p2, moments: mv2 };
   }
+}
+
+function sameShape(a: OperandShape, b: Shape): boolean {
+  return a !== 'scalar' && a.length === b.length && a.every((d, k) => d === b[k]);
 }

@@ -8,7 +8,7 @@ import type { DeviceBuffer, DeviceStats, MemoryInfo } from '../device.js';
 import { copySpec } from './kernels/elementwise.js';
 import type { KernelSpec } from './kernels/spec.js';
 import { flatten, flattenHost, hostResident } from './payload.js';
-import { GpujsBuffer, KernelQueue, isPromise, type Payload } from './queue.js';
+import { GpujsBuffer, KernelQueue, isPromise } from './queue.js';
 import type { GpujsKernel, Runtime } from './runtime.js';
 
 /**
@@ -32,6 +32,14 @@ export function webgpuCacheBytes(software: boolean): number {
   if (!Number.isFinite(mb) || mb < 0) throw new Error(`FLASHGRAD_GPU_CACHE_MB must be a number of MiB ≥ 0, got '${process.env.FLASHGRAD_GPU_CACHE_MB}'`);
   return mb * 2 ** 20;
 }
+
+/**
+ * Idle host memory the wasm device keeps for its host loops' results (see GpujsEngine.hostArray),
+ * at most. A fresh Float32Array of 1 MiB cost ~1 ms here to write the first time (page faults of
+ * new memory: `new Float32Array(294912)` plus one add loop 1.6 ms, the same loop into a used
+ * array 0.4 ms), more than the loop itself; a GPT step's transients are a few tens of MiB.
+ */
+export const HOST_POOL_BYTES = 256 * 2 ** 20;
 
 /** A compiled kernel with the spec it came from. */
 interface Prepared {
@@ -102,6 +110,13 @@ export class GpujsEngine {
   private readonly idleOrder = new Map<GpujsKernel, Prepared>();
   private idleBytes = 0;
   private readonly cacheBytes: number;
+  /**
+   * ArrayBuffers of disposed host-loop results, free for reuse, by byte length; only buffers
+   * hostArray made (pooledMemory) come back here, never gpu.js's or the GEMM's arrays.
+   */
+  private readonly hostPool = new Map<number, ArrayBuffer[]>();
+  private readonly pooledMemory = new WeakSet<ArrayBuffer>();
+  private hostPoolBytes = 0;
   private bytes = 0;
   private buffers = 0;
   private peakBytes = 0;
@@ -180,11 +195,45 @@ export class GpujsEngine {
       b.recycle = null;
     }
     // kernels queued before this call may still read it: free after them
-    this.queue.run(() => free(b), { essential: true });
+    this.queue.run(() => this.free(b), { essential: true });
+  }
+
+  private free(b: GpujsBuffer): void {
+    const payload = b.payload;
+    b.payload = null;
+    if (payload === null) return;
+    if (!(payload instanceof Float32Array)) {
+      payload.delete();
+      return;
+    }
+    const mem = payload.buffer;
+    if (!(mem instanceof ArrayBuffer) || !this.pooledMemory.has(mem) || this.hostPoolBytes + mem.byteLength > HOST_POOL_BYTES) return;
+    let list = this.hostPool.get(mem.byteLength);
+    if (!list) this.hostPool.set(mem.byteLength, (list = []));
+    list.push(mem);
+    this.hostPoolBytes += mem.byteLength;
+  }
+
+  /**
+   * A Float32Array of n floats for a host loop's result (wasm, cpu), over memory of a disposed
+   * result of the same size where one is free; its contents are then stale, so a loop that does
+   * not write every element must clear it. Always a new array object: gpu.js's
+   * immutableArguments skips the copy of an argument it has seen by object identity, so a reused
+   * object would read as unchanged, while a new view over reused memory is copied like any other.
+   */
+  protected hostArray(n: number): Float32Array {
+    const mem = this.hostPool.get(n * 4)?.pop();
+    if (mem) {
+      this.hostPoolBytes -= mem.byteLength;
+      return new Float32Array(mem);
+    }
+    const out = new Float32Array(n);
+    this.pooledMemory.add(out.buffer as ArrayBuffer);
+    return out;
   }
 
   memory(): MemoryInfo {
-    return { bytes: this.bytes, buffers: this.buffers, peakBytes: this.peakBytes, cachedBytes: this.idleBytes };
+    return { bytes: this.bytes, buffers: this.buffers, peakBytes: this.peakBytes, cachedBytes: this.idleBytes + this.hostPoolBytes };
   }
 
   resetPeakMemory(): void {
@@ -433,9 +482,12 @@ export class GpujsEngine {
     this.prepared.clear();
     this.idleOrder.clear();
     this.idleBytes = 0;
+    this.hostPool.clear();
+    this.hostPoolBytes = 0;
     await this.runtime.gpu.destroy();
   }
 }
+
 /** Frees a webgpu kernel's output buffer and keeps it compiled (the patched gpu.js's releaseOutputBuffer). */
 function releaseOutput(kernel: GpujsKernel): void {
   const release = kernel.kernel.releaseOutputBuffer;
@@ -443,11 +495,3 @@ function releaseOutput(kernel: GpujsKernel): void {
   release.call(kernel.kernel);
 }
 
-function release(payload: Payload): void {
-  if (!(payload instanceof Float32Array)) payload.delete();
-}
-
-function free(b: GpujsBuffer): void {
-  if (b.payload !== null) release(b.payload);
-  b.payload = null;
-}

@@ -1,0 +1,33 @@
+/**
+ * One AdamW step on the host, moments packed as (m, v) pairs: m' = β1·m + (1 − β1)·g,
+ * v' = β2·v + (1 − β2)·g², p' = p·(1 − lr·λ) − lr·(m'/c1)/(√(v'/c2) + ε), with c1, c2 the bias
+ * corrections. One pass writes both outputs; gpu.js needs two kernels (one output buffer each),
+ * both reading p, g and the moments. Arithmetic in float64, stored as float32.
+ */
+import type { AdamWHyper } from '../device.js';
+
+export function adamwHost(
+  p: Float32Array, g: Float32Array, mv: Float32Array, h: AdamWHyper,
+  outP: Float32Array = new Float32Array(p.length), outMV: Float32Array = new Float32Array(2 * p.length),
+): { param: Float32Array; moments: Float32Array } {
+  const n = p.length;
+  if (g.length !== n || mv.length !== 2 * n || outP.length !== n || outMV.length !== 2 * n) {
+    throw new Error(`wasm adamw: param of ${n}, grad of ${g.length}, moments of ${mv.length} (want ${2 * n}), outputs of ${outP.length} and ${outMV.length}`);
+  }
+  const { beta1, beta2, lr, eps } = h;
+  const decay = 1 - lr * h.weightDecay;
+  const c1 = 1 - beta1 ** h.step;
+  const c2 = 1 - beta2 ** h.step;
+  // 1 − β from the host in float64, as the gpu.js kernels get it (see kernels/fused.ts)
+  const rest1 = 1 - beta1;
+  const rest2 = 1 - beta2;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i];
+    const m = beta1 * mv[2 * i] + rest1 * gi;
+    const v = beta2 * mv[2 * i + 1] + rest2 * gi * gi;
+    outMV[2 * i] = m;
+    outMV[2 * i + 1] = v;
+    outP[i] = p[i] * decay - lr * (m / c1 / (Math.sqrt(v / c2) + eps));
+  }
+  return { param: outP, moments: outMV };
+}

@@ -1,0 +1,202 @@
+/**
+ * The wasm device's host loops (packages/core/src/devices/host-ops: strided, pad, same-shape
+ * add/sub/mul/div, layer norm forward and backward, AdamW; and wasm-ops' SIMD gelu) at the Device level against the reference
+ * device (float64), over random shapes, views and values; each property also checks that the
+ * wasm device really took the host path (its stats name the host label), so the suite guards
+ * those loops and not gpu.js's kernels. Tolerances: 0 for movement (a copy), 1e-7 relative per
+ * element for + − × ÷ (one float32 rounding), 1e-5 by norm for layer norm (float64 sums, float32
+ * inputs and outputs), 1e-4 for dweight (a column sum of up to 12 rows of cancelling terms is
+ * compared against the sum of magnitudes). FC_RUNS scales the cases (default 40). Last, the
+ * memory the host loops reuse (GpujsEngine.hostArray): a result written into a disposed result's
+ * memory must read as new data to gpu.js's kernels, which skip the copy of an argument object they
+ * have already seen.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type Device, type DeviceBuffer, getDevice, setDevice } from '@flashgrad/core';
+import { runs, shapeArb, sizeOf } from './helpers/arbitraries.js';
+import { relErr } from './helpers/compare.js';
+
+await setDevice('reference');
+const ref: Device = getDevice();
+await setDevice('wasm');
+const wasm: Device = getDevice();
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+const values = (n: number, seed: number): Float32Array => {
+  let s = seed >>> 0 || 1;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s / 2 ** 32) * 6 - 3;
+  });
+};
+
+/** Runs `op` on both devices with the same host inputs; returns [wasm's float32, reference's float64] and wasm's op labels. */
+async function both(inputs: Float32Array[], op: (d: Device, bufs: DeviceBuffer[]) => DeviceBuffer[]): Promise<{ got: Float32Array[]; want: Float64Array[]; labels: string[] }> {
+  const run = async (d: Device, wide: boolean) => {
+    const bufs = inputs.map((x) => d.upload(x));
+    const outs = op(d, bufs);
+    const data = await Promise.all(outs.map((o) => (wide ? d.read64(o) : d.read(o))));
+    for (const b of [...bufs, ...outs]) d.dispose(b);
+    return data;
+  };
+  wasm.resetStats!();
+  const got = (await run(wasm, false)) as Float32Array[];
+  const labels = Object.keys(wasm.stats!().byOp);
+  const want = (await run(ref, true)) as Float64Array[];
+  return { got, want, labels };
+}
+
+/** A random view of a buffer: a shape, its strides (some negative, some 0 for a broadcast) and an offset that keep every index inside. */
+const viewArb = shapeArb({ minRank: 0, maxRank: 4, maxDim: 5, maxSize: 200 }).chain((outShape) =>
+  fc.tuple(
+    fc.constant(outShape),
+    fc.array(fc.integer({ min: -7, max: 7 }), { minLength: outShape.length, maxLength: outShape.length }),
+    fc.integer({ min: 0, max: 9 }),
+    fc.integer(),
+  ));
+
+describe('wasm host ops ≡ reference', () => {
+  it('strided: any view (permutes, slices, reversals, broadcasts) copies exactly', async () => {
+    await fc.assert(fc.asyncProperty(viewArb, async ([outShape, strides, extra, seed]) => {
+      // the smallest offset and size that keep the view inside its buffer
+      let lo = 0;
+      let hi = 0;
+      outShape.forEach((d, k) => (strides[k] < 0 ? (lo += (d - 1) * strides[k]) : (hi += (d - 1) * strides[k])));
+      const offset = -lo;
+      const n = offset + hi + 1 + extra;
+      const { got, want, labels } = await both([values(n, seed)], (d, [x]) => [d.strided(x, outShape, strides, offset)]);
+      if (sizeOf(outShape) > 0) expect(labels).toContain('host.strided');
+      expect(Array.from(got[0])).toEqual(Array.from(want[0]));
+    }), runs(40));
+  });
+
+  it('strided: a view reaching outside its buffer is an error naming the view, not NaN', () => {
+    const x = wasm.upload(new Float32Array(6));
+    expect(() => wasm.strided(x, [2, 3], [3, 1], 1)).toThrow(/strided: view \[2,3\] with strides \[3,1\] at offset 1 reads index 6 of a buffer of 6/);
+    expect(() => wasm.strided(x, [2], [-1], 0)).toThrow(/reads index -1/);
+    wasm.dispose(x);
+  });
+
+  it('pad: x lands at its starts inside zeros', async () => {
+    const arb = shapeArb({ minRank: 0, maxRank: 4, maxDim: 4, maxSize: 100 }).chain((shape) =>
+      fc.tuple(
+        fc.constant(shape),
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: shape.length, maxLength: shape.length }),
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: shape.length, maxLength: shape.length }),
+        fc.integer(),
+      ));
+    await fc.assert(fc.asyncProperty(arb, async ([shape, starts, after, seed]) => {
+      const outShape = shape.map((d, k) => d + starts[k] + after[k]);
+      const { got, want, labels } = await both([values(sizeOf(shape), seed)], (d, [x]) => [d.pad(x, shape, outShape, starts)]);
+      if (sizeOf(shape) > 0) expect(labels).toContain('host.pad');
+      expect(Array.from(got[0])).toEqual(Array.from(want[0]));
+    }), runs(40));
+  });
+
+  it('add, sub, mul, div of one shape round once to float32', async () => {
+    const arb = fc.tuple(shapeArb({ minRank: 1, maxRank: 3, maxDim: 9, maxSize: 300 }), fc.constantFrom('add', 'sub', 'mul', 'div' as const), fc.integer());
+    await fc.assert(fc.asyncProperty(arb, async ([shape, op, seed]) => {
+      const n = sizeOf(shape);
+      const { got, want, labels } = await both([values(n, seed), values(n, seed + 1)], (d, [a, b]) =>
+        [d.binary(op, { buf: a, shape }, { buf: b, shape }, shape)]);
+      expect(labels).toContain(`host.${op}`);
+      for (let i = 0; i < n; i++) expect(Math.abs(got[0][i] - want[0][i])).toBeLessThanOrEqual(1.2e-7 * Math.abs(want[0][i]));
+    }), runs(40));
+  });
+
+  it('layerNorm forward and backward (dx, dweight), with and without weight and bias', async () => {
+    const arb = fc.record({
+      rows: fc.integer({ min: 1, max: 12 }), cols: fc.integer({ min: 1, max: 40 }),
+      hasW: fc.boolean(), hasB: fc.boolean(), dx: fc.boolean(), dweight: fc.boolean(), seed: fc.integer(),
+    });
+    await fc.assert(fc.asyncProperty(arb, async ({ rows, cols, hasW, hasB, dx, dweight, seed }) => {
+      const n = rows * cols;
+      const inputs = [values(n, seed), values(n, seed + 1), values(cols, seed + 2), values(cols, seed + 3)];
+      const want = { dx: dx || !dweight, dweight, dbias: false };
+      const { got, want: ref64, labels } = await both(inputs, (d, [x, dy, w, b]) => {
+        const y = d.layerNorm!(x, hasW ? w : null, hasB ? b : null, rows, cols, 1e-5);
+        const g = d.layerNormBackward!(dy, x, hasW ? w : null, rows, cols, 1e-5, want);
+        return [y, ...[g.dx, g.dweight].filter((t): t is DeviceBuffer => t !== null)];
+      });
+      expect(labels).toContain('host.layerNorm');
+      expect(labels).toContain(want.dx ? 'host.layerNormDx' : 'host.layerNormDw');
+      for (let k = 0; k < got.length; k++) {
+        // dweight sums cancelling terms: measured against the sum of their magnitudes
+        const isDw = k === got.length - 1 && want.dweight;
+        expect(relErr(got[k], ref64[k], isDw ? rows * 3 : 0)).toBeLessThanOrEqual(isDw ? 1e-4 : 1e-5);
+      }
+    }), runs(40));
+  });
+
+  it('adamwPacked: parameters and moments of one step, over steps and hyperparameters', async () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 300 }), step: fc.integer({ min: 1, max: 50 }), seed: fc.integer(),
+      lr: fc.double({ min: 1e-4, max: 1e-1, noNaN: true }), beta1: fc.constantFrom(0, 0.5, 0.9), beta2: fc.constantFrom(0.9, 0.99, 0.999),
+      weightDecay: fc.constantFrom(0, 0.1), eps: fc.constantFrom(1e-8, 1e-6),
+    });
+    await fc.assert(fc.asyncProperty(arb, async ({ n, seed, ...h }) => {
+      // moments: m of either sign, v ≥ 0
+      const mv = values(2 * n, seed + 2).map((x, i) => (i % 2 ? Math.abs(x) * 0.1 : x * 0.1));
+      const { got, want, labels } = await both([values(n, seed), values(n, seed + 1), mv], (d, [p, g, m]) => {
+        const r = d.adamwPacked(p, g, m, h);
+        return [r.param, r.moments];
+      });
+      expect(labels).toContain('host.adamw');
+      expect(relErr(got[0], want[0])).toBeLessThanOrEqual(1e-6);
+      expect(relErr(got[1], want[1])).toBeLessThanOrEqual(1e-6);
+    }), runs(40));
+  });
+
+  it('gelu and geluDeriv (the SIMD kernels of wasm-ops) over random sizes, values and non-finite inputs', async () => {
+    const special = [0, -0, 1e-30, -1e-30, -11.5, -10.9, 88, -88, Infinity, -Infinity, NaN];
+    const arb = fc.record({ n: fc.integer({ min: 1, max: 400 }), scale: fc.constantFrom(1, 4, 12), seed: fc.integer(), op: fc.constantFrom('gelu', 'geluDeriv' as const) });
+    await fc.assert(fc.asyncProperty(arb, async ({ n, scale, seed, op }) => {
+      const x = values(n, seed).map((v) => v * scale);
+      // non-finite inputs go in a case of their own: NaN in any element makes relErr NaN
+      const { got, want, labels } = await both([x, Float32Array.from(special)], (d, [a, b]) => [d.unary(op, a), d.unary(op, b)]);
+      expect(labels).toContain(`wasm.${op}`);
+      // per element: float32 carries e^t with a relative error of ~|t|·2⁻²⁴ (t = −2u, up to 88 before
+      // the clamp), and gelu′ is a sum of two terms that cancel near x = −0.75, so its error is
+      // relative to the terms' size, not to itself
+      x.forEach((v, i) => {
+        const t = Math.min(2 * SQRT_2_OVER_PI * Math.abs(v) * (1 + 0.044715 * v * v), 88);
+        const sig = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + 0.044715 * v ** 3)));
+        const terms = op === 'gelu' ? Math.abs(want[0][i]) : sig + Math.abs(2 * v * sig * (1 - sig) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v));
+        // the reference's own error: its 0.5(1 + tanh u) cancels in float64 where tanh u → −1
+        const refErr = 2 ** -51 * (1 + Math.abs(v) * (1 + 0.134 * v * v));
+        expect(Math.abs(got[0][i] - want[0][i])).toBeLessThanOrEqual((8 + 4 * t) * 2 ** -24 * terms + refErr + 1e-37);
+      });
+      // the limits: −0 below −11 and at −∞, ±∞ kept, NaN kept (gelu); σ's limits 0 and 1 (gelu′ at ±88)
+      const limits = op === 'gelu' ? [0, -0, 5e-31, -5e-31, -0, null, 88, -0, Infinity, -0, NaN] : [0.5, 0.5, 0.5, 0.5, null, null, 1, 0, null, null, NaN];
+      limits.forEach((w, i) => {
+        if (w === null) return;
+        if (Number.isNaN(w)) expect(got[1][i]).toBeNaN();
+        else expect(got[1][i]).toBeCloseTo(w, 6);
+      });
+    }), runs(40));
+  });
+
+  it('reused host memory reads as new data to a gpu.js kernel that saw the old result', async () => {
+    const n = 5000;
+    const [x1, x2] = [values(n, 1), values(n, 2)].map((v) => wasm.upload(v));
+    await wasm.sync();
+    const cached0 = wasm.memory().cachedBytes ?? 0;
+    // a reversal through the host loop, then exp through gpu.js (which records its argument)
+    const a = wasm.strided(x1, [n], [-1], n - 1);
+    const ea = wasm.unary('exp', a);
+    wasm.dispose(a);
+    await wasm.sync();
+    expect(wasm.memory().cachedBytes).toBe(cached0 + n * 4);
+    // same size: the host loop writes into a's memory
+    const b = wasm.strided(x2, [n], [-1], n - 1);
+    expect(wasm.memory().cachedBytes).toBe(cached0);
+    const eb = wasm.unary('exp', b);
+    const [gotA, gotB, in1, in2] = await Promise.all([ea, eb, x1, x2].map((t) => wasm.read(t)));
+    const want = (v: Float32Array) => Float64Array.from(v).reverse().map(Math.exp);
+    expect(relErr(gotA, want(in1))).toBeLessThanOrEqual(1e-6);
+    expect(relErr(gotB, want(in2))).toBeLessThanOrEqual(1e-6);
+    for (const t of [x1, x2, b, ea, eb]) wasm.dispose(t);
+  });
+});
