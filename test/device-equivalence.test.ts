@@ -587,4 +587,38 @@ describe('gpujs device creation', () => {
       else process.env.FLASHGRAD_GPU_CACHE_MB = saved;
     }
   });
+
+  // a training step frees and reallocates one working set every step: under a fixed cap below it,
+  // least-recently-used eviction freed and reallocated buffers every step (webgpuCacheBytes)
+  it.runIf(webgpuStarts)('webgpu\'s idle cap grows to the most memory ever live at once, unless FLASHGRAD_GPU_CACHE_MB fixes it', async () => {
+    const saved = process.env.FLASHGRAD_GPU_CACHE_MB;
+    // three 96 MiB outputs live at once: 288 MiB, over a cap of 256 MiB
+    const n = 24 * 2 ** 20;
+    const round = async (device: Device, value: number) => {
+      const bufs = [0, 1, 2].map(() => device.fill(n, value));
+      const firsts = await Promise.all(bufs.map(async (b) => (await device.read(b))[n - 1]));
+      expect(firsts).toEqual([value, value, value]);
+      bufs.forEach((b) => device.dispose(b));
+      return device.memory().cachedBytes;
+    };
+    try {
+      delete process.env.FLASHGRAD_GPU_CACHE_MB;
+      const grows = await createGpujsDevice('webgpu');
+      // the software adapter's default (Dawn's GLES adapter here is not always recognised as one)
+      (grows as unknown as { cacheBytes: number }).cacheBytes = 256 * 2 ** 20;
+      expect(await round(grows, 1)).toBe(3 * n * 4);
+      const built = (grows as unknown as { kernelInstances: number }).kernelInstances;
+      expect(await round(grows, 2)).toBe(3 * n * 4);
+      expect((grows as unknown as { kernelInstances: number }).kernelInstances).toBe(built);
+      await (grows as unknown as { destroy(): Promise<void> }).destroy();
+      process.env.FLASHGRAD_GPU_CACHE_MB = '256';
+      const fixed = await createGpujsDevice('webgpu');
+      // the cap holds two of the three: the longest idle lets its buffer go
+      expect(await round(fixed, 3)).toBe(2 * n * 4);
+      await (fixed as unknown as { destroy(): Promise<void> }).destroy();
+    } finally {
+      if (saved === undefined) delete process.env.FLASHGRAD_GPU_CACHE_MB;
+      else process.env.FLASHGRAD_GPU_CACHE_MB = saved;
+    }
+  });
 });

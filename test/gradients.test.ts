@@ -4,9 +4,9 @@
  * rank 0 where the op allows it — and random values kept clear of each op's kinks.
  */
 import fc from 'fast-check';
-import { afterAll, describe, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
-  concat, crossEntropy, div, dropout, expand, gather, layerNorm, linear, logSoftmax, logsumexp,
+  concat, getDevice, crossEntropy, div, dropout, expand, gather, layerNorm, linear, logSoftmax, logsumexp,
   manualSeed, maskedFill, matmul, matmulT, max, mean, permute, pow, reshape, slice,
   softmax, split, sub, sum, tensor, transpose, unaryFunctions, unaryNames, where, type Tensor, type UnaryName,
 } from '@flashgrad/core';
@@ -138,6 +138,33 @@ describe('matmul', () => {
           )),
       ([a, b, transA, transB, seed]) => gradCheck((x, y) => matmulT(x, y, transA, transB), [a, b], seed),
       150,
+    ));
+
+  // a 2-D B under a batched A (GPT's head): dB is one 2-D product over A's rows folded together
+  it('2-D weight broadcast over A\'s batch dims: dB by one 2-D product over the folded rows', () =>
+    holds(
+      fc
+        .tuple(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }), dim, dim, dim, fc.boolean())
+        .chain(([batch, m, k, n, transB]) =>
+          fc.tuple(inputArb([...batch, m, k]), inputArb(transB ? [n, k] : [k, n]), fc.constant(transB), seedArb)),
+      async ([a, b, transB, seed]) => {
+        const device = getDevice();
+        const matmulImpl = device.matmul;
+        const batches: number[][] = [];
+        device.matmul = function (...args: Parameters<typeof matmulImpl>) {
+          batches.push([...args[6]]);
+          return matmulImpl.apply(this, args);
+        };
+        try {
+          await gradCheck((x, y) => matmulT(x, y, false, transB), [a, b], seed);
+        } finally {
+          device.matmul = matmulImpl;
+        }
+        // forward and dA are batched; dB is the only 2-D product (the finite differences call forward only)
+        const rows = sizeOf(a.shape.slice(0, -1));
+        expect(batches.filter((bt) => bt.length === 0).length, `2-D products for dB of ${JSON.stringify(b.shape)} (${rows} rows)`).toBe(1);
+      },
+      60,
     ));
 });
 

@@ -11,9 +11,32 @@ const matmulOp = defineOp<{ transA: boolean; transB: boolean }>('matmul', (dy, {
   const [a, b] = [asTensor(x), asTensor(y)];
   return [
     needs[0] ? (transA ? matmulT(b, dy, transB, true) : matmulT(dy, b, false, !transB)) : null,
-    needs[1] ? (transB ? matmulT(dy, a, true, transA) : matmulT(a, dy, !transA, false)) : null,
+    needs[1] ? (foldsRows(a, b, transA) ? foldedWeightGrad(a, dy, transB) : transB ? matmulT(dy, a, true, transA) : matmulT(a, dy, !transA, false)) : null,
   ];
 });
+
+/**
+ * A 2-D B under a batched, untransposed A is one weight applied to every row of A (GPT's head:
+ * x [B, T, C] · wteᵀ). Its gradient sums over the batch, so the batch folds into the rows.
+ */
+function foldsRows(a: Tensor, b: Tensor, transA: boolean): boolean {
+  return b.ndim === 2 && a.ndim > 2 && !transA;
+}
+
+/**
+ * dB as one 2-D product with K = every row of the batch (as PyTorch's linear backward): A folded
+ * to [rows, K] and dC to [rows, N]. The batched form, a product per batch element summed after,
+ * wrote batch × |B| floats and ran each product with a short K (GPT-2's head: 4 products of
+ * [50257, 768] over 1,024 rows, 20.9 ms on the H200, where one over 4,096 rows took 9.1 ms).
+ */
+function foldedWeightGrad(a: Tensor, dy: Tensor, transB: boolean): Tensor {
+  return tidy(() => {
+    const a2 = a.reshape([-1, a.shape[a.ndim - 1]]);
+    const dy2 = dy.reshape([-1, dy.shape[dy.ndim - 1]]);
+    // B [K, N]: dB = A2ᵀ·dC2; B [N, K] (transB): dB = dC2ᵀ·A2
+    return transB ? matmulT(dy2, a2, true, false) : matmulT(a2, dy2, true, false);
+  });
+}
 
 // y = x Wᵀ + b over rows: dx = dy W, dW = dyᵀ x, db = Σ_rows dy
 const linearOp = defineOp<{ hasBias: boolean }>('linear', (dy, { inputs, attrs: { hasBias }, needs }) => tidy(() => {

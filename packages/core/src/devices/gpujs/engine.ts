@@ -25,12 +25,23 @@ export const THREAD_WORK = 1_500_000;
  * longest-idle instances free their output buffers (and stay compiled). Buffers are per kernel key, so a training
  * step's transients must all fit: with 512 MiB the `small` GPT step (6L/384, 16×256 tokens)
  * evicted and rebuilt instances every step and ran at 1,377 ms. A real GPU gets 4 GiB, a software
- * rasterizer (host memory) 256 MiB; FLASHGRAD_GPU_CACHE_MB overrides both.
+ * rasterizer (host memory) 256 MiB, or as much as the most memory live at once so far when that is
+ * more (the `grows` flag); FLASHGRAD_GPU_CACHE_MB sets a fixed cap instead.
+ *
+ * Why it grows: a training step frees and reallocates the same working set every step, the access
+ * pattern least-recently-used eviction serves worst. Under a cap below it, every step evicted the
+ * buffers of the once-a-step kernels (the longest idle: the embedding lookup, clipping's g² of
+ * wte's gradient, AdamW on wte) and reallocated them at their next call, and the evicted buffers'
+ * destroys landed on the first kernel after each tidy (GPT-2 B4 T1024: 7.35 GiB live at peak; in
+ * the profiled step on the H200 those single calls took 9–82 ms each against floors of µs). An
+ * idle pool as large as the live peak holds the step's transients, so total device memory stays
+ * within about twice the step's peak.
  */
-export function webgpuCacheBytes(software: boolean): number {
-  const mb = Number(process.env.FLASHGRAD_GPU_CACHE_MB ?? (software ? 256 : 4096));
-  if (!Number.isFinite(mb) || mb < 0) throw new Error(`FLASHGRAD_GPU_CACHE_MB must be a number of MiB ≥ 0, got '${process.env.FLASHGRAD_GPU_CACHE_MB}'`);
-  return mb * 2 ** 20;
+export function webgpuCacheBytes(software: boolean): { bytes: number; grows: boolean } {
+  const env = process.env.FLASHGRAD_GPU_CACHE_MB;
+  const mb = Number(env ?? (software ? 256 : 4096));
+  if (!Number.isFinite(mb) || mb < 0) throw new Error(`FLASHGRAD_GPU_CACHE_MB must be a number of MiB ≥ 0, got '${env}'`);
+  return { bytes: mb * 2 ** 20, grows: env === undefined };
 }
 
 /**
@@ -109,7 +120,9 @@ export class GpujsEngine {
    */
   private readonly idleOrder = new Map<GpujsKernel, Prepared>();
   private idleBytes = 0;
-  private readonly cacheBytes: number;
+  /** The idle cap; raised to liveHighWater when cacheGrows (see webgpuCacheBytes). */
+  private cacheBytes: number;
+  private readonly cacheGrows: boolean;
   /**
    * ArrayBuffers of disposed host-loop results, free for reuse, by byte length; only buffers
    * hostArray made (pooledMemory) come back here, never gpu.js's or the GEMM's arrays.
@@ -120,13 +133,17 @@ export class GpujsEngine {
   private bytes = 0;
   private buffers = 0;
   private peakBytes = 0;
+  /** The most bytes ever live at once (peakBytes, but never reset). */
+  private liveHighWater = 0;
 
   constructor(protected readonly runtime: Runtime) {
     this.name = runtime.mode;
     this.maxElements = runtime.maxElements;
     this.host = hostResident(runtime.mode);
     this.pooled = runtime.mode === 'webgpu';
-    this.cacheBytes = this.pooled ? webgpuCacheBytes(runtime.software ?? false) : 0;
+    const cache = this.pooled ? webgpuCacheBytes(runtime.software ?? false) : { bytes: 0, grows: false };
+    this.cacheBytes = cache.bytes;
+    this.cacheGrows = cache.grows;
   }
 
   get description(): string {
@@ -147,6 +164,10 @@ export class GpujsEngine {
     this.bytes += buf.size * 4;
     this.buffers++;
     if (this.bytes > this.peakBytes) this.peakBytes = this.bytes;
+    if (this.bytes > this.liveHighWater) {
+      this.liveHighWater = this.bytes;
+      if (this.cacheGrows && this.bytes > this.cacheBytes) this.cacheBytes = this.bytes;
+    }
     return buf;
   }
 
