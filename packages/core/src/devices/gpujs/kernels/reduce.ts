@@ -69,6 +69,7 @@ export interface ReducePass {
 export function reducePassSpec(op: ReduceOp, { outer, R, inner, chunk }: ReducePass, mode?: GpujsMode): KernelSpec {
   const parts = Math.ceil(R / chunk);
   const n = outer * parts * inner;
+  if (mode === 'webgpu' && inner === 1 && parts > 1) return interleavedPassSpec(op, outer, R, parts);
   // thread o = (i, c, j): i over outer, c over chunks, j over inner; its elements sit `inner` apart
   const { lines, exprs } = indexCode('this.thread.x', ...squeeze([outer, parts, inner], [R * inner, chunk * inner, 1]), 'c', false, mode);
   const tail = R % chunk !== 0 && parts > 1;
@@ -80,6 +81,27 @@ export function reducePassSpec(op: ReduceOp, { outer, R, inner, chunk }: ReduceP
     output: [n],
     outSize: n,
     work: outer * R * inner,
+  };
+}
+
+/**
+ * A chunked pass over contiguous rows (inner = 1) on a GPU: part c of row i takes elements c,
+ * c + parts, c + 2·parts, … of the row, so neighbouring threads read neighbouring floats. With a
+ * contiguous chunk per thread, neighbours sat 4·chunk bytes apart and no load coalesced: the full
+ * sum of GPT-2's 38.6 M-element wte gradient ran at 6.7 GB/s on the H200 (BENCHMARKS.md, session 4).
+ */
+function interleavedPassSpec(op: ReduceOp, outer: number, R: number, parts: number): KernelSpec {
+  const longest = Math.ceil(R / parts);
+  const part = outer === 1 ? 'this.thread.x' : `(this.thread.x - ${floorDiv('this.thread.x', parts, 'webgpu')} * ${parts})`;
+  const row = outer === 1 ? '0' : `${floorDiv('this.thread.x', parts, 'webgpu')} * ${R}`;
+  // part c holds ⌈(R − c) / parts⌉ elements: fewer than `longest` for the last parts when R is not a multiple
+  const limit = R % parts === 0 ? undefined : floorDiv(`${R + parts - 1} - ${part}`, parts, 'webgpu');
+  return {
+    key: `reduce.interleaved:${op}:${outer}:${R}:${parts}`,
+    source: `function (x) { ${accumulate(op, 'acc', longest, `${row} + ${part}`, parts, (p) => `x[${p}]`, '', limit)}return acc; }`,
+    output: [outer * parts],
+    outSize: outer * parts,
+    work: outer * R,
   };
 }
 
