@@ -4,8 +4,9 @@
  * (pool.ts), the result copied out. Memory layout, in bytes:
  *
  *   [0, 256)           control block (chunk-loop.ts)
- *   per thread         packed A block (MC × KC), packed B block (KC × NC), edge tile (MR × NR)
- *   then, per call     table of (A, B, C) addresses per matrix, A, B, bias, C
+ *   per thread         packed A block (MC × KC), edge tile (MR × NR)
+ *   then, per call     table of (A, C, packed B) addresses per matrix, table of (B, packed B)
+ *                      per distinct B, A, B, bias, C, packed B (per distinct B: ⌈N/NR⌉ panels × K × NR)
  *
  * The memory grows when a call needs more (workers see the growth: their code reads through the
  * module, and the claiming loop takes a fresh view per job).
@@ -15,7 +16,7 @@ import { broadcastStrides, sizeOf } from '../../shape.js';
 import type { Shape } from '../device.js';
 import { matmulGeometry } from '../gpujs/kernels/matmul.js';
 import { CTL, CTL_BYTES } from './chunk-loop.js';
-import { KC, MAX_PAGES, MC, NC, NR, PLAIN, RELAXED, gemmModuleBytes, type KernelVariant } from './kernel-module.js';
+import { KC, MAX_PAGES, MC, PLAIN, RELAXED, gemmModuleBytes, type KernelVariant } from './kernel-module.js';
 import { GemmPool, type Scratch } from './pool.js';
 import { relaxedSimdAvailable } from './relaxed.js';
 
@@ -85,25 +86,25 @@ export class WasmGemm {
     const relaxed = options.relaxed ?? 'auto';
     this.variant = options.variant ?? ((relaxed === 'auto' ? relaxedSimdAvailable() : relaxed) ? RELAXED : PLAIN);
     if (this.variant.relaxed && !relaxedSimdAvailable()) throw new Error('wasm gemm: relaxed SIMD asked for, but this engine does not validate it');
-    const scratchBytes = align(MC * KC * 4) + align(KC * NC * 4) + align(this.variant.mr * NR * 4);
+    const scratchBytes = align(MC * KC * 4) + align(this.variant.mr * this.variant.nr * 4);
     this.heap = CTL_BYTES + this.threads * scratchBytes;
     this.memory = new WebAssembly.Memory({ initial: Math.ceil(this.heap / PAGE) + 16, maximum: MAX_PAGES, shared: true });
     const module = new WebAssembly.Module(gemmModuleBytes(this.variant));
     const exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as {
       chunk: (...args: number[]) => void;
+      packB: (...args: number[]) => void;
       addRows: (c: number, rows: number, n: number, v: number) => void;
     };
     this.addRows = exports.addRows;
     const scratch: Scratch[] = Array.from({ length: this.threads }, (_, t) => {
       const packA = CTL_BYTES + t * scratchBytes;
-      const packB = packA + align(MC * KC * 4);
-      return { packA, packB, edge: packB + align(KC * NC * 4) };
+      return { packA, edge: packA + align(MC * KC * 4) };
     });
-    this.pool = new GemmPool(this.memory, module, exports.chunk, scratch, options.workersOnly);
+    this.pool = new GemmPool(this.memory, module, exports.chunk, exports.packB, scratch, options.workersOnly);
   }
 
   get description(): string {
-    return `wasm GEMM (SIMD128 ${this.variant.mr}×${NR}${this.variant.relaxed ? ' relaxed madd' : ''}, ${this.threads} thread${this.threads > 1 ? 's' : ''})`;
+    return `wasm GEMM (SIMD128 ${this.variant.mr}×${this.variant.nr}${this.variant.relaxed ? ' relaxed madd' : ''}, ${this.threads} thread${this.threads > 1 ? 's' : ''})`;
   }
 
   /** Makes the memory at least `bytes` long. */
@@ -130,12 +131,37 @@ export class WasmGemm {
     if (o.residual && o.residual.length !== sizeC) throw new Error(`wasm gemm: residual of ${o.residual.length} elements for a [${count}, ${M}, ${N}] result`);
     if (sizeC === 0) return new Float32Array(0);
     const t0 = performance.now();
+    // per matrix of the batch: its A and B (broadcast batch dims have stride 0); a B several
+    // matrices share is packed once
+    const sa = broadcastStrides(o.aShape.slice(0, -2), o.batch);
+    const sb = broadcastStrides(o.bShape.slice(0, -2), o.batch);
+    const aOf = new Array<number>(count);
+    const bOf = new Array<number>(count);
+    const distinctB = new Map<number, number>();
+    const index = new Array<number>(o.batch.length).fill(0);
+    for (let z = 0; z < count; z++) {
+      let ia = 0;
+      let ib = 0;
+      for (let d = 0; d < index.length; d++) {
+        ia += index[d] * sa[d];
+        ib += index[d] * sb[d];
+      }
+      aOf[z] = ia;
+      if (!distinctB.has(ib)) distinctB.set(ib, distinctB.size);
+      bOf[z] = ib;
+      for (let d = index.length - 1; d >= 0 && ++index[d] === o.batch[d]; d--) index[d] = 0;
+    }
+    const { mr, nr } = this.variant;
+    const panels = Math.ceil(N / nr);
+    const packedBytes = panels * K * nr * 4;
     const table = this.heap;
-    const aAt = align(table + count * 12);
+    const btable = align(table + count * 12);
+    const aAt = align(btable + distinctB.size * 8);
     const bAt = align(aAt + sizeA * 4);
     const biasAt = align(bAt + sizeB * 4);
     const cAt = align(biasAt + N * 4);
-    this.reserve(cAt + sizeC * 4);
+    const packedAt = align(cAt + sizeC * 4);
+    this.reserve(packedAt + distinctB.size * packedBytes);
     const f32 = new Float32Array(this.memory.buffer);
     const i32 = new Int32Array(this.memory.buffer);
     // C starts as the epilogue's terms and the kernel adds A·B into it; with none, it stores
@@ -151,31 +177,29 @@ export class WasmGemm {
     if (K > 0) {
       f32.set(o.a, aAt / 4);
       f32.set(o.b, bAt / 4);
-      // per matrix of the batch: its A and B (broadcast batch dims have stride 0) and C
-      const sa = broadcastStrides(o.aShape.slice(0, -2), o.batch);
-      const sb = broadcastStrides(o.bShape.slice(0, -2), o.batch);
-      const index = new Array<number>(o.batch.length).fill(0);
+      for (const [ib, u] of distinctB) {
+        i32[btable / 4 + 2 * u] = bAt + ib * K * N * 4;
+        i32[btable / 4 + 2 * u + 1] = packedAt + u * packedBytes;
+      }
       for (let z = 0; z < count; z++) {
-        let ia = 0;
-        let ib = 0;
-        for (let d = 0; d < index.length; d++) {
-          ia += index[d] * sa[d];
-          ib += index[d] * sb[d];
-        }
-        i32[table / 4 + 3 * z] = aAt + ia * M * K * 4;
-        i32[table / 4 + 3 * z + 1] = bAt + ib * K * N * 4;
-        i32[table / 4 + 3 * z + 2] = cAt + z * M * N * 4;
-        for (let d = index.length - 1; d >= 0 && ++index[d] === o.batch[d]; d--) index[d] = 0;
+        i32[table / 4 + 3 * z] = aAt + aOf[z] * M * K * 4;
+        i32[table / 4 + 3 * z + 1] = cAt + z * M * N * 4;
+        i32[table / 4 + 3 * z + 2] = packedAt + distinctB.get(bOf[z])! * packedBytes;
       }
       this.times.bytesIn += 4 * (sizeA + sizeB + (o.bias ? N : 0) + (o.residual ? sizeC : 0));
       const use = count * M * N * K >= this.threadedMacs ? Math.min(threads, this.threads) : 1;
-      // a band of rows per chunk: about four chunks per thread, whole micro-tiles
-      const mr = this.variant.mr;
+      // compute tasks: a band of rows each, about four per thread, whole micro-tiles, at most MC
+      // rows (so each of A's elements is packed once)
       const bandsPerMatrix = Math.max(1, Math.ceil((4 * use) / count));
-      const rowsPerChunk = Math.min(M, Math.ceil(Math.ceil(M / bandsPerMatrix) / mr) * mr);
+      const rowsPerChunk = Math.min(M, Math.floor(MC / mr) * mr, Math.ceil(Math.ceil(M / bandsPerMatrix) / mr) * mr);
       const chunksPerMatrix = Math.ceil(M / rowsPerChunk);
+      // pack tasks: B's panels in groups, about four per thread over all distinct Bs
+      const groups = use === 1 ? 1 : Math.min(panels, Math.ceil((4 * use) / distinctB.size));
+      const packCols = Math.ceil(panels / groups) * nr;
+      const packGroups = Math.ceil(N / packCols);
+      const packTasks = distinctB.size * packGroups;
       t1 = performance.now();
-      this.pool.run(count * chunksPerMatrix, use, (ctl) => {
+      this.pool.run(packTasks + count * chunksPerMatrix, use, (ctl) => {
         ctl[CTL.chunksPerMatrix] = chunksPerMatrix;
         ctl[CTL.rowsPerChunk] = rowsPerChunk;
         ctl[CTL.M] = M;
@@ -186,7 +210,12 @@ export class WasmGemm {
         ctl[CTL.rsB] = o.transB ? 4 : N * 4;
         ctl[CTL.csB] = o.transB ? K * 4 : 4;
         ctl[CTL.table] = table;
+        ctl[CTL.btable] = btable;
         ctl[CTL.beta] = beta;
+        ctl[CTL.packTasks] = packTasks;
+        ctl[CTL.packGroups] = packGroups;
+        ctl[CTL.packCols] = packCols;
+        ctl[CTL.ldb] = panels * nr * 4;
       });
       t2 = performance.now();
     }

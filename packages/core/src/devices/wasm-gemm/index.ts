@@ -1,4 +1,4 @@
 /** The wasm device's GEMM (see gemm.ts). */
 export { WasmGemm, THREADED_MACS, type GemmTimes, type MatmulOperands, type WasmGemmOptions } from './gemm.js';
 export { relaxedSimdAvailable } from './relaxed.js';
-export { KC, MC, NC, NR, PLAIN, RELAXED, type KernelVariant } from './kernel-module.js';
+export { KC, MC, NC, PLAIN, RELAXED, type KernelVariant } from './kernel-module.js';

@@ -21,7 +21,7 @@ import {
 } from './wasm-bytes.js';
 
 /** B panels are two v128 wide. */
-export const NR = 8;
+/** B panels are NR = 8 columns wide in the shipped tiles (see PLAIN, RELAXED). */
 /**
  * Block sizes, BLIS's order: a B micro-panel (KC × NR, 8 KiB) stays in L1 while the A block
  * (MC × KC, 120 KiB) streams from L2 past it; the B block (KC × NC, 512 KiB) stays in L2. MC = 120
@@ -32,8 +32,10 @@ export const MC = 120;
 export const NC = 512;
 
 export interface KernelVariant {
-  /** Rows of the micro-tile (2·MR v128 accumulators). */
+  /** Rows of the micro-tile. */
   mr: number;
+  /** Columns of the micro-tile, a multiple of 4 (MR · NR/4 v128 accumulators). */
+  nr: number;
   /** f32x4.relaxed_madd instead of f32x4.mul + f32x4.add. */
   relaxed: boolean;
 }
@@ -43,8 +45,8 @@ export interface KernelVariant {
  * machine, 2026-12-01): plain 4×8 28.6, 6×8 21; relaxed 4×8 32.8, 5×8 23, 6×8 26.7, 8×8 ≤ 21.
  * Past 4 rows V8 runs out of the 16 xmm registers (2·MR accumulators + B's two + the splat).
  */
-export const PLAIN: KernelVariant = { mr: 4, relaxed: false };
-export const RELAXED: KernelVariant = { mr: 4, relaxed: true };
+export const PLAIN: KernelVariant = { mr: 4, nr: 8, relaxed: false };
+export const RELAXED: KernelVariant = { mr: 3, nr: 12, relaxed: true };
 
 /** Function indices inside the module. */
 const MICRO = 0;
@@ -60,39 +62,38 @@ const inc = (local: number, by: Code): Code => set(local, add(get(local), by));
  * ldc in bytes.
  * The k loop is not unrolled: two steps a trip measured 20–25% slower (2 cores, 240×256×512).
  */
-function micro({ mr, relaxed }: KernelVariant): WasmFunction {
+function micro({ mr, nr, relaxed }: KernelVariant): WasmFunction {
   const [pa, pb, c, ldc, kc, beta] = [0, 1, 2, 3, 4, 5];
-  const acc = (r: number, half: number) => 6 + 2 * r + half;
-  const b = (half: number) => 6 + 2 * mr + half;
-  const av = 6 + 2 * mr + 2;
+  const nv = nr / 4;
+  const acc = (r: number, q: number) => 6 + nv * r + q;
+  const b = (q: number) => 6 + nv * mr + q;
+  const av = 6 + nv * mr + nv;
+  const quads = Array.from({ length: nv }, (_, q) => q);
   const madd = (x: Code, y: Code, z: Code) => (relaxed ? f32x4RelaxedMadd(x, y, z) : f32x4Add(z, f32x4Mul(x, y)));
   const rows = Array.from({ length: mr }, (_, r) => r);
   return {
     params: [I32, I32, I32, I32, I32, I32],
     // wasm zero-initialises locals: the accumulators start at 0
-    locals: new Array(2 * mr + 3).fill(V128),
+    locals: new Array(nv * mr + nv + 1).fill(V128),
+    exportAs: 'micro',
     body: [
       loop(
         // B's row of k: two v128.load; each of A's MR elements splat across a v128
-        set(b(0), v128Load(get(pb))),
-        set(b(1), v128Load(get(pb), 16)),
+        quads.map((q) => set(b(q), v128Load(get(pb), 16 * q))),
         rows.map((r) => [
           set(av, v128Load32Splat(get(pa), 4 * r)),
-          set(acc(r, 0), madd(get(av), get(b(0)), get(acc(r, 0)))),
-          set(acc(r, 1), madd(get(av), get(b(1)), get(acc(r, 1)))),
+          quads.map((q) => set(acc(r, q), madd(get(av), get(b(q)), get(acc(r, q))))),
         ]),
         inc(pa, i32(4 * mr)),
-        inc(pb, i32(4 * NR)),
+        inc(pb, i32(4 * nr)),
         set(kc, sub(get(kc), i32(1))),
         brIf(0, get(kc)),
       ),
       if_(get(beta), [rows.map((r) => [
-        v128Store(get(c), f32x4Add(v128Load(get(c)), get(acc(r, 0)))),
-        v128Store(get(c), f32x4Add(v128Load(get(c), 16), get(acc(r, 1))), 16),
+        quads.map((q) => v128Store(get(c), f32x4Add(v128Load(get(c), 16 * q), get(acc(r, q))), 16 * q)),
         inc(c, get(ldc)),
       ])], [rows.map((r) => [
-        v128Store(get(c), get(acc(r, 0))),
-        v128Store(get(c), get(acc(r, 1)), 16),
+        quads.map((q) => v128Store(get(c), get(acc(r, q)), 16 * q)),
         inc(c, get(ldc)),
       ])]),
     ],
@@ -104,9 +105,9 @@ function micro({ mr, relaxed }: KernelVariant): WasmFunction {
  * packed B block.
  * `edge` is an MR × NR scratch tile for the tiles that overhang the block's edges.
  */
-function macro({ mr }: KernelVariant): WasmFunction {
-  const [pa, pb, c, ldc, mc, nc, kc, edge, beta] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const [jr, ir, paI, pbJ, cJ, cI, mrL, nrL, i, j, rowC, rowE, MRc, NRc] = Array.from({ length: 14 }, (_, k) => 9 + k);
+function macro({ mr, nr }: KernelVariant): WasmFunction {
+  const [pa, pb, pbStride, c, ldc, mc, nc, kc, edge, beta] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [jr, ir, paI, pbJ, cJ, cI, mrL, nrL, i, j, rowC, rowE, MRc, NRc] = Array.from({ length: 14 }, (_, k) => 10 + k);
   const cAt = add(get(rowC), mul(get(j), i32(4)));
   const addEdge = [
     set(i, i32(0)),
@@ -120,17 +121,18 @@ function macro({ mr }: KernelVariant): WasmFunction {
         brIf(0, ltS(get(j), get(nrL))),
       ),
       inc(rowC, get(ldc)),
-      inc(rowE, i32(4 * NR)),
+      inc(rowE, i32(4 * nr)),
       inc(i, i32(1)),
       brIf(0, ltS(get(i), get(mrL))),
     ),
   ];
   return {
-    params: new Array(9).fill(I32),
+    params: new Array(10).fill(I32),
     locals: new Array(14).fill(I32),
+    exportAs: 'macro',
     body: [
       set(MRc, i32(mr)),
-      set(NRc, i32(NR)),
+      set(NRc, i32(nr)),
       set(jr, i32(0)),
       set(pbJ, get(pb)),
       set(cJ, get(c)),
@@ -143,11 +145,11 @@ function macro({ mr }: KernelVariant): WasmFunction {
         loop(
           set(mrL, sub(get(mc), get(ir))),
           set(mrL, minS(mrL, MRc)),
-          if_(and(eq(get(mrL), i32(mr)), eq(get(nrL), i32(NR))),
+          if_(and(eq(get(mrL), i32(mr)), eq(get(nrL), i32(nr))),
             [call(MICRO, get(paI), get(pbJ), get(cI), get(ldc), get(kc), get(beta))],
             [
-              Array.from({ length: (mr * NR) / 4 }, (_, q) => v128Store(get(edge), v128Zero(), 16 * q)),
-              call(MICRO, get(paI), get(pbJ), get(edge), i32(4 * NR), get(kc), i32(1)),
+              Array.from({ length: (mr * nr) / 4 }, (_, q) => v128Store(get(edge), v128Zero(), 16 * q)),
+              call(MICRO, get(paI), get(pbJ), get(edge), i32(4 * nr), get(kc), i32(1)),
               addEdge,
             ]),
           inc(paI, mul(get(kc), i32(4 * mr))),
@@ -155,9 +157,9 @@ function macro({ mr }: KernelVariant): WasmFunction {
           inc(ir, i32(mr)),
           brIf(0, ltS(get(ir), get(mc))),
         ),
-        inc(pbJ, mul(get(kc), i32(4 * NR))),
-        inc(cJ, i32(4 * NR)),
-        inc(jr, i32(NR)),
+        inc(pbJ, get(pbStride)),
+        inc(cJ, i32(4 * nr)),
+        inc(jr, i32(nr)),
         brIf(0, ltS(get(jr), get(nc))),
       ),
     ],
@@ -222,46 +224,44 @@ function pack(lanes: number, fast: boolean): WasmFunction {
 }
 
 /**
- * chunk(a, b, c, rsA, csA, rsB, csB, ldc, N, K, rows, packA, packB, edge, beta): C[0..rows, 0..N]
- * = beta·C + A[0..rows, 0..K] · B[0..K, 0..N] (beta 1 where C holds the epilogue's terms), operands at byte addresses a, b with (row, column) strides in
- * bytes; packA, packB and edge are this thread's scratch. rows, N, K ≥ 1.
+ * chunk(a, c, rsA, csA, ldc, N, K, rows, packA, packedB, ldb, edge, beta): C[0..rows, 0..N] = beta·C +
+ * A[0..rows, 0..K] · B, with A at byte address a read through (row, column) strides in bytes and B
+ * already packed whole at packedB: K block by K block (KC rows of B, the last one shorter), each
+ * block its NR-column panels side by side (a panel kc · NR floats; ldb the bytes of one row of
+ * packed B, N rounded up to whole panels), so the macro-kernel reads a
+ * block as one stream the hardware prefetcher follows. packA and edge are this thread's scratch.
+ * rows, N, K ≥ 1. Per K block: pack A's rows (MC at a time; a band of at most MC rows packs each
+ * element once), then the macro-kernel sweeps all of N, each B panel used MC/MR times from L1.
  */
-function chunk(): WasmFunction {
-  const [a, b, c, rsA, csA, rsB, csB, ldc, N, K, rows, packA, packB, edge, beta] = Array.from({ length: 15 }, (_, i) => i);
-  const [jc, pc, ic, nc, kc, mc, lim] = Array.from({ length: 7 }, (_, i) => 15 + i);
+function chunk({ nr }: KernelVariant): WasmFunction {
+  const [a, c, rsA, csA, ldc, N, K, rows, packA, packedB, ldb, edge, beta] = Array.from({ length: 13 }, (_, i) => i);
+  const [pc, ic, kc, mc, lim] = Array.from({ length: 5 }, (_, i) => 13 + i);
   const limited = (dst: number, total: Code, at: number, size: number) => [
     set(dst, sub(total, get(at))),
     set(lim, i32(size)),
     set(dst, minS(dst, lim)),
   ];
   return {
-    params: new Array(15).fill(I32),
-    locals: new Array(7).fill(I32),
+    params: new Array(13).fill(I32),
+    locals: new Array(5).fill(I32),
     exportAs: 'chunk',
     body: [
-      set(jc, i32(0)),
+      set(pc, i32(0)),
       loop(
-        limited(nc, get(N), jc, NC),
-        set(pc, i32(0)),
+        limited(kc, get(K), pc, KC),
+        set(ic, i32(0)),
         loop(
-          limited(kc, get(K), pc, KC),
-          call(PACK_B, add(get(b), add(mul(get(pc), get(rsB)), mul(get(jc), get(csB)))),
-            get(csB), get(rsB), get(nc), get(kc), get(packB)),
-          set(ic, i32(0)),
-          loop(
-            limited(mc, get(rows), ic, MC),
-            call(PACK_A, add(get(a), add(mul(get(ic), get(rsA)), mul(get(pc), get(csA)))),
-              get(rsA), get(csA), get(mc), get(kc), get(packA)),
-            call(MACRO, get(packA), get(packB), add(get(c), add(mul(get(ic), get(ldc)), mul(get(jc), i32(4)))),
-              get(ldc), get(mc), get(nc), get(kc), get(edge), select(i32(1), get(beta), get(pc))),
-            inc(ic, i32(MC)),
-            brIf(0, ltS(get(ic), get(rows))),
-          ),
-          inc(pc, i32(KC)),
-          brIf(0, ltS(get(pc), get(K))),
+          limited(mc, get(rows), ic, MC),
+          call(PACK_A, add(get(a), add(mul(get(ic), get(rsA)), mul(get(pc), get(csA)))),
+            get(rsA), get(csA), get(mc), get(kc), get(packA)),
+          call(MACRO, get(packA), add(get(packedB), mul(get(pc), get(ldb))), mul(get(kc), i32(4 * nr)),
+            add(get(c), mul(get(ic), get(ldc))), get(ldc), get(mc), get(N), get(kc), get(edge),
+            select(i32(1), get(beta), get(pc))),
+          inc(ic, i32(MC)),
+          brIf(0, ltS(get(ic), get(rows))),
         ),
-        inc(jc, i32(NC)),
-        brIf(0, ltS(get(jc), get(N))),
+        inc(pc, i32(KC)),
+        brIf(0, ltS(get(pc), get(K))),
       ),
     ],
   };
@@ -303,8 +303,9 @@ export const MAX_PAGES = 32767;
 
 /** The module's bytes for one micro-kernel variant (its memory import asks for ≥ 1 page). */
 export function gemmModuleBytes(variant: KernelVariant): Uint8Array<ArrayBuffer> {
-  if ((variant.mr * NR) % 4 !== 0 || MC % variant.mr !== 0) throw new Error(`wasm gemm: MR ${variant.mr} must divide MC ${MC}`);
-  return wasmModule([micro(variant), macro(variant), pack(variant.mr, variant.mr === 4), pack(NR, true), chunk(), addRows()],
+  const { mr, nr } = variant;
+  if (nr % 4 !== 0 || MC % mr !== 0) throw new Error(`wasm gemm: MR ${mr} must divide MC ${MC} and NR ${nr} be a multiple of 4`);
+  return wasmModule([micro(variant), macro(variant), { ...pack(mr, mr % 4 === 0), exportAs: 'packA' }, { ...pack(nr, true), exportAs: 'packB' }, chunk(variant), addRows()],
     1, MAX_PAGES);
 }
 

@@ -8,10 +8,9 @@
 import { Worker } from 'node:worker_threads';
 import { CTL, CTL_BYTES, WORKER_SOURCE, runChunks, type ChunkExport } from './chunk-loop.js';
 
-/** One thread's scratch: packed A block, packed B block, edge tile (byte addresses). */
+/** One thread's scratch: packed A block, edge tile (byte addresses). */
 export interface Scratch {
   packA: number;
-  packB: number;
   edge: number;
 }
 
@@ -23,6 +22,7 @@ export class GemmPool {
     private readonly memory: WebAssembly.Memory,
     private readonly module: WebAssembly.Module,
     private readonly chunk: ChunkExport,
+    private readonly packB: ChunkExport,
     /** scratch[0] is the main thread's, scratch[t] worker t's. */
     private readonly scratch: Scratch[],
     /** The main thread claims no chunk, so workers run every one (tests of the worker path). */
@@ -49,8 +49,8 @@ export class GemmPool {
   }
 
   /**
-   * Runs one job: `write(ctl)` fills the job's slots (M, N, K, strides, table, chunk split),
-   * then `total` chunks run on up to `threads` threads (1: the main thread alone).
+   * Runs one job: `write(ctl)` fills the job's slots (M, N, K, strides, tables, task split),
+   * then `total` tasks run on up to `threads` threads (1: the main thread alone).
    */
   run(total: number, threads: number, write: (ctl: Int32Array) => void): void {
     const ctl = this.ctl;
@@ -63,6 +63,7 @@ export class GemmPool {
     write(ctl);
     ctl[CTL.next] = 0;
     ctl[CTL.done] = 0;
+    ctl[CTL.packed] = 0;
     ctl[CTL.total] = total;
     Atomics.store(ctl, CTL.gen, gen + 2);
     if (this.workersOnly && this.scratch.length === 1) throw new Error('wasm gemm: workersOnly needs threads ≥ 2');
@@ -71,7 +72,7 @@ export class GemmPool {
       Atomics.notify(ctl, CTL.gen, this.workersOnly ? this.scratch.length - 1 : threads - 1);
     }
     const s = this.scratch[0];
-    if (!this.workersOnly) runChunks(this.memory, this.chunk, s.packA, s.packB, s.edge, 0);
+    if (!this.workersOnly) runChunks(this.memory, this.chunk, this.packB, s.packA, s.edge, 0);
     for (let done = Atomics.load(ctl, CTL.done); done !== total; done = Atomics.load(ctl, CTL.done)) {
       Atomics.wait(ctl, CTL.done, done, 50);
     }
