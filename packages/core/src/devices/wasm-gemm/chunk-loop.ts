@@ -3,8 +3,11 @@
  * included, claims with an atomic add until none is left (a thread whose core is busy with another
  * process simply does fewer): first the pack tasks (a group of B's NR-column panels over all of K,
  * packed once into memory every thread reads), then the compute tasks (a band of rows of one
- * matrix of the batch, all of N). A compute task starts only once every pack task is done: the
- * job's one barrier, which waits only while another thread is still packing. The job lives in a
+ * matrix of the batch, all of N). A compute task starts only once every pack task is done and the
+ * main thread has copied A in (it copies B before it publishes the job, A while the workers start
+ * packing): the job's one barrier, which waits only while another thread is still packing. Each
+ * compute task flags its band of C when done, so the main thread copies finished bands out between
+ * its own tasks (while they are still in its cache) as the workers go on computing. The job lives in a
  * control block at the start of the shared memory (CTL, Int32 slots) and two tables: per matrix
  * its (A, C, packed B) byte addresses, per distinct B its (B, packed B) ones.
  *
@@ -55,24 +58,26 @@ export const CTL = {
   btable: 36,
   /** Bytes of one row of packed B: N rounded up to whole NR-column panels, × 4. */
   ldb: 37,
+  /** Byte address of one Int32 flag per compute task, set to 1 when its band of C is final. */
+  flags: 38,
 } as const;
 
 /** Bytes the control block takes. */
 export const CTL_BYTES = 256;
 
 /**
- * runChunks(memory, chunk, packB, packA, edge, thread): claims and runs tasks of the current job
- * until none is left; `chunk` and `packB` are the module's exports, packA and edge this thread's
- * scratch addresses.
+ * runChunks(memory, chunk, packB, packA, edge, thread, afterTask): claims and runs tasks of the
+ * current job until none is left; `chunk` and `packB` are the module's exports, packA and edge this
+ * thread's scratch addresses; afterTask (the main thread's, undefined on workers) runs after each.
  */
-export const RUN_CHUNKS_SOURCE = `function runChunks(memory, chunk, packB, packA, edge, thread) {
+export const RUN_CHUNKS_SOURCE = `function runChunks(memory, chunk, packB, packA, edge, thread, afterTask) {
   const i32 = new Int32Array(memory.buffer);
   const total = i32[${CTL.total}], cpm = i32[${CTL.chunksPerMatrix}], rpc = i32[${CTL.rowsPerChunk}];
   const M = i32[${CTL.M}], N = i32[${CTL.N}], K = i32[${CTL.K}];
   const rsA = i32[${CTL.rsA}], csA = i32[${CTL.csA}], rsB = i32[${CTL.rsB}], csB = i32[${CTL.csB}];
   const table = i32[${CTL.table}] >> 2, beta = i32[${CTL.beta}];
   const packTasks = i32[${CTL.packTasks}], groups = i32[${CTL.packGroups}], cols = i32[${CTL.packCols}];
-  const btable = i32[${CTL.btable}] >> 2, ldb = i32[${CTL.ldb}];
+  const btable = i32[${CTL.btable}] >> 2, ldb = i32[${CTL.ldb}], flags = i32[${CTL.flags}] >> 2;
   for (;;) {
     const c = Atomics.add(i32, ${CTL.next}, 1);
     if (c >= total) return;
@@ -85,9 +90,10 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, chunk, packB, packA
         const kc = Math.min(${KC}, K - pc);
         packB(src + pc * rsB, csB, rsB, lines, kc, dst + pc * ldb + j0 * kc * 4);
       }
-      if (Atomics.add(i32, ${CTL.packed}, 1) === packTasks - 1) Atomics.notify(i32, ${CTL.packed});
+      if (Atomics.add(i32, ${CTL.packed}, 1) === packTasks) Atomics.notify(i32, ${CTL.packed});
     } else {
-      for (let p = Atomics.load(i32, ${CTL.packed}); p !== packTasks; p = Atomics.load(i32, ${CTL.packed})) {
+      // packTasks + 1: the pack tasks and the main thread's copy of A
+      for (let p = Atomics.load(i32, ${CTL.packed}); p !== packTasks + 1; p = Atomics.load(i32, ${CTL.packed})) {
         Atomics.wait(i32, ${CTL.packed}, p, 50);
       }
       const b = c - packTasks;
@@ -96,14 +102,18 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, chunk, packB, packA
       const t = table + 3 * z;
       chunk(i32[t] + r0 * rsA, i32[t + 1] + r0 * N * 4, rsA, csA, N * 4, N, K, Math.min(rpc, M - r0),
         packA, i32[t + 2], ldb, edge, beta);
+      Atomics.store(i32, flags + b, 1);
     }
     Atomics.add(i32, ${CTL.ran} + thread, 1);
-    if (Atomics.add(i32, ${CTL.done}, 1) === total - 1) Atomics.notify(i32, ${CTL.done});
+    // every task: the main thread, once out of tasks, copies each band out as it is done
+    Atomics.add(i32, ${CTL.done}, 1);
+    Atomics.notify(i32, ${CTL.done});
+    if (afterTask) afterTask();
   }
 }`;
 
 export type ChunkExport = (...args: number[]) => void;
-export type RunChunks = (memory: WebAssembly.Memory, chunk: ChunkExport, packB: ChunkExport, packA: number, edge: number, thread: number) => void;
+export type RunChunks = (memory: WebAssembly.Memory, chunk: ChunkExport, packB: ChunkExport, packA: number, edge: number, thread: number, afterTask?: () => void) => void;
 
 export const runChunks = new Function(`return ${RUN_CHUNKS_SOURCE}`)() as RunChunks;
 

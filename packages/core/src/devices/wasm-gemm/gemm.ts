@@ -155,7 +155,8 @@ export class WasmGemm {
     const panels = Math.ceil(N / nr);
     const packedBytes = panels * K * nr * 4;
     const table = this.heap;
-    const btable = align(table + count * 12);
+    const flagsAt = align(table + count * 12);
+    const btable = align(flagsAt + count * M * 4);
     const aAt = align(btable + distinctB.size * 8);
     const bAt = align(aAt + sizeA * 4);
     const biasAt = align(bAt + sizeB * 4);
@@ -172,61 +173,92 @@ export class WasmGemm {
       f32.set(o.bias, biasAt / 4);
       this.addRows(cAt, count * M, N, biasAt);
     }
-    let t1 = performance.now();
-    let t2 = t1;
-    if (K > 0) {
-      f32.set(o.a, aAt / 4);
-      f32.set(o.b, bAt / 4);
-      for (const [ib, u] of distinctB) {
-        i32[btable / 4 + 2 * u] = bAt + ib * K * N * 4;
-        i32[btable / 4 + 2 * u + 1] = packedAt + u * packedBytes;
-      }
-      for (let z = 0; z < count; z++) {
-        i32[table / 4 + 3 * z] = aAt + aOf[z] * M * K * 4;
-        i32[table / 4 + 3 * z + 1] = cAt + z * M * N * 4;
-        i32[table / 4 + 3 * z + 2] = packedAt + distinctB.get(bOf[z])! * packedBytes;
-      }
-      this.times.bytesIn += 4 * (sizeA + sizeB + (o.bias ? N : 0) + (o.residual ? sizeC : 0));
-      const use = count * M * N * K >= this.threadedMacs ? Math.min(threads, this.threads) : 1;
-      // compute tasks: a band of rows each, about four per thread, whole micro-tiles, at most MC
-      // rows (so each of A's elements is packed once)
-      const bandsPerMatrix = Math.max(1, Math.ceil((4 * use) / count));
-      const rowsPerChunk = Math.min(M, Math.floor(MC / mr) * mr, Math.ceil(Math.ceil(M / bandsPerMatrix) / mr) * mr);
-      const chunksPerMatrix = Math.ceil(M / rowsPerChunk);
-      // pack tasks: B's panels in groups, about four per thread over all distinct Bs
-      const groups = use === 1 ? 1 : Math.min(panels, Math.ceil((4 * use) / distinctB.size));
-      const packCols = Math.ceil(panels / groups) * nr;
-      const packGroups = Math.ceil(N / packCols);
-      const packTasks = distinctB.size * packGroups;
-      t1 = performance.now();
-      this.pool.run(packTasks + count * chunksPerMatrix, use, (ctl) => {
-        ctl[CTL.chunksPerMatrix] = chunksPerMatrix;
-        ctl[CTL.rowsPerChunk] = rowsPerChunk;
-        ctl[CTL.M] = M;
-        ctl[CTL.N] = N;
-        ctl[CTL.K] = K;
-        ctl[CTL.rsA] = o.transA ? 4 : K * 4;
-        ctl[CTL.csA] = o.transA ? M * 4 : 4;
-        ctl[CTL.rsB] = o.transB ? 4 : N * 4;
-        ctl[CTL.csB] = o.transB ? K * 4 : 4;
-        ctl[CTL.table] = table;
-        ctl[CTL.btable] = btable;
-        ctl[CTL.beta] = beta;
-        ctl[CTL.packTasks] = packTasks;
-        ctl[CTL.packGroups] = packGroups;
-        ctl[CTL.packCols] = packCols;
-        ctl[CTL.ldb] = panels * nr * 4;
-      });
-      t2 = performance.now();
-    }
-    const c = f32.slice(cAt / 4, cAt / 4 + sizeC);
+    const out = new Float32Array(sizeC);
     const t = this.times;
     t.calls++;
-    t.copyInMs += t1 - t0;
-    t.kernelMs += t2 - t1;
-    t.copyOutMs += performance.now() - t2;
     t.bytesOut += 4 * sizeC;
-    return c;
+    if (K === 0) {
+      out.set(f32.subarray(cAt / 4, cAt / 4 + sizeC));
+      t.copyInMs += performance.now() - t0;
+      return out;
+    }
+    // B now: the pack tasks read it; A once the workers are woken (pool.run's main.start)
+    f32.set(o.b, bAt / 4);
+    for (const [ib, u] of distinctB) {
+      i32[btable / 4 + 2 * u] = bAt + ib * K * N * 4;
+      i32[btable / 4 + 2 * u + 1] = packedAt + u * packedBytes;
+    }
+    for (let z = 0; z < count; z++) {
+      i32[table / 4 + 3 * z] = aAt + aOf[z] * M * K * 4;
+      i32[table / 4 + 3 * z + 1] = cAt + z * M * N * 4;
+      i32[table / 4 + 3 * z + 2] = packedAt + distinctB.get(bOf[z])! * packedBytes;
+    }
+    t.bytesIn += 4 * (sizeA + sizeB + (o.bias ? N : 0) + (o.residual ? sizeC : 0));
+    const use = count * M * N * K >= this.threadedMacs ? Math.min(threads, this.threads) : 1;
+    // compute tasks: a band of rows each, about four per thread, whole micro-tiles, at most MC
+    // rows (so each of A's elements is packed once); one matrix's bands a multiple of the threads,
+    // so that 1024 rows are 2 × 5 bands of 105 rather than 8 of 120 and a ninth of 64
+    const mcRows = Math.floor(MC / mr) * mr;
+    let bandsPerMatrix = Math.max(Math.ceil((4 * use) / count), Math.ceil(M / mcRows));
+    if (count === 1) bandsPerMatrix = Math.ceil(bandsPerMatrix / use) * use;
+    const rowsPerChunk = Math.min(M, Math.ceil(Math.ceil(M / bandsPerMatrix) / mr) * mr);
+    const chunksPerMatrix = Math.ceil(M / rowsPerChunk);
+    const bands = count * chunksPerMatrix;
+    i32.fill(0, flagsAt / 4, flagsAt / 4 + bands);
+    // pack tasks: B's panels in groups, about four per thread over all distinct Bs
+    const groups = use === 1 ? 1 : Math.min(panels, Math.ceil((4 * use) / distinctB.size));
+    const packCols = Math.ceil(panels / groups) * nr;
+    const packGroups = Math.ceil(N / packCols);
+    const packTasks = distinctB.size * packGroups;
+    // bands of C are copied out in order, each once its flag is set
+    let copied = 0;
+    let copyOutMs = 0;
+    const copyOut = () => {
+      const t3 = performance.now();
+      const flags = new Int32Array(this.memory.buffer, flagsAt, bands);
+      for (; copied < bands && Atomics.load(flags, copied) === 1; copied++) {
+        const z = Math.floor(copied / chunksPerMatrix);
+        const from = z * M * N + (copied - z * chunksPerMatrix) * rowsPerChunk * N;
+        const to = Math.min(from + rowsPerChunk * N, (z + 1) * M * N);
+        out.set(new Float32Array(this.memory.buffer, cAt + from * 4, to - from), from);
+      }
+      copyOutMs += performance.now() - t3;
+    };
+    let t1 = performance.now();
+    let t2 = t1;
+    this.pool.run(packTasks + bands, use, (ctl) => {
+      ctl[CTL.chunksPerMatrix] = chunksPerMatrix;
+      ctl[CTL.rowsPerChunk] = rowsPerChunk;
+      ctl[CTL.M] = M;
+      ctl[CTL.N] = N;
+      ctl[CTL.K] = K;
+      ctl[CTL.rsA] = o.transA ? 4 : K * 4;
+      ctl[CTL.csA] = o.transA ? M * 4 : 4;
+      ctl[CTL.rsB] = o.transB ? 4 : N * 4;
+      ctl[CTL.csB] = o.transB ? K * 4 : 4;
+      ctl[CTL.table] = table;
+      ctl[CTL.btable] = btable;
+      ctl[CTL.flags] = flagsAt;
+      ctl[CTL.beta] = beta;
+      ctl[CTL.packTasks] = packTasks;
+      ctl[CTL.packGroups] = packGroups;
+      ctl[CTL.packCols] = packCols;
+      ctl[CTL.ldb] = panels * nr * 4;
+    }, {
+      start: () => {
+        new Float32Array(this.memory.buffer).set(o.a, aAt / 4);
+        t1 = performance.now();
+      },
+      afterTask: copyOut,
+      end: () => {
+        t2 = performance.now();
+        copyOut();
+      },
+    });
+    t.copyInMs += t1 - t0;
+    t.kernelMs += t2 - t1 - copyOutMs;
+    t.copyOutMs += performance.now() - t2 + copyOutMs;
+    return out;
   }
 
   /** Chunks each thread has run so far (index 0: the main thread), for benchmarks. */

@@ -14,6 +14,13 @@ export interface Scratch {
   edge: number;
 }
 
+/** The main thread's own part of a job, beside the tasks (gemm.ts: the copies in and out). */
+export interface MainWork {
+  start(): void;
+  afterTask(): void;
+  end(): void;
+}
+
 export class GemmPool {
   private workers: Worker[] = [];
   private readonly ctl: Int32Array;
@@ -50,9 +57,12 @@ export class GemmPool {
 
   /**
    * Runs one job: `write(ctl)` fills the job's slots (M, N, K, strides, tables, task split),
-   * then `total` tasks run on up to `threads` threads (1: the main thread alone).
+   * then `total` tasks run on up to `threads` threads (1: the main thread alone). The main thread
+   * runs `main.start` once the workers are woken (then counts it as the last pack task: the copy of
+   * A the compute tasks wait for), `main.afterTask` after each task it runs, and `main.end` once all
+   * are done.
    */
-  run(total: number, threads: number, write: (ctl: Int32Array) => void): void {
+  run(total: number, threads: number, write: (ctl: Int32Array) => void, main: MainWork): void {
     const ctl = this.ctl;
     const gen = Atomics.load(ctl, CTL.gen);
     // odd: writing. A worker still inside the previous job leaves it (its chunks are all claimed)
@@ -71,11 +81,15 @@ export class GemmPool {
       if (this.workers.length === 0) this.startWorkers();
       Atomics.notify(ctl, CTL.gen, this.workersOnly ? this.scratch.length - 1 : threads - 1);
     }
+    main.start();
+    if (Atomics.add(ctl, CTL.packed, 1) === ctl[CTL.packTasks]) Atomics.notify(ctl, CTL.packed);
     const s = this.scratch[0];
-    if (!this.workersOnly) runChunks(this.memory, this.chunk, this.packB, s.packA, s.edge, 0);
+    if (!this.workersOnly) runChunks(this.memory, this.chunk, this.packB, s.packA, s.edge, 0, main.afterTask);
     for (let done = Atomics.load(ctl, CTL.done); done !== total; done = Atomics.load(ctl, CTL.done)) {
+      main.afterTask();
       Atomics.wait(ctl, CTL.done, done, 50);
     }
+    main.end();
   }
 
   /** Chunks each thread has run since the pool started (index 0: the main thread). */
