@@ -1,11 +1,13 @@
 /**
  * The wasm device's GEMM (packages/core/src/devices/wasm-gemm) against the reference device
- * (float64) over random shapes: edge tiles on every side of the MR × 8 micro-tile and of the
- * MC/KC/NC blocks, both transposes, batches with broadcast batch dims, the bias and residual
- * epilogue; for the plain-SIMD kernel and (where the engine validates relaxed SIMD) the
- * relaxed-madd one, on 1 thread, on 2 (main thread and a worker claiming chunks, threadedMacs 0 so
- * every call is threaded) and on workers alone (the main thread claims none: the worker path runs
- * every case, whatever the scheduling).
+ * (float64) over random shapes: edge tiles on every side of the MR × NR micro-tile (4 × 8 plain,
+ * 3 × 12 relaxed) and of the MC/KC blocks, B's panels split into several pack tasks (threaded
+ * calls; N up to 529 makes up to 8 groups of panels), broadcast B packed once for the matrices
+ * sharing it, both transposes, batches with broadcast batch dims, the bias and residual epilogue,
+ * bands of C copied out as they finish; for the plain-SIMD kernel and (where the engine validates
+ * relaxed SIMD) the relaxed-madd one, on 1 thread, on 2 (main thread and a worker claiming tasks,
+ * threadedMacs 0 so every call is threaded) and on workers alone (the main thread claims none: the
+ * worker path runs every case, whatever the scheduling).
  *
  * Tolerance: ‖got − want‖ / max(‖want‖, ‖|A|·|B|‖) ≤ 1e-5. The kernel sums K terms in float32
  * in blocks of KC = 256 (each block's partial sum added into C), so its error is ~√256·2⁻²⁴ of the
@@ -49,7 +51,7 @@ const batchArb = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLen
   return fc.tuple(fc.constant(batch), operand, operand);
 });
 
-/** Mostly small dims around the tile sizes; now and then one past a block size (K > KC, N > NC, M > MC). */
+/** Mostly small dims around the tile sizes; now and then one past a block size (K > KC, M > 2·MC) or many panels wide (N ≈ 520). */
 const dimArb = (big: number) => fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 30 }) },
   { weight: 1, arbitrary: fc.integer({ min: big - 3, max: big + 9 }) });
 

@@ -2,13 +2,14 @@
  * The GEMM's WebAssembly module, emitted from this file (no binary blob, no build step): the
  * GotoBLAS schedule with a register-blocked SIMD128 micro-kernel.
  *
- *   chunk:  for jc in N step NC, for pc in K step KC: pack B[pc.., jc..] (KC × NC, panels of NR
- *           columns), then for ic in rows step MC: pack A[ic.., pc..] (MC × KC, panels of MR
- *           rows) and run the macro-kernel over the packed blocks.
+ *   B is packed once per call, before any chunk (chunk-loop.ts: pack tasks the threads share),
+ *   K block by K block, each block's NR-column panels side by side.
+ *   chunk:  a band of rows of C: for pc in K step KC: pack A[band, pc..] (≤ MC × KC, panels of MR
+ *           rows) and run the macro-kernel over it and B's K block pc (all of N).
  *   macro:  for each NR-wide B panel, for each MR-high A panel: the micro-kernel adds that
  *           MR × NR tile of A·B into C (edge tiles go through a zeroed scratch tile).
- *   micro:  MR × NR of C in 2·MR v128 accumulators; per step of k, B's row of NR = 8 floats is
- *           two v128.load, A's MR floats each a v128.load32_splat.
+ *   micro:  MR × NR of C in MR · NR/4 v128 accumulators; per step of k, B's row of NR floats is
+ *           NR/4 v128.load, A's MR floats each a v128.load32_splat.
  *
  * Packing is also where transposes and strides end: both pack routines read through (row, column)
  * strides in bytes, so the micro-kernel sees one layout for every matmul of a GPT step. Rows and
@@ -20,16 +21,15 @@ import {
   v128Load32Splat, v128Store, v128Zero, wasmModule,
 } from './wasm-bytes.js';
 
-/** B panels are two v128 wide. */
-/** B panels are NR = 8 columns wide in the shipped tiles (see PLAIN, RELAXED). */
 /**
- * Block sizes, BLIS's order: a B micro-panel (KC × NR, 8 KiB) stays in L1 while the A block
- * (MC × KC, 120 KiB) streams from L2 past it; the B block (KC × NC, 512 KiB) stays in L2. MC = 120
- * is a multiple of every micro-tile height tried (2 to 6, 8).
+ * Block sizes, BLIS's order: a B micro-panel (KC × NR, 12 KiB at NR 12) stays in L1 while the A
+ * block (MC × KC, 120 KiB) streams from L2 past it; B's K block streams from memory once per band
+ * (each panel then serves MC/MR micro-tiles), so it needs no NC blocking. MC = 120 is a multiple
+ * of every micro-tile height tried (2 to 6, 8). KC 384 and 512 measured the same as 256 (3×12
+ * relaxed, 120×512×1024 task, best of 60, loaded machine, 2026-12-01).
  */
 export const KC = 256;
 export const MC = 120;
-export const NC = 512;
 
 export interface KernelVariant {
   /** Rows of the micro-tile. */
@@ -41,9 +41,13 @@ export interface KernelVariant {
 }
 
 /**
- * The tiles shipped, by measurement (GFLOP per CPU-second, 1 thread, 240×256×512, loaded 2-core
- * machine, 2026-12-01): plain 4×8 28.6, 6×8 21; relaxed 4×8 32.8, 5×8 23, 6×8 26.7, 8×8 ≤ 21.
- * Past 4 rows V8 runs out of the 16 xmm registers (2·MR accumulators + B's two + the splat).
+ * The tiles shipped, by measurement (micro-kernel over L1-resident panels, best of 150 interleaved
+ * runs, FLOP per cycle of the clock measured in the same run (clock.ts), 2026-12-01, load 5):
+ * relaxed 3×12 15.2, 4×8 14.0, 2×16 14.1, 6×8 9.8; plain 4×8 11.6, 3×12 9.3. TurboFan issues
+ * every load of a k step before its multiply-adds, so a tile needs MR · NR/4 accumulators + NR/4
+ * B vectors + MR splats ≤ 15 xmm registers (V8 keeps xmm15 as scratch): 3×12 is 9 + 3 + 3, 6×8
+ * (12 + 2 + 6) spills; 4×8's 8 accumulators are just the 4-cycle FMA latency × 2 ports, with no slack.
+ * Plain SIMD has no FMA: mul + add on 3 ports caps it at 12 FLOP/cycle, which 4×8 nearly reaches.
  */
 export const PLAIN: KernelVariant = { mr: 4, nr: 8, relaxed: false };
 export const RELAXED: KernelVariant = { mr: 3, nr: 12, relaxed: true };
@@ -52,7 +56,7 @@ export const RELAXED: KernelVariant = { mr: 3, nr: 12, relaxed: true };
 const MICRO = 0;
 const MACRO = 1;
 const PACK_A = 2;
-const PACK_B = 3;
+// 3: packB, called from JavaScript (chunk-loop.ts) by its export
 
 const inc = (local: number, by: Code): Code => set(local, add(get(local), by));
 
