@@ -1,7 +1,7 @@
 /**
  * The wasm device's GEMM (packages/core/src/devices/wasm-gemm) against the reference device
- * (float64) over random shapes: edge tiles on every side of the MR × NR micro-tile (4 × 8 plain,
- * 3 × 12 relaxed) and of the MC/KC blocks, B's panels split into several pack tasks (threaded
+ * (float64) over random shapes: edge tiles on every side of the MR × NR micro-tile (4 × 8 plain;
+ * relaxed: 3 × 12, or 4 × 8 where it pads M and N less, both chosen among the small shapes) and of the MC/KC blocks, B's panels split into several pack tasks (threaded
  * calls; N up to 529 makes up to 8 groups of panels), broadcast B packed once for the matrices
  * sharing it, both transposes, batches with broadcast batch dims, the bias and residual epilogue,
  * bands of C copied out as they finish; for the plain-SIMD kernel and (where the engine validates
@@ -102,6 +102,15 @@ describe.each(variants)('wasm GEMM, $name', ({ relaxed }) => {
       const err = relErr(got, want, scale);
       expect(err, JSON.stringify({ ...c, err })).toBeLessThanOrEqual(TOL);
     }), runs(60));
+  });
+
+  it('runs its tiles by shape (the property above covers each: small M and N pick either)', () => {
+    const gemm = gemms['the main thread'];
+    const tiles = gemm.variants.map((v) => `${v.mr}×${v.nr}`);
+    expect(tiles).toEqual(relaxed ? ['3×12', '4×8'] : ['4×8']);
+    expect(tiles[gemm.kernelFor(1024, 1024)]).toBe(relaxed ? '3×12' : '4×8');
+    expect(tiles[gemm.kernelFor(64, 64)]).toBe('4×8');
+    expect(tiles[gemm.kernelFor(3, 12)]).toBe(relaxed ? '3×12' : '4×8');
   });
 
   it('K = 0 gives the epilogue alone; M or N = 0 an empty result', () => {

@@ -60,36 +60,50 @@ export const CTL = {
   ldb: 37,
   /** Byte address of one Int32 flag per compute task, set to 1 when its band of C is final. */
   flags: 38,
+  /** Which of the GEMM's modules (micro-tiles) runs this job: an index into runChunks's `kernels`. */
+  kernel: 39,
+  /**
+   * 1 when every matrix is one compute task with a B of its own (attention's batched products):
+   * that task packs its B itself, all of it in one group, and the job has no pack tasks.
+   */
+  ownB: 40,
 } as const;
 
 /** Bytes the control block takes. */
 export const CTL_BYTES = 256;
 
 /**
- * runChunks(memory, chunk, packB, packA, edge, thread, afterTask): claims and runs tasks of the
- * current job until none is left; `chunk` and `packB` are the module's exports, packA and edge this
- * thread's scratch addresses; afterTask (the main thread's, undefined on workers) runs after each.
+ * runChunks(memory, kernels, packA, edge, thread, afterTask): claims and runs tasks of the current
+ * job until none is left; `kernels` are the modules' exports ({ chunk, packB } per micro-tile, the
+ * job's CTL.kernel picks one), packA and edge this thread's scratch addresses; afterTask (the main
+ * thread's, undefined on workers) runs after each.
  */
-export const RUN_CHUNKS_SOURCE = `function runChunks(memory, chunk, packB, packA, edge, thread, afterTask) {
+export const RUN_CHUNKS_SOURCE = `function runChunks(memory, kernels, packA, edge, thread, afterTask) {
   const i32 = new Int32Array(memory.buffer);
+  const { chunk, packB } = kernels[i32[${CTL.kernel}]];
   const total = i32[${CTL.total}], cpm = i32[${CTL.chunksPerMatrix}], rpc = i32[${CTL.rowsPerChunk}];
   const M = i32[${CTL.M}], N = i32[${CTL.N}], K = i32[${CTL.K}];
   const rsA = i32[${CTL.rsA}], csA = i32[${CTL.csA}], rsB = i32[${CTL.rsB}], csB = i32[${CTL.csB}];
   const table = i32[${CTL.table}] >> 2, beta = i32[${CTL.beta}];
   const packTasks = i32[${CTL.packTasks}], groups = i32[${CTL.packGroups}], cols = i32[${CTL.packCols}];
   const btable = i32[${CTL.btable}] >> 2, ldb = i32[${CTL.ldb}], flags = i32[${CTL.flags}] >> 2;
+  const ownB = i32[${CTL.ownB}];
+  // group g of distinct B u; packed B is K block by K block, each block's panels side by side
+  // (kernel-module.ts, chunk)
+  const pack = (u, g) => {
+    const j0 = g * cols;
+    const src = i32[btable + 2 * u] + j0 * csB, dst = i32[btable + 2 * u + 1], lines = Math.min(cols, N - j0);
+    for (let pc = 0; pc < K; pc += ${KC}) {
+      const kc = Math.min(${KC}, K - pc);
+      packB(src + pc * rsB, csB, rsB, lines, kc, dst + pc * ldb + j0 * kc * 4);
+    }
+  };
   for (;;) {
     const c = Atomics.add(i32, ${CTL.next}, 1);
     if (c >= total) return;
     if (c < packTasks) {
       const u = (c / groups) | 0;
-      const j0 = (c - u * groups) * cols;
-      const src = i32[btable + 2 * u] + j0 * csB, dst = i32[btable + 2 * u + 1], lines = Math.min(cols, N - j0);
-      // packed B is K block by K block, each block's panels side by side (kernel-module.ts, chunk)
-      for (let pc = 0; pc < K; pc += ${KC}) {
-        const kc = Math.min(${KC}, K - pc);
-        packB(src + pc * rsB, csB, rsB, lines, kc, dst + pc * ldb + j0 * kc * 4);
-      }
+      pack(u, c - u * groups);
       if (Atomics.add(i32, ${CTL.packed}, 1) === packTasks) Atomics.notify(i32, ${CTL.packed});
     } else {
       // packTasks + 1: the pack tasks and the main thread's copy of A
@@ -100,20 +114,27 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, chunk, packB, packA
       const z = (b / cpm) | 0;
       const r0 = (b - z * cpm) * rpc;
       const t = table + 3 * z;
+      if (ownB) pack(z, 0);
       chunk(i32[t] + r0 * rsA, i32[t + 1] + r0 * N * 4, rsA, csA, N * 4, N, K, Math.min(rpc, M - r0),
         packA, i32[t + 2], ldb, edge, beta);
       Atomics.store(i32, flags + b, 1);
     }
     Atomics.add(i32, ${CTL.ran} + thread, 1);
-    // every task: the main thread, once out of tasks, copies each band out as it is done
+    // a worker's every task: the main thread, once out of tasks, copies bands out as they are done
+    // (the main thread itself never waits on its own tasks, so it skips the notify's cost)
     Atomics.add(i32, ${CTL.done}, 1);
-    Atomics.notify(i32, ${CTL.done});
+    if (thread !== 0) Atomics.notify(i32, ${CTL.done});
     if (afterTask) afterTask();
   }
 }`;
 
 export type ChunkExport = (...args: number[]) => void;
-export type RunChunks = (memory: WebAssembly.Memory, chunk: ChunkExport, packB: ChunkExport, packA: number, edge: number, thread: number, afterTask?: () => void) => void;
+/** One module's entry points. */
+export interface KernelExports {
+  chunk: ChunkExport;
+  packB: ChunkExport;
+}
+export type RunChunks = (memory: WebAssembly.Memory, kernels: KernelExports[], packA: number, edge: number, thread: number, afterTask?: () => void) => void;
 
 export const runChunks = new Function(`return ${RUN_CHUNKS_SOURCE}`)() as RunChunks;
 
@@ -124,8 +145,8 @@ export const runChunks = new Function(`return ${RUN_CHUNKS_SOURCE}`)() as RunChu
  */
 export const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { memory, module, packA, edge, thread } = workerData;
-const { chunk, packB } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const { memory, modules, packA, edge, thread } = workerData;
+const kernels = modules.map((module) => new WebAssembly.Instance(module, { env: { memory } }).exports);
 const runChunks = (${RUN_CHUNKS_SOURCE});
 const ctl = new Int32Array(memory.buffer, 0, ${CTL_BYTES / 4});
 let seen = 0;
@@ -137,7 +158,7 @@ for (;;) {
   }
   if (Atomics.load(ctl, ${CTL.exit}) === 1) break;
   Atomics.add(ctl, ${CTL.busy}, 1);
-  if (Atomics.load(ctl, ${CTL.gen}) === g) runChunks(memory, chunk, packB, packA, edge, thread);
+  if (Atomics.load(ctl, ${CTL.gen}) === g) runChunks(memory, kernels, packA, edge, thread);
   Atomics.sub(ctl, ${CTL.busy}, 1);
   Atomics.notify(ctl, ${CTL.busy});
   seen = g;

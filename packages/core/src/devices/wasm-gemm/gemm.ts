@@ -16,7 +16,7 @@ import { broadcastStrides, sizeOf } from '../../shape.js';
 import type { Shape } from '../device.js';
 import { matmulGeometry } from '../gpujs/kernels/matmul.js';
 import { CTL, CTL_BYTES } from './chunk-loop.js';
-import { KC, MAX_PAGES, MC, PLAIN, RELAXED, gemmModuleBytes, type KernelVariant } from './kernel-module.js';
+import { KC, MAX_PAGES, MC, PLAIN, RELAXED, RELAXED_4X8, gemmModuleBytes, type KernelVariant } from './kernel-module.js';
 import { GemmPool, type Scratch } from './pool.js';
 import { relaxedSimdAvailable } from './relaxed.js';
 
@@ -34,7 +34,7 @@ export interface WasmGemmOptions {
   threads?: number;
   /** Use the relaxed-madd 6×8 kernel: 'auto' (default) where the engine validates it. */
   relaxed?: boolean | 'auto';
-  /** The micro-kernel, overriding `relaxed` (benchmarks compare tile shapes with it). */
+  /** The one micro-kernel, overriding `relaxed` (benchmarks compare tile shapes with it). */
   variant?: KernelVariant;
   /** Multiply-adds from which a call uses the workers (default THREADED_MACS; tests set 0). */
   threadedMacs?: number;
@@ -67,7 +67,10 @@ export interface GemmTimes {
 const noTimes = (): GemmTimes => ({ calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0 });
 
 export class WasmGemm {
+  /** The main micro-tile (relaxed: 3 × 12, with 4 × 8 for the shapes it pads less; see kernelFor). */
   readonly variant: KernelVariant;
+  /** Every tile this GEMM has a module for, `variant` first. */
+  readonly variants: KernelVariant[];
   /** Running totals (benchmarks read and reset them: `times = ...`). */
   times: GemmTimes = noTimes();
   readonly threads: number;
@@ -86,25 +89,41 @@ export class WasmGemm {
     const relaxed = options.relaxed ?? 'auto';
     this.variant = options.variant ?? ((relaxed === 'auto' ? relaxedSimdAvailable() : relaxed) ? RELAXED : PLAIN);
     if (this.variant.relaxed && !relaxedSimdAvailable()) throw new Error('wasm gemm: relaxed SIMD asked for, but this engine does not validate it');
-    const scratchBytes = align(MC * KC * 4) + align(this.variant.mr * this.variant.nr * 4);
+    this.variants = options.variant ? [options.variant] : this.variant === RELAXED ? [RELAXED, RELAXED_4X8] : [this.variant];
+    const edgeBytes = Math.max(...this.variants.map((v) => align(v.mr * v.nr * 4)));
+    const scratchBytes = align(MC * KC * 4) + edgeBytes;
     this.heap = CTL_BYTES + this.threads * scratchBytes;
     this.memory = new WebAssembly.Memory({ initial: Math.ceil(this.heap / PAGE) + 16, maximum: MAX_PAGES, shared: true });
-    const module = new WebAssembly.Module(gemmModuleBytes(this.variant));
-    const exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as {
+    const modules = this.variants.map((v) => new WebAssembly.Module(gemmModuleBytes(v)));
+    const kernels = modules.map((module) => new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as {
       chunk: (...args: number[]) => void;
       packB: (...args: number[]) => void;
       addRows: (c: number, rows: number, n: number, v: number) => void;
-    };
-    this.addRows = exports.addRows;
+    });
+    this.addRows = kernels[0].addRows;
     const scratch: Scratch[] = Array.from({ length: this.threads }, (_, t) => {
       const packA = CTL_BYTES + t * scratchBytes;
       return { packA, edge: packA + align(MC * KC * 4) };
     });
-    this.pool = new GemmPool(this.memory, module, exports.chunk, exports.packB, scratch, options.workersOnly);
+    this.pool = new GemmPool(this.memory, modules, kernels, scratch, options.workersOnly);
   }
 
   get description(): string {
     return `wasm GEMM (SIMD128 ${this.variant.mr}×${this.variant.nr}${this.variant.relaxed ? ' relaxed madd' : ''}, ${this.threads} thread${this.threads > 1 ? 's' : ''})`;
+  }
+
+  /**
+   * The tile for an M × N product (index into `variants`): the least padded work (M and N rounded
+   * up to the tile) per FLOP/cycle its micro-kernel measured. 1024²: 3 × 12; 64 × 64: 4 × 8.
+   */
+  kernelFor(M: number, N: number): number {
+    let best = 0;
+    let bestCost = Infinity;
+    this.variants.forEach(({ mr, nr, flopPerCycle = 1 }, k) => {
+      const cost = (Math.ceil(M / mr) * mr * Math.ceil(N / nr) * nr) / flopPerCycle;
+      if (cost < bestCost) [best, bestCost] = [k, cost];
+    });
+    return best;
   }
 
   /** Makes the memory at least `bytes` long. */
@@ -151,7 +170,8 @@ export class WasmGemm {
       bOf[z] = ib;
       for (let d = index.length - 1; d >= 0 && ++index[d] === o.batch[d]; d--) index[d] = 0;
     }
-    const { mr, nr } = this.variant;
+    const kernel = this.kernelFor(M, N);
+    const { mr, nr } = this.variants[kernel];
     const panels = Math.ceil(N / nr);
     const packedBytes = panels * K * nr * 4;
     const table = this.heap;
@@ -206,21 +226,29 @@ export class WasmGemm {
     const bands = count * chunksPerMatrix;
     i32.fill(0, flagsAt / 4, flagsAt / 4 + bands);
     // pack tasks: B's panels in groups, about four per thread over all distinct Bs
-    const groups = use === 1 ? 1 : Math.min(panels, Math.ceil((4 * use) / distinctB.size));
+    const ownB = chunksPerMatrix === 1 && distinctB.size === count && count > 1;
+    const groups = use === 1 || ownB ? 1 : Math.min(panels, Math.ceil((4 * use) / distinctB.size));
     const packCols = Math.ceil(panels / groups) * nr;
     const packGroups = Math.ceil(N / packCols);
-    const packTasks = distinctB.size * packGroups;
-    // bands of C are copied out in order, each once its flag is set
+    const packTasks = ownB ? 0 : distinctB.size * packGroups;
+    // bands of C are copied out in order once their flags are set, a run of finished bands (adjacent
+    // in C) by one copy, and between tasks only once 64 KiB are ready (small bands: one copy at the end)
     let copied = 0;
     let copyOutMs = 0;
-    const copyOut = () => {
+    const bandStart = (band: number) => {
+      const z = Math.floor(band / chunksPerMatrix);
+      return Math.min(z * M * N + (band - z * chunksPerMatrix) * rowsPerChunk * N, (z + 1) * M * N);
+    };
+    const copyOut = (atEnd: boolean) => {
       const t3 = performance.now();
       const flags = new Int32Array(this.memory.buffer, flagsAt, bands);
-      for (; copied < bands && Atomics.load(flags, copied) === 1; copied++) {
-        const z = Math.floor(copied / chunksPerMatrix);
-        const from = z * M * N + (copied - z * chunksPerMatrix) * rowsPerChunk * N;
-        const to = Math.min(from + rowsPerChunk * N, (z + 1) * M * N);
+      let ready = copied;
+      while (ready < bands && Atomics.load(flags, ready) === 1) ready++;
+      const from = bandStart(copied);
+      const to = ready === bands ? sizeC : bandStart(ready);
+      if (to > from && (atEnd || to - from >= 16384)) {
         out.set(new Float32Array(this.memory.buffer, cAt + from * 4, to - from), from);
+        copied = ready;
       }
       copyOutMs += performance.now() - t3;
     };
@@ -244,15 +272,17 @@ export class WasmGemm {
       ctl[CTL.packGroups] = packGroups;
       ctl[CTL.packCols] = packCols;
       ctl[CTL.ldb] = panels * nr * 4;
+      ctl[CTL.kernel] = kernel;
+      ctl[CTL.ownB] = ownB ? 1 : 0;
     }, {
       start: () => {
         new Float32Array(this.memory.buffer).set(o.a, aAt / 4);
         t1 = performance.now();
       },
-      afterTask: copyOut,
+      afterTask: () => copyOut(false),
       end: () => {
         t2 = performance.now();
-        copyOut();
+        copyOut(true);
       },
     });
     t.copyInMs += t1 - t0;

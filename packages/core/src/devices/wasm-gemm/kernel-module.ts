@@ -38,6 +38,11 @@ export interface KernelVariant {
   nr: number;
   /** f32x4.relaxed_madd instead of f32x4.mul + f32x4.add. */
   relaxed: boolean;
+  /**
+   * FLOP per cycle its micro-kernel measured (below): with the tile's padding of M and N, what a
+   * call weighs to choose between the GEMM's tiles (gemm.ts, kernelFor).
+   */
+  flopPerCycle?: number;
 }
 
 /**
@@ -49,8 +54,13 @@ export interface KernelVariant {
  * (12 + 2 + 6) spills; 4×8's 8 accumulators are just the 4-cycle FMA latency × 2 ports, with no slack.
  * Plain SIMD has no FMA: mul + add on 3 ports caps it at 12 FLOP/cycle, which 4×8 nearly reaches.
  */
-export const PLAIN: KernelVariant = { mr: 4, nr: 8, relaxed: false };
-export const RELAXED: KernelVariant = { mr: 3, nr: 12, relaxed: true };
+export const PLAIN: KernelVariant = { mr: 4, nr: 8, relaxed: false, flopPerCycle: 11.6 };
+export const RELAXED: KernelVariant = { mr: 3, nr: 12, relaxed: true, flopPerCycle: 15.2 };
+/**
+ * Relaxed SIMD's second tile: 4 × 8 wastes nothing where M and N are multiples of 4 and 8 but not
+ * of 3 and 12 (attention's 64 × 64 products: 3 × 12 pads them to 66 × 72 and was 25% slower there).
+ */
+export const RELAXED_4X8: KernelVariant = { mr: 4, nr: 8, relaxed: true, flopPerCycle: 14.0 };
 
 /** Function indices inside the module. */
 const MICRO = 0;

@@ -6,7 +6,7 @@
  * finds no chunk left, so no call ever waits for a worker to start.
  */
 import { Worker } from 'node:worker_threads';
-import { CTL, CTL_BYTES, WORKER_SOURCE, runChunks, type ChunkExport } from './chunk-loop.js';
+import { CTL, CTL_BYTES, type KernelExports, WORKER_SOURCE, runChunks } from './chunk-loop.js';
 
 /** One thread's scratch: packed A block, edge tile (byte addresses). */
 export interface Scratch {
@@ -27,9 +27,9 @@ export class GemmPool {
 
   constructor(
     private readonly memory: WebAssembly.Memory,
-    private readonly module: WebAssembly.Module,
-    private readonly chunk: ChunkExport,
-    private readonly packB: ChunkExport,
+    /** The GEMM's modules (one per micro-tile) and, in the same order, their exports on this thread. */
+    private readonly modules: WebAssembly.Module[],
+    private readonly kernels: KernelExports[],
     /** scratch[0] is the main thread's, scratch[t] worker t's. */
     private readonly scratch: Scratch[],
     /** The main thread claims no chunk, so workers run every one (tests of the worker path). */
@@ -44,7 +44,7 @@ export class GemmPool {
 
   private startWorkers(): void {
     for (let t = 1; t < this.scratch.length; t++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { memory: this.memory, module: this.module, ...this.scratch[t], thread: t } });
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { memory: this.memory, modules: this.modules, ...this.scratch[t], thread: t } });
       // idle workers sleep in Atomics.wait: they must not keep the process alive
       w.unref();
       w.on('error', (err) => {
@@ -84,7 +84,7 @@ export class GemmPool {
     main.start();
     if (Atomics.add(ctl, CTL.packed, 1) === ctl[CTL.packTasks]) Atomics.notify(ctl, CTL.packed);
     const s = this.scratch[0];
-    if (!this.workersOnly) runChunks(this.memory, this.chunk, this.packB, s.packA, s.edge, 0, main.afterTask);
+    if (!this.workersOnly) runChunks(this.memory, this.kernels, s.packA, s.edge, 0, main.afterTask);
     for (let done = Atomics.load(ctl, CTL.done); done !== total; done = Atomics.load(ctl, CTL.done)) {
       main.afterTask();
       Atomics.wait(ctl, CTL.done, done, 50);
