@@ -34,17 +34,22 @@ const a = Float32Array.from({ length: n * n }, () => Math.random() - 0.5);
 const b = Float32Array.from({ length: n * n }, () => Math.random() - 0.5);
 const operands = { a, aShape: [n, n], b, bShape: [n, n], transA: false, transB: false, batch: [] };
 
-/** Median ms of `reps` warm calls (two untimed first: compile and tier-up). */
+/** Median ms of `reps` warm calls (two untimed first: compile and tier-up), and the split of the timed ones. */
 function timeOurs(gemm) {
   for (let i = 0; i < 2; i++) gemm.matmul(operands);
+  gemm.times = { calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0, tasks: 0, mainTasks: 0, mainIdleMs: 0 };
   const ts = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
     gemm.matmul(operands);
     ts.push(performance.now() - t0);
   }
+  const t = gemm.times;
+  splits.set(gemm.description, `copy in ${(t.copyInMs / reps).toFixed(2)} ms, out ${(t.copyOutMs / reps).toFixed(2)} ms; main thread ran ${t.mainTasks}/${t.tasks} tasks, idle ${(t.mainIdleMs / reps).toFixed(2)} ms a call`);
   return median(ts);
 }
+/** Per GEMM, the last round's split of a call (copies, the main thread's share of tasks). */
+const splits = new Map();
 
 const NUMPY = `
 import sys, time, numpy as np
@@ -110,12 +115,13 @@ const rows = [...results].map(([name, ms]) => {
   const m = median(ms);
   const vsNumpy = / 1 thread/.test(name) ? numpy1 / m : numpy2 / m;
   const threadCount = / 1 thread/.test(name) ? 1 : 2;
-  return { name, ms: m, gflops: gflops(m), flopPerCycle: gflops(m) / ghz / threadCount, rounds: ms.map((t) => Math.round(t * 100) / 100), loads: loads.get(name), vsNumpySameThreads: vsNumpy };
+  return { name, split: splits.get(name), ms: m, gflops: gflops(m), flopPerCycle: gflops(m) / ghz / threadCount, rounds: ms.map((t) => Math.round(t * 100) / 100), loads: loads.get(name), vsNumpySameThreads: vsNumpy };
 });
 const host = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100) };
 console.log(`matmul ${n}×${n}×${n}, float32; ${rounds} rounds × ${reps} reps; ${new Date().toISOString()}; load average ${host.loadavg.join(' ')} on ${host.cpus} CPUs; clock ≈ ${ghz.toFixed(2)} GHz (rounds: ${clocks.map((c) => c.toFixed(2)).join(' ')})`);
 console.log('what | ms (median of rounds) | GFLOP/s | FLOP/cycle per thread | × NumPy on as many threads | per round (ms) | load per round');
 for (const r of rows) console.log(`${r.name} | ${r.ms.toFixed(2)} | ${r.gflops.toFixed(1)} | ${r.flopPerCycle.toFixed(1)} | ${r.vsNumpySameThreads.toFixed(2)} | ${r.rounds.join(' ')} | ${(r.loads ?? []).join(' ')}`);
+for (const [name, split] of splits) console.log(`${name}, last round: ${split}`);
 mkdirSync('bench-results', { recursive: true });
 writeFileSync(`bench-results/gemm-${n}.json`, `${JSON.stringify({ n, rounds, reps, rows, host, clockGHz: clocks, date: new Date().toISOString() }, null, 2)}\n`);
 console.log(`\nwrote bench-results/gemm-${n}.json`);

@@ -62,9 +62,14 @@ export interface GemmTimes {
   copyOutMs: number;
   bytesIn: number;
   bytesOut: number;
+  /** Tasks of all calls, and how many the main thread ran (the thread split). */
+  tasks: number;
+  mainTasks: number;
+  /** Time the main thread, out of tasks, waited for the workers' last ones. */
+  mainIdleMs: number;
 }
 
-const noTimes = (): GemmTimes => ({ calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0 });
+const noTimes = (): GemmTimes => ({ calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0, tasks: 0, mainTasks: 0, mainIdleMs: 0 });
 
 export class WasmGemm {
   /** The main micro-tile (relaxed: 3 × 12, with 4 × 8 for the shapes it pads less; see kernelFor). */
@@ -254,7 +259,7 @@ export class WasmGemm {
     };
     let t1 = performance.now();
     let t2 = t1;
-    this.pool.run(packTasks + bands, use, (ctl) => {
+    const job = this.pool.run(packTasks + bands, use, (ctl) => {
       ctl[CTL.chunksPerMatrix] = chunksPerMatrix;
       ctl[CTL.rowsPerChunk] = rowsPerChunk;
       ctl[CTL.M] = M;
@@ -285,6 +290,9 @@ export class WasmGemm {
         copyOut(true);
       },
     });
+    t.tasks += packTasks + bands;
+    t.mainTasks += job.mainTasks;
+    t.mainIdleMs += job.mainIdleMs;
     t.copyInMs += t1 - t0;
     t.kernelMs += t2 - t1 - copyOutMs;
     t.copyOutMs += performance.now() - t2 + copyOutMs;

@@ -21,6 +21,12 @@ export interface MainWork {
   end(): void;
 }
 
+/** How a job went on the main thread: tasks it ran, and how long it then waited for the workers'. */
+export interface JobStats {
+  mainTasks: number;
+  mainIdleMs: number;
+}
+
 export class GemmPool {
   private workers: Worker[] = [];
   private readonly ctl: Int32Array;
@@ -62,8 +68,9 @@ export class GemmPool {
    * A the compute tasks wait for), `main.afterTask` after each task it runs, and `main.end` once all
    * are done.
    */
-  run(total: number, threads: number, write: (ctl: Int32Array) => void, main: MainWork): void {
+  run(total: number, threads: number, write: (ctl: Int32Array) => void, main: MainWork): JobStats {
     const ctl = this.ctl;
+    const ranBefore = Atomics.load(ctl, CTL.ran);
     const gen = Atomics.load(ctl, CTL.gen);
     // odd: writing. A worker still inside the previous job leaves it (its chunks are all claimed)
     Atomics.store(ctl, CTL.gen, gen + 1);
@@ -85,11 +92,14 @@ export class GemmPool {
     if (Atomics.add(ctl, CTL.packed, 1) === ctl[CTL.packTasks]) Atomics.notify(ctl, CTL.packed);
     const s = this.scratch[0];
     if (!this.workersOnly) runChunks(this.memory, this.kernels, s.packA, s.edge, 0, main.afterTask);
+    const idleFrom = performance.now();
     for (let done = Atomics.load(ctl, CTL.done); done !== total; done = Atomics.load(ctl, CTL.done)) {
       main.afterTask();
       Atomics.wait(ctl, CTL.done, done, 50);
     }
+    const mainIdleMs = performance.now() - idleFrom;
     main.end();
+    return { mainTasks: Atomics.load(ctl, CTL.ran) - ranBefore, mainIdleMs };
   }
 
   /** Chunks each thread has run since the pool started (index 0: the main thread). */
