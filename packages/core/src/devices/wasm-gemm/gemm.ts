@@ -198,14 +198,12 @@ export class WasmGemm {
       f32.set(o.bias, biasAt / 4);
       this.addRows(cAt, count * M, N, biasAt);
     }
-    const out = new Float32Array(sizeC);
     const t = this.times;
     t.calls++;
     t.bytesOut += 4 * sizeC;
     if (K === 0) {
-      out.set(f32.subarray(cAt / 4, cAt / 4 + sizeC));
       t.copyInMs += performance.now() - t0;
-      return out;
+      return f32.slice(cAt / 4, cAt / 4 + sizeC);
     }
     // B now: the pack tasks read it; A once the workers are woken (pool.run's main.start)
     f32.set(o.b, bAt / 4);
@@ -240,6 +238,7 @@ export class WasmGemm {
     // in C) by one copy, and between tasks only once 64 KiB are ready (small bands: one copy at the end)
     let copied = 0;
     let copyOutMs = 0;
+    let out: Float32Array | null = null;
     const bandStart = (band: number) => {
       const z = Math.floor(band / chunksPerMatrix);
       return Math.min(z * M * N + (band - z * chunksPerMatrix) * rowsPerChunk * N, (z + 1) * M * N);
@@ -252,7 +251,10 @@ export class WasmGemm {
       const from = bandStart(copied);
       const to = ready === bands ? sizeC : bandStart(ready);
       if (to > from && (atEnd || to - from >= 16384)) {
-        out.set(new Float32Array(this.memory.buffer, cAt + from * 4, to - from), from);
+        const band = new Float32Array(this.memory.buffer, cAt + from * 4, to - from);
+        // all of C at once (small bands: the end of the call) is one slice, not a zeroed array filled
+        if (!out && to - from === sizeC) out = band.slice();
+        else (out ??= new Float32Array(sizeC)).set(band, from);
         copied = ready;
       }
       copyOutMs += performance.now() - t3;
@@ -296,7 +298,7 @@ export class WasmGemm {
     t.copyInMs += t1 - t0;
     t.kernelMs += t2 - t1 - copyOutMs;
     t.copyOutMs += performance.now() - t2 + copyOutMs;
-    return out;
+    return out!;
   }
 
   /** Chunks each thread has run so far (index 0: the main thread), for benchmarks. */
