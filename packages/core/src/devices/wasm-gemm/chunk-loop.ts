@@ -63,22 +63,26 @@ export const CTL = {
   /** Which of the GEMM's modules (micro-tiles) runs this job: an index into runChunks's `kernels`. */
   kernel: 39,
   /**
-   * 1 when every matrix is one compute task with a B of its own (attention's batched products):
-   * that task packs its B itself, all of it in one group, and the job has no pack tasks.
+   * 1 when every matrix is one compute task with a small B of its own (attention's batched
+   * products): that task packs its B itself into its thread's scratch (OWN_B_FLOATS, where it stays
+   * in cache), and the job has no pack tasks.
    */
   ownB: 40,
 } as const;
+
+/** Floats of a thread's scratch for a B its compute task packs itself (CTL.ownB): 64 KiB. */
+export const OWN_B_FLOATS = 16384;
 
 /** Bytes the control block takes. */
 export const CTL_BYTES = 256;
 
 /**
- * runChunks(memory, kernels, packA, edge, thread, afterTask): claims and runs tasks of the current
- * job until none is left; `kernels` are the modules' exports ({ chunk, packB } per micro-tile, the
- * job's CTL.kernel picks one), packA and edge this thread's scratch addresses; afterTask (the main
+ * runChunks(memory, kernels, packA, edge, ownB, thread, afterTask): claims and runs tasks of the
+ * current job until none is left; `kernels` are the modules' exports ({ chunk, packB } per micro-tile,
+ * the job's CTL.kernel picks one), packA, edge and ownB this thread's scratch addresses; afterTask (the main
  * thread's, undefined on workers) runs after each.
  */
-export const RUN_CHUNKS_SOURCE = `function runChunks(memory, kernels, packA, edge, thread, afterTask) {
+export const RUN_CHUNKS_SOURCE = `function runChunks(memory, kernels, packA, edge, ownBAt, thread, afterTask) {
   const i32 = new Int32Array(memory.buffer);
   const { chunk, packB } = kernels[i32[${CTL.kernel}]];
   const total = i32[${CTL.total}], cpm = i32[${CTL.chunksPerMatrix}], rpc = i32[${CTL.rowsPerChunk}];
@@ -90,9 +94,9 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, kernels, packA, edg
   const ownB = i32[${CTL.ownB}];
   // group g of distinct B u; packed B is K block by K block, each block's panels side by side
   // (kernel-module.ts, chunk)
-  const pack = (u, g) => {
+  const pack = (u, g, dst) => {
     const j0 = g * cols;
-    const src = i32[btable + 2 * u] + j0 * csB, dst = i32[btable + 2 * u + 1], lines = Math.min(cols, N - j0);
+    const src = i32[btable + 2 * u] + j0 * csB, lines = Math.min(cols, N - j0);
     for (let pc = 0; pc < K; pc += ${KC}) {
       const kc = Math.min(${KC}, K - pc);
       packB(src + pc * rsB, csB, rsB, lines, kc, dst + pc * ldb + j0 * kc * 4);
@@ -103,7 +107,7 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, kernels, packA, edg
     if (c >= total) return;
     if (c < packTasks) {
       const u = (c / groups) | 0;
-      pack(u, c - u * groups);
+      pack(u, c - u * groups, i32[btable + 2 * u + 1]);
       if (Atomics.add(i32, ${CTL.packed}, 1) === packTasks) Atomics.notify(i32, ${CTL.packed});
     } else {
       // packTasks + 1: the pack tasks and the main thread's copy of A
@@ -114,9 +118,9 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, kernels, packA, edg
       const z = (b / cpm) | 0;
       const r0 = (b - z * cpm) * rpc;
       const t = table + 3 * z;
-      if (ownB) pack(z, 0);
+      if (ownB) pack(z, 0, ownBAt);
       chunk(i32[t] + r0 * rsA, i32[t + 1] + r0 * N * 4, rsA, csA, N * 4, N, K, Math.min(rpc, M - r0),
-        packA, i32[t + 2], ldb, edge, beta);
+        packA, ownB ? ownBAt : i32[t + 2], ldb, edge, beta);
       Atomics.store(i32, flags + b, 1);
     }
     Atomics.add(i32, ${CTL.ran} + thread, 1);
@@ -134,7 +138,7 @@ export interface KernelExports {
   chunk: ChunkExport;
   packB: ChunkExport;
 }
-export type RunChunks = (memory: WebAssembly.Memory, kernels: KernelExports[], packA: number, edge: number, thread: number, afterTask?: () => void) => void;
+export type RunChunks = (memory: WebAssembly.Memory, kernels: KernelExports[], packA: number, edge: number, ownB: number, thread: number, afterTask?: () => void) => void;
 
 export const runChunks = new Function(`return ${RUN_CHUNKS_SOURCE}`)() as RunChunks;
 
@@ -145,7 +149,7 @@ export const runChunks = new Function(`return ${RUN_CHUNKS_SOURCE}`)() as RunChu
  */
 export const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { memory, modules, packA, edge, thread } = workerData;
+const { memory, modules, packA, edge, ownB, thread } = workerData;
 const kernels = modules.map((module) => new WebAssembly.Instance(module, { env: { memory } }).exports);
 const runChunks = (${RUN_CHUNKS_SOURCE});
 const ctl = new Int32Array(memory.buffer, 0, ${CTL_BYTES / 4});
@@ -158,7 +162,7 @@ for (;;) {
   }
   if (Atomics.load(ctl, ${CTL.exit}) === 1) break;
   Atomics.add(ctl, ${CTL.busy}, 1);
-  if (Atomics.load(ctl, ${CTL.gen}) === g) runChunks(memory, kernels, packA, edge, thread);
+  if (Atomics.load(ctl, ${CTL.gen}) === g) runChunks(memory, kernels, packA, edge, ownB, thread);
   Atomics.sub(ctl, ${CTL.busy}, 1);
   Atomics.notify(ctl, ${CTL.busy});
   seen = g;

@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { broadcastStrides, sizeOf } from '../../shape.js';
 import type { Shape } from '../device.js';
 import { matmulGeometry } from '../gpujs/kernels/matmul.js';
-import { CTL, CTL_BYTES } from './chunk-loop.js';
+import { CTL, CTL_BYTES, OWN_B_FLOATS } from './chunk-loop.js';
 import { KC, MAX_PAGES, MC, PLAIN, RELAXED, RELAXED_4X8, gemmModuleBytes, type KernelVariant } from './kernel-module.js';
 import { GemmPool, type Scratch } from './pool.js';
 import { relaxedSimdAvailable } from './relaxed.js';
@@ -96,7 +96,7 @@ export class WasmGemm {
     if (this.variant.relaxed && !relaxedSimdAvailable()) throw new Error('wasm gemm: relaxed SIMD asked for, but this engine does not validate it');
     this.variants = options.variant ? [options.variant] : this.variant === RELAXED ? [RELAXED, RELAXED_4X8] : [this.variant];
     const edgeBytes = Math.max(...this.variants.map((v) => align(v.mr * v.nr * 4)));
-    const scratchBytes = align(MC * KC * 4) + edgeBytes;
+    const scratchBytes = align(MC * KC * 4) + edgeBytes + OWN_B_FLOATS * 4;
     this.heap = CTL_BYTES + this.threads * scratchBytes;
     this.memory = new WebAssembly.Memory({ initial: Math.ceil(this.heap / PAGE) + 16, maximum: MAX_PAGES, shared: true });
     const modules = this.variants.map((v) => new WebAssembly.Module(gemmModuleBytes(v)));
@@ -108,7 +108,8 @@ export class WasmGemm {
     this.addRows = kernels[0].addRows;
     const scratch: Scratch[] = Array.from({ length: this.threads }, (_, t) => {
       const packA = CTL_BYTES + t * scratchBytes;
-      return { packA, edge: packA + align(MC * KC * 4) };
+      const edge = packA + align(MC * KC * 4);
+      return { packA, edge, ownB: edge + edgeBytes };
     });
     this.pool = new GemmPool(this.memory, modules, kernels, scratch, options.workersOnly);
   }
@@ -229,7 +230,7 @@ export class WasmGemm {
     const bands = count * chunksPerMatrix;
     i32.fill(0, flagsAt / 4, flagsAt / 4 + bands);
     // pack tasks: B's panels in groups, about four per thread over all distinct Bs
-    const ownB = chunksPerMatrix === 1 && distinctB.size === count && count > 1;
+    const ownB = chunksPerMatrix === 1 && distinctB.size === count && count > 1 && panels * nr * K <= OWN_B_FLOATS;
     const groups = use === 1 || ownB ? 1 : Math.min(panels, Math.ceil((4 * use) / distinctB.size));
     const packCols = Math.ceil(panels / groups) * nr;
     const packGroups = Math.ceil(N / packCols);

@@ -8,10 +8,11 @@
 import { Worker } from 'node:worker_threads';
 import { CTL, CTL_BYTES, type KernelExports, WORKER_SOURCE, runChunks } from './chunk-loop.js';
 
-/** One thread's scratch: packed A block, edge tile (byte addresses). */
+/** One thread's scratch: packed A block, edge tile, a B its own task packs (byte addresses). */
 export interface Scratch {
   packA: number;
   edge: number;
+  ownB: number;
 }
 
 /** The main thread's own part of a job, beside the tasks (gemm.ts: the copies in and out). */
@@ -91,7 +92,7 @@ export class GemmPool {
     main.start();
     if (Atomics.add(ctl, CTL.packed, 1) === ctl[CTL.packTasks]) Atomics.notify(ctl, CTL.packed);
     const s = this.scratch[0];
-    if (!this.workersOnly) runChunks(this.memory, this.kernels, s.packA, s.edge, 0, main.afterTask);
+    if (!this.workersOnly) runChunks(this.memory, this.kernels, s.packA, s.edge, s.ownB, 0, main.afterTask);
     const idleFrom = performance.now();
     for (let done = Atomics.load(ctl, CTL.done); done !== total; done = Atomics.load(ctl, CTL.done)) {
       main.afterTask();
