@@ -1,7 +1,9 @@
 // The wasm device's GEMM beside NumPy in the same run, and beside gpu.js's webasm formulation.
 // Rounds interleave every configuration (ours plain/relaxed × 1/2 threads, NumPy 1/2 threads), so
 // a shared machine's load falls on all of them alike; each figure is the median over rounds of
-// each round's median. Prints a table, writes bench-results/gemm.json.
+// each round's median. Each round also estimates the core clock (wasmGemm.estimateClockGHz) and
+// reads the load average, so a row can be read as FLOP per cycle (SIMD128 FMA peak: 16 per core)
+// and beside how busy the machine was. Prints a table, writes bench-results/gemm-N.json.
 //
 //   pnpm build && node examples/bench-gemm.js                 # 1024², 3 rounds
 //   node examples/bench-gemm.js --n 512 --rounds 5 --reps 7
@@ -11,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { wasmGemm } from '@flashgrad/core';
 
-const { WasmGemm, relaxedSimdAvailable } = wasmGemm;
+const { WasmGemm, relaxedSimdAvailable, estimateClockGHz } = wasmGemm;
 
 const argv = process.argv.slice(2);
 const flag = (name, fallback) => {
@@ -32,17 +34,22 @@ const a = Float32Array.from({ length: n * n }, () => Math.random() - 0.5);
 const b = Float32Array.from({ length: n * n }, () => Math.random() - 0.5);
 const operands = { a, aShape: [n, n], b, bShape: [n, n], transA: false, transB: false, batch: [] };
 
-/** Median ms of `reps` warm calls (two untimed first: compile and tier-up). */
+/** Median ms of `reps` warm calls (two untimed first: compile and tier-up), and the split of the timed ones. */
 function timeOurs(gemm) {
   for (let i = 0; i < 2; i++) gemm.matmul(operands);
+  gemm.times = { calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0, tasks: 0, mainTasks: 0, mainIdleMs: 0 };
   const ts = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
     gemm.matmul(operands);
     ts.push(performance.now() - t0);
   }
+  const t = gemm.times;
+  splits.set(gemm.description, `copy in ${(t.copyInMs / reps).toFixed(2)} ms, out ${(t.copyOutMs / reps).toFixed(2)} ms; main thread ran ${t.mainTasks}/${t.tasks} tasks, idle ${(t.mainIdleMs / reps).toFixed(2)} ms a call`);
   return median(ts);
 }
+/** Per GEMM, the last round's split of a call (copies, the main thread's share of tasks). */
+const splits = new Map();
 
 const NUMPY = `
 import sys, time, numpy as np
@@ -82,11 +89,19 @@ if (argv.includes('--gpujs-child')) await gpujsChild();
 const variants = [{ relaxed: false }, ...(relaxedSimdAvailable() ? [{ relaxed: true }] : [])];
 const gemms = variants.flatMap(({ relaxed }) => [1, 2].map((threads) => new WasmGemm({ threads, relaxed })));
 const results = new Map();
-const record = (name, ms) => (results.has(name) ? results.get(name) : results.set(name, []).get(name)).push(ms);
+const loads = new Map();
+const clocks = [];
+const load1 = () => Math.round(os.loadavg()[0] * 100) / 100;
+const record = (name, ms) => {
+  (results.has(name) ? results.get(name) : results.set(name, []).get(name)).push(ms);
+  (loads.has(name) ? loads.get(name) : loads.set(name, []).get(name)).push(load1());
+};
 for (let r = 0; r < rounds; r++) {
+  clocks.push(estimateClockGHz());
   for (const g of gemms) record(g.description, timeOurs(g));
   for (const threads of [1, 2]) record(`NumPy (OpenBLAS), ${threads} thread${threads > 1 ? 's' : ''}`, timeNumpy(threads));
 }
+const ghz = median(clocks);
 if (withGpujs) {
   const self = new URL(import.meta.url).pathname;
   const ms = Number(execFileSync(process.execPath, [self, '--gpujs-child', '--n', String(n)]).toString().trim().split('\n').pop());
@@ -99,12 +114,14 @@ const numpy1 = median(results.get('NumPy (OpenBLAS), 1 thread'));
 const rows = [...results].map(([name, ms]) => {
   const m = median(ms);
   const vsNumpy = / 1 thread/.test(name) ? numpy1 / m : numpy2 / m;
-  return { name, ms: m, gflops: gflops(m), rounds: ms.map((t) => Math.round(t * 100) / 100), vsNumpySameThreads: vsNumpy };
+  const threadCount = / 1 thread/.test(name) ? 1 : 2;
+  return { name, split: splits.get(name), ms: m, gflops: gflops(m), flopPerCycle: gflops(m) / ghz / threadCount, rounds: ms.map((t) => Math.round(t * 100) / 100), loads: loads.get(name), vsNumpySameThreads: vsNumpy };
 });
 const host = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100) };
-console.log(`matmul ${n}×${n}×${n}, float32; ${rounds} rounds × ${reps} reps; load average ${host.loadavg.join(' ')} on ${host.cpus} CPUs`);
-console.log('what | ms (median of rounds) | GFLOP/s | × NumPy on as many threads | per round (ms)');
-for (const r of rows) console.log(`${r.name} | ${r.ms.toFixed(2)} | ${r.gflops.toFixed(1)} | ${r.vsNumpySameThreads.toFixed(2)} | ${r.rounds.join(' ')}`);
+console.log(`matmul ${n}×${n}×${n}, float32; ${rounds} rounds × ${reps} reps; ${new Date().toISOString()}; load average ${host.loadavg.join(' ')} on ${host.cpus} CPUs; clock ≈ ${ghz.toFixed(2)} GHz (rounds: ${clocks.map((c) => c.toFixed(2)).join(' ')})`);
+console.log('what | ms (median of rounds) | GFLOP/s | FLOP/cycle per thread | × NumPy on as many threads | per round (ms) | load per round');
+for (const r of rows) console.log(`${r.name} | ${r.ms.toFixed(2)} | ${r.gflops.toFixed(1)} | ${r.flopPerCycle.toFixed(1)} | ${r.vsNumpySameThreads.toFixed(2)} | ${r.rounds.join(' ')} | ${(r.loads ?? []).join(' ')}`);
+for (const [name, split] of splits) console.log(`${name}, last round: ${split}`);
 mkdirSync('bench-results', { recursive: true });
-writeFileSync(`bench-results/gemm-${n}.json`, `${JSON.stringify({ n, rounds, reps, rows, host, date: new Date().toISOString() }, null, 2)}\n`);
+writeFileSync(`bench-results/gemm-${n}.json`, `${JSON.stringify({ n, rounds, reps, rows, host, clockGHz: clocks, date: new Date().toISOString() }, null, 2)}\n`);
 console.log(`\nwrote bench-results/gemm-${n}.json`);

@@ -1,11 +1,13 @@
 /**
  * The wasm device's GEMM (packages/core/src/devices/wasm-gemm) against the reference device
- * (float64) over random shapes: edge tiles on every side of the MR × 8 micro-tile and of the
- * MC/KC/NC blocks, both transposes, batches with broadcast batch dims, the bias and residual
- * epilogue; for the plain-SIMD kernel and (where the engine validates relaxed SIMD) the
- * relaxed-madd one, on 1 thread, on 2 (main thread and a worker claiming chunks, threadedMacs 0 so
- * every call is threaded) and on workers alone (the main thread claims none: the worker path runs
- * every case, whatever the scheduling).
+ * (float64) over random shapes: edge tiles on every side of the MR × NR micro-tile (4 × 8 plain;
+ * relaxed: 3 × 12, or 4 × 8 where it pads M and N less, both chosen among the small shapes) and of the MC/KC blocks, B's panels split into several pack tasks (threaded
+ * calls; N up to 529 makes up to 8 groups of panels), broadcast B packed once for the matrices
+ * sharing it, both transposes, batches with broadcast batch dims, the bias and residual epilogue,
+ * bands of C copied out as they finish; for the plain-SIMD kernel and (where the engine validates
+ * relaxed SIMD) the relaxed-madd one, on 1 thread, on 2 (main thread and a worker claiming tasks,
+ * threadedMacs 0 so every call is threaded) and on workers alone (the main thread claims none: the
+ * worker path runs every case, whatever the scheduling).
  *
  * Tolerance: ‖got − want‖ / max(‖want‖, ‖|A|·|B|‖) ≤ 1e-5. The kernel sums K terms in float32
  * in blocks of KC = 256 (each block's partial sum added into C), so its error is ~√256·2⁻²⁴ of the
@@ -15,7 +17,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
-import { KC, MC, NC, PLAIN, RELAXED, WasmGemm, relaxedSimdAvailable } from '../packages/core/src/devices/wasm-gemm/index.js';
+import { KC, MC, PLAIN, RELAXED, WasmGemm, relaxedSimdAvailable } from '../packages/core/src/devices/wasm-gemm/index.js';
 import { runs, sizeOf } from './helpers/arbitraries.js';
 import { relErr } from './helpers/compare.js';
 import { rng } from './helpers/gradcheck.js';
@@ -49,11 +51,11 @@ const batchArb = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLen
   return fc.tuple(fc.constant(batch), operand, operand);
 });
 
-/** Mostly small dims around the tile sizes; now and then one past a block size (K > KC, N > NC, M > MC). */
+/** Mostly small dims around the tile sizes; now and then one past a block size (K > KC, M > 2·MC) or many panels wide (N ≈ 520). */
 const dimArb = (big: number) => fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 30 }) },
   { weight: 1, arbitrary: fc.integer({ min: big - 3, max: big + 9 }) });
 
-const caseArb: fc.Arbitrary<Case> = fc.tuple(batchArb, dimArb(MC * 2), dimArb(KC), dimArb(NC), fc.boolean(), fc.boolean(),
+const caseArb: fc.Arbitrary<Case> = fc.tuple(batchArb, dimArb(MC * 2), dimArb(KC), dimArb(520), fc.boolean(), fc.boolean(),
   fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 2 ** 30 }))
   .filter(([[batch], M, K, N]) => sizeOf(batch) * M * K * N <= 2_000_000)
   .map(([[batch, ba, bb], M, K, N, transA, transB, bias, residual, seed]) => ({
@@ -76,7 +78,7 @@ async function reference(c: Case, a: Float32Array, b: Float32Array, bias: Float3
   return { want, scale: Math.sqrt(terms.reduce((s, t) => s + t * t, 0)) };
 }
 
-const variants = [{ name: `plain ${PLAIN.mr}×8`, relaxed: false }, ...(relaxedSimdAvailable() ? [{ name: `relaxed madd ${RELAXED.mr}×8`, relaxed: true }] : [])];
+const variants = [{ name: `plain ${PLAIN.mr}×${PLAIN.nr}`, relaxed: false }, ...(relaxedSimdAvailable() ? [{ name: `relaxed madd ${RELAXED.mr}×${RELAXED.nr}`, relaxed: true }] : [])];
 
 describe.each(variants)('wasm GEMM, $name', ({ relaxed }) => {
   const gemms = {
@@ -100,6 +102,15 @@ describe.each(variants)('wasm GEMM, $name', ({ relaxed }) => {
       const err = relErr(got, want, scale);
       expect(err, JSON.stringify({ ...c, err })).toBeLessThanOrEqual(TOL);
     }), runs(60));
+  });
+
+  it('runs its tiles by shape (the property above covers each: small M and N pick either)', () => {
+    const gemm = gemms['the main thread'];
+    const tiles = gemm.variants.map((v) => `${v.mr}×${v.nr}`);
+    expect(tiles).toEqual(relaxed ? ['3×12', '4×8'] : ['4×8']);
+    expect(tiles[gemm.kernelFor(1024, 1024)]).toBe(relaxed ? '3×12' : '4×8');
+    expect(tiles[gemm.kernelFor(64, 64)]).toBe('4×8');
+    expect(tiles[gemm.kernelFor(3, 12)]).toBe(relaxed ? '3×12' : '4×8');
   });
 
   it('K = 0 gives the epilogue alone; M or N = 0 an empty result', () => {

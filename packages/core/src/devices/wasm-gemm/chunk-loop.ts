@@ -1,22 +1,31 @@
 /**
- * How threads share one GEMM call. The job is cut into chunks (a band of rows of one matrix of
- * the batch); every thread, the main one included, claims the next chunk with an atomic add until
- * none is left, so a thread whose core is busy with another process simply does fewer. The job
- * lives in a control block at the start of the shared memory (CTL, Int32 slots) and a table of
- * (A, B, C) byte addresses per matrix.
+ * How threads share one GEMM call. The job is a list of tasks that every thread, the main one
+ * included, claims with an atomic add until none is left (a thread whose core is busy with another
+ * process simply does fewer): first the pack tasks (a group of B's NR-column panels over all of K,
+ * packed once into memory every thread reads), then the compute tasks (a band of rows of one
+ * matrix of the batch, all of N). A compute task starts only once every pack task is done and the
+ * main thread has copied A in (it copies B before it publishes the job, A while the workers start
+ * packing): the job's one barrier, which waits only while another thread is still packing. Each
+ * compute task flags its band of C when done, so the main thread copies finished bands out between
+ * its own tasks (while they are still in its cache) as the workers go on computing. The job lives in a
+ * control block at the start of the shared memory (CTL, Int32 slots) and two tables: per matrix
+ * its (A, C, packed B) byte addresses, per distinct B its (B, packed B) ones.
  *
  * The claiming loop is one JavaScript source text that the main thread and every worker evaluate,
  * so both run the same code (a worker cannot import a TypeScript module of this package).
  */
 
+import { KC } from './kernel-module.js';
+
 /** Int32 slots of the control block. */
 export const CTL = {
   /** Job generation, a seqlock: odd while the main thread writes a job, even once it is ready. */
   gen: 0,
-  /** The next chunk to claim. */
+  /** The next task to claim. */
   next: 1,
-  /** Chunks finished. */
+  /** Tasks finished. */
   done: 2,
+  /** Tasks in the job: packTasks, then the compute tasks. */
   total: 3,
   /** Workers inside a job (the main thread waits for 0 before writing the next one). */
   busy: 4,
@@ -29,44 +38,107 @@ export const CTL = {
   csA: 11,
   rsB: 12,
   csB: 13,
-  /** Byte address of the table: per matrix, A's, B's and C's byte addresses. */
+  /** Byte address of the matrix table: per matrix, A's, C's and its packed B's byte addresses. */
   table: 14,
-  /** 1 when C already holds the epilogue's terms (the kernel adds into it), 0 when it stores. */
-  beta: 31,
   /** Set to 1 to end the workers. */
   exit: 15,
-  /** Slot 16 + t (t < 15) counts the chunks thread t has run (0: the main thread). */
+  /** Slot 16 + t (t < 15) counts the tasks thread t has run (0: the main thread). */
   ran: 16,
+  /** 1 when C already holds the epilogue's terms (the kernel adds into it), 0 when it stores. */
+  beta: 31,
+  /** Pack tasks at the head of the job. */
+  packTasks: 32,
+  /** Pack tasks per distinct B. */
+  packGroups: 33,
+  /** Columns of B per pack task (a multiple of NR). */
+  packCols: 34,
+  /** Pack tasks finished (the barrier before the compute tasks). */
+  packed: 35,
+  /** Byte address of the B table: per distinct B, its byte address and its packed copy's. */
+  btable: 36,
+  /** Bytes of one row of packed B: N rounded up to whole NR-column panels, × 4. */
+  ldb: 37,
+  /** Byte address of one Int32 flag per compute task, set to 1 when its band of C is final. */
+  flags: 38,
+  /** Which of the GEMM's modules (micro-tiles) runs this job: an index into runChunks's `kernels`. */
+  kernel: 39,
+  /**
+   * 1 when every matrix is one compute task with a small B of its own (attention's batched
+   * products): that task packs its B itself into its thread's scratch (OWN_B_FLOATS, where it stays
+   * in cache), and the job has no pack tasks.
+   */
+  ownB: 40,
 } as const;
+
+/** Floats of a thread's scratch for a B its compute task packs itself (CTL.ownB): 64 KiB. */
+export const OWN_B_FLOATS = 16384;
 
 /** Bytes the control block takes. */
 export const CTL_BYTES = 256;
 
 /**
- * runChunks(memory, chunk, packA, packB, edge, thread): claims and runs chunks of the current job until
- * none is left; `chunk` is the module's export, the rest this thread's scratch addresses.
+ * runChunks(memory, kernels, packA, edge, ownB, thread, afterTask): claims and runs tasks of the
+ * current job until none is left; `kernels` are the modules' exports ({ chunk, packB } per micro-tile,
+ * the job's CTL.kernel picks one), packA, edge and ownB this thread's scratch addresses; afterTask (the main
+ * thread's, undefined on workers) runs after each.
  */
-export const RUN_CHUNKS_SOURCE = `function runChunks(memory, chunk, packA, packB, edge, thread) {
+export const RUN_CHUNKS_SOURCE = `function runChunks(memory, kernels, packA, edge, ownBAt, thread, afterTask) {
   const i32 = new Int32Array(memory.buffer);
+  const { chunk, packB } = kernels[i32[${CTL.kernel}]];
   const total = i32[${CTL.total}], cpm = i32[${CTL.chunksPerMatrix}], rpc = i32[${CTL.rowsPerChunk}];
   const M = i32[${CTL.M}], N = i32[${CTL.N}], K = i32[${CTL.K}];
   const rsA = i32[${CTL.rsA}], csA = i32[${CTL.csA}], rsB = i32[${CTL.rsB}], csB = i32[${CTL.csB}];
   const table = i32[${CTL.table}] >> 2, beta = i32[${CTL.beta}];
+  const packTasks = i32[${CTL.packTasks}], groups = i32[${CTL.packGroups}], cols = i32[${CTL.packCols}];
+  const btable = i32[${CTL.btable}] >> 2, ldb = i32[${CTL.ldb}], flags = i32[${CTL.flags}] >> 2;
+  const ownB = i32[${CTL.ownB}];
+  // group g of distinct B u; packed B is K block by K block, each block's panels side by side
+  // (kernel-module.ts, chunk)
+  const pack = (u, g, dst) => {
+    const j0 = g * cols;
+    const src = i32[btable + 2 * u] + j0 * csB, lines = Math.min(cols, N - j0);
+    for (let pc = 0; pc < K; pc += ${KC}) {
+      const kc = Math.min(${KC}, K - pc);
+      packB(src + pc * rsB, csB, rsB, lines, kc, dst + pc * ldb + j0 * kc * 4);
+    }
+  };
   for (;;) {
     const c = Atomics.add(i32, ${CTL.next}, 1);
     if (c >= total) return;
-    const z = (c / cpm) | 0;
-    const r0 = (c - z * cpm) * rpc;
-    const t = table + 3 * z;
-    chunk(i32[t] + r0 * rsA, i32[t + 1], i32[t + 2] + r0 * N * 4, rsA, csA, rsB, csB, N * 4, N, K,
-      Math.min(rpc, M - r0), packA, packB, edge, beta);
+    if (c < packTasks) {
+      const u = (c / groups) | 0;
+      pack(u, c - u * groups, i32[btable + 2 * u + 1]);
+      if (Atomics.add(i32, ${CTL.packed}, 1) === packTasks) Atomics.notify(i32, ${CTL.packed});
+    } else {
+      // packTasks + 1: the pack tasks and the main thread's copy of A
+      for (let p = Atomics.load(i32, ${CTL.packed}); p !== packTasks + 1; p = Atomics.load(i32, ${CTL.packed})) {
+        Atomics.wait(i32, ${CTL.packed}, p, 50);
+      }
+      const b = c - packTasks;
+      const z = (b / cpm) | 0;
+      const r0 = (b - z * cpm) * rpc;
+      const t = table + 3 * z;
+      if (ownB) pack(z, 0, ownBAt);
+      chunk(i32[t] + r0 * rsA, i32[t + 1] + r0 * N * 4, rsA, csA, N * 4, N, K, Math.min(rpc, M - r0),
+        packA, ownB ? ownBAt : i32[t + 2], ldb, edge, beta);
+      Atomics.store(i32, flags + b, 1);
+    }
     Atomics.add(i32, ${CTL.ran} + thread, 1);
-    if (Atomics.add(i32, ${CTL.done}, 1) === total - 1) Atomics.notify(i32, ${CTL.done});
+    // a worker's every task: the main thread, once out of tasks, copies bands out as they are done
+    // (the main thread itself never waits on its own tasks, so it skips the notify's cost)
+    Atomics.add(i32, ${CTL.done}, 1);
+    if (thread !== 0) Atomics.notify(i32, ${CTL.done});
+    if (afterTask) afterTask();
   }
 }`;
 
 export type ChunkExport = (...args: number[]) => void;
-export type RunChunks = (memory: WebAssembly.Memory, chunk: ChunkExport, packA: number, packB: number, edge: number, thread: number) => void;
+/** One module's entry points. */
+export interface KernelExports {
+  chunk: ChunkExport;
+  packB: ChunkExport;
+}
+export type RunChunks = (memory: WebAssembly.Memory, kernels: KernelExports[], packA: number, edge: number, ownB: number, thread: number, afterTask?: () => void) => void;
 
 export const runChunks = new Function(`return ${RUN_CHUNKS_SOURCE}`)() as RunChunks;
 
@@ -77,8 +149,8 @@ export const runChunks = new Function(`return ${RUN_CHUNKS_SOURCE}`)() as RunChu
  */
 export const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { memory, module, packA, packB, edge, thread } = workerData;
-const { chunk } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const { memory, modules, packA, edge, ownB, thread } = workerData;
+const kernels = modules.map((module) => new WebAssembly.Instance(module, { env: { memory } }).exports);
 const runChunks = (${RUN_CHUNKS_SOURCE});
 const ctl = new Int32Array(memory.buffer, 0, ${CTL_BYTES / 4});
 let seen = 0;
@@ -90,7 +162,7 @@ for (;;) {
   }
   if (Atomics.load(ctl, ${CTL.exit}) === 1) break;
   Atomics.add(ctl, ${CTL.busy}, 1);
-  if (Atomics.load(ctl, ${CTL.gen}) === g) runChunks(memory, chunk, packA, packB, edge, thread);
+  if (Atomics.load(ctl, ${CTL.gen}) === g) runChunks(memory, kernels, packA, edge, ownB, thread);
   Atomics.sub(ctl, ${CTL.busy}, 1);
   Atomics.notify(ctl, ${CTL.busy});
   seen = g;

@@ -2,13 +2,14 @@
  * The GEMM's WebAssembly module, emitted from this file (no binary blob, no build step): the
  * GotoBLAS schedule with a register-blocked SIMD128 micro-kernel.
  *
- *   chunk:  for jc in N step NC, for pc in K step KC: pack B[pc.., jc..] (KC × NC, panels of NR
- *           columns), then for ic in rows step MC: pack A[ic.., pc..] (MC × KC, panels of MR
- *           rows) and run the macro-kernel over the packed blocks.
+ *   B is packed once per call, before any chunk (chunk-loop.ts: pack tasks the threads share),
+ *   K block by K block, each block's NR-column panels side by side.
+ *   chunk:  a band of rows of C: for pc in K step KC: pack A[band, pc..] (≤ MC × KC, panels of MR
+ *           rows) and run the macro-kernel over it and B's K block pc (all of N).
  *   macro:  for each NR-wide B panel, for each MR-high A panel: the micro-kernel adds that
  *           MR × NR tile of A·B into C (edge tiles go through a zeroed scratch tile).
- *   micro:  MR × NR of C in 2·MR v128 accumulators; per step of k, B's row of NR = 8 floats is
- *           two v128.load, A's MR floats each a v128.load32_splat.
+ *   micro:  MR × NR of C in MR · NR/4 v128 accumulators; per step of k, B's row of NR floats is
+ *           NR/4 v128.load, A's MR floats each a v128.load32_splat.
  *
  * Packing is also where transposes and strides end: both pack routines read through (row, column)
  * strides in bytes, so the micro-kernel sees one layout for every matmul of a GPT step. Rows and
@@ -20,37 +21,52 @@ import {
   v128Load32Splat, v128Store, v128Zero, wasmModule,
 } from './wasm-bytes.js';
 
-/** B panels are two v128 wide. */
-export const NR = 8;
 /**
- * Block sizes, BLIS's order: a B micro-panel (KC × NR, 8 KiB) stays in L1 while the A block
- * (MC × KC, 120 KiB) streams from L2 past it; the B block (KC × NC, 512 KiB) stays in L2. MC = 120
- * is a multiple of every micro-tile height tried (2 to 6, 8).
+ * Block sizes, BLIS's order: a B micro-panel (KC × NR, 12 KiB at NR 12) stays in L1 while the A
+ * block (MC × KC, 120 KiB) streams from L2 past it; B's K block streams from memory once per band
+ * (each panel then serves MC/MR micro-tiles), so it needs no NC blocking. MC = 120 is a multiple
+ * of every micro-tile height tried (2 to 6, 8). KC 384 and 512 measured the same as 256 (3×12
+ * relaxed, 120×512×1024 task, best of 60, loaded machine, 2026-12-01).
  */
 export const KC = 256;
 export const MC = 120;
-export const NC = 512;
 
 export interface KernelVariant {
-  /** Rows of the micro-tile (2·MR v128 accumulators). */
+  /** Rows of the micro-tile. */
   mr: number;
+  /** Columns of the micro-tile, a multiple of 4 (MR · NR/4 v128 accumulators). */
+  nr: number;
   /** f32x4.relaxed_madd instead of f32x4.mul + f32x4.add. */
   relaxed: boolean;
+  /**
+   * FLOP per cycle its micro-kernel measured (below): with the tile's padding of M and N, what a
+   * call weighs to choose between the GEMM's tiles (gemm.ts, kernelFor).
+   */
+  flopPerCycle?: number;
 }
 
 /**
- * The tiles shipped, by measurement (GFLOP per CPU-second, 1 thread, 240×256×512, loaded 2-core
- * machine, 2026-12-01): plain 4×8 28.6, 6×8 21; relaxed 4×8 32.8, 5×8 23, 6×8 26.7, 8×8 ≤ 21.
- * Past 4 rows V8 runs out of the 16 xmm registers (2·MR accumulators + B's two + the splat).
+ * The tiles shipped, by measurement (micro-kernel over L1-resident panels, best of 150 interleaved
+ * runs, FLOP per cycle of the clock measured in the same run (clock.ts), 2026-12-01, load 5):
+ * relaxed 3×12 15.2, 4×8 14.0, 2×16 14.1, 6×8 9.8; plain 4×8 11.6, 3×12 9.3. TurboFan issues
+ * every load of a k step before its multiply-adds, so a tile needs MR · NR/4 accumulators + NR/4
+ * B vectors + MR splats ≤ 15 xmm registers (V8 keeps xmm15 as scratch): 3×12 is 9 + 3 + 3, 6×8
+ * (12 + 2 + 6) spills; 4×8's 8 accumulators are just the 4-cycle FMA latency × 2 ports, with no slack.
+ * Plain SIMD has no FMA: mul + add on 3 ports caps it at 12 FLOP/cycle, which 4×8 nearly reaches.
  */
-export const PLAIN: KernelVariant = { mr: 4, relaxed: false };
-export const RELAXED: KernelVariant = { mr: 4, relaxed: true };
+export const PLAIN: KernelVariant = { mr: 4, nr: 8, relaxed: false, flopPerCycle: 11.6 };
+export const RELAXED: KernelVariant = { mr: 3, nr: 12, relaxed: true, flopPerCycle: 15.2 };
+/**
+ * Relaxed SIMD's second tile: 4 × 8 wastes nothing where M and N are multiples of 4 and 8 but not
+ * of 3 and 12 (attention's 64 × 64 products: 3 × 12 pads them to 66 × 72 and was 25% slower there).
+ */
+export const RELAXED_4X8: KernelVariant = { mr: 4, nr: 8, relaxed: true, flopPerCycle: 14.0 };
 
 /** Function indices inside the module. */
 const MICRO = 0;
 const MACRO = 1;
 const PACK_A = 2;
-const PACK_B = 3;
+// 3: packB, called from JavaScript (chunk-loop.ts) by its export
 
 const inc = (local: number, by: Code): Code => set(local, add(get(local), by));
 
@@ -60,39 +76,38 @@ const inc = (local: number, by: Code): Code => set(local, add(get(local), by));
  * ldc in bytes.
  * The k loop is not unrolled: two steps a trip measured 20–25% slower (2 cores, 240×256×512).
  */
-function micro({ mr, relaxed }: KernelVariant): WasmFunction {
+function micro({ mr, nr, relaxed }: KernelVariant): WasmFunction {
   const [pa, pb, c, ldc, kc, beta] = [0, 1, 2, 3, 4, 5];
-  const acc = (r: number, half: number) => 6 + 2 * r + half;
-  const b = (half: number) => 6 + 2 * mr + half;
-  const av = 6 + 2 * mr + 2;
+  const nv = nr / 4;
+  const acc = (r: number, q: number) => 6 + nv * r + q;
+  const b = (q: number) => 6 + nv * mr + q;
+  const av = 6 + nv * mr + nv;
+  const quads = Array.from({ length: nv }, (_, q) => q);
   const madd = (x: Code, y: Code, z: Code) => (relaxed ? f32x4RelaxedMadd(x, y, z) : f32x4Add(z, f32x4Mul(x, y)));
   const rows = Array.from({ length: mr }, (_, r) => r);
   return {
     params: [I32, I32, I32, I32, I32, I32],
     // wasm zero-initialises locals: the accumulators start at 0
-    locals: new Array(2 * mr + 3).fill(V128),
+    locals: new Array(nv * mr + nv + 1).fill(V128),
+    exportAs: 'micro',
     body: [
       loop(
         // B's row of k: two v128.load; each of A's MR elements splat across a v128
-        set(b(0), v128Load(get(pb))),
-        set(b(1), v128Load(get(pb), 16)),
+        quads.map((q) => set(b(q), v128Load(get(pb), 16 * q))),
         rows.map((r) => [
           set(av, v128Load32Splat(get(pa), 4 * r)),
-          set(acc(r, 0), madd(get(av), get(b(0)), get(acc(r, 0)))),
-          set(acc(r, 1), madd(get(av), get(b(1)), get(acc(r, 1)))),
+          quads.map((q) => set(acc(r, q), madd(get(av), get(b(q)), get(acc(r, q))))),
         ]),
         inc(pa, i32(4 * mr)),
-        inc(pb, i32(4 * NR)),
+        inc(pb, i32(4 * nr)),
         set(kc, sub(get(kc), i32(1))),
         brIf(0, get(kc)),
       ),
       if_(get(beta), [rows.map((r) => [
-        v128Store(get(c), f32x4Add(v128Load(get(c)), get(acc(r, 0)))),
-        v128Store(get(c), f32x4Add(v128Load(get(c), 16), get(acc(r, 1))), 16),
+        quads.map((q) => v128Store(get(c), f32x4Add(v128Load(get(c), 16 * q), get(acc(r, q))), 16 * q)),
         inc(c, get(ldc)),
       ])], [rows.map((r) => [
-        v128Store(get(c), get(acc(r, 0))),
-        v128Store(get(c), get(acc(r, 1)), 16),
+        quads.map((q) => v128Store(get(c), get(acc(r, q)), 16 * q)),
         inc(c, get(ldc)),
       ])]),
     ],
@@ -104,9 +119,9 @@ function micro({ mr, relaxed }: KernelVariant): WasmFunction {
  * packed B block.
  * `edge` is an MR × NR scratch tile for the tiles that overhang the block's edges.
  */
-function macro({ mr }: KernelVariant): WasmFunction {
-  const [pa, pb, c, ldc, mc, nc, kc, edge, beta] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const [jr, ir, paI, pbJ, cJ, cI, mrL, nrL, i, j, rowC, rowE, MRc, NRc] = Array.from({ length: 14 }, (_, k) => 9 + k);
+function macro({ mr, nr }: KernelVariant): WasmFunction {
+  const [pa, pb, pbStride, c, ldc, mc, nc, kc, edge, beta] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [jr, ir, paI, pbJ, cJ, cI, mrL, nrL, i, j, rowC, rowE, MRc, NRc] = Array.from({ length: 14 }, (_, k) => 10 + k);
   const cAt = add(get(rowC), mul(get(j), i32(4)));
   const addEdge = [
     set(i, i32(0)),
@@ -120,17 +135,18 @@ function macro({ mr }: KernelVariant): WasmFunction {
         brIf(0, ltS(get(j), get(nrL))),
       ),
       inc(rowC, get(ldc)),
-      inc(rowE, i32(4 * NR)),
+      inc(rowE, i32(4 * nr)),
       inc(i, i32(1)),
       brIf(0, ltS(get(i), get(mrL))),
     ),
   ];
   return {
-    params: new Array(9).fill(I32),
+    params: new Array(10).fill(I32),
     locals: new Array(14).fill(I32),
+    exportAs: 'macro',
     body: [
       set(MRc, i32(mr)),
-      set(NRc, i32(NR)),
+      set(NRc, i32(nr)),
       set(jr, i32(0)),
       set(pbJ, get(pb)),
       set(cJ, get(c)),
@@ -143,11 +159,11 @@ function macro({ mr }: KernelVariant): WasmFunction {
         loop(
           set(mrL, sub(get(mc), get(ir))),
           set(mrL, minS(mrL, MRc)),
-          if_(and(eq(get(mrL), i32(mr)), eq(get(nrL), i32(NR))),
+          if_(and(eq(get(mrL), i32(mr)), eq(get(nrL), i32(nr))),
             [call(MICRO, get(paI), get(pbJ), get(cI), get(ldc), get(kc), get(beta))],
             [
-              Array.from({ length: (mr * NR) / 4 }, (_, q) => v128Store(get(edge), v128Zero(), 16 * q)),
-              call(MICRO, get(paI), get(pbJ), get(edge), i32(4 * NR), get(kc), i32(1)),
+              Array.from({ length: (mr * nr) / 4 }, (_, q) => v128Store(get(edge), v128Zero(), 16 * q)),
+              call(MICRO, get(paI), get(pbJ), get(edge), i32(4 * nr), get(kc), i32(1)),
               addEdge,
             ]),
           inc(paI, mul(get(kc), i32(4 * mr))),
@@ -155,9 +171,9 @@ function macro({ mr }: KernelVariant): WasmFunction {
           inc(ir, i32(mr)),
           brIf(0, ltS(get(ir), get(mc))),
         ),
-        inc(pbJ, mul(get(kc), i32(4 * NR))),
-        inc(cJ, i32(4 * NR)),
-        inc(jr, i32(NR)),
+        inc(pbJ, get(pbStride)),
+        inc(cJ, i32(4 * nr)),
+        inc(jr, i32(nr)),
         brIf(0, ltS(get(jr), get(nc))),
       ),
     ],
@@ -222,46 +238,44 @@ function pack(lanes: number, fast: boolean): WasmFunction {
 }
 
 /**
- * chunk(a, b, c, rsA, csA, rsB, csB, ldc, N, K, rows, packA, packB, edge, beta): C[0..rows, 0..N]
- * = beta·C + A[0..rows, 0..K] · B[0..K, 0..N] (beta 1 where C holds the epilogue's terms), operands at byte addresses a, b with (row, column) strides in
- * bytes; packA, packB and edge are this thread's scratch. rows, N, K ≥ 1.
+ * chunk(a, c, rsA, csA, ldc, N, K, rows, packA, packedB, ldb, edge, beta): C[0..rows, 0..N] = beta·C +
+ * A[0..rows, 0..K] · B, with A at byte address a read through (row, column) strides in bytes and B
+ * already packed whole at packedB: K block by K block (KC rows of B, the last one shorter), each
+ * block its NR-column panels side by side (a panel kc · NR floats; ldb the bytes of one row of
+ * packed B, N rounded up to whole panels), so the macro-kernel reads a
+ * block as one stream the hardware prefetcher follows. packA and edge are this thread's scratch.
+ * rows, N, K ≥ 1. Per K block: pack A's rows (MC at a time; a band of at most MC rows packs each
+ * element once), then the macro-kernel sweeps all of N, each B panel used MC/MR times from L1.
  */
-function chunk(): WasmFunction {
-  const [a, b, c, rsA, csA, rsB, csB, ldc, N, K, rows, packA, packB, edge, beta] = Array.from({ length: 15 }, (_, i) => i);
-  const [jc, pc, ic, nc, kc, mc, lim] = Array.from({ length: 7 }, (_, i) => 15 + i);
+function chunk({ nr }: KernelVariant): WasmFunction {
+  const [a, c, rsA, csA, ldc, N, K, rows, packA, packedB, ldb, edge, beta] = Array.from({ length: 13 }, (_, i) => i);
+  const [pc, ic, kc, mc, lim] = Array.from({ length: 5 }, (_, i) => 13 + i);
   const limited = (dst: number, total: Code, at: number, size: number) => [
     set(dst, sub(total, get(at))),
     set(lim, i32(size)),
     set(dst, minS(dst, lim)),
   ];
   return {
-    params: new Array(15).fill(I32),
-    locals: new Array(7).fill(I32),
+    params: new Array(13).fill(I32),
+    locals: new Array(5).fill(I32),
     exportAs: 'chunk',
     body: [
-      set(jc, i32(0)),
+      set(pc, i32(0)),
       loop(
-        limited(nc, get(N), jc, NC),
-        set(pc, i32(0)),
+        limited(kc, get(K), pc, KC),
+        set(ic, i32(0)),
         loop(
-          limited(kc, get(K), pc, KC),
-          call(PACK_B, add(get(b), add(mul(get(pc), get(rsB)), mul(get(jc), get(csB)))),
-            get(csB), get(rsB), get(nc), get(kc), get(packB)),
-          set(ic, i32(0)),
-          loop(
-            limited(mc, get(rows), ic, MC),
-            call(PACK_A, add(get(a), add(mul(get(ic), get(rsA)), mul(get(pc), get(csA)))),
-              get(rsA), get(csA), get(mc), get(kc), get(packA)),
-            call(MACRO, get(packA), get(packB), add(get(c), add(mul(get(ic), get(ldc)), mul(get(jc), i32(4)))),
-              get(ldc), get(mc), get(nc), get(kc), get(edge), select(i32(1), get(beta), get(pc))),
-            inc(ic, i32(MC)),
-            brIf(0, ltS(get(ic), get(rows))),
-          ),
-          inc(pc, i32(KC)),
-          brIf(0, ltS(get(pc), get(K))),
+          limited(mc, get(rows), ic, MC),
+          call(PACK_A, add(get(a), add(mul(get(ic), get(rsA)), mul(get(pc), get(csA)))),
+            get(rsA), get(csA), get(mc), get(kc), get(packA)),
+          call(MACRO, get(packA), add(get(packedB), mul(get(pc), get(ldb))), mul(get(kc), i32(4 * nr)),
+            add(get(c), mul(get(ic), get(ldc))), get(ldc), get(mc), get(N), get(kc), get(edge),
+            select(i32(1), get(beta), get(pc))),
+          inc(ic, i32(MC)),
+          brIf(0, ltS(get(ic), get(rows))),
         ),
-        inc(jc, i32(NC)),
-        brIf(0, ltS(get(jc), get(N))),
+        inc(pc, i32(KC)),
+        brIf(0, ltS(get(pc), get(K))),
       ),
     ],
   };
@@ -303,8 +317,9 @@ export const MAX_PAGES = 32767;
 
 /** The module's bytes for one micro-kernel variant (its memory import asks for ≥ 1 page). */
 export function gemmModuleBytes(variant: KernelVariant): Uint8Array<ArrayBuffer> {
-  if ((variant.mr * NR) % 4 !== 0 || MC % variant.mr !== 0) throw new Error(`wasm gemm: MR ${variant.mr} must divide MC ${MC}`);
-  return wasmModule([micro(variant), macro(variant), pack(variant.mr, variant.mr === 4), pack(NR, true), chunk(), addRows()],
+  const { mr, nr } = variant;
+  if (nr % 4 !== 0 || MC % mr !== 0) throw new Error(`wasm gemm: MR ${mr} must divide MC ${MC} and NR ${nr} be a multiple of 4`);
+  return wasmModule([micro(variant), macro(variant), { ...pack(mr, mr % 4 === 0), exportAs: 'packA' }, { ...pack(nr, true), exportAs: 'packB' }, chunk(variant), addRows()],
     1, MAX_PAGES);
 }
 

@@ -6,13 +6,26 @@
  * finds no chunk left, so no call ever waits for a worker to start.
  */
 import { Worker } from 'node:worker_threads';
-import { CTL, CTL_BYTES, WORKER_SOURCE, runChunks, type ChunkExport } from './chunk-loop.js';
+import { CTL, CTL_BYTES, type KernelExports, WORKER_SOURCE, runChunks } from './chunk-loop.js';
 
-/** One thread's scratch: packed A block, packed B block, edge tile (byte addresses). */
+/** One thread's scratch: packed A block, edge tile, a B its own task packs (byte addresses). */
 export interface Scratch {
   packA: number;
-  packB: number;
   edge: number;
+  ownB: number;
+}
+
+/** The main thread's own part of a job, beside the tasks (gemm.ts: the copies in and out). */
+export interface MainWork {
+  start(): void;
+  afterTask(): void;
+  end(): void;
+}
+
+/** How a job went on the main thread: tasks it ran, and how long it then waited for the workers'. */
+export interface JobStats {
+  mainTasks: number;
+  mainIdleMs: number;
 }
 
 export class GemmPool {
@@ -21,8 +34,9 @@ export class GemmPool {
 
   constructor(
     private readonly memory: WebAssembly.Memory,
-    private readonly module: WebAssembly.Module,
-    private readonly chunk: ChunkExport,
+    /** The GEMM's modules (one per micro-tile) and, in the same order, their exports on this thread. */
+    private readonly modules: WebAssembly.Module[],
+    private readonly kernels: KernelExports[],
     /** scratch[0] is the main thread's, scratch[t] worker t's. */
     private readonly scratch: Scratch[],
     /** The main thread claims no chunk, so workers run every one (tests of the worker path). */
@@ -37,7 +51,7 @@ export class GemmPool {
 
   private startWorkers(): void {
     for (let t = 1; t < this.scratch.length; t++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { memory: this.memory, module: this.module, ...this.scratch[t], thread: t } });
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { memory: this.memory, modules: this.modules, ...this.scratch[t], thread: t } });
       // idle workers sleep in Atomics.wait: they must not keep the process alive
       w.unref();
       w.on('error', (err) => {
@@ -49,11 +63,15 @@ export class GemmPool {
   }
 
   /**
-   * Runs one job: `write(ctl)` fills the job's slots (M, N, K, strides, table, chunk split),
-   * then `total` chunks run on up to `threads` threads (1: the main thread alone).
+   * Runs one job: `write(ctl)` fills the job's slots (M, N, K, strides, tables, task split),
+   * then `total` tasks run on up to `threads` threads (1: the main thread alone). The main thread
+   * runs `main.start` once the workers are woken (then counts it as the last pack task: the copy of
+   * A the compute tasks wait for), `main.afterTask` after each task it runs, and `main.end` once all
+   * are done.
    */
-  run(total: number, threads: number, write: (ctl: Int32Array) => void): void {
+  run(total: number, threads: number, write: (ctl: Int32Array) => void, main: MainWork): JobStats {
     const ctl = this.ctl;
+    const ranBefore = Atomics.load(ctl, CTL.ran);
     const gen = Atomics.load(ctl, CTL.gen);
     // odd: writing. A worker still inside the previous job leaves it (its chunks are all claimed)
     Atomics.store(ctl, CTL.gen, gen + 1);
@@ -63,6 +81,7 @@ export class GemmPool {
     write(ctl);
     ctl[CTL.next] = 0;
     ctl[CTL.done] = 0;
+    ctl[CTL.packed] = 0;
     ctl[CTL.total] = total;
     Atomics.store(ctl, CTL.gen, gen + 2);
     if (this.workersOnly && this.scratch.length === 1) throw new Error('wasm gemm: workersOnly needs threads ≥ 2');
@@ -70,11 +89,18 @@ export class GemmPool {
       if (this.workers.length === 0) this.startWorkers();
       Atomics.notify(ctl, CTL.gen, this.workersOnly ? this.scratch.length - 1 : threads - 1);
     }
+    main.start();
+    if (Atomics.add(ctl, CTL.packed, 1) === ctl[CTL.packTasks]) Atomics.notify(ctl, CTL.packed);
     const s = this.scratch[0];
-    if (!this.workersOnly) runChunks(this.memory, this.chunk, s.packA, s.packB, s.edge, 0);
+    if (!this.workersOnly) runChunks(this.memory, this.kernels, s.packA, s.edge, s.ownB, 0, main.afterTask);
+    const idleFrom = performance.now();
     for (let done = Atomics.load(ctl, CTL.done); done !== total; done = Atomics.load(ctl, CTL.done)) {
+      main.afterTask();
       Atomics.wait(ctl, CTL.done, done, 50);
     }
+    const mainIdleMs = performance.now() - idleFrom;
+    main.end();
+    return { mainTasks: Atomics.load(ctl, CTL.ran) - ranBefore, mainIdleMs };
   }
 
   /** Chunks each thread has run since the pool started (index 0: the main thread). */
