@@ -25,8 +25,9 @@ console.log(`# ${device.description}; d = ${d}, R = ${R} calls a sync, ${new Dat
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Median over 5 batches of (R calls, one sync): ms a call, and the host ms a call before the sync. */
-async function batched(call) {
+async function batched(call, check) {
   call(); await device.sync(); // compile, warm
+  if (check) await check(); // a kernel that failed to build says so here, not as a fast empty run
   const per = [], host = [];
   for (let b = 0; b < 5; b++) {
     const t0 = performance.now();
@@ -74,7 +75,7 @@ for (const N of NS) for (const BH of BHS) for (const causal of CAUSAL) {
     for (const [kname, spec] of Object.entries(specs)) {
       const args = kname === 'fwd' ? [q.buffer(), k.buffer(), v.buffer()] : [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf];
       try {
-        const r = await batched(() => device.dispose(device.runKernel(spec, args)));
+        const r = await batched(() => device.dispose(device.runKernel(spec, args)), async () => { const b = device.runKernel(spec, args); await device.read(b); device.dispose(b); });
         total += r.ms;
         const tf = (flops[kname] * BH * N * N * d * (causal ? 0.5 : 1)) / (r.ms * 1e9);
         line.push(`${kname} ${r.ms.toFixed(3)} ms (${tf.toFixed(1)} TF/s, host ${(r.host * 1e3).toFixed(0)} µs)`);

@@ -11,13 +11,13 @@ export const MASKED = -1e30;
 /** L of a row that sees no key: exp(MASKED − HUGE) is 0, so its P row recomputes as 0. */
 export const HUGE = 1e30;
 
-/** One kernel's tiles: Br query rows × Bc keys, over qt × kt tiles; K/V/Q rows staged with stride dp. */
+/** One kernel's tiles: Br query rows × Bc keys, over qt × kt tiles. */
 export interface KernelGeometry {
   br: number;
   bc: number;
   d: number;
-  /** Row stride of staged tiles: d + 1, so the 4 lanes of a row group read different banks. */
-  dp: number;
+  /** Threads a query row (forward, dQ) or a key (dK, dV): 4 or 8; each owns 1/lanes of its scores and output columns. */
+  lanes: number;
   qt: number;
   kt: number;
 }
@@ -49,7 +49,7 @@ export interface WorkgroupPlan {
  * an H200 (132 SMs), so one head at moderate N still fills the chip.
  */
 function geometry(dims: AttentionDims, rows: number, keys: number, br: number, bc: number): KernelGeometry {
-  return { br, bc, d: dims.d, dp: dims.d + 1, qt: Math.ceil(rows / br), kt: Math.ceil(keys / bc) };
+  return { br, bc, d: dims.d, lanes: 4, qt: Math.ceil(rows / br), kt: Math.ceil(keys / bc) };
 }
 
 export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null): WorkgroupPlan {
