@@ -70,8 +70,9 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     const lse = saved[${BH * Nq * d} + bh * ${Nq} + Math.min(i, ${Nq - 1})];
     ${a.decl}
     const ktEnd = ${ktEnd};
-    for (let kt = 0; kt < ${g.kt}; kt++) {
-      const code = kt < ktEnd ? ${plan.grid ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'} : 0.0;
+    // bounded at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
+    for (let kt = 0; kt < ktEnd; kt++) {
+      const code = ${plan.grid ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
       workgroupBarrier();
       if (code > 0.5) {
         ${stageTile('kk', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
@@ -151,8 +152,9 @@ export function dkvSpec(plan: WorkgroupPlan, which: 'dk' | 'dv'): ExternalKernel
     ${dk ? unrolled(d, (x) => `const v${x} = v[keyBase + ${x}];`) : ''}
     ${a.decl}
     const qtStart = ${qtStart};
-    for (let qt = 0; qt < ${g.qt}; qt++) {
-      const code = qt >= qtStart ? ${plan.grid ? `sparse[${plan.bwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'} : 0.0;
+    // starts at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
+    for (let qt = qtStart; qt < ${g.qt}; qt++) {
+      const code = ${plan.grid ? `sparse[${plan.bwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
       workgroupBarrier();
       if (code > 0.5) {
         ${stageTile('qs', 'q', `qt * ${g.br}`, g.br, Nq, d, L, T, ` * ${lit(plan.scale)}`)}

@@ -8,8 +8,8 @@
  * never leave the chip. It writes O [BH·Nq·d] followed by L [BH·Nq] (m + log l; HUGE where a row
  * saw no key) in its one result buffer.
  *
- * Causal: the key-tile loop stops at the last tile a row of the workgroup can see (the rest are
- * skipped), the diagonal is masked element by element. Block-sparse: a per-tile code (0 hidden,
+ * Causal: the key-tile loop stops at the last tile a row of the workgroup can see (the tiles
+ * past it cost nothing), the diagonal is masked element by element. Block-sparse: a per-tile code (0 hidden,
  * 1 open, 2 partly open) from the uploaded tile table; hidden tiles skip all arithmetic and
  * loads, partial ones look up the element's block cell. Rows outside [0, Nq) and keys outside
  * [0, Nk) are masked, so any N works.
@@ -168,10 +168,10 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     let l = 0.0;
     ${o.decl}
     const ktEnd = ${ktEnd};
-    // a literal trip count with the skipped tiles' work guarded: Dawn wants barriers in uniform
-    // control flow, and gpu.js's this.workgroup (a private mirror) does not count as uniform
-    for (let kt = 0; kt < ${g.kt}; kt++) {
-      const code = kt < ktEnd ? ${sparse ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'} : 0.0;
+    // the loop stops at the causal diagonal: its bound comes from this.workgroup, uniform across
+    // the workgroup, so the barriers inside stay in uniform control flow (Dawn requires it)
+    for (let kt = 0; kt < ktEnd; kt++) {
+      const code = ${sparse ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
       workgroupBarrier();
       if (code > 0.5) {
         ${stageTile('kv', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}

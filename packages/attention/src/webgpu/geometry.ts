@@ -43,23 +43,30 @@ export interface WorkgroupPlan {
 
 /**
  * Workgroup memory stays under 32 KiB (llvmpipe's limit; the H200 offers 48) at every d ≤ 128:
- * dQ, the largest, stages K and V tiles of Bc × (d + 1) and dS of Br × (Bc + 1); dK/dV stage Q
- * and dO tiles of Br × (d + 1) and dSᵀ of Bc × (Br + 1); Bc (forward) and Br (dK/dV) are 32 up
- * to d = 64 and 16 past it. Br = 32 when 64-row tiles would leave fewer than ~2 workgroups per SM of
- * an H200 (132 SMs), so one head at moderate N still fills the chip.
+ * dQ, the largest, stages K and V tiles of Bc rows of row4(d).stride vec4s and dS of Br × (Bc + 1);
+ * dK/dV stage Q and dO tiles of Br rows and dSᵀ of Bc × (Br + 1); Bc (forward) and Br (dK/dV)
+ * are 32 up to d = 64 and 16 past it.
+ *
+ * Tiles and lanes by how many 64-row tiles the call has (BH·⌈N/64⌉), measured on the H200
+ * (BENCHMARKS.md, "FlashAttention, register-blocked"; d = 64, ms of forward / dQ / dK / dV):
+ * fewer than 128 (one head up to N = 4096): Br = 32 with 8 lanes a row, twice the threads of 4
+ * lanes, so the chip's 132 SMs get more warps (N = 4096: 0.52 / 0.62 / 1.05 / 0.50 against
+ * 0.64 / 0.73 / 1.20 / 0.63); up to 256: Br = 32, 4 lanes (8 lanes lost 2× at B·H = 8,
+ * N = 1024); from 256 on: 64-row tiles, 4 lanes (B·H = 1, N = 16384: forward 5.4 ms against 9.3).
  */
-function geometry(dims: AttentionDims, rows: number, keys: number, br: number, bc: number): KernelGeometry {
-  return { br, bc, d: dims.d, lanes: 4, qt: Math.ceil(rows / br), kt: Math.ceil(keys / bc) };
+function geometry(dims: AttentionDims, rows: number, keys: number, br: number, bc: number, lanes: number): KernelGeometry {
+  return { br, bc, d: dims.d, lanes, qt: Math.ceil(rows / br), kt: Math.ceil(keys / bc) };
 }
 
 export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null): WorkgroupPlan {
   const { dims, grid } = mask;
   const BH = dims.B * dims.H;
-  const br = BH * Math.ceil(dims.Nq / 64) >= 264 ? 64 : 32;
+  const queryTiles = BH * Math.ceil(dims.Nq / 64);
+  const keyTiles = BH * Math.ceil(dims.Nk / 64);
   // past d = 64 the staged tiles halve, so two of them and the scores stay under 32 KiB
   const narrow = dims.d > 64 ? 16 : 32;
-  const fwd = geometry(dims, dims.Nq, dims.Nk, br, narrow);
-  const bwd = geometry(dims, dims.Nq, dims.Nk, narrow, BH * Math.ceil(dims.Nk / 64) >= 264 ? 64 : 32);
+  const fwd = geometry(dims, dims.Nq, dims.Nk, queryTiles >= 256 ? 64 : 32, narrow, queryTiles < 128 ? 8 : 4);
+  const bwd = geometry(dims, dims.Nq, dims.Nk, narrow, keyTiles >= 256 ? 64 : 32, keyTiles < 128 ? 8 : 4);
   const fwdTableOffset = 0;
   const bwdTableOffset = grid ? fwd.qt * fwd.kt : 0;
   const cellsOffset = grid ? bwdTableOffset + bwd.qt * bwd.kt : 0;
