@@ -73,24 +73,23 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     // bounded at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
     for (let kt = 0; kt < ktEnd; kt++) {
       const code = ${plan.grid ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
-      workgroupBarrier();
-      if (code > 0.5) {
-        ${stageTile('kk', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
-        ${stageTile('vv', 'v', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
+      // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
+      // uniform index, so it is uniform and the barriers below stay in uniform control flow
+      if (code < 0.5) {
+        continue;
       }
       workgroupBarrier();
-      if (code > 0.5) {
-        for (let u = 0; u < ${g.bc / (2 * L)}; u++) {
-          ${score(0)}
-          ${score(1)}
-        }
+      ${stageTile('kk', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
+      ${stageTile('vv', 'v', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
+      workgroupBarrier();
+      for (let u = 0; u < ${g.bc / (2 * L)}; u++) {
+        ${score(0)}
+        ${score(1)}
       }
       workgroupBarrier();
-      if (code > 0.5) {
-        for (let jj = 0; jj < ${g.bc}; jj++) {
-          const w = ds[r * ${ps} + jj];
-          ${axpy4(a.acc, 'w', 'kk', `jj * ${stride}`, d, L, 'kq')}
-        }
+      for (let jj = 0; jj < ${g.bc}; jj++) {
+        const w = ds[r * ${ps} + jj];
+        ${axpy4(a.acc, 'w', 'kk', `jj * ${stride}`, d, L, 'kq')}
       }
     }
     if (i < ${Nq}) {
@@ -155,33 +154,32 @@ export function dkvSpec(plan: WorkgroupPlan, which: 'dk' | 'dv'): ExternalKernel
     // starts at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
     for (let qt = qtStart; qt < ${g.qt}; qt++) {
       const code = ${plan.grid ? `sparse[${plan.bwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
-      workgroupBarrier();
-      if (code > 0.5) {
-        ${stageTile('qs', 'q', `qt * ${g.br}`, g.br, Nq, d, L, T, ` * ${lit(plan.scale)}`)}
-        ${stageTile('gs', 'dout', `qt * ${g.br}`, g.br, Nq, d, L, T)}
-        if (t < ${g.br}) {
-          const row = Math.min(qt * ${g.br} + t, ${Nq - 1});
-          lr[t] = saved[${BH * Nq * d} + bh * ${Nq} + row];
-          ${dk ? `let delta = 0.0;
-          for (let x = 0; x < ${d}; x++) {
-            delta += dout[(bh * ${Nq} + row) * ${d} + x] * saved[(bh * ${Nq} + row) * ${d} + x];
-          }
-          dl[t] = delta;` : ''}
-        }
+      // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
+      // uniform index, so it is uniform and the barriers below stay in uniform control flow
+      if (code < 0.5) {
+        continue;
       }
       workgroupBarrier();
-      if (code > 0.5) {
-        for (let u = 0; u < ${g.br / (2 * L)}; u++) {
-          ${score(0)}
-          ${score(1)}
+      ${stageTile('qs', 'q', `qt * ${g.br}`, g.br, Nq, d, L, T, ` * ${lit(plan.scale)}`)}
+      ${stageTile('gs', 'dout', `qt * ${g.br}`, g.br, Nq, d, L, T)}
+      if (t < ${g.br}) {
+        const row = Math.min(qt * ${g.br} + t, ${Nq - 1});
+        lr[t] = saved[${BH * Nq * d} + bh * ${Nq} + row];
+        ${dk ? `let delta = 0.0;
+        for (let x = 0; x < ${d}; x++) {
+          delta += dout[(bh * ${Nq} + row) * ${d} + x] * saved[(bh * ${Nq} + row) * ${d} + x];
         }
+        dl[t] = delta;` : ''}
       }
       workgroupBarrier();
-      if (code > 0.5) {
-        for (let rr = 0; rr < ${g.br}; rr++) {
-          const w = st[jl * ${ps} + rr];
-          ${axpy4(a.acc, 'w', dk ? 'qs' : 'gs', `rr * ${stride}`, d, L, 'x')}
-        }
+      for (let u = 0; u < ${g.br / (2 * L)}; u++) {
+        ${score(0)}
+        ${score(1)}
+      }
+      workgroupBarrier();
+      for (let rr = 0; rr < ${g.br}; rr++) {
+        const w = st[jl * ${ps} + rr];
+        ${axpy4(a.acc, 'w', dk ? 'qs' : 'gs', `rr * ${stride}`, d, L, 'x')}
       }
     }
     if (key < ${Nk}) {

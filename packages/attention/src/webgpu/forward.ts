@@ -46,8 +46,8 @@ export const row4 = (d: number, lanes: number): Row4 => {
  */
 export function stageTile(dst: string, src: string, first: string, rows: number, n: number, d: number, lanes: number, threads: number, scale = ''): string {
   const { quads, stride } = row4(d, lanes);
-  // names suffixed by the tile: gpu.js declares a for loop's counter in the enclosing block
-  const [e, jj, w, row, base] = ['e', 'j', 'w', 'r', 'b'].map((n) => `${n}${dst}`);
+  // names suffixed by tile and source: gpu.js declares a for loop's counter in the enclosing block
+  const [e, jj, w, row, base] = ['e', 'j', 'w', 'r', 'b'].map((n) => `${n}${dst}_${src}`);
   const comp = (i: number) => {
     const cond = [`${row} < ${n}`, ...(d % 4 === 0 ? [] : [`${w} * 4 + ${i} < ${d}`])].join(' && ');
     return `${cond} ? ${src}[${base} + ${i}]${scale} : 0.0`;
@@ -172,47 +172,42 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     // the workgroup, so the barriers inside stay in uniform control flow (Dawn requires it)
     for (let kt = 0; kt < ktEnd; kt++) {
       const code = ${sparse ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
-      workgroupBarrier();
-      if (code > 0.5) {
-        ${stageTile('kv', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
+      // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
+      // uniform index, so it is uniform and the barriers below stay in uniform control flow
+      if (code < 0.5) {
+        continue;
       }
       workgroupBarrier();
+      ${stageTile('kv', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
+      workgroupBarrier();
       let mx = ${lit(MASKED)};
-      if (code > 0.5) {
-        for (let u = 0; u < ${g.bc / (2 * L)}; u++) {
-          ${score(0)}
-          ${score(1)}
-        }
+      for (let u = 0; u < ${g.bc / (2 * L)}; u++) {
+        ${score(0)}
+        ${score(1)}
       }
       red[t] = mx;
       workgroupBarrier();
       const mNew = Math.max(m, ${tree((x) => `red[r * ${L} + ${x}]`, L, (a, b) => `Math.max(${a}, ${b})`)});
       const alpha = Math.exp(m - mNew);
       let ls = 0.0;
-      if (code > 0.5) {
-        for (let u = 0; u < ${g.bc / L}; u++) {
-          const jj = u * ${L} + c;
-          const s = pt[r * ${ps} + jj];
-          let p = s > ${lit(MASKED / 2)} ? Math.exp(s - mNew) : 0.0;
-          ls += p;
-          ${drop ? `const key = kt * ${g.bc} + jj;\n          p = p * ${dropoutFactor(plan, 'i', 'key')};` : ''}
-          pt[r * ${ps} + jj] = p;
-        }
+      for (let u = 0; u < ${g.bc / L}; u++) {
+        const jj = u * ${L} + c;
+        const s = pt[r * ${ps} + jj];
+        let p = s > ${lit(MASKED / 2)} ? Math.exp(s - mNew) : 0.0;
+        ls += p;
+        ${drop ? `const key = kt * ${g.bc} + jj;\n          p = p * ${dropoutFactor(plan, 'i', 'key')};` : ''}
+        pt[r * ${ps} + jj] = p;
       }
       red2[t] = ls;
       workgroupBarrier();
       l = alpha * l + ${tree((x) => `red2[r * ${L} + ${x}]`, L, (a, b) => `(${a} + ${b})`)};
       m = mNew;
-      if (code > 0.5) {
-        ${stageTile('kv', 'v', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
-      }
+      ${stageTile('kv', 'v', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
       workgroupBarrier();
-      if (code > 0.5) {
-        ${unrolled(4 * quads / L, (x) => `${o.acc(x >> 2, x & 3)} = ${o.acc(x >> 2, x & 3)} * alpha;`)}
-        for (let jj = 0; jj < ${g.bc}; jj++) {
-          const p = pt[r * ${ps} + jj];
-          ${axpy4(o.acc, 'p', 'kv', `jj * ${stride}`, d, L, 'v')}
-        }
+      ${unrolled(4 * quads / L, (x) => `${o.acc(x >> 2, x & 3)} = ${o.acc(x >> 2, x & 3)} * alpha;`)}
+      for (let jj = 0; jj < ${g.bc}; jj++) {
+        const p = pt[r * ${ps} + jj];
+        ${axpy4(o.acc, 'p', 'kv', `jj * ${stride}`, d, L, 'v')}
       }
     }
     const inv = l > 0.0 ? 1.0 / l : 0.0;

@@ -82,37 +82,45 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
  * Open cells over a tile's block rectangle are counted from a 2D prefix sum, so a table costs
  * O(tiles) on the host; only tiles on the causal diagonal go through masks.ts's exact planner.
  */
-function tileCodes(mask: AttentionMask, g: KernelGeometry): number[] {
+function tileCodes(mask: AttentionMask, g: KernelGeometry, table: Float32Array, at: number): void {
   const { Nq, Nk } = mask.dims;
   const grid = mask.grid!;
-  const sum = new Int32Array((grid.Mq + 1) * (grid.Mk + 1)); // open cells in [0, a) × [0, b)
+  const W = grid.Mk + 1;
+  const sum = new Int32Array((grid.Mq + 1) * W); // open cells in [0, a) × [0, b)
   for (let a = 0; a < grid.Mq; a++) {
     for (let b = 0; b < grid.Mk; b++) {
-      sum[(a + 1) * (grid.Mk + 1) + b + 1] = grid.cells[a * grid.Mk + b] + sum[a * (grid.Mk + 1) + b + 1] + sum[(a + 1) * (grid.Mk + 1) + b] - sum[a * (grid.Mk + 1) + b];
+      sum[(a + 1) * W + b + 1] = grid.cells[a * grid.Mk + b] + sum[a * W + b + 1] + sum[(a + 1) * W + b] - sum[a * W + b];
     }
   }
-  const open = (a0: number, a1: number, b0: number, b1: number) =>
-    sum[a1 * (grid.Mk + 1) + b1] - sum[a0 * (grid.Mk + 1) + b1] - sum[a1 * (grid.Mk + 1) + b0] + sum[a0 * (grid.Mk + 1) + b0];
-  const codes: number[] = [];
+  // plain loops over numbers: this runs for every tile of both geometries at every call
   for (let t = 0; t < g.qt; t++) {
-    const [r0, r1] = [t * g.br, Math.min(Nq, (t + 1) * g.br)];
-    const [a0, a1] = [Math.floor(r0 / grid.rowsPerBlock), Math.floor((r1 - 1) / grid.rowsPerBlock) + 1];
+    const r0 = t * g.br;
+    const r1 = Math.min(Nq, r0 + g.br);
+    const a0 = Math.floor(r0 / grid.rowsPerBlock);
+    const a1 = Math.floor((r1 - 1) / grid.rowsPerBlock) + 1;
     for (let u = 0; u < g.kt; u++) {
-      const [j0, j1] = [u * g.bc, Math.min(Nk, (u + 1) * g.bc)];
-      const [b0, b1] = [Math.floor(j0 / grid.keysPerBlock), Math.floor((j1 - 1) / grid.keysPerBlock) + 1];
-      const cells = open(a0, a1, b0, b1);
+      const j0 = u * g.bc;
+      const j1 = Math.min(Nk, j0 + g.bc);
+      const b0 = Math.floor(j0 / grid.keysPerBlock);
+      const b1 = Math.floor((j1 - 1) / grid.keysPerBlock) + 1;
+      const cells = sum[a1 * W + b1] - sum[a0 * W + b1] - sum[a1 * W + b0] + sum[a0 * W + b0];
       const causalNone = mask.causal && j0 > r1 - 1 + mask.offset;
       const causalAll = !mask.causal || j1 - 1 <= r0 + mask.offset;
-      if (cells === 0 || causalNone) codes.push(0);
-      else if (causalAll) codes.push(cells === (a1 - a0) * (b1 - b0) ? 1 : 2);
-      else codes.push(tileCoverage(mask, r0, r1, j0, j1) === 'none' ? 0 : 2);
+      let code: number;
+      if (cells === 0 || causalNone) code = 0;
+      else if (causalAll) code = cells === (a1 - a0) * (b1 - b0) ? 1 : 2;
+      else code = tileCoverage(mask, r0, r1, j0, j1) === 'none' ? 0 : 2;
+      table[at + t * g.kt + u] = code;
     }
   }
-  return codes;
 }
 
 /** The block-sparse table the kernels read (null without a grid): both geometries' codes, then the cells. */
 export function sparseTable(mask: AttentionMask, plan: WorkgroupPlan): Float32Array | null {
   if (!mask.grid) return null;
-  return Float32Array.from([...tileCodes(mask, plan.fwd), ...tileCodes(mask, plan.bwd), ...mask.grid.cells]);
+  const table = new Float32Array(plan.cellsOffset + mask.grid.cells.length);
+  tileCodes(mask, plan.fwd, table, plan.fwdTableOffset);
+  tileCodes(mask, plan.bwd, table, plan.bwdTableOffset);
+  table.set(mask.grid.cells, plan.cellsOffset);
+  return table;
 }

@@ -41,6 +41,24 @@ function cachedSpec(kind: string, plan: WorkgroupPlan, build: () => ExternalKern
   return spec;
 }
 
+/**
+ * Tile tables by plan and grid cells: a training loop passes the same blockMask every step, and
+ * planning the table costs milliseconds of host time at N = 4096 (32K tiles over both geometries),
+ * more than the kernels at one head.
+ */
+const tables = new Map<string, Float32Array>();
+
+function cachedTable(mask: AttentionMask, plan: WorkgroupPlan): Float32Array | null {
+  if (!mask.grid) return null;
+  const key = `${JSON.stringify({ ...plan, dropout: null, grid: plan.gridKey })}|${Buffer.from(mask.grid.cells).toString('latin1')}`;
+  let table = tables.get(key);
+  if (!table) {
+    if (tables.size >= 16) tables.clear();
+    tables.set(key, (table = sparseTable(mask, plan)!));
+  }
+  return table;
+}
+
 const seedArgs = (plan: WorkgroupPlan): number[] =>
   (plan.dropout ? [Math.floor(plan.dropout.seed / 2 ** 24), plan.dropout.seed % 2 ** 24] : []);
 
@@ -49,7 +67,7 @@ export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: Attentio
   const device = q.device;
   const plan = workgroupPlan(mask, scale, dropout);
   const { B, H, Nq, d } = plan.dims;
-  const table = sparseTable(mask, plan);
+  const table = cachedTable(mask, plan);
   const sparse = table ? new Tensor(device.upload(table), [table.length], device) : null;
   const args = [q.buffer(), k.buffer(), v.buffer(), ...(sparse ? [sparse.buffer()] : []), ...seedArgs(plan)];
   const saved = new Tensor(device.runKernel!(cachedSpec('fwd', plan, () => forwardSpec(plan)), args), [B * H * Nq * (d + 1)], device);
