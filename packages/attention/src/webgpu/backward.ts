@@ -74,22 +74,22 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     for (let kt = 0; kt < ktEnd; kt++) {
       const code = ${plan.grid ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
       // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
-      // uniform index, so it is uniform and the barriers below stay in uniform control flow
-      if (code < 0.5) {
-        continue;
-      }
-      workgroupBarrier();
-      ${stageTile('kk', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
-      ${stageTile('vv', 'v', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
-      workgroupBarrier();
-      for (let u = 0; u < ${g.bc / (2 * L)}; u++) {
-        ${score(0)}
-        ${score(1)}
-      }
-      workgroupBarrier();
-      for (let jj = 0; jj < ${g.bc}; jj++) {
-        const w = ds[r * ${ps} + jj];
-        ${axpy4(a.acc, 'w', 'kk', `jj * ${stride}`, d, L, 'kq')}
+      // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
+      // continue: gpu.js puts the increment of a loop with a computed start at the body's end)
+      if (code > 0.5) {
+        workgroupBarrier();
+        ${stageTile('kk', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
+        ${stageTile('vv', 'v', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
+        workgroupBarrier();
+        for (let u = 0; u < ${g.bc / (2 * L)}; u++) {
+          ${score(0)}
+          ${score(1)}
+        }
+        workgroupBarrier();
+        for (let jj = 0; jj < ${g.bc}; jj++) {
+          const w = ds[r * ${ps} + jj];
+          ${axpy4(a.acc, 'w', 'kk', `jj * ${stride}`, d, L, 'kq')}
+        }
       }
     }
     if (i < ${Nq}) {
@@ -155,31 +155,31 @@ export function dkvSpec(plan: WorkgroupPlan, which: 'dk' | 'dv'): ExternalKernel
     for (let qt = qtStart; qt < ${g.qt}; qt++) {
       const code = ${plan.grid ? `sparse[${plan.bwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
       // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
-      // uniform index, so it is uniform and the barriers below stay in uniform control flow
-      if (code < 0.5) {
-        continue;
-      }
-      workgroupBarrier();
-      ${stageTile('qs', 'q', `qt * ${g.br}`, g.br, Nq, d, L, T, ` * ${lit(plan.scale)}`)}
-      ${stageTile('gs', 'dout', `qt * ${g.br}`, g.br, Nq, d, L, T)}
-      if (t < ${g.br}) {
-        const row = Math.min(qt * ${g.br} + t, ${Nq - 1});
-        lr[t] = saved[${BH * Nq * d} + bh * ${Nq} + row];
-        ${dk ? `let delta = 0.0;
-        for (let x = 0; x < ${d}; x++) {
-          delta += dout[(bh * ${Nq} + row) * ${d} + x] * saved[(bh * ${Nq} + row) * ${d} + x];
+      // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
+      // continue: gpu.js puts the increment of a loop with a computed start at the body's end)
+      if (code > 0.5) {
+        workgroupBarrier();
+        ${stageTile('qs', 'q', `qt * ${g.br}`, g.br, Nq, d, L, T, ` * ${lit(plan.scale)}`)}
+        ${stageTile('gs', 'dout', `qt * ${g.br}`, g.br, Nq, d, L, T)}
+        if (t < ${g.br}) {
+          const row = Math.min(qt * ${g.br} + t, ${Nq - 1});
+          lr[t] = saved[${BH * Nq * d} + bh * ${Nq} + row];
+          ${dk ? `let delta = 0.0;
+          for (let x = 0; x < ${d}; x++) {
+            delta += dout[(bh * ${Nq} + row) * ${d} + x] * saved[(bh * ${Nq} + row) * ${d} + x];
+          }
+          dl[t] = delta;` : ''}
         }
-        dl[t] = delta;` : ''}
-      }
-      workgroupBarrier();
-      for (let u = 0; u < ${g.br / (2 * L)}; u++) {
-        ${score(0)}
-        ${score(1)}
-      }
-      workgroupBarrier();
-      for (let rr = 0; rr < ${g.br}; rr++) {
-        const w = st[jl * ${ps} + rr];
-        ${axpy4(a.acc, 'w', dk ? 'qs' : 'gs', `rr * ${stride}`, d, L, 'x')}
+        workgroupBarrier();
+        for (let u = 0; u < ${g.br / (2 * L)}; u++) {
+          ${score(0)}
+          ${score(1)}
+        }
+        workgroupBarrier();
+        for (let rr = 0; rr < ${g.br}; rr++) {
+          const w = st[jl * ${ps} + rr];
+          ${axpy4(a.acc, 'w', dk ? 'qs' : 'gs', `rr * ${stride}`, d, L, 'x')}
+        }
       }
     }
     if (key < ${Nk}) {

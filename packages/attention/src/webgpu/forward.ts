@@ -173,41 +173,41 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     for (let kt = 0; kt < ktEnd; kt++) {
       const code = ${sparse ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
       // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
-      // uniform index, so it is uniform and the barriers below stay in uniform control flow
-      if (code < 0.5) {
-        continue;
-      }
-      workgroupBarrier();
-      ${stageTile('kv', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
-      workgroupBarrier();
-      let mx = ${lit(MASKED)};
-      for (let u = 0; u < ${g.bc / (2 * L)}; u++) {
-        ${score(0)}
-        ${score(1)}
-      }
-      red[t] = mx;
-      workgroupBarrier();
-      const mNew = Math.max(m, ${tree((x) => `red[r * ${L} + ${x}]`, L, (a, b) => `Math.max(${a}, ${b})`)});
-      const alpha = Math.exp(m - mNew);
-      let ls = 0.0;
-      for (let u = 0; u < ${g.bc / L}; u++) {
-        const jj = u * ${L} + c;
-        const s = pt[r * ${ps} + jj];
-        let p = s > ${lit(MASKED / 2)} ? Math.exp(s - mNew) : 0.0;
-        ls += p;
-        ${drop ? `const key = kt * ${g.bc} + jj;\n          p = p * ${dropoutFactor(plan, 'i', 'key')};` : ''}
-        pt[r * ${ps} + jj] = p;
-      }
-      red2[t] = ls;
-      workgroupBarrier();
-      l = alpha * l + ${tree((x) => `red2[r * ${L} + ${x}]`, L, (a, b) => `(${a} + ${b})`)};
-      m = mNew;
-      ${stageTile('kv', 'v', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
-      workgroupBarrier();
-      ${unrolled(4 * quads / L, (x) => `${o.acc(x >> 2, x & 3)} = ${o.acc(x >> 2, x & 3)} * alpha;`)}
-      for (let jj = 0; jj < ${g.bc}; jj++) {
-        const p = pt[r * ${ps} + jj];
-        ${axpy4(o.acc, 'p', 'kv', `jj * ${stride}`, d, L, 'v')}
+      // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
+      // continue: gpu.js puts the increment of a loop with a computed start at the body's end)
+      if (code > 0.5) {
+        workgroupBarrier();
+        ${stageTile('kv', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
+        workgroupBarrier();
+        let mx = ${lit(MASKED)};
+        for (let u = 0; u < ${g.bc / (2 * L)}; u++) {
+          ${score(0)}
+          ${score(1)}
+        }
+        red[t] = mx;
+        workgroupBarrier();
+        const mNew = Math.max(m, ${tree((x) => `red[r * ${L} + ${x}]`, L, (a, b) => `Math.max(${a}, ${b})`)});
+        const alpha = Math.exp(m - mNew);
+        let ls = 0.0;
+        for (let u = 0; u < ${g.bc / L}; u++) {
+          const jj = u * ${L} + c;
+          const s = pt[r * ${ps} + jj];
+          let p = s > ${lit(MASKED / 2)} ? Math.exp(s - mNew) : 0.0;
+          ls += p;
+          ${drop ? `const key = kt * ${g.bc} + jj;\n          p = p * ${dropoutFactor(plan, 'i', 'key')};` : ''}
+          pt[r * ${ps} + jj] = p;
+        }
+        red2[t] = ls;
+        workgroupBarrier();
+        l = alpha * l + ${tree((x) => `red2[r * ${L} + ${x}]`, L, (a, b) => `(${a} + ${b})`)};
+        m = mNew;
+        ${stageTile('kv', 'v', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
+        workgroupBarrier();
+        ${unrolled(4 * quads / L, (x) => `${o.acc(x >> 2, x & 3)} = ${o.acc(x >> 2, x & 3)} * alpha;`)}
+        for (let jj = 0; jj < ${g.bc}; jj++) {
+          const p = pt[r * ${ps} + jj];
+          ${axpy4(o.acc, 'p', 'kv', `jj * ${stride}`, d, L, 'v')}
+        }
       }
     }
     const inv = l > 0.0 ? 1.0 / l : 0.0;
