@@ -142,6 +142,24 @@ describe('gpu.js webgpu: workgroup features', () => {
     })).toBe(-1);
   });
 
+  it('continue in a loop with a computed start still runs the update', async () => {
+    // a loop whose init is not a literal takes gpu.js's guarded form (LOOP_MAX); there a continue
+    // skipped the update appended to the body, so i stuck at its first even value
+    const got = await run(`function () {
+      let acc = 0;
+      for (let i = this.thread.x; i < 20; i++) {
+        if (i % 2 == 0) { continue; }
+        acc += i;
+      }
+      return acc;
+    }`, { output: [8] });
+    expect(firstMismatch(got, (x) => {
+      let acc = 0;
+      for (let i = x; i < 20; i++) if (i % 2 === 1) acc += i;
+      return acc;
+    })).toBe(-1);
+  });
+
   it('each thread stores 4 outputs; stores past the output are dropped', async () => {
     // 16 workgroups of 64 threads store 4096 values into an output of 4003
     const n = 4003;
