@@ -6,8 +6,8 @@
 //   npx tsc -b && node examples/bench-flash-kernels.js
 //   BENCH_N=1024,4096 BENCH_BH=1,8 BENCH_R=20 node examples/bench-flash-kernels.js
 //   BENCH_VARIANTS=path/to/variants.js …   (a module exporting { name: (plan) => plan' } to time
-//     the same kernels under another geometry)
-import { getDevice, manualSeed, randn, setDevice, tidy } from '@flashgrad/core';
+//     the same kernels under another geometry: plan.fwd / plan.bwd's br, bc, lanes, qt, kt)
+import { manualSeed, randn, setDevice, tidy } from '@flashgrad/core';
 import { flashAttention } from '@flashgrad/attention';
 import { forwardSpec } from '../packages/attention/dist/webgpu/forward.js';
 import { dkvSpec, dqSpec } from '../packages/attention/dist/webgpu/backward.js';
@@ -63,10 +63,8 @@ for (const N of NS) for (const BH of BHS) for (const causal of CAUSAL) {
   const mask = { dims, causal, offset: 0, grid: null };
   const base = workgroupPlan(mask, 1 / Math.sqrt(d), null);
   const plans = { shipped: base, ...Object.fromEntries(Object.entries(variants).map(([n, f]) => [n, f(base)])) };
-  const fwdSaved = tidy(() => { const o = flashAttention(q, k, v, { causal, returnLse: false }); return o; });
   // the saved O|L buffer for the backward kernels: one forward's result, kept
   const savedBuf = device.runKernel(forwardSpec(base), [q.buffer(), k.buffer(), v.buffer()]);
-  fwdSaved.dispose();
   const flops = { fwd: 4, dq: 6, dk: 6, dv: 4 }; // × BH·N²·d (causal: about half)
   for (const [name, plan] of Object.entries(plans)) {
     const specs = { fwd: forwardSpec(plan), dq: dqSpec(plan), dk: dkvSpec(plan, 'dk'), dv: dkvSpec(plan, 'dv') };

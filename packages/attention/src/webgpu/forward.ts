@@ -15,7 +15,7 @@
  * [0, Nk) are masked, so any N works.
  */
 import { hash24Expr, lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { HUGE, MASKED, type KernelGeometry, type WorkgroupPlan } from './geometry.js';
+import { HUGE, MASKED, type WorkgroupPlan } from './geometry.js';
 
 /** Lines `let q0 = q[base + 0] * scale; …` and similar: registers are named, so loops over d are unrolled. */
 export const unrolled = (count: number, line: (x: number) => string): string =>
