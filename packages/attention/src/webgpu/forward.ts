@@ -101,7 +101,7 @@ export function accumulators(name: string, d: number, lanes: number): { decl: st
 }
 
 /** A balanced tree `op(op(x0, x1), op(x2, x3))…` over x(0 … n − 1), n a power of 2, as source. */
-export function tree(x: (i: number) => string, n: number, op: (a: string, b: string) => string): string {
+function tree(x: (i: number) => string, n: number, op: (a: string, b: string) => string): string {
   let level = Array.from({ length: n }, (_, i) => x(i));
   while (level.length > 1) level = level.filter((_, i) => i % 2 === 0).map((a, i) => op(a, level[2 * i + 1]));
   return level[0];
