@@ -31,6 +31,12 @@ const d = 64;
 const METHODS = process.env.BENCH_METHODS?.split(',');
 const SPARSITY = process.env.BENCH_SPARSITY?.split(',').map(Number);
 const SPARSE_N = Number(process.env.BENCH_SPARSE_N ?? 4096);
+/**
+ * GPU devices: before timing, repeat the call for this long (ms). An H200 left idle between short
+ * runs stays at low clocks: the same N = 4096 flash fwd+bwd measured 17.9 ms in a sweep and 4.5 ms
+ * right after sustained work (2026-12-01); PyTorch's peer times back-to-back calls, so it never sees this.
+ */
+const WARM_MS = Number(process.env.BENCH_WARM_MS ?? 300);
 
 /** An [N/64]² grid with `fraction` of its cells hidden (a fixed pseudo-random pattern), the diagonal kept. */
 function sparseGrid(N, fraction) {
@@ -66,6 +72,12 @@ async function measure(device, attention, N, causal, backward, blockSize, runs, 
   once();
   await device.sync();
   const peakBytes = memory().peakBytes - baseline;
+  if (device.name === 'webgpu') {
+    for (const t0 = performance.now(); performance.now() - t0 < WARM_MS;) {
+      once();
+      await device.sync();
+    }
+  }
   const times = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();

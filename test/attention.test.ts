@@ -358,6 +358,53 @@ describe('webgpu: FlashAttention-2 kernels on workgroup memory', () => {
   });
 });
 
+describe('webgpu: every tile geometry the plan picks', () => {
+  // the random cases above are small (B·H ≤ 4, N ≤ 40), so they all get the 8-lane geometry; these
+  // fix B·H so that each band of workgroupPlan is taken, with lengths off the tile sizes, d past 64
+  const bands: { c: Case; fwd: [number, number]; bwd: [number, number] }[] = [
+    { c: { B: 1, H: 2, Nq: 70, Nk: 45, d: 64, causal: true, blockSize: 16 }, fwd: [32, 8], bwd: [32, 8] },
+    { c: { B: 2, H: 64, Nq: 33, Nk: 50, d: 24, causal: false, blockSize: 16 }, fwd: [32, 4], bwd: [32, 4] },
+    { c: { B: 4, H: 64, Nq: 100, Nk: 70, d: 20, causal: true, blockSize: 16 }, fwd: [64, 4], bwd: [64, 4] },
+    { c: { B: 4, H: 64, Nq: 70, Nk: 90, d: 100, causal: true, blockSize: 16, dropout: 0.5 }, fwd: [64, 4], bwd: [64, 4] },
+  ];
+  for (const { c, fwd, bwd } of bands) {
+    it.runIf(f32Devices.includes('webgpu'))(`B·H ${c.B * c.H}, Nq ${c.Nq}, Nk ${c.Nk}, d ${c.d}: forward tiles of ${fwd[0]} rows, ${fwd[1]} lanes; dK/dV ${bwd[0]} keys, ${bwd[1]} lanes`, async () => {
+      const dims = { B: c.B, H: c.H, Nq: c.Nq, Nk: c.Nk, d: c.d };
+      const plan = workgroupPlan({ dims, causal: c.causal, offset: c.Nk - c.Nq, grid: null }, 1, null);
+      expect([plan.fwd.br, plan.fwd.lanes, plan.bwd.bc, plan.bwd.lanes]).toEqual([...fwd, ...bwd]);
+      const x = makeInputs(c, 11);
+      const exact = await run(naiveAttention, x, c, 'reference');
+      const naive32 = await run(naiveAttention, x, c, 'webgpu');
+      const flash32 = await run(flashAttention, x, c, 'webgpu');
+      for (const t of Object.values(x)) t.dispose();
+      for (const name of names) {
+        const dotScale = name === 'out' || name === 'lse' ? 1 : Math.sqrt(c.d);
+        const bound = 2 * maxErr(naive32[name], exact[name]) + 1e-5 * (1 / (1 - (c.dropout ?? 0))) * dotScale * Math.max(1, maxAbs(exact[name]));
+        expect(maxErr(flash32[name], exact[name]), name).toBeLessThanOrEqual(bound);
+      }
+    }, 300_000);
+  }
+});
+
+describe('webgpu: block-sparse tiles skipped whole', () => {
+  // blocks of 32 = the tiles: query tile 0 is hidden from key tile 0 and key tile 2, then later
+  // query tiles see them, so the dK/dV loops skip a tile and must go on to the next ones
+  const blockMask = [[false, true, false, true], [true, false, true, true], [true, true, false, false], [false, true, true, true]];
+  it.runIf(f32Devices.includes('webgpu'))('Nq = Nk = 128, 4 × 4 blocks: O, L, dq, dk, dv match float64 naive', async () => {
+    const c: Case = { B: 1, H: 2, Nq: 128, Nk: 128, d: 32, causal: false, blockSize: 16, blockMask };
+    const x = makeInputs(c, 5);
+    const exact = await run(naiveAttention, x, c, 'reference');
+    const naive32 = await run(naiveAttention, x, c, 'webgpu');
+    const flash32 = await run(flashAttention, x, c, 'webgpu');
+    for (const t of Object.values(x)) t.dispose();
+    for (const name of names) {
+      const dotScale = name === 'out' || name === 'lse' ? 1 : Math.sqrt(c.d);
+      const bound = 2 * maxErr(naive32[name], exact[name]) + 1e-5 * dotScale * Math.max(1, maxAbs(exact[name]));
+      expect(maxErr(flash32[name], exact[name]), name).toBeLessThanOrEqual(bound);
+    }
+  }, 300_000);
+});
+
 describe('blockSize independence', () => {
   for (const [causal, Nq, Nk] of [[false, 45, 70], [true, 45, 70], [true, 70, 45]] as const) {
     const c = { B: 2, H: 1, Nq, Nk, d: 16 };

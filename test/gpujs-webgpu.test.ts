@@ -142,6 +142,48 @@ describe('gpu.js webgpu: workgroup features', () => {
     expect(firstMismatch(got, (g) => a.slice(g * 256, (g + 1) * 256).reduce((x, y) => x + y, 0))).toBe(-1);
   });
 
+  it('a loop bounded by this.workgroup holds barriers: the workgroup id is uniform to Tint', async () => {
+    // workgroup w sums w + 1 entries of a shared tile, a barrier each round: a trip count that
+    // differs between workgroups and is uniform within one (Dawn rejects the kernel otherwise)
+    const groups = 5;
+    const got = await run(`function () {
+      const l = this.localThread.x;
+      const w = this.workgroup.x;
+      tile[l] = l * (w + 1);
+      workgroupBarrier();
+      let acc = 0.0;
+      for (let round = 0; round < w + 1; round++) {
+        acc += tile[(l + round) % 32];
+        workgroupBarrier();
+      }
+      storeResult(w * 32 + l, acc);
+    }`, { output: [groups * 32], workgroupSize: [32], dispatch: [groups], workgroupArrays: { tile: 32 } });
+    expect(firstMismatch(got, (i) => {
+      const [w, l] = [Math.floor(i / 32), i % 32];
+      let sum = 0;
+      for (let round = 0; round <= w; round++) sum += ((l + round) % 32) * (w + 1);
+      return sum;
+    })).toBe(-1);
+  });
+
+  it('continue in a loop with a computed start still runs the update', async () => {
+    // a loop whose init is not a literal takes gpu.js's guarded form (LOOP_MAX); there a continue
+    // skipped the update appended to the body, so i stuck at its first even value
+    const got = await run(`function () {
+      let acc = 0;
+      for (let i = this.thread.x; i < 20; i++) {
+        if (i % 2 == 0) { continue; }
+        acc += i;
+      }
+      return acc;
+    }`, { output: [8] });
+    expect(firstMismatch(got, (x) => {
+      let acc = 0;
+      for (let i = x; i < 20; i++) if (i % 2 === 1) acc += i;
+      return acc;
+    })).toBe(-1);
+  });
+
   it('each thread stores 4 outputs; stores past the output are dropped', async () => {
     // 16 workgroups of 64 threads store 4096 values into an output of 4003
     const n = 4003;

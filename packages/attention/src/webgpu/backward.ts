@@ -10,7 +10,7 @@
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
 import type { WorkgroupPlan } from './geometry.js';
-import { cellHidden, dropoutFactor, stageTile, unrolled } from './forward.js';
+import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, row4, stageTile, unrolled } from './forward.js';
 
 const argsOf = (plan: WorkgroupPlan): string[] =>
   ['q', 'k', 'v', 'dout', 'saved', ...(plan.grid ? ['sparse'] : []), ...(plan.dropout ? ['seedHi', 'seedLo'] : [])];
@@ -31,21 +31,33 @@ function hiddenExpr(plan: WorkgroupPlan, row: string, key: string): string {
 const keyOf = (plan: WorkgroupPlan): string =>
   `${plan.dims.B * plan.dims.H}:${plan.dims.Nq}:${plan.dims.Nk}:${plan.dims.d}:${plan.scale}:${plan.causal}:${plan.gridKey}:${plan.dropout?.p ?? 0}`;
 
-/** dQ = τ Σ_j dS_j K_j: the forward's geometry, 4 lanes a query row, K and V tiles staged. */
+/** dQ = τ Σ_j dS_j K_j: the forward's geometry, 4 lanes a query row, K and V tiles staged (vec4 rows). */
 export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const { Nq, Nk, d } = plan.dims;
   const BH = plan.dims.B * plan.dims.H;
   const g = plan.fwd;
-  const T = g.br * 4;
-  const cols = Math.ceil(d / 4);
+  const L = g.lanes;
+  const T = g.br * L;
+  const { stride } = row4(d, L);
   const ps = g.bc + 1;
+  const a = accumulators('a', d, L);
   const ktEnd = plan.causal
     ? `Math.min(${g.kt}, Math.max(0, Math.floor((qt * ${g.br} + ${g.br - 1 + plan.offset} + ${g.bc}) / ${g.bc})))`
     : `${g.kt}`;
+  // two keys at a time: independent chains of multiply-adds
+  const score = (h: number) => `const jj${h} = u * ${2 * L} + ${L * h} + c;
+          const key${h} = kt * ${g.bc} + jj${h};
+          let s${h} = 0.0;
+          let dp${h} = 0.0;
+          ${dot4(`s${h}`, (x) => `q${x}`, 'kk', `jj${h} * ${stride}`, d, `k${h}_`)}
+          ${dot4(`dp${h}`, (x) => `g${x}`, 'vv', `jj${h} * ${stride}`, d, `v${h}_`)}
+          ${plan.dropout ? `dp${h} = dp${h} * ${dropoutFactor(plan, 'i', `key${h}`)};` : ''}
+          const p${h} = (${hiddenExpr(plan, 'i', `key${h}`)}) ? 0.0 : Math.exp(s${h} - lse);
+          ds[r * ${ps} + jj${h}] = p${h} * (dp${h} - delta);`;
   const source = `function (${argsOf(plan).join(', ')}) {
     const t = this.localThread.x;
-    const r = t >> 2;
-    const c = t & 3;
+    const r = t >> ${Math.log2(L)};
+    const c = t & ${L - 1};
     const qt = this.workgroup.x;
     const bh = this.workgroup.y;
     const i = qt * ${g.br} + r;
@@ -56,76 +68,80 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     let delta = 0.0;
     ${unrolled(d, (x) => `delta += g${x} * saved[rowBase + ${x}];`)}
     const lse = saved[${BH * Nq * d} + bh * ${Nq} + Math.min(i, ${Nq - 1})];
-    ${unrolled(cols, (u) => `let a${u} = 0.0;`)}
+    ${a.decl}
     const ktEnd = ${ktEnd};
-    for (let kt = 0; kt < ${g.kt}; kt++) {
-      const code = kt < ktEnd ? ${plan.grid ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'} : 0.0;
-      workgroupBarrier();
+    // bounded at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
+    for (let kt = 0; kt < ktEnd; kt++) {
+      const code = ${plan.grid ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
+      // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
+      // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
+      // continue: gpu.js puts the increment of a loop with a computed start at the body's end)
       if (code > 0.5) {
-        ${stageTile('kk', 'k', `kt * ${g.bc}`, g.bc, Nk, g, T)}
-        ${stageTile('vv', 'v', `kt * ${g.bc}`, g.bc, Nk, g, T)}
-      }
-      workgroupBarrier();
-      if (code > 0.5) {
-        for (let u = 0; u < ${g.bc / 4}; u++) {
-          const jj = u * 4 + c;
-          const key = kt * ${g.bc} + jj;
-          const b = jj * ${g.dp};
-          let s = 0.0;
-          ${unrolled(d, (x) => `s += q${x} * kk[b + ${x}];`)}
-          let dp = 0.0;
-          ${unrolled(d, (x) => `dp += g${x} * vv[b + ${x}];`)}
-          ${plan.dropout ? `dp = dp * ${dropoutFactor(plan, 'i', 'key')};` : ''}
-          const p = (${hiddenExpr(plan, 'i', 'key')}) ? 0.0 : Math.exp(s - lse);
-          ds[r * ${ps} + jj] = p * (dp - delta);
+        workgroupBarrier();
+        ${stageTile('kk', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
+        ${stageTile('vv', 'v', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
+        workgroupBarrier();
+        for (let u = 0; u < ${g.bc / (2 * L)}; u++) {
+          ${score(0)}
+          ${score(1)}
         }
-      }
-      workgroupBarrier();
-      if (code > 0.5) {
+        workgroupBarrier();
         for (let jj = 0; jj < ${g.bc}; jj++) {
           const w = ds[r * ${ps} + jj];
-          const b = jj * ${g.dp} + c;
-          ${unrolled(cols, (u) => (4 * u + 3 < d ? `a${u} += w * kk[b + ${4 * u}];` : `if (c + ${4 * u} < ${d}) { a${u} += w * kk[b + ${4 * u}]; }`))}
+          ${axpy4(a.acc, 'w', 'kk', `jj * ${stride}`, d, L, 'kq')}
         }
       }
     }
     if (i < ${Nq}) {
-      const oBase = (bh * ${Nq} + i) * ${d} + c;
-      ${unrolled(cols, (u) => `if (c + ${4 * u} < ${d}) { storeResult(oBase + ${4 * u}, a${u} * ${lit(plan.scale)}); }`)}
+      const oBase = (bh * ${Nq} + i) * ${d};
+      ${a.store('oBase', (x) => `${x} * ${lit(plan.scale)}`)}
     }
   }`;
   return {
-    key: `fa2dq:${keyOf(plan)}:${g.br}:${g.bc}`,
+    key: `fa2dq:${keyOf(plan)}:${g.br}:${g.bc}:${L}`,
     source,
     output: [BH * Nq * d],
     outSize: BH * Nq * d,
     work: 6 * BH * Nq * Nk * d,
     workgroupSize: [T],
     dispatch: [g.qt, BH],
-    workgroupArrays: { kk: g.bc * g.dp, vv: g.bc * g.dp, ds: g.br * ps },
+    workgroupArrays: { kk: { type: 'vec4', length: g.bc * stride }, vv: { type: 'vec4', length: g.bc * stride }, ds: g.br * ps },
   };
 }
 
 /**
  * dK = Σ_i dS_i (τ q_i) or dV = Σ_i (P ∘ Z)_i dO_i for a workgroup's Bc keys (4 lanes a key, its
- * k and v in registers), walking query tiles of Br rows staged with their L and Δ.
+ * k and v in registers), walking query tiles of Br rows staged (vec4 rows) with their L and Δ.
  */
 export function dkvSpec(plan: WorkgroupPlan, which: 'dk' | 'dv'): ExternalKernelSpec {
   const { Nq, Nk, d } = plan.dims;
   const BH = plan.dims.B * plan.dims.H;
   const g = plan.bwd;
-  const T = g.bc * 4;
-  const cols = Math.ceil(d / 4);
+  const L = g.lanes;
+  const T = g.bc * L;
+  const { stride } = row4(d, L);
   const ps = g.br + 1;
   const dk = which === 'dk';
+  const a = accumulators('a', d, L);
   // the first query tile whose last row sees this key tile's first key: row ≥ key − offset
   const qtStart = plan.causal
     ? `Math.max(0, Math.floor((kt * ${g.bc} - ${plan.offset}) / ${g.br}))`
     : '0';
+  // two query rows at a time: independent chains of multiply-adds
+  const score = (h: number) => `const rr${h} = u * ${2 * L} + ${L * h} + c;
+          const row${h} = qt * ${g.br} + rr${h};
+          let s${h} = 0.0;
+          ${dot4(`s${h}`, (x) => `k${x}`, 'qs', `rr${h} * ${stride}`, d, `q${h}_`)}
+          let p${h} = (${hiddenExpr(plan, `row${h}`, 'key')}) ? 0.0 : Math.exp(s${h} - lr[rr${h}]);
+          ${dk ? `let dp${h} = 0.0;
+          ${dot4(`dp${h}`, (x) => `v${x}`, 'gs', `rr${h} * ${stride}`, d, `g${h}_`)}
+          ${plan.dropout ? `dp${h} = dp${h} * ${dropoutFactor(plan, `row${h}`, 'key')};` : ''}
+          st[jl * ${ps} + rr${h}] = p${h} * (dp${h} - dl[rr${h}]);` : `${plan.dropout ? `p${h} = p${h} * ${dropoutFactor(plan, `row${h}`, 'key')};` : ''}
+          st[jl * ${ps} + rr${h}] = p${h};`}`;
   const source = `function (${argsOf(plan).join(', ')}) {
     const t = this.localThread.x;
-    const jl = t >> 2;
-    const c = t & 3;
+    const jl = t >> ${Math.log2(L)};
+    const c = t & ${L - 1};
     const kt = this.workgroup.x;
     const bh = this.workgroup.y;
     const key = kt * ${g.bc} + jl;
@@ -133,14 +149,18 @@ export function dkvSpec(plan: WorkgroupPlan, which: 'dk' | 'dv'): ExternalKernel
     const keyBase = (bh * ${Nk} + Math.min(key, ${Nk - 1})) * ${d};
     ${unrolled(d, (x) => `const k${x} = k[keyBase + ${x}];`)}
     ${dk ? unrolled(d, (x) => `const v${x} = v[keyBase + ${x}];`) : ''}
-    ${unrolled(cols, (u) => `let a${u} = 0.0;`)}
+    ${a.decl}
     const qtStart = ${qtStart};
-    for (let qt = 0; qt < ${g.qt}; qt++) {
-      const code = qt >= qtStart ? ${plan.grid ? `sparse[${plan.bwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'} : 0.0;
-      workgroupBarrier();
+    // starts at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
+    for (let qt = qtStart; qt < ${g.qt}; qt++) {
+      const code = ${plan.grid ? `sparse[${plan.bwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
+      // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
+      // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
+      // continue: gpu.js puts the increment of a loop with a computed start at the body's end)
       if (code > 0.5) {
-        ${stageTile('qs', 'q', `qt * ${g.br}`, g.br, Nq, g, T, ` * ${lit(plan.scale)}`)}
-        ${stageTile('gs', 'dout', `qt * ${g.br}`, g.br, Nq, g, T)}
+        workgroupBarrier();
+        ${stageTile('qs', 'q', `qt * ${g.br}`, g.br, Nq, d, L, T, ` * ${lit(plan.scale)}`)}
+        ${stageTile('gs', 'dout', `qt * ${g.br}`, g.br, Nq, d, L, T)}
         if (t < ${g.br}) {
           const row = Math.min(qt * ${g.br} + t, ${Nq - 1});
           lr[t] = saved[${BH * Nq * d} + bh * ${Nq} + row];
@@ -150,45 +170,31 @@ export function dkvSpec(plan: WorkgroupPlan, which: 'dk' | 'dv'): ExternalKernel
           }
           dl[t] = delta;` : ''}
         }
-      }
-      workgroupBarrier();
-      if (code > 0.5) {
-        for (let u = 0; u < ${g.br / 4}; u++) {
-          const rr = u * 4 + c;
-          const row = qt * ${g.br} + rr;
-          const b = rr * ${g.dp};
-          let s = 0.0;
-          ${unrolled(d, (x) => `s += k${x} * qs[b + ${x}];`)}
-          let p = (${hiddenExpr(plan, 'row', 'key')}) ? 0.0 : Math.exp(s - lr[rr]);
-          ${dk ? `let dp = 0.0;
-          ${unrolled(d, (x) => `dp += v${x} * gs[b + ${x}];`)}
-          ${plan.dropout ? `dp = dp * ${dropoutFactor(plan, 'row', 'key')};` : ''}
-          st[jl * ${ps} + rr] = p * (dp - dl[rr]);` : `${plan.dropout ? `p = p * ${dropoutFactor(plan, 'row', 'key')};` : ''}
-          st[jl * ${ps} + rr] = p;`}
+        workgroupBarrier();
+        for (let u = 0; u < ${g.br / (2 * L)}; u++) {
+          ${score(0)}
+          ${score(1)}
         }
-      }
-      workgroupBarrier();
-      if (code > 0.5) {
+        workgroupBarrier();
         for (let rr = 0; rr < ${g.br}; rr++) {
           const w = st[jl * ${ps} + rr];
-          const b = rr * ${g.dp} + c;
-          ${unrolled(cols, (u) => (4 * u + 3 < d ? `a${u} += w * ${dk ? 'qs' : 'gs'}[b + ${4 * u}];` : `if (c + ${4 * u} < ${d}) { a${u} += w * ${dk ? 'qs' : 'gs'}[b + ${4 * u}]; }`))}
+          ${axpy4(a.acc, 'w', dk ? 'qs' : 'gs', `rr * ${stride}`, d, L, 'x')}
         }
       }
     }
     if (key < ${Nk}) {
-      const oBase = (bh * ${Nk} + key) * ${d} + c;
-      ${unrolled(cols, (u) => `if (c + ${4 * u} < ${d}) { storeResult(oBase + ${4 * u}, a${u}); }`)}
+      const oBase = (bh * ${Nk} + key) * ${d};
+      ${a.store('oBase', (x) => x)}
     }
   }`;
   return {
-    key: `fa2${which}:${keyOf(plan)}:${g.br}:${g.bc}`,
+    key: `fa2${which}:${keyOf(plan)}:${g.br}:${g.bc}:${L}`,
     source,
     output: [BH * Nk * d],
     outSize: BH * Nk * d,
     work: (dk ? 6 : 4) * BH * Nq * Nk * d,
     workgroupSize: [T],
     dispatch: [g.kt, BH],
-    workgroupArrays: { qs: g.br * g.dp, gs: g.br * g.dp, st: g.bc * ps, lr: g.br, dl: g.br },
+    workgroupArrays: { qs: { type: 'vec4', length: g.br * stride }, gs: { type: 'vec4', length: g.br * stride }, st: g.bc * ps, lr: g.br, dl: g.br },
   };
 }

@@ -8,29 +8,103 @@
  * never leave the chip. It writes O [BH·Nq·d] followed by L [BH·Nq] (m + log l; HUGE where a row
  * saw no key) in its one result buffer.
  *
- * Causal: the key-tile loop stops at the last tile a row of the workgroup can see (the rest are
- * skipped), the diagonal is masked element by element. Block-sparse: a per-tile code (0 hidden,
+ * Causal: the key-tile loop stops at the last tile a row of the workgroup can see (the tiles
+ * past it cost nothing), the diagonal is masked element by element. Block-sparse: a per-tile code (0 hidden,
  * 1 open, 2 partly open) from the uploaded tile table; hidden tiles skip all arithmetic and
  * loads, partial ones look up the element's block cell. Rows outside [0, Nq) and keys outside
  * [0, Nk) are masked, so any N works.
  */
 import { hash24Expr, lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { HUGE, MASKED, type KernelGeometry, type WorkgroupPlan } from './geometry.js';
+import { HUGE, MASKED, type WorkgroupPlan } from './geometry.js';
 
 /** Lines `let q0 = q[base + 0] * scale; …` and similar: registers are named, so loops over d are unrolled. */
 export const unrolled = (count: number, line: (x: number) => string): string =>
   Array.from({ length: count }, (_, x) => line(x)).join('\n');
 
-/** Source lines that stage rows [first, first + rows) of `src` (an [BH·N, d] input) into workgroup array `dst` (row stride dp). */
-export function stageTile(dst: string, src: string, first: string, rows: number, n: number, g: KernelGeometry, threads: number, scale = ''): string {
-  // names suffixed by the tile: gpu.js declares a for loop's counter in the enclosing block
-  const [e, jj, x, row] = ['e', 'j', 'x', 'r'].map((n) => `${n}${dst}`);
-  return `for (let ${e} = t; ${e} < ${rows * g.d}; ${e} += ${threads}) {
-      const ${jj} = Math.floor(${e} / ${g.d});
-      const ${x} = ${e} - ${jj} * ${g.d};
+/**
+ * Row layout of a staged tile (vec4 workgroup arrays): a row of d floats is d4 = ⌈d/4⌉ vec4s, read
+ * by a lane as a whole (one 16-byte load serves 4 multiply-adds). Rows are padded with zero vec4s
+ * to `quads`, a multiple of the lanes a row (4 or 8), so that lane c can own output vec4s c,
+ * c + lanes, … without a guard, and the row stride is quads + 1: the lanes of a group reading
+ * different rows start in different banks.
+ */
+export interface Row4 {
+  d4: number;
+  quads: number;
+  stride: number;
+}
+
+export const row4 = (d: number, lanes: number): Row4 => {
+  const d4 = Math.ceil(d / 4);
+  const quads = lanes * Math.ceil(d4 / lanes);
+  return { d4, quads, stride: quads + 1 };
+};
+
+/**
+ * Source lines that stage rows [first, first + rows) of `src` (an [BH·n, d] input) into the vec4
+ * workgroup array `dst` (layout row4(d)): zeros past d and past row n.
+ */
+export function stageTile(dst: string, src: string, first: string, rows: number, n: number, d: number, lanes: number, threads: number, scale = ''): string {
+  const { quads, stride } = row4(d, lanes);
+  // names suffixed by tile and source: gpu.js declares a for loop's counter in the enclosing block
+  const [e, jj, w, row, base] = ['e', 'j', 'w', 'r', 'b'].map((n) => `${n}${dst}_${src}`);
+  const comp = (i: number) => {
+    const cond = [`${row} < ${n}`, ...(d % 4 === 0 ? [] : [`${w} * 4 + ${i} < ${d}`])].join(' && ');
+    return `${cond} ? ${src}[${base} + ${i}]${scale} : 0.0`;
+  };
+  return `for (let ${e} = t; ${e} < ${rows * quads}; ${e} += ${threads}) {
+      const ${jj} = ${quads & (quads - 1) ? `Math.floor(${e} / ${quads})` : `${e} >> ${Math.log2(quads)}`};
+      const ${w} = ${e} - ${jj} * ${quads};
       const ${row} = ${first} + ${jj};
-      ${dst}[${jj} * ${g.dp} + ${x}] = ${row} < ${n} ? ${src}[(bh * ${n} + ${row}) * ${g.d} + ${x}]${scale} : 0.0;
+      const ${base} = (bh * ${n} + Math.min(${row}, ${n - 1})) * ${d} + Math.min(${w} * 4, ${4 * (Math.ceil(d / 4) - 1)});
+      if (${w} < ${Math.ceil(d / 4)}) {
+        ${dst}[${jj} * ${stride} + ${w}] = [${[0, 1, 2, 3].map(comp).join(', ')}];
+      } else {
+        ${dst}[${jj} * ${stride} + ${w}] = [0.0, 0.0, 0.0, 0.0];
+      }
     }`;
+}
+
+/**
+ * `acc += Σ_x reg(x) · tile[at][x]` over x < d, as source: one vec4 read of the staged row per 4
+ * multiply-adds (`v` names the read's local; unique per call site).
+ */
+export function dot4(acc: string, reg: (x: number) => string, tile: string, at: string, d: number, v: string): string {
+  return unrolled(Math.ceil(d / 4), (w) => {
+    const terms = [0, 1, 2, 3].filter((i) => 4 * w + i < d).map((i) => `${reg(4 * w + i)} * ${v}${w}[${i}]`);
+    return `const ${v}${w} = ${tile}[${at} + ${w}];\n          ${acc} += ${terms.join(' + ')};`;
+  });
+}
+
+/**
+ * `acc(m, i) += weight · tile[at + c + L·m][i]` for the vec4s c + L·m (m < quads/L) lane c of L
+ * owns: its part of a row of the output, named by `acc`.
+ */
+export function axpy4(acc: (m: number, i: number) => string, weight: string, tile: string, at: string, d: number, lanes: number, v: string): string {
+  const { quads } = row4(d, lanes);
+  return unrolled(quads / lanes, (m) => `const ${v}${m} = ${tile}[${at} + c + ${lanes * m}];\n          ` +
+    [0, 1, 2, 3].map((i) => `${acc(m, i)} += ${weight} * ${v}${m}[${i}];`).join(' '));
+}
+
+/** Declarations `let a0_0 = 0.0; …` of a lane's output accumulators, and their stores (columns 4(c + L·m) + i < d). */
+export function accumulators(name: string, d: number, lanes: number): { decl: string; acc: (m: number, i: number) => string; store: (base: string, value: (a: string) => string) => string } {
+  const { quads } = row4(d, lanes);
+  const acc = (m: number, i: number) => `${name}${m}_${i}`;
+  const all: [number, number][] = [];
+  for (let m = 0; m < quads / lanes; m++) for (let i = 0; i < 4; i++) all.push([m, i]);
+  return {
+    decl: all.map(([m, i]) => `let ${acc(m, i)} = 0.0;`).join(' '),
+    acc,
+    // column of (m, i) for lane c: 4·(c + L·m) + i
+    store: (base, value) => all.map(([m, i]) => `if (c * 4 + ${4 * lanes * m + i} < ${d}) { storeResult(${base} + c * 4 + ${4 * lanes * m + i}, ${value(acc(m, i))}); }`).join('\n      '),
+  };
+}
+
+/** A balanced tree `op(op(x0, x1), op(x2, x3))…` over x(0 … n − 1), n a power of 2, as source. */
+function tree(x: (i: number) => string, n: number, op: (a: string, b: string) => string): string {
+  let level = Array.from({ length: n }, (_, i) => x(i));
+  while (level.length > 1) level = level.filter((_, i) => i % 2 === 0).map((a, i) => op(a, level[2 * i + 1]));
+  return level[0];
 }
 
 /** The dropout factor 0 or 1/(1 − p) of element (bh, i, key): core's counter hash over its index in P. */
@@ -52,26 +126,38 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const g = plan.fwd;
   const { Nq, Nk, d } = dims;
   const BH = dims.B * dims.H;
-  const T = g.br * 4;
-  const cols = Math.ceil(d / 4); // output columns per lane
+  const L = g.lanes;
+  const T = g.br * L;
+  const { stride, quads } = row4(d, L);
   const ps = g.bc + 1; // pt row stride (padded against bank conflicts)
   const sparse = plan.grid !== null;
   const drop = plan.dropout !== null;
   const args = ['q', 'k', 'v', ...(sparse ? ['sparse'] : []), ...(drop ? ['seedHi', 'seedLo'] : [])];
+  const o = accumulators('o', d, L);
   // the last key tile some row of this workgroup sees: key ≤ i + offset for the tile's last row
   const ktEnd = causal
     ? `Math.min(${g.kt}, Math.max(0, Math.floor((qt * ${g.br} + ${g.br - 1 + offset} + ${g.bc}) / ${g.bc})))`
     : `${g.kt}`;
-  const hidden = [
-    `key >= ${Nk}`,
+  const hidden = (key: string) => [
+    `${key} >= ${Nk}`,
     `i >= ${Nq}`,
-    ...(causal ? [`key > i + ${offset}`] : []),
-    ...(sparse ? [`(code > 1.5 && ${cellHidden(plan, 'i', 'key')})`] : []),
+    ...(causal ? [`${key} > i + ${offset}`] : []),
+    ...(sparse ? [`(code > 1.5 && ${cellHidden(plan, 'i', key)})`] : []),
   ].join(' || ');
+  // a lane scores keys c, c + L, …: two at a time, so two independent chains of multiply-adds
+  const score = (h: number) => `const jj${h} = u * ${2 * L} + ${L * h} + c;
+          const key${h} = kt * ${g.bc} + jj${h};
+          let s${h} = 0.0;
+          ${dot4(`s${h}`, (x) => `q${x}`, 'kv', `jj${h} * ${stride}`, d, `k${h}_`)}
+          if (${hidden(`key${h}`)}) {
+            s${h} = ${lit(MASKED)};
+          }
+          pt[r * ${ps} + jj${h}] = s${h};
+          mx = Math.max(mx, s${h});`;
   const source = `function (${args.join(', ')}) {
     const t = this.localThread.x;
-    const r = t >> 2;
-    const c = t & 3;
+    const r = t >> ${Math.log2(L)};
+    const c = t & ${L - 1};
     const qt = this.workgroup.x;
     const bh = this.workgroup.y;
     const i = qt * ${g.br} + r;
@@ -80,81 +166,67 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     ${unrolled(d, (x) => `const q${x} = q[qBase + ${x}] * ${lit(plan.scale)};`)}
     let m = ${lit(MASKED)};
     let l = 0.0;
-    ${unrolled(cols, (u) => `let o${u} = 0.0;`)}
+    ${o.decl}
     const ktEnd = ${ktEnd};
-    // a literal trip count with the skipped tiles' work guarded: Dawn wants barriers in uniform
-    // control flow, and gpu.js's this.workgroup (a private mirror) does not count as uniform
-    for (let kt = 0; kt < ${g.kt}; kt++) {
-      const code = kt < ktEnd ? ${sparse ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'} : 0.0;
-      workgroupBarrier();
+    // the loop stops at the causal diagonal: its bound comes from this.workgroup, uniform across
+    // the workgroup, so the barriers inside stay in uniform control flow (Dawn requires it)
+    for (let kt = 0; kt < ktEnd; kt++) {
+      const code = ${sparse ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
+      // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
+      // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
+      // continue: gpu.js puts the increment of a loop with a computed start at the body's end)
       if (code > 0.5) {
-        ${stageTile('kv', 'k', `kt * ${g.bc}`, g.bc, Nk, g, T)}
-      }
-      workgroupBarrier();
-      let mx = ${lit(MASKED)};
-      if (code > 0.5) {
-        for (let u = 0; u < ${g.bc / 4}; u++) {
-          const jj = u * 4 + c;
-          const key = kt * ${g.bc} + jj;
-          const kb = jj * ${g.dp};
-          let s = 0.0;
-          ${unrolled(d, (x) => `s += q${x} * kv[kb + ${x}];`)}
-          if (${hidden}) {
-            s = ${lit(MASKED)};
-          }
-          pt[r * ${ps} + jj] = s;
-          mx = Math.max(mx, s);
+        workgroupBarrier();
+        ${stageTile('kv', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
+        workgroupBarrier();
+        let mx = ${lit(MASKED)};
+        for (let u = 0; u < ${g.bc / (2 * L)}; u++) {
+          ${score(0)}
+          ${score(1)}
         }
-      }
-      red[t] = mx;
-      workgroupBarrier();
-      const mNew = Math.max(m, Math.max(Math.max(red[r * 4], red[r * 4 + 1]), Math.max(red[r * 4 + 2], red[r * 4 + 3])));
-      const alpha = Math.exp(m - mNew);
-      let ls = 0.0;
-      if (code > 0.5) {
-        for (let u = 0; u < ${g.bc / 4}; u++) {
-          const jj = u * 4 + c;
+        red[t] = mx;
+        workgroupBarrier();
+        const mNew = Math.max(m, ${tree((x) => `red[r * ${L} + ${x}]`, L, (a, b) => `Math.max(${a}, ${b})`)});
+        const alpha = Math.exp(m - mNew);
+        let ls = 0.0;
+        for (let u = 0; u < ${g.bc / L}; u++) {
+          const jj = u * ${L} + c;
           const s = pt[r * ${ps} + jj];
           let p = s > ${lit(MASKED / 2)} ? Math.exp(s - mNew) : 0.0;
           ls += p;
           ${drop ? `const key = kt * ${g.bc} + jj;\n          p = p * ${dropoutFactor(plan, 'i', 'key')};` : ''}
           pt[r * ${ps} + jj] = p;
         }
-      }
-      red2[t] = ls;
-      workgroupBarrier();
-      l = alpha * l + (red2[r * 4] + red2[r * 4 + 1]) + (red2[r * 4 + 2] + red2[r * 4 + 3]);
-      m = mNew;
-      if (code > 0.5) {
-        ${stageTile('kv', 'v', `kt * ${g.bc}`, g.bc, Nk, g, T)}
-      }
-      workgroupBarrier();
-      if (code > 0.5) {
-        ${unrolled(cols, (u) => `o${u} = o${u} * alpha;`)}
+        red2[t] = ls;
+        workgroupBarrier();
+        l = alpha * l + ${tree((x) => `red2[r * ${L} + ${x}]`, L, (a, b) => `(${a} + ${b})`)};
+        m = mNew;
+        ${stageTile('kv', 'v', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
+        workgroupBarrier();
+        ${unrolled(4 * quads / L, (x) => `${o.acc(x >> 2, x & 3)} = ${o.acc(x >> 2, x & 3)} * alpha;`)}
         for (let jj = 0; jj < ${g.bc}; jj++) {
           const p = pt[r * ${ps} + jj];
-          const vb = jj * ${g.dp} + c;
-          ${unrolled(cols, (u) => (4 * u + 3 < d ? `o${u} += p * kv[vb + ${4 * u}];` : `if (c + ${4 * u} < ${d}) { o${u} += p * kv[vb + ${4 * u}]; }`))}
+          ${axpy4(o.acc, 'p', 'kv', `jj * ${stride}`, d, L, 'v')}
         }
       }
     }
     const inv = l > 0.0 ? 1.0 / l : 0.0;
     if (i < ${Nq}) {
-      const oBase = (bh * ${Nq} + i) * ${d} + c;
-      ${unrolled(cols, (u) => `if (c + ${4 * u} < ${d}) { storeResult(oBase + ${4 * u}, o${u} * inv); }`)}
+      const oBase = (bh * ${Nq} + i) * ${d};
+      ${o.store('oBase', (a) => `${a} * inv`)}
       if (c === 0) {
         storeResult(${BH * Nq * d} + bh * ${Nq} + i, l > 0.0 ? m + Math.log(l) : ${lit(HUGE)});
       }
     }
   }`;
   return {
-    key: `fa2f:${BH}:${Nq}:${Nk}:${d}:${plan.scale}:${causal}:${g.br}:${g.bc}:${plan.gridKey}:${plan.dropout?.p ?? 0}`,
+    key: `fa2f:${BH}:${Nq}:${Nk}:${d}:${plan.scale}:${causal}:${g.br}:${g.bc}:${L}:${plan.gridKey}:${plan.dropout?.p ?? 0}`,
     source,
     output: [BH * Nq * (d + 1)],
     outSize: BH * Nq * (d + 1),
     work: 4 * BH * Nq * Nk * d,
     workgroupSize: [T],
     dispatch: [g.qt, BH],
-    workgroupArrays: { kv: g.bc * g.dp, pt: g.br * ps, red: T, red2: T },
+    workgroupArrays: { kv: { type: 'vec4', length: g.bc * stride }, pt: g.br * ps, red: T, red2: T },
   };
 }

@@ -11,13 +11,13 @@ export const MASKED = -1e30;
 /** L of a row that sees no key: exp(MASKED − HUGE) is 0, so its P row recomputes as 0. */
 export const HUGE = 1e30;
 
-/** One kernel's tiles: Br query rows × Bc keys, over qt × kt tiles; K/V/Q rows staged with stride dp. */
+/** One kernel's tiles: Br query rows × Bc keys, over qt × kt tiles. */
 export interface KernelGeometry {
   br: number;
   bc: number;
   d: number;
-  /** Row stride of staged tiles: d + 1, so the 4 lanes of a row group read different banks. */
-  dp: number;
+  /** Threads a query row (forward, dQ) or a key (dK, dV): 4 or 8; each owns 1/lanes of its scores and output columns. */
+  lanes: number;
   qt: number;
   kt: number;
 }
@@ -43,23 +43,30 @@ export interface WorkgroupPlan {
 
 /**
  * Workgroup memory stays under 32 KiB (llvmpipe's limit; the H200 offers 48) at every d ≤ 128:
- * dQ, the largest, stages K and V tiles of Bc × (d + 1) and dS of Br × (Bc + 1); dK/dV stage Q
- * and dO tiles of Br × (d + 1) and dSᵀ of Bc × (Br + 1); Bc (forward) and Br (dK/dV) are 32 up
- * to d = 64 and 16 past it. Br = 32 when 64-row tiles would leave fewer than ~2 workgroups per SM of
- * an H200 (132 SMs), so one head at moderate N still fills the chip.
+ * dQ, the largest, stages K and V tiles of Bc rows of row4(d).stride vec4s and dS of Br × (Bc + 1);
+ * dK/dV stage Q and dO tiles of Br rows and dSᵀ of Bc × (Br + 1); Bc (forward) and Br (dK/dV)
+ * are 32 up to d = 64 and 16 past it.
+ *
+ * Tiles and lanes by how many 64-row tiles the call has (BH·⌈N/64⌉), measured on the H200
+ * (BENCHMARKS.md, "FlashAttention, register-blocked"; d = 64, ms of forward / dQ / dK / dV):
+ * fewer than 128 (one head up to N = 4096): Br = 32 with 8 lanes a row, twice the threads of 4
+ * lanes, so the chip's 132 SMs get more warps (N = 4096: 0.52 / 0.62 / 1.05 / 0.50 against
+ * 0.64 / 0.73 / 1.20 / 0.63); up to 256: Br = 32, 4 lanes (8 lanes lost 2× at B·H = 8,
+ * N = 1024); from 256 on: 64-row tiles, 4 lanes (B·H = 1, N = 16384: forward 5.4 ms against 9.3).
  */
-function geometry(dims: AttentionDims, rows: number, keys: number, br: number, bc: number): KernelGeometry {
-  return { br, bc, d: dims.d, dp: dims.d + 1, qt: Math.ceil(rows / br), kt: Math.ceil(keys / bc) };
+function geometry(dims: AttentionDims, rows: number, keys: number, br: number, bc: number, lanes: number): KernelGeometry {
+  return { br, bc, d: dims.d, lanes, qt: Math.ceil(rows / br), kt: Math.ceil(keys / bc) };
 }
 
 export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null): WorkgroupPlan {
   const { dims, grid } = mask;
   const BH = dims.B * dims.H;
-  const br = BH * Math.ceil(dims.Nq / 64) >= 264 ? 64 : 32;
+  const queryTiles = BH * Math.ceil(dims.Nq / 64);
+  const keyTiles = BH * Math.ceil(dims.Nk / 64);
   // past d = 64 the staged tiles halve, so two of them and the scores stay under 32 KiB
   const narrow = dims.d > 64 ? 16 : 32;
-  const fwd = geometry(dims, dims.Nq, dims.Nk, br, narrow);
-  const bwd = geometry(dims, dims.Nq, dims.Nk, narrow, BH * Math.ceil(dims.Nk / 64) >= 264 ? 64 : 32);
+  const fwd = geometry(dims, dims.Nq, dims.Nk, queryTiles >= 256 ? 64 : 32, narrow, queryTiles < 128 ? 8 : 4);
+  const bwd = geometry(dims, dims.Nq, dims.Nk, narrow, keyTiles >= 256 ? 64 : 32, keyTiles < 128 ? 8 : 4);
   const fwdTableOffset = 0;
   const bwdTableOffset = grid ? fwd.qt * fwd.kt : 0;
   const cellsOffset = grid ? bwdTableOffset + bwd.qt * bwd.kt : 0;
@@ -75,37 +82,45 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
  * Open cells over a tile's block rectangle are counted from a 2D prefix sum, so a table costs
  * O(tiles) on the host; only tiles on the causal diagonal go through masks.ts's exact planner.
  */
-function tileCodes(mask: AttentionMask, g: KernelGeometry): number[] {
+function tileCodes(mask: AttentionMask, g: KernelGeometry, table: Float32Array, at: number): void {
   const { Nq, Nk } = mask.dims;
   const grid = mask.grid!;
-  const sum = new Int32Array((grid.Mq + 1) * (grid.Mk + 1)); // open cells in [0, a) × [0, b)
+  const W = grid.Mk + 1;
+  const sum = new Int32Array((grid.Mq + 1) * W); // open cells in [0, a) × [0, b)
   for (let a = 0; a < grid.Mq; a++) {
     for (let b = 0; b < grid.Mk; b++) {
-      sum[(a + 1) * (grid.Mk + 1) + b + 1] = grid.cells[a * grid.Mk + b] + sum[a * (grid.Mk + 1) + b + 1] + sum[(a + 1) * (grid.Mk + 1) + b] - sum[a * (grid.Mk + 1) + b];
+      sum[(a + 1) * W + b + 1] = grid.cells[a * grid.Mk + b] + sum[a * W + b + 1] + sum[(a + 1) * W + b] - sum[a * W + b];
     }
   }
-  const open = (a0: number, a1: number, b0: number, b1: number) =>
-    sum[a1 * (grid.Mk + 1) + b1] - sum[a0 * (grid.Mk + 1) + b1] - sum[a1 * (grid.Mk + 1) + b0] + sum[a0 * (grid.Mk + 1) + b0];
-  const codes: number[] = [];
+  // plain loops over numbers: this runs for every tile of both geometries at every call
   for (let t = 0; t < g.qt; t++) {
-    const [r0, r1] = [t * g.br, Math.min(Nq, (t + 1) * g.br)];
-    const [a0, a1] = [Math.floor(r0 / grid.rowsPerBlock), Math.floor((r1 - 1) / grid.rowsPerBlock) + 1];
+    const r0 = t * g.br;
+    const r1 = Math.min(Nq, r0 + g.br);
+    const a0 = Math.floor(r0 / grid.rowsPerBlock);
+    const a1 = Math.floor((r1 - 1) / grid.rowsPerBlock) + 1;
     for (let u = 0; u < g.kt; u++) {
-      const [j0, j1] = [u * g.bc, Math.min(Nk, (u + 1) * g.bc)];
-      const [b0, b1] = [Math.floor(j0 / grid.keysPerBlock), Math.floor((j1 - 1) / grid.keysPerBlock) + 1];
-      const cells = open(a0, a1, b0, b1);
+      const j0 = u * g.bc;
+      const j1 = Math.min(Nk, j0 + g.bc);
+      const b0 = Math.floor(j0 / grid.keysPerBlock);
+      const b1 = Math.floor((j1 - 1) / grid.keysPerBlock) + 1;
+      const cells = sum[a1 * W + b1] - sum[a0 * W + b1] - sum[a1 * W + b0] + sum[a0 * W + b0];
       const causalNone = mask.causal && j0 > r1 - 1 + mask.offset;
       const causalAll = !mask.causal || j1 - 1 <= r0 + mask.offset;
-      if (cells === 0 || causalNone) codes.push(0);
-      else if (causalAll) codes.push(cells === (a1 - a0) * (b1 - b0) ? 1 : 2);
-      else codes.push(tileCoverage(mask, r0, r1, j0, j1) === 'none' ? 0 : 2);
+      let code: number;
+      if (cells === 0 || causalNone) code = 0;
+      else if (causalAll) code = cells === (a1 - a0) * (b1 - b0) ? 1 : 2;
+      else code = tileCoverage(mask, r0, r1, j0, j1) === 'none' ? 0 : 2;
+      table[at + t * g.kt + u] = code;
     }
   }
-  return codes;
 }
 
 /** The block-sparse table the kernels read (null without a grid): both geometries' codes, then the cells. */
 export function sparseTable(mask: AttentionMask, plan: WorkgroupPlan): Float32Array | null {
   if (!mask.grid) return null;
-  return Float32Array.from([...tileCodes(mask, plan.fwd), ...tileCodes(mask, plan.bwd), ...mask.grid.cells]);
+  const table = new Float32Array(plan.cellsOffset + mask.grid.cells.length);
+  tileCodes(mask, plan.fwd, table, plan.fwdTableOffset);
+  tileCodes(mask, plan.bwd, table, plan.bwdTableOffset);
+  table.set(mask.grid.cells, plan.cellsOffset);
+  return table;
 }

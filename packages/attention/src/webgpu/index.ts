@@ -4,7 +4,7 @@
  * of its buffer), backward three (dQ, dK, dV). Block-sparse adds one upload of the tile table a
  * call. Chosen by flashAttention where the device runs workgroup kernels.
  */
-import { Tensor, noGrad, type Device, type Grads } from '@flashgrad/core';
+import { Tensor, noGrad, type Device, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
 import type { AttentionMask } from '../masks.js';
 import { dkvSpec, dqSpec } from './backward.js';
 import { forwardSpec } from './forward.js';
@@ -24,6 +24,41 @@ export interface WorkgroupAttention {
   plan: WorkgroupPlan;
 }
 
+/**
+ * Specs by plan, so a training step's repeated calls do not rebuild kilobytes of unrolled source
+ * (the four specs of a d = 64 call took ~0.65 ms of host time to build, every call). Keyed by what
+ * the source depends on: everything in the plan but the dropout seed (a kernel argument).
+ */
+const specs = new Map<string, ExternalKernelSpec>();
+
+function cachedSpec(kind: string, plan: WorkgroupPlan, build: () => ExternalKernelSpec): ExternalKernelSpec {
+  const key = `${kind}|${JSON.stringify({ ...plan, dropout: plan.dropout?.p ?? null, grid: plan.gridKey })}`;
+  let spec = specs.get(key);
+  if (!spec) {
+    if (specs.size >= 256) specs.clear(); // shapes of one model are few; a sweep of many just rebuilds
+    specs.set(key, (spec = build()));
+  }
+  return spec;
+}
+
+/**
+ * Tile tables by plan and grid cells: a training loop passes the same blockMask every step, and
+ * planning the table costs milliseconds of host time at N = 4096 (32K tiles over both geometries),
+ * more than the kernels at one head.
+ */
+const tables = new Map<string, Float32Array>();
+
+function cachedTable(mask: AttentionMask, plan: WorkgroupPlan): Float32Array | null {
+  if (!mask.grid) return null;
+  const key = `${JSON.stringify({ ...plan, dropout: null, grid: plan.gridKey })}|${Buffer.from(mask.grid.cells).toString('latin1')}`;
+  let table = tables.get(key);
+  if (!table) {
+    if (tables.size >= 16) tables.clear();
+    tables.set(key, (table = sparseTable(mask, plan)!));
+  }
+  return table;
+}
+
 const seedArgs = (plan: WorkgroupPlan): number[] =>
   (plan.dropout ? [Math.floor(plan.dropout.seed / 2 ** 24), plan.dropout.seed % 2 ** 24] : []);
 
@@ -32,10 +67,10 @@ export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: Attentio
   const device = q.device;
   const plan = workgroupPlan(mask, scale, dropout);
   const { B, H, Nq, d } = plan.dims;
-  const table = sparseTable(mask, plan);
+  const table = cachedTable(mask, plan);
   const sparse = table ? new Tensor(device.upload(table), [table.length], device) : null;
   const args = [q.buffer(), k.buffer(), v.buffer(), ...(sparse ? [sparse.buffer()] : []), ...seedArgs(plan)];
-  const saved = new Tensor(device.runKernel!(forwardSpec(plan), args), [B * H * Nq * (d + 1)], device);
+  const saved = new Tensor(device.runKernel!(cachedSpec('fwd', plan, () => forwardSpec(plan)), args), [B * H * Nq * (d + 1)], device);
   const out = noGrad(() => saved.slice([0], [B * H * Nq * d]).reshape([B, H, Nq, d])); // (B, H, Nq, d)
   return { out, saved, sparse, plan };
 }
@@ -45,10 +80,10 @@ export function workgroupBackward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor,
   const device = q.device;
   const { plan } = fwd;
   const args = [q.buffer(), k.buffer(), v.buffer(), dout.buffer(), fwd.saved.buffer(), ...(fwd.sparse ? [fwd.sparse.buffer()] : []), ...seedArgs(plan)];
-  const grad = (spec: ReturnType<typeof dqSpec>, like: Tensor) => new Tensor(device.runKernel!(spec, args), like.shape, device);
+  const grad = (spec: ExternalKernelSpec, like: Tensor) => new Tensor(device.runKernel!(spec, args), like.shape, device);
   return [
-    needs[0] ? grad(dqSpec(plan), q) : null,
-    needs[1] ? grad(dkvSpec(plan, 'dk'), k) : null,
-    needs[2] ? grad(dkvSpec(plan, 'dv'), v) : null,
+    needs[0] ? grad(cachedSpec('dq', plan, () => dqSpec(plan)), q) : null,
+    needs[1] ? grad(cachedSpec('dk', plan, () => dkvSpec(plan, 'dk')), k) : null,
+    needs[2] ? grad(cachedSpec('dv', plan, () => dkvSpec(plan, 'dv')), v) : null,
   ];
 }

@@ -1,0 +1,99 @@
+// The webgpu FlashAttention kernels one at a time: each kernel called R times back to back with
+// one sync at the end (GPU time per call, host and sync latency amortised), beside flashAttention
+// forward+backward synced after every call (the way bench-attention.js times it) and R calls per
+// sync. Tells the kernels' time from the host path's. d = 64 unless BENCH_D.
+//
+//   npx tsc -b && node examples/bench-flash-kernels.js
+//   BENCH_N=1024,4096 BENCH_BH=1,8 BENCH_R=20 node examples/bench-flash-kernels.js
+//   BENCH_VARIANTS=path/to/variants.js …   (a module exporting { name: (plan) => plan' } to time
+//     the same kernels under another geometry: plan.fwd / plan.bwd's br, bc, lanes, qt, kt)
+import { manualSeed, randn, setDevice, tidy } from '@flashgrad/core';
+import { flashAttention } from '@flashgrad/attention';
+import { forwardSpec } from '../packages/attention/dist/webgpu/forward.js';
+import { dkvSpec, dqSpec } from '../packages/attention/dist/webgpu/backward.js';
+import { workgroupPlan } from '../packages/attention/dist/webgpu/geometry.js';
+
+const NS = (process.env.BENCH_N ?? '1024,4096,16384').split(',').map(Number);
+const BHS = (process.env.BENCH_BH ?? '1,8').split(',').map(Number);
+const R = Number(process.env.BENCH_R ?? 20);
+const d = Number(process.env.BENCH_D ?? 64);
+const CAUSAL = (process.env.BENCH_CAUSAL ?? '0').split(',').map((c) => c === '1');
+const variants = process.env.BENCH_VARIANTS ? (await import(process.env.BENCH_VARIANTS)).default : {};
+
+const device = await setDevice('webgpu');
+console.log(`# ${device.description}; d = ${d}, R = ${R} calls a sync, ${new Date().toISOString()}`);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Median over 5 batches of (R calls, one sync): ms a call, and the host ms a call before the sync. */
+async function batched(call, check) {
+  call(); await device.sync(); // compile, warm
+  if (check) await check(); // a kernel that failed to build says so here, not as a fast empty run
+  const per = [], host = [];
+  for (let b = 0; b < 5; b++) {
+    const t0 = performance.now();
+    for (let r = 0; r < R; r++) call();
+    const t1 = performance.now();
+    await device.sync();
+    per.push((performance.now() - t0) / R);
+    host.push((t1 - t0) / R);
+  }
+  return { ms: median(per), host: median(host) };
+}
+
+async function synced(call) {
+  call(); await device.sync();
+  const ts = [];
+  for (let b = 0; b < 7; b++) {
+    const t0 = performance.now();
+    call();
+    await device.sync();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+}
+
+const t0 = performance.now();
+for (let i = 0; i < 20; i++) await device.sync();
+console.log(`empty sync: ${((performance.now() - t0) / 20).toFixed(3)} ms`);
+
+for (const N of NS) for (const BH of BHS) for (const causal of CAUSAL) {
+  manualSeed(N);
+  const [q, k, v, dO] = [0, 0, 0, 0].map(() => randn([1, BH, N, d], { requiresGrad: true }));
+  const dims = { B: 1, H: BH, Nq: N, Nk: N, d };
+  const mask = { dims, causal, offset: 0, grid: null };
+  const base = workgroupPlan(mask, 1 / Math.sqrt(d), null);
+  const plans = { shipped: base, ...Object.fromEntries(Object.entries(variants).map(([n, f]) => [n, f(base)])) };
+  // the saved O|L buffer for the backward kernels: one forward's result, kept
+  const savedBuf = device.runKernel(forwardSpec(base), [q.buffer(), k.buffer(), v.buffer()]);
+  const flops = { fwd: 4, dq: 6, dk: 6, dv: 4 }; // × BH·N²·d (causal: about half)
+  for (const [name, plan] of Object.entries(plans)) {
+    const specs = { fwd: forwardSpec(plan), dq: dqSpec(plan), dk: dkvSpec(plan, 'dk'), dv: dkvSpec(plan, 'dv') };
+    const line = [];
+    let total = 0;
+    for (const [kname, spec] of Object.entries(specs)) {
+      const args = kname === 'fwd' ? [q.buffer(), k.buffer(), v.buffer()] : [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf];
+      try {
+        const r = await batched(() => device.dispose(device.runKernel(spec, args)), async () => { const b = device.runKernel(spec, args); await device.read(b); device.dispose(b); });
+        total += r.ms;
+        const tf = (flops[kname] * BH * N * N * d * (causal ? 0.5 : 1)) / (r.ms * 1e9);
+        line.push(`${kname} ${r.ms.toFixed(3)} ms (${tf.toFixed(1)} TF/s, host ${(r.host * 1e3).toFixed(0)} µs)`);
+      } catch (err) {
+        line.push(`${kname} error ${(err.message ?? err).split('\n')[0]}`);
+      }
+    }
+    console.log(`N ${N} BH ${BH} causal ${causal} ${name} [br ${plan.fwd.br} bc ${plan.fwd.bc} | ${plan.bwd.br}×${plan.bwd.bc}]: ${line.join('; ')}; sum ${total.toFixed(3)} ms`);
+  }
+  device.dispose(savedBuf);
+  const once = () => {
+    tidy(() => { const o = flashAttention(q, k, v, { causal }); o.backward(dO); });
+    for (const t of [q, k, v]) t.grad = null;
+  };
+  const fwdOnly = () => tidy(() => { flashAttention(q, k, v, { causal }); });
+  const s = await synced(once);
+  const b = await batched(once);
+  const sf = await synced(fwdOnly);
+  const bf = await batched(fwdOnly);
+  console.log(`N ${N} BH ${BH} causal ${causal} flashAttention fwd+bwd: synced each ${s.toFixed(3)} ms; batched ${b.ms.toFixed(3)} ms (host ${b.host.toFixed(3)}); fwd synced ${sf.toFixed(3)}, batched ${bf.ms.toFixed(3)} (host ${bf.host.toFixed(3)}); calls ${JSON.stringify(device.stats().byOp)}`);
+  device.resetStats();
+  for (const t of [q, k, v, dO]) t.dispose();
+}
