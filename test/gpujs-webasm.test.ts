@@ -8,6 +8,8 @@
  * The arrays past 2^24 elements hold i mod 4093 at i, so a read one element off shows.
  */
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const requireFromCore = createRequire(new URL('../packages/core/package.json', import.meta.url));
@@ -188,6 +190,25 @@ describe('webasm: immutableArguments', () => {
     });
     kernel.destroy();
     expect(copies).toBe(4);
+  });
+
+  it('the copy record keeps no array alive, within one job too', () => {
+    // a WeakRef would hold its target until the job ends: a loop that never returns to the event
+    // loop (a training loop on wasm, every call synchronous) kept every array it passed
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const n = 2 ** 18; // 1 MiB arrays
+    const kernel = gpu.createKernel(source, { output: [n], immutableArguments: true });
+    gc();
+    const before = process.memoryUsage().arrayBuffers;
+    for (let call = 0; call < 64; call++) {
+      const fresh = new Float32Array(n).fill(call);
+      kernel(fresh, fresh);
+    }
+    gc();
+    const grown = process.memoryUsage().arrayBuffers - before;
+    kernel.destroy();
+    expect(grown).toBeLessThan(16 * 2 ** 20); // 64 MiB passed; the kernel's own memory is a few MiB
   });
 
   it('threaded calls (asyncMode) skip the copy too, staged or direct, and stay exact', async () => {
