@@ -201,14 +201,16 @@ describe('webasm: immutableArguments', () => {
     const kernel = gpu.createKernel(source, { output: [n], immutableArguments: true });
     gc();
     const before = process.memoryUsage().arrayBuffers;
-    for (let call = 0; call < 64; call++) {
+    for (let call = 0; call < 192; call++) {
       const fresh = new Float32Array(n).fill(call);
       kernel(fresh, fresh);
     }
     gc();
     const grown = process.memoryUsage().arrayBuffers - before;
     kernel.destroy();
-    expect(grown).toBeLessThan(16 * 2 ** 20); // 64 MiB passed; the kernel's own memory is a few MiB
+    // 192 MiB passed; the kernel's own memory is a few MiB, and the suite's other work moves the
+    // count by tens of MiB (23 MiB seen in CI)
+    expect(grown).toBeLessThan(64 * 2 ** 20);
   });
 
   it('threaded calls (asyncMode) skip the copy too, staged or direct, and stay exact', async () => {
