@@ -1,7 +1,7 @@
 /** Batched matrix multiplication with broadcast batch dims; transposes fold into the kernel. */
 import { Tensor, tidy } from '../tensor.js';
 import { record } from '../autograd.js';
-import { broadcastShapes, fmt } from '../shape.js';
+import { broadcastShapes, fmt, sizeOf } from '../shape.js';
 import { deviceOf, fusion } from './common.js';
 import { asTensor, defineOp } from './op.js';
 import { sum } from './reduce.js';
@@ -31,8 +31,10 @@ function foldsRows(a: Tensor, b: Tensor, transA: boolean): boolean {
  */
 function foldedWeightGrad(a: Tensor, dy: Tensor, transB: boolean): Tensor {
   return tidy(() => {
-    const a2 = a.reshape([-1, a.shape[a.ndim - 1]]);
-    const dy2 = dy.reshape([-1, dy.shape[dy.ndim - 1]]);
+    // the row count spelled out: -1 is ambiguous beside a 0-size K or N
+    const rows = sizeOf(a.shape.slice(0, -1));
+    const a2 = a.reshape([rows, a.shape[a.ndim - 1]]);
+    const dy2 = dy.reshape([rows, dy.shape[dy.ndim - 1]]);
     // B [K, N]: dB = A2ᵀ·dC2; B [N, K] (transB): dB = dC2ᵀ·A2
     return transB ? matmulT(dy2, a2, true, false) : matmulT(a2, dy2, true, false);
   });
@@ -42,10 +44,11 @@ function foldedWeightGrad(a: Tensor, dy: Tensor, transB: boolean): Tensor {
 const linearOp = defineOp<{ hasBias: boolean }>('linear', (dy, { inputs, attrs: { hasBias }, needs }) => tidy(() => {
   const [x, w] = [asTensor(inputs[0]), asTensor(inputs[1])];
   const [outF, inF] = w.shape;
-  const dy2 = dy.reshape([-1, outF]); // (rows, out)
+  const rows = sizeOf(x.shape.slice(0, -1)); // spelled out: -1 is ambiguous beside a 0-size dim
+  const dy2 = dy.reshape([rows, outF]);
   return [
     needs[0] ? matmulT(dy2, w, false, false).reshape([...x.shape]) : null,
-    needs[1] ? matmulT(dy2, x.reshape([-1, inF]), true, false) : null,
+    needs[1] ? matmulT(dy2, x.reshape([rows, inF]), true, false) : null,
     ...(hasBias ? [needs[2] ? sum(dy2, 0) : null] : []),
   ];
 }));

@@ -520,7 +520,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
         param = r.param;
         return r.moments;
       });
-      const p2 = this.launchHost('host.adamw', n, [P, G, MV], () => {
+      // `moments` among the inputs: a failed pass fails this launch with its error
+      const p2 = this.launchHost('host.adamw', n, [P, G, MV, moments], () => {
         const r = param!;
         param = null;
         return r;
