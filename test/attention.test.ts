@@ -134,6 +134,29 @@ const cases: fc.Arbitrary<Case> = denseCases.chain((c) => fc.record({
   dropout: fc.option(fc.constantFrom(0.1, 0.5, 0.9), { nil: undefined, freq: 2 }),
 }).map((extra) => ({ ...c, ...extra })));
 
+/**
+ * Flash's error on float32 `device` against float64 naive attention stays within 2 × naive
+ * float32's own error there, plus a floor: the property every float32 flash test asserts.
+ */
+async function expectWithinNaive32(c: Case, seed: number, device: string, label: string): Promise<void> {
+  const x = makeInputs(c, seed);
+  const exact = await run(naiveAttention, x, c, 'reference');
+  const naive32 = await run(naiveAttention, x, c, device);
+  const flash32 = await run(flashAttention, x, c, device);
+  for (const t of Object.values(x)) t.dispose();
+  for (const name of names) {
+    // flash-attn's own test adds a floor on the scale of the values (its dq_atol): 1e-5 is
+    // ~170 float32 ulps at magnitude 1, so it scales with max|x| where gradients run larger
+    // dropout's 1/(1 − p) scales every term of P ∘ Z, and so what float32 cancels in dS = P ∘ (dP − Δ)
+    const zScale = 1 / (1 - (c.dropout ?? 0));
+    // and dS's terms are d-long dot products (dP = dO·Vᵀ, Δ = rowsum(dO ∘ O)) whose float32
+    // rounding grows as √d: where they cancel (one key: dS = 0 exactly) that is all the error
+    const dotScale = name === 'out' || name === 'lse' ? 1 : Math.sqrt(c.d);
+    const bound = 2 * maxErr(naive32[name], exact[name]) + 1e-5 * zScale * dotScale * Math.max(1, maxAbs(exact[name]));
+    expect(maxErr(flash32[name], exact[name]), `${name} ${label}`).toBeLessThanOrEqual(bound);
+  }
+}
+
 describe('flashAttention equals naive attention', () => {
   it('in float64 on the reference device, to 1e-12 (O, L, dq, dk, dv)', async () => {
     await fc.assert(fc.asyncProperty(cases, fc.nat(), async (c, seed) => {
@@ -149,22 +172,7 @@ describe('flashAttention equals naive attention', () => {
 
   for (const f32 of f32Devices) it(`in float32 on ${f32}: error ≤ 2 × naive float32's + 1e-5 against float64`, async () => {
     await fc.assert(fc.asyncProperty(cases, fc.nat(), async (c, seed) => {
-      const x = makeInputs(c, seed);
-      const exact = await run(naiveAttention, x, c, 'reference');
-      const naive32 = await run(naiveAttention, x, c, f32);
-      const flash32 = await run(flashAttention, x, c, f32);
-      for (const t of Object.values(x)) t.dispose();
-      for (const name of names) {
-        // flash-attn's own test adds a floor on the scale of the values (its dq_atol): 1e-5 is
-        // ~170 float32 ulps at magnitude 1, so it scales with max|x| where gradients run larger
-        // dropout's 1/(1 − p) scales every term of P ∘ Z, and so what float32 cancels in dS = P ∘ (dP − Δ)
-        const zScale = 1 / (1 - (c.dropout ?? 0));
-        // and dS's terms are d-long dot products (dP = dO·Vᵀ, Δ = rowsum(dO ∘ O)) whose float32
-        // rounding grows as √d: where they cancel (one key: dS = 0 exactly) that is all the error
-        const dotScale = name === 'out' || name === 'lse' ? 1 : Math.sqrt(c.d);
-        const bound = 2 * maxErr(naive32[name], exact[name]) + 1e-5 * zScale * dotScale * Math.max(1, maxAbs(exact[name]));
-        expect(maxErr(flash32[name], exact[name]), `${name} ${JSON.stringify(c)}`).toBeLessThanOrEqual(bound);
-      }
+      await expectWithinNaive32(c, seed, f32, JSON.stringify(c));
     // llvmpipe compiles each new shape's unrolled webgpu kernels in seconds: fewer cases, more time
     }), { ...runs(RUNS), numRuns: Math.max(1, Math.ceil(RUNS / (f32 === 'webgpu' ? 3 : 2))) });
   }, 600_000);
@@ -372,16 +380,7 @@ describe('webgpu: every tile geometry the plan picks', () => {
       const dims = { B: c.B, H: c.H, Nq: c.Nq, Nk: c.Nk, d: c.d };
       const plan = workgroupPlan({ dims, causal: c.causal, offset: c.Nk - c.Nq, grid: null }, 1, null);
       expect([plan.fwd.br, plan.fwd.lanes, plan.bwd.bc, plan.bwd.lanes]).toEqual([...fwd, ...bwd]);
-      const x = makeInputs(c, 11);
-      const exact = await run(naiveAttention, x, c, 'reference');
-      const naive32 = await run(naiveAttention, x, c, 'webgpu');
-      const flash32 = await run(flashAttention, x, c, 'webgpu');
-      for (const t of Object.values(x)) t.dispose();
-      for (const name of names) {
-        const dotScale = name === 'out' || name === 'lse' ? 1 : Math.sqrt(c.d);
-        const bound = 2 * maxErr(naive32[name], exact[name]) + 1e-5 * (1 / (1 - (c.dropout ?? 0))) * dotScale * Math.max(1, maxAbs(exact[name]));
-        expect(maxErr(flash32[name], exact[name]), name).toBeLessThanOrEqual(bound);
-      }
+      await expectWithinNaive32(c, 11, 'webgpu', '');
     }, 300_000);
   }
 });
@@ -392,16 +391,7 @@ describe('webgpu: block-sparse tiles skipped whole', () => {
   const blockMask = [[false, true, false, true], [true, false, true, true], [true, true, false, false], [false, true, true, true]];
   it.runIf(f32Devices.includes('webgpu'))('Nq = Nk = 128, 4 × 4 blocks: O, L, dq, dk, dv match float64 naive', async () => {
     const c: Case = { B: 1, H: 2, Nq: 128, Nk: 128, d: 32, causal: false, blockSize: 16, blockMask };
-    const x = makeInputs(c, 5);
-    const exact = await run(naiveAttention, x, c, 'reference');
-    const naive32 = await run(naiveAttention, x, c, 'webgpu');
-    const flash32 = await run(flashAttention, x, c, 'webgpu');
-    for (const t of Object.values(x)) t.dispose();
-    for (const name of names) {
-      const dotScale = name === 'out' || name === 'lse' ? 1 : Math.sqrt(c.d);
-      const bound = 2 * maxErr(naive32[name], exact[name]) + 1e-5 * dotScale * Math.max(1, maxAbs(exact[name]));
-      expect(maxErr(flash32[name], exact[name]), name).toBeLessThanOrEqual(bound);
-    }
+    await expectWithinNaive32(c, 5, 'webgpu', '');
   }, 300_000);
 });
 
