@@ -10,13 +10,10 @@
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
 import type { WorkgroupPlan } from './geometry.js';
-import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, row4, stageTile, unrolled } from './forward.js';
+import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, row4, stageTile, threadLines, unrolled } from './forward.js';
 
 const argsOf = (plan: WorkgroupPlan): string[] =>
   ['q', 'k', 'v', 'dout', 'saved', ...(plan.grid ? ['sparse'] : []), ...(plan.dropout ? ['seedHi', 'seedLo'] : [])];
-
-const seedLines = (plan: WorkgroupPlan): string =>
-  (plan.dropout ? 'const seedHi32 = Math.floor(seedHi) | 0;\n    const seedLo32 = Math.floor(seedLo) | 0;' : '');
 
 /** Whether element (row, key) is hidden, as source (rows and keys past the ends included). */
 function hiddenExpr(plan: WorkgroupPlan, row: string, key: string): string {
@@ -55,13 +52,8 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
           const p${h} = (${hiddenExpr(plan, 'i', `key${h}`)}) ? 0.0 : Math.exp(s${h} - lse);
           ds[r * ${ps} + jj${h}] = p${h} * (dp${h} - delta);`;
   const source = `function (${argsOf(plan).join(', ')}) {
-    const t = this.localThread.x;
-    const r = t >> ${Math.log2(L)};
-    const c = t & ${L - 1};
-    const qt = this.workgroup.x;
-    const bh = this.workgroup.y;
+    ${threadLines(plan, L, 'r', 'qt')}
     const i = qt * ${g.br} + r;
-    ${seedLines(plan)}
     const rowBase = (bh * ${Nq} + Math.min(i, ${Nq - 1})) * ${d};
     ${unrolled(d, (x) => `const q${x} = q[rowBase + ${x}] * ${lit(plan.scale)};`)}
     ${unrolled(d, (x) => `const g${x} = dout[rowBase + ${x}];`)}
@@ -139,13 +131,8 @@ export function dkvSpec(plan: WorkgroupPlan, which: 'dk' | 'dv'): ExternalKernel
           st[jl * ${ps} + rr${h}] = p${h} * (dp${h} - dl[rr${h}]);` : `${plan.dropout ? `p${h} = p${h} * ${dropoutFactor(plan, `row${h}`, 'key')};` : ''}
           st[jl * ${ps} + rr${h}] = p${h};`}`;
   const source = `function (${argsOf(plan).join(', ')}) {
-    const t = this.localThread.x;
-    const jl = t >> ${Math.log2(L)};
-    const c = t & ${L - 1};
-    const kt = this.workgroup.x;
-    const bh = this.workgroup.y;
+    ${threadLines(plan, L, 'jl', 'kt')}
     const key = kt * ${g.bc} + jl;
-    ${seedLines(plan)}
     const keyBase = (bh * ${Nk} + Math.min(key, ${Nk - 1})) * ${d};
     ${unrolled(d, (x) => `const k${x} = k[keyBase + ${x}];`)}
     ${dk ? unrolled(d, (x) => `const v${x} = v[keyBase + ${x}];`) : ''}

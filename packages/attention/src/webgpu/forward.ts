@@ -108,6 +108,18 @@ function tree(x: (i: number) => string, n: number, op: (a: string, b: string) =>
 }
 
 /** The dropout factor 0 or 1/(1 − p) of element (bh, i, key): core's counter hash over its index in P. */
+/**
+ * A kernel's opening lines: thread t is lane `c` of row `own` within tile `tile` (the workgroup's
+ * x) of (batch, head) `bh` (its y), `lanes` threads a row; then the dropout seed's two halves.
+ */
+export function threadLines(plan: WorkgroupPlan, lanes: number, own: string, tile: string): string {
+  return `const t = this.localThread.x;
+    const ${own} = t >> ${Math.log2(lanes)};
+    const c = t & ${lanes - 1};
+    const ${tile} = this.workgroup.x;
+    const bh = this.workgroup.y;${plan.dropout ? '\n    const seedHi32 = Math.floor(seedHi) | 0;\n    const seedLo32 = Math.floor(seedLo) | 0;' : ''}`;
+}
+
 export function dropoutFactor(plan: WorkgroupPlan, i: string, key: string): string {
   const { Nq, Nk } = plan.dims;
   const p = plan.dropout!.p;
@@ -155,13 +167,8 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
           pt[r * ${ps} + jj${h}] = s${h};
           mx = Math.max(mx, s${h});`;
   const source = `function (${args.join(', ')}) {
-    const t = this.localThread.x;
-    const r = t >> ${Math.log2(L)};
-    const c = t & ${L - 1};
-    const qt = this.workgroup.x;
-    const bh = this.workgroup.y;
+    ${threadLines(plan, L, 'r', 'qt')}
     const i = qt * ${g.br} + r;
-    ${drop ? 'const seedHi32 = Math.floor(seedHi) | 0;\n    const seedLo32 = Math.floor(seedLo) | 0;' : ''}
     const qBase = (bh * ${Nq} + Math.min(i, ${Nq - 1})) * ${d};
     ${unrolled(d, (x) => `const q${x} = q[qBase + ${x}] * ${lit(plan.scale)};`)}
     let m = ${lit(MASKED)};
