@@ -9,6 +9,28 @@ import type { Shape } from '../device.js';
 const size = (shape: Shape): number => shape.reduce((a, d) => a * d, 1);
 
 /**
+ * Calls `row(base, i)` for each row of `shape`'s innermost axis, in order: i the row's first flat
+ * index in `shape`, base its start in a buffer walked with `strides` from `start` (an odometer over
+ * the outer axes, last fastest; no division per element).
+ */
+function forEachRow(shape: Shape, strides: readonly number[], start: number, row: (base: number, i: number) => void): void {
+  const r = shape.length;
+  const inner = shape[r - 1];
+  const n = size(shape);
+  const idx = new Array<number>(r).fill(0);
+  let base = start;
+  for (let i = 0; i < n; i += inner) {
+    row(base, i);
+    for (let k = r - 2; k >= 0; k--) {
+      base += strides[k];
+      if (++idx[k] < shape[k]) break;
+      base -= strides[k] * shape[k];
+      idx[k] = 0;
+    }
+  }
+}
+
+/**
  * out[i] = x[offset + Σ i_k · strides[k]] over outShape; every index must fall inside x. `out`
  * (of outShape's size, any contents) receives the result.
  */
@@ -37,19 +59,10 @@ export function stridedHost(
   }
   const inner = outShape[r - 1];
   const step = strides[r - 1];
-  const idx = new Array<number>(r).fill(0);
-  let base = offset;
-  for (let o = 0; o < n; o += inner) {
+  forEachRow(outShape, strides, offset, (base, o) => {
     if (step === 1) for (let j = 0; j < inner; j++) out[o + j] = x[base + j];
     else for (let j = 0, p = base; j < inner; j++, p += step) out[o + j] = x[p];
-    // next row of the odometer: the axes left of the innermost, last fastest
-    for (let k = r - 2; k >= 0; k--) {
-      base += strides[k];
-      if (++idx[k] < outShape[k]) break;
-      base -= strides[k] * outShape[k];
-      idx[k] = 0;
-    }
-  }
+  });
   return out;
 }
 
@@ -80,15 +93,8 @@ export function padHost(
   let base = 0;
   for (let k = 0; k < r; k++) base += starts[k] * outStrides[k];
   const inner = shape[r - 1];
-  const idx = new Array<number>(r).fill(0);
-  for (let i = 0; i < x.length; i += inner) {
-    for (let j = 0; j < inner; j++) out[base + j] = x[i + j];
-    for (let k = r - 2; k >= 0; k--) {
-      base += outStrides[k];
-      if (++idx[k] < shape[k]) break;
-      base -= outStrides[k] * shape[k];
-      idx[k] = 0;
-    }
-  }
+  forEachRow(shape, outStrides, base, (at, i) => {
+    for (let j = 0; j < inner; j++) out[at + j] = x[i + j];
+  });
   return out;
 }
