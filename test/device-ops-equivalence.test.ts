@@ -32,6 +32,8 @@
  * FC_RUNS sets the cases per property (default 40 on wasm and cpu, 25 on webgpu);
  * LEAK_STEPS the training loop's steps (default 1,000).
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -584,6 +586,14 @@ describe.each(available)('%s: Tensor ops, forward and backward, equal the refere
 
 // ------------------------------------------------------------------ leaks in a training loop
 
+/** After the device's queue drains, a full GC and the finalizers it schedules: only reachable tensors hold buffers. */
+async function settled(device: Device): Promise<void> {
+  await device.sync();
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  for (let k = 0; k < 3; k++) await new Promise((r) => setTimeout(r, 0));
+}
+
 describe.each(available)('%s: a training loop', (mode) => {
   it(`${LEAK_STEPS} MLP steps (Linear→gelu→Linear, crossEntropy, AdamW, tidy) keep memory flat and lower the loss`, async () => {
     await setDevice(mode);
@@ -618,12 +628,12 @@ describe.each(available)('%s: a training loop', (mode) => {
       if (i === 1) first = await loss.item();
       if (i === LEAK_STEPS) last = await loss.item();
       loss.dispose();
-      // compared at sync points only: between them, buffers whose release waits behind queued
-      // kernels are still live, and how many depends on how far the device has got. Syncing also
-      // lets the device catch up (never yielding would queue every kernel of every step, and the
-      // queue refuses past MAX_WAITING)
+      // compared at settled points only: between them, buffers whose release waits behind queued
+      // kernels are still live, and tensors dropped without dispose hold theirs until GC runs
+      // their finalizer (CI's load once moved 19 of them between step 1 and step 150). Settling
+      // also lets the device catch up (the queue refuses an unbounded backlog)
       if (i === 1 || i % 50 === 0) {
-        await device.sync();
+        await settled(device);
         const now = memory();
         if (i === 1) {
           afterFirst = now;
@@ -635,6 +645,7 @@ describe.each(available)('%s: a training loop', (mode) => {
     }
     await device.sync();
     const ms = performance.now() - t0;
+    await settled(device);
     console.log(`${mode}: ${LEAK_STEPS} MLP steps in ${(ms / 1000).toFixed(1)} s (${(ms / LEAK_STEPS).toFixed(2)} ms/step), loss ${first.toFixed(4)} → ${last.toFixed(4)}`);
     const end = memory();
     expect([end.buffers, end.bytes]).toEqual([afterFirst.buffers, afterFirst.bytes]);
