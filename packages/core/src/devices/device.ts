@@ -130,6 +130,11 @@ export interface Device extends Partial<FusedKernels> {
   read(buf: DeviceBuffer): Promise<Float32Array>;
   /** Values at the device's own precision (float64 on the reference device). */
   read64(buf: DeviceBuffer): Promise<Float64Array>;
+  /**
+   * gpu.js devices except headlessgl: the first `size` elements of `buf` as a buffer of their own,
+   * sharing its memory (no copy, no kernel call); `buf` stays allocated until both are disposed.
+   */
+  prefix?(buf: DeviceBuffer, size: number): DeviceBuffer;
   /** Frees the buffer. Called exactly once per buffer by the Tensor that owns it. */
   dispose(buf: DeviceBuffer): void;
   memory(): MemoryInfo;

@@ -7,7 +7,7 @@
 import type { DeviceBuffer, DeviceStats, MemoryInfo } from '../device.js';
 import { copySpec } from './kernels/elementwise.js';
 import type { KernelSpec } from './kernels/spec.js';
-import { flatten, flattenHost, hostResident } from './payload.js';
+import { flatten, flattenHost, hostResident, prefixPayload } from './payload.js';
 import { GpujsBuffer, KernelQueue, isPromise } from './queue.js';
 import type { GpujsKernel, Runtime } from './runtime.js';
 
@@ -204,11 +204,51 @@ export class GpujsEngine {
     return Float64Array.from(await this.read(buf));
   }
 
+  /**
+   * The first `size` elements of `buf` as a buffer of their own, without a copy or a kernel call
+   * (Device.prefix): how a kernel with a packed result (the FlashAttention forward's O then L)
+   * hands out its first part as a tensor. `buf` stays allocated (and on webgpu its kernel
+   * instance out of the pool, whose next call would overwrite it) until the view is disposed too;
+   * the view adds a buffer to memory()'s count but no bytes.
+   */
+  prefix(buf: DeviceBuffer, size: number): DeviceBuffer {
+    const b = this.own(buf);
+    if (!Number.isInteger(size) || size < 1 || size > b.size) {
+      throw new Error(`gpujs ${this.name}: prefix of ${size} elements of a buffer of ${b.size}; it takes 1 to ${b.size}`);
+    }
+    if (this.runtime.mode === 'headlessgl') throw new Error(`gpujs ${this.name}: prefix views of GL textures are not supported`);
+    const view = new GpujsBuffer(size, this);
+    view.parent = b;
+    b.views++;
+    this.buffers++;
+    // behind the kernel that writes b, so its payload is there
+    view.ready = this.queue.run(() => {
+      if (b.error !== null) view.error = b.error;
+      else view.payload = prefixPayload(b.payload!, size);
+    });
+    return view;
+  }
+
   dispose(buf: DeviceBuffer): void {
     const b = this.own(buf);
     b.disposed = true;
-    this.bytes -= b.size * 4;
+    // a buffer with live views is freed by the last view's dispose
+    if (b.views === 0) this.release(b);
+  }
+
+  private release(b: GpujsBuffer): void {
     this.buffers--;
+    const parent = b.parent;
+    if (parent) {
+      // a view owns no memory: drop its handle behind the kernels that read it, then its parent
+      this.queue.run(() => {
+        if (b.payload && !(b.payload instanceof Float32Array)) b.payload.delete();
+        b.payload = null;
+      }, { essential: true });
+      if (--parent.views === 0 && parent.disposed) this.release(parent);
+      return;
+    }
+    this.bytes -= b.size * 4;
     // every kernel that reads b was launched before this call, so a kernel launched after it may
     // take b's instance and overwrite its buffer: the queue (and the GPU's) runs them in order
     if (b.recycle) {

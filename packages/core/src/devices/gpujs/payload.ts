@@ -75,3 +75,16 @@ export function flatten(raw: unknown, size: number, host: boolean): Payload {
   texture.delete();
   return values;
 }
+
+/**
+ * The first `size` values of a settled payload, sharing its memory: a subarray of a host array,
+ * or a second handle on a webgpu buffer (a reference of its own, reading and binding as `size`
+ * floats). GL textures have no such view.
+ */
+export function prefixPayload(payload: Payload, size: number): Payload {
+  if (payload instanceof Float32Array) return payload.subarray(0, size);
+  if (!isWebGPUHandle(payload)) throw new Error('gpujs: a prefix view of a GL texture is not supported');
+  return new payload.constructor({
+    buffer: payload.buffer, output: [size], componentCount: 1, context: payload.context, kernel: payload.kernel,
+  });
+}
