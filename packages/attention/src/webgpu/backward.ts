@@ -2,18 +2,20 @@
  * FlashAttention-2's backward as three gpu.js workgroup kernels, one output each (a gpu.js kernel
  * writes one buffer): dQ with a workgroup per query tile walking the key tiles, dK and dV with a
  * workgroup per key tile walking the query tiles. Each recomputes S = τQKᵀ and P = exp(S − L)
- * from the saved L; dK and dQ also dP = dO Vᵀ and dS = P ∘ (dP ∘ Z − Δ), with Δ = rowsum(dO ∘ O)
- * computed where it is needed rather than in a kernel of its own. No atomics: every output
- * element has one writer. Z is the dropout factor, redrawn from the seed.
+ * from the saved L; dK and dQ also dP = dO Vᵀ and dS = P ∘ (dP ∘ Z − Δ), with Δ = rowsum(dO ∘ O).
+ * Δ is computed once, by dQ (each row's threads hold its dO in registers already), and written
+ * after dQ in its result, which dK reads: dK then loads Δ like L, one float a row. No atomics:
+ * every output element has one writer. Z is the dropout factor, redrawn from the seed.
  *
- * Arguments: q, k, v, dO, and `saved`, the forward's result (O [BH·Nq·d] then L [BH·Nq]).
+ * Arguments: q, k, v, dO, and `saved`, the forward's result (O [BH·Nq·d] then L [BH·Nq]); dK
+ * also `dqd`, dQ's result (dQ [BH·Nq·d] then Δ [BH·Nq]).
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
 import type { WorkgroupPlan } from './geometry.js';
 import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, row4, stageTile, threadLines, unrolled } from './forward.js';
 
-const argsOf = (plan: WorkgroupPlan): string[] =>
-  ['q', 'k', 'v', 'dout', 'saved', ...(plan.grid ? ['sparse'] : []), ...(plan.dropout ? ['seedHi', 'seedLo'] : [])];
+const argsOf = (plan: WorkgroupPlan, delta = false): string[] =>
+  ['q', 'k', 'v', 'dout', 'saved', ...(delta ? ['dqd'] : []), ...(plan.grid ? ['sparse'] : []), ...(plan.dropout ? ['seedHi', 'seedLo'] : [])];
 
 /** Whether element (row, key) is hidden, as source (rows and keys past the ends included). */
 function hiddenExpr(plan: WorkgroupPlan, row: string, key: string): string {
@@ -28,7 +30,7 @@ function hiddenExpr(plan: WorkgroupPlan, row: string, key: string): string {
 const keyOf = (plan: WorkgroupPlan): string =>
   `${plan.dims.B * plan.dims.H}:${plan.dims.Nq}:${plan.dims.Nk}:${plan.dims.d}:${plan.scale}:${plan.causal}:${plan.gridKey}:${plan.dropout?.p ?? 0}`;
 
-/** dQ = τ Σ_j dS_j K_j: the forward's geometry, 4 lanes a query row, K and V tiles staged (vec4 rows). */
+/** dQ = τ Σ_j dS_j K_j, then Δ: the forward's geometry, lanes a query row, K and V tiles staged (vec4 rows). */
 export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const { Nq, Nk, d } = plan.dims;
   const BH = plan.dims.B * plan.dims.H;
@@ -87,13 +89,16 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     if (i < ${Nq}) {
       const oBase = (bh * ${Nq} + i) * ${d};
       ${a.store('oBase', (x) => `${x} * ${lit(plan.scale)}`)}
+      if (c === 0) {
+        storeResult(${BH * Nq * d} + bh * ${Nq} + i, delta);
+      }
     }
   }`;
   return {
     key: `fa2dq:${keyOf(plan)}:${g.br}:${g.bc}:${L}`,
     source,
-    output: [BH * Nq * d],
-    outSize: BH * Nq * d,
+    output: [BH * Nq * (d + 1)],
+    outSize: BH * Nq * (d + 1),
     work: 6 * BH * Nq * Nk * d,
     workgroupSize: [T],
     dispatch: [g.qt, BH],
@@ -130,7 +135,7 @@ export function dkvSpec(plan: WorkgroupPlan, which: 'dk' | 'dv'): ExternalKernel
           ${plan.dropout ? `dp${h} = dp${h} * ${dropoutFactor(plan, `row${h}`, 'key')};` : ''}
           st[jl * ${ps} + rr${h}] = p${h} * (dp${h} - dl[rr${h}]);` : `${plan.dropout ? `p${h} = p${h} * ${dropoutFactor(plan, `row${h}`, 'key')};` : ''}
           st[jl * ${ps} + rr${h}] = p${h};`}`;
-  const source = `function (${argsOf(plan).join(', ')}) {
+  const source = `function (${argsOf(plan, dk).join(', ')}) {
     ${threadLines(plan, L, 'jl', 'kt')}
     const key = kt * ${g.bc} + jl;
     const keyBase = (bh * ${Nk} + Math.min(key, ${Nk - 1})) * ${d};
@@ -151,11 +156,7 @@ export function dkvSpec(plan: WorkgroupPlan, which: 'dk' | 'dv'): ExternalKernel
         if (t < ${g.br}) {
           const row = Math.min(qt * ${g.br} + t, ${Nq - 1});
           lr[t] = saved[${BH * Nq * d} + bh * ${Nq} + row];
-          ${dk ? `let delta = 0.0;
-          for (let x = 0; x < ${d}; x++) {
-            delta += dout[(bh * ${Nq} + row) * ${d} + x] * saved[(bh * ${Nq} + row) * ${d} + x];
-          }
-          dl[t] = delta;` : ''}
+          ${dk ? `dl[t] = dqd[${BH * Nq * d} + bh * ${Nq} + row];` : ''}
         }
         workgroupBarrier();
         for (let u = 0; u < ${g.br / (2 * L)}; u++) {

@@ -1,21 +1,23 @@
 /**
  * FlashAttention-2 on webgpu (gpu.js workgroup kernels): forward one kernel (O and L packed in its
- * one result; O is then sliced out, since a gpu.js kernel writes one buffer and a tensor owns all
- * of its buffer), backward three (dQ, dK, dV). Block-sparse adds one upload of the tile table a
- * call. Chosen by flashAttention where the device runs workgroup kernels.
+ * one result, since a gpu.js kernel writes one buffer; the output tensor is a prefix view of it,
+ * Device.prefix, no copy), backward three (dQ with Δ after it, then dK, which reads that Δ, and
+ * dV). Block-sparse adds one upload of the tile table a call. Chosen by flashAttention where the
+ * device runs workgroup kernels.
  */
-import { Tensor, noGrad, type Device, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
+import { Tensor, type Device, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
 import type { AttentionMask } from '../masks.js';
 import { dkvSpec, dqSpec } from './backward.js';
 import { forwardSpec } from './forward.js';
 import { sparseTable, workgroupPlan, type WorkgroupPlan } from './geometry.js';
 
-/** Whether flashAttention runs these kernels on `device`: workgroup kernels available and d ≤ 128. */
+/** Whether flashAttention runs these kernels on `device`: workgroup kernels and prefix views available, d ≤ 128. */
 export function runsWorkgroupKernels(device: Device, d: number): boolean {
-  return device.workgroupKernels === true && typeof device.runKernel === 'function' && d <= 128;
+  return device.workgroupKernels === true && typeof device.runKernel === 'function' && typeof device.prefix === 'function' && d <= 128;
 }
 
 export interface WorkgroupAttention {
+  /** O: a prefix view of `saved`. */
   out: Tensor;
   /** The forward's result, O then L (HUGE where a row sees no key): [BH·Nq·(d + 1)]. */
   saved: Tensor;
@@ -71,19 +73,29 @@ export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: Attentio
   const sparse = table ? new Tensor(device.upload(table), [table.length], device) : null;
   const args = [q.buffer(), k.buffer(), v.buffer(), ...(sparse ? [sparse.buffer()] : []), ...seedArgs(plan)];
   const saved = new Tensor(device.runKernel!(cachedSpec('fwd', plan, () => forwardSpec(plan)), args), [B * H * Nq * (d + 1)], device);
-  const out = noGrad(() => saved.slice([0], [B * H * Nq * d]).reshape([B, H, Nq, d])); // (B, H, Nq, d)
+  const out = new Tensor(device.prefix!(saved.buffer(), B * H * Nq * d), [B, H, Nq, d], device);
   return { out, saved, sparse, plan };
 }
 
-/** dq, dk, dv: one kernel each, only for the inputs that need one. */
+/**
+ * dq, dk, dv: one kernel each, only for the inputs that need one, except that dQ's kernel also
+ * runs when only dk is needed: it computes the Δ that dK reads.
+ */
 export function workgroupBackward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, fwd: WorkgroupAttention, needs: boolean[]): Grads {
   const device = q.device;
   const { plan } = fwd;
-  const args = [q.buffer(), k.buffer(), v.buffer(), dout.buffer(), fwd.saved.buffer(), ...(fwd.sparse ? [fwd.sparse.buffer()] : []), ...seedArgs(plan)];
-  const grad = (spec: ExternalKernelSpec, like: Tensor) => new Tensor(device.runKernel!(spec, args), like.shape, device);
-  return [
-    needs[0] ? grad(cachedSpec('dq', plan, () => dqSpec(plan)), q) : null,
-    needs[1] ? grad(cachedSpec('dk', plan, () => dkvSpec(plan, 'dk')), k) : null,
-    needs[2] ? grad(cachedSpec('dv', plan, () => dkvSpec(plan, 'dv')), v) : null,
-  ];
+  const { B, H, Nq, d } = plan.dims;
+  const head = [q.buffer(), k.buffer(), v.buffer(), dout.buffer(), fwd.saved.buffer()];
+  const tail = [...(fwd.sparse ? [fwd.sparse.buffer()] : []), ...seedArgs(plan)];
+  // dQ [BH·Nq·d] then Δ [BH·Nq]
+  const dqd = needs[0] || needs[1]
+    ? new Tensor(device.runKernel!(cachedSpec('dq', plan, () => dqSpec(plan)), [...head, ...tail]), [B * H * Nq * (d + 1)], device)
+    : null;
+  const dq = needs[0] ? new Tensor(device.prefix!(dqd!.buffer(), B * H * Nq * d), q.shape, device) : null;
+  const dk = needs[1]
+    ? new Tensor(device.runKernel!(cachedSpec('dk', plan, () => dkvSpec(plan, 'dk')), [...head, dqd!.buffer(), ...tail]), k.shape, device)
+    : null;
+  dqd?.dispose(); // dq's view keeps its memory
+  const dv = needs[2] ? new Tensor(device.runKernel!(cachedSpec('dv', plan, () => dkvSpec(plan, 'dv')), [...head, ...tail]), v.shape, device) : null;
+  return [dq, dk, dv];
 }
