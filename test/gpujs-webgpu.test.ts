@@ -288,39 +288,48 @@ describe('gpu.js webgpu: workgroup features', () => {
   });
 });
 
-describe('webgpu device: prefix views', () => {
+describe('webgpu device: views', () => {
   const n = 1000;
   const m = 600;
   const values = (shift: number) => Float32Array.from({ length: n }, (_, i) => i * 3 + shift);
 
-  it('a view reads and binds as the first m values, and outlives its parent: the parent instance is not reused while it lives', async () => {
+  it('a view reads and binds as its elements, and outlives its parent: the parent instance is not reused while it lives', async () => {
     const before = device.memory();
     const x = device.upload(values(0));
     const y = device.binary('add', { buf: x, shape: [n] }, 1, [n]);
-    const view = device.prefix(y, m);
-    expect(view.size).toBe(m);
-    const doubled = device.binary('mul', { buf: view, shape: [m] }, 2, [m]);
+    const head = device.view(y, 0, m);
+    const tail = device.view(y, 192, n - 192); // starts at byte 768: bound at an offset
+    expect([head.size, tail.size]).toEqual([m, n - 192]);
+    const doubled = device.binary('mul', { buf: head, shape: [m] }, 2, [m]);
+    const shifted = device.binary('add', { buf: tail, shape: [n - 192] }, 0.5, [n - 192]);
     // the parent goes first; the same kernel called again would take its instance and overwrite
-    // its buffer if the view did not hold it
+    // its buffer if the views did not hold it
     device.dispose(y);
     const x2 = device.upload(values(5000));
     const other = device.binary('add', { buf: x2, shape: [n] }, 1, [n]);
     expect(Array.from(await device.read(other))).toEqual(Array.from(values(5001)));
-    expect(Array.from(await device.read(view))).toEqual(Array.from(values(1).subarray(0, m)));
+    expect(Array.from(await device.read(head))).toEqual(Array.from(values(1).subarray(0, m)));
+    expect(Array.from(await device.read(tail))).toEqual(Array.from(values(1).subarray(192)));
     expect(Array.from(await device.read(doubled))).toEqual(Array.from(values(1).subarray(0, m), (v) => 2 * v));
-    // the view owns no bytes: the parent's are counted until the view goes
-    expect(device.memory().bytes - before.bytes).toBe(4 * (4 * n + m)); // x, y, doubled, x2, other
-    device.dispose(view);
-    expect(device.memory().bytes - before.bytes).toBe(4 * (3 * n + m));
-    for (const b of [x, doubled, x2, other]) device.dispose(b);
+    expect(Array.from(await device.read(shifted))).toEqual(Array.from(values(1).subarray(192), (v) => v + 0.5));
+    // views own no bytes: the parent's are counted until the last view goes
+    const live = (floats: number) => expect(device.memory().bytes - before.bytes).toBe(4 * floats);
+    live(n + n + m + (n - 192) + n + n); // x, y, doubled, shifted, x2, other
+    device.dispose(head);
+    live(n + n + m + (n - 192) + n + n);
+    device.dispose(tail);
+    live(n + m + (n - 192) + n + n);
+    for (const b of [x, doubled, shifted, x2, other]) device.dispose(b);
     expect(device.memory().buffers).toBe(before.buffers);
     expect(device.memory().bytes).toBe(before.bytes);
   });
 
-  it('refuses sizes outside 1 … size, naming both', () => {
+  it('refuses ranges outside the buffer and offsets off the 64-element alignment, naming them', () => {
     const x = device.upload(values(0));
-    expect(() => device.prefix(x, n + 1)).toThrow(`prefix of ${n + 1} elements of a buffer of ${n}`);
-    expect(() => device.prefix(x, 0)).toThrow('it takes 1 to 1000');
+    expect(() => device.view(x, 0, n + 1)).toThrow(`view of elements [0, ${n + 1}) of a buffer of ${n}`);
+    expect(() => device.view(x, 0, 0)).toThrow('1 or more elements');
+    expect(() => device.view(x, 960, 64)).toThrow('[960, 1024)');
+    expect(() => device.view(x, 32, 64)).toThrow('a multiple of 64');
     device.dispose(x);
   });
 });

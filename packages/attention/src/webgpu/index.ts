@@ -1,7 +1,7 @@
 /**
  * FlashAttention-2 on webgpu (gpu.js workgroup kernels): forward one kernel (O and L packed in its
- * one result, since a gpu.js kernel writes one buffer; the output tensor is a prefix view of it,
- * Device.prefix, no copy), backward three (dQ with Δ after it, then dK, which reads that Δ, and
+ * one result, since a gpu.js kernel writes one buffer; the output tensor is a view of it,
+ * Device.view, no copy), backward three (dQ with Δ after it, then dK, which reads that Δ, and
  * dV). Block-sparse adds one upload of the tile table a call. Chosen by flashAttention where the
  * device runs workgroup kernels.
  */
@@ -11,9 +11,9 @@ import { dkvSpec, dqSpec } from './backward.js';
 import { forwardSpec } from './forward.js';
 import { sparseTable, workgroupPlan, type WorkgroupPlan } from './geometry.js';
 
-/** Whether flashAttention runs these kernels on `device`: workgroup kernels and prefix views available, d ≤ 128. */
+/** Whether flashAttention runs these kernels on `device`: workgroup kernels and buffer views available, d ≤ 128. */
 export function runsWorkgroupKernels(device: Device, d: number): boolean {
-  return device.workgroupKernels === true && typeof device.runKernel === 'function' && typeof device.prefix === 'function' && d <= 128;
+  return device.workgroupKernels === true && typeof device.runKernel === 'function' && typeof device.view === 'function' && d <= 128;
 }
 
 export interface WorkgroupAttention {
@@ -73,7 +73,7 @@ export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: Attentio
   const sparse = table ? new Tensor(device.upload(table), [table.length], device) : null;
   const args = [q.buffer(), k.buffer(), v.buffer(), ...(sparse ? [sparse.buffer()] : []), ...seedArgs(plan)];
   const saved = new Tensor(device.runKernel!(cachedSpec('fwd', plan, () => forwardSpec(plan)), args), [B * H * Nq * (d + 1)], device);
-  const out = new Tensor(device.prefix!(saved.buffer(), B * H * Nq * d), [B, H, Nq, d], device);
+  const out = new Tensor(device.view!(saved.buffer(), 0, B * H * Nq * d), [B, H, Nq, d], device);
   return { out, saved, sparse, plan };
 }
 
@@ -91,7 +91,7 @@ export function workgroupBackward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor,
   const dqd = needs[0] || needs[1]
     ? new Tensor(device.runKernel!(cachedSpec('dq', plan, () => dqSpec(plan)), [...head, ...tail]), [B * H * Nq * (d + 1)], device)
     : null;
-  const dq = needs[0] ? new Tensor(device.prefix!(dqd!.buffer(), B * H * Nq * d), q.shape, device) : null;
+  const dq = needs[0] ? new Tensor(device.view!(dqd!.buffer(), 0, B * H * Nq * d), q.shape, device) : null;
   const dk = needs[1]
     ? new Tensor(device.runKernel!(cachedSpec('dk', plan, () => dkvSpec(plan, 'dk')), [...head, dqd!.buffer(), ...tail]), k.shape, device)
     : null;

@@ -131,10 +131,11 @@ export interface Device extends Partial<FusedKernels> {
   /** Values at the device's own precision (float64 on the reference device). */
   read64(buf: DeviceBuffer): Promise<Float64Array>;
   /**
-   * gpu.js devices except headlessgl: the first `size` elements of `buf` as a buffer of their own,
-   * sharing its memory (no copy, no kernel call); `buf` stays allocated until both are disposed.
+   * gpu.js devices except headlessgl: elements [offset, offset + size) of `buf` as a buffer of
+   * their own, sharing its memory (no copy, no kernel call); `offset` a multiple of 64 (256
+   * bytes, WebGPU's binding alignment). `buf` stays allocated until it and its views are disposed.
    */
-  prefix?(buf: DeviceBuffer, size: number): DeviceBuffer;
+  view?(buf: DeviceBuffer, offset: number, size: number): DeviceBuffer;
   /** Frees the buffer. Called exactly once per buffer by the Tensor that owns it. */
   dispose(buf: DeviceBuffer): void;
   memory(): MemoryInfo;

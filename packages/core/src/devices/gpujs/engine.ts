@@ -7,7 +7,7 @@
 import type { DeviceBuffer, DeviceStats, MemoryInfo } from '../device.js';
 import { copySpec } from './kernels/elementwise.js';
 import type { KernelSpec } from './kernels/spec.js';
-import { flatten, flattenHost, hostResident, prefixPayload } from './payload.js';
+import { flatten, flattenHost, hostResident, viewPayload } from './payload.js';
 import { GpujsBuffer, KernelQueue, isPromise } from './queue.js';
 import type { GpujsKernel, Runtime } from './runtime.js';
 
@@ -51,6 +51,13 @@ export function webgpuCacheBytes(software: boolean): { bytes: number; grows: boo
  * array 0.4 ms), more than the loop itself; a GPT step's transients are a few tens of MiB.
  */
 export const HOST_POOL_BYTES = 256 * 2 ** 20;
+
+/**
+ * Where a view (GpujsEngine.view) may start, in elements: 256 bytes, the largest
+ * minStorageBufferOffsetAlignment WebGPU allows an adapter (webgpu binds a view at its offset),
+ * and the same everywhere so that code tested on one mode runs on every other.
+ */
+export const VIEW_ALIGN = 64;
 
 /** A compiled kernel with the spec it came from. */
 interface Prepared {
@@ -205,18 +212,19 @@ export class GpujsEngine {
   }
 
   /**
-   * The first `size` elements of `buf` as a buffer of their own, without a copy or a kernel call
-   * (Device.prefix): how a kernel with a packed result (the FlashAttention forward's O then L)
-   * hands out its first part as a tensor. `buf` stays allocated (and on webgpu its kernel
-   * instance out of the pool, whose next call would overwrite it) until the view is disposed too;
-   * the view adds a buffer to memory()'s count but no bytes.
+   * Elements [offset, offset + size) of `buf` as a buffer of their own, without a copy or a kernel
+   * call (Device.view): how a kernel with a packed result (the FlashAttention forward's O then L,
+   * its dK/dV kernel's dK then dV) hands out its parts as tensors. `buf` stays allocated (and on
+   * webgpu its kernel instance out of the pool, whose next call would overwrite it) until every
+   * view of it is disposed too; a view adds a buffer to memory()'s count but no bytes.
    */
-  prefix(buf: DeviceBuffer, size: number): DeviceBuffer {
+  view(buf: DeviceBuffer, offset: number, size: number): DeviceBuffer {
     const b = this.own(buf);
-    if (!Number.isInteger(size) || size < 1 || size > b.size) {
-      throw new Error(`gpujs ${this.name}: prefix of ${size} elements of a buffer of ${b.size}; it takes 1 to ${b.size}`);
+    if (!Number.isInteger(offset) || offset < 0 || offset % VIEW_ALIGN !== 0 || !Number.isInteger(size) || size < 1 || offset + size > b.size) {
+      throw new Error(`gpujs ${this.name}: view of elements [${offset}, ${offset + size}) of a buffer of ${b.size}; ` +
+        `it takes 1 or more elements inside the buffer, from an offset that is a multiple of ${VIEW_ALIGN}`);
     }
-    if (this.runtime.mode === 'headlessgl') throw new Error(`gpujs ${this.name}: prefix views of GL textures are not supported`);
+    if (this.runtime.mode === 'headlessgl') throw new Error(`gpujs ${this.name}: views of GL textures are not supported`);
     const view = new GpujsBuffer(size, this);
     view.parent = b;
     b.views++;
@@ -224,7 +232,7 @@ export class GpujsEngine {
     // behind the kernel that writes b, so its payload is there
     view.ready = this.queue.run(() => {
       if (b.error !== null) view.error = b.error;
-      else view.payload = prefixPayload(b.payload!, size);
+      else view.payload = viewPayload(b.payload!, offset, size);
     });
     return view;
   }

@@ -14,6 +14,8 @@ interface WebGPUHandle extends ResidentPayload {
   buffer: unknown;
   output: number[];
   componentCount: number;
+  /** Where its values start in `buffer`, in bytes (our gpu.js patch; 0 when absent). */
+  offset?: number;
   context: unknown;
   kernel: unknown;
   constructor: new (settings: object) => WebGPUHandle;
@@ -77,14 +79,15 @@ export function flatten(raw: unknown, size: number, host: boolean): Payload {
 }
 
 /**
- * The first `size` values of a settled payload, sharing its memory: a subarray of a host array,
- * or a second handle on a webgpu buffer (a reference of its own, reading and binding as `size`
- * floats). GL textures have no such view.
+ * Values [offset, offset + size) of a settled payload, sharing its memory: a subarray of a host
+ * array, or a second handle on a webgpu buffer (a reference of its own, bound and read from
+ * its byte offset as `size` floats). GL textures have no such view.
  */
-export function prefixPayload(payload: Payload, size: number): Payload {
-  if (payload instanceof Float32Array) return payload.subarray(0, size);
-  if (!isWebGPUHandle(payload)) throw new Error('gpujs: a prefix view of a GL texture is not supported');
+export function viewPayload(payload: Payload, offset: number, size: number): Payload {
+  if (payload instanceof Float32Array) return payload.subarray(offset, offset + size);
+  if (!isWebGPUHandle(payload)) throw new Error('gpujs: a view of a GL texture is not supported');
   return new payload.constructor({
     buffer: payload.buffer, output: [size], componentCount: 1, context: payload.context, kernel: payload.kernel,
+    offset: (payload.offset ?? 0) + 4 * offset,
   });
 }

@@ -26,9 +26,9 @@ export class GpujsBuffer implements DeviceBuffer {
   disposed = false;
   /** webgpu: hands the producing kernel instance back to its pool, at dispose. */
   recycle: (() => void) | null = null;
-  /** A prefix view (GpujsEngine.prefix) holds the buffer it views: freed after the view. */
+  /** A view (GpujsEngine.view) holds the buffer it views: freed after the view. */
   parent: GpujsBuffer | null = null;
-  /** Live prefix views of this buffer: its dispose waits for the last one's. */
+  /** Live views of this buffer: its dispose waits for the last one's. */
   views = 0;
 
   constructor(readonly size: number, readonly owner: object) {}
