@@ -65,15 +65,15 @@ for (const N of NS) for (const BH of BHS) for (const causal of CAUSAL) {
   const plans = { shipped: base, ...Object.fromEntries(Object.entries(variants).map(([n, f]) => [n, f(base)])) };
   // the saved O|L buffer for the backward kernels: one forward's result, kept
   const savedBuf = device.runKernel(forwardSpec(base), [q.buffer(), k.buffer(), v.buffer()]);
-  // dQ's result (dQ then Δ), which dK reads
+  // dQ's result (dQ then Δ), which the dK/dV kernel reads
   const dqdBuf = device.runKernel(dqSpec(base), [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf]);
-  const flops = { fwd: 4, dq: 6, dk: 6, dv: 4 }; // × BH·N²·d (causal: about half)
+  const flops = { fwd: 4, dq: 6, dkv: 8 }; // × BH·N²·d (causal: about half)
   for (const [name, plan] of Object.entries(plans)) {
-    const specs = { fwd: forwardSpec(plan), dq: dqSpec(plan), dk: dkvSpec(plan, 'dk'), dv: dkvSpec(plan, 'dv') };
+    const specs = { fwd: forwardSpec(plan), dq: dqSpec(plan), dkv: dkvSpec(plan) };
     const line = [];
     let total = 0;
     for (const [kname, spec] of Object.entries(specs)) {
-      const args = kname === 'fwd' ? [q.buffer(), k.buffer(), v.buffer()] : [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf, ...(kname === 'dk' ? [dqdBuf] : [])];
+      const args = kname === 'fwd' ? [q.buffer(), k.buffer(), v.buffer()] : [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf, ...(kname === 'dkv' ? [dqdBuf] : [])];
       try {
         const r = await batched(() => device.dispose(device.runKernel(spec, args)), async () => { const b = device.runKernel(spec, args); await device.read(b); device.dispose(b); });
         total += r.ms;

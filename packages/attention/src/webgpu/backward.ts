@@ -1,13 +1,14 @@
 /**
- * FlashAttention-2's backward as three gpu.js workgroup kernels, one output each (a gpu.js kernel
- * writes one buffer): dQ with a workgroup per query tile walking the key tiles, dK and dV with a
- * workgroup per key tile walking the query tiles. Each recomputes S = τQKᵀ and P = exp(S − L)
- * from the saved L; dK and dQ also dP = dO Vᵀ and dS = P ∘ (dP ∘ Z − Δ), with Δ = rowsum(dO ∘ O).
- * Δ is computed once, by dQ (each row's threads hold its dO in registers already), and written
- * after dQ in its result, which dK reads: dK then loads Δ like L, one float a row. No atomics:
- * every output element has one writer. Z is the dropout factor, redrawn from the seed.
+ * FlashAttention-2's backward as two gpu.js workgroup kernels, each with one packed result (a
+ * gpu.js kernel writes one buffer; the gradients are views of it, Device.view): dQ with a
+ * workgroup per query tile walking the key tiles, then dK and dV together with a workgroup per
+ * key tile walking the query tiles. Each recomputes S = τQKᵀ, P = exp(S − L) from the saved L,
+ * dP = dO Vᵀ and dS = P ∘ (dP ∘ Z − Δ), with Δ = rowsum(dO ∘ O). Δ is computed once, by dQ (each
+ * row's threads hold its dO in registers already), and written after dQ in its result, which
+ * the dK/dV kernel reads like L, one float a row. No atomics: every output element has one
+ * writer. Z is the dropout factor, redrawn from the seed.
  *
- * Arguments: q, k, v, dO, and `saved`, the forward's result (O [BH·Nq·d] then L [BH·Nq]); dK
+ * Arguments: q, k, v, dO, and `saved`, the forward's result (O [BH·Nq·d] then L [BH·Nq]); dK/dV
  * also `dqd`, dQ's result (dQ [BH·Nq·d] then Δ [BH·Nq]).
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
@@ -106,11 +107,18 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   };
 }
 
+/** Where dV starts in the dK/dV kernel's result: after dK, at a multiple of 64 floats (a view's alignment, Device.view). */
+export const dvOffset = (plan: WorkgroupPlan): number => Math.ceil((plan.dims.B * plan.dims.H * plan.dims.Nk * plan.dims.d) / 64) * 64;
+
 /**
- * dK = Σ_i dS_i (τ q_i) or dV = Σ_i (P ∘ Z)_i dO_i for a workgroup's Bc keys (4 lanes a key, its
- * k and v in registers), walking query tiles of Br rows staged (vec4 rows) with their L and Δ.
+ * dK = Σ_i dS_i (τ q_i) and dV = Σ_i (P ∘ Z)_i dO_i in one kernel, for a workgroup's Bc keys
+ * (lanes a key, its k and v in registers, both accumulators too), walking query tiles of Br rows
+ * staged (vec4 rows) with their L and Δ. S and dP are computed once a tile for both (separate
+ * kernels recomputed S for dV: 8·N²·d of work instead of 10). P ∘ Z and dS take turns in one
+ * transposed tile `st` (two would pass 32 KiB at Bc = 64, d = 64): a lane keeps its dS values
+ * in registers while the dV step reads P ∘ Z. Result: dK [BH·Nk·d], then dV from dvOffset.
  */
-export function dkvSpec(plan: WorkgroupPlan, which: 'dk' | 'dv'): ExternalKernelSpec {
+export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const { Nq, Nk, d } = plan.dims;
   const BH = plan.dims.B * plan.dims.H;
   const g = plan.bwd;
@@ -118,30 +126,34 @@ export function dkvSpec(plan: WorkgroupPlan, which: 'dk' | 'dv'): ExternalKernel
   const T = g.bc * L;
   const { stride } = row4(d, L);
   const ps = g.br + 1;
-  const dk = which === 'dk';
-  const a = accumulators('a', d, L);
+  const dvAt = dvOffset(plan);
+  const a = accumulators('a', d, L); // dK
+  const b = accumulators('b', d, L); // dV
   // the first query tile whose last row sees this key tile's first key: row ≥ key − offset
   const qtStart = plan.causal
     ? `Math.max(0, Math.floor((kt * ${g.bc} - ${plan.offset}) / ${g.br}))`
     : '0';
-  // two query rows at a time: independent chains of multiply-adds
-  const score = (h: number) => `const rr${h} = u * ${2 * L} + ${L * h} + c;
-          const row${h} = qt * ${g.br} + rr${h};
-          let s${h} = 0.0;
-          ${dot4(`s${h}`, (x) => `k${x}`, 'qs', `rr${h} * ${stride}`, d, `q${h}_`)}
-          let p${h} = (${hiddenExpr(plan, `row${h}`, 'key')}) ? 0.0 : Math.exp(s${h} - lr[rr${h}]);
-          ${dk ? `let dp${h} = 0.0;
-          ${dot4(`dp${h}`, (x) => `v${x}`, 'gs', `rr${h} * ${stride}`, d, `g${h}_`)}
-          ${plan.dropout ? `dp${h} = dp${h} * ${dropoutFactor(plan, `row${h}`, 'key')};` : ''}
-          st[jl * ${ps} + rr${h}] = p${h} * (dp${h} - dl[rr${h}]);` : `${plan.dropout ? `p${h} = p${h} * ${dropoutFactor(plan, `row${h}`, 'key')};` : ''}
-          st[jl * ${ps} + rr${h}] = p${h};`}`;
-  const source = `function (${argsOf(plan, dk).join(', ')}) {
+  // a lane's rows of the tile: rr = 2L·u + L·h + c, two at a time (independent chains of
+  // multiply-adds), unrolled so that each row's dS has a register of its own
+  const rows = Array.from({ length: g.br / L }, (_, n) => n);
+  const score = (n: number) => `const rr${n} = ${L * n} + c;
+          const row${n} = qt * ${g.br} + rr${n};
+          let s${n} = 0.0;
+          let dp${n} = 0.0;
+          ${dot4(`s${n}`, (x) => `k${x}`, 'qs', `rr${n} * ${stride}`, d, `q${n}_`)}
+          ${dot4(`dp${n}`, (x) => `v${x}`, 'gs', `rr${n} * ${stride}`, d, `g${n}_`)}
+          const p${n} = (${hiddenExpr(plan, `row${n}`, 'key')}) ? 0.0 : Math.exp(s${n} - lr[rr${n}]);
+          ${plan.dropout ? `const z${n} = ${dropoutFactor(plan, `row${n}`, 'key')};` : `const z${n} = 1.0;`}
+          const ds${n} = p${n} * (dp${n} * z${n} - dl[rr${n}]);
+          st[jl * ${ps} + rr${n}] = p${n} * z${n};`;
+  const source = `function (${argsOf(plan, true).join(', ')}) {
     ${threadLines(plan, L, 'jl', 'kt')}
     const key = kt * ${g.bc} + jl;
     const keyBase = (bh * ${Nk} + Math.min(key, ${Nk - 1})) * ${d};
     ${unrolled(d, (x) => `const k${x} = k[keyBase + ${x}];`)}
-    ${dk ? unrolled(d, (x) => `const v${x} = v[keyBase + ${x}];`) : ''}
+    ${unrolled(d, (x) => `const v${x} = v[keyBase + ${x}];`)}
     ${a.decl}
+    ${b.decl}
     const qtStart = ${qtStart};
     // starts at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
     for (let qt = qtStart; qt < ${g.qt}; qt++) {
@@ -156,31 +168,36 @@ export function dkvSpec(plan: WorkgroupPlan, which: 'dk' | 'dv'): ExternalKernel
         if (t < ${g.br}) {
           const row = Math.min(qt * ${g.br} + t, ${Nq - 1});
           lr[t] = saved[${BH * Nq * d} + bh * ${Nq} + row];
-          ${dk ? `dl[t] = dqd[${BH * Nq * d} + bh * ${Nq} + row];` : ''}
+          dl[t] = dqd[${BH * Nq * d} + bh * ${Nq} + row];
         }
         workgroupBarrier();
-        for (let u = 0; u < ${g.br / (2 * L)}; u++) {
-          ${score(0)}
-          ${score(1)}
+        ${rows.map(score).join('\n          ')}
+        workgroupBarrier();
+        for (let rv = 0; rv < ${g.br}; rv++) {
+          const w = st[jl * ${ps} + rv];
+          ${axpy4(b.acc, 'w', 'gs', `rv * ${stride}`, d, L, 'xv')}
         }
         workgroupBarrier();
-        for (let rr = 0; rr < ${g.br}; rr++) {
-          const w = st[jl * ${ps} + rr];
-          ${axpy4(a.acc, 'w', dk ? 'qs' : 'gs', `rr * ${stride}`, d, L, 'x')}
+        ${rows.map((n) => `st[jl * ${ps} + rr${n}] = ds${n};`).join('\n        ')}
+        workgroupBarrier();
+        for (let rk = 0; rk < ${g.br}; rk++) {
+          const w = st[jl * ${ps} + rk];
+          ${axpy4(a.acc, 'w', 'qs', `rk * ${stride}`, d, L, 'xk')}
         }
       }
     }
     if (key < ${Nk}) {
       const oBase = (bh * ${Nk} + key) * ${d};
       ${a.store('oBase', (x) => x)}
+      ${b.store(`${dvAt} + oBase`, (x) => x)}
     }
   }`;
   return {
-    key: `fa2${which}:${keyOf(plan)}:${g.br}:${g.bc}:${L}`,
+    key: `fa2dkv:${keyOf(plan)}:${g.br}:${g.bc}:${L}`,
     source,
-    output: [BH * Nk * d],
-    outSize: BH * Nk * d,
-    work: (dk ? 6 : 4) * BH * Nq * Nk * d,
+    output: [dvAt + BH * Nk * d],
+    outSize: dvAt + BH * Nk * d,
+    work: 8 * BH * Nq * Nk * d,
     workgroupSize: [T],
     dispatch: [g.kt, BH],
     workgroupArrays: { qs: { type: 'vec4', length: g.br * stride }, gs: { type: 'vec4', length: g.br * stride }, st: g.bc * ps, lr: g.br, dl: g.br },

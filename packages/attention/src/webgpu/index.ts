@@ -1,13 +1,13 @@
 /**
  * FlashAttention-2 on webgpu (gpu.js workgroup kernels): forward one kernel (O and L packed in its
  * one result, since a gpu.js kernel writes one buffer; the output tensor is a view of it,
- * Device.view, no copy), backward three (dQ with Δ after it, then dK, which reads that Δ, and
- * dV). Block-sparse adds one upload of the tile table a call. Chosen by flashAttention where the
- * device runs workgroup kernels.
+ * Device.view, no copy), backward two (dQ with Δ after it, then dK and dV together, which
+ * read that Δ; the gradients are views of the two results). Block-sparse adds one upload of
+ * the tile table a call. Chosen by flashAttention where the device runs workgroup kernels.
  */
-import { Tensor, type Device, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
+import { Tensor, type Device, type DeviceBuffer, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
 import type { AttentionMask } from '../masks.js';
-import { dkvSpec, dqSpec } from './backward.js';
+import { dkvSpec, dqSpec, dvOffset } from './backward.js';
 import { forwardSpec } from './forward.js';
 import { sparseTable, workgroupPlan, type WorkgroupPlan } from './geometry.js';
 
@@ -78,24 +78,26 @@ export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: Attentio
 }
 
 /**
- * dq, dk, dv: one kernel each, only for the inputs that need one, except that dQ's kernel also
- * runs when only dk is needed: it computes the Δ that dK reads.
+ * dq, then dk and dv: two kernels, each run only when one of its gradients is needed, except that
+ * dQ's kernel also runs when only dk or dv is: it computes the Δ the dK/dV kernel reads.
  */
 export function workgroupBackward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, fwd: WorkgroupAttention, needs: boolean[]): Grads {
   const device = q.device;
   const { plan } = fwd;
-  const { B, H, Nq, d } = plan.dims;
+  const { B, H, d } = plan.dims;
   const head = [q.buffer(), k.buffer(), v.buffer(), dout.buffer(), fwd.saved.buffer()];
   const tail = [...(fwd.sparse ? [fwd.sparse.buffer()] : []), ...seedArgs(plan)];
+  const packed = (spec: ExternalKernelSpec, args: (DeviceBuffer | number)[]) => new Tensor(device.runKernel!(spec, args), [spec.outSize], device);
+  const part = (of: Tensor, offset: number, like: Tensor) => new Tensor(device.view!(of.buffer(), offset, B * H * like.shape[2] * d), like.shape, device);
   // dQ [BH·Nq·d] then Δ [BH·Nq]
-  const dqd = needs[0] || needs[1]
-    ? new Tensor(device.runKernel!(cachedSpec('dq', plan, () => dqSpec(plan)), [...head, ...tail]), [B * H * Nq * (d + 1)], device)
-    : null;
-  const dq = needs[0] ? new Tensor(device.view!(dqd!.buffer(), 0, B * H * Nq * d), q.shape, device) : null;
-  const dk = needs[1]
-    ? new Tensor(device.runKernel!(cachedSpec('dk', plan, () => dkvSpec(plan, 'dk')), [...head, dqd!.buffer(), ...tail]), k.shape, device)
-    : null;
-  dqd?.dispose(); // dq's view keeps its memory
-  const dv = needs[2] ? new Tensor(device.runKernel!(cachedSpec('dv', plan, () => dkvSpec(plan, 'dv')), [...head, ...tail]), v.shape, device) : null;
+  const dqd = needs.some(Boolean) ? packed(cachedSpec('dq', plan, () => dqSpec(plan)), [...head, ...tail]) : null;
+  const dq = needs[0] ? part(dqd!, 0, q) : null;
+  // dK [BH·Nk·d], then dV from dvOffset
+  const dkv = needs[1] || needs[2] ? packed(cachedSpec('dkv', plan, () => dkvSpec(plan)), [...head, dqd!.buffer(), ...tail]) : null;
+  const dk = needs[1] ? part(dkv!, 0, k) : null;
+  const dv = needs[2] ? part(dkv!, dvOffset(plan), v) : null;
+  // the views keep the memory they need
+  dqd?.dispose();
+  dkv?.dispose();
   return [dq, dk, dv];
 }
