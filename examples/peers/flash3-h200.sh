@@ -12,7 +12,7 @@ r flash1 100 env BENCH_METHODS=flash BENCH_B=1 BENCH_H=1 node examples/bench-att
 r naive1 60 env BENCH_METHODS=naive BENCH_B=1 BENCH_H=1 BENCH_MAX_N=8192 node examples/bench-attention.js webgpu
 r torch-att 40 python3 examples/peers/torch_attention.py 1 1 256 512 1024 2048 4096 8192 16384
 r torch-att8 20 python3 examples/peers/torch_attention.py 2 4 4096
-r kernels 80 env BENCH_N=4096,8192,16384 BENCH_BH=1 BENCH_VARIANTS="$PWD/examples/peers/flash3-variants.js" node examples/bench-flash-kernels.js
-r sparse8 60 env BENCH_SPARSITY=0,0.5 BENCH_B=2 BENCH_H=4 node examples/bench-attention.js webgpu
+r kernels 60 env BENCH_N=4096,8192,16384 BENCH_BH=1 BENCH_VARIANTS="$PWD/examples/peers/flash3-variants.js" node examples/bench-flash-kernels.js
 r tests 100 node_modules/.bin/vitest run --config test/vitest.config.ts --project fused test/attention.test.ts test/gpujs-webgpu.test.ts -t webgpu
+r sparse8 50 env BENCH_SPARSITY=0,0.5 BENCH_B=2 BENCH_H=4 node examples/bench-attention.js webgpu
 kill "$clocks"
