@@ -297,8 +297,8 @@ describe('webgpu device: views', () => {
     const before = device.memory();
     const x = device.upload(values(0));
     const y = device.binary('add', { buf: x, shape: [n] }, 1, [n]);
-    const head = device.view(y, 0, m);
-    const tail = device.view(y, 192, n - 192); // starts at byte 768: bound at an offset
+    const head = device.view!(y, 0, m);
+    const tail = device.view!(y, 192, n - 192); // starts at byte 768: bound at an offset
     expect([head.size, tail.size]).toEqual([m, n - 192]);
     const doubled = device.binary('mul', { buf: head, shape: [m] }, 2, [m]);
     const shifted = device.binary('add', { buf: tail, shape: [n - 192] }, 0.5, [n - 192]);
@@ -326,10 +326,10 @@ describe('webgpu device: views', () => {
 
   it('refuses ranges outside the buffer and offsets off the 64-element alignment, naming them', () => {
     const x = device.upload(values(0));
-    expect(() => device.view(x, 0, n + 1)).toThrow(`view of elements [0, ${n + 1}) of a buffer of ${n}`);
-    expect(() => device.view(x, 0, 0)).toThrow('1 or more elements');
-    expect(() => device.view(x, 960, 64)).toThrow('[960, 1024)');
-    expect(() => device.view(x, 32, 64)).toThrow('a multiple of 64');
+    expect(() => device.view!(x, 0, n + 1)).toThrow(`view of elements [0, ${n + 1}) of a buffer of ${n}`);
+    expect(() => device.view!(x, 0, 0)).toThrow('1 or more elements');
+    expect(() => device.view!(x, 960, 64)).toThrow('[960, 1024)');
+    expect(() => device.view!(x, 32, 64)).toThrow('a multiple of 64');
     device.dispose(x);
   });
 });
