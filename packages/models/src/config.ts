@@ -67,7 +67,7 @@ export const presets = {
    * costs ~100 ms there (1 layer 117 ms, 2 layers 218, 4 layers 390–487 at 128 wide, B 12), and in
    * runs this short a shallow model learns as fast per step as a deep one (1,000 steps: 1 layer
    * 1.785, 2 layers 1.79–1.81, 4 layers 1.82–1.83). 1,250 steps for a margin: flashgrad's run ends
-   * at 1.745 in 4 min 12 s on a 2-core machine shared with other jobs. lr 1e-2 kept this model on
+   * at 1.745 in 3 min 41 s on a 2-core machine shared with other jobs. lr 1e-2 kept this model on
    * the bigram plateau (2.18 after 1,000 steps); 6e-3 did not.
    */
   quick: {
