@@ -8,7 +8,7 @@
 //
 // Shapes: `peers` is the step of ../shared/peers/tfjs-bench.mjs and torch-gpt-step.py (4 layers,
 // 4 heads, 128 wide, T = 64, B = 12, vocab 65, dropout 0, biases, Adam without clipping);
-// `tiny` is `pnpm train`'s default preset (2 layers, 64 wide, B = 16) with its gradient clipping.
+// `tiny` is the `tiny` preset (2 layers, 64 wide, B = 16) with `pnpm train`'s gradient clipping.
 // `small` is the `small` preset (6 layers, 6 heads, 384 wide, T = 256, B = 16, dropout 0.2, no
 // biases); --batch, --dropout, --n-layer, --n-head, --n-embd and --block-size override the
 // shape's (the default-run recipe search: `--shape tiny --n-layer 1 --n-embd 128`). --profile adds
