@@ -61,14 +61,15 @@ export const presets = {
   /**
    * The default run (issue 12): the cheapest recipe found that reaches val ≤ 1.80 nats/char on
    * Moby Dick on 2 CPU cores, one block 128 wide. Chosen by measurement (BENCHMARKS.md,
-   * "Default-run recipe, session 5"): 127 recipes in the PyTorch mirror
+   * "Default-run recipe, session 5"): 133 recipes in the PyTorch mirror
    * (examples/peers/torch_recipe_sweep.py; 1–6 layers, 64–192 wide, T 32–128, B 6–24, 400–2,000
    * steps, lr 2e-3–1e-2), each weighed by its step on the wasm device (2 pinned cores): a layer
    * costs ~100 ms there (1 layer 117 ms, 2 layers 218, 4 layers 390–487 at 128 wide, B 12), and in
    * runs this short a shallow model learns as fast per step as a deep one (1,000 steps: 1 layer
-   * 1.785, 2 layers 1.79–1.81, 4 layers 1.82–1.83). 1,250 steps for a margin: flashgrad's run ends
-   * at 1.745 in 3 min 41 s on a 2-core machine shared with other jobs. lr 1e-2 kept this model on
-   * the bigram plateau (2.18 after 1,000 steps); 6e-3 did not.
+   * 1.785–1.792 over 3 seeds, 2 layers 1.79–1.81, 4 layers 1.82–1.83). 1,250 steps for a margin:
+   * the mirror ends at 1.742–1.744 (2 seeds), flashgrad at 1.745 in 3 min 41 s on a 2-core machine
+   * shared with other jobs. lr 1e-2 kept this model on the bigram plateau (2.18 after 1,000
+   * steps); 6e-3 did not.
    */
   quick: {
     tokenizer: 'char',
