@@ -8,11 +8,13 @@
 //
 // Shapes: `peers` is the step of ../shared/peers/tfjs-bench.mjs and torch-gpt-step.py (4 layers,
 // 4 heads, 128 wide, T = 64, B = 12, vocab 65, dropout 0, biases, Adam without clipping);
-// `tiny` is `pnpm train`'s default preset (2 layers, 64 wide, B = 16) with its gradient clipping.
+// `tiny` is the `tiny` preset (2 layers, 64 wide, B = 16) with `pnpm train`'s gradient clipping.
 // `small` is the `small` preset (6 layers, 6 heads, 384 wide, T = 256, B = 16, dropout 0.2, no
-// biases); --batch and --dropout override the shape's. --profile adds one untimed step with every
-// kernel timed (on webgpu each kernel then waits for the GPU: kernel time, not submit time) and the
-// time spent outside kernels, then the --top N (40) kernel keys (kernel and shapes) by time.
+// biases); --batch, --dropout, --n-layer, --n-head, --n-embd and --block-size override the
+// shape's (the default-run recipe search: `--shape tiny --n-layer 1 --n-embd 128`). --profile adds
+// one untimed step with every kernel timed (on webgpu each kernel then waits for the GPU: kernel
+// time, not submit time) and the time spent outside kernels, then the --top N (40) kernel keys
+// (kernel and shapes) by time.
 //   node examples/bench-step.js webgpu --shape small --steps 5 --warmup 2 --profile
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -59,6 +61,10 @@ const median = (xs) => {
 manualSeed(0);
 const config = { ...shape.config, attention };
 if (flags.dropout !== undefined) config.dropout = Number(flags.dropout);
+// the model's shape overridden flag by flag (the default-run recipe search, issue 12)
+for (const [flagName, key] of [['n-layer', 'nLayer'], ['n-head', 'nHead'], ['n-embd', 'nEmbd'], ['block-size', 'blockSize']]) {
+  if (flags[flagName] !== undefined) config[key] = Number(flags[flagName]);
+}
 const model = new GPT(config);
 const { decay, noDecay } = model.decayGroups();
 const opt = new optim.AdamW([{ params: decay, weightDecay: 0.1 }, { params: noDecay, weightDecay: 0 }], { lr: 1e-3 });

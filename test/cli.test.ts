@@ -97,7 +97,7 @@ describe('pnpm train', () => {
     const cases: [string[], number, RegExp][] = [
       [['--bogus', '1'], 2, /Unknown flag --bogus\. Valid flags: .*--preset/],
       [['--steps', 'ten'], 2, /--steps expects an integer, got "ten"/],
-      [['--preset', 'huge'], 2, /Unknown --preset "huge"; choose one of tiny, base, small, gpt2/],
+      [['--preset', 'huge'], 2, /Unknown --preset "huge"; choose one of tiny, quick, base, small, gpt2/],
       [[...MICRO, '--data', join(dir, 'missing.txt')], 1, /--data: loadText: no such file: .*missing\.txt/],
       [[...MICRO, '--data', empty], 1, /--data: loadText: .*empty\.txt is empty/],
       [[...MICRO, '--data', short], 1, /too short: 85 tokens, but blockSize 16 needs about 180/],
@@ -119,7 +119,7 @@ describe('pnpm train', () => {
   it('prints its flags on --help', async () => {
     const r = await run(trainMain, ['--help']);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/--preset <string>\s+model and training preset: tiny, base, small, gpt2 \(default: "tiny"\)/);
+    expect(r.out).toMatch(/--preset <string>\s+model and training preset: tiny, quick, base, small, gpt2 \(default: "quick"\)/);
     expect(r.out).toMatch(/--eval-every <int>/);
   });
 

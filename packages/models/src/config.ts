@@ -59,12 +59,33 @@ export const presets = {
     },
   },
   /**
-   * The candidate for the default run on 2 CPU cores (issue 12), chosen by measurement in PyTorch
+   * The default run (issue 12): the cheapest recipe found that reaches val ≤ 1.80 nats/char on
+   * Moby Dick on 2 CPU cores, one block 128 wide. Chosen by measurement (BENCHMARKS.md,
+   * "Default-run recipe, session 5"): 133 recipes in the PyTorch mirror
+   * (examples/peers/torch_recipe_sweep.py; 1–6 layers, 64–192 wide, T 32–128, B 6–24, 400–2,000
+   * steps, lr 2e-3–1e-2), each weighed by its step on the wasm device (2 pinned cores): a layer
+   * costs ~100 ms there (1 layer 117 ms, 2 layers 218, 4 layers 390–487 at 128 wide, B 12), and in
+   * runs this short a shallow model learns as fast per step as a deep one (1,000 steps: 1 layer
+   * 1.785–1.792 over 3 seeds, 2 layers 1.79–1.81, 4 layers 1.82–1.83). 1,250 steps for a margin:
+   * the mirror ends at 1.742–1.744 (2 seeds), flashgrad at 1.745 in 3 min 41 s on a 2-core machine
+   * shared with other jobs. lr 1e-2 kept this model on the bigram plateau (2.18 after 1,000
+   * steps); 6e-3 did not.
+   */
+  quick: {
+    tokenizer: 'char',
+    model: { blockSize: 64, nLayer: 1, nHead: 4, nEmbd: 128, dropout: 0, bias: true, attention: 'flash' },
+    train: {
+      batchSize: 12, steps: 1250, lr: 6e-3, minLr: 6e-4, warmup: 100, weightDecay: 0.1,
+      gradClip: 1, gradAccum: 1, evalEvery: 250, evalIters: 10,
+    },
+  },
+  /**
+   * The 4-layer recipe first considered for the default run (issue 12), tuned in PyTorch
    * (examples/peers/torch_recipe.py, same model, init, AdamW and schedule, 2026-12-01) on Moby Dick:
    * the reference recipe (lr 1e-3 → 1e-4, 2,000 steps) ends at val 1.814; lr 2e-3 → 2e-4 is lower
    * at every checkpoint (2.11 vs 2.22 at step 500) and ends at 1.767 after 1,500 steps (1.703
-   * after 2,000). Not yet the default: at the wasm device's measured ≈ 530 ms a step (loaded
-   * 2-core machine) 1,500 steps take ~13 minutes; it fits 5 minutes at ≤ ~180 ms a step.
+   * after 2,000). Not the default: at the wasm device's 390–490 ms a step (2 cores, session 5)
+   * 1,500 steps take 10–12 minutes; it fits 5 minutes at ≤ ~180 ms a step.
    */
   base: {
     tokenizer: 'char',

@@ -1,6 +1,6 @@
 /**
  * `pnpm train`: a GPT on a text file (Moby Dick by default), with a progress bar, validation lines,
- * a checkpoint, a loss plot and a sample at the end. No flags trains the `tiny` preset on the
+ * a checkpoint, a loss plot and a sample at the end. No flags trains the `quick` preset on the
  * `auto` device.
  */
 import { createHash } from 'node:crypto';
@@ -17,7 +17,7 @@ import { sampleText } from '../sample.js';
 import { asInput, InputError, processIO, runCommand, startDevice, type CliIO } from './common.js';
 
 export const trainFlags = {
-  preset: { type: 'string', default: 'tiny', help: `model and training preset: ${Object.keys(presets).join(', ')}` },
+  preset: { type: 'string', default: 'quick', help: `model and training preset: ${Object.keys(presets).join(', ')}` },
   data: { type: 'string', help: 'UTF-8 text file to train on (default: Moby Dick)' },
   tokenizer: { type: 'string', help: "'char' or 'gpt2' (default: the preset's)" },
   device: { type: 'string', help: 'auto, webgpu, wasm, cpu, headlessgl or reference (default: $FLASHGRAD_DEVICE or auto)' },
