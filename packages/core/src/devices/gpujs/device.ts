@@ -50,7 +50,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
    * product. Benchmarks set a fixed tile to compare tilings, or null to measure the one-row-a-
    * thread kernel the tiled one replaced, in the same run.
    */
-  matmulTiles: ((M: number, N: number, count: number, K: number) => MatmulTile) | null = chooseTile;
+  matmulTiles: ((M: number, N: number, count: number, K: number, epilogue: boolean) => MatmulTile) | null = chooseTile;
 
   /**
    * Threads a reduction pass should have at least before it is split into chunks (kernels/
@@ -197,10 +197,16 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const extra = bias ? [bias] : [];
     const ek = flags.bias ? 'b' : '';
     if (this.runtime.mode === 'webgpu' && this.matmulTiles && K > 0) {
-      const tile = this.matmulTiles(M, N, count, K);
+      const tile = this.matmulTiles(M, N, count, K, flags.bias);
       const { BM, BN, BK, TM, TN, unroll, mFirst, aQuadTranspose } = tile;
-      return this.launch(`mt|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}|${BM},${BN},${BK},${TM},${TN},${unroll ? 1 : 0},${mFirst ? 1 : 0},${aQuadTranspose ? 1 : 0}`,
+      const S = tile.splitK ?? 1;
+      const out = this.launch(`mt|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}|${BM},${BN},${BK},${TM},${TN},${unroll ? 1 : 0},${mFirst ? 1 : 0},${aQuadTranspose ? 1 : 0},${S}`,
         () => matmulTiledSpec(aShape, bShape, transA, transB, batch, flags, tile), [A, B, ...extra]);
+      if (S === 1) return out;
+      // split-K: the partial products [count, S, M·N] summed over the splits
+      const sum = this.reduce('sum', out, [count, S, M * N], [1]);
+      this.dispose(out);
+      return sum;
     }
     const onGpu = this.runtime.mode === 'webgpu' || this.runtime.mode === 'headlessgl';
     const slices = onGpu ? gpuKSlices(count * M * Math.ceil(N / 4), K) : 1;
