@@ -55,6 +55,15 @@ if (!shape) throw new Error(`--shape must be one of ${Object.keys(shapes).join('
 const clip = Number(flag('clip', shape.clip));
 
 const device = await setDevice(deviceName);
+// webgpu: --tiles aquads gives every tiled matmul A by transposed quads (where A allows it),
+// --tiles nosplit turns split-K off (the tile chooseTile picks for a product with an epilogue)
+const tiles = flag('tiles', 'default');
+if (tiles !== 'default') {
+  const base = device.matmulTiles;
+  if (!base || !['aquads', 'nosplit'].includes(tiles)) throw new Error('--tiles must be default, aquads or nosplit (webgpu)');
+  device.matmulTiles = tiles === 'aquads' ? (m, n, c, k, e) => ({ ...base(m, n, c, k, e), aQuadTranspose: true })
+    : (m, n, c, k, e) => base(m, n, c, k, true);
+}
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -136,7 +145,7 @@ const row = {
   times: times.map((t) => Math.round(t * 10) / 10),
   cpuMsPerStep: cpuMs, hostMsPerStep: hostMs, cpuTimes: cpuTimes.slice(0, times.length).map((t) => Math.round(t)),
   kernelCallsPerStep: calls, compiledKernels: hasStats ? device.stats().compiledKernels : null,
-  byOp, profiled, loss: lastLoss, peakBytes: memory().peakBytes,
+  byOp, profiled, tiles, loss: lastLoss, peakBytes: memory().peakBytes,
   host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100) },
   date: new Date().toISOString(), tag,
 };

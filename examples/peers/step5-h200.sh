@@ -5,8 +5,9 @@
 #   torch    PyTorch eager's same steps (peers, small B64, GPT-2 at B1/B4), SDPA beside
 #   matmul   every GPT shape of examples/matmul-shapes.json, the chosen tile with and without A by
 #            transposed quads (BENCH_AQUADS=1), and PyTorch's same shapes
+#   ab       profile for both shapes with the default tiles and with A by transposed quads everywhere
 #   step     the plain steps only: bench-step gpt2, bench-train small B64 (Round 4's commands)
-# On the device machine, from the repository root: bash examples/peers/step5-h200.sh [profile] [torch] [matmul] [step]
+# On the device machine, from the repository root: bash examples/peers/step5-h200.sh [profile] [ab] [torch] [matmul] [step]
 set -u
 parts=${*:-profile torch matmul}
 has() { [[ " $parts " == *" $1 "* ]]; }
@@ -16,6 +17,13 @@ run() { local name=$1 secs=$2; shift 2; echo "== $name ($(date -u +%T))"; timeou
 if has profile; then
   run profile-gpt2 120 node examples/bench-step.js webgpu --shape gpt2 --steps 5 --warmup 2 --profile --top 45 --tag prof
   run profile-small64 90 node examples/bench-step.js webgpu --shape small --batch 64 --steps 5 --warmup 2 --profile --top 45 --tag prof
+fi
+if has ab; then
+  # the A/B of run 2: the default tiles against A by transposed quads everywhere, both shapes profiled
+  run profile-gpt2 120 node examples/bench-step.js webgpu --shape gpt2 --steps 5 --warmup 2 --profile --top 45 --tag prof
+  run profile-gpt2-aquads 120 node examples/bench-step.js webgpu --shape gpt2 --steps 5 --warmup 2 --profile --top 45 --tiles aquads --tag aquads
+  run profile-small64 90 node examples/bench-step.js webgpu --shape small --batch 64 --steps 5 --warmup 2 --profile --top 45 --tag prof
+  run profile-small64-aquads 90 node examples/bench-step.js webgpu --shape small --batch 64 --steps 5 --warmup 2 --profile --top 45 --tiles aquads --tag aquads
 fi
 if has step; then
   run gpt2-step 90 node examples/bench-step.js webgpu --shape gpt2 --steps 5 --warmup 2
