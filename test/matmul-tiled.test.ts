@@ -174,6 +174,12 @@ describe('webgpu tiled matmul ≡ float64 product', () => {
     expect(chooseTile(1024, 64, 48)).toBe(TILE_WIDE);
   });
 
+  it('copies A by transposed quads only for large squares with a long k (where it measured faster)', () => {
+    expect(chooseTile(2048, 2048, 1, 2048)).toEqual({ ...TILE_LARGE, aQuadTranspose: true });
+    expect(chooseTile(4096, 3072, 1, 768)).toBe(TILE_LARGE);
+    expect(chooseTile(4096, 768, 1, 3072)).toBe(TILE_WIDE);
+  });
+
   it('splits k where a long k leaves few output tiles (weight gradients), never with an epilogue', () => {
     // `small` at B64: dW of its fc, [384, 16384]·[16384, 1536]: 36 tiles of 128 × 128
     expect(chooseTile(384, 1536, 1, 16384)).toEqual({ ...TILE_LARGE, splitK: 8 });
@@ -181,6 +187,8 @@ describe('webgpu tiled matmul ≡ float64 product', () => {
     expect(chooseTile(768, 768, 1, 4096)).toEqual({ ...TILE_LARGE, splitK: 8 });
     expect(chooseTile(2304, 768, 1, 4096)).toEqual({ ...TILE_LARGE, splitK: 4 });
     expect(chooseTile(768, 768, 1, 4096, true)).toBe(TILE_MEDIUM);
+    // not where the 128 × 64 tile has 2 workgroups an SM (GPT-2's fc dW: 288 of them)
+    expect(chooseTile(3072, 768, 1, 4096)).toBe(TILE_WIDE);
     // k too short to split: 256 of k a split at least
     expect(chooseTile(768, 768, 1, 511)).toBe(TILE_MEDIUM);
     // k tiles that no power of two divides (K = 16 · 3 · 101)
@@ -189,9 +197,9 @@ describe('webgpu tiled matmul ≡ float64 product', () => {
 
   it('walks M first only where B is far past the L2 and larger than A (GPT-2\'s head)', () => {
     expect(chooseTile(4096, 50257, 1, 768)).toEqual({ ...TILE_LARGE, mFirst: true });
-    expect(chooseTile(4096, 4096, 1, 4096)).toBe(TILE_LARGE);
-    // the head's dX: 192 large tiles, k split in two
-    expect(chooseTile(4096, 768, 1, 50257)).toEqual({ ...TILE_LARGE, splitK: 2 });
-    expect(chooseTile(50257, 768, 1, 4096)).toBe(TILE_LARGE);
+    expect(chooseTile(4096, 4096, 1, 4096)).toEqual({ ...TILE_LARGE, aQuadTranspose: true });
+    expect(chooseTile(4096, 768, 1, 50257)).toBe(TILE_WIDE);
+    // (the head's dW: its A is transposed, so the quads setting changes nothing there)
+    expect(chooseTile(50257, 768, 1, 4096)).toEqual({ ...TILE_LARGE, aQuadTranspose: true });
   });
 });

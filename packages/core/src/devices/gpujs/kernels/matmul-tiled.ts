@@ -74,14 +74,30 @@ export function chooseTile(M: number, N: number, count: number, K = 0, epilogue 
   // a tile mostly past the matrix edge (N = 64 in a 128-wide tile) computes padding
   const fits = (t: MatmulTile) => (M * N * count) / (groups(t) * t.BM * t.BN) >= 0.75;
   const enough = 2 * GPU_SMS - 8;
-  if (!epilogue && fits(TILE_LARGE) && groups(TILE_LARGE) < enough) {
+  // split-K only where the 128 × 64 tile has fewer than 2 workgroups an SM: from there on it beat
+  // the large tile split two ways on the H200 (GPT-2's dW of fc, 288 wide tiles: 0.80 ms a call
+  // against 0.84; its dX of the MLP projection, 384: 0.64 against 0.71), and lost below (qkv's
+  // dW, 216: 0.59 against 0.53 split four ways; BENCHMARKS.md, session 5)
+  const wideFills = fits(TILE_WIDE) && groups(TILE_WIDE) >= 2 * GPU_SMS;
+  if (!epilogue && fits(TILE_LARGE) && groups(TILE_LARGE) < enough && !wideFills) {
     const splitK = splitFor(groups(TILE_LARGE), K, TILE_LARGE.BK, enough);
     if (splitK > 1) return { ...TILE_LARGE, splitK };
   }
   const tile = groups(TILE_LARGE) >= enough && fits(TILE_LARGE) ? TILE_LARGE :
     groups(TILE_WIDE) >= GPU_SMS - 8 && fits(TILE_WIDE) ? TILE_WIDE :
       groups(TILE_MEDIUM) >= GPU_SMS && fits(TILE_MEDIUM) ? TILE_MEDIUM : TILE_SMALL;
-  return streamsB(M, N, K) ? { ...tile, mFirst: true } : tile;
+  if (streamsB(M, N, K)) return { ...tile, mFirst: true };
+  return tile === TILE_LARGE && quadsPay(M, N, K) ? { ...tile, aQuadTranspose: true } : tile;
+}
+
+/**
+ * Whether A by transposed quads (MatmulTile.aQuadTranspose) pays: measured on the H200 it gained
+ * 2.7–2.9% at 4096² and 1.7% at 2048² (BENCHMARKS.md, sessions 4 and 5), and lost at every GPT
+ * shape whose large side was not both M and N with a long k: 13–24% at k of 1,152 to 3,072 with
+ * 768 or 384 columns, 0–5% either way (noise) at k = 768. A transposed A ignores it.
+ */
+function quadsPay(M: number, N: number, K: number): boolean {
+  return K >= 2048 && M * N >= 2048 * 2048;
 }
 
 /** Fewest k per split: below it the partials' extra reads and writes outweigh the filled grid. */
