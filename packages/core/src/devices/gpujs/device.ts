@@ -21,7 +21,7 @@ import {
 } from './kernels/fused.js';
 import { dropoutSpec } from './kernels/random.js';
 import { layerNormBackwardStatsWorkgroupSpec, layerNormWorkgroupSpec } from './kernels/layer-norm-workgroup.js';
-import { rowLseWorkgroupSpec } from './kernels/row-lse-workgroup.js';
+import { crossEntropyBackwardWorkgroupSpec, rowLseWorkgroupSpec } from './kernels/row-lse-workgroup.js';
 import {
   expShiftSpec, onlineLogsumexpSpec, onlineNormalizeSpec, onlineRescaleSpec, onlineSoftmaxStatsSpec,
 } from './kernels/online-softmax.js';
@@ -500,13 +500,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
     if (rows * cols === 0) return this.fill(0, 0);
     const t = Float32Array.from(targets);
     const mode = this.runtime.mode;
-    if (this.wideRows(cols)) {
-      // the row's lse once (a workgroup per row), then one thread per logit
-      const lse = this.launch(`lsew|${rows}|${cols}`, () => rowLseWorkgroupSpec(rows, cols, false), [X]);
-      const dx = this.launch(`ceb|${rows}|${cols}`, () => crossEntropyBackwardSpec(rows, cols, mode, false), [X, t, dL, lse]);
-      this.dispose(lse);
-      return dx;
-    }
+    // a workgroup per row: its lse, then its gradient
+    if (this.wideRows(cols)) return this.launch(`cebw|${rows}|${cols}`, () => crossEntropyBackwardWorkgroupSpec(rows, cols), [X, t, dL]);
     if (!this.host) return this.launch(`ceb1|${rows}|${cols}`, () => crossEntropyBackwardSpec(rows, cols, mode, true), [X, t, dL]);
     const lse = this.launch(`lse|${rows}|${cols}`, () => rowLseSpec(rows, cols, mode), [X]);
     const dx = this.launch(`ceb|${rows}|${cols}`, () => crossEntropyBackwardSpec(rows, cols, mode, false), [X, t, dL, lse]);
