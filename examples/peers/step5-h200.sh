@@ -7,7 +7,8 @@
 #            transposed quads (BENCH_AQUADS=1), and PyTorch's same shapes
 #   ab       profile for both shapes with the default tiles and with A by transposed quads everywhere
 #   step     the plain steps only: bench-step gpt2, bench-train small B64 (Round 4's commands)
-# On the device machine, from the repository root: bash examples/peers/step5-h200.sh [profile] [ab] [torch] [matmul] [step]
+#   final    the closing run: gpt2 (profiled too), small B64, PyTorch's same steps
+# On the device machine, from the repository root: bash examples/peers/step5-h200.sh [profile] [ab] [torch] [matmul] [step] [final]
 set -u
 parts=${*:-profile torch matmul}
 has() { [[ " $parts " == *" $1 "* ]]; }
@@ -28,6 +29,14 @@ fi
 if has step; then
   run gpt2-step 90 node examples/bench-step.js webgpu --shape gpt2 --steps 5 --warmup 2
   run small-b64 70 node examples/bench-train.js webgpu --presets small --batch 64 --steps 10 --warmup 2 --maxSeconds 30
+fi
+if has final; then
+  # the closing run: the two steps as Round 4 measured them, GPT-2 profiled in the same process,
+  # PyTorch's same steps (B4 T1024 only for GPT-2)
+  run gpt2-step 100 node examples/bench-step.js webgpu --shape gpt2 --steps 5 --warmup 2 --profile --top 45 --tag final
+  run small-b64 70 node examples/bench-train.js webgpu --presets small --batch 64 --steps 10 --warmup 2 --maxSeconds 30
+  run torch-small 60 python3 examples/peers/torch-gpt-step.py cuda
+  run torch-gpt2 60 python3 examples/peers/torch-gpt-step.py cuda gpt2 b4
 fi
 if has torch; then
   run torch-small 60 python3 examples/peers/torch-gpt-step.py cuda
