@@ -125,6 +125,7 @@ for (let i = 0; i < steps; i++) {
     byOp = s.byOp;
   }
 }
+const timedLoss = lastLoss;
 const cpuMs = median(cpuTimes.slice(0, times.length));
 const hostMs = median(hostTimes.slice(0, times.length));
 let profiled = null;
@@ -145,7 +146,7 @@ const row = {
   times: times.map((t) => Math.round(t * 10) / 10),
   cpuMsPerStep: cpuMs, hostMsPerStep: hostMs, cpuTimes: cpuTimes.slice(0, times.length).map((t) => Math.round(t)),
   kernelCallsPerStep: calls, compiledKernels: hasStats ? device.stats().compiledKernels : null,
-  byOp, profiled, tiles, loss: lastLoss, peakBytes: memory().peakBytes,
+  byOp, profiled, tiles, loss: lastLoss, timedLoss, peakBytes: memory().peakBytes,
   host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100) },
   date: new Date().toISOString(), tag,
 };
@@ -153,6 +154,7 @@ const row = {
 const f1 = (v) => v.toFixed(1);
 console.log(`${row.description}; GPT ${config.nLayer}L/${config.nHead}H/${config.nEmbd}, T=${T}, B=${B}, ${attention} attention, clip ${clip || 'off'}; ${row.params} params`);
 console.log('shape | steps | ms/step (min–max) | CPU ms/step | host ms/step | kernel calls/step | tokens/s');
+console.log(`loss: last timed step ${timedLoss}${profiled ? `, profiled step ${lastLoss}` : ''}`);
 console.log(`${shapeName} | ${row.steps} | ${f1(row.msPerStep)} (${f1(row.msMin)}–${f1(row.msMax)}) | ${f1(cpuMs)} | ${f1(hostMs)} | ${calls ?? 'n/a'} | ${Math.round((B * T) / (row.msPerStep / 1000))}`);
 if (byOp) {
   const src = profiled?.byOp ?? byOp;
