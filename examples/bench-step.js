@@ -62,7 +62,7 @@ if (tiles !== 'default') {
   const base = device.matmulTiles;
   if (!base || !['aquads', 'nosplit'].includes(tiles)) throw new Error('--tiles must be default, aquads or nosplit (webgpu)');
   device.matmulTiles = tiles === 'aquads' ? (m, n, c, k, e) => ({ ...base(m, n, c, k, e), aQuadTranspose: true })
-    : (m, n, c, k, e) => base(m, n, c, k, true);
+    : (m, n, c, k) => base(m, n, c, k, true);
 }
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);

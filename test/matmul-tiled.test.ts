@@ -181,7 +181,7 @@ describe('webgpu tiled matmul ≡ float64 product', () => {
   });
 
   it('splits k where a long k leaves few output tiles (weight gradients), never with an epilogue', () => {
-    // `small` at B64: dW of its fc, [384, 16384]·[16384, 1536]: 36 tiles of 128 × 128
+    // `small` at B64: dW of its MLP projection, [384, 16384]·[16384, 1536]: 36 tiles of 128 × 128
     expect(chooseTile(384, 1536, 1, 16384)).toEqual({ ...TILE_LARGE, splitK: 8 });
     // GPT-2's attention projection dW, 768 × 768 over 4096 tokens; qkv's, 2304 × 768
     expect(chooseTile(768, 768, 1, 4096)).toEqual({ ...TILE_LARGE, splitK: 8 });

@@ -76,7 +76,7 @@ export function chooseTile(M: number, N: number, count: number, K = 0, epilogue 
   const enough = 2 * GPU_SMS - 8;
   // split-K only where the 128 × 64 tile has fewer than 2 workgroups an SM: from there on it beat
   // the large tile split two ways on the H200 (GPT-2's dW of fc, 288 wide tiles: 0.80 ms a call
-  // against 0.84; its dX of the MLP projection, 384: 0.64 against 0.71), and lost below (qkv's
+  // against 0.84; fc's dX, 384: 0.64 against 0.71), and lost below (qkv's
   // dW, 216: 0.59 against 0.53 split four ways; BENCHMARKS.md, session 5)
   const wideFills = fits(TILE_WIDE) && groups(TILE_WIDE) >= 2 * GPU_SMS;
   if (!epilogue && fits(TILE_LARGE) && groups(TILE_LARGE) < enough && !wideFills) {
@@ -92,9 +92,9 @@ export function chooseTile(M: number, N: number, count: number, K = 0, epilogue 
 
 /**
  * Whether A by transposed quads (MatmulTile.aQuadTranspose) pays: measured on the H200 it gained
- * 2.7–2.9% at 4096² and 1.7% at 2048² (BENCHMARKS.md, sessions 4 and 5), and lost at every GPT
- * shape whose large side was not both M and N with a long k: 13–24% at k of 1,152 to 3,072 with
- * 768 or 384 columns, 0–5% either way (noise) at k = 768. A transposed A ignores it.
+ * 2.7–2.9% at 4096² and 1.7% at 2048² (BENCHMARKS.md, sessions 4 and 5), and lost at the GPT's
+ * shapes with a long k and 384 or 768 columns (3–24% at k of 1,152 to 3,072), ±3% (noise) at
+ * k ≤ 768. A transposed A ignores it.
  */
 function quadsPay(M: number, N: number, K: number): boolean {
   return K >= 2048 && M * N >= 2048 * 2048;
