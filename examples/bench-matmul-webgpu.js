@@ -75,6 +75,11 @@ async function main() {
     const bias = withBias ? device.upload(random(N, 3)) : null;
     const flops = 2 * count * M * N * K;
     const variants = [['chosen', chooser], ...(process.env.BENCH_BEFORE === '0' ? [] : [['before', null]])];
+    // BENCH_AQUADS=1: the chosen tile with A copied by transposed quads (MatmulTile.aQuadTranspose), and without
+    if (process.env.BENCH_AQUADS === '1') {
+      variants.push(['chosen A quads', (m, n, c, k, e) => ({ ...chooser(m, n, c, k, e), aQuadTranspose: true })]);
+      variants.push(['chosen no quads', (m, n, c, k, e) => ({ ...chooser(m, n, c, k, e), aQuadTranspose: false })]);
+    }
     if (!quick && TILED_SHAPES.includes(name)) for (const t of TILE_NAMES) variants.push([t, () => TILES[t]]);
     for (const [variant, tiles] of variants) {
       device.matmulTiles = tiles;
@@ -91,10 +96,10 @@ async function main() {
         for (const o of outs) device.dispose(o);
       }
       const ms = median(times);
-      const tile = tiles ? tiles(M, N, count) : null;
+      const tile = tiles ? tiles(M, N, count, K, withBias) : null;
       const row = {
         name, variant, M, K, N, count, transA, transB, bias: withBias,
-        tile: tile ? `${tile.BM}×${tile.BN}×${tile.BK}/${tile.TM}×${tile.TN}${tile.unroll ? ' u' : ''}` : 'one row a thread',
+        tile: tile ? `${tile.BM}×${tile.BN}×${tile.BK}/${tile.TM}×${tile.TN}${tile.unroll ? ' u' : ''}${tile.mFirst ? ' m' : ''}${tile.aQuadTranspose ? ' q' : ''}${tile.splitK > 1 ? ` k${tile.splitK}` : ''}` : 'one row a thread',
         ms: +ms.toFixed(4), min: +Math.min(...times).toFixed(4), max: +Math.max(...times).toFixed(4),
         tflops: +(flops / (ms / 1e3) / 1e12).toFixed(3),
       };

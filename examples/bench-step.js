@@ -14,7 +14,11 @@
 // shape's (the default-run recipe search: `--shape tiny --n-layer 1 --n-embd 128`). --profile adds
 // one untimed step with every kernel timed (on webgpu each kernel then waits for the GPU: kernel
 // time, not submit time) and the time spent outside kernels, then the --top N (40) kernel keys
-// (kernel and shapes) by time.
+// (kernel and shapes) by time. On webgpu each profiled call is also replayed --replays R (8) times
+// back to back with one wait at the end: that mean ("GPU ms") is the kernel's cost inside a step,
+// which a lone call waited for is not (it pays a round trip to the host, on a GPU whose clocks drop
+// while it waits); keys sort by it. "host ms/step" is the synchronous part of a step: building the
+// graph and recording its kernels.
 //   node examples/bench-step.js webgpu --shape small --steps 5 --warmup 2 --profile
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -53,6 +57,15 @@ if (!shape) throw new Error(`--shape must be one of ${Object.keys(shapes).join('
 const clip = Number(flag('clip', shape.clip));
 
 const device = await setDevice(deviceName);
+// webgpu: --tiles aquads gives every tiled matmul A by transposed quads (where A allows it),
+// --tiles nosplit turns split-K off (the tile chooseTile picks for a product with an epilogue)
+const tiles = flag('tiles', 'default');
+if (tiles !== 'default') {
+  const base = device.matmulTiles;
+  if (!base || !['aquads', 'nosplit'].includes(tiles)) throw new Error('--tiles must be default, aquads or nosplit (webgpu)');
+  device.matmulTiles = tiles === 'aquads' ? (m, n, c, k, e) => ({ ...base(m, n, c, k, e), aQuadTranspose: true })
+    : (m, n, c, k) => base(m, n, c, k, true);
+}
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -78,6 +91,8 @@ let lastLoss = NaN;
 // CPU time of the whole process (worker threads included) per step: on a shared machine wall time
 // swings with other processes' load, while the work itself does not
 const cpuTimes = [];
+// the synchronous part of each step (graph, kernels recorded), ms
+const hostTimes = [];
 async function step() {
   const x = batch();
   const y = batch();
@@ -91,6 +106,7 @@ async function step() {
   if (clip > 0) optim.clipGradNorm(model.parameters(), clip).dispose();
   opt.step();
   opt.zeroGrad();
+  hostTimes.push(performance.now() - t0);
   lastLoss = await loss.item();
   loss.dispose();
   await device.sync(); // the parameter updates too
@@ -102,6 +118,7 @@ async function step() {
 const hasStats = typeof device.stats === 'function';
 for (let i = 0; i < warmup; i++) await step();
 cpuTimes.length = 0;
+hostTimes.length = 0;
 const times = [];
 let calls = null;
 let byOp = null;
@@ -114,10 +131,13 @@ for (let i = 0; i < steps; i++) {
     byOp = s.byOp;
   }
 }
+const timedLoss = lastLoss;
 const cpuMs = median(cpuTimes.slice(0, times.length));
+const hostMs = median(hostTimes.slice(0, times.length));
 let profiled = null;
 if (profile && hasStats) {
   device.profile = true;
+  if ('profileReplays' in device) device.profileReplays = Number(flag('replays', 8));
   device.resetStats();
   const ms = await step();
   device.profile = false;
@@ -130,17 +150,18 @@ const row = {
   config, batch: B, params: model.numParameters(),
   steps: times.length, msPerStep: median(times), msMin: Math.min(...times), msMax: Math.max(...times),
   times: times.map((t) => Math.round(t * 10) / 10),
-  cpuMsPerStep: cpuMs, cpuTimes: cpuTimes.slice(0, times.length).map((t) => Math.round(t)),
+  cpuMsPerStep: cpuMs, hostMsPerStep: hostMs, cpuTimes: cpuTimes.slice(0, times.length).map((t) => Math.round(t)),
   kernelCallsPerStep: calls, compiledKernels: hasStats ? device.stats().compiledKernels : null,
-  byOp, profiled, loss: lastLoss, peakBytes: memory().peakBytes,
+  byOp, profiled, tiles, loss: lastLoss, timedLoss, peakBytes: memory().peakBytes,
   host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100) },
   date: new Date().toISOString(), tag,
 };
 
 const f1 = (v) => v.toFixed(1);
 console.log(`${row.description}; GPT ${config.nLayer}L/${config.nHead}H/${config.nEmbd}, T=${T}, B=${B}, ${attention} attention, clip ${clip || 'off'}; ${row.params} params`);
-console.log('shape | steps | ms/step (min–max) | CPU ms/step | kernel calls/step | tokens/s');
-console.log(`${shapeName} | ${row.steps} | ${f1(row.msPerStep)} (${f1(row.msMin)}–${f1(row.msMax)}) | ${f1(cpuMs)} | ${calls ?? 'n/a'} | ${Math.round((B * T) / (row.msPerStep / 1000))}`);
+console.log('shape | steps | ms/step (min–max) | CPU ms/step | host ms/step | kernel calls/step | tokens/s');
+console.log(`loss: last timed step ${timedLoss}${profiled ? `, profiled step ${lastLoss}` : ''}`);
+console.log(`${shapeName} | ${row.steps} | ${f1(row.msPerStep)} (${f1(row.msMin)}–${f1(row.msMax)}) | ${f1(cpuMs)} | ${f1(hostMs)} | ${calls ?? 'n/a'} | ${Math.round((B * T) / (row.msPerStep / 1000))}`);
 if (byOp) {
   const src = profiled?.byOp ?? byOp;
   console.log(`\nop | calls/step${profiled ? ` | ms (profiled step: ${f1(profiled.ms)} ms)` : ''}`);
@@ -148,15 +169,25 @@ if (byOp) {
   if (profiled) {
     // what the step spent outside kernels: building the graph, host-side work (masks, indices)
     const inKernels = Object.values(profiled.byOp).reduce((t, s) => t + s.ms, 0);
-    profiled.hostMs = profiled.ms - inKernels;
+    const replays = Object.values(profiled.byKey ?? {}).reduce((t, s) => t + (s.replayMs ?? 0), 0) * (device.profileReplays ?? 0);
+    profiled.hostMs = profiled.ms - inKernels - replays;
     console.log(`(outside kernels) | | ${profiled.hostMs.toFixed(2)}`);
   }
   if (profiled?.byKey) {
     // per kernel and shape (the spec key bakes the shapes in): which call site costs what
     const keys = Object.entries(profiled.byKey);
+    const replayed = keys.some(([, s]) => s.replayMs !== undefined);
+    if (replayed) {
+      keys.sort((a, b) => (b[1].replayMs ?? 0) - (a[1].replayMs ?? 0));
+      profiled.gpuMs = keys.reduce((t, [, s]) => t + (s.replayMs ?? 0), 0);
+      console.log(`GPU ms of the step (sum of replayed calls) | | ${profiled.gpuMs.toFixed(2)}`);
+    }
     const top = Number(flag('top', 40));
-    console.log(`\nkernel key (shapes) | calls | ms | ms/call   (top ${Math.min(top, keys.length)} of ${keys.length} by ms)`);
-    for (const [k, s] of keys.slice(0, top)) console.log(`${k.length > 110 ? `${k.slice(0, 107)}...` : k} | ${s.calls} | ${s.ms.toFixed(2)} | ${(s.ms / s.calls).toFixed(3)}`);
+    console.log(`\nkernel key (shapes) | calls | ms | ms/call${replayed ? ' | GPU ms | GPU ms/call' : ''}   (top ${Math.min(top, keys.length)} of ${keys.length} by ${replayed ? 'GPU ' : ''}ms)`);
+    for (const [k, s] of keys.slice(0, top)) {
+      const gpu = replayed ? ` | ${(s.replayMs ?? 0).toFixed(2)} | ${((s.replayMs ?? 0) / s.calls).toFixed(3)}` : '';
+      console.log(`${k.length > 110 ? `${k.slice(0, 107)}...` : k} | ${s.calls} | ${s.ms.toFixed(2)} | ${(s.ms / s.calls).toFixed(3)}${gpu}`);
+    }
   }
 }
 mkdirSync('bench-results', { recursive: true });

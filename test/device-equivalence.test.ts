@@ -404,6 +404,8 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
   it('layerNorm on long rows and many rows (blocked sums, split dweight)', async () => {
     await checkLayerNorm(3, 2048, true, true, 1e-5, 5);
     await checkLayerNorm(9000, 3, true, false, 1e-5, 6);
+    // past MAX_SERIAL rows and wide: dweight in chunks shorter than CHUNK (webgpu: 32 rows)
+    await checkLayerNorm(9000, 300, true, false, 1e-5, 14);
   });
 
   it('layerNorm on wide rows, both sides of the workgroup-per-row kernel (webgpu: from 256 columns)', async () => {

@@ -42,6 +42,31 @@ async function gatherPastLimit(): Promise<void> {
   rows.dispose();
 }
 
+/** AdamW on 2^23 + 1000 parameters: its packed moments (2^24 + 2000 floats) keep m and v apart. */
+async function adamwPastLimit(): Promise<void> {
+  const n = 2 ** 23 + 1000;
+  const p = zeros([n], { requiresGrad: true });
+  // a constant gradient g_i = ±(1 + i mod 5): bias-corrected m̂ = g and v̂ = g² at every step, so
+  // each step moves p by −lr·g/(|g| + ε) = −lr·sign(g). The second step reads the moments the
+  // first one wrote (the packed moments kernel); the first only reads zeros
+  const g = tensor(Float32Array.from({ length: n }, (_, i) => (1 + (i % 5)) * (i % 2 ? 1 : -1)));
+  const lr = 0.01;
+  const opt = new optim.AdamW([p], { lr, weightDecay: 0 });
+  for (let step = 0; step < 2; step++) {
+    opt.zeroGrad();
+    const loss = p.mul(g).sum();
+    loss.backward();
+    loss.dispose();
+    opt.step();
+  }
+  const got = await p.data();
+  // a moment read from the other's slot makes v negative somewhere: NaN, or a wrong step size
+  const want = (i: number) => -2 * lr * (i % 2 ? 1 : -1);
+  expect(firstMismatch(got, (i) => (Math.abs(got[i] - want(i)) <= 2e-6 ? got[i] : want(i)))).toBe(-1);
+  g.dispose();
+  p.dispose();
+}
+
 describe.each(['wasm', 'cpu'] as const)('%s: tensors past 2^24 elements', (mode) => {
   it('allows them (the device limit is its memory, not 2^24)', async () => {
     await setDevice(mode);
@@ -92,27 +117,7 @@ describe.each(['wasm', 'cpu'] as const)('%s: tensors past 2^24 elements', (mode)
 
   it('AdamW on 2^23 + 1000 parameters: its packed moments (past 2^24 floats) keep m and v apart', async () => {
     await setDevice(mode);
-    const n = 2 ** 23 + 1000;
-    const p = zeros([n], { requiresGrad: true });
-    // a constant gradient g_i = ±(1 + i mod 5): bias-corrected m̂ = g and v̂ = g² at every step, so
-    // each step moves p by −lr·g/(|g| + ε) = −lr·sign(g). The second step reads the moments the
-    // first one wrote (the packed moments kernel); the first only reads zeros
-    const g = tensor(Float32Array.from({ length: n }, (_, i) => (1 + (i % 5)) * (i % 2 ? 1 : -1)));
-    const lr = 0.01;
-    const opt = new optim.AdamW([p], { lr, weightDecay: 0 });
-    for (let step = 0; step < 2; step++) {
-      opt.zeroGrad();
-      const loss = p.mul(g).sum();
-      loss.backward();
-      loss.dispose();
-      opt.step();
-    }
-    const got = await p.data();
-    // a moment read from the other's slot makes v negative somewhere: NaN, or a wrong step size
-    const want = (i: number) => -2 * lr * (i % 2 ? 1 : -1);
-    expect(firstMismatch(got, (i) => (Math.abs(got[i] - want(i)) <= 2e-6 ? got[i] : want(i)))).toBe(-1);
-    g.dispose();
-    p.dispose();
+    await adamwPastLimit();
   });
 });
 
@@ -122,5 +127,10 @@ describe('webgpu: tensors past 2^24 elements', () => {
   it('gather picks rows past 2^24, and its gradient scatters them back there', async () => {
     await setDevice('webgpu');
     await gatherPastLimit();
+  });
+
+  it('AdamW on 2^23 + 1000 parameters: its packed moments (past 2^24 floats) keep m and v apart', async () => {
+    await setDevice('webgpu');
+    await adamwPastLimit();
   });
 });

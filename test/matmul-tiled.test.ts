@@ -78,6 +78,13 @@ function reference(c: Case, a: Float32Array, b: Float32Array, bias: Float32Array
   return out;
 }
 
+/** Sums a split-K result [count, S, M·N] over its splits: what the device does after the kernel. */
+function sumSplits(partials: Float32Array, count: number, S: number, MN: number): Float32Array {
+  const out = new Float32Array(count * MN);
+  for (let z = 0; z < count; z++) for (let s = 0; s < S; s++) for (let i = 0; i < MN; i++) out[z * MN + i] += partials[(z * S + s) * MN + i];
+  return out;
+}
+
 async function check(c: Case, tile: MatmulTile): Promise<void> {
   const { M, K, N, transA, transB, batch, aBatch, bBatch } = c;
   const count = batch.reduce((x, y) => x * y, 1);
@@ -89,7 +96,9 @@ async function check(c: Case, tile: MatmulTile): Promise<void> {
   const res = values(count * M * N, c.seed + 3);
   const spec = matmulTiledSpec(aShape, bShape, transA, transB, batch, { bias: c.bias, residual: c.residual }, tile);
   const args = [a, b, ...(c.bias ? [bias] : []), ...(c.residual ? [res] : [])];
-  const got = await runSpec(spec, args);
+  const S = tile.splitK ?? 1;
+  const raw = await runSpec(spec, args);
+  const got = S > 1 ? sumSplits(raw, count, S, M * N) : raw;
   const err = relErr(got, reference(c, a, b, bias, res));
   if (!(err <= 1e-5)) throw new Error(`tiled matmul ${JSON.stringify(c)} tile ${JSON.stringify(tile)}: relative error ${err}`);
 }
@@ -127,6 +136,25 @@ describe('webgpu tiled matmul ≡ float64 product', () => {
     });
   }
 
+  for (const S of [2, 4]) {
+    for (const [name, base] of [['small', TILE_SMALL], ['large', TILE_LARGE]] as const) {
+      const tile: MatmulTile = { ...base, splitK: S };
+      it(`${name} tile split ${S} ways along k: each workgroup's slice of k, batches, edges`, async () => {
+        // k tiles a multiple of S (one to three a split, the last with a tail), no epilogue
+        const arb = caseArb(tile).chain((c) => fc.record({ kt: fc.integer({ min: 1, max: 3 }), tail: fc.integer({ min: 0, max: tile.BK - 1 }) })
+          .map(({ kt, tail }): Case => ({ ...c, K: (kt * S - 1) * tile.BK + tail + 1, bias: false, residual: false })));
+        await fc.assert(fc.asyncProperty(arb, (c) => check(c, tile)), runs(name === 'small' ? 15 : 4));
+      });
+    }
+  }
+
+  it('refuses a split that does not divide the k tiles, or one with an epilogue', () => {
+    const tile: MatmulTile = { ...TILE_SMALL, splitK: 2 };
+    expect(() => matmulTiledSpec([8, 48], [48, 8], false, false, [], undefined, tile)).toThrow(/splitK 2 must be a power of two dividing the 3 k tiles/);
+    expect(() => matmulTiledSpec([8, 64], [64, 8], false, false, [], { bias: true, residual: false }, tile)).toThrow(/without an epilogue/);
+    expect(() => matmulTiledSpec([8, 64], [64, 8], false, false, [], undefined, { ...TILE_SMALL, splitK: 3 })).toThrow(/splitK 3/);
+  });
+
   it('exact multiples of the tile (no edge code) and vec4 loads on every operand', async () => {
     for (const tile of [TILE_SMALL, TILE_MEDIUM, TILE_WIDE, TILE_LARGE, { ...TILE_SMALL, aQuadTranspose: true }, { ...TILE_LARGE, aQuadTranspose: true }]) {
       for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
@@ -146,10 +174,32 @@ describe('webgpu tiled matmul ≡ float64 product', () => {
     expect(chooseTile(1024, 64, 48)).toBe(TILE_WIDE);
   });
 
+  it('copies A by transposed quads only for large squares with a long k (where it measured faster)', () => {
+    expect(chooseTile(2048, 2048, 1, 2048)).toEqual({ ...TILE_LARGE, aQuadTranspose: true });
+    expect(chooseTile(4096, 3072, 1, 768)).toBe(TILE_LARGE);
+    expect(chooseTile(4096, 768, 1, 3072)).toBe(TILE_WIDE);
+  });
+
+  it('splits k where a long k leaves few output tiles (weight gradients), never with an epilogue', () => {
+    // `small` at B64: dW of its MLP projection, [384, 16384]·[16384, 1536]: 36 tiles of 128 × 128
+    expect(chooseTile(384, 1536, 1, 16384)).toEqual({ ...TILE_LARGE, splitK: 8 });
+    // GPT-2's attention projection dW, 768 × 768 over 4096 tokens; qkv's, 2304 × 768
+    expect(chooseTile(768, 768, 1, 4096)).toEqual({ ...TILE_LARGE, splitK: 8 });
+    expect(chooseTile(2304, 768, 1, 4096)).toEqual({ ...TILE_LARGE, splitK: 4 });
+    expect(chooseTile(768, 768, 1, 4096, true)).toBe(TILE_MEDIUM);
+    // not where the 128 × 64 tile has 2 workgroups an SM (GPT-2's fc dW: 288 of them)
+    expect(chooseTile(3072, 768, 1, 4096)).toBe(TILE_WIDE);
+    // k too short to split: 256 of k a split at least
+    expect(chooseTile(768, 768, 1, 511)).toBe(TILE_MEDIUM);
+    // k tiles that no power of two divides (K = 16 · 3 · 101)
+    expect(chooseTile(768, 768, 1, 4848)).toBe(TILE_MEDIUM);
+  });
+
   it('walks M first only where B is far past the L2 and larger than A (GPT-2\'s head)', () => {
     expect(chooseTile(4096, 50257, 1, 768)).toEqual({ ...TILE_LARGE, mFirst: true });
-    expect(chooseTile(4096, 4096, 1, 4096)).toBe(TILE_LARGE);
+    expect(chooseTile(4096, 4096, 1, 4096)).toEqual({ ...TILE_LARGE, aQuadTranspose: true });
     expect(chooseTile(4096, 768, 1, 50257)).toBe(TILE_WIDE);
-    expect(chooseTile(50257, 768, 1, 4096)).toBe(TILE_LARGE);
+    // (the head's dW: its A is transposed, so the quads setting changes nothing there)
+    expect(chooseTile(50257, 768, 1, 4096)).toEqual({ ...TILE_LARGE, aQuadTranspose: true });
   });
 });

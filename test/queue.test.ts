@@ -23,6 +23,35 @@ describe('KernelQueue', () => {
     expect(ran.at(-1)).toBe(3);
   });
 
+  it('a deferred task on an idle queue runs once the caller\'s synchronous code is done, in order with later tasks', async () => {
+    const q = new KernelQueue();
+    const ran: string[] = [];
+    q.run(() => void ran.push('deferred'), { deferred: true });
+    q.run(() => void ran.push('next'));
+    ran.push('caller');
+    expect(q.idle).toBe(false);
+    await q.drain();
+    expect(ran).toEqual(['caller', 'deferred', 'next']);
+    expect(q.idle).toBe(true);
+  });
+
+  it('a profiled webgpu kernel is replayed on the same inputs (GPU ms per key) and keeps its result', async () => {
+    type Profiled = { profile: boolean; profileReplays: number; resetStats(): void; stats(): { byKey?: Record<string, { calls: number; replayMs?: number }> } };
+    const device = await setDevice('webgpu') as unknown as Profiled;
+    const x = tensor(Float32Array.from({ length: 64 }, (_, i) => i));
+    await x.mul(3).data(); // compiled
+    device.profile = true;
+    device.profileReplays = 2;
+    device.resetStats();
+    const y = x.mul(3);
+    expect(Array.from(await y.data())).toEqual(Array.from({ length: 64 }, (_, i) => 3 * i));
+    device.profile = false;
+    const mul = Object.entries(device.stats().byKey ?? {}).find(([k]) => k.startsWith('binary:mul'))?.[1];
+    expect(mul?.calls).toBe(1);
+    expect(mul?.replayMs).toBeGreaterThan(0);
+    await setDevice('reference');
+  });
+
   it('a loop that awaits a read keeps the webgpu queue short', async () => {
     await setDevice('webgpu');
     const x = tensor(Float32Array.from({ length: 64 }, (_, i) => i));

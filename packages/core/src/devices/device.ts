@@ -67,7 +67,7 @@ export interface DeviceStats {
    * kernel and shape (each key bakes its shapes in), so one call site's cost is visible apart
    * from another's under the same op label.
    */
-  byKey?: Record<string, { calls: number; ms: number }>;
+  byKey?: Record<string, { calls: number; ms: number; replayMs?: number }>;
 }
 
 /**

@@ -20,8 +20,8 @@ import {
   layerNormBackwardDxSpec, layerNormBackwardStatsSpec, layerNormOneKernelSpec, layerNormStatsSpec, rowLseSpec,
 } from './kernels/fused.js';
 import { dropoutSpec } from './kernels/random.js';
-import { layerNormWorkgroupSpec } from './kernels/layer-norm-workgroup.js';
-import { rowLseWorkgroupSpec } from './kernels/row-lse-workgroup.js';
+import { layerNormBackwardStatsWorkgroupSpec, layerNormWorkgroupSpec } from './kernels/layer-norm-workgroup.js';
+import { crossEntropyBackwardWorkgroupSpec, rowLseWorkgroupSpec } from './kernels/row-lse-workgroup.js';
 import {
   expShiftSpec, onlineLogsumexpSpec, onlineNormalizeSpec, onlineRescaleSpec, onlineSoftmaxStatsSpec,
 } from './kernels/online-softmax.js';
@@ -50,7 +50,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
    * product. Benchmarks set a fixed tile to compare tilings, or null to measure the one-row-a-
    * thread kernel the tiled one replaced, in the same run.
    */
-  matmulTiles: ((M: number, N: number, count: number, K: number) => MatmulTile) | null = chooseTile;
+  matmulTiles: ((M: number, N: number, count: number, K: number, epilogue: boolean) => MatmulTile) | null = chooseTile;
 
   /**
    * Threads a reduction pass should have at least before it is split into chunks (kernels/
@@ -197,10 +197,16 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const extra = bias ? [bias] : [];
     const ek = flags.bias ? 'b' : '';
     if (this.runtime.mode === 'webgpu' && this.matmulTiles && K > 0) {
-      const tile = this.matmulTiles(M, N, count, K);
+      const tile = this.matmulTiles(M, N, count, K, flags.bias);
       const { BM, BN, BK, TM, TN, unroll, mFirst, aQuadTranspose } = tile;
-      return this.launch(`mt|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}|${BM},${BN},${BK},${TM},${TN},${unroll ? 1 : 0},${mFirst ? 1 : 0},${aQuadTranspose ? 1 : 0}`,
+      const S = tile.splitK ?? 1;
+      const out = this.launch(`mt|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}|${BM},${BN},${BK},${TM},${TN},${unroll ? 1 : 0},${mFirst ? 1 : 0},${aQuadTranspose ? 1 : 0},${S}`,
         () => matmulTiledSpec(aShape, bShape, transA, transB, batch, flags, tile), [A, B, ...extra]);
+      if (S === 1) return out;
+      // split-K: the partial products [count, S, M·N] summed over the splits
+      const sum = this.reduce('sum', out, [count, S, M * N], [1]);
+      this.dispose(out);
+      return sum;
     }
     const onGpu = this.runtime.mode === 'webgpu' || this.runtime.mode === 'headlessgl';
     const slices = onGpu ? gpuKSlices(count * M * Math.ceil(N / 4), K) : 1;
@@ -424,14 +430,19 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const dbias = want.dbias ? this.reduce('sum', dY, [rows, cols], [0]) : null;
     if (!want.dx && !want.dweight) return { dx: null, dweight: null, dbias };
     if (this.hostOps) return { ...this.layerNormBackwardOnHost(dY, X, W, rows, cols, eps, want), dbias };
-    const stats = this.launch(`lnbs|${rows}|${cols}|${eps}|${hasW}`, () => layerNormBackwardStatsSpec(rows, cols, eps, hasW), W ? [X, dY, W] : [X, dY]);
+    const stats = this.runtime.mode === 'webgpu' && cols >= WIDE_ROW / 2
+      ? this.launch(`lnbsw|${rows}|${cols}|${eps}|${hasW}`, () => layerNormBackwardStatsWorkgroupSpec(rows, cols, eps, hasW), W ? [X, dY, W] : [X, dY])
+      : this.launch(`lnbs|${rows}|${cols}|${eps}|${hasW}`, () => layerNormBackwardStatsSpec(rows, cols, eps, hasW), W ? [X, dY, W] : [X, dY]);
     const dx = want.dx
       ? this.launch(`lnbx|${rows}|${cols}|${hasW}`, () => layerNormBackwardDxSpec(rows, cols, hasW, this.runtime.mode), W ? [X, dY, stats, W] : [X, dY, stats])
       : null;
     let dweight: DeviceBuffer | null = null;
     if (want.dweight) {
       // one thread per column (768 on GPT-2) would loop over every row: chunks of rows, as reduce splits
-      const chunk = rows > MAX_SERIAL ? CHUNK : splitPass(1, rows, cols, this.reduceMinThreads)[0].chunk;
+      // (past MAX_SERIAL rows, chunks of at most CHUNK, and fewer where the GPU wants more threads:
+      // `small` at B64 has 16,384 rows of 384, 3,072 threads in chunks of CHUNK, 0.31 ms a call)
+      const chunk = rows > MAX_SERIAL ? Math.min(CHUNK, splitPass(1, MAX_SERIAL, cols, this.reduceMinThreads)[0].chunk)
+        : splitPass(1, rows, cols, this.reduceMinThreads)[0].chunk;
       const partials = this.launch(`lnbw|${rows}|${cols}|${chunk}`, () => layerNormBackwardDwSpec(rows, cols, chunk), [X, dY, stats]);
       const parts = Math.ceil(rows / chunk);
       dweight = parts === 1 ? partials : this.reduce('sum', partials, [parts, cols], [0]);
@@ -489,13 +500,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
     if (rows * cols === 0) return this.fill(0, 0);
     const t = Float32Array.from(targets);
     const mode = this.runtime.mode;
-    if (this.wideRows(cols)) {
-      // the row's lse once (a workgroup per row), then one thread per logit
-      const lse = this.launch(`lsew|${rows}|${cols}`, () => rowLseWorkgroupSpec(rows, cols, false), [X]);
-      const dx = this.launch(`ceb|${rows}|${cols}`, () => crossEntropyBackwardSpec(rows, cols, mode, false), [X, t, dL, lse]);
-      this.dispose(lse);
-      return dx;
-    }
+    // a workgroup per row: its lse, then its gradient
+    if (this.wideRows(cols)) return this.launch(`cebw|${rows}|${cols}`, () => crossEntropyBackwardWorkgroupSpec(rows, cols), [X, t, dL]);
     if (!this.host) return this.launch(`ceb1|${rows}|${cols}`, () => crossEntropyBackwardSpec(rows, cols, mode, true), [X, t, dL]);
     const lse = this.launch(`lse|${rows}|${cols}`, () => rowLseSpec(rows, cols, mode), [X]);
     const dx = this.launch(`ceb|${rows}|${cols}`, () => crossEntropyBackwardSpec(rows, cols, mode, false), [X, t, dL, lse]);

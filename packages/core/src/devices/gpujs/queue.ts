@@ -73,8 +73,11 @@ export class KernelQueue {
    * are the task's to record (on its output buffer); the queue itself never rejects.
    * Returns the Promise the task's completion is tied to, or null when it ran synchronously.
    * Throws when MAX_WAITING tasks already wait, unless the task is `essential` (a free).
+   * A `deferred` task never runs synchronously: on an idle queue it starts once the caller's
+   * synchronous code has finished (a microtask).
    */
-  run(task: () => void | Promise<void>, options: { essential?: boolean } = {}): Promise<void> | null {
+  run(task: () => void | Promise<void>, options: { essential?: boolean; deferred?: boolean } = {}): Promise<void> | null {
+    if (this.tail === null && options.deferred) return this.chain(Promise.resolve().then(task));
     if (this.tail === null) {
       const r = task();
       if (!isPromise(r)) return null;

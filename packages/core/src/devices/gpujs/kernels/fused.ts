@@ -191,10 +191,11 @@ export function adamwPackedSpecs(n: number, mode?: GpujsMode): { moments: Kernel
   return {
     moments: {
       key: `adamw.mv:${n}`,
-      // i = ⌊e/2⌋: on wasm and cpu in integers (wte's moments are 77M floats, and there e · 0.5
-      // and e − 2i in float32 put m's values in v's slots past 2^24: a negative v, then NaN); on
-      // webgpu the patched gpu.js divides integers as i32, on GL e < 2^24 keeps floats exact
-      source: `function (mv, g, rest1, rest2) { const e = this.thread.x; ${exactFloorMode(mode)
+      // i = ⌊e/2⌋ in integers on wasm, cpu and webgpu, whose patched gpu.js divides an integer by
+      // a literal in i32 (wte's moments are 77M floats, and there e · 0.5 and e − 2i in float32 put
+      // m's values in v's slots past 2^24: a negative v, then NaN — GPT-2's loss on the H200 until
+      // session 5); on GL e < 2^24 keeps floats exact
+      source: `function (mv, g, rest1, rest2) { const e = this.thread.x; ${exactFloorMode(mode) || mode === 'webgpu'
         ? 'const i = Math.floor(e / 2); const odd = e - i * 2; '
         // `odd` a float, not a bool: gpu.js declares every variable f32 in WGSL
         : 'const i = Math.floor(e * 0.5); const odd = e - i * 2.0; '}` +

@@ -45,6 +45,12 @@ export interface MatmulTile {
    * single-float stores into vec4 slots.
    */
   aQuadTranspose?: boolean;
+  /**
+   * Split-K: the k tiles are divided among this many workgroups (a power of two that divides the
+   * k tile count), each writing its partial product as one [M, N] slice of a [count, splitK, M, N]
+   * result that the caller sums over the splits. No epilogue (a bias would be added splitK times).
+   */
+  splitK?: number;
 }
 
 export const TILE_LARGE: MatmulTile = { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 };
@@ -63,14 +69,54 @@ export const GPU_SMS = 132;
  * against 19.6); the 128 × 64 tile (half the registers) wins there down to ~1 an SM; smaller
  * shapes take 64 × 64, then 32 × 32 tiles, which measured within 5% of each other at 1024².
  */
-export function chooseTile(M: number, N: number, count: number, K = 0): MatmulTile {
+export function chooseTile(M: number, N: number, count: number, K = 0, epilogue = false): MatmulTile {
   const groups = (t: MatmulTile) => Math.ceil(M / t.BM) * Math.ceil(N / t.BN) * count;
   // a tile mostly past the matrix edge (N = 64 in a 128-wide tile) computes padding
   const fits = (t: MatmulTile) => (M * N * count) / (groups(t) * t.BM * t.BN) >= 0.75;
-  const tile = groups(TILE_LARGE) >= 2 * GPU_SMS - 8 && fits(TILE_LARGE) ? TILE_LARGE :
+  const enough = 2 * GPU_SMS - 8;
+  // split-K only where the 128 × 64 tile has fewer than 2 workgroups an SM: from there on it beat
+  // the large tile split two ways on the H200 (GPT-2's dW of fc, 288 wide tiles: 0.80 ms a call
+  // against 0.84; fc's dX, 384: 0.64 against 0.71), and lost below (qkv's
+  // dW, 216: 0.59 against 0.53 split four ways; BENCHMARKS.md, session 5)
+  const wideFills = fits(TILE_WIDE) && groups(TILE_WIDE) >= 2 * GPU_SMS;
+  if (!epilogue && fits(TILE_LARGE) && groups(TILE_LARGE) < enough && !wideFills) {
+    const splitK = splitFor(groups(TILE_LARGE), K, TILE_LARGE.BK, enough);
+    if (splitK > 1) return { ...TILE_LARGE, splitK };
+  }
+  const tile = groups(TILE_LARGE) >= enough && fits(TILE_LARGE) ? TILE_LARGE :
     groups(TILE_WIDE) >= GPU_SMS - 8 && fits(TILE_WIDE) ? TILE_WIDE :
       groups(TILE_MEDIUM) >= GPU_SMS && fits(TILE_MEDIUM) ? TILE_MEDIUM : TILE_SMALL;
-  return streamsB(M, N, K) ? { ...tile, mFirst: true } : tile;
+  if (streamsB(M, N, K)) return { ...tile, mFirst: true };
+  return tile === TILE_LARGE && quadsPay(M, N, K) ? { ...tile, aQuadTranspose: true } : tile;
+}
+
+/**
+ * Whether A by transposed quads (MatmulTile.aQuadTranspose) pays: measured on the H200 it gained
+ * 2.7–2.9% at 4096² and 1.7% at 2048² (BENCHMARKS.md, sessions 4 and 5), and lost at the GPT's
+ * shapes with a long k and 384 or 768 columns (3–24% at k of 1,152 to 3,072), ±3% (noise) at
+ * k ≤ 768. A transposed A ignores it.
+ */
+function quadsPay(M: number, N: number, K: number): boolean {
+  return K >= 2048 && M * N >= 2048 * 2048;
+}
+
+/** Fewest k per split: below it the partials' extra reads and writes outweigh the filled grid. */
+export const MIN_SPLIT_K = 256;
+
+/**
+ * The fewest splits (a power of two, dividing the k tiles) that bring `groups` workgroups up to
+ * `enough`, keeping at least MIN_SPLIT_K of k each; 1 when none does. The weight gradients of a
+ * GPT (M, N the layer's width, K every token of the batch) have few output tiles and a long k:
+ * `small` at B64 has 36 tiles of 128 × 128 for [384, 16384]·[16384, 1536], 1.3 ms at 15 TFLOP/s
+ * on the H200 with 64 × 64 tiles (BENCHMARKS.md, session 5).
+ */
+function splitFor(groups: number, K: number, BK: number, enough: number): number {
+  const kTiles = Math.ceil(K / BK);
+  for (let s = 2; s * MIN_SPLIT_K <= K; s *= 2) {
+    if (kTiles % s !== 0) return 1;
+    if (groups * s >= enough) return s;
+  }
+  return 1;
 }
 
 /** L2 cache of the GPUs we tune for (H100: 50 MB, H200: 50 MB). */
@@ -88,8 +134,12 @@ function streamsB(M: number, N: number, K: number): boolean {
 
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
-function checkTile(t: MatmulTile): void {
+function checkTile(t: MatmulTile, K: number, epilogue: EpilogueFlags): void {
   const { BM, BN, BK, TM, TN } = t;
+  const S = t.splitK ?? 1;
+  if (S !== 1 && !(isPow2(S) && Math.ceil(K / BK) % S === 0 && !epilogue.bias && !epilogue.residual)) {
+    throw new Error(`gpujs matmul: splitK ${S} must be a power of two dividing the ${Math.ceil(K / BK)} k tiles, without an epilogue`);
+  }
   const threads = (BM / TM) * (BN / TN);
   const ok = [BM, BN, BK, TM, TN].every(isPow2) && TM % 4 === 0 && TN % 4 === 0 && BK % 4 === 0 &&
     BM >= TM && BN >= TN && (BM * BK / 4) % threads === 0 && (BN * BK / 4) % threads === 0;
@@ -104,8 +154,9 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
   epilogue: EpilogueFlags = NO_EPILOGUE, tile?: MatmulTile): KernelSpec {
   const { M, K, N, count } = matmulGeometry(aShape, bShape, transA, transB, batch);
   if (K === 0) throw new Error('gpujs matmul: the tiled kernel needs K ≥ 1');
-  const t = tile ?? chooseTile(M, N, count, K);
-  checkTile(t);
+  const t = tile ?? chooseTile(M, N, count, K, epilogue.bias || epilogue.residual);
+  checkTile(t, K, epilogue);
+  const S = t.splitK ?? 1;
   const { BM, BN, BK, TM, TN } = t;
   const TC = BN / TN; // threads along x (columns)
   const TR = BM / TM; // threads along y (rows)
@@ -127,13 +178,15 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
   const sa = broadcastStrides(aShape.slice(0, -2), batch).map((s) => s * M * K);
   const sb = broadcastStrides(bShape.slice(0, -2), batch).map((s) => s * K * N);
   const { dims, strides } = coalesce(batch, [sa, sb]);
-  const z = 'this.workgroup.z';
+  // with split-K, workgroup z is batch · S + split
+  const z = S > 1 ? 'zb' : 'this.workgroup.z';
   const [offA, offB] = batchOffsets(dims, [strides[0].map((s) => (aVec ? s / 4 : s)), strides[1].map((s) => (bVec ? s / 4 : s))], z);
 
   const kEdge = K % BK !== 0;
   const mEdge = M % BM !== 0;
   const nEdge = N % BN !== 0;
   const KT = Math.ceil(K / BK);
+  const KTs = KT / S; // k tiles a split
 
   /**
    * Statements copying one operand's block for k tile `kt` into its shared tile `S`. `outer` is
@@ -234,7 +287,7 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
     `for (let kk = 0; kk < ${BK}; kk++) { ${stepAt('kk', '')}} `;
 
   let store = '';
-  const offC = count > 1 ? `${z} * ${M * N} + ` : '';
+  const offC = count * S > 1 ? `this.workgroup.z * ${M * N} + ` : '';
   for (let r = 0; r < RA; r++) {
     for (let i = 0; i < 4; i++) {
       const row = `m0 + ${(r * TR) * 4} + ty * 4 + ${i}`;
@@ -257,7 +310,9 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
     (t.mFirst ? `const m0 = this.workgroup.x * ${BM}; const n0 = this.workgroup.y * ${BN}; ` :
       `const m0 = this.workgroup.y * ${BM}; const n0 = this.workgroup.x * ${BN}; `) +
     accs.map((c) => `let ${c} = 0.0;`).join(' ') + ' ' +
-    `for (let kt = 0; kt < ${KT}; kt++) { ` +
+    // the trip count stays a literal (barriers need uniform control flow); the split is an offset
+    (S > 1 ? `const zb = this.workgroup.z >> ${Math.log2(S)}; const k0 = (this.workgroup.z & ${S - 1}) * ${KTs}; ` +
+      `for (let it = 0; it < ${KTs}; it++) { const kt = k0 + it; ` : `for (let kt = 0; kt < ${KT}; kt++) { `) +
     loadBlock('a', 'As', LDA, BM, M, 'm0', aAlongK, aVec, offA, mEdge) +
     loadBlock('b', 'Bs', LDB, BN, N, 'n0', bAlongK, bVec, offB, nEdge) +
     'workgroupBarrier(); ' +
@@ -268,13 +323,13 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
   const vec4Arguments = [aVec ? 'a' : '', bVec ? 'b' : ''].filter(Boolean);
   return {
     key: `matmul.tiled:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:` +
-      `${epilogueKey(epilogue)}:${BM}x${BN}x${BK}/${TM}x${TN}${t.unroll ? 'u' : ''}${t.mFirst ? 'm' : ''}${t.aQuadTranspose ? 't' : ''}`,
+      `${epilogueKey(epilogue)}:${BM}x${BN}x${BK}/${TM}x${TN}${t.unroll ? 'u' : ''}${t.mFirst ? 'm' : ''}${t.aQuadTranspose ? 't' : ''}${S > 1 ? `k${S}` : ''}`,
     source,
-    output: [count * M * N],
-    outSize: count * M * N,
+    output: [count * S * M * N],
+    outSize: count * S * M * N,
     work: 2 * count * M * N * K,
     workgroupSize: [TC, TR],
-    dispatch: t.mFirst ? [Math.ceil(M / BM), Math.ceil(N / BN), count] : [Math.ceil(N / BN), Math.ceil(M / BM), count],
+    dispatch: t.mFirst ? [Math.ceil(M / BM), Math.ceil(N / BN), count * S] : [Math.ceil(N / BN), Math.ceil(M / BM), count * S],
     workgroupArrays: { As: { type: 'vec4', length: BK * LDA }, Bs: { type: 'vec4', length: BK * LDB } },
     ...(vec4Arguments.length ? { vec4Arguments } : {}),
   };
