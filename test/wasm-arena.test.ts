@@ -1,0 +1,168 @@
+/**
+ * The wasm device's arena (packages/core/src/devices/wasm-arena): the allocator alone, the GEMM
+ * reading and writing views of it in place, and the device whose tensors live there.
+ *
+ * Allocator: random sequences of allocations and releases never hand out overlapping live blocks
+ * and never disturb a live block's contents (each block holds its own pattern, checked after
+ * every step); a released block of a class serves the next request of that class without growth;
+ * growing the shared memory leaves earlier views attached and aliasing the same bytes; a tensor
+ * request past the limit or the memory's maximum answers null (the caller's fallback); a double
+ * release, a stale view of a block handed out again and a foreign array all throw.
+ *
+ * GEMM: over random shapes (edge tiles, transposes, batches, bias), each operand and the result
+ * either a view of the arena or a plain array, on 1 and 2 threads, the result equals the reference
+ * device's (‖got − want‖ / ‖|A|·|B|‖ ≤ 1e-5, as in wasm-gemm.test.ts), the operands are unchanged,
+ * and the bytes copied are exactly those of the operands from outside.
+ *
+ * Device: uploads, host-loop and GEMM results are arena blocks; a matmul of device tensors copies
+ * nothing; disposed blocks come back and are reused; a disposed tensor cannot be read and its
+ * block, handed to a new tensor, holds only the new tensor's data; with a small limit the tensors
+ * past it are plain arrays and every op still equals the reference.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { WasmArena, sizeClass } from '../packages/core/src/devices/wasm-arena/index.js';
+import { runs } from './helpers/arbitraries.js';
+import { rng } from './helpers/gradcheck.js';
+
+const PAGE = 65536;
+
+function values(n: number, seed: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => r() * 2 - 1);
+}
+
+describe('size classes', () => {
+  it('a class holds its request, is a multiple of 64 and wastes under 25% (64 bytes at least)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 2 ** 31 }), (bytes) => {
+      const c = sizeClass(bytes);
+      expect(c).toBeGreaterThanOrEqual(bytes);
+      expect(c % 64).toBe(0);
+      expect(c).toBeLessThan(Math.max(1.25 * bytes, 64 + bytes));
+      expect(sizeClass(c)).toBe(c);
+    }), runs(500));
+  });
+});
+
+describe('wasm arena', () => {
+  type Op = { alloc: number } | { release: number };
+  const opsArb = fc.array(fc.oneof(
+    { weight: 3, arbitrary: fc.record({ alloc: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 20000 })) }) },
+    { weight: 2, arbitrary: fc.record({ release: fc.nat() }) },
+  ), { minLength: 1, maxLength: 80 }) as fc.Arbitrary<Op[]>;
+
+  it('live blocks never overlap and keep their contents; a released block serves its class again without growth', () => {
+    fc.assert(fc.property(opsArb, (ops) => {
+      const arena = new WasmArena({ maxBytes: 8 * 2 ** 20 });
+      const live: { view: Float32Array; tag: number }[] = [];
+      let tag = 0;
+      for (const op of ops) {
+        if ('alloc' in op) {
+          const view = arena.alloc(op.alloc);
+          expect(view).not.toBeNull();
+          view!.fill(++tag);
+          live.push({ view: view!, tag });
+        } else if (live.length > 0) {
+          const [gone] = live.splice(op.release % live.length, 1);
+          const before = arena.stats();
+          arena.release(gone.view);
+          // the same class again: the same block, the memory not grown
+          const again = arena.alloc(gone.view.length)!;
+          expect(again.byteOffset).toBe(gone.view.byteOffset);
+          expect(arena.stats().memoryBytes).toBe(before.memoryBytes);
+          again.fill(++tag);
+          live.push({ view: again, tag });
+        }
+        const spans = live.map(({ view }) => [arena.addressOf(view), arena.addressOf(view) + sizeClass(view.byteLength)]).sort((x, y) => x[0] - y[0]);
+        for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
+        for (const { view, tag: t } of live) expect(view.every((v) => v === t)).toBe(true);
+      }
+    }), runs(100));
+  });
+
+  it('growing the shared memory leaves earlier views attached, aliasing the same bytes', () => {
+    const arena = new WasmArena();
+    const first = arena.alloc(1000)!;
+    first.set(values(1000, 1));
+    const bufferBefore = arena.memory.buffer;
+    const bytesBefore = bufferBefore.byteLength;
+    const big = arena.alloc(8 * 2 ** 20)!; // 32 MiB: past the first 1 MiB, the memory grows
+    expect(arena.memory.buffer.byteLength).toBeGreaterThan(bytesBefore);
+    expect(arena.memory.buffer).not.toBe(bufferBefore);
+    // not detached: the old SharedArrayBuffer keeps its length and the view its values
+    expect(first.buffer.byteLength).toBe(bytesBefore);
+    expect(Array.from(first)).toEqual(Array.from(values(1000, 1)));
+    // one memory: a write through the old view shows through a view of the grown buffer, and back
+    const at = arena.addressOf(first);
+    expect(at).toBeGreaterThanOrEqual(0);
+    first[7] = 42;
+    expect(arena.floats()[at / 4 + 7]).toBe(42);
+    arena.floats()[at / 4 + 8] = 43;
+    expect(first[8]).toBe(43);
+    big[big.length - 1] = 5;
+    expect(arena.addressOf(first)).toBe(at);
+    // and when another shared memory grows, V8 gives this one a new buffer object too: views hold
+    const other = new WebAssembly.Memory({ initial: 1, maximum: 64, shared: true });
+    const bufferNow = arena.memory.buffer;
+    other.grow(8);
+    expect(arena.memory.buffer.byteLength).toBe(bufferNow.byteLength);
+    first[9] = 44;
+    expect(arena.floats()[at / 4 + 9]).toBe(44);
+    expect(arena.addressOf(first)).toBe(at);
+    expect(arena.addressOf(big)).toBeGreaterThan(at);
+  });
+
+  it('tensors past the limit or the maximum get null, working space may use the rest', () => {
+    const arena = new WasmArena({ maxBytes: 2 * 2 ** 20, tensorLimit: 2 ** 20 });
+    const blocks: Float32Array[] = [];
+    for (let v = arena.alloc(65536); v; v = arena.alloc(65536)) blocks.push(v);
+    // 256 KiB blocks under a 1 MiB limit: four of them
+    expect(blocks.length).toBe(4);
+    expect(arena.stats().refused).toBe(1);
+    const work = arena.allocWorking(2 ** 20 - 64 * 1024);
+    expect(work).toBeGreaterThanOrEqual(2 ** 20);
+    // the memory's maximum: no room for a second MiB of working space
+    expect(arena.allocWorking(2 ** 20)).toBe(-1);
+    arena.release(work);
+    arena.release(blocks[0]);
+    expect(arena.alloc(65536)).not.toBeNull();
+    expect(new WasmArena({ tensorLimit: 0 }).alloc(1)).toBeNull();
+  });
+
+  it('out of new space, a request takes a larger free block rather than fail', () => {
+    const arena = new WasmArena({ maxBytes: PAGE * 2 });
+    const big = arena.alloc(20000)!; // class 81920 of the 131072 bytes
+    arena.release(big);
+    const small = arena.alloc(15000)!; // class 65536: no room above `big` (81920 + 65536 > 131072)
+    expect(small.byteOffset).toBe(big.byteOffset);
+    arena.release(small);
+    expect(arena.alloc(15000)).not.toBeNull();
+  });
+
+  it('a double release, a stale view and a foreign array throw; a stale view never frees the new owner', () => {
+    const arena = new WasmArena();
+    const a = arena.alloc(100)!;
+    arena.release(a);
+    expect(() => arena.release(a)).toThrow(/release of a block that is not live/);
+    const b = arena.alloc(100)!; // a's block, a new view
+    expect(b.byteOffset).toBe(a.byteOffset);
+    expect(() => arena.release(a)).toThrow(/not live/);
+    expect(arena.addressOf(b)).toBe(b.byteOffset);
+    expect(arena.addressOf(a)).toBe(-1);
+    expect(() => arena.release(new Float32Array(100))).toThrow(/not live/);
+    expect(() => arena.release(b.subarray(4))).toThrow(/not live/);
+    const w = arena.allocWorking(64);
+    expect(() => arena.release(b.byteOffset)).toThrow(/not live/);
+    arena.release(w);
+    expect(() => arena.release(w)).toThrow(/not live/);
+  });
+
+  it('poison: a released block reads NaN through a stale view', () => {
+    const arena = new WasmArena();
+    arena.poison = true;
+    const a = arena.alloc(10)!;
+    a.fill(1);
+    arena.release(a);
+    expect(Array.from(a).every(Number.isNaN)).toBe(true);
+  });
+});
