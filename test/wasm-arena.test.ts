@@ -20,12 +20,16 @@
  * past it are plain arrays and every op still equals the reference.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
 import { WasmArena, sizeClass } from '../packages/core/src/devices/wasm-arena/index.js';
-import { runs } from './helpers/arbitraries.js';
+import { WasmGemm, noTimes } from '../packages/core/src/devices/wasm-gemm/index.js';
+import { runs, sizeOf } from './helpers/arbitraries.js';
+import { relErr } from './helpers/compare.js';
 import { rng } from './helpers/gradcheck.js';
 
 const PAGE = 65536;
+const ref = new ReferenceDevice();
 
 function values(n: number, seed: number): Float32Array {
   const r = rng(seed);
@@ -164,5 +168,101 @@ describe('wasm arena', () => {
     a.fill(1);
     arena.release(a);
     expect(Array.from(a).every(Number.isNaN)).toBe(true);
+  });
+});
+
+describe('wasm GEMM on arena views', () => {
+  interface Case {
+    aShape: number[];
+    bShape: number[];
+    batch: number[];
+    N: number;
+    M: number;
+    transA: boolean;
+    transB: boolean;
+    bias: boolean;
+    /** Which of a, b, bias, out are views of the arena; out: 'none' lets the GEMM make one. */
+    where: { a: boolean; b: boolean; bias: boolean; out: 'arena' | 'plain' | 'none' };
+    seed: number;
+  }
+  const dim = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 30 }) }, { weight: 1, arbitrary: fc.integer({ min: 100, max: 300 }) });
+  const caseArb: fc.Arbitrary<Case> = fc.record({
+    batch: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }), bBroadcast: fc.boolean(),
+    M: dim, K: dim, N: dim, transA: fc.boolean(), transB: fc.boolean(), bias: fc.boolean(),
+    where: fc.record({ a: fc.boolean(), b: fc.boolean(), bias: fc.boolean(), out: fc.constantFrom('arena', 'plain', 'none' as const) }),
+    seed: fc.integer({ min: 0, max: 2 ** 30 }),
+  }).filter((c) => sizeOf(c.batch) * c.M * c.K * c.N <= 2_000_000).map((c) => ({
+    aShape: [...c.batch, ...(c.transA ? [c.K, c.M] : [c.M, c.K])],
+    bShape: [...(c.bBroadcast ? [] : c.batch), ...(c.transB ? [c.N, c.K] : [c.K, c.N])],
+    batch: c.batch, M: c.M, N: c.N, transA: c.transA, transB: c.transB, bias: c.bias, where: c.where, seed: c.seed,
+  }));
+
+  const arena = new WasmArena();
+  const gemms = [new WasmGemm({ threads: 1, arena }), new WasmGemm({ threads: 2, arena, threadedMacs: 0 })];
+  afterAll(() => gemms.forEach((g) => g.destroy()));
+
+  it.each([0, 1])('equals the reference with operands and result in or out of the arena (gemm %i: 1 and 2 threads)', async (g) => {
+    const gemm = gemms[g];
+    await fc.assert(fc.asyncProperty(caseArb, async (c) => {
+      const placed: Float32Array[] = [];
+      const put = (x: Float32Array, inArena: boolean) => {
+        if (!inArena) return x;
+        const v = arena.alloc(x.length) ?? x;
+        v.set(x);
+        if (v !== x) placed.push(v);
+        return v;
+      };
+      const a0 = values(sizeOf(c.aShape), c.seed);
+      const b0 = values(sizeOf(c.bShape), c.seed + 1);
+      const bias0 = c.bias ? values(c.N, c.seed + 2) : null;
+      const a = put(a0, c.where.a);
+      const b = put(b0, c.where.b);
+      const bias = bias0 ? put(bias0, c.where.bias) : null;
+      const sizeC = sizeOf(c.batch) * c.M * c.N;
+      const out = c.where.out === 'none' ? null : c.where.out === 'arena' ? arena.alloc(sizeC)! : new Float32Array(sizeC);
+      if (out) {
+        placed.push(...(c.where.out === 'arena' ? [out] : []));
+        out.fill(Number.NaN); // stale contents must not leak into C
+      }
+      gemm.times = noTimes();
+      const got = gemm.matmul({ a, aShape: c.aShape, b, bShape: c.bShape, transA: c.transA, transB: c.transB, batch: c.batch, bias, out });
+      if (out) expect(got).toBe(out);
+      const up = (x: Float32Array, abs: boolean) => ref.upload(abs ? x.map(Math.abs) : x);
+      const run = (abs: boolean) => ref.read64(ref.matmul(up(a0, abs), c.aShape, up(b0, abs), c.bShape, c.transA, c.transB, c.batch, { bias: bias0 ? up(bias0, abs) : undefined }));
+      const want = await run(false);
+      const terms = await run(true);
+      const err = relErr(got, want, Math.sqrt(terms.reduce((s, t) => s + t * t, 0)));
+      expect(err, JSON.stringify({ ...c, err })).toBeLessThanOrEqual(1e-5);
+      // operands untouched, and copied exactly when they are outside the arena
+      expect(Array.from(a)).toEqual(Array.from(a0));
+      expect(Array.from(b)).toEqual(Array.from(b0));
+      const K = c.transA ? c.aShape[c.aShape.length - 2] : c.aShape[c.aShape.length - 1];
+      const outside = (x: Float32Array) => (placed.includes(x) ? 0 : x.length);
+      const copiedIn = K === 0 ? 0 : outside(a) + outside(b);
+      expect(gemm.times.bytesIn).toBe(4 * (copiedIn + (bias ? outside(bias) : 0)));
+      expect(gemm.times.bytesOut).toBe(out && placed.includes(out) ? 0 : 4 * sizeC);
+      for (const v of placed) arena.release(v);
+    }), runs(60));
+  });
+
+  it('reads operands made before the memory grew, during a call that grows it', () => {
+    const own = new WasmArena();
+    const gemm = new WasmGemm({ threads: 2, arena: own, threadedMacs: 0 });
+    const n = 96;
+    const a = own.alloc(n * n)!;
+    a.set(values(n * n, 3));
+    const b = own.alloc(n * n)!;
+    b.set(values(n * n, 4));
+    const before = own.memory.buffer;
+    // a plain 600 × 600 B: its copy and packed panels need more than the memory has
+    const big = values(600 * 600, 5);
+    const c1 = gemm.matmul({ a: values(n * 600, 6), aShape: [n, 600], b: big, bShape: [600, 600], transA: false, transB: false, batch: [] });
+    expect(own.memory.buffer).not.toBe(before);
+    const c = gemm.matmul({ a, aShape: [n, n], b, bShape: [n, n], transA: false, transB: false, batch: [] });
+    const want = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) want[i * n + j] += a[i * n + k] * b[k * n + j];
+    expect(relErr(c, want)).toBeLessThanOrEqual(1e-6);
+    expect(c1.length).toBe(n * 600);
+    gemm.destroy();
   });
 });
