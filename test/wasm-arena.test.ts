@@ -21,9 +21,11 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type Device, getDevice, setDevice } from '@flashgrad/core';
 import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
 import { WasmArena, sizeClass } from '../packages/core/src/devices/wasm-arena/index.js';
 import { WasmGemm, noTimes } from '../packages/core/src/devices/wasm-gemm/index.js';
+import { GpujsDevice, createGpujsDevice } from '../packages/core/src/devices/gpujs/index.js';
 import { runs, sizeOf } from './helpers/arbitraries.js';
 import { relErr } from './helpers/compare.js';
 import { rng } from './helpers/gradcheck.js';
@@ -264,5 +266,85 @@ describe('wasm GEMM on arena views', () => {
     expect(relErr(c, want)).toBeLessThanOrEqual(1e-6);
     expect(c1.length).toBe(n * 600);
     gemm.destroy();
+  });
+});
+
+await setDevice('wasm');
+
+describe('the wasm device on its arena', () => {
+  const wasm = getDevice() as GpujsDevice & Device;
+  const arena = wasm.wasmArena;
+
+  it('uploads, host-loop and GEMM results are blocks of the arena; a matmul of device tensors copies nothing', async () => {
+    const [M, K, N] = [70, 50, 40];
+    const a0 = values(M * K, 1);
+    const b0 = values(K * N, 2);
+    const bias0 = values(N, 3);
+    const tensorsBefore = arena.stats().tensorBytes;
+    const a = wasm.upload(a0);
+    const b = wasm.upload(b0);
+    const bias = wasm.upload(bias0);
+    expect(arena.stats().tensorBytes - tensorsBefore).toBe(sizeClass(4 * M * K) + sizeClass(4 * K * N) + sizeClass(4 * N));
+    const c = wasm.matmul(a, [M, K], b, [K, N], false, false, [], { bias });
+    const gemm = wasm.wasmGemm!;
+    gemm.times = noTimes();
+    const ct = wasm.matmul(c, [M, N], b, [K, N], false, true, []); // c · bᵀ: a transposed operand, packed from the arena
+    const g = wasm.unary('gelu', ct);
+    expect(gemm.times.bytesIn + gemm.times.bytesOut).toBe(0);
+    expect(gemm.times.bytesInPlace).toBe(4 * (M * N + K * N + M * K));
+    expect(arena.stats().tensorBytes - tensorsBefore).toBe(3 * sizeClass(4 * M * K) + sizeClass(4 * K * N) + sizeClass(4 * N) + sizeClass(4 * M * N));
+    const want = ref.matmul(ref.matmul(ref.upload(a0), [M, K], ref.upload(b0), [K, N], false, false, [], { bias: ref.upload(bias0) }), [M, N], ref.upload(b0), [K, N], false, true, []);
+    expect(relErr(await wasm.read(ct), await ref.read64(want))).toBeLessThanOrEqual(1e-5);
+    expect(relErr(await wasm.read(g), await ref.read64(ref.unary('gelu', want)))).toBeLessThanOrEqual(1e-5);
+    for (const t of [a, b, bias, c, ct, g]) wasm.dispose(t);
+    await wasm.sync();
+    expect(arena.stats().tensorBytes).toBe(tensorsBefore);
+  });
+
+  it('a disposed tensor cannot be read, and its block, reused, holds only the new tensor\'s data', async () => {
+    arena.poison = true;
+    try {
+      const x = wasm.upload(values(3000, 7));
+      const fresh = arena.stats().fresh;
+      wasm.dispose(x);
+      await expect(wasm.read(x)).rejects.toThrow(/used after dispose/);
+      const y = wasm.upload(values(3000, 8)); // x's block
+      expect(arena.stats().fresh).toBe(fresh);
+      const z = wasm.binary('add', { buf: y, shape: [3000] }, { buf: y, shape: [3000] }, [3000]);
+      expect(Array.from(await wasm.read(z))).toEqual(Array.from(values(3000, 8).map((v) => 2 * v)));
+      for (const t of [y, z]) wasm.dispose(t);
+    } finally {
+      arena.poison = false;
+    }
+  });
+
+  it('past a small limit, tensors are plain arrays and every op still equals the reference', async () => {
+    const saved = process.env.FLASHGRAD_WASM_ARENA_MB;
+    process.env.FLASHGRAD_WASM_ARENA_MB = '0.25';
+    const small = (await createGpujsDevice('wasm')) as GpujsDevice & Device;
+    const own = small.wasmArena;
+    if (saved === undefined) delete process.env.FLASHGRAD_WASM_ARENA_MB;
+    else process.env.FLASHGRAD_WASM_ARENA_MB = saved;
+    expect(own.tensorLimit).toBe(2 ** 18);
+    try {
+      await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 200 }), fc.integer(), async (M, K, seed) => {
+        const a0 = values(M * K, seed);
+        const b0 = values(K * 64, seed + 1);
+        const a = small.upload(a0);
+        const b = small.upload(b0);
+        const c = small.matmul(a, [M, K], b, [K, 64], false, false, []);
+        const g = small.unary('gelu', c);
+        const want = ref.matmul(ref.upload(a0), [M, K], ref.upload(b0), [K, 64], false, false, []);
+        expect(relErr(await small.read(c), await ref.read64(want))).toBeLessThanOrEqual(1e-5);
+        expect(relErr(await small.read(g), await ref.read64(ref.unary('gelu', want)))).toBeLessThanOrEqual(1e-5);
+        for (const t of [a, b, c, g]) small.dispose(t);
+      }), runs(30));
+      // some tensors did not fit (the fallback ran), and none stayed behind
+      expect(own.stats().refused).toBeGreaterThan(0);
+      await small.sync();
+      expect(own.stats().tensorBytes).toBe(0);
+    } finally {
+      await small.destroy();
+    }
   });
 });
