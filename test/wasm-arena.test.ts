@@ -25,7 +25,7 @@ import { type Device, getDevice, setDevice } from '@flashgrad/core';
 import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
 import { WasmArena, sizeClass } from '../packages/core/src/devices/wasm-arena/index.js';
 import { WasmGemm, noTimes } from '../packages/core/src/devices/wasm-gemm/index.js';
-import { GpujsDevice, createGpujsDevice } from '../packages/core/src/devices/gpujs/index.js';
+import { type GpujsDevice, createGpujsDevice } from '../packages/core/src/devices/gpujs/index.js';
 import { runs, sizeOf } from './helpers/arbitraries.js';
 import { relErr } from './helpers/compare.js';
 import { rng } from './helpers/gradcheck.js';

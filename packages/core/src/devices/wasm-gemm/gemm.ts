@@ -239,7 +239,7 @@ export class WasmGemm {
       for (let d = index.length - 1; d >= 0 && ++index[d] === o.batch[d]; d--) index[d] = 0;
     }
     const kernel = this.kernelFor(M, N);
-    const { mr, nr } = this.variants[kernel];
+    const { nr } = this.variants[kernel];
     const panels = Math.ceil(N / nr);
     const packedBytes = panels * K * nr * 4;
     // the call's working space: offsets inside one block, then the block's address added
