@@ -1,7 +1,11 @@
 // The wasm device's GEMM beside NumPy in the same run, and beside gpu.js's webasm formulation.
 // Rounds interleave every configuration (ours plain/relaxed × 1/2 threads, NumPy 1/2 threads), so
 // a shared machine's load falls on all of them alike; each figure is the median over rounds of
-// each round's median. Each round also estimates the core clock (wasmGemm.estimateClockGHz) and
+// each round's median. Rows "wasm device" time the device-level matmul as a user of matmul sees it:
+// tensors already on the wasm device, `x.matmul(y)` and the queue drained (the result disposed
+// after the timer stops), in a child process per round, with the arena (its tensors are views of
+// the GEMM's memory: nothing copied) and with FLASHGRAD_WASM_ARENA_MB=0 (plain arrays, copied in
+// and out at each call: the device before the arena). Each round also estimates the core clock (wasmGemm.estimateClockGHz) and
 // reads the load average, so a row can be read as FLOP per cycle (SIMD128 FMA peak: 16 per core)
 // and beside how busy the machine was. Prints a table, writes bench-results/gemm-N.json.
 //
@@ -13,7 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { wasmGemm } from '@flashgrad/core';
 
-const { WasmGemm, relaxedSimdAvailable, estimateClockGHz } = wasmGemm;
+const { WasmGemm, noTimes, relaxedSimdAvailable, estimateClockGHz } = wasmGemm;
 
 const argv = process.argv.slice(2);
 const flag = (name, fallback) => {
@@ -37,7 +41,7 @@ const operands = { a, aShape: [n, n], b, bShape: [n, n], transA: false, transB: 
 /** Median ms of `reps` warm calls (two untimed first: compile and tier-up), and the split of the timed ones. */
 function timeOurs(gemm) {
   for (let i = 0; i < 2; i++) gemm.matmul(operands);
-  gemm.times = { calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0, tasks: 0, mainTasks: 0, mainIdleMs: 0 };
+  gemm.times = noTimes();
   const ts = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
@@ -86,6 +90,40 @@ async function gpujsChild() {
 }
 if (argv.includes('--gpujs-child')) await gpujsChild();
 
+/** The wasm device's matmul on tensors already there: median ms of `reps` warm calls, and the GEMM's copies a call. */
+async function deviceChild() {
+  const core = await import('@flashgrad/core');
+  const device = await core.setDevice('wasm');
+  const x = core.rand([n, n]);
+  const y = core.rand([n, n]);
+  const call = () => {
+    const t0 = performance.now();
+    const z = x.matmul(y);
+    return device.sync().then(() => {
+      const ms = performance.now() - t0;
+      z.dispose();
+      return ms;
+    });
+  };
+  for (let i = 0; i < 2; i++) await call();
+  const gemm = device.wasmGemm;
+  gemm.times = core.wasmGemm.noTimes();
+  const ts = [];
+  for (let i = 0; i < reps; i++) ts.push(await call());
+  const t = gemm.times;
+  console.log(JSON.stringify({ ms: median(ts), description: gemm.description, copyInMs: t.copyInMs / reps, copyOutMs: t.copyOutMs / reps, bytesIn: t.bytesIn / reps, bytesOut: t.bytesOut / reps }));
+  process.exit(0);
+}
+if (argv.includes('--device-child')) await deviceChild();
+function timeDevice(arena) {
+  const self = new URL(import.meta.url).pathname;
+  const env = { ...process.env, FLASHGRAD_WASM_THREADS: '2', ...(arena ? {} : { FLASHGRAD_WASM_ARENA_MB: '0' }) };
+  const r = JSON.parse(execFileSync(process.execPath, [self, '--device-child', '--n', String(n), '--reps', String(reps)], { env }).toString().trim().split('\n').pop());
+  const name = `wasm device x.matmul(y), ${arena ? 'arena' : 'no arena (FLASHGRAD_WASM_ARENA_MB=0)'}, 2 threads`;
+  splits.set(name, `${r.description}; copy in ${r.copyInMs.toFixed(2)} ms (${(r.bytesIn / 1e6).toFixed(1)} MB), out ${r.copyOutMs.toFixed(2)} ms (${(r.bytesOut / 1e6).toFixed(1)} MB) a call`);
+  return [name, r.ms];
+}
+
 const variants = [{ relaxed: false }, ...(relaxedSimdAvailable() ? [{ relaxed: true }] : [])];
 const gemms = variants.flatMap(({ relaxed }) => [1, 2].map((threads) => new WasmGemm({ threads, relaxed })));
 const results = new Map();
@@ -99,6 +137,7 @@ const record = (name, ms) => {
 for (let r = 0; r < rounds; r++) {
   clocks.push(estimateClockGHz());
   for (const g of gemms) record(g.description, timeOurs(g));
+  for (const arena of [true, false]) record(...timeDevice(arena));
   for (const threads of [1, 2]) record(`NumPy (OpenBLAS), ${threads} thread${threads > 1 ? 's' : ''}`, timeNumpy(threads));
 }
 const ghz = median(clocks);

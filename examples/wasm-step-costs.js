@@ -6,6 +6,7 @@
 //   node examples/wasm-step-costs.js --wall                   # the same in wall ms
 //   node examples/wasm-step-costs.js --copies                 # bytes copied per step, by path
 //   FLASHGRAD_WASM_HOST_OPS=0 node examples/wasm-step-costs.js --copies   # gpu.js kernels only
+//   FLASHGRAD_WASM_ARENA_MB=0 node examples/wasm-step-costs.js --copies   # tensors as plain arrays (before the arena)
 //
 // CPU ms are process CPU (every thread) across each kernel: on a shared machine wall time swings
 // with other processes' load, CPU time less so. Keys: gpu.js kernels by their cache key
@@ -85,7 +86,10 @@ for (let i = 0; i < 2; i++) await step();
 
 for (const k in c) c[k] = 0;
 const gemm = device.wasmGemm;
-gemm.times = { ...gemm.times, calls: 0, bytesIn: 0, bytesOut: 0, copyInMs: 0, copyOutMs: 0, kernelMs: 0 };
+const simd = device.elementwiseInstance;
+const simdCopied0 = simd?.bytesCopied ?? 0;
+const arena0 = device.wasmArena.stats();
+gemm.times = { ...gemm.times, calls: 0, bytesIn: 0, bytesOut: 0, bytesInPlace: 0, copyInMs: 0, copyOutMs: 0, kernelMs: 0 };
 // the engine's profile times each kernel with performance.now: make that the process's CPU clock
 if (!copies && !wall) performance.now = () => {
   const u = process.cpuUsage();
@@ -106,9 +110,14 @@ console.log(`${steps} steps, wall/CPU ms: ${times.map(([w, u]) => `${w.toFixed(0
 if (copies) {
   const MB = (b) => (b / steps / 1e6).toFixed(1);
   const g = gemm.times;
+  const a = device.wasmArena.stats();
   console.log(`per step: gpu.js ${c.gpujsCalls / steps} calls, copy-in ${MB(c.gpujsIn)} MB, copy-out ${MB(c.gpujsOut)} MB; ` +
-    `GEMM ${g.calls / steps} calls, in ${MB(g.bytesIn)} MB, out ${MB(g.bytesOut)} MB (${((g.copyInMs + g.copyOutMs) / steps).toFixed(1)} ms copying); ` +
-    `host loops ${c.hostCalls / steps} calls, ${MB(c.hostOut)} MB written in place, nothing copied`);
+    `GEMM ${g.calls / steps} calls, in ${MB(g.bytesIn)} MB, out ${MB(g.bytesOut)} MB (${((g.copyInMs + g.copyOutMs) / steps).toFixed(1)} ms copying), ` +
+    `${MB(g.bytesInPlace)} MB read or written in place; SIMD gelu ${MB((simd?.bytesCopied ?? 0) - simdCopied0)} MB copied; ` +
+    `host loops ${c.hostCalls / steps} calls, ${MB(c.hostOut)} MB written in place`);
+  console.log(`arena: ${(a.memoryBytes / 2 ** 20).toFixed(1)} MiB, tensors ${(a.tensorBytes / 2 ** 20).toFixed(1)} MiB live, ` +
+    `${(a.freeBytes / 2 ** 20).toFixed(1)} MiB free; per step ${(a.reused - arena0.reused) / steps} blocks reused, ` +
+    `${(a.fresh - arena0.fresh) / steps} new, ${(a.refused - arena0.refused) / steps} tensors refused (plain arrays)`);
 } else {
   const rows = Object.entries(device.stats().byOp).map(([k, s]) => [k, s.calls / steps, s.ms / steps]).sort((a, b) => b[2] - a[2]);
   console.log(`${wall ? 'wall' : 'CPU'} ms per step | calls | kernel key`);

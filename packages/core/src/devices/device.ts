@@ -52,7 +52,7 @@ export interface MemoryInfo {
   buffers: number;
   /** Largest `bytes` seen since the device started or since `resetPeakMemory()`. */
   peakBytes: number;
-  /** Bytes the device keeps allocated for reuse beyond `bytes` (webgpu's idle output buffers, wasm's free host-loop results). */
+  /** Bytes the device keeps allocated for reuse beyond `bytes` (webgpu's idle output buffers, wasm's free arena blocks and plain host-loop results). */
   cachedBytes?: number;
 }
 

@@ -63,7 +63,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
   private gemmInstance: WasmGemm | null = null;
 
   private get gemm(): WasmGemm {
-    return (this.gemmInstance ??= new WasmGemm());
+    return (this.gemmInstance ??= new WasmGemm({ arena: this.wasmArena }));
   }
 
   /** The wasm device's GEMM once a matmul has made it (benchmarks read its `times`), else null. */
@@ -129,14 +129,14 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   fill(size: number, value: number): DeviceBuffer {
     this.checkSize(size, 'fill');
-    if (this.host || size === 0) return this.hostBuffer(new Float32Array(size).fill(value));
+    if (this.host || size === 0) return this.hostBuffer((this.runtime.mode === 'wasm' ? this.hostArray(size) : new Float32Array(size)).fill(value));
     return this.launch(`fill|${size}`, () => fillSpec(size), [value]);
   }
 
   unary(op: UnaryOp, x: DeviceBuffer): DeviceBuffer {
     const b = this.own(x);
     if (this.hostOps && (op === 'gelu' || op === 'geluDeriv')) {
-      const simd = (this.elementwiseInstance ??= new WasmElementwise());
+      const simd = (this.elementwiseInstance ??= new WasmElementwise(this.wasmArena));
       return this.launchHost(`wasm.${op}`, b.size, [b], ([v]) => simd.run(op, v, this.hostArray(b.size)));
     }
     return this.launch(`u|${op}|${b.size}`, () => unarySpec(op, b.size, this.runtime.mode), [b]);
@@ -186,11 +186,19 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const bias = epilogue?.bias ? this.own(epilogue.bias) : null;
     if (bias && bias.size !== N) throw new Error(`gpujs ${this.name}: matmul bias of ${bias.size} elements for ${N} columns`);
     if (this.useGemm) {
-      // every operand a host Float32Array: the packed SIMD GEMM, not a gpu.js kernel
+      // every operand a host Float32Array: the packed SIMD GEMM, not a gpu.js kernel; views of
+      // the arena are read in place and the result written into a block of it
       const inputs = bias ? [A, B, bias] : [A, B];
-      return this.launchHost('matmul', count * M * N, inputs, ([a, b, biasIn]) => this.gemm.matmul({
-        a, aShape, b, bShape, transA, transB, batch, bias: bias ? biasIn : null, residual: null,
-      }));
+      return this.launchHost('matmul', count * M * N, inputs, ([a, b, biasIn]) => {
+        const out = this.hostArray(count * M * N);
+        try {
+          return this.gemm.matmul({ a, aShape, b, bShape, transA, transB, batch, bias: bias ? biasIn : null, residual: null, out });
+        } catch (err) {
+          // no buffer will hold it: its block goes back now
+          this.releaseHostArray(out);
+          throw err;
+        }
+      });
     }
     // the kernels' residual term has no caller (MatmulEpilogue has no residual): always off
     const flags = { bias: bias !== null, residual: false };

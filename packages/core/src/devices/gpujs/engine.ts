@@ -5,6 +5,7 @@
  * on webgpu, textures on headlessgl. The ops themselves live in device.ts.
  */
 import type { DeviceBuffer, DeviceStats, MemoryInfo } from '../device.js';
+import { DEFAULT_TENSOR_LIMIT, WasmArena } from '../wasm-arena/arena.js';
 import { copySpec } from './kernels/elementwise.js';
 import type { KernelSpec } from './kernels/spec.js';
 import { flatten, flattenHost, hostResident, viewPayload } from './payload.js';
@@ -45,8 +46,22 @@ export function webgpuCacheBytes(software: boolean): { bytes: number; grows: boo
 }
 
 /**
- * Idle host memory the wasm device keeps for its host loops' results (see GpujsEngine.hostArray),
- * at most. A fresh Float32Array of 1 MiB cost ~1 ms here to write the first time (page faults of
+ * Bytes of the wasm device's tensors that live in its arena (../wasm-arena), at most:
+ * FLASHGRAD_WASM_ARENA_MB, default all of its 2 GiB but 512 MiB of working space for the GEMM.
+ * 0 keeps every tensor a plain Float32Array, copied into the GEMM's memory at each matmul (the
+ * device before the arena, kept to measure the two side by side).
+ */
+export function wasmArenaTensorBytes(): number {
+  const env = process.env.FLASHGRAD_WASM_ARENA_MB;
+  if (env === undefined) return DEFAULT_TENSOR_LIMIT;
+  const mb = Number(env);
+  if (!Number.isFinite(mb) || mb < 0) throw new Error(`FLASHGRAD_WASM_ARENA_MB must be a number of MiB ≥ 0, got '${env}'`);
+  return mb * 2 ** 20;
+}
+
+/**
+ * Idle host memory the wasm device keeps for its host loops' results when they are plain arrays
+ * (past the arena's limit, or with the arena off; see GpujsEngine.hostArray), at most. A fresh Float32Array of 1 MiB cost ~1 ms here to write the first time (page faults of
  * new memory: `new Float32Array(294912)` plus one add loop 1.6 ms, the same loop into a used
  * array 0.4 ms), more than the loop itself; a GPT step's transients are a few tens of MiB.
  */
@@ -147,6 +162,8 @@ export class GpujsEngine {
   private readonly hostPool = new Map<number, ArrayBuffer[]>();
   private readonly pooledMemory = new WeakSet<ArrayBuffer>();
   private hostPoolBytes = 0;
+  /** wasm: the shared memory its tensors, the GEMM and the SIMD kernels live in; made at first use. */
+  private arenaInstance: WasmArena | null = null;
   private bytes = 0;
   private buffers = 0;
   private peakBytes = 0;
@@ -165,6 +182,12 @@ export class GpujsEngine {
 
   get description(): string {
     return this.runtime.description;
+  }
+
+  /** The wasm device's arena (tests and benchmarks read its stats; poison), made at first use. */
+  get wasmArena(): WasmArena {
+    if (this.runtime.mode !== 'wasm') throw new Error(`gpujs ${this.name}: only the wasm device has an arena`);
+    return (this.arenaInstance ??= new WasmArena({ tensorLimit: wasmArenaTensorBytes() }));
   }
 
   // ---------------------------------------------------------------- buffers and bookkeeping
@@ -202,6 +225,11 @@ export class GpujsEngine {
 
   upload(data: ArrayLike<number>): DeviceBuffer {
     this.checkSize(data.length, 'upload');
+    if (this.runtime.mode === 'wasm') {
+      const values = this.hostArray(data.length);
+      values.set(data);
+      return this.hostBuffer(values);
+    }
     const values = Float32Array.from(data);
     if (this.host || values.length === 0) return this.hostBuffer(values);
     return this.launch(`copy|${values.length}`, () => copySpec(values.length), [values]);
@@ -285,6 +313,13 @@ export class GpujsEngine {
       payload.delete();
       return;
     }
+    const arena = this.arenaInstance;
+    if (arena && arena.addressOf(payload) >= 0) {
+      // only the very view the arena made for a live block releases it: a stale one (its block
+      // since handed to another tensor) is not that view, so it can never free a live tensor's memory
+      arena.release(payload);
+      return;
+    }
     const mem = payload.buffer;
     if (!(mem instanceof ArrayBuffer) || !this.pooledMemory.has(mem) || this.hostPoolBytes + mem.byteLength > HOST_POOL_BYTES) return;
     let list = this.hostPool.get(mem.byteLength);
@@ -294,13 +329,18 @@ export class GpujsEngine {
   }
 
   /**
-   * A Float32Array of n floats for a host loop's result (wasm, cpu), over memory of a disposed
-   * result of the same size where one is free; its contents are then stale, so a loop that does
-   * not write every element must clear it. Always a new array object: gpu.js's
-   * immutableArguments skips the copy of an argument it has seen by object identity, so a reused
-   * object would read as unchanged, while a new view over reused memory is copied like any other.
+   * A Float32Array of n floats for a tensor's values on a host device (a host loop's result, the
+   * GEMM's, an upload): on wasm a block of its arena, where the GEMM and the SIMD kernels read
+   * and write it in place; past the arena's limit (or on cpu) a plain array, over the memory of
+   * a disposed plain result of the same size where one is free. Contents are stale either way,
+   * so a loop that does not write every element must clear it. Always a new array object:
+   * gpu.js's immutableArguments skips the copy of an argument it has seen by object identity,
+   * so a reused object would read as unchanged, while a new view over reused memory is copied
+   * like any other.
    */
   protected hostArray(n: number): Float32Array {
+    const inArena = this.runtime.mode === 'wasm' && n > 0 ? this.wasmArena.alloc(n) : null;
+    if (inArena) return inArena;
     const mem = this.hostPool.get(n * 4)?.pop();
     if (mem) {
       this.hostPoolBytes -= mem.byteLength;
@@ -311,8 +351,14 @@ export class GpujsEngine {
     return out;
   }
 
+  /** Gives back an array from hostArray that no buffer took (its launch failed). */
+  protected releaseHostArray(values: Float32Array): void {
+    if (this.arenaInstance && this.arenaInstance.addressOf(values) >= 0) this.arenaInstance.release(values);
+  }
+
   memory(): MemoryInfo {
-    return { bytes: this.bytes, buffers: this.buffers, peakBytes: this.peakBytes, cachedBytes: this.idleBytes + this.hostPoolBytes };
+    const arenaFree = this.arenaInstance?.stats().freeBytes ?? 0;
+    return { bytes: this.bytes, buffers: this.buffers, peakBytes: this.peakBytes, cachedBytes: this.idleBytes + this.hostPoolBytes + arenaFree };
   }
 
   resetPeakMemory(): void {

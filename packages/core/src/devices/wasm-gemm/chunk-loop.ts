@@ -8,7 +8,7 @@
  * packing): the job's one barrier, which waits only while another thread is still packing. Each
  * compute task flags its band of C when done, so the main thread copies finished bands out between
  * its own tasks (while they are still in its cache) as the workers go on computing. The job lives in a
- * control block at the start of the shared memory (CTL, Int32 slots) and two tables: per matrix
+ * control block in the shared memory (CTL, Int32 slots at byte ctlAt: the GEMM's first block of the arena) and two tables: per matrix
  * its (A, C, packed B) byte addresses, per distinct B its (B, packed B) ones.
  *
  * The claiming loop is one JavaScript source text that the main thread and every worker evaluate,
@@ -77,21 +77,22 @@ export const OWN_B_FLOATS = 16384;
 export const CTL_BYTES = 256;
 
 /**
- * runChunks(memory, kernels, packA, edge, ownB, thread, afterTask): claims and runs tasks of the
- * current job until none is left; `kernels` are the modules' exports ({ chunk, packB } per micro-tile,
+ * runChunks(memory, ctlAt, kernels, packA, edge, ownB, thread, afterTask): claims and runs tasks of
+ * the current job (its control block at byte ctlAt) until none is left; `kernels` are the modules' exports ({ chunk, packB } per micro-tile,
  * the job's CTL.kernel picks one), packA, edge and ownB this thread's scratch addresses; afterTask (the main
  * thread's, undefined on workers) runs after each.
  */
-export const RUN_CHUNKS_SOURCE = `function runChunks(memory, kernels, packA, edge, ownBAt, thread, afterTask) {
+export const RUN_CHUNKS_SOURCE = `function runChunks(memory, ctlAt, kernels, packA, edge, ownBAt, thread, afterTask) {
   const i32 = new Int32Array(memory.buffer);
-  const { chunk, packB } = kernels[i32[${CTL.kernel}]];
-  const total = i32[${CTL.total}], cpm = i32[${CTL.chunksPerMatrix}], rpc = i32[${CTL.rowsPerChunk}];
-  const M = i32[${CTL.M}], N = i32[${CTL.N}], K = i32[${CTL.K}];
-  const rsA = i32[${CTL.rsA}], csA = i32[${CTL.csA}], rsB = i32[${CTL.rsB}], csB = i32[${CTL.csB}];
-  const table = i32[${CTL.table}] >> 2, beta = i32[${CTL.beta}];
-  const packTasks = i32[${CTL.packTasks}], groups = i32[${CTL.packGroups}], cols = i32[${CTL.packCols}];
-  const btable = i32[${CTL.btable}] >> 2, ldb = i32[${CTL.ldb}], flags = i32[${CTL.flags}] >> 2;
-  const ownB = i32[${CTL.ownB}];
+  const ctl = new Int32Array(memory.buffer, ctlAt, ${CTL_BYTES / 4});
+  const { chunk, packB } = kernels[ctl[${CTL.kernel}]];
+  const total = ctl[${CTL.total}], cpm = ctl[${CTL.chunksPerMatrix}], rpc = ctl[${CTL.rowsPerChunk}];
+  const M = ctl[${CTL.M}], N = ctl[${CTL.N}], K = ctl[${CTL.K}];
+  const rsA = ctl[${CTL.rsA}], csA = ctl[${CTL.csA}], rsB = ctl[${CTL.rsB}], csB = ctl[${CTL.csB}];
+  const table = ctl[${CTL.table}] >> 2, beta = ctl[${CTL.beta}];
+  const packTasks = ctl[${CTL.packTasks}], groups = ctl[${CTL.packGroups}], cols = ctl[${CTL.packCols}];
+  const btable = ctl[${CTL.btable}] >> 2, ldb = ctl[${CTL.ldb}], flags = ctl[${CTL.flags}] >> 2;
+  const ownB = ctl[${CTL.ownB}];
   // group g of distinct B u; packed B is K block by K block, each block's panels side by side
   // (kernel-module.ts, chunk)
   const pack = (u, g, dst) => {
@@ -103,16 +104,16 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, kernels, packA, edg
     }
   };
   for (;;) {
-    const c = Atomics.add(i32, ${CTL.next}, 1);
+    const c = Atomics.add(ctl, ${CTL.next}, 1);
     if (c >= total) return;
     if (c < packTasks) {
       const u = (c / groups) | 0;
       pack(u, c - u * groups, i32[btable + 2 * u + 1]);
-      if (Atomics.add(i32, ${CTL.packed}, 1) === packTasks) Atomics.notify(i32, ${CTL.packed});
+      if (Atomics.add(ctl, ${CTL.packed}, 1) === packTasks) Atomics.notify(ctl, ${CTL.packed});
     } else {
       // packTasks + 1: the pack tasks and the main thread's copy of A
-      for (let p = Atomics.load(i32, ${CTL.packed}); p !== packTasks + 1; p = Atomics.load(i32, ${CTL.packed})) {
-        Atomics.wait(i32, ${CTL.packed}, p, 50);
+      for (let p = Atomics.load(ctl, ${CTL.packed}); p !== packTasks + 1; p = Atomics.load(ctl, ${CTL.packed})) {
+        Atomics.wait(ctl, ${CTL.packed}, p, 50);
       }
       const b = c - packTasks;
       const z = (b / cpm) | 0;
@@ -123,11 +124,11 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, kernels, packA, edg
         packA, ownB ? ownBAt : i32[t + 2], ldb, edge, beta);
       Atomics.store(i32, flags + b, 1);
     }
-    Atomics.add(i32, ${CTL.ran} + thread, 1);
+    Atomics.add(ctl, ${CTL.ran} + thread, 1);
     // a worker's every task: the main thread, once out of tasks, copies bands out as they are done
     // (the main thread itself never waits on its own tasks, so it skips the notify's cost)
-    Atomics.add(i32, ${CTL.done}, 1);
-    if (thread !== 0) Atomics.notify(i32, ${CTL.done});
+    Atomics.add(ctl, ${CTL.done}, 1);
+    if (thread !== 0) Atomics.notify(ctl, ${CTL.done});
     if (afterTask) afterTask();
   }
 }`;
@@ -138,7 +139,7 @@ export interface KernelExports {
   chunk: ChunkExport;
   packB: ChunkExport;
 }
-export type RunChunks = (memory: WebAssembly.Memory, kernels: KernelExports[], packA: number, edge: number, ownB: number, thread: number, afterTask?: () => void) => void;
+export type RunChunks = (memory: WebAssembly.Memory, ctlAt: number, kernels: KernelExports[], packA: number, edge: number, ownB: number, thread: number, afterTask?: () => void) => void;
 
 export const runChunks = new Function(`return ${RUN_CHUNKS_SOURCE}`)() as RunChunks;
 
@@ -149,10 +150,10 @@ export const runChunks = new Function(`return ${RUN_CHUNKS_SOURCE}`)() as RunChu
  */
 export const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { memory, modules, packA, edge, ownB, thread } = workerData;
+const { memory, ctlAt, modules, packA, edge, ownB, thread } = workerData;
 const kernels = modules.map((module) => new WebAssembly.Instance(module, { env: { memory } }).exports);
 const runChunks = (${RUN_CHUNKS_SOURCE});
-const ctl = new Int32Array(memory.buffer, 0, ${CTL_BYTES / 4});
+const ctl = new Int32Array(memory.buffer, ctlAt, ${CTL_BYTES / 4});
 let seen = 0;
 for (;;) {
   let g = Atomics.load(ctl, ${CTL.gen});
@@ -162,7 +163,7 @@ for (;;) {
   }
   if (Atomics.load(ctl, ${CTL.exit}) === 1) break;
   Atomics.add(ctl, ${CTL.busy}, 1);
-  if (Atomics.load(ctl, ${CTL.gen}) === g) runChunks(memory, kernels, packA, edge, ownB, thread);
+  if (Atomics.load(ctl, ${CTL.gen}) === g) runChunks(memory, ctlAt, kernels, packA, edge, ownB, thread);
   Atomics.sub(ctl, ${CTL.busy}, 1);
   Atomics.notify(ctl, ${CTL.busy});
   seen = g;

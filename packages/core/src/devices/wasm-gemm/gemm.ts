@@ -1,26 +1,32 @@
 /**
- * The wasm device's matmul: operands copied into one shared WebAssembly.Memory, the emitted
- * GEMM module (kernel-module.ts) run over bands of C's rows on the main thread and the workers
- * (pool.ts), the result copied out. Memory layout, in bytes:
+ * The wasm device's matmul: the emitted GEMM module (kernel-module.ts) run over bands of C's rows
+ * on the main thread and the workers (pool.ts), all of them over the arena's shared
+ * WebAssembly.Memory (../wasm-arena). Operands that are views of the arena (the wasm device's
+ * tensors) are read where they are, and a result array from the arena is written in place;
+ * anything else (a plain Float32Array: a gpu.js kernel's result, a tensor past the arena's limit)
+ * is copied into the call's working space and the result copied out, as before the arena.
+ * Memory, in bytes, all blocks of the arena:
  *
- *   [0, 256)           control block (chunk-loop.ts)
- *   per thread         packed A block (MC × KC), edge tile (MR × NR)
- *   then, per call     table of (A, C, packed B) addresses per matrix, table of (B, packed B)
- *                      per distinct B, A, B, bias, C, packed B (per distinct B: ⌈N/NR⌉ panels × K × NR)
+ *   the GEMM's own block   control block (chunk-loop.ts), then per thread: packed A block
+ *                          (MC × KC), edge tile (MR × NR), a small B a task packs itself
+ *   per call, working      table of (A, C, packed B) addresses per matrix, a flag per band of C,
+ *                          table of (B, packed B) per distinct B, copies of the operands from
+ *                          outside the arena, C when it is not written in place, packed B (per
+ *                          distinct B: ⌈N/NR⌉ panels × K × NR); released when the call returns
  *
  * The memory grows when a call needs more (workers see the growth: their code reads through the
- * module, and the claiming loop takes a fresh view per job).
+ * module, and the claiming loop takes a fresh view per job; views made before stay valid).
  */
 import { availableParallelism } from 'node:os';
 import { broadcastStrides, sizeOf } from '../../shape.js';
 import type { Shape } from '../device.js';
 import { matmulGeometry } from '../gpujs/kernels/matmul.js';
+import { WasmArena } from '../wasm-arena/arena.js';
 import { CTL, CTL_BYTES, OWN_B_FLOATS } from './chunk-loop.js';
-import { KC, MAX_PAGES, MC, PLAIN, RELAXED, RELAXED_4X8, gemmModuleBytes, type KernelVariant } from './kernel-module.js';
+import { KC, MC, PLAIN, RELAXED, RELAXED_4X8, gemmModuleBytes, type KernelVariant } from './kernel-module.js';
 import { GemmPool, type Scratch } from './pool.js';
 import { relaxedSimdAvailable } from './relaxed.js';
 
-const PAGE = 65536;
 const align = (n: number) => Math.ceil(n / 64) * 64;
 
 /**
@@ -28,6 +34,40 @@ const align = (n: number) => Math.ceil(n / 64) * 64;
  * costs tens of microseconds, a 64×64×64 product about as much.
  */
 export const THREADED_MACS = 1 << 18;
+
+/** A call's geometry and byte addresses, as matmul decided them for run. */
+interface CallPlan {
+  M: number;
+  K: number;
+  N: number;
+  count: number;
+  sizeA: number;
+  sizeB: number;
+  sizeC: number;
+  /** When the call started (performance.now). */
+  t0: number;
+  kernel: number;
+  panels: number;
+  packedBytes: number;
+  /** Per matrix: its A's and its B's first element (in matrices of A and of B). */
+  aOf: number[];
+  bOf: number[];
+  /** B's first element → its index among the distinct Bs. */
+  distinctB: Map<number, number>;
+  table: number;
+  flagsAt: number;
+  btable: number;
+  aAt: number;
+  bAt: number;
+  biasAt: number;
+  cAt: number;
+  packedAt: number;
+  /** Which operands are outside the arena (copied in), and whether C is copied out. */
+  copyA: boolean;
+  copyB: boolean;
+  copyBias: boolean;
+  copyC: boolean;
+}
 
 export interface WasmGemmOptions {
   /** Threads including the main one (default: FLASHGRAD_WASM_THREADS, else the cores, at most 8). */
@@ -40,6 +80,11 @@ export interface WasmGemmOptions {
   threadedMacs?: number;
   /** Tests only: the main thread waits while the workers run every chunk. */
   workersOnly?: boolean;
+  /**
+   * The memory to work in and whose views it reads and writes in place (the wasm device's
+   * arena); default: an arena of its own that holds no tensors, so every operand is copied.
+   */
+  arena?: WasmArena;
 }
 
 export interface MatmulOperands {
@@ -52,16 +97,27 @@ export interface MatmulOperands {
   batch: Shape;
   bias?: Float32Array | null;
   residual?: Float32Array | null;
+  /**
+   * Where C goes ([...batch, M, N] floats, any contents): written in place when it is a view of
+   * the GEMM's arena, else filled by a copy; default a new Float32Array.
+   */
+  out?: Float32Array | null;
 }
 
 /** Where a GEMM's time went since the last reset: copies into the shared memory, the kernel, the copy out. */
 export interface GemmTimes {
   calls: number;
+  /** Copying operands from outside the arena in (and C's initial terms: residual, zeros). */
   copyInMs: number;
+  /** The rest of the calls: the job (pack and compute tasks), its setup, the waits for workers. */
   kernelMs: number;
+  /** Copying C out of the working space. */
   copyOutMs: number;
+  /** Bytes copied into the working space (operands from outside the arena) and out of it (C). */
   bytesIn: number;
   bytesOut: number;
+  /** Bytes of operands read and of results written in place (views of the arena), not copied. */
+  bytesInPlace: number;
   /** Tasks of all calls, and how many the main thread ran (the thread split). */
   tasks: number;
   mainTasks: number;
@@ -69,22 +125,24 @@ export interface GemmTimes {
   mainIdleMs: number;
 }
 
-const noTimes = (): GemmTimes => ({ calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0, tasks: 0, mainTasks: 0, mainIdleMs: 0 });
+export const noTimes = (): GemmTimes => ({ calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0, bytesInPlace: 0, tasks: 0, mainTasks: 0, mainIdleMs: 0 });
 
 export class WasmGemm {
   /** The main micro-tile (relaxed: 3 × 12, with 4 × 8 for the shapes it pads less; see kernelFor). */
   readonly variant: KernelVariant;
   /** Every tile this GEMM has a module for, `variant` first. */
   readonly variants: KernelVariant[];
-  /** Running totals (benchmarks read and reset them: `times = ...`). */
+  /** Running totals (benchmarks read and reset them: `times = noTimes()`). */
   times: GemmTimes = noTimes();
   readonly threads: number;
+  /** The memory the GEMM works in; its views are read and written in place. */
+  readonly arena: WasmArena;
   private readonly threadedMacs: number;
   private readonly memory: WebAssembly.Memory;
   private readonly pool: GemmPool;
   private readonly addRows: (c: number, rows: number, n: number, v: number) => void;
-  /** First byte after the control block and the scratch. */
-  private readonly heap: number;
+  /** The GEMM's own block of the arena: the control block, then each thread's scratch. */
+  private readonly own: number;
 
   constructor(options: WasmGemmOptions = {}) {
     this.threads = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
@@ -97,8 +155,12 @@ export class WasmGemm {
     this.variants = options.variant ? [options.variant] : this.variant === RELAXED ? [RELAXED, RELAXED_4X8] : [this.variant];
     const edgeBytes = Math.max(...this.variants.map((v) => align(v.mr * v.nr * 4)));
     const scratchBytes = align(MC * KC * 4) + edgeBytes + OWN_B_FLOATS * 4;
-    this.heap = CTL_BYTES + this.threads * scratchBytes;
-    this.memory = new WebAssembly.Memory({ initial: Math.ceil(this.heap / PAGE) + 16, maximum: MAX_PAGES, shared: true });
+    this.arena = options.arena ?? new WasmArena({ tensorLimit: 0 });
+    this.own = this.arena.allocWorking(CTL_BYTES + this.threads * scratchBytes);
+    if (this.own < 0) throw new Error(`wasm gemm: no room in the wasm memory for ${this.threads} threads' scratch`);
+    this.memory = this.arena.memory;
+    // the control block's slots start at 0 (a block is handed out as it was left)
+    new Int32Array(this.memory.buffer, this.own, CTL_BYTES / 4).fill(0);
     const modules = this.variants.map((v) => new WebAssembly.Module(gemmModuleBytes(v)));
     const kernels = modules.map((module) => new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as {
       chunk: (...args: number[]) => void;
@@ -107,11 +169,11 @@ export class WasmGemm {
     });
     this.addRows = kernels[0].addRows;
     const scratch: Scratch[] = Array.from({ length: this.threads }, (_, t) => {
-      const packA = CTL_BYTES + t * scratchBytes;
+      const packA = this.own + CTL_BYTES + t * scratchBytes;
       const edge = packA + align(MC * KC * 4);
       return { packA, edge, ownB: edge + edgeBytes };
     });
-    this.pool = new GemmPool(this.memory, modules, kernels, scratch, options.workersOnly);
+    this.pool = new GemmPool(this.memory, this.own, modules, kernels, scratch, options.workersOnly);
   }
 
   get description(): string {
@@ -132,19 +194,8 @@ export class WasmGemm {
     return best;
   }
 
-  /** Makes the memory at least `bytes` long. */
-  private reserve(bytes: number): void {
-    const have = this.memory.buffer.byteLength;
-    if (bytes <= have) return;
-    const pages = Math.ceil((bytes - have) / PAGE);
-    if (have / PAGE + pages > MAX_PAGES) {
-      throw new Error(`wasm gemm: a matmul needs ${bytes} bytes of working memory, over the ${MAX_PAGES * PAGE} bytes a wasm memory can hold`);
-    }
-    this.memory.grow(pages);
-  }
-
   /** [...batch, M, N] = op(A) · op(B) (+ bias [N]) (+ residual [...batch, M, N]), in float32. */
-  matmul(o: MatmulOperands, threads = this.threads): Float32Array {
+  matmul(o: MatmulOperands): Float32Array {
     const { M, K, N, count } = matmulGeometry(o.aShape, o.bShape, o.transA, o.transB, o.batch);
     const sizeA = sizeOf(o.aShape);
     const sizeB = sizeOf(o.bShape);
@@ -154,8 +205,19 @@ export class WasmGemm {
     }
     if (o.bias && o.bias.length !== N) throw new Error(`wasm gemm: bias of ${o.bias.length} elements for ${N} columns`);
     if (o.residual && o.residual.length !== sizeC) throw new Error(`wasm gemm: residual of ${o.residual.length} elements for a [${count}, ${M}, ${N}] result`);
-    if (sizeC === 0) return new Float32Array(0);
+    if (o.out && o.out.length !== sizeC) throw new Error(`wasm gemm: out of ${o.out.length} elements for a [${count}, ${M}, ${N}] result`);
+    if (sizeC === 0) return o.out ?? new Float32Array(0);
     const t0 = performance.now();
+    // where each operand already is in the arena (-1: outside, so copied into the working space)
+    const arena = this.arena;
+    const inA = arena.addressOf(o.a);
+    const inB = arena.addressOf(o.b);
+    const inBias = o.bias ? arena.addressOf(o.bias) : -1;
+    const inC = o.out ? arena.addressOf(o.out) : -1;
+    if (inC >= 0) {
+      const overlaps = (x: Float32Array | null | undefined, at: number) => x && at >= 0 && at < inC + 4 * sizeC && inC < at + 4 * x.length;
+      if (overlaps(o.a, inA) || overlaps(o.b, inB) || overlaps(o.bias, inBias)) throw new Error('wasm gemm: out overlaps an operand');
+    }
     // per matrix of the batch: its A and B (broadcast batch dims have stride 0); a B several
     // matrices share is packed once
     const sa = broadcastStrides(o.aShape.slice(0, -2), o.batch);
@@ -177,48 +239,85 @@ export class WasmGemm {
       for (let d = index.length - 1; d >= 0 && ++index[d] === o.batch[d]; d--) index[d] = 0;
     }
     const kernel = this.kernelFor(M, N);
-    const { mr, nr } = this.variants[kernel];
+    const { nr } = this.variants[kernel];
     const panels = Math.ceil(N / nr);
     const packedBytes = panels * K * nr * 4;
-    const table = this.heap;
-    const flagsAt = align(table + count * 12);
-    const btable = align(flagsAt + count * M * 4);
-    const aAt = align(btable + distinctB.size * 8);
-    const bAt = align(aAt + sizeA * 4);
-    const biasAt = align(bAt + sizeB * 4);
-    const cAt = align(biasAt + N * 4);
-    const packedAt = align(cAt + sizeC * 4);
-    this.reserve(packedAt + distinctB.size * packedBytes);
-    const f32 = new Float32Array(this.memory.buffer);
+    // the call's working space: offsets inside one block, then the block's address added
+    let end = 0;
+    const place = (bytes: number) => {
+      const at = end;
+      end = align(end + bytes);
+      return at;
+    };
+    const table = place(count * 12);
+    const flagsAt = place(count * M * 4);
+    const btable = place(distinctB.size * 8);
+    const aWork = inA < 0 && K > 0 ? place(sizeA * 4) : -1;
+    const bWork = inB < 0 && K > 0 ? place(sizeB * 4) : -1;
+    const biasWork = o.bias && inBias < 0 ? place(N * 4) : -1;
+    const cWork = inC < 0 ? place(sizeC * 4) : -1;
+    const packedWork = place(distinctB.size * packedBytes);
+    const work = arena.allocWorking(end);
+    if (work < 0) {
+      throw new Error(`wasm gemm: a matmul of [${o.aShape}] by [${o.bShape}] needs ${end} bytes of working memory, more than the ${arena.maxBytes} bytes of wasm memory have free`);
+    }
+    try {
+      return this.run(o, {
+        M, K, N, count, sizeA, sizeB, sizeC, t0, kernel, panels, packedBytes, aOf, bOf, distinctB,
+        table: work + table, flagsAt: work + flagsAt, btable: work + btable,
+        aAt: inA >= 0 ? inA : work + aWork, bAt: inB >= 0 ? inB : work + bWork,
+        biasAt: inBias >= 0 ? inBias : work + biasWork, cAt: inC >= 0 ? inC : work + cWork, packedAt: work + packedWork,
+        copyA: inA < 0, copyB: inB < 0, copyBias: inBias < 0, copyC: inC < 0,
+      });
+    } finally {
+      arena.release(work);
+    }
+  }
+
+  /** One call, its addresses decided (matmul): copies in what is outside, runs the job, copies C out unless it is in place. */
+  private run(o: MatmulOperands, p: CallPlan): Float32Array {
+    const { M, K, N, count, sizeA, sizeB, sizeC, t0, kernel, panels, table, flagsAt, btable, aAt, bAt, biasAt, cAt, packedAt, packedBytes } = p;
+    const { mr, nr } = this.variants[kernel];
+    const f32 = this.arena.floats();
     const i32 = new Int32Array(this.memory.buffer);
+    const t = this.times;
+    t.calls++;
+    const tIn = performance.now();
     // C starts as the epilogue's terms and the kernel adds A·B into it; with none, it stores
     const beta = o.residual || o.bias || K === 0 ? 1 : 0;
     if (o.residual) f32.set(o.residual, cAt / 4);
     else if (beta) f32.fill(0, cAt / 4, cAt / 4 + sizeC);
     if (o.bias) {
-      f32.set(o.bias, biasAt / 4);
+      if (p.copyBias) f32.set(o.bias, biasAt / 4);
       this.addRows(cAt, count * M, N, biasAt);
     }
-    const t = this.times;
-    t.calls++;
-    t.bytesOut += 4 * sizeC;
+    t.bytesIn += 4 * ((o.bias && p.copyBias ? N : 0) + (o.residual ? sizeC : 0));
+    t.bytesInPlace += 4 * ((o.bias && !p.copyBias ? N : 0) + (p.copyC ? 0 : sizeC));
+    if (p.copyC) t.bytesOut += 4 * sizeC;
     if (K === 0) {
-      t.copyInMs += performance.now() - t0;
-      return f32.slice(cAt / 4, cAt / 4 + sizeC);
+      const tOut = performance.now();
+      t.copyInMs += tOut - tIn;
+      const values = f32.subarray(cAt / 4, cAt / 4 + sizeC);
+      const c = !p.copyC ? o.out! : o.out ? (o.out.set(values), o.out) : values.slice();
+      t.copyOutMs += performance.now() - tOut;
+      t.kernelMs += tIn - t0;
+      return c;
     }
     // B now: the pack tasks read it; A once the workers are woken (pool.run's main.start)
-    f32.set(o.b, bAt / 4);
-    for (const [ib, u] of distinctB) {
+    if (p.copyB) f32.set(o.b, bAt / 4);
+    let copyInMs = performance.now() - tIn;
+    t.bytesIn += 4 * ((p.copyA ? sizeA : 0) + (p.copyB ? sizeB : 0));
+    t.bytesInPlace += 4 * ((p.copyA ? 0 : sizeA) + (p.copyB ? 0 : sizeB));
+    for (const [ib, u] of p.distinctB) {
       i32[btable / 4 + 2 * u] = bAt + ib * K * N * 4;
       i32[btable / 4 + 2 * u + 1] = packedAt + u * packedBytes;
     }
     for (let z = 0; z < count; z++) {
-      i32[table / 4 + 3 * z] = aAt + aOf[z] * M * K * 4;
+      i32[table / 4 + 3 * z] = aAt + p.aOf[z] * M * K * 4;
       i32[table / 4 + 3 * z + 1] = cAt + z * M * N * 4;
-      i32[table / 4 + 3 * z + 2] = packedAt + distinctB.get(bOf[z])! * packedBytes;
+      i32[table / 4 + 3 * z + 2] = packedAt + p.distinctB.get(p.bOf[z])! * packedBytes;
     }
-    t.bytesIn += 4 * (sizeA + sizeB + (o.bias ? N : 0) + (o.residual ? sizeC : 0));
-    const use = count * M * N * K >= this.threadedMacs ? Math.min(threads, this.threads) : 1;
+    const use = count * M * N * K >= this.threadedMacs ? this.threads : 1;
     // compute tasks: a band of rows each, about four per thread, whole micro-tiles, at most MC
     // rows (so each of A's elements is packed once); one matrix's bands a multiple of the threads,
     // so that 1024 rows are 2 × 5 bands of 105 rather than 8 of 120 and a ninth of 64
@@ -230,21 +329,24 @@ export class WasmGemm {
     const bands = count * chunksPerMatrix;
     i32.fill(0, flagsAt / 4, flagsAt / 4 + bands);
     // pack tasks: B's panels in groups, about four per thread over all distinct Bs
-    const ownB = chunksPerMatrix === 1 && distinctB.size === count && count > 1 && panels * nr * K <= OWN_B_FLOATS;
-    const groups = use === 1 || ownB ? 1 : Math.min(panels, Math.ceil((4 * use) / distinctB.size));
+    const distinct = p.distinctB.size;
+    const ownB = chunksPerMatrix === 1 && distinct === count && count > 1 && panels * nr * K <= OWN_B_FLOATS;
+    const groups = use === 1 || ownB ? 1 : Math.min(panels, Math.ceil((4 * use) / distinct));
     const packCols = Math.ceil(panels / groups) * nr;
     const packGroups = Math.ceil(N / packCols);
-    const packTasks = ownB ? 0 : distinctB.size * packGroups;
-    // bands of C are copied out in order once their flags are set, a run of finished bands (adjacent
-    // in C) by one copy, and between tasks only once 64 KiB are ready (small bands: one copy at the end)
+    const packTasks = ownB ? 0 : distinct * packGroups;
+    // C outside the arena: bands of C are copied out in order once their flags are set, a run of
+    // finished bands (adjacent in C) by one copy, and between tasks only once 64 KiB are ready
+    // (small bands: one copy at the end)
     let copied = 0;
     let copyOutMs = 0;
-    let out: Float32Array | null = null;
+    let out: Float32Array | null = p.copyC ? (o.out ?? null) : o.out!;
     const bandStart = (band: number) => {
       const z = Math.floor(band / chunksPerMatrix);
       return Math.min(z * M * N + (band - z * chunksPerMatrix) * rowsPerChunk * N, (z + 1) * M * N);
     };
     const copyOut = (atEnd: boolean) => {
+      if (!p.copyC) return;
       const t3 = performance.now();
       const flags = new Int32Array(this.memory.buffer, flagsAt, bands);
       let ready = copied;
@@ -260,8 +362,6 @@ export class WasmGemm {
       }
       copyOutMs += performance.now() - t3;
     };
-    let t1 = performance.now();
-    let t2 = t1;
     const job = this.pool.run(packTasks + bands, use, (ctl) => {
       ctl[CTL.chunksPerMatrix] = chunksPerMatrix;
       ctl[CTL.rowsPerChunk] = rowsPerChunk;
@@ -284,21 +384,21 @@ export class WasmGemm {
       ctl[CTL.ownB] = ownB ? 1 : 0;
     }, {
       start: () => {
-        new Float32Array(this.memory.buffer).set(o.a, aAt / 4);
-        t1 = performance.now();
+        if (!p.copyA) return;
+        const tA = performance.now();
+        this.arena.floats().set(o.a, aAt / 4);
+        copyInMs += performance.now() - tA;
       },
       afterTask: () => copyOut(false),
-      end: () => {
-        t2 = performance.now();
-        copyOut(true);
-      },
+      end: () => copyOut(true),
     });
     t.tasks += packTasks + bands;
     t.mainTasks += job.mainTasks;
     t.mainIdleMs += job.mainIdleMs;
-    t.copyInMs += t1 - t0;
-    t.kernelMs += t2 - t1 - copyOutMs;
-    t.copyOutMs += performance.now() - t2 + copyOutMs;
+    const tEnd = performance.now();
+    t.copyInMs += copyInMs;
+    t.copyOutMs += copyOutMs;
+    t.kernelMs += tEnd - t0 - copyInMs - copyOutMs;
     return out!;
   }
 
@@ -309,6 +409,7 @@ export class WasmGemm {
 
   destroy(): void {
     this.pool.destroy();
+    this.arena.release(this.own);
   }
 }
 

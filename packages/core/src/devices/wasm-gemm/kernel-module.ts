@@ -312,7 +312,10 @@ function addRows(): WasmFunction {
 /** True when local x ≤ 0 (nothing to do). */
 const eqOrLess = (x: number): Code => ltS(get(x), i32(1));
 
-/** Page counts the module's memory import declares (64 KiB pages). */
+/**
+ * Page counts the module's memory import declares (64 KiB pages): addresses are i32 and its loops
+ * compare them signed, so the memory stays under 2 GiB (the wasm arena's maximum).
+ */
 export const MAX_PAGES = 32767;
 
 /** The module's bytes for one micro-kernel variant (its memory import asks for ≥ 1 page). */

@@ -34,6 +34,8 @@ export class GemmPool {
 
   constructor(
     private readonly memory: WebAssembly.Memory,
+    /** Byte address of the control block (CTL_BYTES). */
+    private readonly ctlAt: number,
     /** The GEMM's modules (one per micro-tile) and, in the same order, their exports on this thread. */
     private readonly modules: WebAssembly.Module[],
     private readonly kernels: KernelExports[],
@@ -42,7 +44,7 @@ export class GemmPool {
     /** The main thread claims no chunk, so workers run every one (tests of the worker path). */
     private readonly workersOnly = false,
   ) {
-    this.ctl = new Int32Array(memory.buffer, 0, CTL_BYTES / 4);
+    this.ctl = new Int32Array(memory.buffer, ctlAt, CTL_BYTES / 4);
   }
 
   get threads(): number {
@@ -51,7 +53,7 @@ export class GemmPool {
 
   private startWorkers(): void {
     for (let t = 1; t < this.scratch.length; t++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { memory: this.memory, modules: this.modules, ...this.scratch[t], thread: t } });
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { memory: this.memory, ctlAt: this.ctlAt, modules: this.modules, ...this.scratch[t], thread: t } });
       // idle workers sleep in Atomics.wait: they must not keep the process alive
       w.unref();
       w.on('error', (err) => {
@@ -92,7 +94,7 @@ export class GemmPool {
     main.start();
     if (Atomics.add(ctl, CTL.packed, 1) === ctl[CTL.packTasks]) Atomics.notify(ctl, CTL.packed);
     const s = this.scratch[0];
-    if (!this.workersOnly) runChunks(this.memory, this.kernels, s.packA, s.edge, s.ownB, 0, main.afterTask);
+    if (!this.workersOnly) runChunks(this.memory, this.ctlAt, this.kernels, s.packA, s.edge, s.ownB, 0, main.afterTask);
     const idleFrom = performance.now();
     for (let done = Atomics.load(ctl, CTL.done); done !== total; done = Atomics.load(ctl, CTL.done)) {
       main.afterTask();
