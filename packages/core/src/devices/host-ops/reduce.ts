@@ -7,21 +7,18 @@
  */
 import type { ReduceOp, Shape } from '../device.js';
 
-/** One run: x [outer, R, inner] → out [outer, inner]; sums in float64. */
-function sumRun(x: Float32Array, outer: number, R: number, inner: number, out: Float32Array): void {
+/** One run: x [outer, R, inner] → out [outer, inner]. */
+function reduceRun(op: ReduceOp, x: Float32Array, outer: number, R: number, inner: number, out: Float32Array): void {
   const acc = new Float64Array(inner);
-  for (let o = 0, p = 0; o < outer; o++) {
-    acc.fill(0);
-    for (let r = 0; r < R; r++) for (let i = 0; i < inner; i++, p++) acc[i] += x[p];
+  for (let o = 0; o < outer; o++) {
+    const base = o * R * inner;
+    acc.fill(op === 'sum' ? 0 : -Infinity);
+    for (let r = 0; r < R; r++) {
+      const row = base + r * inner;
+      if (op === 'sum') for (let i = 0; i < inner; i++) acc[i] += x[row + i];
+      else for (let i = 0; i < inner; i++) acc[i] = Math.max(acc[i], x[row + i]);
+    }
     out.set(acc, o * inner);
-  }
-}
-
-function maxRun(x: Float32Array, outer: number, R: number, inner: number, out: Float32Array): void {
-  for (let o = 0, p = 0; o < outer; o++) {
-    const base = o * inner;
-    for (let i = 0; i < inner; i++) out[base + i] = -Infinity;
-    for (let r = 0; r < R; r++) for (let i = 0; i < inner; i++, p++) out[base + i] = Math.max(out[base + i], x[p]);
   }
 }
 
@@ -49,7 +46,7 @@ export function reduceHost(op: ReduceOp, x: Float32Array, shape: Shape, axes: re
     const outer = size(dims.slice(0, start));
     const inner = size(dims.slice(k + 1));
     const next = alloc(outer * inner);
-    (op === 'sum' ? sumRun : maxRun)(cur, outer, R, inner, next);
+    reduceRun(op, cur, outer, R, inner, next);
     cur = next;
     for (let j = start; j <= k; j++) dims[j] = 1;
     k = start - 1;
