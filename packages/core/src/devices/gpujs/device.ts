@@ -29,8 +29,8 @@ import { splitSeed } from '../../random.js';
 import { WasmGemm } from '../wasm-gemm/index.js';
 import { WasmElementwise } from '../wasm-ops/index.js';
 import {
-  adamwHost, binaryHost, binarySameShapeHost, hostBinaryOps, layerNormBackwardHost, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
-  onlineRescaleHost, padHost, reduceHost, rowDotHost, rowShiftedProductHost, stridedHost, whereHost, type HostBinaryOp, type HostOperand,
+  adamwHost, binarySameShapeHost, hostBinaryOps, layerNormBackwardHost, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
+  onlineRescaleHost, padHost, rowDotHost, rowShiftedProductHost, stridedHost, type HostBinaryOp,
 } from '../host-ops/index.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { KernelSpec } from './kernels/spec.js';
@@ -94,16 +94,6 @@ export class GpujsDevice extends GpujsEngine implements Device {
     return (this.elementwiseInstance ??= new WasmElementwise());
   }
 
-  /** A host loop's operand: the buffer's payload with its shape, or the constant. */
-  private hostOperand(o: ReturnType<GpujsDevice['operand']>, payloads: Float32Array[], buffers: GpujsBuffer[]): HostOperand {
-    return typeof o.arg === 'number' ? o.arg : { data: payloads[buffers.indexOf(o.arg as GpujsBuffer)], shape: o.shape as Shape };
-  }
-
-  /** Operands that are buffers, once each (launchHost's inputs). */
-  private static buffersOf(...ops: { arg: Arg }[]): GpujsBuffer[] {
-    return [...new Set(ops.map((o) => o.arg).filter((a): a is GpujsBuffer => typeof a !== 'number'))];
-  }
-
   override get description(): string {
     return this.useGemm ? `${super.description}; matmul: ${this.gemm.description}` : super.description;
   }
@@ -164,11 +154,6 @@ export class GpujsDevice extends GpujsEngine implements Device {
       const [x, y] = [A.arg, B.arg] as GpujsBuffer[];
       return this.launchHost(`host.${op}`, x.size, [x, y], ([u, v]) => binarySameShapeHost(op as HostBinaryOp, u, v, this.hostArray(x.size)));
     }
-    if (this.hostOps) {
-      const inputs = GpujsDevice.buffersOf(A, B);
-      return this.launchHost(`host.${op}`, sizeOf(outShape), inputs, (p) =>
-        binaryHost(op, this.hostOperand(A, p, inputs), this.hostOperand(B, p, inputs), outShape, this.hostArray(sizeOf(outShape))));
-    }
     return this.launch(`b|${op}|${A.key}|${B.key}|${outShape}`, () => binarySpec(op, A.shape, B.shape, outShape, this.runtime.mode), [A.arg, B.arg]);
   }
 
@@ -176,11 +161,6 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const C = this.operand(cond);
     const A = this.operand(a);
     const B = this.operand(b);
-    if (this.hostOps) {
-      const inputs = GpujsDevice.buffersOf(C, A, B);
-      return this.launchHost('host.where', sizeOf(outShape), inputs, (p) => whereHost(this.hostOperand(C, p, inputs),
-        this.hostOperand(A, p, inputs), this.hostOperand(B, p, inputs), outShape, this.hostArray(sizeOf(outShape))));
-    }
     return this.launch(`w|${C.key}|${A.key}|${B.key}|${outShape}`, () => whereSpec(C.shape, A.shape, B.shape, outShape, this.runtime.mode), [C.arg, A.arg, B.arg]);
   }
 
@@ -189,7 +169,6 @@ export class GpujsDevice extends GpujsEngine implements Device {
     if (b.size !== sizeOf(shape)) throw new Error(`gpujs ${this.name}: reduce of [${shape}] given ${b.size} elements`);
     const outSize = sizeOf(shape.map((d, k) => (axes.includes(k) ? 1 : d)));
     if (b.size === 0) return this.fill(outSize, op === 'sum' ? 0 : -Infinity);
-    if (this.hostOps) return this.launchHost('host.reduce', outSize, [b], ([v]) => reduceHost(op, v, shape, axes, (n) => this.hostArray(n)));
     const passes = reducePlan(shape, axes, this.reduceMinThreads);
     // nothing to reduce (only size-1 axes): the result is a copy, as every op returns a new buffer
     if (passes.length === 0) return this.binary('add', { buf: b, shape: [b.size] }, 0, [b.size]);

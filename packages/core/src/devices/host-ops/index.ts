@@ -8,10 +8,8 @@
  */
 export { adamwHost } from './adamw.js';
 export { binarySameShapeHost, hostBinaryOps, type HostBinaryOp } from './binary.js';
-export { binaryHost, whereHost, type HostOperand } from './broadcast.js';
 export { layerNormBackwardHost, layerNormHost } from './layer-norm.js';
 export { padHost, stridedHost } from './movement.js';
-export { reduceHost } from './reduce.js';
 export {
   onlineLogsumexpHost, onlineNormalizeHost, onlineRescaleHost, rowDotHost, rowShiftedProductHost,
 } from './rows.js';
