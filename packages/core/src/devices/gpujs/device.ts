@@ -79,8 +79,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
   private readonly useGemm = this.runtime.mode === 'wasm' && process.env.FLASHGRAD_WASM_GEMM !== '0';
 
   /**
-   * Whether the wasm device runs strided, pad, binary ops and where (broadcasting), reductions,
-   * layer norm, AdamW and the online softmax's row ops as host loops (devices/host-ops), and gelu,
+   * Whether the wasm device runs strided, pad, same-shape add/sub/mul/div, layer norm, AdamW and
+   * the online softmax's row ops as host loops (devices/host-ops), and gelu,
    * its derivative, expShift and the online softmax stats as its own SIMD kernels
    * (devices/wasm-ops), rather than gpu.js kernels; FLASHGRAD_WASM_HOST_OPS=0 keeps gpu.js's
    * (to measure both in one run).
