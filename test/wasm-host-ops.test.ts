@@ -13,41 +13,13 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Device, type DeviceBuffer, getDevice, setDevice } from '@flashgrad/core';
+import type { DeviceBuffer } from '@flashgrad/core';
 import { runs, shapeArb, sizeOf } from './helpers/arbitraries.js';
 import { relErr } from './helpers/compare.js';
 import { sizeClass } from '../packages/core/src/devices/wasm-arena/index.js';
-
-await setDevice('reference');
-const ref: Device = getDevice();
-await setDevice('wasm');
-const wasm: Device = getDevice();
+import { both, values, wasm } from './helpers/wasm-vs-reference.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
-const values = (n: number, seed: number): Float32Array => {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 2 ** 32) * 6 - 3;
-  });
-};
-
-/** Runs `op` on both devices with the same host inputs; returns [wasm's float32, reference's float64] and wasm's op labels. */
-async function both(inputs: Float32Array[], op: (d: Device, bufs: DeviceBuffer[]) => DeviceBuffer[]): Promise<{ got: Float32Array[]; want: Float64Array[]; labels: string[] }> {
-  const run = async (d: Device, wide: boolean) => {
-    const bufs = inputs.map((x) => d.upload(x));
-    const outs = op(d, bufs);
-    const data = await Promise.all(outs.map((o) => (wide ? d.read64(o) : d.read(o))));
-    for (const b of [...bufs, ...outs]) d.dispose(b);
-    return data;
-  };
-  wasm.resetStats!();
-  const got = (await run(wasm, false)) as Float32Array[];
-  const labels = Object.keys(wasm.stats!().byOp);
-  const want = (await run(ref, true)) as Float64Array[];
-  return { got, want, labels };
-}
 
 /** A random view of a buffer: a shape, its strides (some negative, some 0 for a broadcast) and an offset that keep every index inside. */
 const viewArb = shapeArb({ minRank: 0, maxRank: 4, maxDim: 5, maxSize: 200 }).chain((outShape) =>

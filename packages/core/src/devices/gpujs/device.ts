@@ -29,7 +29,8 @@ import { splitSeed } from '../../random.js';
 import { WasmGemm } from '../wasm-gemm/index.js';
 import { WasmElementwise } from '../wasm-ops/index.js';
 import {
-  adamwHost, binarySameShapeHost, hostBinaryOps, layerNormBackwardHost, layerNormHost, padHost, stridedHost, type HostBinaryOp,
+  adamwHost, binarySameShapeHost, hostBinaryOps, layerNormBackwardHost, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
+  onlineRescaleHost, padHost, rowDotHost, rowShiftedProductHost, stridedHost, type HostBinaryOp,
 } from '../host-ops/index.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { KernelSpec } from './kernels/spec.js';
@@ -78,15 +79,20 @@ export class GpujsDevice extends GpujsEngine implements Device {
   private readonly useGemm = this.runtime.mode === 'wasm' && process.env.FLASHGRAD_WASM_GEMM !== '0';
 
   /**
-   * Whether the wasm device runs strided, pad, same-shape add/sub/mul/div, layer norm and AdamW as host
-   * loops (devices/host-ops), and gelu and its derivative as its own SIMD kernels (devices/wasm-ops),
-   * rather than gpu.js kernels; FLASHGRAD_WASM_HOST_OPS=0 keeps gpu.js's
+   * Whether the wasm device runs strided, pad, same-shape add/sub/mul/div, layer norm, AdamW and
+   * the online softmax's row ops as host loops (devices/host-ops), and gelu,
+   * its derivative, expShift and the online softmax stats as its own SIMD kernels
+   * (devices/wasm-ops), rather than gpu.js kernels; FLASHGRAD_WASM_HOST_OPS=0 keeps gpu.js's
    * (to measure both in one run).
    */
   private readonly hostOps = this.runtime.mode === 'wasm' && process.env.FLASHGRAD_WASM_HOST_OPS !== '0';
 
-  /** wasm: gelu and its derivative as hand-emitted SIMD (devices/wasm-ops), made at first use. */
+  /** wasm: gelu, its derivative and the online softmax's exp ops as hand-emitted SIMD (devices/wasm-ops), made at first use. */
   private elementwiseInstance: WasmElementwise | null = null;
+
+  private get simd(): WasmElementwise {
+    return (this.elementwiseInstance ??= new WasmElementwise(this.wasmArena));
+  }
 
   override get description(): string {
     return this.useGemm ? `${super.description}; matmul: ${this.gemm.description}` : super.description;
@@ -136,8 +142,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
   unary(op: UnaryOp, x: DeviceBuffer): DeviceBuffer {
     const b = this.own(x);
     if (this.hostOps && (op === 'gelu' || op === 'geluDeriv')) {
-      const simd = (this.elementwiseInstance ??= new WasmElementwise(this.wasmArena));
-      return this.launchHost(`wasm.${op}`, b.size, [b], ([v]) => simd.run(op, v, this.hostArray(b.size)));
+      return this.launchHost(`wasm.${op}`, b.size, [b], ([v]) => this.simd.run(op, v, this.hostArray(b.size)));
     }
     return this.launch(`u|${op}|${b.size}`, () => unarySpec(op, b.size, this.runtime.mode), [b]);
   }
@@ -322,7 +327,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const dY = this.own(dy);
     if (rows * cols === 0) return this.fill(0, 0);
     const dot = this.rowDot(Y, dY, rows, cols);
-    const dx = this.launch(`smb|${rows}|${cols}`, () => softmaxBackwardApplySpec(rows, cols, this.runtime.mode), [Y, dY, this.own(dot)]);
+    const dx = this.rowShiftedProduct(Y, dY, dot, rows, cols);
     this.dispose(dot);
     return dx;
   }
@@ -331,6 +336,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const [A, B] = [a, b].map((x) => this.own(x));
     if (rows === 0) return this.fill(0, 0);
     if (cols === 0) return this.fill(rows, 0);
+    if (this.hostOps) return this.launchHost('host.rowDot', rows, [A, B], ([u, v]) => rowDotHost(u, v, rows, cols, this.hostArray(rows)));
     if (cols <= MAX_SERIAL) return this.launch(`rd|${rows}|${cols}`, () => rowDotSpec(rows, cols), [A, B]);
     // one thread per row would loop past MAX_SERIAL: multiply, then a split reduction
     const shape = [rows, cols];
@@ -342,10 +348,12 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   onlineNormalize(o: DeviceBuffer, stats: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
     const args = [o, stats].map((b) => this.own(b));
+    if (this.hostOps) return this.launchHost('host.onlineNormalize', rows * cols, args, ([u, st]) => onlineNormalizeHost(u, st, rows, cols, this.hostArray(rows * cols)));
     return this.launch(`on|${rows}|${cols}`, () => onlineNormalizeSpec(rows, cols, this.runtime.mode), args);
   }
 
   onlineLogsumexp(stats: DeviceBuffer, rows: number): DeviceBuffer {
+    if (this.hostOps) return this.launchHost('host.onlineLogsumexp', rows, [this.own(stats)], ([st]) => onlineLogsumexpHost(st, rows, this.hostArray(rows)));
     return this.launch(`ol|${rows}`, () => onlineLogsumexpSpec(rows), [this.own(stats)]);
   }
 
@@ -354,6 +362,10 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const P = prev ? this.own(prev) : null;
     if (cols === 0) throw new Error(`gpujs ${this.name}: onlineSoftmaxStats of a block with no columns ([${rows}, 0])`);
     if (rows === 0) return this.fill(0, 0);
+    if (this.hostOps) {
+      return this.launchHost('wasm.onlineSoftmaxStats', rows * 2, P ? [S, P] : [S], ([s, p]) =>
+        this.simd.softmaxStats(s, P ? p : null, rows, cols, this.hostArray(rows * 2)));
+    }
     // the fused kernel loops twice over a row; long rows go through split reductions
     if (2 * cols > MAX_SERIAL) return this.onlineStatsLongRows(S, P, rows, cols);
     return this.launch(`os|${rows}|${cols}|${P ? 1 : 0}`, () => onlineSoftmaxStatsSpec(rows, cols, P !== null, this.runtime.mode),
@@ -385,16 +397,22 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   expShift(x: DeviceBuffer, shift: DeviceBuffer, stride: number, rows: number, cols: number): DeviceBuffer {
     const X = this.own(x);
-    return this.launch(`es|${rows}|${cols}|${stride}`, () => expShiftSpec(rows, cols, stride, this.runtime.mode), [X, this.own(shift)]);
+    const sh = this.own(shift);
+    if (this.hostOps) return this.launchHost('wasm.expShift', rows * cols, [X, sh], ([v, s]) => this.simd.expShift(v, s, stride, rows, cols, this.hostArray(rows * cols)));
+    return this.launch(`es|${rows}|${cols}|${stride}`, () => expShiftSpec(rows, cols, stride, this.runtime.mode), [X, sh]);
   }
 
   onlineRescale(o: DeviceBuffer, pv: DeviceBuffer, prev: DeviceBuffer, next: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
     const args = [o, pv, prev, next].map((b) => this.own(b));
+    if (this.hostOps) {
+      return this.launchHost('host.onlineRescale', rows * cols, args, ([u, w, p, n]) => onlineRescaleHost(u, w, p, n, rows, cols, this.hostArray(rows * cols)));
+    }
     return this.launch(`or|${rows}|${cols}`, () => onlineRescaleSpec(rows, cols, this.runtime.mode), args);
   }
 
   rowShiftedProduct(y: DeviceBuffer, dy: DeviceBuffer, c: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
     const args = [y, dy, c].map((b) => this.own(b));
+    if (this.hostOps) return this.launchHost('host.rowShiftedProduct', rows * cols, args, ([u, v, w]) => rowShiftedProductHost(u, v, w, rows, cols, this.hostArray(rows * cols)));
     return this.launch(`smb|${rows}|${cols}`, () => softmaxBackwardApplySpec(rows, cols, this.runtime.mode), args);
   }
 

@@ -167,6 +167,12 @@ export class WasmArena {
     return this.live.get(view.byteOffset)?.view === view ? view.byteOffset : -1;
   }
 
+  /** The bytes of the block behind `view` (at least its size class) when addressOf knows it, else 0. */
+  blockBytes(view: Float32Array): number {
+    const b = this.live.get(view.byteOffset);
+    return b?.view === view ? b.bytes : 0;
+  }
+
   /** A Float32Array over the whole memory as it is now (take a new one after any allocation). */
   floats(): Float32Array {
     return new Float32Array(this.memory.buffer);

@@ -9,21 +9,16 @@
  * 1 − s = e^t·s (no cancellation near s = 1), u′ = √(2/π)(1 + 3·0.044715x²): the formulas of
  * gpu.js's kernels (gpujs/kernels/elementwise.ts), so the device's results do not depend on the path.
  *
- * e^t: t clamped to [−87, 88] (e^88 < float32's max), n = nearest(t·log2 e), r = t − n·ln2 with
- * ln2 split in two so n·ln2_hi is exact, e^r by its Taylor series to r^7 (error < 6e-9 relative
- * for |r| ≤ ln2/2), 2^n as the float with exponent bits n + 127 (n in [−126, 127]: always normal).
+ * e^t: exp.ts's expCore (t clamped to [−87, 88]; gelu needs no more of its range).
  * Below x = −11 gelu is −0 (its true value is under float32's smallest subnormal), as in gpu.js.
  */
 import {
-  type Code, V128, I32, add, block, f32, f32x4Add, f32x4Mul, get, i32, loop, ltS, mul, set, v128Load, v128Store, wasmModule,
+  type Code, V128, I32, add, block, f32x4Add, f32x4Mul, get, i32, loop, ltS, mul, set, v128Load, v128Store, wasmModule,
 } from '../wasm-gemm/wasm-bytes.js';
-import {
-  br, f32x4Div, f32x4Lt, f32x4Max, f32x4Min, f32x4Nearest, f32x4Splat, f32x4Sub, i32Eqz, i32x4Add, i32x4Shl, i32x4Splat,
-  i32x4TruncSatF32x4S, v128Bitselect,
-} from './simd.js';
+import { expCore, splat as c } from './exp.js';
+import { br, f32x4Div, f32x4Lt, i32Eqz, v128Bitselect } from './simd.js';
 
 const K = Math.sqrt(2 / Math.PI);
-const c = (x: number): Code => f32x4Splat(f32(x));
 
 // locals: params src, dst, n4 (i32), then i (i32), then v128s
 const SRC = 0;
@@ -38,18 +33,7 @@ const E = 8;
 const S = 9;
 
 /** E = e^T, lane by lane (T is clamped in place). */
-function expInto(): Code {
-  const r = get(R);
-  // Horner in r: 1 + r(1 + r(1/2 + r(1/6 + r(1/24 + r(1/120 + r(1/720 + r/5040))))))
-  let p: Code = c(1 / 5040);
-  for (const k of [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1]) p = f32x4Add(f32x4Mul(p, r), c(k));
-  return [
-    set(T, f32x4Min(f32x4Max(get(T), c(-87)), c(88))),
-    set(N, f32x4Nearest(f32x4Mul(get(T), c(Math.LOG2E)))),
-    set(R, f32x4Sub(f32x4Sub(get(T), f32x4Mul(get(N), c(0.693145751953125))), f32x4Mul(get(N), c(1.4286068203094173e-6)))),
-    set(E, f32x4Mul(p, i32x4Shl(i32x4Add(i32x4TruncSatF32x4S(get(N)), i32x4Splat(i32(127))), i32(23)))),
-  ];
-}
+const expInto = (): Code[] => expCore({ t: T, n: N, r: R, e: E });
 
 /** for i < n4: x = src[i]; dst[i] = body(x), 16 bytes at a time. */
 function loopOver(body: Code[]): Code {

@@ -1,25 +1,40 @@
 /**
- * Elementwise kernels the wasm device runs as hand-emitted WebAssembly SIMD (gelu and its
- * derivative), over the wasm device's arena (../wasm-arena): a tensor's view is read and its
- * result written where they are (a whole block: its last group of 4 floats stays inside the
- * block's 64-byte granules). An array from outside the arena goes through working space
- * in the arena instead: copied in, the loop, copied out (2 × 1.5 MiB for the GPT step's 393K
- * floats, ~0.3 ms; every call, before the arena).
+ * Kernels the wasm device runs as hand-emitted WebAssembly SIMD — gelu and its derivative, the
+ * online softmax's expShift and block stats — over the wasm device's arena (../wasm-arena): a
+ * tensor's view is read and its result written where they are. An array from outside the arena,
+ * or a view whose block is shorter than what the kernel touches (a row's last group of 4 reads,
+ * and expShift writes, up to 3 floats past the array), goes through working space in the arena
+ * instead: copied in, the loop, copied out (2 × 1.5 MiB for the GPT step's 393K floats of gelu,
+ * ~0.3 ms; every call, before the arena).
  */
 import { ARENA_MAX_PAGES, WasmArena } from '../wasm-arena/arena.js';
 import { geluModuleBytes } from './gelu-module.js';
+import { onlineSoftmaxModuleBytes } from './online-softmax-module.js';
 
 type Kernel = (src: number, dst: number, n4: number) => void;
+type RowKernel = (src: number, aux: number, dst: number, rows: number, cols: number, groups: number, extra: number) => void;
+
+/** Bytes a row kernel may touch from an array of n floats: whole groups of 4, and 16 bytes for the last row's group read past its end. */
+const rowReach = (n: number): number => Math.ceil(n / 4) * 16 + 16;
+
+/** An array a kernel reads (`out` false) or writes, and the bytes from its start it may touch; null: an argument the kernel will not read (address 0). */
+interface Operand {
+  array: Float32Array | null;
+  reach: number;
+  out?: boolean;
+}
 
 export class WasmElementwise {
-  private readonly kernels: { gelu: Kernel; geluDeriv: Kernel };
+  private readonly gelu: { gelu: Kernel; geluDeriv: Kernel };
+  private readonly online: { expShift: RowKernel; stats: RowKernel };
   /** Bytes copied in and out of the working space, since start. */
   bytesCopied = 0;
 
   constructor(private readonly arena: WasmArena = new WasmArena({ tensorLimit: 0 })) {
-    const module = new WebAssembly.Module(geluModuleBytes(ARENA_MAX_PAGES));
-    const instance = new WebAssembly.Instance(module, { env: { memory: arena.memory } });
-    this.kernels = instance.exports as unknown as { gelu: Kernel; geluDeriv: Kernel };
+    const env = { env: { memory: arena.memory } };
+    const instance = (bytes: Uint8Array<ArrayBuffer>) => new WebAssembly.Instance(new WebAssembly.Module(bytes), env).exports;
+    this.gelu = instance(geluModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['gelu'];
+    this.online = instance(onlineSoftmaxModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['online'];
   }
 
   /** gelu or its derivative of x into out (x's size). */
@@ -29,26 +44,69 @@ export class WasmElementwise {
     if (n === 0) return out;
     // whole f32x4 groups: the tail lanes compute on stale floats inside the block, never read
     const n4 = Math.ceil(n / 4);
+    this.inArena(op, [{ array: x, reach: n4 * 16 }, { array: out, reach: n4 * 16, out: true }], ([src, dst]) => this.gelu[op](src, dst, n4));
+    return out;
+  }
+
+  /** e^(x − shift[r·stride]) for x [rows, cols] into out (x's size). */
+  expShift(x: Float32Array, shift: Float32Array, stride: number, rows: number, cols: number, out: Float32Array): Float32Array {
+    const n = rows * cols;
+    if (x.length !== n || out.length !== n) throw new Error(`wasm expShift: input of ${x.length} and output of ${out.length} floats for [${rows}, ${cols}]`);
+    if (n === 0) return out;
+    if (!(stride >= 1) || shift.length < (rows - 1) * stride + 1) {
+      throw new Error(`wasm expShift: shift of ${shift.length} floats read at stride ${stride} for ${rows} rows`);
+    }
+    const operands = [{ array: x, reach: rowReach(n) }, { array: shift, reach: 4 * shift.length }, { array: out, reach: rowReach(n), out: true }];
+    this.inArena('expShift', operands, ([src, sh, dst]) => this.online.expShift(src, sh, dst, rows, cols, Math.ceil(cols / 4), stride));
+    return out;
+  }
+
+  /** The (m′, l′) pairs [rows, 2] of the block s [rows, cols], carrying `prev` [rows, 2] when given, into out. */
+  softmaxStats(s: Float32Array, prev: Float32Array | null, rows: number, cols: number, out: Float32Array): Float32Array {
+    if (cols === 0) throw new Error(`wasm onlineSoftmaxStats: a block with no columns ([${rows}, 0])`);
+    if (s.length !== rows * cols || out.length !== 2 * rows || (prev && prev.length !== 2 * rows)) {
+      throw new Error(`wasm onlineSoftmaxStats: block of ${s.length}, stats of ${prev?.length ?? 'none'}, output of ${out.length} floats for [${rows}, ${cols}]`);
+    }
+    if (rows === 0) return out;
+    const operands = [{ array: s, reach: rowReach(s.length) }, { array: prev, reach: 8 * rows }, { array: out, reach: 8 * rows, out: true }];
+    this.inArena('onlineSoftmaxStats', operands, ([src, pr, dst]) => this.online.stats(src, pr, dst, rows, cols, Math.ceil(cols / 4), prev ? 1 : 0));
+    return out;
+  }
+
+  /**
+   * Calls `kernel` with a byte address for each operand: where it is when it is a tensor's view of
+   * the arena whose block holds its reach, else in working space (an input copied in first, an
+   * output copied out after).
+   */
+  private inArena(op: string, operands: Operand[], kernel: (at: number[]) => void): void {
     const arena = this.arena;
-    const src = arena.addressOf(x);
-    const dst = arena.addressOf(out);
-    const work = src < 0 || dst < 0 ? arena.allocWorking(n4 * 16 * ((src < 0 ? 1 : 0) + (dst < 0 ? 1 : 0))) : -1;
-    if ((src < 0 || dst < 0) && work < 0) throw new Error(`wasm ${op}: no room in the wasm memory for ${n} floats of working space`);
+    const inPlace = operands.map(({ array, reach }) => (array === null ? 0 : arena.blockBytes(array) >= reach ? arena.addressOf(array) : -1));
+    const copied = operands.map((o, i) => (inPlace[i] < 0 ? o.reach : 0));
+    const workBytes = copied.reduce((a, b) => a + b, 0);
+    const work = workBytes > 0 ? arena.allocWorking(workBytes) : -1;
+    if (workBytes > 0 && work < 0) throw new Error(`wasm ${op}: no room in the wasm memory for ${workBytes} bytes of working space`);
     try {
-      const from = src >= 0 ? src : work;
-      const to = dst >= 0 ? dst : src >= 0 ? work : work + n4 * 16;
-      if (src < 0) {
-        arena.floats().set(x, from / 4);
-        this.bytesCopied += 4 * n;
-      }
-      this.kernels[op](from, to, n4);
-      if (dst < 0) {
-        out.set(arena.floats().subarray(to / 4, to / 4 + n));
-        this.bytesCopied += 4 * n;
-      }
+      let next = work;
+      const at = inPlace.map((a, i) => {
+        if (a >= 0) return a;
+        const here = next;
+        next += copied[i];
+        return here;
+      });
+      const floats = arena.floats();
+      operands.forEach(({ array, out }, i) => {
+        if (inPlace[i] >= 0 || out || !array) return;
+        floats.set(array, at[i] / 4);
+        this.bytesCopied += array.byteLength;
+      });
+      kernel(at);
+      operands.forEach(({ array, out }, i) => {
+        if (inPlace[i] >= 0 || !out || !array) return;
+        array.set(floats.subarray(at[i] / 4, at[i] / 4 + array.length));
+        this.bytesCopied += array.byteLength;
+      });
     } finally {
       if (work >= 0) arena.release(work);
     }
-    return out;
   }
 }
