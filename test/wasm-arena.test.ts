@@ -25,6 +25,7 @@ import { type Device, getDevice, setDevice } from '@flashgrad/core';
 import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
 import { WasmArena, sizeClass } from '../packages/core/src/devices/wasm-arena/index.js';
 import { WasmGemm, noTimes } from '../packages/core/src/devices/wasm-gemm/index.js';
+import { WasmElementwise } from '../packages/core/src/devices/wasm-ops/index.js';
 import { type GpujsDevice, createGpujsDevice } from '../packages/core/src/devices/gpujs/index.js';
 import { runs, sizeOf } from './helpers/arbitraries.js';
 import { relErr } from './helpers/compare.js';
@@ -170,6 +171,41 @@ describe('wasm arena', () => {
     a.fill(1);
     arena.release(a);
     expect(Array.from(a).every(Number.isNaN)).toBe(true);
+  });
+});
+
+describe('wasm SIMD kernels on arena views', () => {
+  // expShift's last row reads and writes whole groups of 4, up to 3 floats past the array: a
+  // view whose block has no room for that must go through working space, or the write would land
+  // in the next block, another tensor's
+  it('expShift and gelu run in place where the block holds their reach, and never write past the array', () => {
+    // rows × cols filling their block exactly with a last row that ends mid-group (8 × 2, 16 × 3,
+    // 32 × 6 …: its last group passes the block) beside random shapes
+    const exact = fc.constantFrom([8, 2], [16, 3], [16, 5], [32, 6], [64, 7], [24, 10]);
+    const shapeArb = fc.oneof(exact, fc.tuple(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 37 })));
+    fc.assert(fc.property(shapeArb, fc.integer({ min: 0, max: 2 ** 30 }), ([rows, cols], seed) => {
+      const arena = new WasmArena();
+      const simd = new WasmElementwise(arena);
+      const n = rows * cols;
+      const x = arena.alloc(n)!;
+      x.set(values(n, seed));
+      const shift = arena.alloc(rows)!;
+      shift.set(values(rows, seed + 1));
+      const out = arena.alloc(n)!;
+      // a neighbour right after out's block (fresh space is handed out in order)
+      const next = arena.alloc(64)!;
+      expect(next.byteOffset).toBe(out.byteOffset + sizeClass(4 * n));
+      next.fill(7);
+      const copied0 = simd.bytesCopied;
+      simd.expShift(x, shift, 1, rows, cols, out);
+      for (let i = 0; i < n; i++) expect(out[i]).toBeCloseTo(Math.exp(x[i] - shift[Math.floor(i / cols)]), 5);
+      expect(Array.from(next).every((v) => v === 7)).toBe(true);
+      // in place exactly when out's block (and x's) holds the last group's reach
+      const fits = sizeClass(4 * n) >= Math.ceil(n / 4) * 16 + 16;
+      expect(simd.bytesCopied === copied0).toBe(fits);
+      simd.run('gelu', x, out);
+      expect(Array.from(next).every((v) => v === 7)).toBe(true);
+    }), runs(60));
   });
 });
 
