@@ -189,8 +189,9 @@ describe('webgpu tiled matmul ≡ float64 product', () => {
     expect(chooseTile(768, 768, 1, 4096, true)).toBe(TILE_MEDIUM);
     // not where the 128 × 64 tile has 2 workgroups an SM (GPT-2's fc dW: 288 of them)
     expect(chooseTile(3072, 768, 1, 4096)).toBe(TILE_WIDE);
-    // k too short to split: 256 of k a split at least
+    // k too short to split: 256 of k a split at least, and longer than the output's sides
     expect(chooseTile(768, 768, 1, 511)).toBe(TILE_MEDIUM);
+    expect(chooseTile(1024, 1024, 1, 1024)).toBe(TILE_WIDE);
     // k tiles that no power of two divides (K = 16 · 3 · 101)
     expect(chooseTile(768, 768, 1, 4848)).toBe(TILE_MEDIUM);
   });

@@ -77,9 +77,12 @@ export function chooseTile(M: number, N: number, count: number, K = 0, epilogue 
   // split-K only where the 128 × 64 tile has fewer than 2 workgroups an SM: from there on it beat
   // the large tile split two ways on the H200 (GPT-2's dW of fc, 288 wide tiles: 0.80 ms a call
   // against 0.84; fc's dX, 384: 0.64 against 0.71), and lost below (qkv's
-  // dW, 216: 0.59 against 0.53 split four ways; BENCHMARKS.md, session 5)
+  // dW, 216: 0.59 against 0.53 split four ways; BENCHMARKS.md, session 5); and only for a k longer
+  // than the output's sides, as the weight gradients' (1024², split four ways: 0.196 ms a call
+  // against 0.126 for the 128 × 64 tile unsplit, Round 5)
   const wideFills = fits(TILE_WIDE) && groups(TILE_WIDE) >= 2 * GPU_SMS;
-  if (!epilogue && fits(TILE_LARGE) && groups(TILE_LARGE) < enough && !wideFills) {
+  const longK = K > Math.max(M, N);
+  if (!epilogue && longK && fits(TILE_LARGE) && groups(TILE_LARGE) < enough && !wideFills) {
     const splitK = splitFor(groups(TILE_LARGE), K, TILE_LARGE.BK, enough);
     if (splitK > 1) return { ...TILE_LARGE, splitK };
   }
