@@ -305,6 +305,39 @@ describe.each(available)('%s: Tensor ops, forward and backward, equal the refere
     });
   });
 
+  it('sumOfSquares (clipGradNorm\'s reduction, the square in the first pass) and clipGradNorm', async () => {
+    // sizes up to 2^20: one pass, chunked passes and (webgpu) the interleaved first pass
+    const arb = fc.tuple(fc.oneof(fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1000, max: 1 << 20 })), seedArb);
+    await prop(arb, async ([n, seed]) => {
+      const x = values(n, seed);
+      await setDevice(mode);
+      const device = getDevice();
+      const buf = device.upload(x);
+      const got = device.sumOfSquares!(buf);
+      const [sum] = await device.read(got);
+      device.dispose(got);
+      device.dispose(buf);
+      const want = x.reduce((a, v) => a + v * v, 0);
+      expect(Math.abs(sum - want) / want).toBeLessThanOrEqual(RED);
+    });
+    // the clip through it: the norm and the scaled gradients equal the reference's
+    const grads = [values(5, 1), values(3000, 2)];
+    const run = async (name: 'reference' | Mode) => {
+      await setDevice(name);
+      const ps = grads.map((g) => tensor(g, { requiresGrad: true }));
+      ps.forEach((p, k) => { p.grad = tensor(grads[k]); });
+      const norm = optim.clipGradNorm(ps, 1);
+      const out = [await norm.item(), ...(await Promise.all(ps.map((p) => p.grad!.data())))];
+      norm.dispose();
+      for (const p of ps) { p.grad!.dispose(); p.dispose(); }
+      return out as [number, ...Float32Array[]];
+    };
+    const [wantNorm, ...wantGrads] = await run('reference');
+    const [gotNorm, ...gotGrads] = await run(mode);
+    expect(Math.abs(gotNorm - wantNorm) / wantNorm).toBeLessThanOrEqual(RED);
+    gotGrads.forEach((g, k) => expect(relErr(g, wantGrads[k])).toBeLessThanOrEqual(RED));
+  });
+
   it('matmul: batched, broadcast batch, matmulT transposes', async () => {
     const mat = fc.integer({ min: 1, max: mode === 'webgpu' ? 3 : 5 });
     const arb = shapeArb({ maxRank: 2, maxDim: 3 }).chain((batch) => fc.tuple(

@@ -107,6 +107,11 @@ export interface FusedKernels {
   crossEntropyBackward(
     logits: DeviceBuffer, targets: Int32Array, dloss: DeviceBuffer, rows: number, cols: number,
   ): DeviceBuffer;
+  /**
+   * Σ x² over all of x, a [1] buffer: the square taken in the reduction's first pass, so gradient
+   * clipping costs one reduction a parameter instead of a multiply and a reduction.
+   */
+  sumOfSquares(x: DeviceBuffer): DeviceBuffer;
 }
 
 export interface Device extends Partial<FusedKernels> {

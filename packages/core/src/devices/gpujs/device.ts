@@ -165,6 +165,18 @@ export class GpujsDevice extends GpujsEngine implements Device {
   }
 
   reduce(op: ReduceOp, x: DeviceBuffer, shape: Shape, axes: readonly number[]): DeviceBuffer {
+    return this.reduceSquared(op, x, shape, axes, false);
+  }
+
+  sumOfSquares(x: DeviceBuffer): DeviceBuffer {
+    const b = this.own(x);
+    // one element: its square (reducePlan has no pass for an axis of 1)
+    if (b.size === 1) return this.binary('mul', { buf: b, shape: [1] }, { buf: b, shape: [1] }, [1]);
+    return this.reduceSquared('sum', b, [b.size], [0], true);
+  }
+
+  /** reduce, with x² read in place of x by the first pass when `square`. */
+  private reduceSquared(op: ReduceOp, x: DeviceBuffer, shape: Shape, axes: readonly number[], square: boolean): DeviceBuffer {
     const b = this.own(x);
     if (b.size !== sizeOf(shape)) throw new Error(`gpujs ${this.name}: reduce of [${shape}] given ${b.size} elements`);
     const outSize = sizeOf(shape.map((d, k) => (axes.includes(k) ? 1 : d)));
@@ -173,8 +185,9 @@ export class GpujsDevice extends GpujsEngine implements Device {
     // nothing to reduce (only size-1 axes): the result is a copy, as every op returns a new buffer
     if (passes.length === 0) return this.binary('add', { buf: b, shape: [b.size] }, 0, [b.size]);
     let cur = b;
-    for (const p of passes) {
-      const next = this.launch(`r|${op}|${p.outer}|${p.R}|${p.inner}|${p.chunk}`, () => reducePassSpec(op, p, this.runtime.mode), [cur]);
+    for (const [k, p] of passes.entries()) {
+      const sq = square && k === 0;
+      const next = this.launch(`r|${op}${sq ? 'sq' : ''}|${p.outer}|${p.R}|${p.inner}|${p.chunk}`, () => reducePassSpec(op, p, this.runtime.mode, sq), [cur]);
       if (cur !== b) this.dispose(cur);
       cur = next;
     }
