@@ -12,9 +12,7 @@
 set -u
 parts=${*:-profile torch matmul}
 has() { [[ " $parts " == *" $1 "* ]]; }
-export DAWN_FLAGS=${DAWN_FLAGS:-backend=vulkan} WGPU_FEATURE_LEVEL=${WGPU_FEATURE_LEVEL:-core}
-out=${OUT:-bench-results/h200}; mkdir -p "$out"
-run() { local name=$1 secs=$2; shift 2; echo "== $name ($(date -u +%T))"; timeout "$secs" "$@" > "$out/$name.log" 2>&1; echo "rc=$?" >> "$out/$name.log"; grep -v 'BackendVk\|^Warning' "$out/$name.log" | tail -${TAIL:-4}; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if has profile; then
   run profile-gpt2 120 node examples/bench-step.js webgpu --shape gpt2 --steps 5 --warmup 2 --profile --top 45 --tag prof
   run profile-small64 90 node examples/bench-step.js webgpu --shape small --batch 64 --steps 5 --warmup 2 --profile --top 45 --tag prof
