@@ -345,10 +345,11 @@ export class WasmGemm {
       const z = Math.floor(band / chunksPerMatrix);
       return Math.min(z * M * N + (band - z * chunksPerMatrix) * rowsPerChunk * N, (z + 1) * M * N);
     };
+    // made once: a view of a shared memory stays valid as it grows
+    const flags = new Int32Array(this.memory.buffer, flagsAt, bands);
     const copyOut = (atEnd: boolean) => {
       if (!p.copyC) return;
       const t3 = performance.now();
-      const flags = new Int32Array(this.memory.buffer, flagsAt, bands);
       let ready = copied;
       while (ready < bands && Atomics.load(flags, ready) === 1) ready++;
       const from = bandStart(copied);

@@ -80,7 +80,8 @@ export class WasmElementwise {
    */
   private inArena(op: string, operands: Operand[], kernel: (at: number[]) => void): void {
     const arena = this.arena;
-    const inPlace = operands.map(({ array, reach }) => (array === null ? 0 : arena.blockBytes(array) >= reach ? arena.addressOf(array) : -1));
+    // blockBytes is 0 unless the array is a live block's own view, whose address is its byteOffset
+    const inPlace = operands.map(({ array, reach }) => (array === null ? 0 : arena.blockBytes(array) >= reach ? array.byteOffset : -1));
     const copied = operands.map((o, i) => (inPlace[i] < 0 ? o.reach : 0));
     const workBytes = copied.reduce((a, b) => a + b, 0);
     const work = workBytes > 0 ? arena.allocWorking(workBytes) : -1;
