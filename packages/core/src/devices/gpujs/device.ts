@@ -169,10 +169,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
   }
 
   sumOfSquares(x: DeviceBuffer): DeviceBuffer {
-    const b = this.own(x);
-    // one element: its square (reducePlan has no pass for an axis of 1)
-    if (b.size === 1) return this.binary('mul', { buf: b, shape: [1] }, { buf: b, shape: [1] }, [1]);
-    return this.reduceSquared('sum', b, [b.size], [0], true);
+    return this.reduceSquared('sum', x, [this.own(x).size], [0], true);
   }
 
   /** reduce, with x² read in place of x by the first pass when `square`. */
@@ -182,8 +179,11 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const outSize = sizeOf(shape.map((d, k) => (axes.includes(k) ? 1 : d)));
     if (b.size === 0) return this.fill(outSize, op === 'sum' ? 0 : -Infinity);
     const passes = reducePlan(shape, axes, this.reduceMinThreads);
-    // nothing to reduce (only size-1 axes): the result is a copy, as every op returns a new buffer
-    if (passes.length === 0) return this.binary('add', { buf: b, shape: [b.size] }, 0, [b.size]);
+    // nothing to reduce (only size-1 axes): the result is a copy (or the squares), as every op returns a new buffer
+    if (passes.length === 0) {
+      const v = { buf: b, shape: [b.size] };
+      return square ? this.binary('mul', v, v, [b.size]) : this.binary('add', v, 0, [b.size]);
+    }
     let cur = b;
     for (const [k, p] of passes.entries()) {
       const sq = square && k === 0;
