@@ -170,7 +170,10 @@ describe('matmul', () => {
   // a 0-size K or N: the folded dB (and linear's) reshape with the row count spelled out, since
   // -1 is ambiguous beside a 0-size dim; the gradients are zeros of the inputs' shapes
   it('matmul and linear backward with a 0-size K or N give empty or zero gradients', async () => {
-    const cases: [number[], number[], boolean][] = [[[2, 3, 0], [0, 5], false], [[2, 3, 4], [4, 0], false], [[2, 3, 4], [0, 4], true]];
+    // the last two fold no rows (M = 0) into a non-empty dB, which must be zeros
+    const cases: [number[], number[], boolean][] = [
+      [[2, 3, 0], [0, 5], false], [[2, 3, 4], [4, 0], false], [[2, 3, 4], [0, 4], true], [[2, 0, 4], [4, 5], false], [[2, 0, 4], [5, 4], true],
+    ];
     for (const [as, bs, transB] of cases) {
       const a = tensor(new Float32Array(sizeOf(as)).fill(1), { shape: as, requiresGrad: true });
       const b = tensor(new Float32Array(sizeOf(bs)).fill(1), { shape: bs, requiresGrad: true });
@@ -178,6 +181,7 @@ describe('matmul', () => {
       expect(a.grad!.shape).toEqual(as);
       expect(b.grad!.shape).toEqual(bs);
       expect(Array.from(await a.grad!.data()).every((v) => v === 0)).toBe(true);
+      expect(Array.from(await b.grad!.data()).every((v) => v === 0)).toBe(true);
     }
     const x = tensor(new Float32Array(6).fill(1), { shape: [2, 3, 1], requiresGrad: true });
     const w = tensor(new Float32Array(0), { shape: [0, 1], requiresGrad: true });

@@ -43,12 +43,12 @@ function foldedWeightGrad(a: Tensor, dy: Tensor, transB: boolean): Tensor {
 // y = x Wᵀ + b over rows: dx = dy W, dW = dyᵀ x, db = Σ_rows dy
 const linearOp = defineOp<{ hasBias: boolean }>('linear', (dy, { inputs, attrs: { hasBias }, needs }) => tidy(() => {
   const [x, w] = [asTensor(inputs[0]), asTensor(inputs[1])];
-  const [outF, inF] = w.shape;
+  const outF = w.shape[0];
   const rows = sizeOf(x.shape.slice(0, -1)); // spelled out: -1 is ambiguous beside a 0-size dim
   const dy2 = dy.reshape([rows, outF]);
   return [
     needs[0] ? matmulT(dy2, w, false, false).reshape([...x.shape]) : null,
-    needs[1] ? matmulT(dy2, x.reshape([rows, inF]), true, false) : null,
+    needs[1] ? foldedWeightGrad(x, dy, true) : null,
     ...(hasBias ? [needs[2] ? sum(dy2, 0) : null] : []),
   ];
 }));
