@@ -226,7 +226,8 @@ describe('wasm GEMM on arena views', () => {
   const dim = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 30 }) }, { weight: 1, arbitrary: fc.integer({ min: 100, max: 300 }) });
   const caseArb: fc.Arbitrary<Case> = fc.record({
     batch: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }), bBroadcast: fc.boolean(),
-    M: dim, K: dim, N: dim, transA: fc.boolean(), transB: fc.boolean(), bias: fc.boolean(),
+    // K = 0 too: C is the bias (or zeros), written in place or copied out like any result
+    M: dim, K: fc.oneof({ weight: 1, arbitrary: fc.constant(0) }, { weight: 6, arbitrary: dim }), N: dim, transA: fc.boolean(), transB: fc.boolean(), bias: fc.boolean(),
     where: fc.record({ a: fc.boolean(), b: fc.boolean(), bias: fc.boolean(), out: fc.constantFrom('arena', 'plain', 'none' as const) }),
     seed: fc.integer({ min: 0, max: 2 ** 30 }),
   }).filter((c) => sizeOf(c.batch) * c.M * c.K * c.N <= 2_000_000).map((c) => ({

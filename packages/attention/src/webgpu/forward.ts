@@ -107,7 +107,6 @@ function tree(x: (i: number) => string, n: number, op: (a: string, b: string) =>
   return level[0];
 }
 
-/** The dropout factor 0 or 1/(1 − p) of element (bh, i, key): core's counter hash over its index in P. */
 /**
  * A kernel's opening lines: thread t is lane `c` of row `own` within tile `tile` (the workgroup's
  * x) of (batch, head) `bh` (its y), `lanes` threads a row; then the dropout seed's two halves.
@@ -120,6 +119,7 @@ export function threadLines(plan: WorkgroupPlan, lanes: number, own: string, til
     const bh = this.workgroup.y;${plan.dropout ? '\n    const seedHi32 = Math.floor(seedHi) | 0;\n    const seedLo32 = Math.floor(seedLo) | 0;' : ''}`;
 }
 
+/** The dropout factor 0 or 1/(1 − p) of element (bh, i, key): core's counter hash over its index in P. */
 export function dropoutFactor(plan: WorkgroupPlan, i: string, key: string): string {
   const { Nq, Nk } = plan.dims;
   const p = plan.dropout!.p;
