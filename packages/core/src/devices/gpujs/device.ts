@@ -438,7 +438,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const affine = [weight, bias].filter((b): b is DeviceBuffer => b !== null).map((b) => this.own(b));
     if (rows * cols === 0) return this.fill(0, 0);
     const [hasW, hasB] = [weight !== null, bias !== null];
-    if (this.runtime.mode === 'webgpu' && cols >= WIDE_ROW / 2) {
+    if (this.wideNormRows(cols)) {
       return this.launch(`lnw|${rows}|${cols}|${eps}|${hasW}|${hasB}`, () => layerNormWorkgroupSpec(rows, cols, eps, hasW, hasB), [X, ...affine]);
     }
     if (this.hostOps) {
@@ -469,7 +469,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const dbias = want.dbias ? this.reduce('sum', dY, [rows, cols], [0]) : null;
     if (!want.dx && !want.dweight) return { dx: null, dweight: null, dbias };
     if (this.hostOps) return { ...this.layerNormBackwardOnHost(dY, X, W, rows, cols, eps, want), dbias };
-    const stats = this.runtime.mode === 'webgpu' && cols >= WIDE_ROW / 2
+    const stats = this.wideNormRows(cols)
       ? this.launch(`lnbsw|${rows}|${cols}|${eps}|${hasW}`, () => layerNormBackwardStatsWorkgroupSpec(rows, cols, eps, hasW), W ? [X, dY, W] : [X, dY])
       : this.launch(`lnbs|${rows}|${cols}|${eps}|${hasW}`, () => layerNormBackwardStatsSpec(rows, cols, eps, hasW), W ? [X, dY, W] : [X, dY]);
     const dx = want.dx
@@ -499,6 +499,11 @@ export class GpujsDevice extends GpujsEngine implements Device {
   /** webgpu: whether rows this long take the workgroup-per-row logsumexp (kernels/row-lse-workgroup.ts). */
   private wideRows(cols: number): boolean {
     return this.runtime.mode === 'webgpu' && cols >= WIDE_ROW;
+  }
+
+  /** webgpu: whether layer norm's rows (forward and backward statistics) take a workgroup per row (half wideRows' width). */
+  private wideNormRows(cols: number): boolean {
+    return this.runtime.mode === 'webgpu' && cols >= WIDE_ROW / 2;
   }
 
   /**
