@@ -78,8 +78,8 @@ export function chooseTile(M: number, N: number, count: number, K = 0, epilogue 
   // the large tile split two ways on the H200 (GPT-2's dW of fc, 288 wide tiles: 0.80 ms a call
   // against 0.84; fc's dX, 384: 0.64 against 0.71), and lost below (qkv's
   // dW, 216: 0.59 against 0.53 split four ways; BENCHMARKS.md, session 5); and only for a k longer
-  // than the output's sides, as the weight gradients' (1024², split four ways: 0.196 ms a call
-  // against 0.126 for the 128 × 64 tile unsplit, Round 5)
+  // than the output's sides, as the weight gradients' (1024², split four ways: 0.196 ms a call;
+  // the 128 × 64 tile unsplit 0.143 in the same session; BENCHMARKS.md, Round 5)
   const wideFills = fits(TILE_WIDE) && groups(TILE_WIDE) >= 2 * GPU_SMS;
   const longK = K > Math.max(M, N);
   if (!epilogue && longK && fits(TILE_LARGE) && groups(TILE_LARGE) < enough && !wideFills) {
