@@ -124,26 +124,27 @@ const caseArb = (tile: MatmulTile) => fc.record({
 }).map(({ batches: [batch, aBatch, bBatch], ...rest }): Case => ({ ...rest, batch, aBatch, bBatch }));
 
 describe('webgpu tiled matmul ≡ float64 product', () => {
-  const unrolled = (t: MatmulTile): MatmulTile => ({ ...t, unroll: !t.unroll });
   for (const [name, tile, n] of [
     ['small', TILE_SMALL, 30], ['medium', TILE_MEDIUM, 15], ['wide', TILE_WIDE, 8], ['large', TILE_LARGE, 8],
-    ['small, k steps the other way', unrolled(TILE_SMALL), 10], ['large, k steps the other way', unrolled(TILE_LARGE), 4],
+    ['small, k steps straight-line', { ...TILE_SMALL, unroll: 16 }, 10], ['large, 4 k steps a trip', { ...TILE_LARGE, unroll: 4 }, 4],
+    ['small, next k tile staged in registers', { ...TILE_SMALL, prefetch: true }, 15],
+    ['large, staged, A by transposed quads, 2 k steps a trip', { ...TILE_LARGE, prefetch: true, aQuadTranspose: true, unroll: 2 }, 6],
     ['small, grid down M first', { ...TILE_SMALL, mFirst: true }, 15], ['wide, grid down M first', { ...TILE_WIDE, mFirst: true }, 6],
     ['small, A by transposed quads', { ...TILE_SMALL, aQuadTranspose: true }, 15], ['large, A by transposed quads', { ...TILE_LARGE, aQuadTranspose: true }, 6],
   ] as const) {
-    it(`${name} tile ${tile.BM}×${tile.BN}×${tile.BK}, ${tile.TM}×${tile.TN} a thread${tile.unroll ? ', unrolled' : ''}${'mFirst' in tile ? ', M first' : ''}${'aQuadTranspose' in tile ? ', A by quads' : ''}: edges, transposes, batches, epilogue`, async () => {
+    it(`${name} tile ${tile.BM}×${tile.BN}×${tile.BK}, ${tile.TM}×${tile.TN} a thread: edges, transposes, batches, epilogue`, async () => {
       await fc.assert(fc.asyncProperty(caseArb(tile), (c) => check(c, tile)), runs(n));
     });
   }
 
   for (const S of [2, 4]) {
-    for (const [name, base] of [['small', TILE_SMALL], ['large', TILE_LARGE]] as const) {
+    for (const [name, base] of [['small', TILE_SMALL], ['large', TILE_LARGE], ['small staged', { ...TILE_SMALL, prefetch: true }]] as const) {
       const tile: MatmulTile = { ...base, splitK: S };
       it(`${name} tile split ${S} ways along k: each workgroup's slice of k, batches, edges`, async () => {
         // k tiles a multiple of S (one to three a split, the last with a tail), no epilogue
         const arb = caseArb(tile).chain((c) => fc.record({ kt: fc.integer({ min: 1, max: 3 }), tail: fc.integer({ min: 0, max: tile.BK - 1 }) })
           .map(({ kt, tail }): Case => ({ ...c, K: (kt * S - 1) * tile.BK + tail + 1, bias: false, residual: false })));
-        await fc.assert(fc.asyncProperty(arb, (c) => check(c, tile)), runs(name === 'small' ? 15 : 4));
+        await fc.assert(fc.asyncProperty(arb, (c) => check(c, tile)), runs(name === 'large' ? 4 : 10));
       });
     }
   }
@@ -153,10 +154,13 @@ describe('webgpu tiled matmul ≡ float64 product', () => {
     expect(() => matmulTiledSpec([8, 48], [48, 8], false, false, [], undefined, tile)).toThrow(/splitK 2 must be a power of two dividing the 3 k tiles/);
     expect(() => matmulTiledSpec([8, 64], [64, 8], false, false, [], { bias: true, residual: false }, tile)).toThrow(/without an epilogue/);
     expect(() => matmulTiledSpec([8, 64], [64, 8], false, false, [], undefined, { ...TILE_SMALL, splitK: 3 })).toThrow(/splitK 3/);
+    expect(() => matmulTiledSpec([8, 64], [64, 8], false, false, [], undefined, { ...TILE_SMALL, unroll: 3 })).toThrow(/unroll 3 must be a power of two dividing BK 16/);
+    expect(() => matmulTiledSpec([8, 64], [64, 8], false, false, [], undefined, { ...TILE_SMALL, unroll: 32 })).toThrow(/unroll 32/);
   });
 
   it('exact multiples of the tile (no edge code) and vec4 loads on every operand', async () => {
-    for (const tile of [TILE_SMALL, TILE_MEDIUM, TILE_WIDE, TILE_LARGE, { ...TILE_SMALL, aQuadTranspose: true }, { ...TILE_LARGE, aQuadTranspose: true }]) {
+    for (const tile of [TILE_SMALL, TILE_MEDIUM, TILE_WIDE, TILE_LARGE, { ...TILE_SMALL, aQuadTranspose: true }, { ...TILE_LARGE, aQuadTranspose: true },
+      { ...TILE_LARGE, aQuadTranspose: true, prefetch: true, unroll: 16 }]) {
       for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
         await check({ M: tile.BM, K: 2 * tile.BK, N: 2 * tile.BN, transA, transB, batch: [2], aBatch: [2], bBatch: [], bias: true, residual: false, seed: 7 }, tile);
       }

@@ -31,8 +31,18 @@ export interface MatmulTile {
   BK: number;
   TM: number;
   TN: number;
-  /** Emit the BK steps over the shared tiles as straight-line code instead of a loop. */
-  unroll?: boolean;
+  /**
+   * Steps of k written out per trip of the loop over a shared tile (a power of two dividing BK;
+   * 1, the default, is a plain loop, BK straight-line code): each step's shared-memory offsets
+   * become literals.
+   */
+  unroll?: number;
+  /**
+   * Stage the next k tile in registers: its global loads are issued before the current tile's
+   * multiply-adds and stored to shared memory after them, so their latency hides behind the
+   * arithmetic of the same workgroup (at the cost of a register per loaded float).
+   */
+  prefetch?: boolean;
   /**
    * Workgroups walk down M first (workgroup x over row tiles) instead of across N. Consecutive
    * workgroups then share B's column block and re-read A's row blocks, so B streams from memory
@@ -147,6 +157,8 @@ function checkTile(t: MatmulTile, K: number, epilogue: EpilogueFlags): void {
   const ok = [BM, BN, BK, TM, TN].every(isPow2) && TM % 4 === 0 && TN % 4 === 0 && BK % 4 === 0 &&
     BM >= TM && BN >= TN && (BM * BK / 4) % threads === 0 && (BN * BK / 4) % threads === 0;
   if (!ok) throw new Error(`gpujs matmul: tile ${JSON.stringify(t)} is not a valid tiling (powers of two, quads that divide among the threads)`);
+  const U = t.unroll ?? 1;
+  if (!(isPow2(U) && U <= BK)) throw new Error(`gpujs matmul: unroll ${U} must be a power of two dividing BK ${BK}`);
 }
 
 /**
@@ -192,59 +204,87 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
   const KTs = KT / S; // k tiles a split
 
   /**
-   * Statements copying one operand's block for k tile `kt` into its shared tile `S`. `outer` is
-   * the tile's extent along the operand's non-k dim (BM or BN), `D` that dim's full size (M or N),
-   * `o0` the tile's origin along it, `alongK` whether memory is contiguous along k.
+   * One operand's copy of its block for a k tile into its shared tile, as pieces a loop can place
+   * apart (MatmulTile.prefetch): `setup` declares the thread's indices (the same every k tile),
+   * each register holds one global load of the tile numbered by the expression `kt` given to
+   * `load`, and `store` writes the registers into the shared tile. `guard`, where present, is the
+   * condition under which a thread has a part of the copy at all.
    */
+  interface Copy { setup: string; regs: { name: string; zero: string; load: (kt: string) => string }[]; store: string; guard?: string }
+  const VEC0 = '[0.0, 0.0, 0.0, 0.0]';
+
   /** A's block as 4 × 4 groups (4 rows, one k quad) transposed in registers: see MatmulTile.aQuadTranspose. */
-  const loadATransposed = (off: string): string => {
+  const copyATransposed = (off: string): Copy[] => {
     const perRow = BK / 4;
     const groups = (BM / 4) * perRow;
-    let code = '';
+    const copies: Copy[] = [];
     for (let i = 0; i < Math.ceil(groups / T); i++) {
       const g = `(tid + ${i * T})`;
       const o4 = `Ag${i}`;
       const kq = `Ak${i}`;
-      let body = `const ${o4} = ${g} >> ${Math.log2(perRow)}; const ${kq} = ${g} & ${perRow - 1}; `;
-      for (let j = 0; j < 4; j++) {
+      const regs = [0, 1, 2, 3].map((j) => {
         const o = `${o4} * 4 + ${j}`;
         const row = mEdge ? `Math.min(m0 + ${o}, ${M - 1})` : `m0 + ${o}`;
-        const read = `a[${off} + (${row}) * ${K / 4} + kt * ${BK / 4} + ${kq}]`;
-        body += `const Av${i}${j} = ${kEdge ? `kt * ${BK} + ${kq} * 4 < ${K} ? ${read} : [0.0, 0.0, 0.0, 0.0]` : read}; `;
-      }
-      for (let c = 0; c < 4; c++) body += `As[(${kq} * 4 + ${c}) * ${LDA} + ${o4}] = [Av${i}0[${c}], Av${i}1[${c}], Av${i}2[${c}], Av${i}3[${c}]]; `;
+        const load = (kt: string) => {
+          const read = `a[${off} + (${row}) * ${K / 4} + ${kt} * ${BK / 4} + ${kq}]`;
+          return kEdge ? `${kt} * ${BK} + ${kq} * 4 < ${K} ? ${read} : ${VEC0}` : read;
+        };
+        return { name: `Av${i}${j}`, zero: VEC0, load };
+      });
+      let store = '';
+      for (let c = 0; c < 4; c++) store += `As[(${kq} * 4 + ${c}) * ${LDA} + ${o4}] = [Av${i}0[${c}], Av${i}1[${c}], Av${i}2[${c}], Av${i}3[${c}]]; `;
       // fewer groups than threads: the rest skip (no barrier in here)
-      code += (i + 1) * T > groups ? `if (${g} < ${groups}) { ${body}} ` : body;
+      copies.push({
+        setup: `const ${o4} = ${g} >> ${Math.log2(perRow)}; const ${kq} = ${g} & ${perRow - 1}; `, regs, store,
+        ...((i + 1) * T > groups ? { guard: `${g} < ${groups}` } : {}),
+      });
     }
-    return code;
+    return copies;
   };
 
-  const loadBlock = (arg: string, S: string, LD: number, outer: number, D: number, o0: string, alongK: boolean,
-    vec: boolean, off: string, edge: boolean): string => {
-    if (S === 'As' && alongK && vec && t.aQuadTranspose) return loadATransposed(off);
+  /**
+   * An operand's block of `outer` × BK (outer: BM or BN, the extent along its non-k dim, whose
+   * full size is D and tile origin o0) into shared tile S of row length LD; `alongK`: memory is
+   * contiguous along k; `vec`: read as vec4s; `edge`: the tile may pass D.
+   */
+  const copyBlock = (arg: string, S: string, LD: number, outer: number, D: number, o0: string, alongK: boolean,
+    vec: boolean, off: string, edge: boolean): Copy[] => {
+    if (S === 'As' && alongK && vec && t.aQuadTranspose) return copyATransposed(off);
     const quads = (outer * BK) / 4;
-    let code = '';
+    const copies: Copy[] = [];
     for (let i = 0; i < quads / T; i++) {
       const q = `(tid + ${i * T})`;
+      const regs: Copy['regs'] = [];
+      let setup = '';
+      let store = '';
       if (alongK) {
         // quad q: 4 consecutive k of one row o; rows of BK/4 quads
         const perRow = BK / 4;
         const o = `${S}o${i}`;
         const kq = `${S}k${i}`;
-        code += `const ${o} = ${q} >> ${Math.log2(perRow)}; const ${kq} = ${q} & ${perRow - 1}; `;
+        setup = `const ${o} = ${q} >> ${Math.log2(perRow)}; const ${kq} = ${q} & ${perRow - 1}; `;
         // rows past D only feed outputs that are never stored: clamp them to stay in the buffer
         const row = edge ? `Math.min(${o0} + ${o}, ${D - 1})` : `${o0} + ${o}`;
-        const k = `kt * ${BK} + ${kq} * 4`;
+        const k = (kt: string) => `${kt} * ${BK} + ${kq} * 4`;
         const v = `${S}v${i}`;
         if (vec) {
-          const read = `${arg}[${off} + (${row}) * ${K / 4} + kt * ${BK / 4} + ${kq}]`;
-          code += `const ${v} = ${kEdge ? `${k} < ${K} ? ${read} : [0.0, 0.0, 0.0, 0.0]` : read}; `;
-          for (let c = 0; c < 4; c++) code += `${S}[(${kq} * 4 + ${c}) * ${LD} + (${o} >> 2)][${o} & 3] = ${v}[${c}]; `;
+          regs.push({
+            name: v, zero: VEC0, load: (kt) => {
+              const read = `${arg}[${off} + (${row}) * ${K / 4} + ${kt} * ${BK / 4} + ${kq}]`;
+              return kEdge ? `${k(kt)} < ${K} ? ${read} : ${VEC0}` : read;
+            },
+          });
+          for (let c = 0; c < 4; c++) store += `${S}[(${kq} * 4 + ${c}) * ${LD} + (${o} >> 2)][${o} & 3] = ${v}[${c}]; `;
         } else {
           for (let c = 0; c < 4; c++) {
-            const read = `${arg}[${off} + (${row}) * ${K} + ${k} + ${c}]`;
             // K % 4 ≠ 0 implies K % BK ≠ 0: the tail is guarded element by element
-            code += `${S}[(${kq} * 4 + ${c}) * ${LD} + (${o} >> 2)][${o} & 3] = ${kEdge ? `${k} + ${c} < ${K} ? ${read} : 0.0` : read}; `;
+            regs.push({
+              name: `${v}${c}`, zero: '0.0', load: (kt) => {
+                const read = `${arg}[${off} + (${row}) * ${K} + ${k(kt)} + ${c}]`;
+                return kEdge ? `${k(kt)} + ${c} < ${K} ? ${read} : 0.0` : read;
+              },
+            });
+            store += `${S}[(${kq} * 4 + ${c}) * ${LD} + (${o} >> 2)][${o} & 3] = ${v}${c}; `;
           }
         }
       } else {
@@ -252,42 +292,68 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
         const perK = outer / 4;
         const kk = `${S}k${i}`;
         const oq = `${S}o${i}`;
-        code += `const ${kk} = ${q} >> ${Math.log2(perK)}; const ${oq} = ${q} & ${perK - 1}; `;
-        const k = `kt * ${BK} + ${kk}`;
+        setup = `const ${kk} = ${q} >> ${Math.log2(perK)}; const ${oq} = ${q} & ${perK - 1}; `;
+        const k = (kt: string) => `${kt} * ${BK} + ${kk}`;
         // a k row past K reads a clamped row and is zeroed; rows past D are never stored
-        const kRow = kEdge ? `Math.min(${k}, ${K - 1})` : k;
+        const kRow = (kt: string) => (kEdge ? `Math.min(${k(kt)}, ${K - 1})` : k(kt));
+        const v = `${S}v${i}`;
         if (vec) {
           const quad = edge ? `Math.min((${o0} >> 2) + ${oq}, ${D / 4 - 1})` : `(${o0} >> 2) + ${oq}`;
-          const read = `${arg}[${off} + (${kRow}) * ${D / 4} + ${quad}]`;
-          code += `${S}[${kk} * ${LD} + ${oq}] = ${kEdge ? `${k} < ${K} ? ${read} : [0.0, 0.0, 0.0, 0.0]` : read}; `;
+          regs.push({
+            name: v, zero: VEC0, load: (kt) => {
+              const read = `${arg}[${off} + (${kRow(kt)}) * ${D / 4} + ${quad}]`;
+              return kEdge ? `${k(kt)} < ${K} ? ${read} : ${VEC0}` : read;
+            },
+          });
+          store = `${S}[${kk} * ${LD} + ${oq}] = ${v}; `;
         } else {
           for (let c = 0; c < 4; c++) {
             const col = edge ? `Math.min(${o0} + ${oq} * 4 + ${c}, ${D - 1})` : `${o0} + ${oq} * 4 + ${c}`;
-            const read = `${arg}[${off} + (${kRow}) * ${D} + ${col}]`;
-            code += `${S}[${kk} * ${LD} + ${oq}][${c}] = ${kEdge ? `${k} < ${K} ? ${read} : 0.0` : read}; `;
+            regs.push({
+              name: `${v}${c}`, zero: '0.0', load: (kt) => {
+                const read = `${arg}[${off} + (${kRow(kt)}) * ${D} + ${col}]`;
+                return kEdge ? `${k(kt)} < ${K} ? ${read} : 0.0` : read;
+              },
+            });
+            store += `${S}[${kk} * ${LD} + ${oq}][${c}] = ${v}${c}; `;
           }
         }
       }
+      copies.push({ setup, regs, store });
     }
-    return code;
+    return copies;
   };
+
+  const copies = [
+    ...copyBlock('a', 'As', LDA, BM, M, 'm0', aAlongK, aVec, offA, mEdge),
+    ...copyBlock('b', 'Bs', LDB, BN, N, 'n0', bAlongK, bVec, offB, nEdge),
+  ];
+  const guarded = (c: Copy, code: string) => (c.guard ? `if (${c.guard}) { ${code}} ` : code);
+  const setup = copies.map((c) => c.setup).join('');
+  /** Loads of k tile `kt` into fresh consts, then their stores: the copy without prefetch. */
+  const copyNow = (kt: string) => copies.map((c) => guarded(c, c.regs.map((r) => `const ${r.name} = ${r.load(kt)}; `).join('') + c.store)).join('');
+  /** With prefetch: the registers, declared once; loads of k tile `kt` into them; their stores. */
+  const declareRegs = copies.map((c) => c.regs.map((r) => `let ${r.name} = ${r.zero}; `).join('')).join('');
+  const loadRegs = (kt: string) => copies.map((c) => guarded(c, c.regs.map((r) => `${r.name} = ${r.load(kt)}; `).join(''))).join('');
+  const storeRegs = copies.map((c) => guarded(c, c.store)).join('');
 
   const acc = (r: number, i: number, s: number, j: number) => `c${r}${i}${s}${j}`;
   const accs: string[] = [];
   for (let r = 0; r < RA; r++) for (let i = 0; i < 4; i++) for (let s = 0; s < RB; s++) for (let j = 0; j < 4; j++) accs.push(acc(r, i, s, j));
 
-  /** One step of k over the shared tiles at `kk` (a loop counter, or a literal when unrolled). */
+  /** One step of k over the shared tiles at `kk` (an expression of the loop counter, or a literal). */
   const stepAt = (kk: string, u: string) => {
     let step = '';
-    for (let r = 0; r < RA; r++) step += `const a${r}${u} = As[${kk} * ${LDA} + ${r * TR} + ty]; `;
-    for (let s = 0; s < RB; s++) step += `const b${s}${u} = Bs[${kk} * ${LDB} + ${s * TC} + tx]; `;
+    for (let r = 0; r < RA; r++) step += `const a${r}${u} = As[(${kk}) * ${LDA} + ${r * TR} + ty]; `;
+    for (let s = 0; s < RB; s++) step += `const b${s}${u} = Bs[(${kk}) * ${LDB} + ${s * TC} + tx]; `;
     for (let r = 0; r < RA; r++) {
       for (let i = 0; i < 4; i++) for (let s = 0; s < RB; s++) for (let j = 0; j < 4; j++) step += `${acc(r, i, s, j)} += a${r}${u}[${i}] * b${s}${u}[${j}]; `;
     }
     return step;
   };
-  const steps = t.unroll ? Array.from({ length: BK }, (_, kk) => stepAt(String(kk), `_${kk}`)).join('') :
-    `for (let kk = 0; kk < ${BK}; kk++) { ${stepAt('kk', '')}} `;
+  const U = t.unroll ?? 1;
+  const steps = U === BK ? Array.from({ length: BK }, (_, kk) => stepAt(String(kk), `_${kk}`)).join('') :
+    `for (let kk = 0; kk < ${BK / U}; kk++) { ${Array.from({ length: U }, (_, u) => stepAt(U === 1 ? 'kk' : `kk * ${U} + ${u}`, `_${u}`)).join('')}} `;
 
   let store = '';
   const offC = count * S > 1 ? `this.workgroup.z * ${M * N} + ` : '';
@@ -313,12 +379,16 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
     (t.mFirst ? `const m0 = this.workgroup.x * ${BM}; const n0 = this.workgroup.y * ${BN}; ` :
       `const m0 = this.workgroup.y * ${BM}; const n0 = this.workgroup.x * ${BN}; `) +
     accs.map((c) => `let ${c} = 0.0;`).join(' ') + ' ' +
-    // the trip count stays a literal (barriers need uniform control flow); the split is an offset
-    (S > 1 ? `const zb = this.workgroup.z >> ${Math.log2(S)}; const k0 = (this.workgroup.z & ${S - 1}) * ${KTs}; ` +
-      `for (let it = 0; it < ${KTs}; it++) { const kt = k0 + it; ` : `for (let kt = 0; kt < ${KT}; kt++) { `) +
-    loadBlock('a', 'As', LDA, BM, M, 'm0', aAlongK, aVec, offA, mEdge) +
-    loadBlock('b', 'Bs', LDB, BN, N, 'n0', bAlongK, bVec, offB, nEdge) +
-    'workgroupBarrier(); ' +
+    // with split-K, workgroup z is batch · S + split, and the split an offset k0 along the k tiles
+    (S > 1 ? `const zb = this.workgroup.z >> ${Math.log2(S)}; const k0 = (this.workgroup.z & ${S - 1}) * ${KTs}; ` : '') +
+    setup +
+    (t.prefetch ? declareRegs + loadRegs(S > 1 ? 'k0' : '0') : '') +
+    // the trip count stays a literal (barriers need uniform control flow)
+    (S > 1 ? `for (let it = 0; it < ${KTs}; it++) { const kt = k0 + it; ` : `for (let kt = 0; kt < ${KT}; kt++) { `) +
+    (t.prefetch ?
+      // the last trip loads its own tile again: no branch, and the loads stay in the buffer
+      `${storeRegs}workgroupBarrier(); const ktn = ${S > 1 ? `k0 + Math.min(it + 1, ${KTs - 1})` : `Math.min(kt + 1, ${KT - 1})`}; ${loadRegs('ktn')}` :
+      `${copyNow('kt')}workgroupBarrier(); `) +
     steps +
     'workgroupBarrier(); } ' +
     store + '}';
@@ -326,7 +396,7 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
   const vec4Arguments = [aVec ? 'a' : '', bVec ? 'b' : ''].filter(Boolean);
   return {
     key: `matmul.tiled:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:` +
-      `${epilogueKey(epilogue)}:${BM}x${BN}x${BK}/${TM}x${TN}${t.unroll ? 'u' : ''}${t.mFirst ? 'm' : ''}${t.aQuadTranspose ? 't' : ''}${S > 1 ? `k${S}` : ''}`,
+      `${epilogueKey(epilogue)}:${BM}x${BN}x${BK}/${TM}x${TN}${(t.unroll ?? 1) > 1 ? `u${t.unroll}` : ''}${t.prefetch ? 'p' : ''}${t.mFirst ? 'm' : ''}${t.aQuadTranspose ? 't' : ''}${S > 1 ? `k${S}` : ''}`,
     source,
     output: [count * S * M * N],
     outSize: count * S * M * N,
