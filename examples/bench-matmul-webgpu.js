@@ -31,10 +31,23 @@ const TILES = {
   '64×64×16/4×4': { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 },
   '32×32×16/4×4': { BM: 32, BN: 32, BK: 16, TM: 4, TN: 4 },
   '128×128×32/8×8': { BM: 128, BN: 128, BK: 32, TM: 8, TN: 8 },
-  '128×128×16/8×8 unrolled': { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, unroll: true },
-  '64×64×16/4×4 unrolled': { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, unroll: true },
-  '32×32×16/4×4 unrolled': { BM: 32, BN: 32, BK: 16, TM: 4, TN: 4, unroll: true },
+  '128×128×16/8×8 unrolled': { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, unroll: 16 },
+  '64×64×16/4×4 unrolled': { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, unroll: 16 },
+  '32×32×16/4×4 unrolled': { BM: 32, BN: 32, BK: 16, TM: 4, TN: 4, unroll: 16 },
 };
+// the large tile with A by quads, 2 to 16 k steps a trip, the next tile staged in registers
+for (const [name, extra] of [['u2', { unroll: 2 }], ['u4', { unroll: 4 }], ['u8', { unroll: 8 }], ['u16', { unroll: 16 }],
+  ['staged', { prefetch: true }], ['staged u4', { prefetch: true, unroll: 4 }], ['staged u16', { prefetch: true, unroll: 16 }]]) {
+  TILES[`128×128×16/8×8 A quads ${name}`] = { ...TILES['128×128×16/8×8 A quads'], ...extra };
+}
+TILES['128×128×32/8×8 A quads u4'] = { BM: 128, BN: 128, BK: 32, TM: 8, TN: 8, aQuadTranspose: true, unroll: 4 };
+TILES['128×64×16/8×4 u4'] = { ...TILES['128×64×16/8×4'], unroll: 4 };
+TILES['128×64×16/8×4 staged u4'] = { ...TILES['128×64×16/8×4'], prefetch: true, unroll: 4 };
+/**
+ * BENCH_MODS: settings laid over the chosen tile at every shape, `|`-separated JSON objects, e.g.
+ * BENCH_MODS='{"unroll":4}|{"prefetch":true}' (each a row "chosen +{...}").
+ */
+const MODS = process.env.BENCH_MODS ? process.env.BENCH_MODS.split('|').map((m) => JSON.parse(m)) : [];
 const TILED_SHAPES = (process.env.BENCH_TILED_SHAPES ?? 'square 1024²,square 2048²,square 4096²,mlp fc 4096×768×3072').split(',');
 const TILE_NAMES = process.env.BENCH_TILES ? process.env.BENCH_TILES.split(',') : Object.keys(TILES);
 
@@ -55,8 +68,8 @@ async function main() {
   console.log(`device: ${device.description}`);
   const chooser = device.matmulTiles;
   // clocks up before the first figure: ~2 s of large products (the first run's first shape was
-  // 40% slower than the same kernel measured later)
-  {
+  // 40% slower than the same kernel measured later); not in the quick run (minutes on llvmpipe)
+  if (!quick) {
     const n = 2048;
     const a = device.upload(random(n * n, 5));
     for (let i = 0; i < 200; i++) device.dispose(device.matmul(a, [n, n], a, [n, n], false, false, []));
@@ -80,12 +93,19 @@ async function main() {
       variants.push(['chosen A quads', (m, n, c, k, e) => ({ ...chooser(m, n, c, k, e), aQuadTranspose: true })]);
       variants.push(['chosen no quads', (m, n, c, k, e) => ({ ...chooser(m, n, c, k, e), aQuadTranspose: false })]);
     }
+    for (const mod of MODS) {
+      const label = Object.entries(mod).map(([k, v]) => (v === true ? k : `${k}=${v}`)).join(',');
+      variants.push([`chosen +${label}`, (m, n, c, k, e) => ({ ...chooser(m, n, c, k, e), ...mod })]);
+    }
     if (!quick && TILED_SHAPES.includes(name)) for (const t of TILE_NAMES) variants.push([t, () => TILES[t]]);
     for (const [variant, tiles] of variants) {
       device.matmulTiles = tiles;
       const call = () => device.matmul(a, aShape, b, bShape, transA, transB, batch, bias ? { bias } : undefined);
+      // the first call compiles (Tint and the driver): timed apart
+      const c0 = performance.now();
       device.dispose(call());
       await device.sync();
+      const compileMs = performance.now() - c0;
       const times = [];
       for (let r = 0; r < RUNS; r++) {
         const t0 = performance.now();
@@ -99,13 +119,13 @@ async function main() {
       const tile = tiles ? tiles(M, N, count, K, withBias) : null;
       const row = {
         name, variant, M, K, N, count, transA, transB, bias: withBias,
-        tile: tile ? `${tile.BM}×${tile.BN}×${tile.BK}/${tile.TM}×${tile.TN}${tile.unroll ? ' u' : ''}${tile.mFirst ? ' m' : ''}${tile.aQuadTranspose ? ' q' : ''}${tile.splitK > 1 ? ` k${tile.splitK}` : ''}` : 'one row a thread',
-        ms: +ms.toFixed(4), min: +Math.min(...times).toFixed(4), max: +Math.max(...times).toFixed(4),
+        tile: tile ? `${tile.BM}×${tile.BN}×${tile.BK}/${tile.TM}×${tile.TN}${tile.unroll > 1 ? ` u${tile.unroll}` : ''}${tile.prefetch ? ' p' : ''}${tile.mFirst ? ' m' : ''}${tile.aQuadTranspose ? ' q' : ''}${tile.splitK > 1 ? ` k${tile.splitK}` : ''}` : 'one row a thread',
+        ms: +ms.toFixed(4), min: +Math.min(...times).toFixed(4), max: +Math.max(...times).toFixed(4), compileMs: +compileMs.toFixed(1),
         tflops: +(flops / (ms / 1e3) / 1e12).toFixed(3),
       };
       rows.push(row);
       console.log(`${name.padEnd(28)} ${variant.padEnd(15)} ${row.tile.padEnd(18)} ${ms.toFixed(3).padStart(9)} ms ` +
-        `[${row.min.toFixed(3)}–${row.max.toFixed(3)}] ${row.tflops.toFixed(3).padStart(7)} TFLOP/s`);
+        `[${row.min.toFixed(3)}–${row.max.toFixed(3)}] ${row.tflops.toFixed(3).padStart(7)} TFLOP/s  (first call ${row.compileMs} ms)`);
     }
     device.matmulTiles = chooser;
     for (const x of [a, b, bias]) if (x) device.dispose(x);
