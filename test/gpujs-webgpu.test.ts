@@ -235,6 +235,34 @@ describe('gpu.js webgpu: workgroup features', () => {
     expect(Array.from(got)).toEqual([4, 50, 6, 7, 8, 90, 10, 11, 12, 130, 14, 15, 0, 10, 2, 3]);
   });
 
+  it('indices Tint can bound reach it as such: consts are lets, local ids the builtin, integer indices bare i32', async () => {
+    // Tint's robustness clamps an array index unless integer range analysis bounds it, and the
+    // analysis sees through lets, loop counters, builtins and + * >>, not vars, the private
+    // mirror of the ids or an i32() conversion: each of those put a min() into every shared read
+    const kernel = gpu.createKernel(`function (a) {
+      const l = this.localThread.x;
+      const base = this.workgroup.x * 64;
+      tile[l] = a[base + l];
+      workgroupBarrier();
+      let s = 0.0;
+      for (let k = 0; k < 8; k++) { s += tile[k * 8 + (l >> 3)]; }
+      storeResult(base + l, s);
+    }`, { output: [128], workgroupSize: [64], dispatch: [2], workgroupArrays: { tile: 64 } });
+    try {
+      const a = Float32Array.from({ length: 128 }, (_, i) => i);
+      const got = flat(await kernel(a));
+      // thread l of group g sums the tile's column l >> 3: 8·64g + 8·(l >> 3) + 8·28
+      expect(firstMismatch(got, (i) => 8 * (i - (i % 64)) + 8 * ((i % 64) >> 3) + 224)).toBe(-1);
+      const wgsl = (kernel as unknown as { compiledSource: string }).compiledSource;
+      expect(wgsl).toContain('let user_l : i32 = i32(lid.x);');
+      expect(wgsl).toContain('let user_base : i32 = (i32(wid.x)*64);');
+      expect(wgsl).toContain('wg_tile[((user_k*8)+(user_l >> u32(3)))]');
+      expect(wgsl).toContain('var user_s : f32');
+    } finally {
+      kernel.destroy();
+    }
+  });
+
   it('stores past 2^24 through integer indices land on their own element', async () => {
     const n = 2 ** 25;
     // 2^23 threads × 4 stores; a float32 index would merge neighbours past 2^24
