@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createGpujsDevice } from '../packages/core/src/devices/gpujs/index.js';
-import { startRuntime, type GpujsInstance } from '../packages/core/src/devices/gpujs/runtime.js';
+import { startRuntime, withRangeAnalysis, type GpujsInstance } from '../packages/core/src/devices/gpujs/runtime.js';
 
 const device = await createGpujsDevice('webgpu');
 const runtime = await startRuntime('webgpu');
@@ -120,6 +120,16 @@ describe('gpu.js webgpu: buffers past 2^24 elements', () => {
       return t;
     })).toBe(-1);
     for (const buf of [x, bias, shifted, broadcast, sums]) device.dispose(buf);
+  });
+});
+
+describe('Dawn flags', () => {
+  it('ask for integer range analysis in the robustness pass, beside any toggles given, unless one names it', () => {
+    const toggle = 'enable_integer_range_analysis_in_robustness';
+    expect(withRangeAnalysis(['backend=vulkan'])).toEqual(['backend=vulkan', `enable-dawn-features=${toggle}`]);
+    expect(withRangeAnalysis(['backend=vulkan', 'enable-dawn-features=dump_shaders'])).toEqual(['backend=vulkan', `enable-dawn-features=dump_shaders,${toggle}`]);
+    expect(withRangeAnalysis(['backend=opengles', `disable-dawn-features=${toggle}`])).toEqual(['backend=opengles', `disable-dawn-features=${toggle}`]);
+    expect(runtime.description).toContain(toggle);
   });
 });
 

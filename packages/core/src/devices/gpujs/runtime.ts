@@ -197,9 +197,26 @@ async function chooseDawn(): Promise<DawnChoice> {
   return { flags: ['backend=opengles'], featureLevel: envLevel ?? 'compatibility' };
 }
 
+/**
+ * Dawn's robustness pass clamps every array index; with this toggle it first bounds the index by
+ * integer range analysis and drops the clamp where no access can fall outside (a tiled kernel's
+ * shared-memory reads, indexed by loop counters and local ids). It was on by default on the
+ * OpenGL ES backend here; asked for by name so that no backend's default decides.
+ */
+const RANGE_ANALYSIS_TOGGLE = 'enable_integer_range_analysis_in_robustness';
+
+/** `flags` with the toggle enabled: added to an `enable-dawn-features=` list, or as one; kept out if named anywhere already. */
+export function withRangeAnalysis(flags: string[]): string[] {
+  if (flags.some((f) => f.includes(RANGE_ANALYSIS_TOGGLE))) return flags;
+  const at = flags.findIndex((f) => f.startsWith('enable-dawn-features='));
+  if (at === -1) return [...flags, `enable-dawn-features=${RANGE_ANALYSIS_TOGGLE}`];
+  return flags.map((f, i) => (i === at ? `${f},${RANGE_ANALYSIS_TOGGLE}` : f));
+}
+
 async function startWebgpu(): Promise<Runtime> {
   const create = await loadDawn();
-  const choice = await chooseDawn();
+  const chosen = await chooseDawn();
+  const choice = { ...chosen, flags: withRangeAnalysis(chosen.flags) };
   // Mesa's EGL needs a platform without a display; the variable must be set before Dawn loads EGL
   if (choice.flags.some((f) => f.includes('opengles')) && process.env.EGL_PLATFORM === undefined) {
     process.env.EGL_PLATFORM = 'surfaceless';
