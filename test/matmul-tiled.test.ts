@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import {
   TILE_LARGE, TILE_MEDIUM, TILE_SMALL, TILE_WIDE, chooseTile, matmulTiledSpec, type MatmulTile,
 } from '../packages/core/src/devices/gpujs/kernels/matmul-tiled.js';
+import { createGpujsDevice } from '../packages/core/src/devices/gpujs/index.js';
+import type { GpujsDevice } from '../packages/core/src/devices/gpujs/device.js';
 import { startRuntime } from '../packages/core/src/devices/gpujs/runtime.js';
 import type { KernelSpec } from '../packages/core/src/devices/gpujs/kernels/spec.js';
 import { relErr } from './helpers/compare.js';
@@ -165,6 +167,30 @@ describe('webgpu tiled matmul ≡ float64 product', () => {
         await check({ M: tile.BM, K: 2 * tile.BK, N: 2 * tile.BN, transA, transB, batch: [2], aBatch: [2], bBatch: [], bias: true, residual: false, seed: 7 }, tile);
       }
     }
+  });
+
+  it('the device compiles a kernel of its own for every tile setting, and each computes the product', async () => {
+    // the device's kernel cache once keyed a tile by a flag for unroll and nothing for prefetch:
+    // a bench then timed the first of them under every other's name
+    const device = (await createGpujsDevice('webgpu')) as GpujsDevice;
+    const [M, K, N] = [40, 48, 36];
+    const a = values(M * K, 3);
+    const b = values(K * N, 4);
+    const want = reference({ M, K, N, transA: false, transB: false, batch: [], aBatch: [], bBatch: [], bias: false, residual: false, seed: 0 },
+      a, b, new Float32Array(N), new Float32Array(M * N));
+    const A = device.upload(a);
+    const B = device.upload(b);
+    const base = { ...TILE_SMALL, prefetch: false, unroll: 1 };
+    for (const tile of [base, { ...base, prefetch: true }, { ...base, unroll: 2 }, { ...base, unroll: 4 }, { ...base, prefetch: true, unroll: 4 }]) {
+      device.matmulTiles = () => tile;
+      const before = device.compiledKernels;
+      const C = device.matmul(A, [M, K], B, [K, N], false, false, []);
+      expect(device.compiledKernels, JSON.stringify(tile)).toBe(before + 1);
+      expect(relErr(await device.read(C), want)).toBeLessThanOrEqual(1e-5);
+      device.dispose(C);
+    }
+    device.dispose(A);
+    device.dispose(B);
   });
 
   it('chooses smaller tiles when the large one would leave the GPU idle', () => {

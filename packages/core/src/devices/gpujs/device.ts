@@ -10,7 +10,7 @@ import { binarySpec, fillSpec, unarySpec, whereSpec, type OperandShape } from '.
 import {
   WASM_COLS4_UNROLL, WASM_ROWS4_UNROLL, type IndexStyle, gpuKSlices, matmulGeometry, matmulRows4Spec, matmulSpec, preferRows4, unpackRows4Spec,
 } from './kernels/matmul.js';
-import { chooseTile, matmulTiledSpec, type MatmulTile } from './kernels/matmul-tiled.js';
+import { chooseTile, matmulTiledSpec, tileKey, type MatmulTile } from './kernels/matmul-tiled.js';
 import { gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, stridedSpec } from './kernels/movement.js';
 import {
   CHUNK, GPU_MIN_THREADS, MAX_SERIAL, reducePassSpec, reducePlan, splitPass, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec,
@@ -224,9 +224,8 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const ek = flags.bias ? 'b' : '';
     if (this.runtime.mode === 'webgpu' && this.matmulTiles && K > 0) {
       const tile = this.matmulTiles(M, N, count, K, flags.bias);
-      const { BM, BN, BK, TM, TN, unroll, mFirst, aQuadTranspose } = tile;
       const S = tile.splitK ?? 1;
-      const out = this.launch(`mt|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}|${BM},${BN},${BK},${TM},${TN},${unroll ? 1 : 0},${mFirst ? 1 : 0},${aQuadTranspose ? 1 : 0},${S}`,
+      const out = this.launch(`mt|${aShape}|${bShape}|${transA}|${transB}|${batch}|${ek}|${tileKey(tile)}`,
         () => matmulTiledSpec(aShape, bShape, transA, transB, batch, flags, tile), [A, B, ...extra]);
       if (S === 1) return out;
       // split-K: the partial products [count, S, M·N] summed over the splits

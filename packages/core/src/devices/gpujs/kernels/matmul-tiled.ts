@@ -145,6 +145,13 @@ function streamsB(M: number, N: number, K: number): boolean {
   return N > M && K * N * 4 > 2 * L2_BYTES;
 }
 
+/** The tile as a key: every setting that changes the kernel's source (the device caches kernels by it). */
+export function tileKey(t: MatmulTile): string {
+  const S = t.splitK ?? 1;
+  return `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${(t.unroll ?? 1) > 1 ? `u${t.unroll}` : ''}${t.prefetch ? 'p' : ''}` +
+    `${t.mFirst ? 'm' : ''}${t.aQuadTranspose ? 't' : ''}${S > 1 ? `k${S}` : ''}`;
+}
+
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
 function checkTile(t: MatmulTile, K: number, epilogue: EpilogueFlags): void {
@@ -396,7 +403,7 @@ export function matmulTiledSpec(aShape: Shape, bShape: Shape, transA: boolean, t
   const vec4Arguments = [aVec ? 'a' : '', bVec ? 'b' : ''].filter(Boolean);
   return {
     key: `matmul.tiled:${aShape.join(',')}:${bShape.join(',')}:${transA ? 1 : 0}${transB ? 1 : 0}:${batch.join(',')}:` +
-      `${epilogueKey(epilogue)}:${BM}x${BN}x${BK}/${TM}x${TN}${(t.unroll ?? 1) > 1 ? `u${t.unroll}` : ''}${t.prefetch ? 'p' : ''}${t.mFirst ? 'm' : ''}${t.aQuadTranspose ? 't' : ''}${S > 1 ? `k${S}` : ''}`,
+      `${epilogueKey(epilogue)}:${tileKey(t)}`,
     source,
     output: [count * S * M * N],
     outSize: count * S * M * N,
