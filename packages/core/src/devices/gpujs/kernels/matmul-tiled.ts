@@ -63,7 +63,14 @@ export interface MatmulTile {
   splitK?: number;
 }
 
-export const TILE_LARGE: MatmulTile = { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 };
+/**
+ * The large tile writes 4 k steps a trip (MatmulTile.unroll): on the H200 (BENCHMARKS.md, "Matmul,
+ * session 6", run 1, each pair in one process) 4096² went 34.2 → 38.7 TFLOP/s (38.9–39.0 in 9 ×
+ * 20 calls), 4096 × 768 × 3072 32.4 → 34.9–36.7, GPT-2's head 35.9 → 38.7–39.8 and its dW 34.7 →
+ * 40.6–40.8. The gain needs the shared reads free of bounds checks (Dawn's integer range analysis
+ * over gpu.js's lets and bare i32 indices): with main's code generation unroll 4 gave 35.5 at 4096².
+ */
+export const TILE_LARGE: MatmulTile = { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, unroll: 4 };
 export const TILE_WIDE: MatmulTile = { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4 };
 export const TILE_MEDIUM: MatmulTile = { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 };
 export const TILE_SMALL: MatmulTile = { BM: 32, BN: 32, BK: 16, TM: 4, TN: 4 };
