@@ -47,8 +47,6 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   // two keys at a time: independent chains of multiply-adds
   const score = (h: number) => `const jj${h} = u * ${2 * L} + ${L * h} + c;
           const key${h} = kt * ${g.bc} + jj${h};
-          let s${h} = 0.0;
-          let dp${h} = 0.0;
           ${dot4(`s${h}`, (x) => `q${x}`, 'kk', `jj${h} * ${stride}`, d, `k${h}_`)}
           ${dot4(`dp${h}`, (x) => `g${x}`, 'vv', `jj${h} * ${stride}`, d, `v${h}_`)}
           ${plan.dropout ? `dp${h} = dp${h} * ${dropoutFactor(plan, 'i', `key${h}`)};` : ''}
@@ -138,8 +136,6 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const rows = Array.from({ length: g.br / L }, (_, n) => n);
   const score = (n: number) => `const rr${n} = ${L * n} + c;
           const row${n} = qt * ${g.br} + rr${n};
-          let s${n} = 0.0;
-          let dp${n} = 0.0;
           ${dot4(`s${n}`, (x) => `k${x}`, 'qs', `rr${n} * ${stride}`, d, `q${n}_`)}
           ${dot4(`dp${n}`, (x) => `v${x}`, 'gs', `rr${n} * ${stride}`, d, `g${n}_`)}
           const p${n} = (${hiddenExpr(plan, `row${n}`, 'key')}) ? 0.0 : Math.exp(s${n} - lr[rr${n}]);
