@@ -254,6 +254,34 @@ describe('the masks flash plans by tiles equal the brute-force element mask', ()
   });
 });
 
+describe('the block-sparse table orders the tiles heaviest first', () => {
+  // the webgpu kernels take tiles in this order (workgroup w runs tile order[w]): every tile must
+  // appear once, or a tile would be computed twice and another never; heaviest first is the schedule
+  it('each order is a permutation of its tiles, by open tiles of the other side, non-increasing', () => {
+    const arb = fc.record({
+      BH: fc.constantFrom(1, 3, 64, 256), Nq: fc.integer({ min: 1, max: 300 }), Nk: fc.integer({ min: 1, max: 300 }), causal: fc.boolean(),
+    }).chain((c) => fc.record({ grid: gridFor({ B: 1, H: 1, d: 1, blockSize: 1, ...c }) }).map((g) => ({ ...c, ...g })));
+    fc.assert(fc.property(arb, ({ BH, Nq, Nk, causal, grid }) => {
+      const dims = { B: 1, H: BH, Nq, Nk, d: 64 };
+      const mask: AttentionMask = { dims, causal, offset: causalOffset(dims), grid: validateBlockMask('test', grid, dims) };
+      const plan = workgroupPlan(mask, 1, null);
+      const table = sparseTable(mask, plan)!;
+      expect(table.length).toBe(plan.bwdOrderOffset + plan.bwd.kt);
+      for (const [g, codesAt, at, rows] of [[plan.fwd, plan.fwdTableOffset, plan.fwdOrderOffset, true], [plan.bwd, plan.bwdTableOffset, plan.bwdOrderOffset, false]] as const) {
+        const n = rows ? g.qt : g.kt;
+        const open = (tile: number): number => {
+          let count = 0;
+          for (let other = 0; other < (rows ? g.kt : g.qt); other++) count += table[codesAt + (rows ? tile * g.kt + other : other * g.kt + tile)] !== 0 ? 1 : 0;
+          return count;
+        };
+        const order = Array.from(table.subarray(at, at + n));
+        expect([...order].sort((x, y) => x - y)).toEqual(Array.from({ length: n }, (_, t) => t));
+        for (let w = 1; w < n; w++) expect(open(order[w - 1]), `${rows ? 'query' : 'key'} order ${order}`).toBeGreaterThanOrEqual(open(order[w]));
+      }
+    }), runs(RUNS * 4));
+  });
+});
+
 describe('block-sparse and dropout', () => {
   it('a row with no visible key gives O = 0, L = −∞ and dq = 0; its keys get no gradient from it', async () => {
     // query block 1 (rows 4..7) sees nothing; key block 1 (keys 3..5) is seen by nobody

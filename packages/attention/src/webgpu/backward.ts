@@ -53,7 +53,7 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
           const p${h} = (${hiddenExpr(plan, 'i', `key${h}`)}) ? 0.0 : Math.exp(s${h} - lse);
           ds[r * ${ps} + jj${h}] = p${h} * (dp${h} - delta);`;
   const source = `function (${argsOf(plan).join(', ')}) {
-    ${threadLines(plan, L, 'r', 'qt')}
+    ${threadLines(plan, L, 'r', 'qt', true)}
     const i = qt * ${g.br} + r;
     const rowBase = (bh * ${Nq} + Math.min(i, ${Nq - 1})) * ${d};
     ${unrolled(d, (x) => `const q${x} = q[rowBase + ${x}] * ${lit(plan.scale)};`)}
@@ -143,7 +143,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
           const ds${n} = p${n} * (dp${n} * z${n} - dl[rr${n}]);
           st[jl * ${ps} + rr${n}] = p${n} * z${n};`;
   const source = `function (${argsOf(plan, true).join(', ')}) {
-    ${threadLines(plan, L, 'jl', 'kt')}
+    ${threadLines(plan, L, 'jl', 'kt', false)}
     const key = kt * ${g.bc} + jl;
     const keyBase = (bh * ${Nk} + Math.min(key, ${Nk - 1})) * ${d};
     ${unrolled(d, (x) => `const k${x} = k[keyBase + ${x}];`)}

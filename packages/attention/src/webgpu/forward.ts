@@ -15,7 +15,7 @@
  * [0, Nk) are masked, so any N works.
  */
 import { hash24Expr, lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { HUGE, MASKED, type WorkgroupPlan } from './geometry.js';
+import { HUGE, MASKED, tileOfWorkgroup, type WorkgroupPlan } from './geometry.js';
 
 /** Lines `let q0 = q[base + 0] * scale; …` and similar: registers are named, so loops over d are unrolled. */
 export const unrolled = (count: number, line: (x: number) => string): string =>
@@ -116,14 +116,15 @@ function tree(x: (i: number) => string, n: number, op: (a: string, b: string) =>
 }
 
 /**
- * A kernel's opening lines: thread t is lane `c` of row `own` within tile `tile` (the workgroup's
- * x) of (batch, head) `bh` (its y), `lanes` threads a row; then the dropout seed's two halves.
+ * A kernel's opening lines: thread t is lane `c` of row `own` within tile `tile` (the one the
+ * workgroup's x takes, tileOfWorkgroup: query tiles when `rows`, else key tiles) of (batch, head)
+ * `bh` (its y), `lanes` threads a row; then the dropout seed's two halves.
  */
-export function threadLines(plan: WorkgroupPlan, lanes: number, own: string, tile: string): string {
+export function threadLines(plan: WorkgroupPlan, lanes: number, own: string, tile: string, rows: boolean): string {
   return `const t = this.localThread.x;
     const ${own} = t >> ${Math.log2(lanes)};
     const c = t & ${lanes - 1};
-    const ${tile} = this.workgroup.x;
+    const ${tile} = ${tileOfWorkgroup(plan, rows)};
     const bh = this.workgroup.y;${plan.dropout ? '\n    const seedHi32 = Math.floor(seedHi) | 0;\n    const seedLo32 = Math.floor(seedLo) | 0;' : ''}`;
 }
 
@@ -174,7 +175,7 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
           pt[r * ${ps} + jj${h}] = s${h};
           mx = Math.max(mx, s${h});`;
   const source = `function (${args.join(', ')}) {
-    ${threadLines(plan, L, 'r', 'qt')}
+    ${threadLines(plan, L, 'r', 'qt', true)}
     const i = qt * ${g.br} + r;
     const qBase = (bh * ${Nq} + Math.min(i, ${Nq - 1})) * ${d};
     ${unrolled(d, (x) => `const q${x} = q[qBase + ${x}] * ${lit(plan.scale)};`)}

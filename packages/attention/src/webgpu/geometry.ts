@@ -35,10 +35,16 @@ export interface WorkgroupPlan {
   fwd: KernelGeometry;
   /** dK and dV: a workgroup per Bc keys walking query tiles of Br. */
   bwd: KernelGeometry;
-  /** Offsets into the uploaded sparse table: forward/dQ tile codes, dK/dV tile codes, the grid's cells. */
+  /**
+   * Offsets into the uploaded sparse table: forward/dQ tile codes, dK/dV tile codes, the grid's
+   * cells, then the order the workgroups take the tiles in (heaviest first): query tiles for
+   * forward/dQ, key tiles for dK/dV.
+   */
   fwdTableOffset: number;
   bwdTableOffset: number;
   cellsOffset: number;
+  fwdOrderOffset: number;
+  bwdOrderOffset: number;
 }
 
 /**
@@ -70,11 +76,27 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
   const fwdTableOffset = 0;
   const bwdTableOffset = grid ? fwd.qt * fwd.kt : 0;
   const cellsOffset = grid ? bwdTableOffset + bwd.qt * bwd.kt : 0;
+  const fwdOrderOffset = grid ? cellsOffset + grid.cells.length : 0;
+  const bwdOrderOffset = grid ? fwdOrderOffset + fwd.qt : 0;
   return {
     dims, scale, causal: mask.causal, offset: mask.offset, grid,
     gridKey: grid ? `${grid.Mq}x${grid.Mk}` : '',
-    dropout, fwd, bwd, fwdTableOffset, bwdTableOffset, cellsOffset,
+    dropout, fwd, bwd, fwdTableOffset, bwdTableOffset, cellsOffset, fwdOrderOffset, bwdOrderOffset,
   };
+}
+
+/**
+ * The tile a workgroup takes, as kernel source: the heaviest first, so that the last workgroups
+ * the GPU starts are short ones instead of a few long ones running on an otherwise idle chip
+ * (flash-attn reverses its query tiles for the same reason). Forward/dQ (`rows`): causal query
+ * tiles see more keys the later they are, so they run last to first; dK/dV: causal key tiles
+ * see more queries the earlier they are, the order the workgroups already have. Block-sparse:
+ * the order the table lists (by open tiles, descending). Reads of `this.workgroup` and of the
+ * read-only table at an index built from it alone are uniform, so barriers may follow.
+ */
+export function tileOfWorkgroup(plan: WorkgroupPlan, rows: boolean): string {
+  if (plan.grid) return `Math.floor(sparse[${rows ? plan.fwdOrderOffset : plan.bwdOrderOffset} + this.workgroup.x])`;
+  return rows && plan.causal ? `${plan.fwd.qt - 1} - this.workgroup.x` : 'this.workgroup.x';
 }
 
 /**
@@ -115,12 +137,28 @@ function tileCodes(mask: AttentionMask, g: KernelGeometry, table: Float32Array, 
   }
 }
 
-/** The block-sparse table the kernels read (null without a grid): both geometries' codes, then the cells. */
+/**
+ * Writes at `at` the tiles of one side (query tiles of `g` when `rows`, else key tiles) ordered by
+ * how many tiles of the other side they see (codes ≠ 0), the most first, ties by index.
+ */
+function heaviestFirst(g: KernelGeometry, table: Float32Array, codesAt: number, rows: boolean, at: number): void {
+  const count = rows ? g.qt : g.kt;
+  const work = new Int32Array(count);
+  for (let a = 0; a < g.qt; a++) {
+    for (let b = 0; b < g.kt; b++) if (table[codesAt + a * g.kt + b] !== 0) work[rows ? a : b]++;
+  }
+  const order = Array.from({ length: count }, (_, t) => t).sort((x, y) => work[y] - work[x] || x - y);
+  table.set(order, at);
+}
+
+/** The block-sparse table the kernels read (null without a grid): both geometries' codes, the cells, both orders. */
 export function sparseTable(mask: AttentionMask, plan: WorkgroupPlan): Float32Array | null {
   if (!mask.grid) return null;
-  const table = new Float32Array(plan.cellsOffset + mask.grid.cells.length);
+  const table = new Float32Array(plan.bwdOrderOffset + plan.bwd.kt);
   tileCodes(mask, plan.fwd, table, plan.fwdTableOffset);
   tileCodes(mask, plan.bwd, table, plan.bwdTableOffset);
   table.set(mask.grid.cells, plan.cellsOffset);
+  heaviestFirst(plan.fwd, table, plan.fwdTableOffset, true, plan.fwdOrderOffset);
+  heaviestFirst(plan.bwd, table, plan.bwdTableOffset, false, plan.bwdOrderOffset);
   return table;
 }
