@@ -201,6 +201,8 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
         }
         red[t] = mx;
         workgroupBarrier();
+        // every thread is done with K's tile: V's takes its place, visible after the next barrier
+        ${stageTile('kv', 'v', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
         const mNew = Math.max(m, ${tree((x) => `red[r * ${L} + ${x}]`, L, (a, b) => `Math.max(${a}, ${b})`)});
         const alpha = Math.exp(m - mNew);
         let ls = 0.0;
@@ -216,8 +218,6 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
         workgroupBarrier();
         l = alpha * l + ${tree((x) => `red2[r * ${L} + ${x}]`, L, (a, b) => `(${a} + ${b})`)};
         m = mNew;
-        ${stageTile('kv', 'v', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
-        workgroupBarrier();
         ${unrolled(4 * quads / L, (x) => `${o.acc(x >> 2, x & 3)} = ${o.acc(x >> 2, x & 3)} * alpha;`)}
         for (let jj = 0; jj < ${g.bc}; jj++) {
           const p = pt[r * ${ps} + jj];
