@@ -100,7 +100,7 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     outSize: BH * Nq * (d + 1),
     work: 6 * BH * Nq * Nk * d,
     workgroupSize: [T],
-    dispatch: [g.qt, BH],
+    dispatch: [BH, g.qt],
     workgroupArrays: { kk: { type: 'vec4', length: g.bc * stride }, vv: { type: 'vec4', length: g.bc * stride }, ds: g.br * ps },
   };
 }
@@ -195,7 +195,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     outSize: dvAt + BH * Nk * d,
     work: 8 * BH * Nq * Nk * d,
     workgroupSize: [T],
-    dispatch: [g.kt, BH],
+    dispatch: [BH, g.kt],
     workgroupArrays: { qs: { type: 'vec4', length: g.br * stride }, gs: { type: 'vec4', length: g.br * stride }, st: g.bc * ps, lr: g.br, dl: g.br },
   };
 }

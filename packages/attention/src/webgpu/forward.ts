@@ -117,15 +117,15 @@ function tree(x: (i: number) => string, n: number, op: (a: string, b: string) =>
 
 /**
  * A kernel's opening lines: thread t is lane `c` of row `own` within tile `tile` (the one the
- * workgroup's x takes, tileOfWorkgroup: query tiles when `rows`, else key tiles) of (batch, head)
- * `bh` (its y), `lanes` threads a row; then the dropout seed's two halves.
+ * workgroup's y takes, tileOfWorkgroup: query tiles when `rows`, else key tiles) of (batch, head)
+ * `bh` (its x), `lanes` threads a row; then the dropout seed's two halves.
  */
 export function threadLines(plan: WorkgroupPlan, lanes: number, own: string, tile: string, rows: boolean): string {
   return `const t = this.localThread.x;
     const ${own} = t >> ${Math.log2(lanes)};
     const c = t & ${lanes - 1};
     const ${tile} = ${tileOfWorkgroup(plan, rows)};
-    const bh = this.workgroup.y;${plan.dropout ? '\n    const seedHi32 = Math.floor(seedHi) | 0;\n    const seedLo32 = Math.floor(seedLo) | 0;' : ''}`;
+    const bh = this.workgroup.x;${plan.dropout ? '\n    const seedHi32 = Math.floor(seedHi) | 0;\n    const seedLo32 = Math.floor(seedLo) | 0;' : ''}`;
 }
 
 /** The dropout factor 0 or 1/(1 − p) of element (bh, i, key): core's counter hash over its index in P. */
@@ -241,7 +241,7 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     outSize: BH * Nq * (d + 1),
     work: 4 * BH * Nq * Nk * d,
     workgroupSize: [T],
-    dispatch: [g.qt, BH],
+    dispatch: [BH, g.qt],
     workgroupArrays: { kv: { type: 'vec4', length: g.bc * stride }, pt: g.br * ps, red: T, red2: T },
   };
 }

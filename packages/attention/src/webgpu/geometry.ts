@@ -88,15 +88,17 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
 /**
  * The tile a workgroup takes, as kernel source: the heaviest first, so that the last workgroups
  * the GPU starts are short ones instead of a few long ones running on an otherwise idle chip
- * (flash-attn reverses its query tiles for the same reason). Forward/dQ (`rows`): causal query
- * tiles see more keys the later they are, so they run last to first; dK/dV: causal key tiles
- * see more queries the earlier they are, the order the workgroups already have. Block-sparse:
- * the order the table lists (by open tiles, descending). Reads of `this.workgroup` and of the
- * read-only table at an index built from it alone are uniform, so barriers may follow.
+ * (flash-attn reverses its query tiles for the same reason). The kernels dispatch (batch·head,
+ * tile): x is the head, so every head's heaviest tile starts before any head's next one (the GPU
+ * starts workgroups in order of their linear id, x fastest). Forward/dQ (`rows`): causal query
+ * tiles see more keys the later they are, so they run last to first; dK/dV: causal key tiles see
+ * more queries the earlier they are, first to last. Block-sparse: the order the table lists (by
+ * open tiles, descending). Reads of `this.workgroup` and of the read-only table at an index built
+ * from it alone are uniform, so barriers may follow.
  */
 export function tileOfWorkgroup(plan: WorkgroupPlan, rows: boolean): string {
-  if (plan.grid) return `Math.floor(sparse[${rows ? plan.fwdOrderOffset : plan.bwdOrderOffset} + this.workgroup.x])`;
-  return rows && plan.causal ? `${plan.fwd.qt - 1} - this.workgroup.x` : 'this.workgroup.x';
+  if (plan.grid) return `Math.floor(sparse[${rows ? plan.fwdOrderOffset : plan.bwdOrderOffset} + this.workgroup.y])`;
+  return rows && plan.causal ? `${plan.fwd.qt - 1} - this.workgroup.y` : 'this.workgroup.y';
 }
 
 /**
