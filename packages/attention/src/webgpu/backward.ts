@@ -12,7 +12,7 @@
  * also `dqd`, dQ's result (dQ [BH·Nq·d] then Δ [BH·Nq]).
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
-import type { WorkgroupPlan } from './geometry.js';
+import { dkvArrays, dqArrays, type WorkgroupPlan } from './geometry.js';
 import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, row4, stageTile, threadLines, unrolled } from './forward.js';
 
 const argsOf = (plan: WorkgroupPlan, delta = false): string[] =>
@@ -101,7 +101,7 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     work: 6 * BH * Nq * Nk * d,
     workgroupSize: [T],
     dispatch: [BH, g.qt],
-    workgroupArrays: { kk: { type: 'vec4', length: g.bc * stride }, vv: { type: 'vec4', length: g.bc * stride }, ds: g.br * ps },
+    workgroupArrays: dqArrays(g),
   };
 }
 
@@ -196,6 +196,6 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     work: 8 * BH * Nq * Nk * d,
     workgroupSize: [T],
     dispatch: [BH, g.kt],
-    workgroupArrays: { qs: { type: 'vec4', length: g.br * stride }, gs: { type: 'vec4', length: g.br * stride }, st: g.bc * ps, lr: g.br, dl: g.br },
+    workgroupArrays: dkvArrays(g),
   };
 }

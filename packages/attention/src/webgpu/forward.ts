@@ -15,30 +15,13 @@
  * [0, Nk) are masked, so any N works.
  */
 import { hash24Expr, lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { HUGE, MASKED, tileOfWorkgroup, type WorkgroupPlan } from './geometry.js';
+import { HUGE, MASKED, forwardArrays, row4, tileOfWorkgroup, type WorkgroupPlan } from './geometry.js';
+
+export { row4 } from './geometry.js';
 
 /** Lines `let q0 = q[base + 0] * scale; …` and similar: registers are named, so loops over d are unrolled. */
 export const unrolled = (count: number, line: (x: number) => string): string =>
   Array.from({ length: count }, (_, x) => line(x)).join('\n');
-
-/**
- * Row layout of a staged tile (vec4 workgroup arrays): a row of d floats is d4 = ⌈d/4⌉ vec4s, read
- * by a lane as a whole (one 16-byte load serves 4 multiply-adds). Rows are padded with zero vec4s
- * to `quads`, a multiple of the lanes a row (4 or 8), so that lane c can own output vec4s c,
- * c + lanes, … without a guard, and the row stride is quads + 1: the lanes of a group reading
- * different rows start in different banks.
- */
-export interface Row4 {
-  d4: number;
-  quads: number;
-  stride: number;
-}
-
-export const row4 = (d: number, lanes: number): Row4 => {
-  const d4 = Math.ceil(d / 4);
-  const quads = lanes * Math.ceil(d4 / lanes);
-  return { d4, quads, stride: quads + 1 };
-};
 
 /**
  * Source lines that stage rows [first, first + rows) of `src` (an [BH·n, d] input) into the vec4
@@ -242,6 +225,6 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     work: 4 * BH * Nq * Nk * d,
     workgroupSize: [T],
     dispatch: [BH, g.qt],
-    workgroupArrays: { kv: { type: 'vec4', length: g.bc * stride }, pt: g.br * ps, red: T, red2: T },
+    workgroupArrays: forwardArrays(g),
   };
 }
