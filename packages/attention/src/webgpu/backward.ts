@@ -12,8 +12,8 @@
  * also `dqd`, dQ's result (dQ [BH·Nq·d] then Δ [BH·Nq]).
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { dkvArrays, dqArrays, type WorkgroupPlan } from './geometry.js';
-import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, row4, stageTile, threadLines, unrolled } from './forward.js';
+import { dkvArrays, dqArrays, row4, type WorkgroupPlan } from './geometry.js';
+import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, stageTile, threadLines, unrolled } from './forward.js';
 
 const argsOf = (plan: WorkgroupPlan, delta = false): string[] =>
   ['q', 'k', 'v', 'dout', 'saved', ...(delta ? ['dqd'] : []), ...(plan.grid ? ['sparse'] : []), ...(plan.dropout ? ['seedHi', 'seedLo'] : [])];

@@ -1,10 +1,11 @@
 /**
  * FlashAttention-2's forward as one gpu.js workgroup kernel (webgpu; patches/WORKGROUP-API.md).
- * A workgroup owns Br query rows of one (batch, head): 4 threads a row, each holding the row's q
- * (scaled by τ) in registers and a quarter of its output columns (x = 4u + lane). It walks the key
- * tiles of Bc keys: K's tile is staged in workgroup memory, each thread scores Bc/4 keys of its row
- * into `pt`, the row max and sum are combined across the 4 lanes through `red`/`red2`, the scores
- * become P̃ = exp(S − m') in place, V's tile replaces K's, and O = e^(m − m')·O + P̃ V. S and P̃
+ * A workgroup owns Br query rows of one (batch, head): L threads a row (lanes, 2, 4 or 8: the
+ * plan's), each holding the row's q (scaled by τ) in registers and 1/L of its output columns. It
+ * walks the key tiles of Bc keys: K's tile is staged in workgroup memory, each thread scores Bc/L
+ * keys of its row into `pt`, the row max and sum are combined across the L lanes through
+ * `red`/`red2`, the scores become P̃ = exp(S − m') in place, V's tile replaces K's, and
+ * O = e^(m − m')·O + P̃ V. S and P̃
  * never leave the chip. It writes O [BH·Nq·d] followed by L [BH·Nq] (m + log l; HUGE where a row
  * saw no key) in its one result buffer.
  *
@@ -16,8 +17,6 @@
  */
 import { hash24Expr, lit, type ExternalKernelSpec } from '@flashgrad/core';
 import { HUGE, MASKED, forwardArrays, row4, tileOfWorkgroup, type WorkgroupPlan } from './geometry.js';
-
-export { row4 } from './geometry.js';
 
 /** Lines `let q0 = q[base + 0] * scale; …` and similar: registers are named, so loops over d are unrolled. */
 export const unrolled = (count: number, line: (x: number) => string): string =>

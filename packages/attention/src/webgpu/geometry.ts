@@ -84,7 +84,7 @@ export const arrayBytes = (arrays: Arrays): number =>
   Object.values(arrays).reduce<number>((sum, a) => sum + (typeof a === 'number' ? 4 * a : 16 * a.length), 0);
 
 /** What every device with workgroup kernels offers (llvmpipe's limit; WebGPU's default is 16 KiB, but Dawn's adapters here give 32 or more). */
-export const BASE_WORKGROUP_BYTES = 32 * 1024;
+const BASE_WORKGROUP_BYTES = 32 * 1024;
 
 function geometry(dims: AttentionDims, rows: number, keys: number, br: number, bc: number, lanes: number): KernelGeometry {
   return { br, bc, d: dims.d, lanes, qt: Math.ceil(rows / br), kt: Math.ceil(keys / bc) };
