@@ -7,6 +7,9 @@
 //   BENCH_N=1024,4096 BENCH_BH=1,8 BENCH_R=20 node examples/bench-flash-kernels.js
 //   BENCH_VARIANTS=path/to/variants.js …   (a module exporting { name: (plan) => plan' } to time
 //     the same kernels under another geometry: plan.fwd / plan.bwd's br, bc, lanes, qt, kt)
+//   BENCH_BASELINE=path/to/attention/dist …   (also times that build's kernels, e.g. the previous
+//     round's, under the shipped plan, so a change is measured against what it replaces in one process)
+// Before each N the GPU is kept busy for BENCH_WARM_MS (300): an idle H200 clocks down.
 import { manualSeed, randn, setDevice, tidy } from '@flashgrad/core';
 import { flashAttention } from '@flashgrad/attention';
 import { forwardSpec } from '../packages/attention/dist/webgpu/forward.js';
@@ -19,6 +22,14 @@ const R = Number(process.env.BENCH_R ?? 20);
 const d = Number(process.env.BENCH_D ?? 64);
 const CAUSAL = (process.env.BENCH_CAUSAL ?? '0').split(',').map((c) => c === '1');
 const variants = process.env.BENCH_VARIANTS ? (await import(process.env.BENCH_VARIANTS)).default : {};
+const WARM_MS = Number(process.env.BENCH_WARM_MS ?? 300);
+const baseline = process.env.BENCH_BASELINE
+  ? await (async (dir) => ({
+    forwardSpec: (await import(`${dir}/webgpu/forward.js`)).forwardSpec,
+    ...(await import(`${dir}/webgpu/backward.js`)),
+    workgroupPlan: (await import(`${dir}/webgpu/geometry.js`)).workgroupPlan,
+  }))(new URL(process.env.BENCH_BASELINE, `file://${process.cwd()}/`).href)
+  : null;
 
 const device = await setDevice('webgpu');
 console.log(`# ${device.description}; d = ${d}, R = ${R} calls a sync, ${new Date().toISOString()}`);
@@ -61,15 +72,22 @@ for (const N of NS) for (const BH of BHS) for (const causal of CAUSAL) {
   const [q, k, v, dO] = [0, 0, 0, 0].map(() => randn([1, BH, N, d], { requiresGrad: true }));
   const dims = { B: 1, H: BH, Nq: N, Nk: N, d };
   const mask = { dims, causal, offset: 0, grid: null };
-  const base = workgroupPlan(mask, 1 / Math.sqrt(d), null);
+  const base = workgroupPlan(mask, 1 / Math.sqrt(d), null, device.workgroupBytes);
   const plans = { shipped: base, ...Object.fromEntries(Object.entries(variants).map(([n, f]) => [n, f(base)])) };
+  const specsOf = (plan) => ({ fwd: forwardSpec(plan), dq: dqSpec(plan), dkv: dkvSpec(plan) });
+  const kernels = Object.entries(plans).map(([name, plan]) => [name, plan, specsOf(plan)]);
+  if (baseline) {
+    const old = baseline.workgroupPlan(mask, 1 / Math.sqrt(d), null);
+    kernels.unshift(['baseline', old, { fwd: baseline.forwardSpec(old), dq: baseline.dqSpec(old), dkv: baseline.dkvSpec(old) }]);
+  }
   // the saved O|L buffer for the backward kernels: one forward's result, kept
   const savedBuf = device.runKernel(forwardSpec(base), [q.buffer(), k.buffer(), v.buffer()]);
   // dQ's result (dQ then Δ), which the dK/dV kernel reads
   const dqdBuf = device.runKernel(dqSpec(base), [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf]);
   const flops = { fwd: 4, dq: 6, dkv: 8 }; // × BH·N²·d (causal: about half)
-  for (const [name, plan] of Object.entries(plans)) {
-    const specs = { fwd: forwardSpec(plan), dq: dqSpec(plan), dkv: dkvSpec(plan) };
+  const warm = () => tidy(() => { const o = flashAttention(q, k, v, { causal }); o.backward(dO); for (const t of [q, k, v]) t.grad = null; });
+  for (const t1 = performance.now(); performance.now() - t1 < WARM_MS;) { warm(); await device.sync(); }
+  for (const [name, plan, specs] of kernels) {
     const line = [];
     let total = 0;
     for (const [kname, spec] of Object.entries(specs)) {

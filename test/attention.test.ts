@@ -14,7 +14,9 @@ import { DEFAULT_BLOCK_SIZE, GPU_SCRATCH_ELEMENTS, defaultBlockSize, flashAttent
 import { runs } from './helpers/arbitraries.js';
 import { tileCoverage, tileKeep, visibleRows, type AttentionMask } from '../packages/attention/src/masks.js';
 import { causalOffset, validateBlockMask } from '../packages/attention/src/validate.js';
-import { sparseTable, workgroupPlan } from '../packages/attention/src/webgpu/geometry.js';
+import { arrayBytes, sparseTable, workgroupPlan } from '../packages/attention/src/webgpu/geometry.js';
+import { forwardSpec } from '../packages/attention/src/webgpu/forward.js';
+import { dkvSpec, dqSpec } from '../packages/attention/src/webgpu/backward.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 25);
 
@@ -254,6 +256,34 @@ describe('the masks flash plans by tiles equal the brute-force element mask', ()
   });
 });
 
+describe('the block-sparse table orders the tiles heaviest first', () => {
+  // the webgpu kernels take tiles in this order (workgroup w runs tile order[w]): every tile must
+  // appear once, or a tile would be computed twice and another never; heaviest first is the schedule
+  it('each order is a permutation of its tiles, by open tiles of the other side, non-increasing', () => {
+    const arb = fc.record({
+      BH: fc.constantFrom(1, 3, 64, 256), Nq: fc.integer({ min: 1, max: 300 }), Nk: fc.integer({ min: 1, max: 300 }), causal: fc.boolean(),
+    }).chain((c) => fc.record({ grid: gridFor({ B: 1, H: 1, d: 1, blockSize: 1, ...c }) }).map((g) => ({ ...c, ...g })));
+    fc.assert(fc.property(arb, ({ BH, Nq, Nk, causal, grid }) => {
+      const dims = { B: 1, H: BH, Nq, Nk, d: 64 };
+      const mask: AttentionMask = { dims, causal, offset: causalOffset(dims), grid: validateBlockMask('test', grid, dims) };
+      const plan = workgroupPlan(mask, 1, null);
+      const table = sparseTable(mask, plan)!;
+      expect(table.length).toBe(plan.bwdOrderOffset + plan.bwd.kt);
+      for (const [g, codesAt, at, rows] of [[plan.fwd, plan.fwdTableOffset, plan.fwdOrderOffset, true], [plan.bwd, plan.bwdTableOffset, plan.bwdOrderOffset, false]] as const) {
+        const n = rows ? g.qt : g.kt;
+        const open = (tile: number): number => {
+          let count = 0;
+          for (let other = 0; other < (rows ? g.kt : g.qt); other++) count += table[codesAt + (rows ? tile * g.kt + other : other * g.kt + tile)] !== 0 ? 1 : 0;
+          return count;
+        };
+        const order = Array.from(table.subarray(at, at + n));
+        expect([...order].sort((x, y) => x - y)).toEqual(Array.from({ length: n }, (_, t) => t));
+        for (let w = 1; w < n; w++) expect(open(order[w - 1]), `${rows ? 'query' : 'key'} order ${order}`).toBeGreaterThanOrEqual(open(order[w]));
+      }
+    }), runs(RUNS * 4));
+  });
+});
+
 describe('block-sparse and dropout', () => {
   it('a row with no visible key gives O = 0, L = −∞ and dq = 0; its keys get no gradient from it', async () => {
     // query block 1 (rows 4..7) sees nothing; key block 1 (keys 3..5) is seen by nobody
@@ -368,21 +398,42 @@ describe('webgpu: FlashAttention-2 kernels on workgroup memory', () => {
 
 describe('webgpu: every tile geometry the plan picks', () => {
   // the random cases above are small (B·H ≤ 4, N ≤ 40), so they all get the 8-lane geometry; these
-  // fix B·H so that each band of workgroupPlan is taken, with lengths off the tile sizes, d past 64
-  const bands: { c: Case; fwd: [number, number]; bwd: [number, number] }[] = [
-    { c: { B: 1, H: 2, Nq: 70, Nk: 45, d: 64, causal: true, blockSize: 16 }, fwd: [32, 8], bwd: [32, 8] },
-    { c: { B: 2, H: 64, Nq: 33, Nk: 50, d: 24, causal: false, blockSize: 16 }, fwd: [32, 4], bwd: [32, 4] },
-    { c: { B: 4, H: 64, Nq: 100, Nk: 70, d: 20, causal: true, blockSize: 16 }, fwd: [64, 4], bwd: [64, 4] },
-    { c: { B: 4, H: 64, Nq: 70, Nk: 90, d: 100, causal: true, blockSize: 16, dropout: 0.5 }, fwd: [64, 4], bwd: [64, 4] },
+  // fix B·H so that each band of workgroupPlan is taken (at llvmpipe's 32 KiB of workgroup memory),
+  // with lengths off the tile sizes, d past 64, a block-sparse grid finer than the wide tiles
+  type Tiles = [number, number, number]; // rows, keys, lanes
+  const bands: { c: Case; fwd: Tiles; bwd: Tiles }[] = [
+    { c: { B: 1, H: 2, Nq: 70, Nk: 45, d: 64, causal: true, blockSize: 16 }, fwd: [32, 32, 8], bwd: [32, 32, 8] },
+    { c: { B: 2, H: 64, Nq: 33, Nk: 50, d: 24, causal: false, blockSize: 16 }, fwd: [32, 32, 4], bwd: [32, 32, 4] },
+    { c: { B: 4, H: 64, Nq: 100, Nk: 70, d: 20, causal: true, blockSize: 16 }, fwd: [128, 32, 2], bwd: [32, 128, 2] },
+    { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: false, blockSize: 16 }, fwd: [128, 24, 2], bwd: [32, 64, 4] },
+    { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: false, blockSize: 16, blockMask: [[true, false, true], [false, true, true]] }, fwd: [64, 32, 4], bwd: [32, 64, 4] },
+    { c: { B: 4, H: 64, Nq: 70, Nk: 90, d: 100, causal: true, blockSize: 16, dropout: 0.5 }, fwd: [64, 16, 4], bwd: [16, 64, 4] },
   ];
   for (const { c, fwd, bwd } of bands) {
-    it.runIf(f32Devices.includes('webgpu'))(`B·H ${c.B * c.H}, Nq ${c.Nq}, Nk ${c.Nk}, d ${c.d}: forward tiles of ${fwd[0]} rows, ${fwd[1]} lanes; dK/dV ${bwd[0]} keys, ${bwd[1]} lanes`, async () => {
+    it.runIf(f32Devices.includes('webgpu'))(`B·H ${c.B * c.H}, Nq ${c.Nq}, Nk ${c.Nk}, d ${c.d}${c.blockMask ? ', block-sparse' : ''}: forward tiles ${fwd[0]} × ${fwd[1]}, ${fwd[2]} lanes; dK/dV ${bwd[0]} × ${bwd[1]}, ${bwd[2]} lanes`, async () => {
       const dims = { B: c.B, H: c.H, Nq: c.Nq, Nk: c.Nk, d: c.d };
-      const plan = workgroupPlan({ dims, causal: c.causal, offset: c.Nk - c.Nq, grid: null }, 1, null);
-      expect([plan.fwd.br, plan.fwd.lanes, plan.bwd.bc, plan.bwd.lanes]).toEqual([...fwd, ...bwd]);
+      const plan = workgroupPlan({ dims, causal: c.causal, offset: c.Nk - c.Nq, grid: validateBlockMask('test', c.blockMask, dims) }, 1, null, 32 * 1024);
+      expect([[plan.fwd.br, plan.fwd.bc, plan.fwd.lanes], [plan.bwd.br, plan.bwd.bc, plan.bwd.lanes]]).toEqual([fwd, bwd]);
       await expectWithinNaive32(c, 11, 'webgpu', '');
-    }, 300_000);
+    }, 600_000);
   }
+
+  it('every plan fits the workgroup memory it was made for; 48 KiB (the H200) takes the wide tiles at d = 64', () => {
+    const arb = fc.record({
+      BH: fc.constantFrom(1, 3, 64, 256, 1024), Nq: fc.integer({ min: 2, max: 20000 }), Nk: fc.integer({ min: 2, max: 20000 }),
+      d: fc.integer({ min: 1, max: 128 }), causal: fc.boolean(), bytes: fc.constantFrom(32 * 1024, 48 * 1024), sparse: fc.boolean(),
+    });
+    fc.assert(fc.property(arb, ({ BH, Nq, Nk, d, causal, bytes, sparse }) => {
+      const dims = { B: 1, H: BH, Nq, Nk, d };
+      const grid = sparse ? validateBlockMask('test', [[true, false], [true, true]], dims) : null;
+      const plan = workgroupPlan({ dims, causal, offset: causalOffset(dims), grid }, 1, null, bytes);
+      for (const spec of [forwardSpec(plan), dqSpec(plan), dkvSpec(plan)]) {
+        expect(arrayBytes(spec.workgroupArrays!), spec.key).toBeLessThanOrEqual(bytes);
+      }
+    }), runs(RUNS));
+    const h200 = workgroupPlan({ dims: { B: 1, H: 1, Nq: 16384, Nk: 16384, d: 64 }, causal: false, offset: 0, grid: null }, 1, null, 48 * 1024);
+    expect([[h200.fwd.br, h200.fwd.bc, h200.fwd.lanes], [h200.bwd.br, h200.bwd.bc, h200.bwd.lanes]]).toEqual([[128, 32, 2], [32, 128, 2]]);
+  });
 });
 
 describe('webgpu: block-sparse tiles skipped whole', () => {

@@ -12,8 +12,8 @@
  * also `dqd`, dQ's result (dQ [BH·Nq·d] then Δ [BH·Nq]).
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
-import type { WorkgroupPlan } from './geometry.js';
-import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, row4, stageTile, threadLines, unrolled } from './forward.js';
+import { dkvArrays, dqArrays, row4, type WorkgroupPlan } from './geometry.js';
+import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, stageTile, threadLines, unrolled } from './forward.js';
 
 const argsOf = (plan: WorkgroupPlan, delta = false): string[] =>
   ['q', 'k', 'v', 'dout', 'saved', ...(delta ? ['dqd'] : []), ...(plan.grid ? ['sparse'] : []), ...(plan.dropout ? ['seedHi', 'seedLo'] : [])];
@@ -47,15 +47,13 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   // two keys at a time: independent chains of multiply-adds
   const score = (h: number) => `const jj${h} = u * ${2 * L} + ${L * h} + c;
           const key${h} = kt * ${g.bc} + jj${h};
-          let s${h} = 0.0;
-          let dp${h} = 0.0;
           ${dot4(`s${h}`, (x) => `q${x}`, 'kk', `jj${h} * ${stride}`, d, `k${h}_`)}
           ${dot4(`dp${h}`, (x) => `g${x}`, 'vv', `jj${h} * ${stride}`, d, `v${h}_`)}
           ${plan.dropout ? `dp${h} = dp${h} * ${dropoutFactor(plan, 'i', `key${h}`)};` : ''}
           const p${h} = (${hiddenExpr(plan, 'i', `key${h}`)}) ? 0.0 : Math.exp(s${h} - lse);
           ds[r * ${ps} + jj${h}] = p${h} * (dp${h} - delta);`;
   const source = `function (${argsOf(plan).join(', ')}) {
-    ${threadLines(plan, L, 'r', 'qt')}
+    ${threadLines(plan, L, 'r', 'qt', true)}
     const i = qt * ${g.br} + r;
     const rowBase = (bh * ${Nq} + Math.min(i, ${Nq - 1})) * ${d};
     ${unrolled(d, (x) => `const q${x} = q[rowBase + ${x}] * ${lit(plan.scale)};`)}
@@ -102,8 +100,8 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     outSize: BH * Nq * (d + 1),
     work: 6 * BH * Nq * Nk * d,
     workgroupSize: [T],
-    dispatch: [g.qt, BH],
-    workgroupArrays: { kk: { type: 'vec4', length: g.bc * stride }, vv: { type: 'vec4', length: g.bc * stride }, ds: g.br * ps },
+    dispatch: [BH, g.qt],
+    workgroupArrays: dqArrays(g),
   };
 }
 
@@ -138,8 +136,6 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const rows = Array.from({ length: g.br / L }, (_, n) => n);
   const score = (n: number) => `const rr${n} = ${L * n} + c;
           const row${n} = qt * ${g.br} + rr${n};
-          let s${n} = 0.0;
-          let dp${n} = 0.0;
           ${dot4(`s${n}`, (x) => `k${x}`, 'qs', `rr${n} * ${stride}`, d, `q${n}_`)}
           ${dot4(`dp${n}`, (x) => `v${x}`, 'gs', `rr${n} * ${stride}`, d, `g${n}_`)}
           const p${n} = (${hiddenExpr(plan, `row${n}`, 'key')}) ? 0.0 : Math.exp(s${n} - lr[rr${n}]);
@@ -147,7 +143,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
           const ds${n} = p${n} * (dp${n} * z${n} - dl[rr${n}]);
           st[jl * ${ps} + rr${n}] = p${n} * z${n};`;
   const source = `function (${argsOf(plan, true).join(', ')}) {
-    ${threadLines(plan, L, 'jl', 'kt')}
+    ${threadLines(plan, L, 'jl', 'kt', false)}
     const key = kt * ${g.bc} + jl;
     const keyBase = (bh * ${Nk} + Math.min(key, ${Nk - 1})) * ${d};
     ${unrolled(d, (x) => `const k${x} = k[keyBase + ${x}];`)}
@@ -199,7 +195,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     outSize: dvAt + BH * Nk * d,
     work: 8 * BH * Nq * Nk * d,
     workgroupSize: [T],
-    dispatch: [g.kt, BH],
-    workgroupArrays: { qs: { type: 'vec4', length: g.br * stride }, gs: { type: 'vec4', length: g.br * stride }, st: g.bc * ps, lr: g.br, dl: g.br },
+    dispatch: [BH, g.kt],
+    workgroupArrays: dkvArrays(g),
   };
 }

@@ -16,7 +16,7 @@ export interface KernelGeometry {
   br: number;
   bc: number;
   d: number;
-  /** Threads a query row (forward, dQ) or a key (dK, dV): 4 or 8; each owns 1/lanes of its scores and output columns. */
+  /** Threads a query row (forward, dQ) or a key (dK, dV): 2, 4 or 8; each owns 1/lanes of its scores and output columns. */
   lanes: number;
   qt: number;
   kt: number;
@@ -35,46 +35,124 @@ export interface WorkgroupPlan {
   fwd: KernelGeometry;
   /** dK and dV: a workgroup per Bc keys walking query tiles of Br. */
   bwd: KernelGeometry;
-  /** Offsets into the uploaded sparse table: forward/dQ tile codes, dK/dV tile codes, the grid's cells. */
+  /**
+   * Offsets into the uploaded sparse table: forward/dQ tile codes, dK/dV tile codes, the grid's
+   * cells, then the order the workgroups take the tiles in (heaviest first): query tiles for
+   * forward/dQ, key tiles for dK/dV.
+   */
   fwdTableOffset: number;
   bwdTableOffset: number;
   cellsOffset: number;
+  fwdOrderOffset: number;
+  bwdOrderOffset: number;
 }
 
 /**
- * Workgroup memory stays under 32 KiB (llvmpipe's limit; the H200 offers 48) at every d ≤ 128:
- * dQ, the largest, stages K and V tiles of Bc rows of row4(d).stride vec4s and dS of Br × (Bc + 1);
- * dK/dV stage Q and dO tiles of Br rows and dSᵀ of Bc × (Br + 1); Bc (forward) and Br (dK/dV)
- * are 32 up to d = 64 and 16 past it.
- *
- * Tiles and lanes by how many 64-row tiles the call has (BH·⌈N/64⌉), measured on the H200
- * (BENCHMARKS.md, "FlashAttention, register-blocked"; d = 64, ms of forward / dQ / dK / dV):
- * fewer than 128 (one head up to N = 4096): Br = 32 with 8 lanes a row, twice the threads of 4
- * lanes, so the chip's 132 SMs get more warps (N = 4096: 0.52 / 0.62 / 1.05 / 0.50 against
- * 0.64 / 0.73 / 1.20 / 0.63); up to 256: Br = 32, 4 lanes (8 lanes lost 2× at B·H = 8,
- * N = 1024); from 256 on: 64-row tiles, 4 lanes (B·H = 1, N = 16384: forward 5.4 ms against 9.3).
+ * Row layout of a staged tile (vec4 workgroup arrays): a row of d floats is d4 = ⌈d/4⌉ vec4s, read
+ * by a lane as a whole (one 16-byte load serves 4 multiply-adds). Rows are padded with zero vec4s
+ * to `quads`, a multiple of the lanes a row (2, 4 or 8), so that lane c can own output vec4s c,
+ * c + lanes, … without a guard, and the row stride is quads + 1: the lanes of a group reading
+ * different rows start in different banks.
  */
+export interface Row4 {
+  d4: number;
+  quads: number;
+  stride: number;
+}
+
+export const row4 = (d: number, lanes: number): Row4 => {
+  const d4 = Math.ceil(d / 4);
+  const quads = lanes * Math.ceil(d4 / lanes);
+  return { d4, quads, stride: quads + 1 };
+};
+
+type Arrays = Record<string, number | { type: 'vec4'; length: number }>;
+
+/** The workgroup arrays of the forward: a K/V tile (vec4 rows), P̃ of Br × (Bc + 1), the lanes' max and sum. */
+export const forwardArrays = (g: KernelGeometry): Arrays =>
+  ({ kv: { type: 'vec4', length: g.bc * row4(g.d, g.lanes).stride }, pt: g.br * (g.bc + 1), red: g.br * g.lanes, red2: g.br * g.lanes });
+
+/** dQ's: K and V tiles (vec4 rows) and dS of Br × (Bc + 1). */
+export const dqArrays = (g: KernelGeometry): Arrays =>
+  ({ kk: { type: 'vec4', length: g.bc * row4(g.d, g.lanes).stride }, vv: { type: 'vec4', length: g.bc * row4(g.d, g.lanes).stride }, ds: g.br * (g.bc + 1) });
+
+/** dK/dV's: Q and dO tiles (vec4 rows), Pᵀ/dSᵀ of Bc × (Br + 1), the tile's L and Δ. */
+export const dkvArrays = (g: KernelGeometry): Arrays =>
+  ({ qs: { type: 'vec4', length: g.br * row4(g.d, g.lanes).stride }, gs: { type: 'vec4', length: g.br * row4(g.d, g.lanes).stride }, st: g.bc * (g.br + 1), lr: g.br, dl: g.br });
+
+export const arrayBytes = (arrays: Arrays): number =>
+  Object.values(arrays).reduce<number>((sum, a) => sum + (typeof a === 'number' ? 4 * a : 16 * a.length), 0);
+
+/** What every device with workgroup kernels offers (llvmpipe's limit; WebGPU's default is 16 KiB, but Dawn's adapters here give 32 or more). */
+const BASE_WORKGROUP_BYTES = 32 * 1024;
+
 function geometry(dims: AttentionDims, rows: number, keys: number, br: number, bc: number, lanes: number): KernelGeometry {
   return { br, bc, d: dims.d, lanes, qt: Math.ceil(rows / br), kt: Math.ceil(keys / bc) };
 }
 
-export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null): WorkgroupPlan {
+/**
+ * Tiles and lanes by how many 64-row tiles the call has (BH·⌈N/64⌉), measured on the H200
+ * (BENCHMARKS.md, "FlashAttention, register-blocked" and "session 6"; d = 64):
+ * fewer than 128 (one head up to N = 4096): Br = 32 with 8 lanes a row, twice the threads of 4
+ * lanes, so the chip's 132 SMs get more warps (N = 4096, ms of forward / dQ / dK / dV: 0.52 / 0.62
+ * / 1.05 / 0.50 against 0.64 / 0.73 / 1.20 / 0.63); up to 256: Br = 32, 4 lanes (8 lanes lost 2×
+ * at B·H = 8, N = 1024). From 256 on, up to d = 64, wide tiles with 2 lanes a row (or key): each
+ * thread computes twice the scores and output columns of 4 lanes per workgroup-memory read and
+ * per barrier, and a staged tile serves twice the rows (or keys). Session 6, B·H = 1, N = 16384,
+ * ms: forward / dQ 4.06 / 4.85 with 128 rows × 32 keys (4.84 / 5.06 with 24 keys) against 5.53 /
+ * 8.14 with 64 × 32 and 4 lanes; dK/dV 6.99 with 32 rows × 128 keys against 10.7 with 32 × 64 and 4
+ * lanes. 128 × 32 dQ tiles and 128-key dK/dV tiles take 34 KiB of workgroup memory: where the device
+ * has less (llvmpipe: 32), the forward/dQ tile takes 24 keys and dK/dV keeps 64 keys, 4 lanes. Past
+ * d = 64 (q and dO of a row already fill 2·d registers a thread) and where a block-sparse grid's
+ * blocks are smaller than the wide tile (a tile is skipped only if all its blocks are hidden: 128
+ * rows over 64-row blocks would skip a quarter of the tiles where half the blocks are hidden, not
+ * half), 64-row / 64-key tiles with 4 lanes. Bc (forward) and Br (dK/dV) are 16 past d = 64, so
+ * that every geometry here fits 32 KiB at every d ≤ 128.
+ */
+export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null,
+  workgroupBytes = BASE_WORKGROUP_BYTES): WorkgroupPlan {
   const { dims, grid } = mask;
   const BH = dims.B * dims.H;
   const queryTiles = BH * Math.ceil(dims.Nq / 64);
   const keyTiles = BH * Math.ceil(dims.Nk / 64);
-  // past d = 64 the staged tiles halve, so two of them and the scores stay under 32 KiB
   const narrow = dims.d > 64 ? 16 : 32;
-  const fwd = geometry(dims, dims.Nq, dims.Nk, queryTiles >= 256 ? 64 : 32, narrow, queryTiles < 128 ? 8 : 4);
-  const bwd = geometry(dims, dims.Nq, dims.Nk, narrow, keyTiles >= 256 ? 64 : 32, keyTiles < 128 ? 8 : 4);
+  const fits = (g: KernelGeometry, ...layouts: ((g: KernelGeometry) => Arrays)[]) => layouts.every((a) => arrayBytes(a(g)) <= workgroupBytes);
+  const wideRows = dims.d <= 64 && (!grid || grid.rowsPerBlock >= 128);
+  const wideKeys = dims.d <= 64 && (!grid || grid.keysPerBlock >= 128);
+  const fwdWide = [32, 24].map((bc) => geometry(dims, dims.Nq, dims.Nk, 128, bc, 2)).find((g) => fits(g, forwardArrays, dqArrays))!;
+  const bwdWide = geometry(dims, dims.Nq, dims.Nk, narrow, 128, 2);
+  const fwd = queryTiles < 128 ? geometry(dims, dims.Nq, dims.Nk, 32, narrow, 8)
+    : queryTiles < 256 ? geometry(dims, dims.Nq, dims.Nk, 32, narrow, 4)
+      : wideRows ? fwdWide : geometry(dims, dims.Nq, dims.Nk, 64, narrow, 4);
+  const bwd = keyTiles < 128 ? geometry(dims, dims.Nq, dims.Nk, narrow, 32, 8)
+    : keyTiles < 256 ? geometry(dims, dims.Nq, dims.Nk, narrow, 32, 4)
+      : wideKeys && fits(bwdWide, dkvArrays) ? bwdWide : geometry(dims, dims.Nq, dims.Nk, narrow, 64, 4);
   const fwdTableOffset = 0;
   const bwdTableOffset = grid ? fwd.qt * fwd.kt : 0;
   const cellsOffset = grid ? bwdTableOffset + bwd.qt * bwd.kt : 0;
+  const fwdOrderOffset = grid ? cellsOffset + grid.cells.length : 0;
+  const bwdOrderOffset = grid ? fwdOrderOffset + fwd.qt : 0;
   return {
     dims, scale, causal: mask.causal, offset: mask.offset, grid,
     gridKey: grid ? `${grid.Mq}x${grid.Mk}` : '',
-    dropout, fwd, bwd, fwdTableOffset, bwdTableOffset, cellsOffset,
+    dropout, fwd, bwd, fwdTableOffset, bwdTableOffset, cellsOffset, fwdOrderOffset, bwdOrderOffset,
   };
+}
+
+/**
+ * The tile a workgroup takes, as kernel source: the heaviest first, so that the last workgroups
+ * the GPU starts are short ones instead of a few long ones running on an otherwise idle chip
+ * (flash-attn reverses its query tiles for the same reason). The kernels dispatch (batch·head,
+ * tile): x is the head, so every head's heaviest tile starts before any head's next one (the GPU
+ * starts workgroups in order of their linear id, x fastest). Forward/dQ (`rows`): causal query
+ * tiles see more keys the later they are, so they run last to first; dK/dV: causal key tiles see
+ * more queries the earlier they are, first to last. Block-sparse: the order the table lists (by
+ * open tiles, descending). Reads of `this.workgroup` and of the read-only table at an index built
+ * from it alone are uniform, so barriers may follow.
+ */
+export function tileOfWorkgroup(plan: WorkgroupPlan, rows: boolean): string {
+  if (plan.grid) return `Math.floor(sparse[${rows ? plan.fwdOrderOffset : plan.bwdOrderOffset} + this.workgroup.y])`;
+  return rows && plan.causal ? `${plan.fwd.qt - 1} - this.workgroup.y` : 'this.workgroup.y';
 }
 
 /**
@@ -115,12 +193,28 @@ function tileCodes(mask: AttentionMask, g: KernelGeometry, table: Float32Array, 
   }
 }
 
-/** The block-sparse table the kernels read (null without a grid): both geometries' codes, then the cells. */
+/**
+ * Writes at `at` the tiles of one side (query tiles of `g` when `rows`, else key tiles) ordered by
+ * how many tiles of the other side they see (codes ≠ 0), the most first, ties by index.
+ */
+function heaviestFirst(g: KernelGeometry, table: Float32Array, codesAt: number, rows: boolean, at: number): void {
+  const count = rows ? g.qt : g.kt;
+  const work = new Int32Array(count);
+  for (let a = 0; a < g.qt; a++) {
+    for (let b = 0; b < g.kt; b++) if (table[codesAt + a * g.kt + b] !== 0) work[rows ? a : b]++;
+  }
+  const order = Array.from({ length: count }, (_, t) => t).sort((x, y) => work[y] - work[x] || x - y);
+  table.set(order, at);
+}
+
+/** The block-sparse table the kernels read (null without a grid): both geometries' codes, the cells, both orders. */
 export function sparseTable(mask: AttentionMask, plan: WorkgroupPlan): Float32Array | null {
   if (!mask.grid) return null;
-  const table = new Float32Array(plan.cellsOffset + mask.grid.cells.length);
+  const table = new Float32Array(plan.bwdOrderOffset + plan.bwd.kt);
   tileCodes(mask, plan.fwd, table, plan.fwdTableOffset);
   tileCodes(mask, plan.bwd, table, plan.bwdTableOffset);
   table.set(mask.grid.cells, plan.cellsOffset);
+  heaviestFirst(plan.fwd, table, plan.fwdTableOffset, true, plan.fwdOrderOffset);
+  heaviestFirst(plan.bwd, table, plan.bwdTableOffset, false, plan.bwdOrderOffset);
   return table;
 }

@@ -67,7 +67,7 @@ const seedArgs = (plan: WorkgroupPlan): number[] =>
 export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, scale: number,
   dropout: { p: number; seed: number } | null): WorkgroupAttention {
   const device = q.device;
-  const plan = workgroupPlan(mask, scale, dropout);
+  const plan = workgroupPlan(mask, scale, dropout, device.workgroupBytes);
   const { B, H, Nq, d } = plan.dims;
   const table = cachedTable(mask, plan);
   const sparse = table ? new Tensor(device.upload(table), [table.length], device) : null;

@@ -122,6 +122,8 @@ export interface Device extends Partial<FusedKernels> {
   runKernel?(spec: ExternalKernelSpec, args: readonly (DeviceBuffer | number)[]): DeviceBuffer;
   /** Whether runKernel takes workgroup kernels (workgroup memory, barriers, dispatch: patches/WORKGROUP-API.md). */
   readonly workgroupKernels?: boolean;
+  /** Workgroup memory a workgroup kernel may declare, in bytes (webgpu: the adapter's maxComputeWorkgroupStorageSize). */
+  readonly workgroupBytes?: number;
   /** Largest buffer this device can hold, in elements. */
   readonly maxElements: number;
   /**

@@ -126,6 +126,11 @@ export class GpujsDevice extends GpujsEngine implements Device {
     return this.runtime.mode === 'webgpu';
   }
 
+  /** Workgroup memory a workgroup kernel may declare (webgpu: the device's maxComputeWorkgroupStorageSize). */
+  get workgroupBytes(): number | undefined {
+    return this.runtime.workgroupBytes;
+  }
+
   /** Runs a kernel another package built (the attention package's FlashAttention kernels), compiled once per spec.key. */
   runKernel(spec: KernelSpec, args: readonly (DeviceBuffer | number)[]): DeviceBuffer {
     return this.launch(`ext|${spec.key}`, () => spec, args.map((a) => (typeof a === 'number' ? a : this.own(a))));

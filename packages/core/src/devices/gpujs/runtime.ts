@@ -36,7 +36,7 @@ export interface GpujsInstance {
 /** Minimal Dawn device surface: enough to wait for submitted work. */
 interface DawnDevice {
   queue: { onSubmittedWorkDone(): Promise<void> };
-  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupStorageSize: number };
 }
 
 export interface Runtime {
@@ -52,6 +52,8 @@ export interface Runtime {
   drain?: () => Promise<void>;
   /** webgpu only: the adapter is a software rasterizer (memory is the host's). */
   software?: boolean;
+  /** webgpu only: bytes of workgroup memory a kernel may declare (the device's limit, which gpu.js requests at the adapter's). */
+  workgroupBytes?: number;
 }
 
 const { GPU } = gpujs as { GPU: new (settings: { mode: string }) => GpujsInstance };
@@ -260,5 +262,6 @@ async function startWebgpu(): Promise<Runtime> {
       return device.queue.onSubmittedWorkDone();
     },
     software: isSoftwareAdapter(adapter),
+    workgroupBytes: device.limits.maxComputeWorkgroupStorageSize,
   };
 }
