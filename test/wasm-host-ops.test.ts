@@ -45,6 +45,32 @@ describe('wasm host ops ≡ reference', () => {
     }), runs(40));
   });
 
+  it('strided and pad with contiguous rows of ≥ 8 floats (moved by a memmove a row inside the arena) copy exactly', async () => {
+    // the outer axes as viewArb's (any strides), the innermost contiguous and 8–40 long: the rows
+    // host-ops/movement.ts moves with copyWithin when input and output are both arena blocks
+    const outer = shapeArb({ minRank: 0, maxRank: 3, maxDim: 4, maxSize: 24 }).chain((shape) =>
+      fc.tuple(fc.constant(shape), fc.array(fc.integer({ min: -90, max: 90 }), { minLength: shape.length, maxLength: shape.length })));
+    const arb = fc.tuple(outer, fc.integer({ min: 8, max: 40 }), fc.integer({ min: 0, max: 9 }), fc.integer());
+    await fc.assert(fc.asyncProperty(arb, async ([[outerShape, outerStrides], inner, extra, seed]) => {
+      const outShape = [...outerShape, inner];
+      const strides = [...outerStrides, 1];
+      let lo = 0;
+      let hi = 0;
+      outShape.forEach((d, k) => (strides[k] < 0 ? (lo += (d - 1) * strides[k]) : (hi += (d - 1) * strides[k])));
+      const offset = -lo;
+      const n = offset + hi + 1 + extra;
+      const s = await both([values(n, seed)], (d, [x]) => [d.strided(x, outShape, strides, offset)]);
+      expect(s.labels).toContain('host.strided');
+      expect(Array.from(s.got[0])).toEqual(Array.from(s.want[0]));
+      // pad: the same rows placed inside zeros, at starts from the seed
+      const starts = outShape.map((_, k) => (seed >>> k) & 3);
+      const padded = outShape.map((d, k) => d + starts[k] + ((seed >>> (k + 8)) & 1));
+      const p = await both([values(sizeOf(outShape), seed)], (d, [x]) => [d.pad(x, outShape, padded, starts)]);
+      expect(p.labels).toContain('host.pad');
+      expect(Array.from(p.got[0])).toEqual(Array.from(p.want[0]));
+    }), runs(40));
+  });
+
   it('strided: a view reaching outside its buffer is an error naming the view, not NaN', () => {
     const x = wasm.upload(new Float32Array(6));
     expect(() => wasm.strided(x, [2, 3], [3, 1], 1)).toThrow(/strided: view \[2,3\] with strides \[3,1\] at offset 1 reads index 6 of a buffer of 6/);

@@ -30,7 +30,7 @@ import { WasmGemm } from '../wasm-gemm/index.js';
 import { WasmElementwise } from '../wasm-ops/index.js';
 import {
   adamwHost, binarySameShapeHost, hostBinaryOps, layerNormBackwardHost, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
-  onlineRescaleHost, padHost, rowDotHost, rowShiftedProductHost, stridedHost, type HostBinaryOp,
+  onlineRescaleHost, padHost, rowDotHost, rowShiftedProductHost, stridedHost, type HostBinaryOp, type SharedPlacement,
 } from '../host-ops/index.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { KernelSpec } from './kernels/spec.js';
@@ -293,15 +293,32 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   strided(x: DeviceBuffer, outShape: Shape, strides: readonly number[], offset: number): DeviceBuffer {
     const b = this.own(x);
-    if (this.hostOps) return this.launchHost('host.strided', sizeOf(outShape), [b], ([v]) => stridedHost(v, outShape, strides, offset, this.hostArray(sizeOf(outShape))));
+    if (this.hostOps) {
+      return this.launchHost('host.strided', sizeOf(outShape), [b], ([v]) => {
+        const out = this.hostArray(sizeOf(outShape));
+        return stridedHost(v, outShape, strides, offset, out, this.sharedPlacement(v, out));
+      });
+    }
     return this.launch(`s|${b.size}|${outShape}|${strides}|${offset}`, () => stridedSpec(b.size, outShape, strides, offset, this.runtime.mode), [b]);
   }
 
   pad(x: DeviceBuffer, shape: Shape, outShape: Shape, starts: readonly number[]): DeviceBuffer {
     const b = this.own(x);
     if (b.size === 0) return this.fill(sizeOf(outShape), 0);
-    if (this.hostOps) return this.launchHost('host.pad', sizeOf(outShape), [b], ([v]) => padHost(v, shape, outShape, starts, this.hostArray(sizeOf(outShape))));
+    if (this.hostOps) {
+      return this.launchHost('host.pad', sizeOf(outShape), [b], ([v]) => {
+        const out = this.hostArray(sizeOf(outShape));
+        return padHost(v, shape, outShape, starts, out, this.sharedPlacement(v, out));
+      });
+    }
     return this.launch(`p|${shape}|${outShape}|${starts}`, () => padSpec(shape, outShape, starts), [b]);
+  }
+
+  /** Where x and out lie in the arena when both are its live blocks (host-ops' memmove rows), else null. */
+  private sharedPlacement(x: Float32Array, out: Float32Array): SharedPlacement | null {
+    const arena = this.wasmArena;
+    if (arena.addressOf(x) < 0 || arena.addressOf(out) < 0) return null;
+    return { memory: arena.floats(), x: x.byteOffset / 4, out: out.byteOffset / 4 };
   }
 
   gatherRows(table: DeviceBuffer, cols: number, indices: Int32Array): DeviceBuffer {

@@ -9,7 +9,7 @@
 export { adamwHost } from './adamw.js';
 export { binarySameShapeHost, hostBinaryOps, type HostBinaryOp } from './binary.js';
 export { layerNormBackwardHost, layerNormHost } from './layer-norm.js';
-export { padHost, stridedHost } from './movement.js';
+export { padHost, stridedHost, type SharedPlacement } from './movement.js';
 export {
   onlineLogsumexpHost, onlineNormalizeHost, onlineRescaleHost, rowDotHost, rowShiftedProductHost,
 } from './rows.js';
