@@ -1,6 +1,6 @@
 /**
- * The wasm device's host loops (packages/core/src/devices/host-ops: strided, pad, same-shape
- * add/sub/mul/div, layer norm forward and backward, AdamW; and wasm-ops' SIMD gelu) at the Device level against the reference
+ * The wasm device's host loops (packages/core/src/devices/host-ops: strided, pad,
+ * layer norm forward and backward, AdamW; and wasm-ops' SIMD gelu and same-shape add/sub/mul/div) at the Device level against the reference
  * device (float64), over random shapes, views and values; each property also checks that the
  * wasm device really took the host path (its stats name the host label), so the suite guards
  * those loops and not gpu.js's kernels. Tolerances: 0 for movement (a copy), 1e-7 relative per
@@ -100,7 +100,7 @@ describe('wasm host ops ≡ reference', () => {
       const n = sizeOf(shape);
       const { got, want, labels } = await both([values(n, seed), values(n, seed + 1)], (d, [a, b]) =>
         [d.binary(op, { buf: a, shape }, { buf: b, shape }, shape)]);
-      expect(labels).toContain(`host.${op}`);
+      expect(labels).toContain(`wasm.${op}`);
       for (let i = 0; i < n; i++) expect(Math.abs(got[0][i] - want[0][i])).toBeLessThanOrEqual(1.2e-7 * Math.abs(want[0][i]));
     }), runs(40));
   });

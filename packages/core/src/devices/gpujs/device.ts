@@ -27,10 +27,10 @@ import {
 } from './kernels/online-softmax.js';
 import { splitSeed } from '../../random.js';
 import { WasmGemm } from '../wasm-gemm/index.js';
-import { WasmElementwise } from '../wasm-ops/index.js';
+import { type SimdBinaryOp, WasmElementwise, simdBinaryOps } from '../wasm-ops/index.js';
 import {
-  adamwHost, binarySameShapeHost, hostBinaryOps, layerNormBackwardHost, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
-  onlineRescaleHost, padHost, rowDotHost, rowShiftedProductHost, stridedHost, type HostBinaryOp, type SharedPlacement,
+  adamwHost, layerNormBackwardHost, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
+  onlineRescaleHost, padHost, rowDotHost, rowShiftedProductHost, stridedHost, type SharedPlacement,
 } from '../host-ops/index.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { KernelSpec } from './kernels/spec.js';
@@ -79,9 +79,9 @@ export class GpujsDevice extends GpujsEngine implements Device {
   private readonly useGemm = this.runtime.mode === 'wasm' && process.env.FLASHGRAD_WASM_GEMM !== '0';
 
   /**
-   * Whether the wasm device runs strided, pad, same-shape add/sub/mul/div, layer norm, AdamW and
+   * Whether the wasm device runs strided, pad, layer norm, AdamW and
    * the online softmax's row ops as host loops (devices/host-ops), and gelu,
-   * its derivative, expShift and the online softmax stats as its own SIMD kernels
+   * its derivative, expShift, the online softmax stats and same-shape add/sub/mul/div as its own SIMD kernels
    * (devices/wasm-ops), rather than gpu.js kernels; FLASHGRAD_WASM_HOST_OPS=0 keeps gpu.js's
    * (to measure both in one run).
    */
@@ -150,9 +150,9 @@ export class GpujsDevice extends GpujsEngine implements Device {
   binary(op: BinaryOp, a: Operand, b: Operand, outShape: Shape): DeviceBuffer {
     const A = this.operand(a);
     const B = this.operand(b);
-    if (this.hostOps && hostBinaryOps.has(op) && sameShape(A.shape, outShape) && sameShape(B.shape, outShape)) {
+    if (this.hostOps && simdBinaryOps.has(op) && sameShape(A.shape, outShape) && sameShape(B.shape, outShape)) {
       const [x, y] = [A.arg, B.arg] as GpujsBuffer[];
-      return this.launchHost(`host.${op}`, x.size, [x, y], ([u, v]) => binarySameShapeHost(op as HostBinaryOp, u, v, this.hostArray(x.size)));
+      return this.launchHost(`wasm.${op}`, x.size, [x, y], ([u, v]) => this.simd.binary(op as SimdBinaryOp, u, v, this.hostArray(x.size)));
     }
     return this.launch(`b|${op}|${A.key}|${B.key}|${outShape}`, () => binarySpec(op, A.shape, B.shape, outShape, this.runtime.mode), [A.arg, B.arg]);
   }

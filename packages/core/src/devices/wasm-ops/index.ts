@@ -1,6 +1,6 @@
 /**
  * Kernels the wasm device runs as hand-emitted WebAssembly SIMD — gelu and its derivative, the
- * online softmax's expShift and block stats — over the wasm device's arena (../wasm-arena): a
+ * online softmax's expShift and block stats, same-shape add/sub/mul/div — over the wasm device's arena (../wasm-arena): a
  * tensor's view is read and its result written where they are. An array from outside the arena,
  * or a view whose block is shorter than what the kernel touches (a row's last group of 4 reads,
  * and expShift writes, up to 3 floats past the array), goes through working space in the arena
@@ -8,10 +8,14 @@
  * ~0.3 ms; every call, before the arena).
  */
 import { ARENA_MAX_PAGES, WasmArena } from '../wasm-arena/arena.js';
+import { binaryModuleBytes, type SimdBinaryOp } from './binary-module.js';
 import { geluModuleBytes } from './gelu-module.js';
 import { onlineSoftmaxModuleBytes } from './online-softmax-module.js';
 
+export { simdBinaryOps, type SimdBinaryOp } from './binary-module.js';
+
 type Kernel = (src: number, dst: number, n4: number) => void;
+type BinaryKernel = (a: number, b: number, dst: number, bytes: number) => void;
 type RowKernel = (src: number, aux: number, dst: number, rows: number, cols: number, groups: number, extra: number) => void;
 
 /** Bytes a row kernel may touch from an array of n floats: whole groups of 4, and 16 bytes for the last row's group read past its end. */
@@ -27,6 +31,7 @@ interface Operand {
 export class WasmElementwise {
   private readonly gelu: { gelu: Kernel; geluDeriv: Kernel };
   private readonly online: { expShift: RowKernel; stats: RowKernel };
+  private readonly binaryOps: Record<SimdBinaryOp, BinaryKernel>;
   /** Bytes copied in and out of the working space, since start. */
   bytesCopied = 0;
 
@@ -35,6 +40,19 @@ export class WasmElementwise {
     const instance = (bytes: Uint8Array<ArrayBuffer>) => new WebAssembly.Instance(new WebAssembly.Module(bytes), env).exports;
     this.gelu = instance(geluModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['gelu'];
     this.online = instance(onlineSoftmaxModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['online'];
+    this.binaryOps = instance(binaryModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['binaryOps'];
+  }
+
+  /** a op b of one size into out (a's size). */
+  binary(op: SimdBinaryOp, a: Float32Array, b: Float32Array, out: Float32Array): Float32Array {
+    const n = a.length;
+    if (b.length !== n || out.length !== n) throw new Error(`wasm binary ${op}: operands of ${n} and ${b.length} elements into ${out.length}`);
+    if (n === 0) return out;
+    // whole f32x4 groups: the tail lanes compute on stale floats inside the blocks, never read
+    const bytes = Math.ceil(n / 4) * 16;
+    this.inArena(op, [{ array: a, reach: bytes }, { array: b, reach: bytes }, { array: out, reach: bytes, out: true }],
+      ([x, y, dst]) => this.binaryOps[op](x, y, dst, bytes));
+    return out;
   }
 
   /** gelu or its derivative of x into out (x's size). */
