@@ -459,8 +459,13 @@ export class GpujsDevice extends GpujsEngine implements Device {
       return this.launch(`lnw|${rows}|${cols}|${eps}|${hasW}|${hasB}`, () => layerNormWorkgroupSpec(rows, cols, eps, hasW, hasB), [X, ...affine]);
     }
     if (this.hostOps) {
-      return this.launchHost('host.layerNorm', rows * cols, [X, ...affine], ([v, ...wb]) =>
-        layerNormHost(v, hasW ? wb[0] : null, hasB ? wb[hasW ? 1 : 0] : null, rows, cols, eps, this.hostArray(rows * cols)));
+      // even rows as SIMD (wasm-ops/layer-norm-module.ts), odd ones as the host loop
+      const simd = cols % 2 === 0;
+      return this.launchHost(simd ? 'wasm.layerNorm' : 'host.layerNorm', rows * cols, [X, ...affine], ([v, ...wb]) => {
+        const [w, b] = [hasW ? wb[0] : null, hasB ? wb[hasW ? 1 : 0] : null];
+        const out = this.hostArray(rows * cols);
+        return simd ? this.simd.layerNorm(v, w, b, rows, cols, eps, out) : layerNormHost(v, w, b, rows, cols, eps, out);
+      });
     }
     if (!this.host) {
       return this.launch(`ln1|${rows}|${cols}|${eps}|${hasW}|${hasB}`, () => layerNormOneKernelSpec(rows, cols, eps, hasW, hasB), [X, ...affine]);
@@ -534,10 +539,17 @@ export class GpujsDevice extends GpujsEngine implements Device {
   ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null } {
     const inputs = W ? [dY, X, W] : [dY, X];
     let result: { dx: Float32Array | null; dweight: Float32Array | null } | null = null;
-    const run = ([d, v, w]: Float32Array[]) => (result = layerNormBackwardHost(d, v, w ?? null, rows, cols, eps, want, (n) => this.hostArray(n)));
-    const dx = want.dx ? this.launchHost('host.layerNormDx', rows * cols, inputs, (p) => run(p).dx!) : null;
+    // even rows as SIMD (wasm-ops/layer-norm-module.ts), odd ones as the host loop
+    const simd = cols % 2 === 0;
+    const run = ([d, v, w]: Float32Array[]) => {
+      if (!simd) return (result = layerNormBackwardHost(d, v, w ?? null, rows, cols, eps, want, (n) => this.hostArray(n)));
+      const dx = want.dx ? this.hostArray(rows * cols) : null;
+      return (result = { dx, dweight: this.simd.layerNormBackward(d, v, w ?? null, rows, cols, eps, dx, want.dweight) });
+    };
+    const where = simd ? 'wasm' : 'host';
+    const dx = want.dx ? this.launchHost(`${where}.layerNormDx`, rows * cols, inputs, (p) => run(p).dx!) : null;
     const dweight = want.dweight
-      ? this.launchHost('host.layerNormDw', cols, inputs, (p) => {
+      ? this.launchHost(`${where}.layerNormDw`, cols, inputs, (p) => {
         const r = result ?? run(p);
         result = null;
         return r.dweight!;

@@ -1,6 +1,6 @@
 /**
  * Kernels the wasm device runs as hand-emitted WebAssembly SIMD — gelu and its derivative, the
- * online softmax's expShift and block stats, same-shape add/sub/mul/div — over the wasm device's arena (../wasm-arena): a
+ * online softmax's expShift and block stats, same-shape add/sub/mul/div, layer norm — over the wasm device's arena (../wasm-arena): a
  * tensor's view is read and its result written where they are. An array from outside the arena,
  * or a view whose block is shorter than what the kernel touches (a row's last group of 4 reads,
  * and expShift writes, up to 3 floats past the array), goes through working space in the arena
@@ -10,12 +10,14 @@
 import { ARENA_MAX_PAGES, WasmArena } from '../wasm-arena/arena.js';
 import { binaryModuleBytes, type SimdBinaryOp } from './binary-module.js';
 import { geluModuleBytes } from './gelu-module.js';
+import { backwardName, forwardName, layerNormModuleBytes } from './layer-norm-module.js';
 import { onlineSoftmaxModuleBytes } from './online-softmax-module.js';
 
 export { simdBinaryOps, type SimdBinaryOp } from './binary-module.js';
 
 type Kernel = (src: number, dst: number, n4: number) => void;
 type BinaryKernel = (a: number, b: number, dst: number, bytes: number) => void;
+type NormKernel = (...args: number[]) => void;
 type RowKernel = (src: number, aux: number, dst: number, rows: number, cols: number, groups: number, extra: number) => void;
 
 /** Bytes a row kernel may touch from an array of n floats: whole groups of 4, and 16 bytes for the last row's group read past its end. */
@@ -32,6 +34,7 @@ export class WasmElementwise {
   private readonly gelu: { gelu: Kernel; geluDeriv: Kernel };
   private readonly online: { expShift: RowKernel; stats: RowKernel };
   private readonly binaryOps: Record<SimdBinaryOp, BinaryKernel>;
+  private readonly norm: Record<string, NormKernel>;
   /** Bytes copied in and out of the working space, since start. */
   bytesCopied = 0;
 
@@ -41,6 +44,48 @@ export class WasmElementwise {
     this.gelu = instance(geluModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['gelu'];
     this.online = instance(onlineSoftmaxModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['online'];
     this.binaryOps = instance(binaryModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['binaryOps'];
+    this.norm = instance(layerNormModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['norm'];
+  }
+
+  /** Layer norm of x [rows, cols] (cols even: layer-norm-module.ts) into out; weight and bias [cols] or null. */
+  layerNorm(x: Float32Array, weight: Float32Array | null, bias: Float32Array | null, rows: number, cols: number, eps: number, out: Float32Array): Float32Array {
+    this.checkNorm('layerNorm', rows, cols, [x, out], [weight, bias]);
+    const bytes = rows * cols * 4;
+    const operands = [{ array: x, reach: bytes }, { array: weight, reach: cols * 4 }, { array: bias, reach: cols * 4 }, { array: out, reach: bytes, out: true }];
+    const kernel = this.norm[forwardName(weight !== null, bias !== null)];
+    this.inArena('layerNorm', operands, ([src, w, b, dst]) => kernel(src, w, b, dst, rows, cols, eps));
+    return out;
+  }
+
+  /**
+   * Layer norm's dx (into `dx`, x's size) and/or dweight (a new [cols] array) from dy and x
+   * [rows, cols] (cols even), as host-ops' layerNormBackwardHost.
+   */
+  layerNormBackward(
+    dy: Float32Array, x: Float32Array, weight: Float32Array | null, rows: number, cols: number, eps: number, dx: Float32Array | null, wantDweight: boolean,
+  ): Float32Array | null {
+    this.checkNorm('layerNormBackward', rows, cols, dx ? [dy, x, dx] : [dy, x], [weight]);
+    if (!dx && !wantDweight) throw new Error('wasm layerNormBackward: neither dx nor dweight asked for');
+    const bytes = rows * cols * 4;
+    // dweight's float64 sums live in working space, zeroed here, rounded into float32 after the rows
+    const sums = wantDweight ? this.arena.allocWorking(cols * 8) : 0;
+    if (sums < 0) throw new Error(`wasm layerNormBackward: no room in the wasm memory for ${cols * 8} bytes of dweight sums`);
+    try {
+      if (wantDweight) new Float64Array(this.arena.memory.buffer, sums, cols).fill(0);
+      const operands = [{ array: dy, reach: bytes }, { array: x, reach: bytes }, { array: weight, reach: cols * 4 }, { array: dx, reach: bytes, out: true }];
+      const kernel = this.norm[backwardName(weight !== null, dx !== null, wantDweight)];
+      this.inArena('layerNormBackward', operands, ([d, v, w, out]) => kernel(d, v, w, out, sums, rows, cols, eps));
+      return wantDweight ? Float32Array.from(new Float64Array(this.arena.memory.buffer, sums, cols)) : null;
+    } finally {
+      if (wantDweight) this.arena.release(sums);
+    }
+  }
+
+  private checkNorm(op: string, rows: number, cols: number, full: Float32Array[], perColumn: (Float32Array | null)[]): void {
+    if (cols % 2 !== 0 || cols === 0) throw new Error(`wasm ${op}: [${rows}, ${cols}]: the SIMD rows take an even, nonzero number of columns`);
+    if (full.some((a) => a.length !== rows * cols) || perColumn.some((a) => a !== null && a.length !== cols)) {
+      throw new Error(`wasm ${op}: arrays of ${[...full, ...perColumn].map((a) => a?.length ?? 'none')} floats for [${rows}, ${cols}]`);
+    }
   }
 
   /** a op b of one size into out (a's size). */
