@@ -105,6 +105,24 @@ describe('wasm host ops ≡ reference', () => {
     }), runs(40));
   });
 
+  it('add, sub, mul, div of a tensor and a number (either side) are the float32 op on fround(number)', async () => {
+    const arb = fc.tuple(
+      shapeArb({ minRank: 0, maxRank: 3, maxDim: 9, maxSize: 300 }), fc.constantFrom('add', 'sub', 'mul', 'div' as const),
+      fc.double({ min: -5, max: 5, noNaN: true }), fc.boolean(), fc.integer(),
+    );
+    await fc.assert(fc.asyncProperty(arb, async ([shape, op, s, scalarFirst, seed]) => {
+      const n = sizeOf(shape);
+      const x = values(n, seed);
+      const { got, labels } = await both([x], (d, [a]) =>
+        [scalarFirst ? d.binary(op, s, { buf: a, shape }, shape) : d.binary(op, { buf: a, shape }, s, shape)]);
+      if (n > 0) expect(labels).toContain(`wasm.${op}Scalar`);
+      // the number read as float32 (as gpu.js's kernels read it), one float32 rounding of the op
+      const f = Math.fround(s);
+      const apply = { add: (u: number, v: number) => u + v, sub: (u: number, v: number) => u - v, mul: (u: number, v: number) => u * v, div: (u: number, v: number) => u / v }[op];
+      for (let i = 0; i < n; i++) expect(got[0][i]).toBe(Math.fround(scalarFirst ? apply(f, x[i]) : apply(x[i], f)));
+    }), runs(40));
+  });
+
   it('layerNorm forward and backward (dx, dweight), with and without weight and bias', async () => {
     const arb = fc.record({
       rows: fc.integer({ min: 1, max: 12 }), cols: fc.integer({ min: 1, max: 40 }),

@@ -154,6 +154,12 @@ export class GpujsDevice extends GpujsEngine implements Device {
       const [x, y] = [A.arg, B.arg] as GpujsBuffer[];
       return this.launchHost(`wasm.${op}`, x.size, [x, y], ([u, v]) => this.simd.binary(op as SimdBinaryOp, u, v, this.hostArray(x.size)));
     }
+    // one operand a number, the other of the output's shape (τ·q, the loss's scalings)
+    const scalarFirst = A.shape === 'scalar';
+    if (this.hostOps && simdBinaryOps.has(op) && (A.shape === 'scalar') !== (B.shape === 'scalar') && sameShape(scalarFirst ? B.shape : A.shape, outShape)) {
+      const [t, s] = (scalarFirst ? [B.arg, A.arg] : [A.arg, B.arg]) as [GpujsBuffer, number];
+      return this.launchHost(`wasm.${op}Scalar`, t.size, [t], ([u]) => this.simd.binaryScalar(op as SimdBinaryOp, u, s, scalarFirst, this.hostArray(t.size)));
+    }
     return this.launch(`b|${op}|${A.key}|${B.key}|${outShape}`, () => binarySpec(op, A.shape, B.shape, outShape, this.runtime.mode), [A.arg, B.arg]);
   }
 

@@ -8,7 +8,7 @@
  * ~0.3 ms; every call, before the arena).
  */
 import { ARENA_MAX_PAGES, WasmArena } from '../wasm-arena/arena.js';
-import { binaryModuleBytes, type SimdBinaryOp } from './binary-module.js';
+import { binaryModuleBytes, scalarName, type SimdBinaryOp } from './binary-module.js';
 import { geluModuleBytes } from './gelu-module.js';
 import { backwardName, forwardName, layerNormModuleBytes } from './layer-norm-module.js';
 import { onlineSoftmaxModuleBytes } from './online-softmax-module.js';
@@ -33,7 +33,7 @@ interface Operand {
 export class WasmElementwise {
   private readonly gelu: { gelu: Kernel; geluDeriv: Kernel };
   private readonly online: { expShift: RowKernel; stats: RowKernel };
-  private readonly binaryOps: Record<SimdBinaryOp, BinaryKernel>;
+  private readonly binaryOps: Record<string, BinaryKernel>;
   private readonly norm: Record<string, NormKernel>;
   /** Bytes copied in and out of the working space, since start. */
   bytesCopied = 0;
@@ -45,6 +45,17 @@ export class WasmElementwise {
     this.online = instance(onlineSoftmaxModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['online'];
     this.binaryOps = instance(binaryModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['binaryOps'];
     this.norm = instance(layerNormModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['norm'];
+  }
+
+  /** a op s (or s op a with `scalarFirst`), s a number read as float32, into out (a's size). */
+  binaryScalar(op: SimdBinaryOp, a: Float32Array, s: number, scalarFirst: boolean, out: Float32Array): Float32Array {
+    const n = a.length;
+    if (out.length !== n) throw new Error(`wasm binary ${op}: an operand of ${n} elements into ${out.length}`);
+    if (n === 0) return out;
+    const bytes = Math.ceil(n / 4) * 16;
+    const kernel = this.binaryOps[scalarName(op, scalarFirst)];
+    this.inArena(op, [{ array: a, reach: bytes }, { array: out, reach: bytes, out: true }], ([x, dst]) => kernel(x, s, dst, bytes));
+    return out;
   }
 
   /** Layer norm of x [rows, cols] (cols even: layer-norm-module.ts) into out; weight and bias [cols] or null. */
