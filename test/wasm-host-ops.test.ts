@@ -123,6 +123,29 @@ describe('wasm host ops ≡ reference', () => {
     }), runs(40));
   });
 
+  it('where(mask repeated over leading axes, tensor, number) and where(mask, number, tensor) pick as the reference does', async () => {
+    // the output: leading axes, then the mask's axes (a multiple of 4 floats); the mask's values
+    // 0, −0, 1, −2 and NaN (≠ 0, so it picks a), the mask's shape maybe with leading 1s
+    const arb = fc.record({
+      lead: shapeArb({ minRank: 0, maxRank: 2, maxDim: 4, maxSize: 12 }),
+      mask: shapeArb({ minRank: 1, maxRank: 2, maxDim: 12, maxSize: 48 }).filter((m) => sizeOf(m) % 4 === 0),
+      ones: fc.integer({ min: 0, max: 2 }), s: fc.double({ min: -1e30, max: 1e30, noNaN: true }), numberIsA: fc.boolean(), seed: fc.integer(),
+    });
+    await fc.assert(fc.asyncProperty(arb, async ({ lead, mask, ones, s, numberIsA, seed }) => {
+      const outShape = [...lead, ...mask];
+      const condShape = [...new Array<number>(Math.min(ones, lead.length)).fill(1), ...mask];
+      const picks = [0, -0, 1, -2, NaN];
+      const cond = Float32Array.from(values(sizeOf(mask), seed), (v) => picks[Math.floor((v + 3) / 6 * picks.length)]);
+      const { got, want, labels } = await both([cond, values(sizeOf(outShape), seed + 1)], (d, [c, t]) => {
+        const T = { buf: t, shape: outShape };
+        return [numberIsA ? d.where({ buf: c, shape: condShape }, s, T, outShape) : d.where({ buf: c, shape: condShape }, T, s, outShape)];
+      });
+      expect(labels).toContain('wasm.where');
+      // the number as float32 (as gpu.js's kernels read it); the tensor's floats exactly
+      expect(Array.from(got[0])).toEqual(Array.from(want[0], (v) => Math.fround(v)));
+    }), runs(40));
+  });
+
   it('layerNorm forward and backward (dx, dweight), with and without weight and bias', async () => {
     const arb = fc.record({
       rows: fc.integer({ min: 1, max: 12 }), cols: fc.integer({ min: 1, max: 40 }),

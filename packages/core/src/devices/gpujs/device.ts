@@ -167,6 +167,12 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const C = this.operand(cond);
     const A = this.operand(a);
     const B = this.operand(b);
+    const masked = this.hostOps ? maskForm(C.shape, A.shape, B.shape, outShape) : null;
+    if (masked) {
+      const [t, s] = (masked.numberIsA ? [B.arg, A.arg] : [A.arg, B.arg]) as [GpujsBuffer, number];
+      return this.launchHost('wasm.where', t.size, [C.arg as GpujsBuffer, t], ([c, u]) =>
+        this.simd.whereNumber(c, u, s, masked.numberIsA, this.hostArray(t.size)));
+    }
     return this.launch(`w|${C.key}|${A.key}|${B.key}|${outShape}`, () => whereSpec(C.shape, A.shape, B.shape, outShape, this.runtime.mode), [C.arg, A.arg, B.arg]);
   }
 
@@ -621,6 +627,21 @@ export class GpujsDevice extends GpujsEngine implements Device {
       [P, G, MV, 1 - h.beta1, 1 - h.beta2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
     return { param: p2, moments: mv2 };
   }
+}
+
+/**
+ * Whether where(cond, a, b) has the SIMD kernel's form (wasm-ops/where-module.ts): one of a, b a
+ * number and the other of the output's shape, cond a tensor whose shape, leading 1s dropped, is
+ * the output's trailing axes, of a multiple of 4 floats. Which one is the number, else null.
+ */
+function maskForm(cond: OperandShape, a: OperandShape, b: OperandShape, outShape: Shape): { numberIsA: boolean } | null {
+  if (cond === 'scalar' || (a === 'scalar') === (b === 'scalar')) return null;
+  if (!sameShape(a === 'scalar' ? b : a, outShape)) return null;
+  const c = cond.slice(cond.findIndex((d) => d !== 1) < 0 ? cond.length : cond.findIndex((d) => d !== 1));
+  const inner = sizeOf(c);
+  if (inner === 0 || inner % 4 !== 0 || c.length > outShape.length) return null;
+  if (!c.every((d, k) => d === outShape[outShape.length - c.length + k])) return null;
+  return { numberIsA: a === 'scalar' };
 }
 
 function sameShape(a: OperandShape, b: Shape): boolean {

@@ -1,6 +1,6 @@
 /**
  * Kernels the wasm device runs as hand-emitted WebAssembly SIMD — gelu and its derivative, the
- * online softmax's expShift and block stats, same-shape add/sub/mul/div, layer norm — over the wasm device's arena (../wasm-arena): a
+ * online softmax's expShift and block stats, same-shape add/sub/mul/div, layer norm, masks' where — over the wasm device's arena (../wasm-arena): a
  * tensor's view is read and its result written where they are. An array from outside the arena,
  * or a view whose block is shorter than what the kernel touches (a row's last group of 4 reads,
  * and expShift writes, up to 3 floats past the array), goes through working space in the arena
@@ -12,6 +12,7 @@ import { binaryModuleBytes, scalarName, type SimdBinaryOp } from './binary-modul
 import { geluModuleBytes } from './gelu-module.js';
 import { backwardName, forwardName, layerNormModuleBytes } from './layer-norm-module.js';
 import { onlineSoftmaxModuleBytes } from './online-softmax-module.js';
+import { whereModuleBytes } from './where-module.js';
 
 export { simdBinaryOps, type SimdBinaryOp } from './binary-module.js';
 
@@ -35,6 +36,7 @@ export class WasmElementwise {
   private readonly online: { expShift: RowKernel; stats: RowKernel };
   private readonly binaryOps: Record<string, BinaryKernel>;
   private readonly norm: Record<string, NormKernel>;
+  private readonly whereOps: { whereNumberA: NormKernel; whereNumberB: NormKernel };
   /** Bytes copied in and out of the working space, since start. */
   bytesCopied = 0;
 
@@ -45,6 +47,24 @@ export class WasmElementwise {
     this.online = instance(onlineSoftmaxModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['online'];
     this.binaryOps = instance(binaryModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['binaryOps'];
     this.norm = instance(layerNormModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['norm'];
+    this.whereOps = instance(whereModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['whereOps'];
+  }
+
+  /**
+   * where(cond, t, s) (or where(cond, s, t) with `numberIsA`) into out (t's size): cond's
+   * `cond.length` floats, a multiple of 4 dividing t's size, repeat over t's leading axes.
+   */
+  whereNumber(cond: Float32Array, t: Float32Array, s: number, numberIsA: boolean, out: Float32Array): Float32Array {
+    const n = t.length;
+    const inner = cond.length;
+    if (out.length !== n || inner === 0 || inner % 4 !== 0 || n % inner !== 0) {
+      throw new Error(`wasm where: cond of ${inner} floats (a nonzero multiple of 4 dividing the rest), a tensor of ${n}, output of ${out.length}`);
+    }
+    if (n === 0) return out;
+    const kernel = numberIsA ? this.whereOps.whereNumberA : this.whereOps.whereNumberB;
+    this.inArena('where', [{ array: cond, reach: inner * 4 }, { array: t, reach: n * 4 }, { array: out, reach: n * 4, out: true }],
+      ([c, x, dst]) => kernel(c, x, s, dst, n * 4, inner * 4));
+    return out;
   }
 
   /** a op s (or s op a with `scalarFirst`), s a number read as float32, into out (a's size). */
