@@ -146,6 +146,30 @@ describe('wasm host ops ≡ reference', () => {
     }), runs(40));
   });
 
+  it('sums over one run of axes and the sum of squares are float64 sums rounded once (wasm-ops/sum-module.ts)', async () => {
+    const arb = fc.tuple(shapeArb({ minRank: 1, maxRank: 4, maxDim: 7, maxSize: 400 }), fc.integer()).chain(([shape, seed]) =>
+      fc.tuple(fc.constant(shape), fc.subarray(shape.map((_, k) => k), { minLength: 1 }), fc.constant(seed)));
+    await fc.assert(fc.asyncProperty(arb, async ([shape, axes, seed]) => {
+      const n = sizeOf(shape);
+      const { got, want, labels } = await both([values(n, seed)], (d, [x]) =>
+        // the reference device has no sumOfSquares: Σ of its float64 x·x
+        [d.reduce('sum', x, shape, axes), d.sumOfSquares ? d.sumOfSquares(x) : d.reduce('sum', d.binary('mul', { buf: x, shape: [n] }, { buf: x, shape: [n] }, [n]), [n], [0])]);
+      // the SIMD path when the reduced axes (1s aside) are adjacent and the kept run after them is 1 or even
+      const kept = shape.map((d, k) => ({ d, r: axes.includes(k) })).filter(({ d }) => d !== 1);
+      const first = kept.findIndex((a) => a.r);
+      const last = kept.length - 1 - [...kept].reverse().findIndex((a) => a.r);
+      const inner = kept.slice(last + 1).reduce((p, a) => p * a.d, 1);
+      const simd = first >= 0 && kept.slice(first, last + 1).every((a) => a.r) && (inner === 1 || inner % 2 === 0);
+      if (simd) expect(labels).toContain('wasm.sum');
+      if (n > 1) expect(labels).toContain('wasm.sumSquares');
+      // within an ulp where the SIMD sums ran; gpu.js's float32 sums otherwise
+      for (let k = 0; k < 2; k++) {
+        const bound = (w: number) => (k === 1 || simd ? 1.2e-7 * Math.abs(w) + 1e-10 : 1e-6 * (Math.abs(w) + 1));
+        for (let i = 0; i < got[k].length; i++) expect(Math.abs(got[k][i] - want[k][i])).toBeLessThanOrEqual(bound(want[k][i]));
+      }
+    }), runs(40));
+  });
+
   it('layerNorm forward and backward (dx, dweight), with and without weight and bias', async () => {
     const arb = fc.record({
       rows: fc.integer({ min: 1, max: 12 }), cols: fc.integer({ min: 1, max: 40 }),

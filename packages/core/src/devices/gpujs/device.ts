@@ -190,6 +190,11 @@ export class GpujsDevice extends GpujsEngine implements Device {
     if (b.size !== sizeOf(shape)) throw new Error(`gpujs ${this.name}: reduce of [${shape}] given ${b.size} elements`);
     const outSize = sizeOf(shape.map((d, k) => (axes.includes(k) ? 1 : d)));
     if (b.size === 0) return this.fill(outSize, op === 'sum' ? 0 : -Infinity);
+    const run = this.hostOps && op === 'sum' ? reducedRun(shape, axes) : null;
+    if (run && (run.inner === 1 || (!square && run.inner % 2 === 0))) {
+      return this.launchHost(`wasm.sum${square ? 'Squares' : ''}`, outSize, [b], ([v]) =>
+        this.simd.sum(v, run.outer, run.R, run.inner, square, this.hostArray(outSize)));
+    }
     const passes = reducePlan(shape, axes, this.reduceMinThreads);
     // nothing to reduce (only size-1 axes): the result is a copy (or the squares), as every op returns a new buffer
     if (passes.length === 0) {
@@ -642,6 +647,21 @@ function maskForm(cond: OperandShape, a: OperandShape, b: OperandShape, outShape
   if (inner === 0 || inner % 4 !== 0 || c.length > outShape.length) return null;
   if (!c.every((d, k) => d === outShape[outShape.length - c.length + k])) return null;
   return { numberIsA: a === 'scalar' };
+}
+
+/**
+ * A reduction of `axes` of `shape` as one [outer, R, inner] view in memory order, when the
+ * reduced axes (size-1 axes aside) are one adjacent run and something is reduced; else null.
+ */
+function reducedRun(shape: Shape, axes: readonly number[]): { outer: number; R: number; inner: number } | null {
+  const kept = shape.map((d, k) => ({ d, reduced: axes.includes(k) })).filter(({ d }) => d !== 1);
+  const first = kept.findIndex((a) => a.reduced);
+  if (first < 0) return null;
+  let end = first;
+  while (end < kept.length && kept[end].reduced) end++;
+  if (kept.slice(end).some((a) => a.reduced)) return null;
+  const size = (part: { d: number }[]) => part.reduce((p, a) => p * a.d, 1);
+  return { outer: size(kept.slice(0, first)), R: size(kept.slice(first, end)), inner: size(kept.slice(end)) };
 }
 
 function sameShape(a: OperandShape, b: Shape): boolean {

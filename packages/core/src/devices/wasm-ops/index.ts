@@ -1,6 +1,6 @@
 /**
  * Kernels the wasm device runs as hand-emitted WebAssembly SIMD — gelu and its derivative, the
- * online softmax's expShift and block stats, same-shape add/sub/mul/div, layer norm, masks' where — over the wasm device's arena (../wasm-arena): a
+ * online softmax's expShift and block stats, same-shape add/sub/mul/div, layer norm, masks' where, sums — over the wasm device's arena (../wasm-arena): a
  * tensor's view is read and its result written where they are. An array from outside the arena,
  * or a view whose block is shorter than what the kernel touches (a row's last group of 4 reads,
  * and expShift writes, up to 3 floats past the array), goes through working space in the arena
@@ -12,6 +12,7 @@ import { binaryModuleBytes, scalarName, type SimdBinaryOp } from './binary-modul
 import { geluModuleBytes } from './gelu-module.js';
 import { backwardName, forwardName, layerNormModuleBytes } from './layer-norm-module.js';
 import { onlineSoftmaxModuleBytes } from './online-softmax-module.js';
+import { sumModuleBytes } from './sum-module.js';
 import { whereModuleBytes } from './where-module.js';
 
 export { simdBinaryOps, type SimdBinaryOp } from './binary-module.js';
@@ -37,6 +38,7 @@ export class WasmElementwise {
   private readonly binaryOps: Record<string, BinaryKernel>;
   private readonly norm: Record<string, NormKernel>;
   private readonly whereOps: { whereNumberA: NormKernel; whereNumberB: NormKernel };
+  private readonly sums: { columns: NormKernel; rows: NormKernel; rowsSquared: NormKernel };
   /** Bytes copied in and out of the working space, since start. */
   bytesCopied = 0;
 
@@ -48,6 +50,22 @@ export class WasmElementwise {
     this.binaryOps = instance(binaryModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['binaryOps'];
     this.norm = instance(layerNormModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['norm'];
     this.whereOps = instance(whereModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['whereOps'];
+    this.sums = instance(sumModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['sums'];
+  }
+
+  /**
+   * x viewed as [outer, R, inner] summed over R into out [outer, inner] (of x² with `squared`,
+   * inner 1 only), in float64 (sum-module.ts): inner must be 1 or even.
+   */
+  sum(x: Float32Array, outer: number, R: number, inner: number, squared: boolean, out: Float32Array): Float32Array {
+    if (x.length !== outer * R * inner || out.length !== outer * inner || (inner !== 1 && inner % 2 !== 0) || (squared && inner !== 1)) {
+      throw new Error(`wasm sum: [${outer}, ${R}, ${inner}] (inner 1 or even; squares with inner 1) from ${x.length} floats into ${out.length}`);
+    }
+    if (out.length === 0) return out;
+    const kernel = inner === 1 ? (squared ? this.sums.rowsSquared : this.sums.rows) : this.sums.columns;
+    this.inArena('sum', [{ array: x, reach: x.length * 4 }, { array: out, reach: out.length * 4, out: true }],
+      ([src, dst]) => (inner === 1 ? kernel(src, dst, outer, R) : kernel(src, dst, outer, R, inner)));
+    return out;
   }
 
   /**
