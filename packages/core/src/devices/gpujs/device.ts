@@ -611,13 +611,13 @@ export class GpujsDevice extends GpujsEngine implements Device {
       // one host pass makes both: the moments' launch runs it, the parameter's (queued right
       // behind) takes its result
       let param: Float32Array | null = null;
-      const moments = this.launchHost('host.adamw', 2 * n, [P, G, MV], ([p, g, mv]) => {
-        const r = adamwHost(p, g, mv, h, this.hostArray(n), this.hostArray(2 * n));
+      const moments = this.launchHost('wasm.adamw', 2 * n, [P, G, MV], ([p, g, mv]) => {
+        const r = this.simd.adamw(p, g, mv, h, this.hostArray(n), this.hostArray(2 * n));
         param = r.param;
         return r.moments;
       });
       // `moments` among the inputs: a failed pass fails this launch with its error
-      const p2 = this.launchHost('host.adamw', n, [P, G, MV, moments], () => {
+      const p2 = this.launchHost('wasm.adamw', n, [P, G, MV, moments], () => {
         const r = param!;
         param = null;
         return r;

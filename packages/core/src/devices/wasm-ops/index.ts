@@ -1,13 +1,15 @@
 /**
  * Kernels the wasm device runs as hand-emitted WebAssembly SIMD — gelu and its derivative, the
- * online softmax's expShift and block stats, same-shape add/sub/mul/div, layer norm, masks' where, sums — over the wasm device's arena (../wasm-arena): a
+ * online softmax's expShift and block stats, same-shape add/sub/mul/div, layer norm, masks' where, sums, AdamW — over the wasm device's arena (../wasm-arena): a
  * tensor's view is read and its result written where they are. An array from outside the arena,
  * or a view whose block is shorter than what the kernel touches (a row's last group of 4 reads,
  * and expShift writes, up to 3 floats past the array), goes through working space in the arena
  * instead: copied in, the loop, copied out (2 × 1.5 MiB for the GPT step's 393K floats of gelu,
  * ~0.3 ms; every call, before the arena).
  */
+import type { AdamWHyper } from '../device.js';
 import { ARENA_MAX_PAGES, WasmArena } from '../wasm-arena/arena.js';
+import { adamwModuleBytes } from './adamw-module.js';
 import { binaryModuleBytes, scalarName, type SimdBinaryOp } from './binary-module.js';
 import { geluModuleBytes } from './gelu-module.js';
 import { backwardName, forwardName, layerNormModuleBytes } from './layer-norm-module.js';
@@ -38,6 +40,7 @@ export class WasmElementwise {
   private readonly binaryOps: Record<string, BinaryKernel>;
   private readonly norm: Record<string, NormKernel>;
   private readonly whereOps: { whereNumberA: NormKernel; whereNumberB: NormKernel };
+  private readonly optimizer: { adamw: NormKernel };
   private readonly sums: { columns: NormKernel; rows: NormKernel; rowsSquared: NormKernel };
   /** Bytes copied in and out of the working space, since start. */
   bytesCopied = 0;
@@ -51,6 +54,28 @@ export class WasmElementwise {
     this.norm = instance(layerNormModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['norm'];
     this.whereOps = instance(whereModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['whereOps'];
     this.sums = instance(sumModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['sums'];
+    this.optimizer = instance(adamwModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['optimizer'];
+  }
+
+  /** One AdamW step (adamw-module.ts) of p with gradient g and packed moments mv into outP, outMV. */
+  adamw(p: Float32Array, g: Float32Array, mv: Float32Array, h: AdamWHyper, outP: Float32Array, outMV: Float32Array): { param: Float32Array; moments: Float32Array } {
+    const n = p.length;
+    if (g.length !== n || mv.length !== 2 * n || outP.length !== n || outMV.length !== 2 * n) {
+      throw new Error(`wasm adamw: param of ${n}, grad of ${g.length}, moments of ${mv.length} (want ${2 * n}), outputs of ${outP.length} and ${outMV.length}`);
+    }
+    if (n === 0) return { param: outP, moments: outMV };
+    // the constants as host-ops/adamw.ts makes them (float64 on the host)
+    const { beta1, beta2, lr, eps } = h;
+    const decay = 1 - lr * h.weightDecay;
+    const c1 = 1 - beta1 ** h.step;
+    const c2 = 1 - beta2 ** h.step;
+    const operands = [
+      { array: p, reach: 4 * n }, { array: g, reach: 4 * n }, { array: mv, reach: 8 * n },
+      { array: outP, reach: 4 * n, out: true }, { array: outMV, reach: 8 * n, out: true },
+    ];
+    this.inArena('adamw', operands, ([P, G, MV, OP, OMV]) =>
+      this.optimizer.adamw(P, G, MV, OP, OMV, n, beta1, beta2, 1 - beta1, 1 - beta2, lr, decay, c1, c2, eps));
+    return { param: outP, moments: outMV };
   }
 
   /**
