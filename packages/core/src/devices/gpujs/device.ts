@@ -79,9 +79,10 @@ export class GpujsDevice extends GpujsEngine implements Device {
   private readonly useGemm = this.runtime.mode === 'wasm' && process.env.FLASHGRAD_WASM_GEMM !== '0';
 
   /**
-   * Whether the wasm device runs strided, pad, layer norm, AdamW and
-   * the online softmax's row ops as host loops (devices/host-ops), and gelu,
-   * its derivative, expShift, the online softmax stats and same-shape add/sub/mul/div as its own SIMD kernels
+   * Whether the wasm device runs strided, pad, layer norm of odd rows and
+   * the online softmax's row ops as host loops (devices/host-ops), and gelu, its derivative,
+   * expShift, the online softmax stats, add/sub/mul/div of one shape or with a number, layer norm
+   * of even rows, masks' where, sums over one run of axes and AdamW as its own SIMD kernels
    * (devices/wasm-ops), rather than gpu.js kernels; FLASHGRAD_WASM_HOST_OPS=0 keeps gpu.js's
    * (to measure both in one run).
    */

@@ -4,8 +4,9 @@
  * to split each index, a copy of every input into the kernel's own memory and of the output out)
  * cost several times the loop (BENCHMARKS.md, "The wasm GPT step", sessions 4 and 5). Not the ops
  * with an exp per element: a scalar float64 exp here lost to gpu.js's 4-lane one, so gelu and the
- * online softmax's expShift and stats run as SIMD in ../wasm-ops; nor same-shape + − × ÷, which
- * ran at 3–4 ns a float as loops and run as SIMD there too (session 6).
+ * online softmax's expShift and stats run as SIMD in ../wasm-ops; nor + − × ÷, layer norm of
+ * even rows, AdamW (kept here as the SIMD kernel's specification: its test asks for the same
+ * floats), which ran at 3–20 ns a float as loops and run as SIMD there too (session 6).
  */
 export { adamwHost } from './adamw.js';
 export { layerNormBackwardHost, layerNormHost } from './layer-norm.js';
