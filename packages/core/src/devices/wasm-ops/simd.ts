@@ -45,4 +45,8 @@ export const f32x4Sub = bin(0xe5);
 export const f32x4Div = bin(0xe7);
 export const f32x4Min = bin(0xe8);
 export const f32x4Max = bin(0xe9);
+/** b < a ? b : a (one minps on x64; min's NaN and −0 rules take several instructions). */
+export const f32x4Pmin = bin(0xea);
+/** a < b ? b : a. */
+export const f32x4Pmax = bin(0xeb);
 export const i32x4TruncSatF32x4S = un(0xf8);
