@@ -29,7 +29,7 @@ import { splitSeed } from '../../random.js';
 import { WasmGemm } from '../wasm-gemm/index.js';
 import { type SimdBinaryOp, WasmElementwise, simdBinaryOps } from '../wasm-ops/index.js';
 import {
-  adamwHost, layerNormBackwardHost, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
+  checkStridedView, layerNormBackwardHost, padPlacement, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
   onlineRescaleHost, padHost, rowDotHost, rowShiftedProductHost, stridedHost, type SharedPlacement,
 } from '../host-ops/index.js';
 import { GpujsEngine, type Arg } from './engine.js';
@@ -314,6 +314,9 @@ export class GpujsDevice extends GpujsEngine implements Device {
     if (this.hostOps) {
       return this.launchHost('host.strided', sizeOf(outShape), [b], ([v]) => {
         const out = this.hostArray(sizeOf(outShape));
+        checkStridedView(v.length, outShape, strides, offset, out.length);
+        // rows of a multiple of 4 floats under ≤ 3 outer axes: wasm-ops' SIMD copy; else the host loops
+        if (out.length > 0 && this.simd.copyRows(false, out, v, outShape, strides, offset)) return out;
         return stridedHost(v, outShape, strides, offset, out, this.sharedPlacement(v, out));
       });
     }
@@ -326,6 +329,11 @@ export class GpujsDevice extends GpujsEngine implements Device {
     if (this.hostOps) {
       return this.launchHost('host.pad', sizeOf(outShape), [b], ([v]) => {
         const out = this.hostArray(sizeOf(outShape));
+        const { outStrides, base } = padPlacement(shape, outShape, starts);
+        if (v.length === sizeOf(shape) && out.length === sizeOf(outShape) && v.length > 0) {
+          out.fill(0);
+          if (this.simd.copyRows(true, v, out, shape, outStrides, base)) return out;
+        }
         return padHost(v, shape, outShape, starts, out, this.sharedPlacement(v, out));
       });
     }

@@ -47,6 +47,30 @@ function forEachRow(shape: Shape, strides: readonly number[], start: number, row
 }
 
 /**
+ * Throws unless a view of outShape with `strides` at `offset` reads inside a buffer of `length`
+ * floats and the output holds outShape's elements: a bad view fails rather than reading
+ * undefined (NaN) or another tensor's memory.
+ */
+export function checkStridedView(length: number, outShape: Shape, strides: readonly number[], offset: number, outLength: number): void {
+  const r = outShape.length;
+  if (strides.length !== r) throw new Error(`wasm strided: ${strides.length} strides for rank ${r}`);
+  const n = size(outShape);
+  if (outLength !== n) throw new Error(`wasm strided: output of ${outLength} elements for shape [${outShape}]`);
+  if (n === 0) return;
+  // the lowest and highest index read
+  let lo = offset;
+  let hi = offset;
+  for (let k = 0; k < r; k++) {
+    const span = (outShape[k] - 1) * strides[k];
+    if (span < 0) lo += span;
+    else hi += span;
+  }
+  if (lo < 0 || hi >= length) {
+    throw new Error(`wasm strided: view [${outShape}] with strides [${strides}] at offset ${offset} reads index ${lo < 0 ? lo : hi} of a buffer of ${length}`);
+  }
+}
+
+/**
  * out[i] = x[offset + Σ i_k · strides[k]] over outShape; every index must fall inside x. `out`
  * (of outShape's size, any contents) receives the result.
  */
@@ -55,21 +79,9 @@ export function stridedHost(
   shared: SharedPlacement | null = null,
 ): Float32Array {
   const r = outShape.length;
-  if (strides.length !== r) throw new Error(`wasm strided: ${strides.length} strides for rank ${r}`);
   const n = size(outShape);
-  if (out.length !== n) throw new Error(`wasm strided: output of ${out.length} elements for shape [${outShape}]`);
+  checkStridedView(x.length, outShape, strides, offset, out.length);
   if (n === 0) return out;
-  // the lowest and highest index read, so a bad view fails here rather than reading undefined (NaN)
-  let lo = offset;
-  let hi = offset;
-  for (let k = 0; k < r; k++) {
-    const span = (outShape[k] - 1) * strides[k];
-    if (span < 0) lo += span;
-    else hi += span;
-  }
-  if (lo < 0 || hi >= x.length) {
-    throw new Error(`wasm strided: view [${outShape}] with strides [${strides}] at offset ${offset} reads index ${lo < 0 ? lo : hi} of a buffer of ${x.length}`);
-  }
   if (r === 0) {
     out[0] = x[offset];
     return out;
@@ -88,16 +100,34 @@ export function stridedHost(
   return out;
 }
 
+/**
+ * Where pad puts x of `shape` inside `outShape` at `starts`: the output's strides and the flat
+ * index of x's first float in it; throws for ranks that differ or a placement that overflows.
+ */
+export function padPlacement(shape: Shape, outShape: Shape, starts: readonly number[]): { outStrides: number[]; base: number } {
+  const r = shape.length;
+  if (outShape.length !== r || starts.length !== r) throw new Error(`wasm pad: ranks differ: [${shape}] into [${outShape}] at [${starts}]`);
+  for (let k = 0; k < r; k++) {
+    if (!(starts[k] >= 0 && starts[k] + shape[k] <= outShape[k])) throw new Error(`wasm pad: [${shape}] at [${starts}] overflows [${outShape}]`);
+  }
+  const outStrides = new Array<number>(r);
+  let s = 1;
+  for (let k = r - 1; k >= 0; k--) {
+    outStrides[k] = s;
+    s *= outShape[k];
+  }
+  let base = 0;
+  for (let k = 0; k < r; k++) base += starts[k] * outStrides[k];
+  return { outStrides, base };
+}
+
 /** x of `shape` placed at `starts` inside zeros of `outShape`, written to `out` (cleared first). */
 export function padHost(
   x: Float32Array, shape: Shape, outShape: Shape, starts: readonly number[], out: Float32Array = new Float32Array(size(outShape)),
   shared: SharedPlacement | null = null,
 ): Float32Array {
   const r = shape.length;
-  if (outShape.length !== r || starts.length !== r) throw new Error(`wasm pad: ranks differ: [${shape}] into [${outShape}] at [${starts}]`);
-  for (let k = 0; k < r; k++) {
-    if (!(starts[k] >= 0 && starts[k] + shape[k] <= outShape[k])) throw new Error(`wasm pad: [${shape}] at [${starts}] overflows [${outShape}]`);
-  }
+  const { outStrides, base } = padPlacement(shape, outShape, starts);
   if (x.length !== size(shape)) throw new Error(`wasm pad: input of shape [${shape}] has ${x.length} elements`);
   if (out.length !== size(outShape)) throw new Error(`wasm pad: output of ${out.length} elements for shape [${outShape}]`);
   out.fill(0);
@@ -107,14 +137,6 @@ export function padHost(
     return out;
   }
   // where each input row of the innermost axis lands in the output
-  const outStrides = new Array<number>(r);
-  let s = 1;
-  for (let k = r - 1; k >= 0; k--) {
-    outStrides[k] = s;
-    s *= outShape[k];
-  }
-  let base = 0;
-  for (let k = 0; k < r; k++) base += starts[k] * outStrides[k];
   const inner = shape[r - 1];
   if (shared && inner >= ROW_MEMMOVE) {
     const { memory, x: xAt, out: outAt } = shared;

@@ -1,6 +1,6 @@
 /**
  * Kernels the wasm device runs as hand-emitted WebAssembly SIMD — gelu and its derivative, the
- * online softmax's expShift and block stats, same-shape add/sub/mul/div, layer norm, masks' where, sums, AdamW — over the wasm device's arena (../wasm-arena): a
+ * online softmax's expShift and block stats, same-shape add/sub/mul/div, layer norm, masks' where, sums, AdamW, strided rows — over the wasm device's arena (../wasm-arena): a
  * tensor's view is read and its result written where they are. An array from outside the arena,
  * or a view whose block is shorter than what the kernel touches (a row's last group of 4 reads,
  * and expShift writes, up to 3 floats past the array), goes through working space in the arena
@@ -10,6 +10,7 @@
 import type { AdamWHyper } from '../device.js';
 import { ARENA_MAX_PAGES, WasmArena } from '../wasm-arena/arena.js';
 import { adamwModuleBytes } from './adamw-module.js';
+import { copyModuleBytes } from './copy-module.js';
 import { binaryModuleBytes, scalarName, type SimdBinaryOp } from './binary-module.js';
 import { geluModuleBytes } from './gelu-module.js';
 import { backwardName, forwardName, layerNormModuleBytes } from './layer-norm-module.js';
@@ -32,6 +33,29 @@ interface Operand {
   array: Float32Array | null;
   reach: number;
   out?: boolean;
+  /** An output the kernel writes only in part: copied into working space first too (its other floats kept). */
+  whole?: boolean;
+}
+
+/**
+ * The form copy-module.ts copies: a view's innermost axes merged into rows of `inner`
+ * contiguous floats (a multiple of 4), the rest merged where they walk alike and left with at
+ * most three axes (`dims`, their strides `steps` in floats; leading 1s pad). Null otherwise.
+ */
+export function rowPlan(shape: readonly number[], strides: readonly number[]): { dims: number[]; steps: number[]; inner: number } | null {
+  const axes = shape.map((d, k) => ({ d, s: strides[k] })).filter(({ d }) => d !== 1);
+  let inner = 1;
+  while (axes.length > 0 && axes[axes.length - 1].s === inner) inner *= axes.pop()!.d;
+  if (inner % 4 !== 0 || inner === 0) return null;
+  const outer: { d: number; s: number }[] = [];
+  for (const a of axes) {
+    const last = outer[outer.length - 1];
+    if (last && last.s === a.s * a.d) outer[outer.length - 1] = { d: last.d * a.d, s: a.s };
+    else outer.push({ ...a });
+  }
+  if (outer.length > 3) return null;
+  while (outer.length < 3) outer.unshift({ d: 1, s: 0 });
+  return { dims: outer.map((a) => a.d), steps: outer.map((a) => a.s), inner };
 }
 
 export class WasmElementwise {
@@ -41,6 +65,7 @@ export class WasmElementwise {
   private readonly norm: Record<string, NormKernel>;
   private readonly whereOps: { whereNumberA: NormKernel; whereNumberB: NormKernel };
   private readonly optimizer: { adamw: NormKernel };
+  private readonly copies: { gather: NormKernel; place: NormKernel };
   private readonly sums: { columns: NormKernel; rows: NormKernel; rowsSquared: NormKernel };
   /** Bytes copied in and out of the working space, since start. */
   bytesCopied = 0;
@@ -55,6 +80,26 @@ export class WasmElementwise {
     this.whereOps = instance(whereModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['whereOps'];
     this.sums = instance(sumModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['sums'];
     this.optimizer = instance(adamwModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['optimizer'];
+    this.copies = instance(copyModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['copies'];
+  }
+
+  /**
+   * Copies the rows of a view of `shape` and `strides` (floats) starting at float `start` of
+   * `strided` to or from the contiguous `flat` (`place`: flat's rows written into strided) with
+   * copy-module.ts, when rowPlan finds its form; false (nothing done) otherwise. The caller has
+   * checked that the view lies inside `strided`.
+   */
+  copyRows(place: boolean, flat: Float32Array, strided: Float32Array, shape: readonly number[], strides: readonly number[], start: number): boolean {
+    const plan = rowPlan(shape, strides);
+    if (!plan) return false;
+    const { dims, steps, inner } = plan;
+    const [src, dst] = place ? [flat, strided] : [strided, flat];
+    this.inArena(place ? 'pad' : 'strided', [{ array: src, reach: src.length * 4 }, { array: dst, reach: dst.length * 4, out: true, whole: place }],
+      ([s, d]) => {
+        const [from, to] = place ? [s, d + start * 4] : [s + start * 4, d];
+        (place ? this.copies.place : this.copies.gather)(from, to, dims[0], dims[1], dims[2], steps[0] * 4, steps[1] * 4, steps[2] * 4, inner * 4);
+      });
+    return true;
   }
 
   /** One AdamW step (adamw-module.ts) of p with gradient g and packed moments mv into outP, outMV. */
@@ -232,8 +277,8 @@ export class WasmElementwise {
         return here;
       });
       const floats = arena.floats();
-      operands.forEach(({ array, out }, i) => {
-        if (inPlace[i] >= 0 || out || !array) return;
+      operands.forEach(({ array, out, whole }, i) => {
+        if (inPlace[i] >= 0 || (out && !whole) || !array) return;
         floats.set(array, at[i] / 4);
         this.bytesCopied += array.byteLength;
       });
