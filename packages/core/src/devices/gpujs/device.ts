@@ -404,6 +404,9 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   onlineNormalize(o: DeviceBuffer, stats: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
     const args = [o, stats].map((b) => this.own(b));
+    if (this.hostOps && cols % 4 === 0) {
+      return this.launchHost('wasm.onlineNormalize', rows * cols, args, ([u, st]) => this.simd.onlineNormalize(u, st, rows, cols, this.hostArray(rows * cols)));
+    }
     if (this.hostOps) return this.launchHost('host.onlineNormalize', rows * cols, args, ([u, st]) => onlineNormalizeHost(u, st, rows, cols, this.hostArray(rows * cols)));
     return this.launch(`on|${rows}|${cols}`, () => onlineNormalizeSpec(rows, cols, this.runtime.mode), args);
   }
@@ -468,6 +471,9 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   rowShiftedProduct(y: DeviceBuffer, dy: DeviceBuffer, c: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
     const args = [y, dy, c].map((b) => this.own(b));
+    if (this.hostOps && cols % 2 === 0) {
+      return this.launchHost('wasm.rowShiftedProduct', rows * cols, args, ([u, v, w]) => this.simd.rowShiftedProduct(u, v, w, rows, cols, this.hostArray(rows * cols)));
+    }
     if (this.hostOps) return this.launchHost('host.rowShiftedProduct', rows * cols, args, ([u, v, w]) => rowShiftedProductHost(u, v, w, rows, cols, this.hostArray(rows * cols)));
     return this.launch(`smb|${rows}|${cols}`, () => softmaxBackwardApplySpec(rows, cols, this.runtime.mode), args);
   }

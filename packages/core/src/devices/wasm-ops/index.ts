@@ -1,6 +1,6 @@
 /**
  * Kernels the wasm device runs as hand-emitted WebAssembly SIMD — gelu and its derivative, the
- * online softmax's expShift and block stats, same-shape add/sub/mul/div, layer norm, masks' where, sums, AdamW, strided rows — over the wasm device's arena (../wasm-arena): a
+ * online softmax's expShift and block stats, same-shape add/sub/mul/div, layer norm, masks' where, sums, AdamW, strided rows, two of flash attention's row ops — over the wasm device's arena (../wasm-arena): a
  * tensor's view is read and its result written where they are. An array from outside the arena,
  * or a view whose block is shorter than what the kernel touches (a row's last group of 4 reads,
  * and expShift writes, up to 3 floats past the array), goes through working space in the arena
@@ -15,6 +15,7 @@ import { binaryModuleBytes, scalarName, type SimdBinaryOp } from './binary-modul
 import { geluModuleBytes } from './gelu-module.js';
 import { backwardName, forwardName, layerNormModuleBytes } from './layer-norm-module.js';
 import { onlineSoftmaxModuleBytes } from './online-softmax-module.js';
+import { rowsModuleBytes } from './rows-module.js';
 import { sumModuleBytes } from './sum-module.js';
 import { whereModuleBytes } from './where-module.js';
 
@@ -66,6 +67,7 @@ export class WasmElementwise {
   private readonly whereOps: { whereNumberA: NormKernel; whereNumberB: NormKernel };
   private readonly optimizer: { adamw: NormKernel };
   private readonly copies: { gather: NormKernel; place: NormKernel };
+  private readonly rowOps: { rowShiftedProduct: NormKernel; onlineNormalize: NormKernel };
   private readonly sums: { columns: NormKernel; rows: NormKernel; rowsSquared: NormKernel };
   /** Bytes copied in and out of the working space, since start. */
   bytesCopied = 0;
@@ -81,6 +83,31 @@ export class WasmElementwise {
     this.sums = instance(sumModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['sums'];
     this.optimizer = instance(adamwModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['optimizer'];
     this.copies = instance(copyModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['copies'];
+    this.rowOps = instance(rowsModuleBytes(ARENA_MAX_PAGES)) as unknown as WasmElementwise['rowOps'];
+  }
+
+  /** y ∘ (dy − c[row]) for y, dy [rows, cols] (cols even), c [rows], into out (rows-module.ts). */
+  rowShiftedProduct(y: Float32Array, dy: Float32Array, c: Float32Array, rows: number, cols: number, out: Float32Array): Float32Array {
+    const n = rows * cols;
+    if (cols % 2 !== 0 || y.length !== n || dy.length !== n || c.length !== rows || out.length !== n) {
+      throw new Error(`wasm rowShiftedProduct: y of ${y.length}, dy of ${dy.length}, c of ${c.length}, output of ${out.length} floats for [${rows}, ${cols}] (cols even)`);
+    }
+    if (n === 0) return out;
+    this.inArena('rowShiftedProduct', [{ array: y, reach: 4 * n }, { array: dy, reach: 4 * n }, { array: c, reach: 4 * rows }, { array: out, reach: 4 * n, out: true }],
+      ([a, b, sh, dst]) => this.rowOps.rowShiftedProduct(a, b, sh, dst, rows, cols));
+    return out;
+  }
+
+  /** o / l[row] for o [rows, cols] (cols a multiple of 4) and (m, l) stats [rows, 2], into out (rows-module.ts). */
+  onlineNormalize(o: Float32Array, stats: Float32Array, rows: number, cols: number, out: Float32Array): Float32Array {
+    const n = rows * cols;
+    if (cols % 4 !== 0 || o.length !== n || stats.length !== 2 * rows || out.length !== n) {
+      throw new Error(`wasm onlineNormalize: o of ${o.length}, stats of ${stats.length}, output of ${out.length} floats for [${rows}, ${cols}] (cols a multiple of 4)`);
+    }
+    if (n === 0) return out;
+    this.inArena('onlineNormalize', [{ array: o, reach: 4 * n }, { array: stats, reach: 8 * rows }, { array: out, reach: 4 * n, out: true }],
+      ([a, st, dst]) => this.rowOps.onlineNormalize(a, st, dst, rows, cols));
+    return out;
   }
 
   /**
