@@ -26,8 +26,13 @@ type BinaryKernel = (a: number, b: number, dst: number, bytes: number) => void;
 type NormKernel = (...args: number[]) => void;
 type RowKernel = (src: number, aux: number, dst: number, rows: number, cols: number, groups: number, extra: number) => void;
 
-/** Bytes a row kernel may touch from an array of n floats: whole groups of 4, and 16 bytes for the last row's group read past its end. */
-const rowReach = (n: number): number => Math.ceil(n / 4) * 16 + 16;
+/**
+ * Bytes a row kernel may touch from an array of n floats in rows of `cols`: whole groups of 4,
+ * and 16 bytes for the last row's group read past its end; rows of a multiple of 4 floats end on
+ * a group and touch exactly their n floats (the GPT step's blocks of 64 keys: their exact-size
+ * blocks were copied into working space, 12 MB a step, before session 6).
+ */
+const rowReach = (n: number, cols: number): number => (cols % 4 === 0 ? 4 * n : Math.ceil(n / 4) * 16 + 16);
 
 /** An array a kernel reads (`out` false) or writes, and the bytes from its start it may touch; null: an argument the kernel will not read (address 0). */
 interface Operand {
@@ -265,7 +270,7 @@ export class WasmElementwise {
     if (!(stride >= 1) || shift.length < (rows - 1) * stride + 1) {
       throw new Error(`wasm expShift: shift of ${shift.length} floats read at stride ${stride} for ${rows} rows`);
     }
-    const operands = [{ array: x, reach: rowReach(n) }, { array: shift, reach: 4 * shift.length }, { array: out, reach: rowReach(n), out: true }];
+    const operands = [{ array: x, reach: rowReach(n, cols) }, { array: shift, reach: 4 * shift.length }, { array: out, reach: rowReach(n, cols), out: true }];
     this.inArena('expShift', operands, ([src, sh, dst]) => this.online.expShift(src, sh, dst, rows, cols, Math.ceil(cols / 4), stride));
     return out;
   }
@@ -277,7 +282,7 @@ export class WasmElementwise {
       throw new Error(`wasm onlineSoftmaxStats: block of ${s.length}, stats of ${prev?.length ?? 'none'}, output of ${out.length} floats for [${rows}, ${cols}]`);
     }
     if (rows === 0) return out;
-    const operands = [{ array: s, reach: rowReach(s.length) }, { array: prev, reach: 8 * rows }, { array: out, reach: 8 * rows, out: true }];
+    const operands = [{ array: s, reach: rowReach(s.length, cols) }, { array: prev, reach: 8 * rows }, { array: out, reach: 8 * rows, out: true }];
     this.inArena('onlineSoftmaxStats', operands, ([src, pr, dst]) => this.online.stats(src, pr, dst, rows, cols, Math.ceil(cols / 4), prev ? 1 : 0));
     return out;
   }
