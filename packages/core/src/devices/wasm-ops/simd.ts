@@ -1,6 +1,6 @@
 /**
  * The SIMD128 opcodes the elementwise kernels need beyond the GEMM's writer (wasm-gemm/wasm-bytes.ts,
- * whose helpers these build on): float comparisons and selects, rounding, the integer lane ops
+ * whose helpers these build on): float comparisons and selects, pmin/pmax, the integer lane ops
  * that build 2^n from its exponent bits. Encodings: the WebAssembly SIMD proposal's opcode table.
  */
 import { type Code, uleb } from '../wasm-gemm/wasm-bytes.js';
