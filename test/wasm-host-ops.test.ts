@@ -1,6 +1,6 @@
 /**
- * The wasm device's host loops (packages/core/src/devices/host-ops: strided, pad, same-shape
- * add/sub/mul/div, layer norm forward and backward, AdamW; and wasm-ops' SIMD gelu) at the Device level against the reference
+ * The wasm device's host loops (packages/core/src/devices/host-ops: strided, pad,
+ * layer norm of odd rows, AdamW; and wasm-ops' SIMD gelu, same-shape add/sub/mul/div and layer norm of even rows) at the Device level against the reference
  * device (float64), over random shapes, views and values; each property also checks that the
  * wasm device really took the host path (its stats name the host label), so the suite guards
  * those loops and not gpu.js's kernels. Tolerances: 0 for movement (a copy), 1e-7 relative per
@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeviceBuffer } from '@flashgrad/core';
 import { runs, shapeArb, sizeOf } from './helpers/arbitraries.js';
 import { relErr } from './helpers/compare.js';
+import { adamwHost } from '../packages/core/src/devices/host-ops/index.js';
 import { sizeClass } from '../packages/core/src/devices/wasm-arena/index.js';
 import { both, values, wasm } from './helpers/wasm-vs-reference.js';
 
@@ -42,6 +43,33 @@ describe('wasm host ops ≡ reference', () => {
       const { got, want, labels } = await both([values(n, seed)], (d, [x]) => [d.strided(x, outShape, strides, offset)]);
       if (sizeOf(outShape) > 0) expect(labels).toContain('host.strided');
       expect(Array.from(got[0])).toEqual(Array.from(want[0]));
+    }), runs(40));
+  });
+
+  it('strided and pad with contiguous rows of ≥ 8 floats (SIMD rows, or a memmove a row inside the arena) copy exactly', async () => {
+    // the outer axes as viewArb's (any strides), the innermost contiguous and 8–40 long: rows of a
+    // multiple of 4 under ≤ 3 outer axes (after merging) take wasm-ops' copy kernels, the others
+    // host-ops/movement.ts's copyWithin a row (input and output both arena blocks)
+    const outer = shapeArb({ minRank: 0, maxRank: 4, maxDim: 4, maxSize: 24 }).chain((shape) =>
+      fc.tuple(fc.constant(shape), fc.array(fc.integer({ min: -90, max: 90 }), { minLength: shape.length, maxLength: shape.length })));
+    const arb = fc.tuple(outer, fc.integer({ min: 8, max: 40 }), fc.integer({ min: 0, max: 9 }), fc.integer());
+    await fc.assert(fc.asyncProperty(arb, async ([[outerShape, outerStrides], inner, extra, seed]) => {
+      const outShape = [...outerShape, inner];
+      const strides = [...outerStrides, 1];
+      let lo = 0;
+      let hi = 0;
+      outShape.forEach((d, k) => (strides[k] < 0 ? (lo += (d - 1) * strides[k]) : (hi += (d - 1) * strides[k])));
+      const offset = -lo;
+      const n = offset + hi + 1 + extra;
+      const s = await both([values(n, seed)], (d, [x]) => [d.strided(x, outShape, strides, offset)]);
+      expect(s.labels).toContain('host.strided');
+      expect(Array.from(s.got[0])).toEqual(Array.from(s.want[0]));
+      // pad: the same rows placed inside zeros, at starts from the seed
+      const starts = outShape.map((_, k) => (seed >>> k) & 3);
+      const padded = outShape.map((d, k) => d + starts[k] + ((seed >>> (k + 8)) & 1));
+      const p = await both([values(sizeOf(outShape), seed)], (d, [x]) => [d.pad(x, outShape, padded, starts)]);
+      expect(p.labels).toContain('host.pad');
+      expect(Array.from(p.got[0])).toEqual(Array.from(p.want[0]));
     }), runs(40));
   });
 
@@ -74,8 +102,73 @@ describe('wasm host ops ≡ reference', () => {
       const n = sizeOf(shape);
       const { got, want, labels } = await both([values(n, seed), values(n, seed + 1)], (d, [a, b]) =>
         [d.binary(op, { buf: a, shape }, { buf: b, shape }, shape)]);
-      expect(labels).toContain(`host.${op}`);
+      expect(labels).toContain(`wasm.${op}`);
       for (let i = 0; i < n; i++) expect(Math.abs(got[0][i] - want[0][i])).toBeLessThanOrEqual(1.2e-7 * Math.abs(want[0][i]));
+    }), runs(40));
+  });
+
+  it('add, sub, mul, div of a tensor and a number (either side) are the float32 op on fround(number)', async () => {
+    const arb = fc.tuple(
+      shapeArb({ minRank: 0, maxRank: 3, maxDim: 9, maxSize: 300 }), fc.constantFrom('add', 'sub', 'mul', 'div' as const),
+      fc.double({ min: -5, max: 5, noNaN: true }), fc.boolean(), fc.integer(),
+    );
+    await fc.assert(fc.asyncProperty(arb, async ([shape, op, s, scalarFirst, seed]) => {
+      const n = sizeOf(shape);
+      const x = values(n, seed);
+      const { got, labels } = await both([x], (d, [a]) =>
+        [scalarFirst ? d.binary(op, s, { buf: a, shape }, shape) : d.binary(op, { buf: a, shape }, s, shape)]);
+      if (n > 0) expect(labels).toContain(`wasm.${op}Scalar`);
+      // the number read as float32 (as gpu.js's kernels read it), one float32 rounding of the op
+      const f = Math.fround(s);
+      const apply = { add: (u: number, v: number) => u + v, sub: (u: number, v: number) => u - v, mul: (u: number, v: number) => u * v, div: (u: number, v: number) => u / v }[op];
+      for (let i = 0; i < n; i++) expect(got[0][i]).toBe(Math.fround(scalarFirst ? apply(f, x[i]) : apply(x[i], f)));
+    }), runs(40));
+  });
+
+  it('where(mask repeated over leading axes, tensor, number) and where(mask, number, tensor) pick as the reference does', async () => {
+    // the output: leading axes, then the mask's axes (a multiple of 4 floats); the mask's values
+    // 0, −0, 1, −2 and NaN (≠ 0, so it picks a), the mask's shape maybe with leading 1s
+    const arb = fc.record({
+      lead: shapeArb({ minRank: 0, maxRank: 2, maxDim: 4, maxSize: 12 }),
+      mask: shapeArb({ minRank: 1, maxRank: 2, maxDim: 12, maxSize: 48 }).filter((m) => sizeOf(m) % 4 === 0),
+      ones: fc.integer({ min: 0, max: 2 }), s: fc.double({ min: -1e30, max: 1e30, noNaN: true }), numberIsA: fc.boolean(), seed: fc.integer(),
+    });
+    await fc.assert(fc.asyncProperty(arb, async ({ lead, mask, ones, s, numberIsA, seed }) => {
+      const outShape = [...lead, ...mask];
+      const condShape = [...new Array<number>(Math.min(ones, lead.length)).fill(1), ...mask];
+      const picks = [0, -0, 1, -2, NaN];
+      const cond = Float32Array.from(values(sizeOf(mask), seed), (v) => picks[Math.floor((v + 3) / 6 * picks.length)]);
+      const { got, want, labels } = await both([cond, values(sizeOf(outShape), seed + 1)], (d, [c, t]) => {
+        const T = { buf: t, shape: outShape };
+        return [numberIsA ? d.where({ buf: c, shape: condShape }, s, T, outShape) : d.where({ buf: c, shape: condShape }, T, s, outShape)];
+      });
+      expect(labels).toContain('wasm.where');
+      // the number as float32 (as gpu.js's kernels read it); the tensor's floats exactly
+      expect(Array.from(got[0])).toEqual(Array.from(want[0], (v) => Math.fround(v)));
+    }), runs(40));
+  });
+
+  it('sums over one run of axes and the sum of squares are float64 sums rounded once (wasm-ops/sum-module.ts)', async () => {
+    const arb = fc.tuple(shapeArb({ minRank: 1, maxRank: 4, maxDim: 7, maxSize: 400 }), fc.integer()).chain(([shape, seed]) =>
+      fc.tuple(fc.constant(shape), fc.subarray(shape.map((_, k) => k), { minLength: 1 }), fc.constant(seed)));
+    await fc.assert(fc.asyncProperty(arb, async ([shape, axes, seed]) => {
+      const n = sizeOf(shape);
+      const { got, want, labels } = await both([values(n, seed)], (d, [x]) =>
+        // the reference device has no sumOfSquares: Σ of its float64 x·x
+        [d.reduce('sum', x, shape, axes), d.sumOfSquares ? d.sumOfSquares(x) : d.reduce('sum', d.binary('mul', { buf: x, shape: [n] }, { buf: x, shape: [n] }, [n]), [n], [0])]);
+      // the SIMD path when the reduced axes (1s aside) are adjacent and the kept run after them is 1 or even
+      const kept = shape.map((d, k) => ({ d, r: axes.includes(k) })).filter(({ d }) => d !== 1);
+      const first = kept.findIndex((a) => a.r);
+      const last = kept.length - 1 - [...kept].reverse().findIndex((a) => a.r);
+      const inner = kept.slice(last + 1).reduce((p, a) => p * a.d, 1);
+      const simd = first >= 0 && kept.slice(first, last + 1).every((a) => a.r) && (inner === 1 || inner % 2 === 0);
+      if (simd) expect(labels).toContain('wasm.sum');
+      if (n > 1) expect(labels).toContain('wasm.sumSquares');
+      // within an ulp where the SIMD sums ran; gpu.js's float32 sums otherwise
+      for (let k = 0; k < 2; k++) {
+        const bound = (w: number) => (k === 1 || simd ? 1.2e-7 * Math.abs(w) + 1e-10 : 1e-6 * (Math.abs(w) + 1));
+        for (let i = 0; i < got[k].length; i++) expect(Math.abs(got[k][i] - want[k][i])).toBeLessThanOrEqual(bound(want[k][i]));
+      }
     }), runs(40));
   });
 
@@ -93,8 +186,14 @@ describe('wasm host ops ≡ reference', () => {
         const g = d.layerNormBackward!(dy, x, hasW ? w : null, rows, cols, 1e-5, want);
         return [y, ...[g.dx, g.dweight].filter((t): t is DeviceBuffer => t !== null)];
       });
-      expect(labels).toContain('host.layerNorm');
-      expect(labels).toContain(want.dx ? 'host.layerNormDx' : 'host.layerNormDw');
+      // even rows take the SIMD kernels (wasm-ops/layer-norm-module.ts), odd ones the host loops
+      const where = cols % 2 === 0 ? 'wasm' : 'host';
+      expect(labels).toContain(`${where}.layerNorm`);
+      expect(labels).toContain(want.dx ? `${where}.layerNormDx` : `${where}.layerNormDw`);
+      // y and dx: float64 throughout, rounded once (both paths), so within an ulp of the reference's value
+      for (let k = 0; k < got.length - (want.dweight ? 1 : 0); k++) {
+        for (let i = 0; i < got[k].length; i++) expect(Math.abs(got[k][i] - ref64[k][i])).toBeLessThanOrEqual(1.2e-7 * Math.abs(ref64[k][i]) + 1e-12);
+      }
       for (let k = 0; k < got.length; k++) {
         // dweight sums cancelling terms: measured against the sum of their magnitudes
         const isDw = k === got.length - 1 && want.dweight;
@@ -116,9 +215,13 @@ describe('wasm host ops ≡ reference', () => {
         const r = d.adamwPacked(p, g, m, h);
         return [r.param, r.moments];
       });
-      expect(labels).toContain('host.adamw');
+      expect(labels).toContain('wasm.adamw');
       expect(relErr(got[0], want[0])).toBeLessThanOrEqual(1e-6);
       expect(relErr(got[1], want[1])).toBeLessThanOrEqual(1e-6);
+      // the SIMD kernel does the host loop's float64 arithmetic in its order: the same floats
+      const host = adamwHost(values(n, seed), values(n, seed + 1), mv, h);
+      expect(Array.from(got[0])).toEqual(Array.from(host.param));
+      expect(Array.from(got[1])).toEqual(Array.from(host.moments));
     }), runs(40));
   });
 

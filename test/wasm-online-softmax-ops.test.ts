@@ -17,6 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { runs } from './helpers/arbitraries.js';
 import { relErr } from './helpers/compare.js';
 import { both, values } from './helpers/wasm-vs-reference.js';
+import { onlineNormalizeHost, rowShiftedProductHost } from '../packages/core/src/devices/host-ops/index.js';
 
 const ULP = 2 ** -24;
 const FLT_MAX = 3.4028234663852886e38;
@@ -93,7 +94,7 @@ describe('wasm online-softmax ops ≡ reference', () => {
     expect(Math.abs(got[0][1] - want[0][1]) / want[0][1]).toBeLessThanOrEqual(1e-6);
   });
 
-  it('the row ops (host loops): onlineNormalize, onlineLogsumexp, onlineRescale, rowShiftedProduct, rowDot', async () => {
+  it('the row ops (host loops, two of them SIMD): onlineNormalize, onlineLogsumexp, onlineRescale, rowShiftedProduct, rowDot', async () => {
     const arb = fc.record({ ...rowsCols, seed: fc.integer({ min: 0, max: 1e9 }) });
     await fc.assert(fc.asyncProperty(arb, async ({ rows, cols, seed }) => {
       const n = rows * cols;
@@ -105,8 +106,15 @@ describe('wasm online-softmax ops ≡ reference', () => {
         d.rowShiftedProduct(o, pv, c, rows, cols), d.rowDot(o, pv, rows, cols),
       ]);
       if (rows > 0) {
-        for (const op of ['onlineNormalize', 'onlineLogsumexp', 'onlineRescale', 'rowShiftedProduct', 'rowDot']) expect(labels).toContain(`host.${op}`);
+        // SIMD (wasm-ops/rows-module.ts) for onlineNormalize with cols a multiple of 4 and rowShiftedProduct with cols even
+        const where = { onlineNormalize: cols % 4 === 0, rowShiftedProduct: cols % 2 === 0 } as Record<string, boolean>;
+        for (const op of ['onlineNormalize', 'onlineLogsumexp', 'onlineRescale', 'rowShiftedProduct', 'rowDot']) {
+          expect(labels).toContain(`${where[op] ? 'wasm' : 'host'}.${op}`);
+        }
       }
+      // either path: the host loops' very floats
+      expect(Array.from(got[0])).toEqual(Array.from(onlineNormalizeHost(inputs[0], inputs[2], rows, cols, new Float32Array(n))));
+      expect(Array.from(got[3])).toEqual(Array.from(rowShiftedProductHost(inputs[0], inputs[1], inputs[4], rows, cols, new Float32Array(n))));
       // one float32 rounding of a float64 result (the host loops compute in float64, store once)
       for (let k = 0; k < 4; k++) expect(relErr(got[k], want[k])).toBeLessThanOrEqual(1.5 * ULP);
       // a float64 sum of products rounded once: relative to the sum of magnitudes

@@ -27,10 +27,10 @@ import {
 } from './kernels/online-softmax.js';
 import { splitSeed } from '../../random.js';
 import { WasmGemm } from '../wasm-gemm/index.js';
-import { WasmElementwise } from '../wasm-ops/index.js';
+import { type SimdBinaryOp, WasmElementwise, simdBinaryOps } from '../wasm-ops/index.js';
 import {
-  adamwHost, binarySameShapeHost, hostBinaryOps, layerNormBackwardHost, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
-  onlineRescaleHost, padHost, rowDotHost, rowShiftedProductHost, stridedHost, type HostBinaryOp,
+  checkStridedView, layerNormBackwardHost, padPlacement, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
+  onlineRescaleHost, padHost, rowDotHost, rowShiftedProductHost, stridedHost, type SharedPlacement,
 } from '../host-ops/index.js';
 import { GpujsEngine, type Arg } from './engine.js';
 import type { KernelSpec } from './kernels/spec.js';
@@ -79,9 +79,10 @@ export class GpujsDevice extends GpujsEngine implements Device {
   private readonly useGemm = this.runtime.mode === 'wasm' && process.env.FLASHGRAD_WASM_GEMM !== '0';
 
   /**
-   * Whether the wasm device runs strided, pad, same-shape add/sub/mul/div, layer norm, AdamW and
-   * the online softmax's row ops as host loops (devices/host-ops), and gelu,
-   * its derivative, expShift and the online softmax stats as its own SIMD kernels
+   * Whether the wasm device runs strided, pad, layer norm of odd rows and
+   * the online softmax's row ops as host loops (devices/host-ops), and gelu, its derivative,
+   * expShift, the online softmax stats, add/sub/mul/div of one shape or with a number, layer norm
+   * of even rows, masks' where, sums over one run of axes and AdamW as its own SIMD kernels
    * (devices/wasm-ops), rather than gpu.js kernels; FLASHGRAD_WASM_HOST_OPS=0 keeps gpu.js's
    * (to measure both in one run).
    */
@@ -155,9 +156,15 @@ export class GpujsDevice extends GpujsEngine implements Device {
   binary(op: BinaryOp, a: Operand, b: Operand, outShape: Shape): DeviceBuffer {
     const A = this.operand(a);
     const B = this.operand(b);
-    if (this.hostOps && hostBinaryOps.has(op) && sameShape(A.shape, outShape) && sameShape(B.shape, outShape)) {
+    if (this.hostOps && simdBinaryOps.has(op) && sameShape(A.shape, outShape) && sameShape(B.shape, outShape)) {
       const [x, y] = [A.arg, B.arg] as GpujsBuffer[];
-      return this.launchHost(`host.${op}`, x.size, [x, y], ([u, v]) => binarySameShapeHost(op as HostBinaryOp, u, v, this.hostArray(x.size)));
+      return this.launchHost(`wasm.${op}`, x.size, [x, y], ([u, v]) => this.simd.binary(op as SimdBinaryOp, u, v, this.hostArray(x.size)));
+    }
+    // one operand a number, the other of the output's shape (τ·q, the loss's scalings)
+    const scalarFirst = A.shape === 'scalar';
+    if (this.hostOps && simdBinaryOps.has(op) && (A.shape === 'scalar') !== (B.shape === 'scalar') && sameShape(scalarFirst ? B.shape : A.shape, outShape)) {
+      const [t, s] = (scalarFirst ? [B.arg, A.arg] : [A.arg, B.arg]) as [GpujsBuffer, number];
+      return this.launchHost(`wasm.${op}Scalar`, t.size, [t], ([u]) => this.simd.binaryScalar(op as SimdBinaryOp, u, s, scalarFirst, this.hostArray(t.size)));
     }
     return this.launch(`b|${op}|${A.key}|${B.key}|${outShape}`, () => binarySpec(op, A.shape, B.shape, outShape, this.runtime.mode), [A.arg, B.arg]);
   }
@@ -166,6 +173,12 @@ export class GpujsDevice extends GpujsEngine implements Device {
     const C = this.operand(cond);
     const A = this.operand(a);
     const B = this.operand(b);
+    const masked = this.hostOps ? maskForm(C.shape, A.shape, B.shape, outShape) : null;
+    if (masked) {
+      const [t, s] = (masked.numberIsA ? [B.arg, A.arg] : [A.arg, B.arg]) as [GpujsBuffer, number];
+      return this.launchHost('wasm.where', t.size, [C.arg as GpujsBuffer, t], ([c, u]) =>
+        this.simd.whereNumber(c, u, s, masked.numberIsA, this.hostArray(t.size)));
+    }
     return this.launch(`w|${C.key}|${A.key}|${B.key}|${outShape}`, () => whereSpec(C.shape, A.shape, B.shape, outShape, this.runtime.mode), [C.arg, A.arg, B.arg]);
   }
 
@@ -183,6 +196,11 @@ export class GpujsDevice extends GpujsEngine implements Device {
     if (b.size !== sizeOf(shape)) throw new Error(`gpujs ${this.name}: reduce of [${shape}] given ${b.size} elements`);
     const outSize = sizeOf(shape.map((d, k) => (axes.includes(k) ? 1 : d)));
     if (b.size === 0) return this.fill(outSize, op === 'sum' ? 0 : -Infinity);
+    const run = this.hostOps && op === 'sum' ? reducedRun(shape, axes) : null;
+    if (run && (run.inner === 1 || (!square && run.inner % 2 === 0))) {
+      return this.launchHost(`wasm.sum${square ? 'Squares' : ''}`, outSize, [b], ([v]) =>
+        this.simd.sum(v, run.outer, run.R, run.inner, square, this.hostArray(outSize)));
+    }
     const passes = reducePlan(shape, axes, this.reduceMinThreads);
     // nothing to reduce (only size-1 axes): the result is a copy (or the squares), as every op returns a new buffer
     if (passes.length === 0) {
@@ -297,15 +315,40 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   strided(x: DeviceBuffer, outShape: Shape, strides: readonly number[], offset: number): DeviceBuffer {
     const b = this.own(x);
-    if (this.hostOps) return this.launchHost('host.strided', sizeOf(outShape), [b], ([v]) => stridedHost(v, outShape, strides, offset, this.hostArray(sizeOf(outShape))));
+    if (this.hostOps) {
+      return this.launchHost('host.strided', sizeOf(outShape), [b], ([v]) => {
+        const out = this.hostArray(sizeOf(outShape));
+        checkStridedView(v.length, outShape, strides, offset, out.length);
+        // rows of a multiple of 4 floats under ≤ 3 outer axes: wasm-ops' SIMD copy; else the host loops
+        if (out.length > 0 && this.simd.copyRows(false, out, v, outShape, strides, offset)) return out;
+        return stridedHost(v, outShape, strides, offset, out, this.sharedPlacement(v, out));
+      });
+    }
     return this.launch(`s|${b.size}|${outShape}|${strides}|${offset}`, () => stridedSpec(b.size, outShape, strides, offset, this.runtime.mode), [b]);
   }
 
   pad(x: DeviceBuffer, shape: Shape, outShape: Shape, starts: readonly number[]): DeviceBuffer {
     const b = this.own(x);
     if (b.size === 0) return this.fill(sizeOf(outShape), 0);
-    if (this.hostOps) return this.launchHost('host.pad', sizeOf(outShape), [b], ([v]) => padHost(v, shape, outShape, starts, this.hostArray(sizeOf(outShape))));
+    if (this.hostOps) {
+      return this.launchHost('host.pad', sizeOf(outShape), [b], ([v]) => {
+        const out = this.hostArray(sizeOf(outShape));
+        const { outStrides, base } = padPlacement(shape, outShape, starts);
+        if (v.length === sizeOf(shape) && out.length === sizeOf(outShape) && v.length > 0) {
+          out.fill(0);
+          if (this.simd.copyRows(true, v, out, shape, outStrides, base)) return out;
+        }
+        return padHost(v, shape, outShape, starts, out, this.sharedPlacement(v, out));
+      });
+    }
     return this.launch(`p|${shape}|${outShape}|${starts}`, () => padSpec(shape, outShape, starts), [b]);
+  }
+
+  /** Where x and out lie in the arena when both are its live blocks (host-ops' memmove rows), else null. */
+  private sharedPlacement(x: Float32Array, out: Float32Array): SharedPlacement | null {
+    const arena = this.wasmArena;
+    if (arena.addressOf(x) < 0 || arena.addressOf(out) < 0) return null;
+    return { memory: arena.floats(), x: x.byteOffset / 4, out: out.byteOffset / 4 };
   }
 
   gatherRows(table: DeviceBuffer, cols: number, indices: Int32Array): DeviceBuffer {
@@ -365,6 +408,9 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   onlineNormalize(o: DeviceBuffer, stats: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
     const args = [o, stats].map((b) => this.own(b));
+    if (this.hostOps && cols % 4 === 0) {
+      return this.launchHost('wasm.onlineNormalize', rows * cols, args, ([u, st]) => this.simd.onlineNormalize(u, st, rows, cols, this.hostArray(rows * cols)));
+    }
     if (this.hostOps) return this.launchHost('host.onlineNormalize', rows * cols, args, ([u, st]) => onlineNormalizeHost(u, st, rows, cols, this.hostArray(rows * cols)));
     return this.launch(`on|${rows}|${cols}`, () => onlineNormalizeSpec(rows, cols, this.runtime.mode), args);
   }
@@ -429,6 +475,9 @@ export class GpujsDevice extends GpujsEngine implements Device {
 
   rowShiftedProduct(y: DeviceBuffer, dy: DeviceBuffer, c: DeviceBuffer, rows: number, cols: number): DeviceBuffer {
     const args = [y, dy, c].map((b) => this.own(b));
+    if (this.hostOps && cols % 2 === 0) {
+      return this.launchHost('wasm.rowShiftedProduct', rows * cols, args, ([u, v, w]) => this.simd.rowShiftedProduct(u, v, w, rows, cols, this.hostArray(rows * cols)));
+    }
     if (this.hostOps) return this.launchHost('host.rowShiftedProduct', rows * cols, args, ([u, v, w]) => rowShiftedProductHost(u, v, w, rows, cols, this.hostArray(rows * cols)));
     return this.launch(`smb|${rows}|${cols}`, () => softmaxBackwardApplySpec(rows, cols, this.runtime.mode), args);
   }
@@ -446,8 +495,13 @@ export class GpujsDevice extends GpujsEngine implements Device {
       return this.launch(`lnw|${rows}|${cols}|${eps}|${hasW}|${hasB}`, () => layerNormWorkgroupSpec(rows, cols, eps, hasW, hasB), [X, ...affine]);
     }
     if (this.hostOps) {
-      return this.launchHost('host.layerNorm', rows * cols, [X, ...affine], ([v, ...wb]) =>
-        layerNormHost(v, hasW ? wb[0] : null, hasB ? wb[hasW ? 1 : 0] : null, rows, cols, eps, this.hostArray(rows * cols)));
+      // even rows as SIMD (wasm-ops/layer-norm-module.ts), odd ones as the host loop
+      const simd = cols % 2 === 0;
+      return this.launchHost(simd ? 'wasm.layerNorm' : 'host.layerNorm', rows * cols, [X, ...affine], ([v, ...wb]) => {
+        const [w, b] = [hasW ? wb[0] : null, hasB ? wb[hasW ? 1 : 0] : null];
+        const out = this.hostArray(rows * cols);
+        return simd ? this.simd.layerNorm(v, w, b, rows, cols, eps, out) : layerNormHost(v, w, b, rows, cols, eps, out);
+      });
     }
     if (!this.host) {
       return this.launch(`ln1|${rows}|${cols}|${eps}|${hasW}|${hasB}`, () => layerNormOneKernelSpec(rows, cols, eps, hasW, hasB), [X, ...affine]);
@@ -521,10 +575,17 @@ export class GpujsDevice extends GpujsEngine implements Device {
   ): { dx: DeviceBuffer | null; dweight: DeviceBuffer | null } {
     const inputs = W ? [dY, X, W] : [dY, X];
     let result: { dx: Float32Array | null; dweight: Float32Array | null } | null = null;
-    const run = ([d, v, w]: Float32Array[]) => (result = layerNormBackwardHost(d, v, w ?? null, rows, cols, eps, want, (n) => this.hostArray(n)));
-    const dx = want.dx ? this.launchHost('host.layerNormDx', rows * cols, inputs, (p) => run(p).dx!) : null;
+    // even rows as SIMD (wasm-ops/layer-norm-module.ts), odd ones as the host loop
+    const simd = cols % 2 === 0;
+    const run = ([d, v, w]: Float32Array[]) => {
+      if (!simd) return (result = layerNormBackwardHost(d, v, w ?? null, rows, cols, eps, want, (n) => this.hostArray(n)));
+      const dx = want.dx ? this.hostArray(rows * cols) : null;
+      return (result = { dx, dweight: this.simd.layerNormBackward(d, v, w ?? null, rows, cols, eps, dx, want.dweight) });
+    };
+    const where = simd ? 'wasm' : 'host';
+    const dx = want.dx ? this.launchHost(`${where}.layerNormDx`, rows * cols, inputs, (p) => run(p).dx!) : null;
     const dweight = want.dweight
-      ? this.launchHost('host.layerNormDw', cols, inputs, (p) => {
+      ? this.launchHost(`${where}.layerNormDw`, cols, inputs, (p) => {
         const r = result ?? run(p);
         result = null;
         return r.dweight!;
@@ -569,13 +630,13 @@ export class GpujsDevice extends GpujsEngine implements Device {
       // one host pass makes both: the moments' launch runs it, the parameter's (queued right
       // behind) takes its result
       let param: Float32Array | null = null;
-      const moments = this.launchHost('host.adamw', 2 * n, [P, G, MV], ([p, g, mv]) => {
-        const r = adamwHost(p, g, mv, h, this.hostArray(n), this.hostArray(2 * n));
+      const moments = this.launchHost('wasm.adamw', 2 * n, [P, G, MV], ([p, g, mv]) => {
+        const r = this.simd.adamw(p, g, mv, h, this.hostArray(n), this.hostArray(2 * n));
         param = r.param;
         return r.moments;
       });
       // `moments` among the inputs: a failed pass fails this launch with its error
-      const p2 = this.launchHost('host.adamw', n, [P, G, MV, moments], () => {
+      const p2 = this.launchHost('wasm.adamw', n, [P, G, MV, moments], () => {
         const r = param!;
         param = null;
         return r;
@@ -590,6 +651,36 @@ export class GpujsDevice extends GpujsEngine implements Device {
       [P, G, MV, 1 - h.beta1, 1 - h.beta2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
     return { param: p2, moments: mv2 };
   }
+}
+
+/**
+ * Whether where(cond, a, b) has the SIMD kernel's form (wasm-ops/where-module.ts): one of a, b a
+ * number and the other of the output's shape, cond a tensor whose shape, leading 1s dropped, is
+ * the output's trailing axes, of a multiple of 4 floats. Which one is the number, else null.
+ */
+function maskForm(cond: OperandShape, a: OperandShape, b: OperandShape, outShape: Shape): { numberIsA: boolean } | null {
+  if (cond === 'scalar' || (a === 'scalar') === (b === 'scalar')) return null;
+  if (!sameShape(a === 'scalar' ? b : a, outShape)) return null;
+  const c = cond.slice(cond.findIndex((d) => d !== 1) < 0 ? cond.length : cond.findIndex((d) => d !== 1));
+  const inner = sizeOf(c);
+  if (inner === 0 || inner % 4 !== 0 || c.length > outShape.length) return null;
+  if (!c.every((d, k) => d === outShape[outShape.length - c.length + k])) return null;
+  return { numberIsA: a === 'scalar' };
+}
+
+/**
+ * A reduction of `axes` of `shape` as one [outer, R, inner] view in memory order, when the
+ * reduced axes (size-1 axes aside) are one adjacent run and something is reduced; else null.
+ */
+function reducedRun(shape: Shape, axes: readonly number[]): { outer: number; R: number; inner: number } | null {
+  const kept = shape.map((d, k) => ({ d, reduced: axes.includes(k) })).filter(({ d }) => d !== 1);
+  const first = kept.findIndex((a) => a.reduced);
+  if (first < 0) return null;
+  let end = first;
+  while (end < kept.length && kept[end].reduced) end++;
+  if (kept.slice(end).some((a) => a.reduced)) return null;
+  const size = (part: { d: number }[]) => part.reduce((p, a) => p * a.d, 1);
+  return { outer: size(kept.slice(0, first)), R: size(kept.slice(first, end)), inner: size(kept.slice(end)) };
 }
 
 function sameShape(a: OperandShape, b: Shape): boolean {

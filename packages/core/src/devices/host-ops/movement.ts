@@ -9,6 +9,22 @@ import type { Shape } from '../device.js';
 const size = (shape: Shape): number => shape.reduce((a, d) => a * d, 1);
 
 /**
+ * Where the input and the output of a copy lie inside one shared memory (the wasm device's
+ * arena): a view of the whole memory and each array's first float in it. Given, contiguous rows
+ * of at least ROW_MEMMOVE floats are moved by `copyWithin` on that view, one native memmove a row,
+ * instead of a JS loop over their floats: a head split of 98K floats in rows of 32 took 0.65 ms as
+ * a loop, 0.17 with a memmove a row (BENCHMARKS.md, "The wasm GPT step, session 6").
+ */
+export interface SharedPlacement {
+  memory: Float32Array;
+  x: number;
+  out: number;
+}
+
+/** Rows shorter than this are copied by the loop: a memmove's call costs about what 8 floats of the loop do. */
+export const ROW_MEMMOVE = 8;
+
+/**
  * Calls `row(base, i)` for each row of `shape`'s innermost axis, in order: i the row's first flat
  * index in `shape`, base its start in a buffer walked with `strides` from `start` (an odometer over
  * the outer axes, last fastest; no division per element).
@@ -31,18 +47,17 @@ function forEachRow(shape: Shape, strides: readonly number[], start: number, row
 }
 
 /**
- * out[i] = x[offset + Σ i_k · strides[k]] over outShape; every index must fall inside x. `out`
- * (of outShape's size, any contents) receives the result.
+ * Throws unless a view of outShape with `strides` at `offset` reads inside a buffer of `length`
+ * floats and the output holds outShape's elements: a bad view fails rather than reading
+ * undefined (NaN) or another tensor's memory.
  */
-export function stridedHost(
-  x: Float32Array, outShape: Shape, strides: readonly number[], offset: number, out: Float32Array = new Float32Array(size(outShape)),
-): Float32Array {
+export function checkStridedView(length: number, outShape: Shape, strides: readonly number[], offset: number, outLength: number): void {
   const r = outShape.length;
   if (strides.length !== r) throw new Error(`wasm strided: ${strides.length} strides for rank ${r}`);
   const n = size(outShape);
-  if (out.length !== n) throw new Error(`wasm strided: output of ${out.length} elements for shape [${outShape}]`);
-  if (n === 0) return out;
-  // the lowest and highest index read, so a bad view fails here rather than reading undefined (NaN)
+  if (outLength !== n) throw new Error(`wasm strided: output of ${outLength} elements for shape [${outShape}]`);
+  if (n === 0) return;
+  // the lowest and highest index read
   let lo = offset;
   let hi = offset;
   for (let k = 0; k < r; k++) {
@@ -50,15 +65,34 @@ export function stridedHost(
     if (span < 0) lo += span;
     else hi += span;
   }
-  if (lo < 0 || hi >= x.length) {
-    throw new Error(`wasm strided: view [${outShape}] with strides [${strides}] at offset ${offset} reads index ${lo < 0 ? lo : hi} of a buffer of ${x.length}`);
+  if (lo < 0 || hi >= length) {
+    throw new Error(`wasm strided: view [${outShape}] with strides [${strides}] at offset ${offset} reads index ${lo < 0 ? lo : hi} of a buffer of ${length}`);
   }
+}
+
+/**
+ * out[i] = x[offset + Σ i_k · strides[k]] over outShape; every index must fall inside x. `out`
+ * (of outShape's size, any contents) receives the result.
+ */
+export function stridedHost(
+  x: Float32Array, outShape: Shape, strides: readonly number[], offset: number, out: Float32Array = new Float32Array(size(outShape)),
+  shared: SharedPlacement | null = null,
+): Float32Array {
+  const r = outShape.length;
+  const n = size(outShape);
+  checkStridedView(x.length, outShape, strides, offset, out.length);
+  if (n === 0) return out;
   if (r === 0) {
     out[0] = x[offset];
     return out;
   }
   const inner = outShape[r - 1];
   const step = strides[r - 1];
+  if (step === 1 && shared && inner >= ROW_MEMMOVE) {
+    const { memory, x: xAt, out: outAt } = shared;
+    forEachRow(outShape, strides, offset + xAt, (at, o) => memory.copyWithin(outAt + o, at, at + inner));
+    return out;
+  }
   forEachRow(outShape, strides, offset, (base, o) => {
     if (step === 1) for (let j = 0; j < inner; j++) out[o + j] = x[base + j];
     else for (let j = 0, p = base; j < inner; j++, p += step) out[o + j] = x[p];
@@ -66,15 +100,34 @@ export function stridedHost(
   return out;
 }
 
-/** x of `shape` placed at `starts` inside zeros of `outShape`, written to `out` (cleared first). */
-export function padHost(
-  x: Float32Array, shape: Shape, outShape: Shape, starts: readonly number[], out: Float32Array = new Float32Array(size(outShape)),
-): Float32Array {
+/**
+ * Where pad puts x of `shape` inside `outShape` at `starts`: the output's strides and the flat
+ * index of x's first float in it; throws for ranks that differ or a placement that overflows.
+ */
+export function padPlacement(shape: Shape, outShape: Shape, starts: readonly number[]): { outStrides: number[]; base: number } {
   const r = shape.length;
   if (outShape.length !== r || starts.length !== r) throw new Error(`wasm pad: ranks differ: [${shape}] into [${outShape}] at [${starts}]`);
   for (let k = 0; k < r; k++) {
     if (!(starts[k] >= 0 && starts[k] + shape[k] <= outShape[k])) throw new Error(`wasm pad: [${shape}] at [${starts}] overflows [${outShape}]`);
   }
+  const outStrides = new Array<number>(r);
+  let s = 1;
+  for (let k = r - 1; k >= 0; k--) {
+    outStrides[k] = s;
+    s *= outShape[k];
+  }
+  let base = 0;
+  for (let k = 0; k < r; k++) base += starts[k] * outStrides[k];
+  return { outStrides, base };
+}
+
+/** x of `shape` placed at `starts` inside zeros of `outShape`, written to `out` (cleared first). */
+export function padHost(
+  x: Float32Array, shape: Shape, outShape: Shape, starts: readonly number[], out: Float32Array = new Float32Array(size(outShape)),
+  shared: SharedPlacement | null = null,
+): Float32Array {
+  const r = shape.length;
+  const { outStrides, base } = padPlacement(shape, outShape, starts);
   if (x.length !== size(shape)) throw new Error(`wasm pad: input of shape [${shape}] has ${x.length} elements`);
   if (out.length !== size(outShape)) throw new Error(`wasm pad: output of ${out.length} elements for shape [${outShape}]`);
   out.fill(0);
@@ -84,15 +137,12 @@ export function padHost(
     return out;
   }
   // where each input row of the innermost axis lands in the output
-  const outStrides = new Array<number>(r);
-  let s = 1;
-  for (let k = r - 1; k >= 0; k--) {
-    outStrides[k] = s;
-    s *= outShape[k];
-  }
-  let base = 0;
-  for (let k = 0; k < r; k++) base += starts[k] * outStrides[k];
   const inner = shape[r - 1];
+  if (shared && inner >= ROW_MEMMOVE) {
+    const { memory, x: xAt, out: outAt } = shared;
+    forEachRow(shape, outStrides, base + outAt, (at, i) => memory.copyWithin(at, xAt + i, xAt + i + inner));
+    return out;
+  }
   forEachRow(shape, outStrides, base, (at, i) => {
     for (let j = 0; j < inner; j++) out[at + j] = x[i + j];
   });
