@@ -43,6 +43,7 @@ const warmup = Number(flag('warmup', 3));
 const attention = flag('attention', 'flash');
 const profile = flag('profile', false) === true;
 const tag = flag('tag', '');
+const clipKernels = flag('clip-kernels', 'no') === 'yes';
 
 const shapes = {
   peers: { config: { vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0, bias: true }, batch: 12, clip: 0 },
@@ -103,7 +104,9 @@ async function step() {
     l.backward();
     return l;
   });
-  if (clip > 0) optim.clipGradNorm(model.parameters(), clip).dispose();
+  // --clip-kernels: clipping's scaling as kernels of its own (optim.clipGradNorm), the path before
+  // AdamW.clipGradNorm folded the factor into the update
+  if (clip > 0) (clipKernels ? optim.clipGradNorm(model.parameters(), clip) : opt.clipGradNorm(model.parameters(), clip)).dispose();
   opt.step();
   opt.zeroGrad();
   hostTimes.push(performance.now() - t0);

@@ -45,6 +45,13 @@ export interface AdamWHyper {
   step: number;
 }
 
+/** Gradient clipping by global norm, applied inside an optimizer's update (FusedKernels.adamwPackedClipped). */
+export interface GradClip {
+  /** [1]: Σ g² over every clipped gradient. */
+  sumOfSquares: DeviceBuffer;
+  maxNorm: number;
+}
+
 export interface MemoryInfo {
   /** Bytes held by live buffers. */
   bytes: number;
@@ -109,9 +116,20 @@ export interface FusedKernels {
   ): DeviceBuffer;
   /**
    * Σ x² over all of x, a [1] buffer: the square taken in the reduction's first pass, so gradient
-   * clipping costs one reduction a parameter instead of a multiply and a reduction.
+   * clipping costs one reduction a parameter instead of a multiply and a reduction. With `addend`
+   * (a [1] buffer) the last pass adds addend[0] to the sum, so the clip's running total over every
+   * gradient needs no add kernel of its own.
    */
-  sumOfSquares(x: DeviceBuffer): DeviceBuffer;
+  sumOfSquares(x: DeviceBuffer, addend?: DeviceBuffer): DeviceBuffer;
+  /**
+   * adamwPacked on the gradient scaled by the clip's factor min(1, maxNorm / (√Σg² + 10⁻⁶)), read
+   * from `clip.sumOfSquares` (a [1] buffer: the Σ g² over every clipped gradient) inside the
+   * update's kernels: clipping then costs no scaling kernel per gradient and no read of the factor
+   * on the host. The factor is computed as clipGradNorm computes it (optim/clip.ts).
+   */
+  adamwPackedClipped(
+    param: DeviceBuffer, grad: DeviceBuffer, moments: DeviceBuffer, hyper: AdamWHyper, clip: GradClip,
+  ): { param: DeviceBuffer; moments: DeviceBuffer };
 }
 
 export interface Device extends Partial<FusedKernels> {

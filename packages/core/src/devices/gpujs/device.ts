@@ -4,7 +4,7 @@
  */
 import { sizeOf } from '../../shape.js';
 import type {
-  AdamWHyper, BinaryOp, Device, DeviceBuffer, MatmulEpilogue, Operand, ReduceOp, Shape, UnaryOp,
+  AdamWHyper, BinaryOp, Device, DeviceBuffer, GradClip, MatmulEpilogue, Operand, ReduceOp, Shape, UnaryOp,
 } from '../device.js';
 import { binarySpec, fillSpec, unarySpec, whereSpec, type OperandShape } from './kernels/elementwise.js';
 import {
@@ -33,6 +33,7 @@ import {
   onlineRescaleHost, padHost, rowDotHost, rowShiftedProductHost, stridedHost, type HostBinaryOp,
 } from '../host-ops/index.js';
 import { GpujsEngine, type Arg } from './engine.js';
+import { CLIP_EPS, clipFactorHost } from '../clip-factor.js';
 import type { KernelSpec } from './kernels/spec.js';
 import type { GpujsBuffer } from './queue.js';
 
@@ -165,29 +166,32 @@ export class GpujsDevice extends GpujsEngine implements Device {
   }
 
   reduce(op: ReduceOp, x: DeviceBuffer, shape: Shape, axes: readonly number[]): DeviceBuffer {
-    return this.reduceSquared(op, x, shape, axes, false);
+    return this.reduceSquared(op, x, shape, axes, false, null);
   }
 
-  sumOfSquares(x: DeviceBuffer): DeviceBuffer {
-    return this.reduceSquared('sum', x, [this.own(x).size], [0], true);
+  sumOfSquares(x: DeviceBuffer, addend?: DeviceBuffer): DeviceBuffer {
+    const s = addend === undefined ? null : this.own(addend);
+    if (s && s.size !== 1) throw new Error(`gpujs ${this.name}: sumOfSquares' addend must hold one element, got ${s.size}`);
+    return this.reduceSquared('sum', x, [this.own(x).size], [0], true, s);
   }
 
-  /** reduce, with x² read in place of x by the first pass when `square`. */
-  private reduceSquared(op: ReduceOp, x: DeviceBuffer, shape: Shape, axes: readonly number[], square: boolean): DeviceBuffer {
+  /** reduce, with x² read in place of x by the first pass when `square`, and addend[0] added by the last one. */
+  private reduceSquared(op: ReduceOp, x: DeviceBuffer, shape: Shape, axes: readonly number[], square: boolean, addend: GpujsBuffer | null): DeviceBuffer {
     const b = this.own(x);
     if (b.size !== sizeOf(shape)) throw new Error(`gpujs ${this.name}: reduce of [${shape}] given ${b.size} elements`);
     const outSize = sizeOf(shape.map((d, k) => (axes.includes(k) ? 1 : d)));
-    if (b.size === 0) return this.fill(outSize, op === 'sum' ? 0 : -Infinity);
+    if (b.size === 0) return addend ? this.binary('add', { buf: addend, shape: [1] }, 0, [1]) : this.fill(outSize, op === 'sum' ? 0 : -Infinity);
     const passes = reducePlan(shape, axes, this.reduceMinThreads);
-    // nothing to reduce (only size-1 axes): the result is a copy (or the squares), as every op returns a new buffer
-    if (passes.length === 0) {
-      const v = { buf: b, shape: [b.size] };
-      return square ? this.binary('mul', v, v, [b.size]) : this.binary('add', v, 0, [b.size]);
-    }
+    // nothing to reduce (only size-1 axes): the result is a copy as every op returns a new buffer,
+    // or the squares (plus the addend) from a pass over one element each
+    if (passes.length === 0 && !square) return this.binary('add', { buf: b, shape: [b.size] }, 0, [b.size]);
+    if (passes.length === 0) passes.push({ outer: b.size, R: 1, inner: 1, chunk: 1 });
     let cur = b;
     for (const [k, p] of passes.entries()) {
       const sq = square && k === 0;
-      const next = this.launch(`r|${op}${sq ? 'sq' : ''}|${p.outer}|${p.R}|${p.inner}|${p.chunk}`, () => reducePassSpec(op, p, this.runtime.mode, sq), [cur]);
+      const add = addend !== null && k === passes.length - 1;
+      const next = this.launch(`r|${op}${sq ? 'sq' : ''}${add ? '+s' : ''}|${p.outer}|${p.R}|${p.inner}|${p.chunk}`,
+        () => reducePassSpec(op, p, this.runtime.mode, sq, add), add ? [cur, addend] : [cur]);
       if (cur !== b) this.dispose(cur);
       cur = next;
     }
@@ -556,6 +560,21 @@ export class GpujsDevice extends GpujsEngine implements Device {
   adamwPacked(
     param: DeviceBuffer, grad: DeviceBuffer, moments: DeviceBuffer, h: AdamWHyper,
   ): { param: DeviceBuffer; moments: DeviceBuffer } {
+    return this.adamw(param, grad, moments, h, null);
+  }
+
+  adamwPackedClipped(
+    param: DeviceBuffer, grad: DeviceBuffer, moments: DeviceBuffer, h: AdamWHyper, clip: GradClip,
+  ): { param: DeviceBuffer; moments: DeviceBuffer } {
+    if (!(clip.maxNorm > 0)) throw new Error(`gpujs ${this.name}: adamwPackedClipped's maxNorm must be positive, got ${clip.maxNorm}`);
+    const ss = this.own(clip.sumOfSquares);
+    if (ss.size !== 1) throw new Error(`gpujs ${this.name}: adamwPackedClipped's sumOfSquares must hold one element, got ${ss.size}`);
+    return this.adamw(param, grad, moments, h, { ss, maxNorm: clip.maxNorm });
+  }
+
+  private adamw(
+    param: DeviceBuffer, grad: DeviceBuffer, moments: DeviceBuffer, h: AdamWHyper, clip: { ss: GpujsBuffer; maxNorm: number } | null,
+  ): { param: DeviceBuffer; moments: DeviceBuffer } {
     const P = this.own(param);
     const G = this.own(grad);
     const MV = this.own(moments);
@@ -565,8 +584,9 @@ export class GpujsDevice extends GpujsEngine implements Device {
       // one host pass makes both: the moments' launch runs it, the parameter's (queued right
       // behind) takes its result
       let param: Float32Array | null = null;
-      const moments = this.launchHost('host.adamw', 2 * n, [P, G, MV], ([p, g, mv]) => {
-        const r = adamwHost(p, g, mv, h, this.hostArray(n), this.hostArray(2 * n));
+      const inputs = clip ? [P, G, MV, clip.ss] : [P, G, MV];
+      const moments = this.launchHost('host.adamw', 2 * n, inputs, ([p, g, mv, ss]) => {
+        const r = adamwHost(p, g, mv, h, this.hostArray(n), this.hostArray(2 * n), clip ? clipFactorHost(ss[0], clip.maxNorm) : 1);
         param = r.param;
         return r.moments;
       });
@@ -580,12 +600,17 @@ export class GpujsDevice extends GpujsEngine implements Device {
     }
     const c1 = 1 - h.beta1 ** h.step;
     const c2 = 1 - h.beta2 ** h.step;
+    const mode = this.runtime.mode;
+    // the clip's Σ g² and the scalars its factor is computed from (adamwPackedSpecs)
+    const clipArgs: Arg[] = clip ? [clip.ss, clip.maxNorm, CLIP_EPS, -1] : [];
+    const tag = clip ? 'c' : '';
     // both read the old moments: neither waits for the other
-    const mv2 = this.launch(`amv|${n}`, () => adamwPackedSpecs(n, this.runtime.mode).moments, [MV, G, 1 - h.beta1, 1 - h.beta2]);
-    const p2 = this.launch(`app|${n}`, () => adamwPackedSpecs(n, this.runtime.mode).param,
-      [P, G, MV, 1 - h.beta1, 1 - h.beta2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
+    const mv2 = this.launch(`amv${tag}|${n}`, () => adamwPackedSpecs(n, mode, clip !== null).moments, [MV, G, 1 - h.beta1, 1 - h.beta2, ...clipArgs]);
+    const p2 = this.launch(`app${tag}|${n}`, () => adamwPackedSpecs(n, mode, clip !== null).param,
+      [P, G, MV, 1 - h.beta1, 1 - h.beta2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps, ...clipArgs]);
     return { param: p2, moments: mv2 };
   }
+
 }
 
 function sameShape(a: OperandShape, b: Shape): boolean {
