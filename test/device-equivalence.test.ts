@@ -286,6 +286,16 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     });
   });
 
+  it('concat: 1 to 7 parts (past one kernel\'s three, joined in turn), empty ones among them, exactly', async () => {
+    const arb = fc.tuple(fc.integer({ min: 0, max: 4 }), fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 7 }), fc.integer({ min: 0, max: 4 }), seed);
+    await prop(arb, async ([outer, lens, inner, s]) => {
+      const parts = lens.map((len, p) => values(outer * len * inner, s + p));
+      await check(device, 0, (d) => d.concat(parts.map((v) => d.upload(v)), outer, lens, inner));
+    });
+    // a part that is not [outer, len, inner] is refused, naming it
+    expect(() => device.concat([device.upload([1, 2, 3])], 1, [2], 1)).toThrow(/concat: part 0 has 3 elements, not \[1, 2, 1\]/);
+  });
+
   it('gatherRows, scatterAddRows, oneHot', async () => {
     const arb = fc.tuple(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 6 }), fc.array(fc.nat(), { minLength: 1, maxLength: 12 }), seed);
     await prop(arb, async ([rows, cols, raw, s]) => {

@@ -639,6 +639,28 @@ describe.each(available)('%s: Tensor ops, forward and backward, equal the refere
     });
   });
 
+  it('a split\'s pieces come back as one concatenation: no pad, no add (GPT\'s q, k, v)', async () => {
+    await setDevice(mode);
+    const device = getDevice();
+    const x = tensor(values(2 * 3 * 6, 3), { shape: [2, 3, 6], requiresGrad: true });
+    const w = tensor(values(2 * 3 * 2, 4), { shape: [2, 3, 2] });
+    const loss = split(x, 2, 2).map((p, i) => p.mul(w).mul(i + 1).sum()).reduce((a, b) => a.add(b));
+    device.resetStats?.();
+    loss.backward();
+    const calls = device.stats?.().byOp ?? {};
+    if (device.stats) {
+      expect(calls.concat?.calls, 'concat kernels').toBe(1);
+      expect(calls.pad, 'pad kernels').toBeUndefined();
+      expect(calls['binary.add'], 'add kernels').toBeUndefined();
+    }
+    // x's gradient: piece i of it is (i + 1)·w
+    const want = new Float32Array(36);
+    const wv = await w.data();
+    for (let r = 0; r < 6; r++) for (let c = 0; c < 6; c++) want[r * 6 + c] = Math.fround((Math.floor(c / 2) + 1) * wv[r * 2 + (c % 2)]);
+    expect(Array.from(await x.grad!.data())).toEqual(Array.from(want));
+    for (const t of [x, w, loss]) { t.grad?.dispose(); t.dispose(); }
+  });
+
   it('AdamW.clipGradNorm refuses a parameter it does not step, and zeroGrad drops a clip not applied', async () => {
     await setDevice(mode);
     const a = tensor([3, 4], { requiresGrad: true });

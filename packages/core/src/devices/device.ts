@@ -190,6 +190,12 @@ export interface Device extends Partial<FusedKernels> {
   strided(x: DeviceBuffer, outShape: Shape, strides: readonly number[], offset: number): DeviceBuffer;
   /** x of `shape` placed at `starts` inside zeros of `outShape` (the adjoint of a slice). */
   pad(x: DeviceBuffer, shape: Shape, outShape: Shape, starts: readonly number[]): DeviceBuffer;
+  /**
+   * Parts [outer, lens[p], inner] joined along their middle axis: [outer, Σ lens, inner] (a
+   * concatenation, and the adjoint of a split: its pieces' gradients in one kernel, not a pad each
+   * and the adds of them).
+   */
+  concat(parts: readonly DeviceBuffer[], outer: number, lens: readonly number[], inner: number): DeviceBuffer;
   /** Rows of a [rows, cols] table picked by `indices` (validated by the caller): [n, cols]. */
   gatherRows(table: DeviceBuffer, cols: number, indices: Int32Array): DeviceBuffer;
   /** The adjoint of gatherRows: src [n, cols] summed into [rows, cols] at `indices`. */

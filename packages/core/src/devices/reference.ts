@@ -9,6 +9,7 @@ import type {
 } from './device.js';
 import { broadcastStrides, sizeOf, stridesOf } from '../shape.js';
 import { dropoutHash24, dropoutThreshold } from '../random.js';
+import { checkConcat } from './check-concat.js';
 
 class RefBuffer implements DeviceBuffer {
   constructor(readonly data: Float64Array, public live = true) {}
@@ -230,6 +231,20 @@ export class ReferenceDevice implements Device {
     const base = starts.reduce((acc, s, i) => acc + s * outStrides[i], 0);
     forEachIndex(shape, [outStrides], (i, [o]) => {
       out.data[base + o] = src[i];
+    });
+    return out;
+  }
+
+  concat(parts: readonly DeviceBuffer[], outer: number, lens: readonly number[], inner: number): DeviceBuffer {
+    checkConcat('reference', parts.map((b) => this.get(b).length), outer, lens, inner);
+    const total = lens.reduce((a, b) => a + b, 0);
+    const out = this.alloc(outer * total * inner);
+    let at = 0;
+    parts.forEach((b, p) => {
+      const src = this.get(b);
+      const run = lens[p] * inner;
+      for (let o = 0; o < outer; o++) out.data.set(src.subarray(o * run, (o + 1) * run), o * total * inner + at);
+      at += run;
     });
     return out;
   }

@@ -11,7 +11,8 @@ import {
   WASM_COLS4_UNROLL, WASM_ROWS4_UNROLL, type IndexStyle, gpuKSlices, matmulGeometry, matmulRows4Spec, matmulSpec, preferRows4, unpackRows4Spec,
 } from './kernels/matmul.js';
 import { chooseTile, matmulTiledSpec, type MatmulTile } from './kernels/matmul-tiled.js';
-import { gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, stridedSpec } from './kernels/movement.js';
+import { CONCAT_PARTS, concatSpec, gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, stridedSpec } from './kernels/movement.js';
+import { checkConcat } from '../check-concat.js';
 import {
   CHUNK, GPU_MIN_THREADS, MAX_SERIAL, reducePassSpec, reducePlan, splitPass, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec,
 } from './kernels/reduce.js';
@@ -306,6 +307,28 @@ export class GpujsDevice extends GpujsEngine implements Device {
     if (b.size === 0) return this.fill(sizeOf(outShape), 0);
     if (this.hostOps) return this.launchHost('host.pad', sizeOf(outShape), [b], ([v]) => padHost(v, shape, outShape, starts, this.hostArray(sizeOf(outShape))));
     return this.launch(`p|${shape}|${outShape}|${starts}`, () => padSpec(shape, outShape, starts), [b]);
+  }
+
+  concat(parts: readonly DeviceBuffer[], outer: number, lens: readonly number[], inner: number): DeviceBuffer {
+    const all = parts.map((b) => this.own(b));
+    checkConcat(`gpujs ${this.name}`, all.map((b) => b.size), outer, lens, inner);
+    if (outer * inner * lens.reduce((a, b) => a + b, 0) === 0) return this.fill(0, 0);
+    // empty parts add nothing (and an empty buffer binds nowhere)
+    const bufs = all.filter((_, p) => lens[p] > 0);
+    lens = lens.filter((l) => l > 0);
+    // CONCAT_PARTS at a time (a binding each): the first ones joined, then that with the next ones
+    const join = (group: GpujsBuffer[], groupLens: number[]) =>
+      this.launch(`cat|${outer}|${groupLens}|${inner}`, () => concatSpec(outer, groupLens, inner, this.runtime.mode), group);
+    let acc = join(bufs.slice(0, CONCAT_PARTS), lens.slice(0, CONCAT_PARTS));
+    let accLen = lens.slice(0, CONCAT_PARTS).reduce((a, b) => a + b, 0);
+    for (let p = CONCAT_PARTS; p < bufs.length; p += CONCAT_PARTS - 1) {
+      const groupLens = [accLen, ...lens.slice(p, p + CONCAT_PARTS - 1)];
+      const next = join([acc, ...bufs.slice(p, p + CONCAT_PARTS - 1)], groupLens);
+      this.dispose(acc);
+      acc = next;
+      accLen = groupLens.reduce((a, b) => a + b, 0);
+    }
+    return acc;
   }
 
   gatherRows(table: DeviceBuffer, cols: number, indices: Int32Array): DeviceBuffer {
