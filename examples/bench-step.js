@@ -20,6 +20,7 @@
 // while it waits); keys sort by it. "host ms/step" is the synchronous part of a step: building the
 // graph and recording its kernels.
 //   node examples/bench-step.js webgpu --shape small --steps 5 --warmup 2 --profile
+// --cpuprof DIR writes a CPU profile of the timed steps (examples/cpuprof-top.js DIR STEPS reads it).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Mulberry32, manualSeed, memory, optim, setDevice, tidy } from '@flashgrad/core';
@@ -120,6 +121,15 @@ async function step() {
 
 const hasStats = typeof device.stats === 'function';
 for (let i = 0; i < warmup; i++) await step();
+// --cpuprof DIR: a CPU profile of the main thread over the timed steps only (no compiles, no
+// start-up), for examples/cpuprof-top.js
+const cpuprofDir = flag('cpuprof', '');
+const inspector = cpuprofDir ? new (await import('node:inspector/promises')).Session() : null;
+if (inspector) {
+  inspector.connect();
+  await inspector.post('Profiler.enable');
+  await inspector.post('Profiler.start');
+}
 cpuTimes.length = 0;
 hostTimes.length = 0;
 const times = [];
@@ -135,6 +145,12 @@ for (let i = 0; i < steps; i++) {
   }
 }
 const timedLoss = lastLoss;
+if (inspector) {
+  const { profile: cpuProfile } = await inspector.post('Profiler.stop');
+  mkdirSync(cpuprofDir, { recursive: true });
+  writeFileSync(`${cpuprofDir}/timed-steps.cpuprofile`, JSON.stringify(cpuProfile));
+  inspector.disconnect();
+}
 const cpuMs = median(cpuTimes.slice(0, times.length));
 const hostMs = median(hostTimes.slice(0, times.length));
 let profiled = null;
