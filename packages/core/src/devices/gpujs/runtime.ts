@@ -36,7 +36,9 @@ export interface GpujsInstance {
 /** Minimal Dawn device surface: enough to wait for submitted work. */
 interface DawnDevice {
   queue: { onSubmittedWorkDone(): Promise<void> };
-  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+  limits: {
+    maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupSizeX: number;
+  };
 }
 
 export interface Runtime {
@@ -46,6 +48,8 @@ export interface Runtime {
   gpu: GpujsInstance;
   /** Largest buffer in elements. */
   maxElements: number;
+  /** webgpu: the most threads a workgroup may have along x (the device's limits); absent elsewhere. */
+  maxWorkgroupX?: number;
   /** What the mode runs on, for logs and benchmark tables. */
   description: string;
   /** webgpu only: submits the kernel calls recorded so far and resolves when the GPU has finished them. */
@@ -235,6 +239,7 @@ async function startWebgpu(): Promise<Runtime> {
     gpujsMode: 'webgpu',
     gpu: new GPU({ mode: 'webgpu' }),
     maxElements: Math.floor(limitBytes / 4),
+    maxWorkgroupX: Math.min(device.limits.maxComputeInvocationsPerWorkgroup, device.limits.maxComputeWorkgroupSizeX),
     description: `gpu.js webgpu over Dawn [${choice.flags.join(', ')}] ${choice.featureLevel}: ${name}`,
     // gpu.js records kernel calls into one open command buffer; waiting on the queue alone would
     // wait for none of them
