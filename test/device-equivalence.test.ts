@@ -303,6 +303,7 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
       const b = values(n, n + 1);
       await check(device, EW, (d) => d.binary('add', { buf: d.upload(a), shape: [n] }, { buf: d.upload(b), shape: [n] }, [n]));
       await check(device, EW, (d) => d.unary('gelu', d.upload(a)));
+      await check(device, EW, (d) => d.derivProduct!('geluDeriv', d.upload(a), d.upload(b)));
       // a transpose of [n/ c, c]: a strided read, then the two halves joined along rows
       const rows = Math.floor(n / 64);
       const cut = rows * 64;

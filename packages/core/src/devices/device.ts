@@ -19,6 +19,8 @@ export interface DeviceBuffer {
  * one, and the compiler checks it) and derivatives, so that backward passes stay one kernel each.
  */
 export type UnaryOp = UnaryName | 'reluDeriv' | 'geluDeriv' | 'sign';
+/** The derivative ops of relu, gelu and abs (FusedKernels.derivProduct). */
+export type DerivOp = 'reluDeriv' | 'geluDeriv' | 'sign';
 
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min'
@@ -121,6 +123,8 @@ export interface FusedKernels {
    * gradient needs no add kernel of its own.
    */
   sumOfSquares(x: DeviceBuffer, addend?: DeviceBuffer): DeviceBuffer;
+  /** dy · op(x) elementwise (x and dy of one size) in one kernel: relu's, gelu's and abs's gradient. */
+  derivProduct(op: DerivOp, x: DeviceBuffer, dy: DeviceBuffer): DeviceBuffer;
   /**
    * adamwPacked on the gradient scaled by the clip's factor min(1, maxNorm / (√Σg² + 10⁻⁶)), read
    * from `clip.sumOfSquares` (a [1] buffer: the Σ g² over every clipped gradient) inside the

@@ -5,7 +5,7 @@
  */
 import ndarray from 'ndarray';
 import type {
-  AdamWHyper, BinaryOp, Device, DeviceBuffer, MatmulEpilogue, MemoryInfo, Operand, ReduceOp, Shape, UnaryOp,
+  AdamWHyper, BinaryOp, DerivOp, Device, DeviceBuffer, MatmulEpilogue, MemoryInfo, Operand, ReduceOp, Shape, UnaryOp,
 } from './device.js';
 import { broadcastStrides, sizeOf, stridesOf } from '../shape.js';
 import { dropoutHash24, dropoutThreshold } from '../random.js';
@@ -138,6 +138,15 @@ export class ReferenceDevice implements Device {
     const src = this.get(x);
     const out = this.alloc(src.length);
     for (let i = 0; i < src.length; i++) out.data[i] = f(src[i]);
+    return out;
+  }
+
+  derivProduct(op: DerivOp, x: DeviceBuffer, dy: DeviceBuffer): DeviceBuffer {
+    const f = unaryFns[op];
+    const [src, g] = [this.get(x), this.get(dy)];
+    if (src.length !== g.length) throw new Error(`reference: derivProduct ${op} of ${src.length} elements with a gradient of ${g.length}`);
+    const out = this.alloc(src.length);
+    for (let i = 0; i < src.length; i++) out.data[i] = g[i] * f(src[i]);
     return out;
   }
 

@@ -4,9 +4,9 @@
  */
 import { sizeOf } from '../../shape.js';
 import type {
-  AdamWHyper, BinaryOp, Device, DeviceBuffer, GradClip, MatmulEpilogue, Operand, ReduceOp, Shape, UnaryOp,
+  AdamWHyper, BinaryOp, DerivOp, Device, DeviceBuffer, GradClip, MatmulEpilogue, Operand, ReduceOp, Shape, UnaryOp,
 } from '../device.js';
-import { binarySpec, fillSpec, unarySpec, whereSpec, type OperandShape } from './kernels/elementwise.js';
+import { binarySpec, derivProductSpec, fillSpec, unarySpec, whereSpec, type OperandShape } from './kernels/elementwise.js';
 import {
   WASM_COLS4_UNROLL, WASM_ROWS4_UNROLL, type IndexStyle, gpuKSlices, matmulGeometry, matmulRows4Spec, matmulSpec, preferRows4, unpackRows4Spec,
 } from './kernels/matmul.js';
@@ -147,6 +147,20 @@ export class GpujsDevice extends GpujsEngine implements Device {
       return this.launchHost(`wasm.${op}`, b.size, [b], ([v]) => this.simd.run(op, v, this.hostArray(b.size)));
     }
     return this.launch(`u|${op}|${b.size}`, () => unarySpec(op, b.size, this.runtime.mode), [b]);
+  }
+
+  derivProduct(op: DerivOp, x: DeviceBuffer, dy: DeviceBuffer): DeviceBuffer {
+    const [X, dY] = [x, dy].map((b) => this.own(b));
+    if (X.size !== dY.size) throw new Error(`gpujs ${this.name}: derivProduct ${op} of ${X.size} elements with a gradient of ${dY.size}`);
+    if (X.size === 0) return this.fill(0, 0);
+    if (this.hostOps) {
+      // wasm: the derivative as its SIMD kernel (gelu's) and the host multiply, as before the fusion
+      const d = this.unary(op, X);
+      const out = this.binary('mul', { buf: dY, shape: [X.size] }, { buf: d, shape: [X.size] }, [X.size]);
+      this.dispose(d);
+      return out;
+    }
+    return this.launch(`dp|${op}|${X.size}`, () => derivProductSpec(op, X.size, this.runtime.mode), [X, dY]);
   }
 
   binary(op: BinaryOp, a: Operand, b: Operand, outShape: Shape): DeviceBuffer {
