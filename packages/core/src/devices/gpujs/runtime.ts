@@ -201,6 +201,22 @@ async function chooseDawn(): Promise<DawnChoice> {
   return { flags: ['backend=opengles'], featureLevel: envLevel ?? 'compatibility' };
 }
 
+/**
+ * Kernel calls a webgpu batch records before it submits them (gpu.js's default is 64). The GPU
+ * idles from a step's start until the first submission: at `small` B64 the host records a call in
+ * ~0.13 ms, so 64 calls kept the H200 idle ~8.6 ms a step (the step measured its GPU work plus
+ * that, BENCHMARKS.md session 6); 16 start it after ~2 ms, for ~20 more submissions a step (8–20 µs
+ * each). FLASHGRAD_SUBMIT_LIMIT sets another (benchmarks compare them in one run).
+ */
+export const SUBMIT_LIMIT = 16;
+
+export function submitLimit(env: string | undefined = process.env.FLASHGRAD_SUBMIT_LIMIT): number {
+  if (env === undefined || env === '') return SUBMIT_LIMIT;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`FLASHGRAD_SUBMIT_LIMIT must be a whole number of kernel calls ≥ 1, got '${env}'`);
+  return n;
+}
+
 async function startWebgpu(): Promise<Runtime> {
   const create = await loadDawn();
   const choice = await chooseDawn();
@@ -229,9 +245,10 @@ async function startWebgpu(): Promise<Runtime> {
   // gpu.js keeps its WebGPU device in a module singleton; its kernels acquire it lazily on first
   // build, and we need the same device to size buffers and to wait on its queue.
   const { WebGPUContext } = requireFromGpujs('./src/backend/web-gpu/context.js') as {
-    WebGPUContext: { acquire(): Promise<{ device: DawnDevice }>; flush?: () => void };
+    WebGPUContext: { acquire(): Promise<{ device: DawnDevice }>; flush?: () => void; setSubmitLimit(calls: number): void };
   };
   const { device } = await WebGPUContext.acquire();
+  WebGPUContext.setSubmitLimit(submitLimit());
   const limitBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const name = adapter.info?.description || adapter.info?.vendor || 'adapter';
   return {
