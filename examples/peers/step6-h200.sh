@@ -29,9 +29,12 @@ fi
 if has final; then
   run small-b64 60 node examples/bench-train.js webgpu --presets small --batch 64 --steps 10 --warmup 2 --maxSeconds 30
   run torch-small 60 python3 examples/peers/torch-gpt-step.py cuda
+  # the submit limit's A/B: gpu.js's 64 against the runtime's 16, same code otherwise
+  run small-b64-submit64 60 env FLASHGRAD_SUBMIT_LIMIT=64 node examples/bench-train.js webgpu --presets small --batch 64 --steps 10 --warmup 2 --maxSeconds 30
   run small-b64-again 60 node examples/bench-train.js webgpu --presets small --batch 64 --steps 10 --warmup 2 --maxSeconds 30
   run gpt2 90 node examples/bench-step.js webgpu --shape gpt2 --steps 10 --warmup 2
   run torch-gpt2 60 python3 examples/peers/torch-gpt-step.py cuda gpt2 b4
   run step 40 node examples/bench-step.js webgpu --steps 30 --warmup 5
+  run profile-small64 90 node examples/bench-step.js webgpu --shape small --batch 64 --steps 5 --warmup 2 --profile --top 40 --tag final
 fi
 cp bench-results/*.json "$out/" 2>/dev/null || true
