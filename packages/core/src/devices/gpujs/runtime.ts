@@ -203,10 +203,11 @@ async function chooseDawn(): Promise<DawnChoice> {
 
 /**
  * Kernel calls a webgpu batch records before it submits them (gpu.js's default is 64). The GPU
- * idles from a step's start until the first submission: at `small` B64 the host records a call in
- * ~0.13 ms, so 64 calls kept the H200 idle ~8.6 ms a step (the step measured its GPU work plus
- * that, BENCHMARKS.md session 6); 16 start it after ~2 ms, for ~20 more submissions a step (8–20 µs
- * each). FLASHGRAD_SUBMIT_LIMIT sets another (benchmarks compare them in one run).
+ * idles from a step's start until the first submission, and at `small` B64 the host records a call
+ * in ~0.13 ms, so 16 calls start it after ~2 ms where 64 took ~8.6, for ~20 more submissions a step
+ * (8–20 µs each). Measured on the H200 (BENCHMARKS.md, session 6, run 3): no difference in
+ * small B64's step (64: 72.4 ms; 16: 71.9 and 73.1), so this is a bound on the idle start, not a
+ * measured gain. FLASHGRAD_SUBMIT_LIMIT sets another (benchmarks compare them in one run).
  */
 export const SUBMIT_LIMIT = 16;
 
