@@ -20,6 +20,7 @@
 // while it waits); keys sort by it. "host ms/step" is the synchronous part of a step: building the
 // graph and recording its kernels.
 //   node examples/bench-step.js webgpu --shape small --steps 5 --warmup 2 --profile
+// --cpuprof DIR writes a CPU profile of the timed steps (examples/cpuprof-top.js DIR STEPS reads it).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Mulberry32, manualSeed, memory, optim, setDevice, tidy } from '@flashgrad/core';
@@ -43,6 +44,7 @@ const warmup = Number(flag('warmup', 3));
 const attention = flag('attention', 'flash');
 const profile = flag('profile', false) === true;
 const tag = flag('tag', '');
+const clipKernels = flag('clip-kernels', 'no') === 'yes';
 
 const shapes = {
   peers: { config: { vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0, bias: true }, batch: 12, clip: 0 },
@@ -103,7 +105,9 @@ async function step() {
     l.backward();
     return l;
   });
-  if (clip > 0) optim.clipGradNorm(model.parameters(), clip).dispose();
+  // --clip-kernels: clipping's scaling as kernels of its own (optim.clipGradNorm), the path before
+  // AdamW.clipGradNorm folded the factor into the update
+  if (clip > 0) (clipKernels ? optim.clipGradNorm(model.parameters(), clip) : opt.clipGradNorm(model.parameters(), clip)).dispose();
   opt.step();
   opt.zeroGrad();
   hostTimes.push(performance.now() - t0);
@@ -117,6 +121,15 @@ async function step() {
 
 const hasStats = typeof device.stats === 'function';
 for (let i = 0; i < warmup; i++) await step();
+// --cpuprof DIR: a CPU profile of the main thread over the timed steps only (no compiles, no
+// start-up), for examples/cpuprof-top.js
+const cpuprofDir = flag('cpuprof', '');
+const inspector = cpuprofDir ? new (await import('node:inspector/promises')).Session() : null;
+if (inspector) {
+  inspector.connect();
+  await inspector.post('Profiler.enable');
+  await inspector.post('Profiler.start');
+}
 cpuTimes.length = 0;
 hostTimes.length = 0;
 const times = [];
@@ -132,6 +145,12 @@ for (let i = 0; i < steps; i++) {
   }
 }
 const timedLoss = lastLoss;
+if (inspector) {
+  const { profile: cpuProfile } = await inspector.post('Profiler.stop');
+  mkdirSync(cpuprofDir, { recursive: true });
+  writeFileSync(`${cpuprofDir}/timed-steps.cpuprofile`, JSON.stringify(cpuProfile));
+  inspector.disconnect();
+}
 const cpuMs = median(cpuTimes.slice(0, times.length));
 const hostMs = median(hostTimes.slice(0, times.length));
 let profiled = null;

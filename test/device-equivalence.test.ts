@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AdamWHyper, Device, DeviceBuffer, FusedKernels, Operand } from '../packages/core/src/devices/device.js';
 import { createGpujsDevice, type GpujsMode } from '../packages/core/src/devices/gpujs/index.js';
+import { GRID_WORKGROUP, WIDE_GRID, gridWorkgroupSize } from '../packages/core/src/devices/gpujs/engine.js';
 import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
 import { sizeClass } from '../packages/core/src/devices/wasm-arena/index.js';
 import { unaryNames } from '../packages/core/src/ops/elementwise.js';
@@ -286,6 +287,32 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     });
   });
 
+  it('concat: 1 to 7 parts (past one kernel\'s three, joined in turn), empty ones among them, exactly', async () => {
+    const arb = fc.tuple(fc.integer({ min: 0, max: 4 }), fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 7 }), fc.integer({ min: 0, max: 4 }), seed);
+    await prop(arb, async ([outer, lens, inner, s]) => {
+      const parts = lens.map((len, p) => values(outer * len * inner, s + p));
+      await check(device, 0, (d) => d.concat(parts.map((v) => d.upload(v)), outer, lens, inner));
+    });
+    // a part that is not [outer, len, inner] is refused, naming it
+    expect(() => device.concat([device.upload([1, 2, 3])], 1, [2], 1)).toThrow(/concat: part 0 has 3 elements, not \[1, 2, 1\]/);
+  });
+
+  it('one-dimensional grids past WIDE_GRID (webgpu: workgroups of 256), the last one partial: elementwise, strided, concat, reduce', async () => {
+    for (const n of [WIDE_GRID, WIDE_GRID + 37, 3 * WIDE_GRID + 129]) {
+      const a = values(n, n);
+      const b = values(n, n + 1);
+      await check(device, EW, (d) => d.binary('add', { buf: d.upload(a), shape: [n] }, { buf: d.upload(b), shape: [n] }, [n]));
+      await check(device, EW, (d) => d.unary('gelu', d.upload(a)));
+      await check(device, EW, (d) => d.derivProduct!('geluDeriv', d.upload(a), d.upload(b)));
+      // a transpose of [n/ c, c]: a strided read, then the two halves joined along rows
+      const rows = Math.floor(n / 64);
+      const cut = rows * 64;
+      await check(device, 0, (d) => d.strided(d.upload(a.slice(0, cut)), [64, rows], [1, 64], 0));
+      await check(device, 0, (d) => d.concat([d.upload(a), d.upload(b)], 1, [n, n], 1));
+      await check(device, RED, (d) => d.reduce('sum', d.upload(a), [n], [0]));
+    }
+  });
+
   it('gatherRows, scatterAddRows, oneHot', async () => {
     const arb = fc.tuple(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 6 }), fc.array(fc.nat(), { minLength: 1, maxLength: 12 }), seed);
     await prop(arb, async ([rows, cols, raw, s]) => {
@@ -555,6 +582,19 @@ describe.each(available)('gpujs $mode resources', ({ device }) => {
     const x = device.upload([1]);
     expect(() => device.binary('add', { buf: x, shape: [1, 1] }, 1, [big, 2])).toThrow(/limit/);
     device.dispose(x);
+  });
+});
+
+describe('webgpu workgroups of one-dimensional grids (gridWorkgroupSize)', () => {
+  const spec = (n: number, extra: object = {}) => ({ key: 'k', source: 'function () { return 0; }', output: [n], outSize: n, work: n, ...extra });
+  it('a grid of WIDE_GRID threads or more gets GRID_WORKGROUP a workgroup where the device allows it; smaller, 2-D or laid-out kernels are left alone', () => {
+    expect(gridWorkgroupSize(spec(WIDE_GRID), 256)).toEqual([GRID_WORKGROUP]);
+    expect(gridWorkgroupSize(spec(WIDE_GRID - 1), 256)).toBeNull();
+    expect(gridWorkgroupSize(spec(WIDE_GRID), GRID_WORKGROUP - 1)).toBeNull();
+    expect(gridWorkgroupSize(spec(WIDE_GRID), undefined)).toBeNull();
+    expect(gridWorkgroupSize({ ...spec(WIDE_GRID), output: [WIDE_GRID, 2] }, 1024)).toBeNull();
+    expect(gridWorkgroupSize(spec(WIDE_GRID, { workgroupSize: [64] }), 1024)).toBeNull();
+    expect(gridWorkgroupSize(spec(WIDE_GRID, { dispatch: [4] }), 1024)).toBeNull();
   });
 });
 

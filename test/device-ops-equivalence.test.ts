@@ -316,9 +316,14 @@ describe.each(available)('%s: Tensor ops, forward and backward, equal the refere
       const got = device.sumOfSquares!(buf);
       const [sum] = await device.read(got);
       device.dispose(got);
-      device.dispose(buf);
       const want = x.reduce((a, v) => a + v * v, 0);
       expect(Math.abs(sum - want) / want).toBeLessThanOrEqual(RED);
+      // with an addend (the clip's running total), added by the last pass
+      const addend = device.upload(Float32Array.of(seed % 7 + 0.5));
+      const plus = device.sumOfSquares!(buf, addend);
+      const [total] = await device.read(plus);
+      for (const b of [plus, addend, buf]) device.dispose(b);
+      expect(Math.abs(total - (want + (seed % 7) + 0.5)) / (want + (seed % 7) + 0.5), 'with an addend').toBeLessThanOrEqual(RED);
     });
     // the clip through it: the norm and the scaled gradients equal the reference's
     const grads = [values(5, 1), values(3000, 2)];
@@ -573,6 +578,107 @@ describe.each(available)('%s: Tensor ops, forward and backward, equal the refere
         expect(relErr(got[t], w, scale), `AdamW ${['parameter', 'm', 'v'][Math.floor(t / k)]} ${t % k}`).toBeLessThanOrEqual(EW);
       });
     });
+  });
+
+  it('AdamW.clipGradNorm: the clip folded into the update gives the reference\'s clipped steps, with no scaling kernels', async () => {
+    const STEPS = 2;
+    const fusedClip = process.env.FLASHGRAD_FUSION !== 'off';
+    // a long gradient now and then: past MAX_SERIAL (8,192) its sum of squares takes two passes, the addend in the second
+    const sizes = fc.array(fc.oneof(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 8193, max: 20000 })), { minLength: 1, maxLength: 4 });
+    // maxNorm from below the gradients' norm (every step clipped) to above it (factor 1)
+    const arb = fc.tuple(sizes, fc.double({ min: 1e-3, max: 0.1, noNaN: true }), fc.constantFrom(0.05, 0.5, 1e3), seedArb);
+    await prop(arb, async ([ns, lr, maxNorm, seed]) => {
+      const grad = (n: number, step: number, i: number) => values(n, seed + 100 * step + i + 50);
+      const run = async (name: string) => {
+        await setDevice(name);
+        const device = getDevice();
+        const params = ns.map((n, i) => tensor(values(n, seed + i), { requiresGrad: true }));
+        const opt = new optim.AdamW(params, { lr, weightDecay: 0.1 });
+        const norms: number[] = [];
+        const calls: Record<string, number>[] = [];
+        for (let step = 0; step < STEPS; step++) {
+          params.forEach((p, i) => (p.grad = tensor(grad(p.size, step, i))));
+          device.resetStats?.();
+          const norm = opt.clipGradNorm(params, maxNorm);
+          opt.step();
+          calls.push(Object.fromEntries(Object.entries(device.stats?.().byOp ?? {}).map(([op, st]) => [op, st.calls])));
+          norms.push(await norm.item());
+          norm.dispose();
+          opt.zeroGrad();
+        }
+        const state = opt.state();
+        const out = [];
+        for (const t of [...params, ...state.m, ...state.v]) out.push(name === 'reference' ? await t.data64() : await t.data());
+        for (const t of [...params, ...state.m, ...state.v]) t.dispose();
+        return { out, norms, calls };
+      };
+      const want = await run('reference');
+      const got = await run(mode);
+      got.norms.forEach((n, step) => expect(Math.abs(n - want.norms[step]) / want.norms[step], `norm at step ${step}`).toBeLessThanOrEqual(RED));
+      if (fusedClip) {
+        // a reduction a gradient and the norm's square root; nothing scales a gradient or adds the sums up
+        for (const c of got.calls) {
+          expect(c['binary.mul'] ?? 0, 'scaling kernels').toBe(0);
+          expect(c['binary.add'] ?? 0, 'adds of the sums of squares').toBe(0);
+        }
+      }
+      // as the AdamW test above: m sums gradients of either sign (scaled by a factor ≤ 1)
+      const mTerms = ns.map((n, i) => {
+        const acc = new Float64Array(n);
+        for (let step = 0; step < STEPS; step++) {
+          const g = grad(n, step, i);
+          for (let j = 0; j < n; j++) acc[j] += 0.1 * 0.9 ** (STEPS - 1 - step) * Math.abs(g[j]);
+        }
+        return Math.sqrt(acc.reduce((a, v) => a + v * v, 0));
+      });
+      const k = ns.length;
+      want.out.forEach((w, t) => {
+        const scale = t >= k && t < 2 * k ? mTerms[t - k] : 0;
+        expect(relErr(got.out[t], w, scale), `AdamW ${['parameter', 'm', 'v'][Math.floor(t / k)]} ${t % k}`).toBeLessThanOrEqual(EW);
+      });
+    });
+  });
+
+  it('a split\'s pieces come back as one concatenation: no pad, no add (GPT\'s q, k, v)', async () => {
+    await setDevice(mode);
+    const device = getDevice();
+    const x = tensor(values(2 * 3 * 6, 3), { shape: [2, 3, 6], requiresGrad: true });
+    const w = tensor(values(2 * 3 * 2, 4), { shape: [2, 3, 2] });
+    const loss = split(x, 2, 2).map((p, i) => p.mul(w).mul(i + 1).sum()).reduce((a, b) => a.add(b));
+    device.resetStats?.();
+    loss.backward();
+    const calls = device.stats?.().byOp ?? {};
+    if (device.stats) {
+      // a gpu.js kernel, or on wasm the host's copies
+      expect((calls.concat?.calls ?? 0) + (calls['host.concat']?.calls ?? 0), 'concat kernels').toBe(1);
+      expect(calls.pad, 'pad kernels').toBeUndefined();
+      expect(calls['binary.add'], 'add kernels').toBeUndefined();
+    }
+    // x's gradient: piece i of it is (i + 1)·w
+    const want = new Float32Array(36);
+    const wv = await w.data();
+    for (let r = 0; r < 6; r++) for (let c = 0; c < 6; c++) want[r * 6 + c] = Math.fround((Math.floor(c / 2) + 1) * wv[r * 2 + (c % 2)]);
+    expect(Array.from(await x.grad!.data())).toEqual(Array.from(want));
+    for (const t of [x, w, loss]) { t.grad?.dispose(); t.dispose(); }
+  });
+
+  it('AdamW.clipGradNorm refuses a parameter it does not step, and zeroGrad drops a clip not applied', async () => {
+    await setDevice(mode);
+    const a = tensor([3, 4], { requiresGrad: true });
+    const b = tensor([1], { requiresGrad: true });
+    const opt = new optim.AdamW([a], { lr: 0.1, weightDecay: 0 });
+    a.grad = tensor([3, 4]);
+    b.grad = tensor([1]);
+    expect(() => opt.clipGradNorm([a, b], 1)).toThrow(/^AdamW\.clipGradNorm: a parameter of shape \[1\] is not one this optimizer steps/);
+    expect(() => opt.clipGradNorm([a], 0)).toThrow(/^AdamW\.clipGradNorm: maxNorm must be positive, got 0/);
+    // clipped to norm 1e-3, then dropped by zeroGrad: the next step sees the new gradient whole
+    opt.clipGradNorm([a], 1e-3).dispose();
+    opt.zeroGrad();
+    a.grad = tensor([0, 0]);
+    opt.step();
+    // Adam's first step moves each coordinate by lr·g/(|g| + ε): 0 for a zero gradient
+    expect(Array.from(await a.data())).toEqual([3, 4]);
+    for (const t of [a, b]) { t.grad?.dispose(); t.dispose(); }
   });
 
   it('SGD momentum steps give the same parameters', async () => {

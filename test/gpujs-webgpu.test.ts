@@ -5,9 +5,10 @@
  * gives a visibly wrong value: indices past 2^24 read neighbours when they are float, a shared-
  * memory reduction without its barriers or ids sums the wrong elements, and so on.
  */
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { createGpujsDevice } from '../packages/core/src/devices/gpujs/index.js';
-import { startRuntime, withRangeAnalysis, type GpujsInstance } from '../packages/core/src/devices/gpujs/runtime.js';
+import { SUBMIT_LIMIT, startRuntime, submitLimit, withRangeAnalysis, type GpujsInstance } from '../packages/core/src/devices/gpujs/runtime.js';
 
 const device = await createGpujsDevice('webgpu');
 const runtime = await startRuntime('webgpu');
@@ -34,6 +35,16 @@ function firstMismatch(got: ArrayLike<number>, want: (i: number) => number): num
   for (let i = 0; i < got.length; i++) if (got[i] !== want(i)) return i;
   return -1;
 }
+
+describe('webgpu: the submit limit', () => {
+  it('the runtime sets gpu.js\'s batches to submit every SUBMIT_LIMIT calls; FLASHGRAD_SUBMIT_LIMIT overrides it, and a bad one is refused by name', () => {
+    const { WebGPUContext } = createRequire(new URL('../packages/core/package.json', import.meta.url))('gpu.js') as { WebGPUContext: { submitLimit: number } };
+    expect(WebGPUContext.submitLimit).toBe(process.env.FLASHGRAD_SUBMIT_LIMIT ? Number(process.env.FLASHGRAD_SUBMIT_LIMIT) : SUBMIT_LIMIT);
+    expect(submitLimit(undefined)).toBe(SUBMIT_LIMIT);
+    expect(submitLimit('64')).toBe(64);
+    for (const bad of ['0', '2.5', 'many']) expect(() => submitLimit(bad)).toThrow(/^FLASHGRAD_SUBMIT_LIMIT must be a whole number of kernel calls ≥ 1, got/);
+  });
+});
 
 describe('gpu.js webgpu: integer indices', () => {
   it('index expressions, floor division (negative operands too) and % are exact i32', async () => {

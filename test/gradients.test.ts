@@ -277,6 +277,28 @@ describe('movement ops', () => {
         gradCheck((t) => concat(split(t, sizes, axis).reverse().map((p) => p.reshape([-1])), 0), [x], seed),
     ));
 
+  it('slices of one tensor along an axis, tiling it or not, in any order, alone or beside x itself (gradient blocks joined)', () =>
+    holds(
+      shapeArb({ minRank: 1, maxRank: 3, maxDim: 5, maxSize: 48 }).chain((s) =>
+        axisArb(s.length).chain((axis) => {
+          const d = s[axis < 0 ? axis + s.length : axis];
+          // a partition of the axis (its blocks join in one concatenation), or ranges that may overlap or leave gaps
+          const partition = fc.array(fc.integer({ min: 0, max: d }), { maxLength: 3 }).map((cuts) => {
+            const points = [0, ...cuts.sort((a, b) => a - b), d];
+            return points.slice(1).map((p, i) => [points[i], p] as [number, number]);
+          });
+          const ranges = fc.array(fc.tuple(fc.integer({ min: 0, max: d }), fc.integer({ min: 0, max: d })).map(([a, b]) => [Math.min(a, b), Math.max(a, b)] as [number, number]), { minLength: 1, maxLength: 3 });
+          return fc.tuple(inputArb(s), fc.constant(axis), fc.oneof(partition, ranges), fc.boolean(), fc.boolean(), seedArb);
+        })),
+      ([x, axis, pieces, reversed, withWhole, seed]) =>
+        gradCheck((t) => {
+          const ax = axis < 0 ? axis + t.ndim : axis;
+          const parts = pieces.map(([lo, hi]) => slice(t, t.shape.map((_, k) => (k === ax ? lo : 0)), t.shape.map((dk, k) => (k === ax ? hi : dk))).reshape([-1]));
+          if (reversed) parts.reverse();
+          return concat(withWhole ? [...parts, t.reshape([-1])] : parts, 0);
+        }, [x], seed),
+    ));
+
   it('expand (new leading dims and size-1 dims)', () =>
     holds(
       shapeArb({ maxSize: 36 }).chain((target) =>

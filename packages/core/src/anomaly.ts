@@ -11,6 +11,7 @@
  */
 import { Tensor, keep, setBeforeRead } from './tensor.js';
 import { fmt } from './shape.js';
+import { GradBlock, type Grads } from './ops/op.js';
 
 export type AnomalyPhase = 'forward' | 'backward' | 'input';
 
@@ -108,11 +109,13 @@ export function anomalyForward(op: string, out: Tensor, inputs: readonly (Tensor
 }
 
 /** Backward hook: the gradients that `op`'s rule (for the output `out`) returned for its inputs. */
-export function anomalyBackward(op: string, out: Tensor, inputs: readonly (Tensor | number)[], grads: readonly (Tensor | null)[]): void {
+export function anomalyBackward(op: string, out: Tensor, inputs: readonly (Tensor | number)[], grads: Grads): void {
   const createdAt = origins.get(out) ?? 'an unknown line (recorded before anomaly mode was on)';
   const shapes = shapesOf(inputs, out);
   grads.forEach((g, i) => {
-    if (g) enqueue({ phase: 'backward', op, what: `gradient for input ${i} ${fmt(g.shape)}`, shapes, createdAt }, g);
+    // a block's values are its tensor's (the zeros around it cannot go bad)
+    const t = g instanceof GradBlock ? g.grad : g;
+    if (t) enqueue({ phase: 'backward', op, what: `gradient for input ${i} ${fmt(t.shape)}`, shapes, createdAt }, t);
   });
 }
 

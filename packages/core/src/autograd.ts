@@ -5,7 +5,7 @@
  */
 import { Tensor } from './tensor.js';
 import { broadcastAxes, fmt, sameShape } from './shape.js';
-import type { Grads, OpDef } from './ops/op.js';
+import { GradBlock, type Grads, type OpDef } from './ops/op.js';
 import { anomalyBackward, anomalyBackwardScope, anomalyForward, isAnomalyEnabled } from './anomaly.js';
 
 export type { Grads } from './ops/op.js';
@@ -104,6 +104,63 @@ function fitGradient(op: string, g: Tensor, input: Tensor): Tensor {
   return fitted;
 }
 
+/** An input's gradient so far: a tensor, or the blocks (slices' gradients) it has collected. */
+type Pending = Tensor | GradBlock[];
+
+/** Checks that a block fits inside its input. */
+function checkBlock(op: string, b: GradBlock, input: Tensor): void {
+  const { shape } = b.grad;
+  if (shape.length !== input.ndim || b.starts.length !== input.ndim || shape.some((d, k) => b.starts[k] < 0 || b.starts[k] + d > input.shape[k])) {
+    throw new Error(`${op} backward: gradient block of shape ${fmt(shape)} at [${b.starts}] does not fit input of shape ${fmt(input.shape)}`);
+  }
+}
+
+/**
+ * The axis along which `blocks` tile `shape` exactly (each whole in every other axis, together
+ * covering the axis without overlap), with the blocks in order along it; null when they do not.
+ */
+function tiling(shape: readonly number[], blocks: GradBlock[]): { axis: number; ordered: GradBlock[] } | null {
+  for (let axis = 0; axis < shape.length; axis++) {
+    const whole = blocks.every((b) => b.grad.shape.every((d, k) => k === axis || (d === shape[k] && b.starts[k] === 0)));
+    if (!whole) continue;
+    const ordered = [...blocks].sort((a, b) => a.starts[axis] - b.starts[axis]);
+    // each block starts where the one before it ends, and the last ends at the axis' end
+    let at = 0;
+    const contiguous = ordered.every((b) => {
+      const next = b.starts[axis] === at;
+      at += b.grad.shape[axis];
+      return next;
+    });
+    if (contiguous && at === shape[axis]) return { axis, ordered };
+  }
+  return null;
+}
+
+/**
+ * The gradient of `input` from the blocks it collected: one concatenation where they tile it
+ * along an axis, else each padded into zeros and the pads added (in the order they came).
+ */
+function joinBlocks(input: Tensor, blocks: GradBlock[]): Tensor {
+  const device = input.device;
+  const shape = input.shape;
+  const tiled = blocks.length > 1 ? tiling(shape, blocks) : null;
+  if (tiled) {
+    const { axis, ordered } = tiled;
+    const outer = shape.slice(0, axis).reduce((a, d) => a * d, 1);
+    const inner = shape.slice(axis + 1).reduce((a, d) => a * d, 1);
+    const buf = device.concat(ordered.map((b) => b.grad.buffer('backward')), outer, ordered.map((b) => b.grad.shape[axis]), inner);
+    return new Tensor(buf, [...shape], device);
+  }
+  const padded = blocks.map((b) => new Tensor(device.pad(b.grad.buffer('backward'), b.grad.shape, shape, b.starts), [...shape], device));
+  const sum = padded.reduce((acc, p) => {
+    const next = acc.add(p);
+    acc.dispose();
+    p.dispose();
+    return next;
+  });
+  return sum;
+}
+
 export interface BackwardOptions {
   /** Keep the graph usable for another backward() (PyTorch's retain_graph); default false. */
   retainGraph?: boolean;
@@ -136,14 +193,23 @@ export function backward(root: Tensor, dyOrOptions?: Tensor | BackwardOptions, o
     throw new Error(`backward: gradient of shape ${fmt(dy.shape)} for tensor of shape ${fmt(root.shape)}`);
   }
   anomalyBackwardScope(() => noGrad(() => {
-    const grads = new Map<Tensor, Tensor>();
+    const grads = new Map<Tensor, Pending>();
     const leafGrads = new Set<Tensor>();
     // Rules may pass one gradient to several inputs (add), so a gradient is freed only once
     // nothing pending refers to it: this keeps peak memory near that of the forward pass.
     const release = (g: Tensor): void => {
       if (g === dy || leafGrads.has(g)) return;
-      for (const pending of grads.values()) if (pending === g) return;
+      for (const pending of grads.values()) {
+        if (pending === g || (Array.isArray(pending) && pending.some((b) => b.grad === g))) return;
+      }
       g.dispose();
+    };
+    // an input's gradient once nothing more will be added to it: its blocks joined (and freed)
+    const settle = (t: Tensor, pending: Pending): Tensor => {
+      if (!Array.isArray(pending)) return pending;
+      const joined = joinBlocks(t, pending);
+      for (const b of new Set(pending.map((x) => x.grad))) release(b);
+      return joined;
     };
     const order = topologicalOrder(root);
     for (const t of order) {
@@ -157,9 +223,10 @@ export function backward(root: Tensor, dyOrOptions?: Tensor | BackwardOptions, o
     if (!options.retainGraph) for (const t of order) if (t.node) spentNodes.add(t.node);
     grads.set(root, dy ?? new Tensor(root.device.fill(root.size, 1), root.shape, root.device));
     for (const t of order.reverse()) {
-      const g = grads.get(t);
-      if (!g) continue;
+      const pending = grads.get(t);
+      if (!pending) continue;
       grads.delete(t);
+      const g = settle(t, pending);
       if (!t.node) {
         // a leaf owns its .grad (zeroGrad and accumulation free it), so it copies a gradient that
         // is the caller's dy or already another leaf's (add hands one dy to both of its inputs)
@@ -177,12 +244,31 @@ export function backward(root: Tensor, dyOrOptions?: Tensor | BackwardOptions, o
       node.inputs.forEach((x, i) => {
         const gi = inputGrads[i];
         if (!gi) return;
-        spent.push(gi);
+        spent.push(gi instanceof GradBlock ? gi.grad : gi);
         if (!(x instanceof Tensor) || !x.requiresGrad) return;
-        const fitted = fitGradient(node.op, gi, x);
         const previous = grads.get(x);
-        grads.set(x, previous ? previous.add(fitted) : fitted);
-        if (previous) spent.push(previous, fitted);
+        if (gi instanceof GradBlock) {
+          checkBlock(node.op, gi, x);
+          // blocks wait to be joined; a block meeting a tensor is padded and added to it
+          if (previous === undefined) grads.set(x, [gi]);
+          else if (Array.isArray(previous)) previous.push(gi);
+          else {
+            const padded = joinBlocks(x, [gi]);
+            grads.set(x, previous.add(padded));
+            spent.push(previous, padded);
+          }
+          return;
+        }
+        const fitted = fitGradient(node.op, gi, x);
+        if (previous === undefined) {
+          grads.set(x, fitted);
+          return;
+        }
+        // blocks meeting a tensor: joined first (out of the map, so that joining frees them), then added
+        grads.delete(x);
+        const sofar = settle(x, previous);
+        grads.set(x, sofar.add(fitted));
+        spent.push(sofar, fitted);
       });
       // released only after every input took its share: rules may hand one tensor to several
       for (const s of new Set(spent)) release(s);

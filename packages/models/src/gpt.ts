@@ -69,12 +69,16 @@ class CausalSelfAttention extends nn.Module {
     const [B, T, C] = x.shape;
     const nh = this.config.nHead;
     const hs = C / nh;
-    const [q, k, v] = this.cAttn.forward(x).split(C, 2); // 3 × (B, T, C)
-    const heads = (t: Tensor) => t.reshape([B, T, nh, hs]).permute([0, 2, 1, 3]); // (B, nh, T, hs)
+    // q, k and v of every head in one copy, (3, B, nh, T, hs), then its three leading slices: their
+    // gradients come back as blocks that autograd joins in one concatenation, so the backward is
+    // that and the permute's copy (a split along C then a permute each took 3 copies forward, and
+    // 3 copies, 3 pads and 2 adds of (B, T, 3C) backward)
+    const heads = this.cAttn.forward(x).reshape([B, T, 3, nh, hs]).permute([2, 0, 3, 1, 4]);
+    const [q, k, v] = heads.split(1, 0).map((t) => t.reshape([B, nh, T, hs])); // 3 × (B, nh, T, hs)
     // Attention-weight dropout (nanoGPT's attn_dropout) is left out: the flash kernel never forms
     // the weights. The residual dropout below is the one that matters at these sizes.
     const attend = this.config.attention === 'flash' ? flashAttention : naiveAttention;
-    const y = attend(heads(q), heads(k), heads(v), { causal: true }); // (B, nh, T, hs)
+    const y = attend(q, k, v, { causal: true }); // (B, nh, T, hs)
     const merged = y.permute([0, 2, 1, 3]).reshape([B, T, C]); // (B, T, C)
     return this.residDropout.forward(this.cProj.forward(merged));
   }

@@ -285,7 +285,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (!Number.isFinite(loss)) {
       throw new DivergedError(`the loss became ${loss} at step ${step + 1}; try a lower --lr or a longer --warmup`);
     }
-    if (settings.gradClip > 0) optim.clipGradNorm(model.parameters(), settings.gradClip).dispose();
+    // the clip's factor is applied inside the update (AdamW.clipGradNorm): no scaling kernel a gradient
+    if (settings.gradClip > 0) optimizer.clipGradNorm(model.parameters(), settings.gradClip).dispose();
     optimizer.step();
     optimizer.zeroGrad();
     step++;

@@ -19,6 +19,8 @@ export interface DeviceBuffer {
  * one, and the compiler checks it) and derivatives, so that backward passes stay one kernel each.
  */
 export type UnaryOp = UnaryName | 'reluDeriv' | 'geluDeriv' | 'sign';
+/** The derivative ops of relu, gelu and abs (FusedKernels.derivProduct). */
+export type DerivOp = 'reluDeriv' | 'geluDeriv' | 'sign';
 
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min'
@@ -43,6 +45,13 @@ export interface AdamWHyper {
   weightDecay: number;
   /** 1-based step count, for bias correction. */
   step: number;
+}
+
+/** Gradient clipping by global norm, applied inside an optimizer's update (FusedKernels.adamwPackedClipped). */
+export interface GradClip {
+  /** [1]: Σ g² over every clipped gradient. */
+  sumOfSquares: DeviceBuffer;
+  maxNorm: number;
 }
 
 export interface MemoryInfo {
@@ -109,9 +118,22 @@ export interface FusedKernels {
   ): DeviceBuffer;
   /**
    * Σ x² over all of x, a [1] buffer: the square taken in the reduction's first pass, so gradient
-   * clipping costs one reduction a parameter instead of a multiply and a reduction.
+   * clipping costs one reduction a parameter instead of a multiply and a reduction. With `addend`
+   * (a [1] buffer) the last pass adds addend[0] to the sum, so the clip's running total over every
+   * gradient needs no add kernel of its own.
    */
-  sumOfSquares(x: DeviceBuffer): DeviceBuffer;
+  sumOfSquares(x: DeviceBuffer, addend?: DeviceBuffer): DeviceBuffer;
+  /** dy · op(x) elementwise (x and dy of one size) in one kernel: relu's, gelu's and abs's gradient. */
+  derivProduct(op: DerivOp, x: DeviceBuffer, dy: DeviceBuffer): DeviceBuffer;
+  /**
+   * adamwPacked on the gradient scaled by the clip's factor min(1, maxNorm / (√Σg² + 10⁻⁶)), read
+   * from `clip.sumOfSquares` (a [1] buffer: the Σ g² over every clipped gradient) inside the
+   * update's kernels: clipping then costs no scaling kernel per gradient and no read of the factor
+   * on the host. The factor is computed as clipGradNorm computes it (optim/clip.ts).
+   */
+  adamwPackedClipped(
+    param: DeviceBuffer, grad: DeviceBuffer, moments: DeviceBuffer, hyper: AdamWHyper, clip: GradClip,
+  ): { param: DeviceBuffer; moments: DeviceBuffer };
 }
 
 export interface Device extends Partial<FusedKernels> {
@@ -174,6 +196,12 @@ export interface Device extends Partial<FusedKernels> {
   strided(x: DeviceBuffer, outShape: Shape, strides: readonly number[], offset: number): DeviceBuffer;
   /** x of `shape` placed at `starts` inside zeros of `outShape` (the adjoint of a slice). */
   pad(x: DeviceBuffer, shape: Shape, outShape: Shape, starts: readonly number[]): DeviceBuffer;
+  /**
+   * Parts [outer, lens[p], inner] joined along their middle axis: [outer, Σ lens, inner] (a
+   * concatenation, and the adjoint of a split: its pieces' gradients in one kernel, not a pad each
+   * and the adds of them).
+   */
+  concat(parts: readonly DeviceBuffer[], outer: number, lens: readonly number[], inner: number): DeviceBuffer;
   /** Rows of a [rows, cols] table picked by `indices` (validated by the caller): [n, cols]. */
   gatherRows(table: DeviceBuffer, cols: number, indices: Int32Array): DeviceBuffer;
   /** The adjoint of gatherRows: src [n, cols] summed into [rows, cols] at `indices`. */

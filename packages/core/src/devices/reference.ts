@@ -5,10 +5,11 @@
  */
 import ndarray from 'ndarray';
 import type {
-  AdamWHyper, BinaryOp, Device, DeviceBuffer, MatmulEpilogue, MemoryInfo, Operand, ReduceOp, Shape, UnaryOp,
+  AdamWHyper, BinaryOp, DerivOp, Device, DeviceBuffer, MatmulEpilogue, MemoryInfo, Operand, ReduceOp, Shape, UnaryOp,
 } from './device.js';
 import { broadcastStrides, sizeOf, stridesOf } from '../shape.js';
 import { dropoutHash24, dropoutThreshold } from '../random.js';
+import { checkConcat } from './check-concat.js';
 
 class RefBuffer implements DeviceBuffer {
   constructor(readonly data: Float64Array, public live = true) {}
@@ -140,6 +141,15 @@ export class ReferenceDevice implements Device {
     return out;
   }
 
+  derivProduct(op: DerivOp, x: DeviceBuffer, dy: DeviceBuffer): DeviceBuffer {
+    const f = unaryFns[op];
+    const [src, g] = [this.get(x), this.get(dy)];
+    if (src.length !== g.length) throw new Error(`reference: derivProduct ${op} of ${src.length} elements with a gradient of ${g.length}`);
+    const out = this.alloc(src.length);
+    for (let i = 0; i < src.length; i++) out.data[i] = g[i] * f(src[i]);
+    return out;
+  }
+
   /** A constant operand reads as a scalar broadcast everywhere. */
   private operand(o: Operand, outShape: Shape): { data: Float64Array; strides: number[] } {
     if (typeof o === 'number') return { data: Float64Array.of(o), strides: outShape.map(() => 0) };
@@ -230,6 +240,20 @@ export class ReferenceDevice implements Device {
     const base = starts.reduce((acc, s, i) => acc + s * outStrides[i], 0);
     forEachIndex(shape, [outStrides], (i, [o]) => {
       out.data[base + o] = src[i];
+    });
+    return out;
+  }
+
+  concat(parts: readonly DeviceBuffer[], outer: number, lens: readonly number[], inner: number): DeviceBuffer {
+    checkConcat('reference', parts.map((b) => this.get(b).length), outer, lens, inner);
+    const total = lens.reduce((a, b) => a + b, 0);
+    const out = this.alloc(outer * total * inner);
+    let at = 0;
+    parts.forEach((b, p) => {
+      const src = this.get(b);
+      const run = lens[p] * inner;
+      for (let o = 0; o < outer; o++) out.data.set(src.subarray(o * run, (o + 1) * run), o * total * inner + at);
+      at += run;
     });
     return out;
   }

@@ -1,9 +1,9 @@
 /** Elementwise ops: unary, binary with NumPy broadcasting, and where/maskedFill. */
-import type { BinaryOp, UnaryOp } from '../devices/device.js';
+import type { BinaryOp, DerivOp, UnaryOp } from '../devices/device.js';
 import { Tensor, tidy } from '../tensor.js';
 import { record } from '../autograd.js';
 import { broadcastShapes } from '../shape.js';
-import { deviceOf, kernelOperand, shapeOf, type TensorOrScalar } from './common.js';
+import { deviceOf, fusion, kernelOperand, shapeOf, type TensorOrScalar } from './common.js';
 import { asTensor, defineOp } from './op.js';
 
 /**
@@ -22,9 +22,9 @@ const unaryGrads: { readonly [K in UnaryName]: (dy: Tensor, x: Tensor, y: Tensor
   sqrt: (dy, _x, y) => dy.div(y).mul(0.5),
   tanh: (dy, _x, y) => dy.mul(sub(1, y.mul(y))),
   sigmoid: (dy, _x, y) => dy.mul(y).mul(sub(1, y)),
-  relu: (dy, x) => dy.mul(unaryKernel('reluDeriv', x)),
-  gelu: (dy, x) => dy.mul(unaryKernel('geluDeriv', x)),
-  abs: (dy, x) => dy.mul(unaryKernel('sign', x)),
+  relu: (dy, x) => derivProduct('reluDeriv', x, dy),
+  gelu: (dy, x) => derivProduct('geluDeriv', x, dy),
+  abs: (dy, x) => derivProduct('sign', x, dy),
   // silu = x·σ(x): d/dx = σ(x)·(1 + x·(1 − σ(x)))
   silu: (dy, x) => {
     const s = unaryKernel('sigmoid', x);
@@ -41,6 +41,13 @@ const unaryDefs = new Map(unaryNames.map((name) => [
 function unary(op: UnaryName, x: Tensor): Tensor {
   // every name has its definition: the map is built from the table's keys
   return record(unaryDefs.get(op)!, unaryKernel(op, x), [x], {});
+}
+
+/** dy · op(x): one kernel where the device fuses it (with fusion on), else the derivative's kernel and a multiply. */
+function derivProduct(op: DerivOp, x: Tensor, dy: Tensor): Tensor {
+  const device = deviceOf(op, x, dy);
+  if (fusion.enabled && device.derivProduct && dy.size === x.size) return new Tensor(device.derivProduct(op, x.buffer(op), dy.buffer(op)), dy.shape, device);
+  return dy.mul(unaryKernel(op, x));
 }
 
 /** A unary kernel with no gradient (derivatives used inside gradient rules). */

@@ -4,18 +4,25 @@ import { record } from '../autograd.js';
 import { assertValidShape, broadcastShapes, fmt, normalizeAxis, sameShape, sizeOf, stridesOf } from '../shape.js';
 import { deviceOf } from './common.js';
 import { checkReshapeTarget, checkTensor, show } from '../validate.js';
-import { add } from './elementwise.js';
-import { asTensor, defineOp } from './op.js';
+import { GradBlock, asTensor, defineOp } from './op.js';
 
 const reshapeOp = defineOp('reshape', (dy, { inputs: [x] }) => [dy.reshape([...asTensor(x).shape])]);
 const permuteOp = defineOp<{ perm: number[] }>('permute', (dy, { attrs: { perm } }) => [dy.permute(inversePermutation(perm))]);
 const expandOp = defineOp('expand', (dy) => [dy]);
-const sliceOp = defineOp<{ starts: number[] }>('slice', (dy, { inputs: [x], attrs: { starts } }) => [
-  pad(dy, [...asTensor(x).shape], starts),
-]);
+// a block, not a pad: autograd joins a split's blocks in one concatenation (ops/op.ts)
+const sliceOp = defineOp<{ starts: number[] }>('slice', (dy, { attrs: { starts } }) => [new GradBlock(dy, starts)]);
 const padOp = defineOp<{ starts: number[] }>('pad', (dy, { inputs: [x], attrs: { starts } }) => [
   dy.slice(starts, starts.map((s, i) => s + asTensor(x).shape[i])),
 ]);
+
+// each part's gradient is its slice of dy
+const concatOp = defineOp<{ axis: number; offsets: number[] }>('concat', (dy, { inputs, attrs: { axis, offsets }, needs }) =>
+  inputs.map((x, i) => {
+    if (!needs[i]) return null;
+    const { shape } = asTensor(x);
+    const starts = shape.map((_, k) => (k === axis ? offsets[i] : 0));
+    return dy.slice(starts, starts.map((s, k) => s + shape[k]));
+  }));
 
 function inversePermutation(perm: number[]): number[] {
   const inv = new Array<number>(perm.length);
@@ -107,7 +114,7 @@ export function expand(x: Tensor, shape: number[]): Tensor {
   return record(expandOp, new Tensor(buf, shape, device), [x], {});
 }
 
-/** Joins tensors along `axis`; all other dims must agree. */
+/** Joins tensors along `axis`; all other dims must agree. One kernel (Device.concat). */
 export function concat(xs: Tensor[], axis = 0): Tensor {
   if (!Array.isArray(xs) || xs.length === 0) throw new Error(`concat: needs an array of at least one tensor, got ${show(xs)}`);
   xs.forEach((x, i) => checkTensor('concat', `tensors[${i}]`, x));
@@ -118,16 +125,15 @@ export function concat(xs: Tensor[], axis = 0): Tensor {
       throw new Error(`concat: shapes ${xs.map((t) => fmt(t.shape)).join(', ')} differ outside axis ${ax}`);
     }
   }
+  const device = deviceOf('concat', ...xs);
   const shape = [...first];
   shape[ax] = xs.reduce((n, x) => n + x.shape[ax], 0);
-  let offset = 0;
-  // each part padded into place; their sum is the concatenation, and the gradient is slices
-  const parts = xs.map((x) => {
-    const starts = shape.map((_, i) => (i === ax ? offset : 0));
-    offset += x.shape[ax];
-    return pad(x, shape, starts);
-  });
-  return parts.reduce((acc, p) => add(acc, p));
+  const outer = sizeOf(first.slice(0, ax));
+  const inner = sizeOf(first.slice(ax + 1));
+  const buf = device.concat(xs.map((x) => x.buffer('concat')), outer, xs.map((x) => x.shape[ax]), inner);
+  const offsets: number[] = [];
+  xs.reduce((at, x) => (offsets.push(at), at + x.shape[ax]), 0);
+  return record(concatOp, new Tensor(buf, shape, device), xs, { axis: ax, offsets });
 }
 
 /** Splits along `axis` into pieces of `sizes` (or equal pieces of that size). */

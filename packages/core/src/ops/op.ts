@@ -6,7 +6,17 @@
  */
 import type { Tensor } from '../tensor.js';
 
-export type Grads = (Tensor | null)[];
+/**
+ * A gradient that is zero outside one block of its input: `grad` placed at `starts` (a slice's
+ * gradient). Autograd joins the blocks one input collects — a split's pieces — into its gradient
+ * with one concatenation where they tile it along an axis, instead of a pad each and the adds of
+ * them (GPT's qkv split: 5 kernels of [B, T, 3C] a layer, 1 instead).
+ */
+export class GradBlock {
+  constructor(readonly grad: Tensor, readonly starts: readonly number[]) {}
+}
+
+export type Grads = (Tensor | GradBlock | null)[];
 
 export interface GradContext<A> {
   /** Inputs in call order; numbers are constants that take no gradient. */

@@ -7,7 +7,10 @@ import { Tensor, keep, tidy } from '../tensor.js';
 import { noGrad } from '../autograd.js';
 import { pad } from '../ops/movement.js';
 import { Optimizer, type ParamGroup } from './optimizer.js';
+import { checkMaxNorm, clipGradNorm, sumOfSquaredGrads } from './clip.js';
+import { fusion } from '../ops/common.js';
 import { checkNumber, show } from '../validate.js';
+import { fmt } from '../shape.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -32,6 +35,8 @@ export class AdamW extends Optimizer {
   /** Per parameter, its moments interleaved (m, v): shape [n, 2]. */
   private moments = new Map<Tensor, Tensor>();
   private stateCopies: Tensor[] = [];
+  /** The clip the next step() applies inside its update (clipGradNorm), or null. */
+  private pendingClip: { sumOfSquares: Tensor; maxNorm: number; params: Set<Tensor> } | null = null;
 
   constructor(params: Tensor[] | ParamGroup[], options: AdamWOptions) {
     super(params, options.lr);
@@ -54,7 +59,55 @@ export class AdamW extends Optimizer {
     return mv;
   }
 
+  /**
+   * Gradient clipping by global norm, folded into the next step(): returns the joint norm of the
+   * gradients of `params` before clipping, as optim.clipGradNorm does, and the next step() scales
+   * each of those gradients by min(1, maxNorm / (norm + 10⁻⁶)) inside its update kernels, so the
+   * clip costs one reduction a gradient and no scaling kernels (148 of GPT-2's). The gradients
+   * themselves are left as they are. Where the device has no fused clip (the reference device, or
+   * FLASHGRAD_FUSION=off) this is optim.clipGradNorm: the gradients are scaled at once. Every
+   * parameter with a gradient must be one this optimizer steps; zeroGrad() drops a clip not yet
+   * applied.
+   */
+  clipGradNorm(params: Tensor[], maxNorm: number): Tensor {
+    checkMaxNorm('AdamW.clipGradNorm', maxNorm);
+    const stepped = new Set(this.groups.flatMap((g) => g.params));
+    const clipped = params.filter((p) => p.grad !== null);
+    for (const p of clipped) {
+      if (!stepped.has(p)) throw new Error(`AdamW.clipGradNorm: a parameter of shape ${fmt(p.shape)} is not one this optimizer steps; clip it with optim.clipGradNorm`);
+    }
+    this.dropClip();
+    const device = clipped[0]?.device;
+    const fused = fusion.enabled && device?.sumOfSquares && device.adamwPackedClipped && clipped.every((p) => p.device === device && p.grad!.device === device);
+    if (!fused) return clipGradNorm(params, maxNorm);
+    return noGrad(() => tidy(() => {
+      const sumOfSquares = keep(sumOfSquaredGrads('AdamW.clipGradNorm', clipped));
+      this.pendingClip = { sumOfSquares, maxNorm, params: new Set(clipped) };
+      return sumOfSquares.sqrt();
+    }));
+  }
+
+  override zeroGrad(): void {
+    this.dropClip();
+    super.zeroGrad();
+  }
+
+  private dropClip(): void {
+    this.pendingClip?.sumOfSquares.dispose();
+    this.pendingClip = null;
+  }
+
   step(): void {
+    const clip = this.pendingClip;
+    this.pendingClip = null;
+    try {
+      this.update(clip);
+    } finally {
+      clip?.sumOfSquares.dispose();
+    }
+  }
+
+  private update(clip: { sumOfSquares: Tensor; maxNorm: number; params: Set<Tensor> } | null): void {
     this.stepCount++;
     for (const group of this.groups) {
       const hyper = {
@@ -69,7 +122,10 @@ export class AdamW extends Optimizer {
         if (!p.grad) continue;
         const mv = this.momentsOf(p);
         const device = p.device;
-        const next = device.adamwPacked(p.buffer('AdamW'), p.grad.buffer('AdamW'), mv.buffer('AdamW'), hyper);
+        const next = clip?.params.has(p) && device.adamwPackedClipped
+          ? device.adamwPackedClipped(p.buffer('AdamW'), p.grad.buffer('AdamW'), mv.buffer('AdamW'), hyper,
+            { sumOfSquares: clip.sumOfSquares.buffer('AdamW'), maxNorm: clip.maxNorm })
+          : device.adamwPacked(p.buffer('AdamW'), p.grad.buffer('AdamW'), mv.buffer('AdamW'), hyper);
         for (const [target, buf] of [[p, next.param], [mv, next.moments]] as const) {
           const fresh = new Tensor(buf, target.shape, device);
           target.assign(fresh);

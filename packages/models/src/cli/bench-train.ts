@@ -74,7 +74,7 @@ export async function benchPreset(name: string, tokens: Int32Array, vocabSize: n
       l.backward();
       return l;
     });
-    optim.clipGradNorm(model.parameters(), 1).dispose();
+    opt.clipGradNorm(model.parameters(), 1).dispose();
     opt.step();
     opt.zeroGrad();
     await loss.item(); // waits for the whole step on a queued device

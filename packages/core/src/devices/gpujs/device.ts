@@ -4,14 +4,15 @@
  */
 import { sizeOf } from '../../shape.js';
 import type {
-  AdamWHyper, BinaryOp, Device, DeviceBuffer, MatmulEpilogue, Operand, ReduceOp, Shape, UnaryOp,
+  AdamWHyper, BinaryOp, DerivOp, Device, DeviceBuffer, GradClip, MatmulEpilogue, Operand, ReduceOp, Shape, UnaryOp,
 } from '../device.js';
-import { binarySpec, fillSpec, unarySpec, whereSpec, type OperandShape } from './kernels/elementwise.js';
+import { binarySpec, derivProductSpec, fillSpec, unarySpec, whereSpec, type OperandShape } from './kernels/elementwise.js';
 import {
   WASM_COLS4_UNROLL, WASM_ROWS4_UNROLL, type IndexStyle, gpuKSlices, matmulGeometry, matmulRows4Spec, matmulSpec, preferRows4, unpackRows4Spec,
 } from './kernels/matmul.js';
 import { chooseTile, matmulTiledSpec, tileKey, type MatmulTile } from './kernels/matmul-tiled.js';
-import { gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, stridedSpec } from './kernels/movement.js';
+import { CONCAT_PARTS, concatSpec, gatherRowsSpec, oneHotSpec, padSpec, scatterAddRowsSpec, scatterRuns, stridedSpec } from './kernels/movement.js';
+import { checkConcat } from '../check-concat.js';
 import {
   CHUNK, GPU_MIN_THREADS, MAX_SERIAL, reducePassSpec, reducePlan, splitPass, rowDotSpec, softmaxApplySpec, softmaxBackwardApplySpec,
 } from './kernels/reduce.js';
@@ -29,10 +30,11 @@ import { splitSeed } from '../../random.js';
 import { WasmGemm } from '../wasm-gemm/index.js';
 import { type SimdBinaryOp, WasmElementwise, simdBinaryOps } from '../wasm-ops/index.js';
 import {
-  checkStridedView, layerNormBackwardHost, padPlacement, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
+  adamwHost, checkStridedView, concatHost, layerNormBackwardHost, padPlacement, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
   onlineRescaleHost, padHost, rowDotHost, rowShiftedProductHost, stridedHost, type SharedPlacement,
 } from '../host-ops/index.js';
 import { GpujsEngine, type Arg } from './engine.js';
+import { CLIP_EPS, clipFactorHost } from '../clip-factor.js';
 import type { KernelSpec } from './kernels/spec.js';
 import type { GpujsBuffer } from './queue.js';
 
@@ -153,6 +155,20 @@ export class GpujsDevice extends GpujsEngine implements Device {
     return this.launch(`u|${op}|${b.size}`, () => unarySpec(op, b.size, this.runtime.mode), [b]);
   }
 
+  derivProduct(op: DerivOp, x: DeviceBuffer, dy: DeviceBuffer): DeviceBuffer {
+    const [X, dY] = [x, dy].map((b) => this.own(b));
+    if (X.size !== dY.size) throw new Error(`gpujs ${this.name}: derivProduct ${op} of ${X.size} elements with a gradient of ${dY.size}`);
+    if (X.size === 0) return this.fill(0, 0);
+    if (this.hostOps) {
+      // wasm: the derivative as its SIMD kernel (gelu's) and the host multiply, as before the fusion
+      const d = this.unary(op, X);
+      const out = this.binary('mul', { buf: dY, shape: [X.size] }, { buf: d, shape: [X.size] }, [X.size]);
+      this.dispose(d);
+      return out;
+    }
+    return this.launch(`dp|${op}|${X.size}`, () => derivProductSpec(op, X.size, this.runtime.mode), [X, dY]);
+  }
+
   binary(op: BinaryOp, a: Operand, b: Operand, outShape: Shape): DeviceBuffer {
     const A = this.operand(a);
     const B = this.operand(b);
@@ -183,34 +199,41 @@ export class GpujsDevice extends GpujsEngine implements Device {
   }
 
   reduce(op: ReduceOp, x: DeviceBuffer, shape: Shape, axes: readonly number[]): DeviceBuffer {
-    return this.reduceSquared(op, x, shape, axes, false);
+    return this.reduceSquared(op, x, shape, axes, false, null);
   }
 
-  sumOfSquares(x: DeviceBuffer): DeviceBuffer {
-    return this.reduceSquared('sum', x, [this.own(x).size], [0], true);
+  sumOfSquares(x: DeviceBuffer, addend?: DeviceBuffer): DeviceBuffer {
+    const s = addend === undefined ? null : this.own(addend);
+    if (s && s.size !== 1) throw new Error(`gpujs ${this.name}: sumOfSquares' addend must hold one element, got ${s.size}`);
+    return this.reduceSquared('sum', x, [this.own(x).size], [0], true, s);
   }
 
-  /** reduce, with x² read in place of x by the first pass when `square`. */
-  private reduceSquared(op: ReduceOp, x: DeviceBuffer, shape: Shape, axes: readonly number[], square: boolean): DeviceBuffer {
+  /** reduce, with x² read in place of x by the first pass when `square`, and addend[0] added by the last one. */
+  private reduceSquared(op: ReduceOp, x: DeviceBuffer, shape: Shape, axes: readonly number[], square: boolean, addend: GpujsBuffer | null): DeviceBuffer {
     const b = this.own(x);
     if (b.size !== sizeOf(shape)) throw new Error(`gpujs ${this.name}: reduce of [${shape}] given ${b.size} elements`);
     const outSize = sizeOf(shape.map((d, k) => (axes.includes(k) ? 1 : d)));
-    if (b.size === 0) return this.fill(outSize, op === 'sum' ? 0 : -Infinity);
+    if (b.size === 0) return addend ? this.binary('add', { buf: addend, shape: [1] }, 0, [1]) : this.fill(outSize, op === 'sum' ? 0 : -Infinity);
     const run = this.hostOps && op === 'sum' ? reducedRun(shape, axes) : null;
     if (run && (run.inner === 1 || (!square && run.inner % 2 === 0))) {
-      return this.launchHost(`wasm.sum${square ? 'Squares' : ''}`, outSize, [b], ([v]) =>
-        this.simd.sum(v, run.outer, run.R, run.inner, square, this.hostArray(outSize)));
+      // an addend comes only with sumOfSquares, whose sum is one element
+      return this.launchHost(`wasm.sum${square ? 'Squares' : ''}${addend ? '+s' : ''}`, outSize, addend ? [b, addend] : [b], ([v, s]) => {
+        const sum = this.simd.sum(v, run.outer, run.R, run.inner, square, this.hostArray(outSize));
+        if (s) sum[0] += s[0];
+        return sum;
+      });
     }
     const passes = reducePlan(shape, axes, this.reduceMinThreads);
-    // nothing to reduce (only size-1 axes): the result is a copy (or the squares), as every op returns a new buffer
-    if (passes.length === 0) {
-      const v = { buf: b, shape: [b.size] };
-      return square ? this.binary('mul', v, v, [b.size]) : this.binary('add', v, 0, [b.size]);
-    }
+    // nothing to reduce (only size-1 axes): the result is a copy as every op returns a new buffer,
+    // or the squares (plus the addend) from a pass over one element each
+    if (passes.length === 0 && !square) return this.binary('add', { buf: b, shape: [b.size] }, 0, [b.size]);
+    if (passes.length === 0) passes.push({ outer: b.size, R: 1, inner: 1, chunk: 1 });
     let cur = b;
     for (const [k, p] of passes.entries()) {
       const sq = square && k === 0;
-      const next = this.launch(`r|${op}${sq ? 'sq' : ''}|${p.outer}|${p.R}|${p.inner}|${p.chunk}`, () => reducePassSpec(op, p, this.runtime.mode, sq), [cur]);
+      const add = addend !== null && k === passes.length - 1;
+      const next = this.launch(`r|${op}${sq ? 'sq' : ''}${add ? '+s' : ''}|${p.outer}|${p.R}|${p.inner}|${p.chunk}`,
+        () => reducePassSpec(op, p, this.runtime.mode, sq, add), add ? [cur, addend] : [cur]);
       if (cur !== b) this.dispose(cur);
       cur = next;
     }
@@ -342,6 +365,32 @@ export class GpujsDevice extends GpujsEngine implements Device {
       });
     }
     return this.launch(`p|${shape}|${outShape}|${starts}`, () => padSpec(shape, outShape, starts), [b]);
+  }
+
+  concat(parts: readonly DeviceBuffer[], outer: number, lens: readonly number[], inner: number): DeviceBuffer {
+    const all = parts.map((b) => this.own(b));
+    checkConcat(`gpujs ${this.name}`, all.map((b) => b.size), outer, lens, inner);
+    if (outer * inner * lens.reduce((a, b) => a + b, 0) === 0) return this.fill(0, 0);
+    // empty parts add nothing (and an empty buffer binds nowhere)
+    const bufs = all.filter((_, p) => lens[p] > 0);
+    lens = lens.filter((l) => l > 0);
+    if (this.hostOps) {
+      const size = outer * inner * lens.reduce((a, b) => a + b, 0);
+      return this.launchHost('host.concat', size, bufs, (arrays) => concatHost(arrays, outer, lens, inner, this.hostArray(size)));
+    }
+    // CONCAT_PARTS at a time (a binding each): the first ones joined, then that with the next ones
+    const join = (group: GpujsBuffer[], groupLens: number[]) =>
+      this.launch(`cat|${outer}|${groupLens}|${inner}`, () => concatSpec(outer, groupLens, inner, this.runtime.mode), group);
+    let acc = join(bufs.slice(0, CONCAT_PARTS), lens.slice(0, CONCAT_PARTS));
+    let accLen = lens.slice(0, CONCAT_PARTS).reduce((a, b) => a + b, 0);
+    for (let p = CONCAT_PARTS; p < bufs.length; p += CONCAT_PARTS - 1) {
+      const groupLens = [accLen, ...lens.slice(p, p + CONCAT_PARTS - 1)];
+      const next = join([acc, ...bufs.slice(p, p + CONCAT_PARTS - 1)], groupLens);
+      this.dispose(acc);
+      acc = next;
+      accLen = groupLens.reduce((a, b) => a + b, 0);
+    }
+    return acc;
   }
 
   /** Where x and out lie in the arena when both are its live blocks (host-ops' memmove rows), else null. */
@@ -621,6 +670,21 @@ export class GpujsDevice extends GpujsEngine implements Device {
   adamwPacked(
     param: DeviceBuffer, grad: DeviceBuffer, moments: DeviceBuffer, h: AdamWHyper,
   ): { param: DeviceBuffer; moments: DeviceBuffer } {
+    return this.adamw(param, grad, moments, h, null);
+  }
+
+  adamwPackedClipped(
+    param: DeviceBuffer, grad: DeviceBuffer, moments: DeviceBuffer, h: AdamWHyper, clip: GradClip,
+  ): { param: DeviceBuffer; moments: DeviceBuffer } {
+    if (!(clip.maxNorm > 0)) throw new Error(`gpujs ${this.name}: adamwPackedClipped's maxNorm must be positive, got ${clip.maxNorm}`);
+    const ss = this.own(clip.sumOfSquares);
+    if (ss.size !== 1) throw new Error(`gpujs ${this.name}: adamwPackedClipped's sumOfSquares must hold one element, got ${ss.size}`);
+    return this.adamw(param, grad, moments, h, { ss, maxNorm: clip.maxNorm });
+  }
+
+  private adamw(
+    param: DeviceBuffer, grad: DeviceBuffer, moments: DeviceBuffer, h: AdamWHyper, clip: { ss: GpujsBuffer; maxNorm: number } | null,
+  ): { param: DeviceBuffer; moments: DeviceBuffer } {
     const P = this.own(param);
     const G = this.own(grad);
     const MV = this.own(moments);
@@ -630,8 +694,13 @@ export class GpujsDevice extends GpujsEngine implements Device {
       // one host pass makes both: the moments' launch runs it, the parameter's (queued right
       // behind) takes its result
       let param: Float32Array | null = null;
-      const moments = this.launchHost('wasm.adamw', 2 * n, [P, G, MV], ([p, g, mv]) => {
-        const r = this.simd.adamw(p, g, mv, h, this.hostArray(n), this.hostArray(2 * n));
+      const inputs = clip ? [P, G, MV, clip.ss] : [P, G, MV];
+      const moments = this.launchHost('wasm.adamw', 2 * n, inputs, ([p, g, mv, ss]) => {
+        const scale = clip ? clipFactorHost(ss[0], clip.maxNorm) : 1;
+        // the SIMD pass has no gradient scale; the host loop (the same floats at scale 1) does
+        const r = scale === 1
+          ? this.simd.adamw(p, g, mv, h, this.hostArray(n), this.hostArray(2 * n))
+          : adamwHost(p, g, mv, h, this.hostArray(n), this.hostArray(2 * n), scale);
         param = r.param;
         return r.moments;
       });
@@ -645,12 +714,17 @@ export class GpujsDevice extends GpujsEngine implements Device {
     }
     const c1 = 1 - h.beta1 ** h.step;
     const c2 = 1 - h.beta2 ** h.step;
+    const mode = this.runtime.mode;
+    // the clip's Σ g² and the scalars its factor is computed from (adamwPackedSpecs)
+    const clipArgs: Arg[] = clip ? [clip.ss, clip.maxNorm, CLIP_EPS, -1] : [];
+    const tag = clip ? 'c' : '';
     // both read the old moments: neither waits for the other
-    const mv2 = this.launch(`amv|${n}`, () => adamwPackedSpecs(n, this.runtime.mode).moments, [MV, G, 1 - h.beta1, 1 - h.beta2]);
-    const p2 = this.launch(`app|${n}`, () => adamwPackedSpecs(n, this.runtime.mode).param,
-      [P, G, MV, 1 - h.beta1, 1 - h.beta2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps]);
+    const mv2 = this.launch(`amv${tag}|${n}`, () => adamwPackedSpecs(n, mode, clip !== null).moments, [MV, G, 1 - h.beta1, 1 - h.beta2, ...clipArgs]);
+    const p2 = this.launch(`app${tag}|${n}`, () => adamwPackedSpecs(n, mode, clip !== null).param,
+      [P, G, MV, 1 - h.beta1, 1 - h.beta2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps, ...clipArgs]);
     return { param: p2, moments: mv2 };
   }
+
 }
 
 /**

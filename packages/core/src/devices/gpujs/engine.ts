@@ -101,6 +101,21 @@ interface Prepared {
 type OpStats = DeviceStats['byOp'][string];
 type KeyStats = NonNullable<DeviceStats['byKey']>[string];
 
+/**
+ * webgpu: one-dimensional grids of at least this many threads run in workgroups of GRID_WORKGROUP
+ * threads, not gpu.js's 64. An add of 6.3 M floats took 0.084 ms in workgroups of 64 and 0.044 in
+ * 256s on the H200, 25 M floats 0.255 and 0.109 (examples/bench-elementwise-webgpu.js, BENCHMARKS.md
+ * session 6); smaller grids keep 64, which spreads their few threads over more of the chip.
+ */
+export const WIDE_GRID = 65536;
+export const GRID_WORKGROUP = 256;
+
+/** The workgroup size the engine gives a kernel gpu.js would lay out itself, or null to leave it to gpu.js. */
+export function gridWorkgroupSize(spec: KernelSpec, maxWorkgroupX: number | undefined): number[] | null {
+  if (spec.workgroupSize || spec.dispatch || spec.output.length !== 1 || spec.output[0] < WIDE_GRID) return null;
+  return maxWorkgroupX !== undefined && maxWorkgroupX >= GRID_WORKGROUP ? [GRID_WORKGROUP] : null;
+}
+
 function labelOf(key: string): string {
   const f = key.split(':');
   return f[0] === 'unary' || f[0] === 'binary' || f[0] === 'reduce' ? `${f[0]}.${f[1]}` : f[0];
@@ -412,6 +427,8 @@ export class GpujsEngine {
     if (spec.constants) settings.constants = spec.constants;
     // the workgroup settings go to gpu.js as they are; its non-webgpu modes refuse them by name
     if (spec.workgroupSize) settings.workgroupSize = spec.workgroupSize;
+    const grid = this.runtime.mode === 'webgpu' ? gridWorkgroupSize(spec, this.runtime.maxWorkgroupX) : null;
+    if (grid) settings.workgroupSize = grid;
     if (spec.dispatch) settings.dispatch = spec.dispatch;
     if (spec.workgroupArrays) settings.workgroupArrays = spec.workgroupArrays;
     if (spec.vec4Arguments) settings.vec4Arguments = spec.vec4Arguments;

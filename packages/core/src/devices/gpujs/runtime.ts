@@ -36,7 +36,10 @@ export interface GpujsInstance {
 /** Minimal Dawn device surface: enough to wait for submitted work. */
 interface DawnDevice {
   queue: { onSubmittedWorkDone(): Promise<void> };
-  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupStorageSize: number };
+  limits: {
+    maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupStorageSize: number;
+    maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupSizeX: number;
+  };
 }
 
 export interface Runtime {
@@ -46,6 +49,8 @@ export interface Runtime {
   gpu: GpujsInstance;
   /** Largest buffer in elements. */
   maxElements: number;
+  /** webgpu: the most threads a workgroup may have along x (the device's limits); absent elsewhere. */
+  maxWorkgroupX?: number;
   /** What the mode runs on, for logs and benchmark tables. */
   description: string;
   /** webgpu only: submits the kernel calls recorded so far and resolves when the GPU has finished them. */
@@ -215,6 +220,22 @@ export function withRangeAnalysis(flags: string[]): string[] {
   return flags.map((f, i) => (i === at ? `${f},${RANGE_ANALYSIS_TOGGLE}` : f));
 }
 
+/**
+ * Kernel calls a webgpu batch records before it submits them: gpu.js's 64. A smaller bound starts
+ * the GPU sooner in a step (at `small` B64 the host records a call in ~0.13 ms: 16 calls start it
+ * after ~2 ms where 64 take ~8.6) for more submissions (8–20 µs each); on the H200 (BENCHMARKS.md,
+ * session 6, run 3) small B64's step measured the same at both (64: 72.4 ms; 16: 71.9 and 73.1),
+ * so the default stays. FLASHGRAD_SUBMIT_LIMIT sets another (benchmarks compare them in one run).
+ */
+export const SUBMIT_LIMIT = 64;
+
+export function submitLimit(env: string | undefined = process.env.FLASHGRAD_SUBMIT_LIMIT): number {
+  if (env === undefined || env === '') return SUBMIT_LIMIT;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`FLASHGRAD_SUBMIT_LIMIT must be a whole number of kernel calls ≥ 1, got '${env}'`);
+  return n;
+}
+
 async function startWebgpu(): Promise<Runtime> {
   const create = await loadDawn();
   const chosen = await chooseDawn();
@@ -244,9 +265,10 @@ async function startWebgpu(): Promise<Runtime> {
   // gpu.js keeps its WebGPU device in a module singleton; its kernels acquire it lazily on first
   // build, and we need the same device to size buffers and to wait on its queue.
   const { WebGPUContext } = requireFromGpujs('./src/backend/web-gpu/context.js') as {
-    WebGPUContext: { acquire(): Promise<{ device: DawnDevice }>; flush?: () => void };
+    WebGPUContext: { acquire(): Promise<{ device: DawnDevice }>; flush?: () => void; setSubmitLimit(calls: number): void };
   };
   const { device } = await WebGPUContext.acquire();
+  WebGPUContext.setSubmitLimit(submitLimit());
   const limitBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const name = adapter.info?.description || adapter.info?.vendor || 'adapter';
   return {
@@ -254,6 +276,7 @@ async function startWebgpu(): Promise<Runtime> {
     gpujsMode: 'webgpu',
     gpu: new GPU({ mode: 'webgpu' }),
     maxElements: Math.floor(limitBytes / 4),
+    maxWorkgroupX: Math.min(device.limits.maxComputeInvocationsPerWorkgroup, device.limits.maxComputeWorkgroupSizeX),
     description: `gpu.js webgpu over Dawn [${choice.flags.join(', ')}] ${choice.featureLevel}: ${name}`,
     // gpu.js records kernel calls into one open command buffer; waiting on the queue alone would
     // wait for none of them

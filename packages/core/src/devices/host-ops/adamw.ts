@@ -9,6 +9,8 @@ import type { AdamWHyper } from '../device.js';
 export function adamwHost(
   p: Float32Array, g: Float32Array, mv: Float32Array, h: AdamWHyper,
   outP: Float32Array = new Float32Array(p.length), outMV: Float32Array = new Float32Array(2 * p.length),
+  /** The clip's factor the gradient is scaled by (1: not clipped). */
+  gradScale = 1,
 ): { param: Float32Array; moments: Float32Array } {
   const n = p.length;
   if (g.length !== n || mv.length !== 2 * n || outP.length !== n || outMV.length !== 2 * n) {
@@ -22,7 +24,8 @@ export function adamwHost(
   const rest1 = 1 - beta1;
   const rest2 = 1 - beta2;
   for (let i = 0; i < n; i++) {
-    const gi = g[i];
+    // as the scaling kernel it replaces: the product rounded to float32
+    const gi = gradScale === 1 ? g[i] : Math.fround(g[i] * gradScale);
     const m = beta1 * mv[2 * i] + rest1 * gi;
     const v = beta2 * mv[2 * i + 1] + rest2 * gi * gi;
     outMV[2 * i] = m;

@@ -10,7 +10,7 @@
  */
 export { adamwHost } from './adamw.js';
 export { layerNormBackwardHost, layerNormHost } from './layer-norm.js';
-export { checkStridedView, padHost, padPlacement, stridedHost, type SharedPlacement } from './movement.js';
+export { checkStridedView, concatHost, padHost, padPlacement, stridedHost, type SharedPlacement } from './movement.js';
 export {
   onlineLogsumexpHost, onlineNormalizeHost, onlineRescaleHost, rowDotHost, rowShiftedProductHost,
 } from './rows.js';

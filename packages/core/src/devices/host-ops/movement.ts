@@ -148,3 +148,20 @@ export function padHost(
   });
   return out;
 }
+
+/**
+ * parts, each [outer, lens[p], inner], joined along their middle axis into out [outer, Σ lens,
+ * inner]: a `set` (a native copy) per part and outer index, where gpu.js's webasm kernel would
+ * copy every part into its own memory and split each output index by integer division.
+ */
+export function concatHost(parts: readonly Float32Array[], outer: number, lens: readonly number[], inner: number, out: Float32Array): Float32Array {
+  const row = lens.reduce((a, b) => a + b, 0) * inner;
+  if (out.length !== outer * row) throw new Error(`wasm concat: output of ${out.length} elements for [${outer}, ${row / inner}, ${inner}]`);
+  let at = 0;
+  parts.forEach((x, p) => {
+    const run = lens[p] * inner;
+    for (let o = 0; o < outer; o++) out.set(x.subarray(o * run, (o + 1) * run), o * row + at);
+    at += run;
+  });
+  return out;
+}

@@ -183,30 +183,39 @@ export function crossEntropyBackwardSpec(rows: number, cols: number, mode: Gpujs
  * element of [n, 2], not an Array(2) per parameter element: webasm hands Array(2) results back as
  * n small arrays, and flattening them cost 10× the kernel (52 GPT parameters: 160 ms against 16).
  */
-export function adamwPackedSpecs(n: number, mode?: GpujsMode): { moments: KernelSpec; param: KernelSpec } {
+export function adamwPackedSpecs(n: number, mode?: GpujsMode, clipped = false): { moments: KernelSpec; param: KernelSpec } {
+  // clipped: the gradient scaled by the clip's factor, computed per thread from Σ g² (ss[0]) with
+  // the steps and float32 roundings of clipGradNorm's kernels (√, + 10⁻⁶, pow −1 by the scalars
+  // clipEps and clipExp as its add and pow kernels get them, · maxNorm, min 1): the same factor,
+  // bit for bit, as the scaling kernels it replaces
+  const clipArgs = clipped ? ', ss, maxNorm, clipEps, clipExp' : '';
+  const grad = clipped
+    ? 'const gi = g[i] * Math.min(Math.pow(Math.abs(Math.sqrt(ss[0]) + clipEps), clipExp) * maxNorm, 1.0); '
+    : 'const gi = g[i]; ';
+  const tag = clipped ? ':clip' : '';
   // rest1, rest2 = 1 − β1, 1 − β2 from the host in float64: 1 − β in float32 from a float32 β
   // cancels (β2 = 0.999 gives 1 − β2 off by 1.3e-5, 0.9999 by 1.3e-4); β = 1 − rest is harmless
-  const moments = 'const gi = g[i]; ' +
+  const moments = `${grad}` +
     'const m = (1.0 - rest1) * mv[i * 2] + rest1 * gi; const v = (1.0 - rest2) * mv[i * 2 + 1] + rest2 * gi * gi; ';
   return {
     moments: {
-      key: `adamw.mv:${n}`,
+      key: `adamw.mv${tag}:${n}`,
       // i = ⌊e/2⌋ in integers on wasm, cpu and webgpu, whose patched gpu.js divides an integer by
       // a literal in i32 (wte's moments are 77M floats, and there e · 0.5 and e − 2i in float32 put
       // m's values in v's slots past 2^24: a negative v, then NaN — GPT-2's loss on the H200 until
       // session 5); on GL e < 2^24 keeps floats exact
-      source: `function (mv, g, rest1, rest2) { const e = this.thread.x; ${exactFloorMode(mode) || mode === 'webgpu'
+      source: `function (mv, g, rest1, rest2${clipArgs}) { const e = this.thread.x; ${exactFloorMode(mode) || mode === 'webgpu'
         ? 'const i = Math.floor(e / 2); const odd = e - i * 2; '
         // `odd` a float, not a bool: gpu.js declares every variable f32 in WGSL
         : 'const i = Math.floor(e * 0.5); const odd = e - i * 2.0; '}` +
-        'const gi = g[i]; const rest = odd == 0.0 ? rest1 : rest2; ' +
+        `${grad}const rest = odd == 0.0 ? rest1 : rest2; ` +
         'return (1.0 - rest) * mv[e] + rest * (odd == 0.0 ? gi : gi * gi); }',
       output: [2 * n], outSize: 2 * n, work: 8 * n,
     },
     param: {
-      key: `adamw.pp:${n}`,
+      key: `adamw.pp${tag}:${n}`,
       // update = m̂ / (√v̂ + ε) with m̂ = m/c1, v̂ = v/c2; decay = 1 − lr·λ (decoupled weight decay)
-      source: `function (p, g, mv, rest1, rest2, lr, decay, c1, c2, eps) { const i = this.thread.x; ${moments}` +
+      source: `function (p, g, mv, rest1, rest2, lr, decay, c1, c2, eps${clipArgs}) { const i = this.thread.x; ${moments}` +
         'return p[i] * decay - lr * ((m / c1) / (Math.sqrt(v / c2) + eps)); }',
       output: [n], outSize: n, work: 14 * n,
     },

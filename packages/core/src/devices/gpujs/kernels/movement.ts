@@ -24,6 +24,38 @@ export function stridedSpec(inSize: number, outShape: Shape, strides: readonly n
 }
 
 /**
+ * Parts [outer, lens[p], inner] joined along the middle axis, for at most CONCAT_PARTS parts (a
+ * binding each). Output element e sits at (o, r) with r = e − o·total·inner its offset inside
+ * row o; part p owns r in [Σ_{q<p} lens[q]·inner, Σ_{q≤p} lens[q]·inner), where its own element
+ * is o·lens[p]·inner + r − (its start): one division an element, none when outer is 1.
+ */
+export const CONCAT_PARTS = 3;
+
+export function concatSpec(outer: number, lens: readonly number[], inner: number, mode?: GpujsMode): KernelSpec {
+  if (lens.length < 1 || lens.length > CONCAT_PARTS) throw new Error(`gpujs concat: ${lens.length} parts in one kernel (1 to ${CONCAT_PARTS})`);
+  const total = lens.reduce((a, b) => a + b, 0);
+  const row = total * inner;
+  const n = outer * row;
+  const head = outer === 1 ? 'const o = 0; const r = this.thread.x; ' : `const o = ${floorDiv('this.thread.x', row, mode)}; const r = this.thread.x - o * ${row}; `;
+  const names = lens.map((_, p) => `x${p}`);
+  let start = 0;
+  const reads = lens.map((len, p) => {
+    const read = `x${p}[o * ${len * inner} + r${start === 0 ? '' : ` - ${start}`}]`;
+    start += len * inner;
+    return { read, end: start };
+  });
+  // the last part takes the rest: no test
+  const body = reads.slice(0, -1).map(({ read, end }) => `if (r < ${end}) { v = ${read}; } else `).join('') + `{ v = ${reads[reads.length - 1].read}; }`;
+  return {
+    key: `concat:${outer}:${lens.join(',')}:${inner}`,
+    source: `function (${names.join(', ')}) { ${head}let v = 0.0; ${body} return v; }`,
+    output: [n],
+    outSize: n,
+    work: n,
+  };
+}
+
+/**
  * Merges dims of a pad whose inner neighbour is copied whole (shape = outShape there), since the
  * pair is then one contiguous run inside the output; size-1 dims in both shapes are dropped.
  */

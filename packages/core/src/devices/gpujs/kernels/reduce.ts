@@ -67,15 +67,20 @@ export interface ReducePass {
 
 /**
  * One pass over x viewed as [outer, R, inner]: the result is [outer, ⌈R/chunk⌉, inner]. `square`:
- * sums x² instead of x (the first pass of Device.sumOfSquares; only with op 'sum').
+ * sums x² instead of x (the first pass of Device.sumOfSquares; only with op 'sum'). `addend`: the
+ * kernel takes a second input, a [1] buffer `addend`, and returns acc + addend[0] (the last pass of
+ * sumOfSquares with an addend: the clip's running total).
  */
-export function reducePassSpec(op: ReduceOp, { outer, R, inner, chunk }: ReducePass, mode?: GpujsMode, square = false): KernelSpec {
+export function reducePassSpec(op: ReduceOp, { outer, R, inner, chunk }: ReducePass, mode?: GpujsMode, square = false, addend = false): KernelSpec {
   if (square && op !== 'sum') throw new Error(`gpujs reduce: squares are summed, not reduced by ${op}`);
+  if (addend && op !== 'sum') throw new Error(`gpujs reduce: an addend is added to a sum, not to a ${op}`);
   const parts = Math.ceil(R / chunk);
   const n = outer * parts * inner;
   const read = square ? (p: string) => `x[${p}] * x[${p}]` : (p: string) => `x[${p}]`;
-  const sq = square ? 'sq' : '';
-  if (mode === 'webgpu' && inner === 1 && parts > 1) return interleavedPassSpec(op, outer, R, parts, read, sq);
+  const sq = `${square ? 'sq' : ''}${addend ? '+s' : ''}`;
+  // not `s`: accumulate's block partials are named s
+  const [params, result] = addend ? ['x, addend', 'acc + addend[0]'] : ['x', 'acc'];
+  if (mode === 'webgpu' && inner === 1 && parts > 1) return interleavedPassSpec(op, outer, R, parts, read, sq, params, result);
   // thread o = (i, c, j): i over outer, c over chunks, j over inner; its elements sit `inner` apart
   const { lines, exprs } = indexCode('this.thread.x', ...squeeze([outer, parts, inner], [R * inner, chunk * inner, 1]), 'c', false, mode);
   const tail = R % chunk !== 0 && parts > 1;
@@ -83,7 +88,7 @@ export function reducePassSpec(op: ReduceOp, { outer, R, inner, chunk }: ReduceP
   const limit = tail ? `Math.min(${chunk}, ${R} - (${floorDiv('this.thread.x', inner, mode)} - ${floorDiv('this.thread.x', parts * inner, mode)} * ${parts}) * ${chunk})` : undefined;
   return {
     key: `reduce:${op}${sq}:${outer}:${R}:${inner}:${chunk}`,
-    source: `function (x) { ${lines}${accumulate(op, 'acc', chunk, exprs[0], inner, read, '', limit)}return acc; }`,
+    source: `function (${params}) { ${lines}${accumulate(op, 'acc', chunk, exprs[0], inner, read, '', limit)}return ${result}; }`,
     output: [n],
     outSize: n,
     work: outer * R * inner,
@@ -96,7 +101,9 @@ export function reducePassSpec(op: ReduceOp, { outer, R, inner, chunk }: ReduceP
  * contiguous chunk per thread, neighbours sat 4·chunk bytes apart and no load coalesced: the full
  * sum of GPT-2's 38.6 M-element wte gradient ran at 6.7 GB/s on the H200 (BENCHMARKS.md, session 4).
  */
-function interleavedPassSpec(op: ReduceOp, outer: number, R: number, parts: number, read: (p: string) => string, sq: string): KernelSpec {
+function interleavedPassSpec(
+  op: ReduceOp, outer: number, R: number, parts: number, read: (p: string) => string, sq: string, params: string, result: string,
+): KernelSpec {
   const longest = Math.ceil(R / parts);
   const part = outer === 1 ? 'this.thread.x' : `(this.thread.x - ${floorDiv('this.thread.x', parts, 'webgpu')} * ${parts})`;
   const row = outer === 1 ? '0' : `${floorDiv('this.thread.x', parts, 'webgpu')} * ${R}`;
@@ -104,7 +111,7 @@ function interleavedPassSpec(op: ReduceOp, outer: number, R: number, parts: numb
   const limit = R % parts === 0 ? undefined : floorDiv(`${R + parts - 1} - ${part}`, parts, 'webgpu');
   return {
     key: `reduce.interleaved:${op}${sq}:${outer}:${R}:${parts}`,
-    source: `function (x) { ${accumulate(op, 'acc', longest, `${row} + ${part}`, parts, read, '', limit)}return acc; }`,
+    source: `function (${params}) { ${accumulate(op, 'acc', longest, `${row} + ${part}`, parts, read, '', limit)}return ${result}; }`,
     output: [outer * parts],
     outSize: outer * parts,
     work: outer * R,
