@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The integrated H200 run behind BENCHMARKS.md "Round 5": the GPU suites (with the large-buffer
-# tests), FlashAttention and naive attention at one head, block-sparse and causal at B·H = 8, the
-# peers step, `small` at B64 and GPT-2 124M at B4 T1024 (its loss printed: it must be finite), matmul
-# at every GPT shape, each beside PyTorch in the same run. Logs land in $OUT.
-#   on the device machine, from the repository root: bash examples/peers/round5-h200.sh
+# The integrated H200 run behind BENCHMARKS.md "Round 5" (then named round5-h200.sh) and "Round 6":
+# the GPU suites (with the large-buffer tests), FlashAttention and naive attention at one head,
+# block-sparse and causal at B·H = 8, the peers step, `small` at B64 and GPT-2 124M at B4 T1024 (its
+# loss printed: it must be finite), matmul at every GPT shape, each beside PyTorch in the same run.
+# Logs land in $OUT.   on the device machine, from the repository root: bash examples/peers/integrated-h200.sh
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 nvidia-smi --query-gpu=clocks.sm --format=csv,noheader -lms 2000 > "$out/clocks.log" 2>&1 &
