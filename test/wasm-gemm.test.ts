@@ -104,6 +104,37 @@ describe.each(variants)('wasm GEMM, $name', ({ relaxed }) => {
     }), runs(60));
   });
 
+  it('a traced call records each task once, on a thread of the call, in time order', async () => {
+    const gemm = gemms['the main thread and a worker'];
+    const c: Case = { aShape: [250, 260], bShape: [260, 300], batch: [], M: 250, K: 260, N: 300, transA: false, transB: false, bias: false, residual: false, seed: 7 };
+    const a = values(250 * 260, 1);
+    const b = values(260 * 300, 2);
+    gemm.trace = true;
+    const got = gemm.matmul({ ...c, a, b, bias: null, residual: null });
+    gemm.trace = false;
+    const tr = gemm.lastTrace!;
+    const { want, scale } = await reference(c, a, b, null, null);
+    expect(relErr(got, want, scale)).toBeLessThanOrEqual(TOL);
+    expect(tr.threads).toBe(2);
+    const packs = tr.tasks.filter((k) => k.kind === 'pack');
+    expect(packs.length).toBeGreaterThan(1);
+    expect(tr.tasks.slice(0, packs.length).every((k) => k.kind === 'pack')).toBe(true);
+    expect(tr.tasks.length).toBeGreaterThan(packs.length + 1);
+    expect(tr.publishedMs).toBeGreaterThanOrEqual(0);
+    for (const k of tr.tasks) {
+      expect([0, 1]).toContain(k.thread);
+      expect(k.claimedMs).toBeGreaterThanOrEqual(tr.publishedMs);
+      expect(k.startMs).toBeGreaterThanOrEqual(k.claimedMs);
+      expect(k.endMs).toBeGreaterThanOrEqual(k.startMs);
+      expect(k.endMs).toBeLessThanOrEqual(tr.returnedMs);
+      // a thread joins the job before it claims any task
+      expect(k.claimedMs).toBeGreaterThanOrEqual(tr.joinedMs[k.thread]);
+    }
+    // a compute task starts once every pack task has ended
+    const packed = Math.max(...packs.map((k) => k.endMs));
+    tr.tasks.filter((k) => k.kind === 'compute').forEach((k) => expect(k.startMs).toBeGreaterThanOrEqual(packed));
+  });
+
   it('runs its tiles by shape (the property above covers each: small M and N pick either)', () => {
     const gemm = gemms['the main thread'];
     const tiles = gemm.variants.map((v) => `${v.mr}×${v.nr}`);

@@ -68,7 +68,17 @@ export const CTL = {
    * in cache), and the job has no pack tasks.
    */
   ownB: 40,
+  /**
+   * Byte address of the call's trace (0: none; WasmGemm.trace): Float64 milliseconds since the
+   * epoch (performance.timeOrigin + now(), comparable across threads). Slot 1 + t: when thread t
+   * entered the job; then per task c, at TRACE_HEAD + 4c: the thread that ran it, when it claimed
+   * it, when it started (a compute task, after the barrier), when it ended.
+   */
+  trace: 41,
 } as const;
+
+/** Float64 slots of a trace before the tasks' (slot 0: when the main thread published the job). */
+export const TRACE_HEAD = 16;
 
 /** Floats of a thread's scratch for a B its compute task packs itself (CTL.ownB): 64 KiB. */
 export const OWN_B_FLOATS = 16384;
@@ -93,6 +103,9 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, ctlAt, kernels, pac
   const packTasks = ctl[${CTL.packTasks}], groups = ctl[${CTL.packGroups}], cols = ctl[${CTL.packCols}];
   const btable = ctl[${CTL.btable}] >> 2, ldb = ctl[${CTL.ldb}], flags = ctl[${CTL.flags}] >> 2;
   const ownB = ctl[${CTL.ownB}];
+  const trace = ctl[${CTL.trace}] >> 3, f64 = trace ? new Float64Array(memory.buffer) : null;
+  const now = () => performance.timeOrigin + performance.now();
+  if (trace) f64[trace + 1 + thread] = now();
   // group g of distinct B u; packed B is K block by K block, each block's panels side by side
   // (kernel-module.ts, chunk)
   const pack = (u, g, dst) => {
@@ -106,6 +119,8 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, ctlAt, kernels, pac
   for (;;) {
     const c = Atomics.add(ctl, ${CTL.next}, 1);
     if (c >= total) return;
+    const claimed = trace ? now() : 0;
+    let started = claimed;
     if (c < packTasks) {
       const u = (c / groups) | 0;
       pack(u, c - u * groups, i32[btable + 2 * u + 1]);
@@ -115,6 +130,7 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, ctlAt, kernels, pac
       for (let p = Atomics.load(ctl, ${CTL.packed}); p !== packTasks + 1; p = Atomics.load(ctl, ${CTL.packed})) {
         Atomics.wait(ctl, ${CTL.packed}, p, 50);
       }
+      if (trace) started = now();
       const b = c - packTasks;
       const z = (b / cpm) | 0;
       const r0 = (b - z * cpm) * rpc;
@@ -123,6 +139,13 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, ctlAt, kernels, pac
       chunk(i32[t] + r0 * rsA, i32[t + 1] + r0 * N * 4, rsA, csA, N * 4, N, K, Math.min(rpc, M - r0),
         packA, ownB ? ownBAt : i32[t + 2], ldb, edge, beta);
       Atomics.store(i32, flags + b, 1);
+    }
+    if (trace) {
+      const at = trace + ${TRACE_HEAD} + 4 * c;
+      f64[at] = thread;
+      f64[at + 1] = claimed;
+      f64[at + 2] = started;
+      f64[at + 3] = now();
     }
     Atomics.add(ctl, ${CTL.ran} + thread, 1);
     // a worker's every task: the main thread, once out of tasks, copies bands out as they are done

@@ -22,7 +22,7 @@ import { broadcastStrides, sizeOf } from '../../shape.js';
 import type { Shape } from '../device.js';
 import { matmulGeometry } from '../gpujs/kernels/matmul.js';
 import { WasmArena } from '../wasm-arena/arena.js';
-import { CTL, CTL_BYTES, OWN_B_FLOATS } from './chunk-loop.js';
+import { CTL, CTL_BYTES, OWN_B_FLOATS, TRACE_HEAD } from './chunk-loop.js';
 import { KC, MC, PLAIN, RELAXED, RELAXED_4X8, gemmModuleBytes, type KernelVariant } from './kernel-module.js';
 import { GemmPool, type Scratch } from './pool.js';
 import { relaxedSimdAvailable } from './relaxed.js';
@@ -125,6 +125,20 @@ export interface GemmTimes {
   mainIdleMs: number;
 }
 
+/**
+ * One call's timeline (WasmGemm.trace), in ms from the call's start: when the job was published,
+ * when each thread entered it (NaN: it never did), each task's thread, claim, start (a compute
+ * task: after the barrier) and end, and when the call returned. Benchmarks read it to say where a
+ * call's wall time went (waking the workers, packing B, the barrier, the tail).
+ */
+export interface GemmTrace {
+  threads: number;
+  publishedMs: number;
+  joinedMs: number[];
+  tasks: { thread: number; kind: 'pack' | 'compute'; claimedMs: number; startMs: number; endMs: number }[];
+  returnedMs: number;
+}
+
 export const noTimes = (): GemmTimes => ({ calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0, bytesInPlace: 0, tasks: 0, mainTasks: 0, mainIdleMs: 0 });
 
 export class WasmGemm {
@@ -134,6 +148,9 @@ export class WasmGemm {
   readonly variants: KernelVariant[];
   /** Running totals (benchmarks read and reset them: `times = noTimes()`). */
   times: GemmTimes = noTimes();
+  /** Benchmarks: record each call's timeline into `lastTrace` (off by default: it costs a few timer reads a task). */
+  trace = false;
+  lastTrace: GemmTrace | null = null;
   readonly threads: number;
   /** The memory the GEMM works in; its views are read and written in place. */
   readonly arena: WasmArena;
@@ -363,6 +380,8 @@ export class WasmGemm {
       }
       copyOutMs += performance.now() - t3;
     };
+    const traceAt = this.trace ? this.arena.allocWorking(8 * (TRACE_HEAD + 4 * (packTasks + bands))) : 0;
+    if (traceAt < 0) throw new Error('wasm gemm: no room for the trace');
     const job = this.pool.run(packTasks + bands, use, (ctl) => {
       ctl[CTL.chunksPerMatrix] = chunksPerMatrix;
       ctl[CTL.rowsPerChunk] = rowsPerChunk;
@@ -383,6 +402,9 @@ export class WasmGemm {
       ctl[CTL.ldb] = panels * nr * 4;
       ctl[CTL.kernel] = kernel;
       ctl[CTL.ownB] = ownB ? 1 : 0;
+      ctl[CTL.trace] = traceAt;
+      // NaN until written: a task or thread that never records reads as NaN, not a stale time
+      if (traceAt) new Float64Array(this.memory.buffer, traceAt, TRACE_HEAD + 4 * (packTasks + bands)).fill(NaN)[0] = performance.timeOrigin + performance.now();
     }, {
       start: () => {
         if (!p.copyA) return;
@@ -397,6 +419,10 @@ export class WasmGemm {
     t.mainTasks += job.mainTasks;
     t.mainIdleMs += job.mainIdleMs;
     const tEnd = performance.now();
+    if (traceAt) {
+      this.lastTrace = readTrace(new Float64Array(this.memory.buffer, traceAt, TRACE_HEAD + 4 * (packTasks + bands)), performance.timeOrigin + t0, packTasks, use, tEnd - t0);
+      this.arena.release(traceAt);
+    }
     t.copyInMs += copyInMs;
     t.copyOutMs += copyOutMs;
     t.kernelMs += tEnd - t0 - copyInMs - copyOutMs;
@@ -412,6 +438,16 @@ export class WasmGemm {
     this.pool.destroy();
     this.arena.release(this.own);
   }
+}
+
+/** A trace's Float64 slots (chunk-loop.ts, CTL.trace) as times from the call's start (epoch ms `origin`). */
+function readTrace(f64: Float64Array, origin: number, packTasks: number, threads: number, returnedMs: number): GemmTrace {
+  const tasks: GemmTrace['tasks'] = [];
+  for (let c = 0; TRACE_HEAD + 4 * c < f64.length; c++) {
+    const at = TRACE_HEAD + 4 * c;
+    tasks.push({ thread: f64[at], kind: c < packTasks ? 'pack' : 'compute', claimedMs: f64[at + 1] - origin, startMs: f64[at + 2] - origin, endMs: f64[at + 3] - origin });
+  }
+  return { threads, publishedMs: f64[0] - origin, joinedMs: Array.from({ length: threads }, (_, t) => f64[1 + t] - origin), tasks, returnedMs };
 }
 
 function defaultThreads(): number {
