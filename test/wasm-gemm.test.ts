@@ -17,6 +17,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
+import { MIN_BAND_TILES, planBands } from '../packages/core/src/devices/wasm-gemm/bands.js';
 import { KC, MC, PLAIN, RELAXED, WasmGemm, relaxedSimdAvailable } from '../packages/core/src/devices/wasm-gemm/index.js';
 import { runs, sizeOf } from './helpers/arbitraries.js';
 import { relErr } from './helpers/compare.js';
@@ -77,6 +78,37 @@ async function reference(c: Case, a: Float32Array, b: Float32Array, bias: Float3
   const terms = await run(true);
   return { want, scale: Math.sqrt(terms.reduce((s, t) => s + t * t, 0)) };
 }
+
+describe('wasm GEMM bands (the compute tasks)', () => {
+  it('cover every matrix\'s rows once, in order, in whole micro-tiles of at most MC rows; one matrix on threads ends in short bands', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 4 }), fc.constantFrom(3, 4),
+      (M, count, threads, mr) => {
+        const mcRows = Math.floor(MC / mr) * mr;
+        const bands = planBands(M, count, threads, mr, mcRows);
+        const heights: number[] = [];
+        let z = 0;
+        let next = 0;
+        for (let b = 0; b < bands.length; b += 3) {
+          const [bz, r0, rows] = bands.subarray(b, b + 3);
+          if (next === M) [z, next] = [z + 1, 0];
+          expect([bz, r0]).toEqual([z, next]);
+          expect(rows).toBeGreaterThanOrEqual(1);
+          expect(rows).toBeLessThanOrEqual(mcRows);
+          next += rows;
+          // only a matrix's last band may be a partial micro-tile
+          if (next < M) expect(rows % mr).toBe(0);
+          heights.push(rows);
+        }
+        expect([z, next]).toEqual([count - 1, M]);
+        if (count === 1 && threads > 1) {
+          // guided: never taller than the band before, and the tail at most MIN_BAND_TILES tiles high
+          heights.forEach((h, i) => i === 0 || expect(h).toBeLessThanOrEqual(heights[i - 1]));
+          expect(heights[heights.length - 1]).toBeLessThanOrEqual(MIN_BAND_TILES * mr);
+          if (M >= 4 * threads * mr) expect(heights.length).toBeGreaterThanOrEqual(2 * threads);
+        }
+      }), runs(300));
+  });
+});
 
 const variants = [{ name: `plain ${PLAIN.mr}×${PLAIN.nr}`, relaxed: false }, ...(relaxedSimdAvailable() ? [{ name: `relaxed madd ${RELAXED.mr}×${RELAXED.nr}`, relaxed: true }] : [])];
 

@@ -3,13 +3,14 @@
  * included, claims with an atomic add until none is left (a thread whose core is busy with another
  * process simply does fewer): first the pack tasks (a group of B's NR-column panels over all of K,
  * packed once into memory every thread reads), then the compute tasks (a band of rows of one
- * matrix of the batch, all of N). A compute task starts only once every pack task is done and the
+ * matrix of the batch, all of N; bands.ts cuts them, tall first and short last). A compute task starts only once every pack task is done and the
  * main thread has copied A in (it copies B before it publishes the job, A while the workers start
  * packing): the job's one barrier, which waits only while another thread is still packing. Each
  * compute task flags its band of C when done, so the main thread copies finished bands out between
  * its own tasks (while they are still in its cache) as the workers go on computing. The job lives in a
- * control block in the shared memory (CTL, Int32 slots at byte ctlAt: the GEMM's first block of the arena) and two tables: per matrix
- * its (A, C, packed B) byte addresses, per distinct B its (B, packed B) ones.
+ * control block in the shared memory (CTL, Int32 slots at byte ctlAt: the GEMM's first block of the arena) and three tables: per matrix
+ * its (A, C, packed B) byte addresses, per distinct B its (B, packed B) ones, per band its
+ * (matrix, first row, rows).
  *
  * The claiming loop is one JavaScript source text that the main thread and every worker evaluate,
  * so both run the same code (a worker cannot import a TypeScript module of this package).
@@ -29,9 +30,8 @@ export const CTL = {
   total: 3,
   /** Workers inside a job (the main thread waits for 0 before writing the next one). */
   busy: 4,
-  chunksPerMatrix: 5,
-  rowsPerChunk: 6,
-  M: 7,
+  /** Byte address of the compute tasks: per band, its matrix, first row and rows (Int32; bands.ts). */
+  bands: 5,
   N: 8,
   K: 9,
   rsA: 10,
@@ -96,8 +96,8 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, ctlAt, kernels, pac
   const i32 = new Int32Array(memory.buffer);
   const ctl = new Int32Array(memory.buffer, ctlAt, ${CTL_BYTES / 4});
   const { chunk, packB } = kernels[ctl[${CTL.kernel}]];
-  const total = ctl[${CTL.total}], cpm = ctl[${CTL.chunksPerMatrix}], rpc = ctl[${CTL.rowsPerChunk}];
-  const M = ctl[${CTL.M}], N = ctl[${CTL.N}], K = ctl[${CTL.K}];
+  const total = ctl[${CTL.total}], bands = ctl[${CTL.bands}] >> 2;
+  const N = ctl[${CTL.N}], K = ctl[${CTL.K}];
   const rsA = ctl[${CTL.rsA}], csA = ctl[${CTL.csA}], rsB = ctl[${CTL.rsB}], csB = ctl[${CTL.csB}];
   const table = ctl[${CTL.table}] >> 2, beta = ctl[${CTL.beta}];
   const packTasks = ctl[${CTL.packTasks}], groups = ctl[${CTL.packGroups}], cols = ctl[${CTL.packCols}];
@@ -132,11 +132,10 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, ctlAt, kernels, pac
       }
       if (trace) started = now();
       const b = c - packTasks;
-      const z = (b / cpm) | 0;
-      const r0 = (b - z * cpm) * rpc;
+      const z = i32[bands + 3 * b], r0 = i32[bands + 3 * b + 1], rows = i32[bands + 3 * b + 2];
       const t = table + 3 * z;
       if (ownB) pack(z, 0, ownBAt);
-      chunk(i32[t] + r0 * rsA, i32[t + 1] + r0 * N * 4, rsA, csA, N * 4, N, K, Math.min(rpc, M - r0),
+      chunk(i32[t] + r0 * rsA, i32[t + 1] + r0 * N * 4, rsA, csA, N * 4, N, K, rows,
         packA, ownB ? ownBAt : i32[t + 2], ldb, edge, beta);
       Atomics.store(i32, flags + b, 1);
     }

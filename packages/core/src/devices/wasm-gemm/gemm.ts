@@ -22,6 +22,7 @@ import { broadcastStrides, sizeOf } from '../../shape.js';
 import type { Shape } from '../device.js';
 import { matmulGeometry } from '../gpujs/kernels/matmul.js';
 import { WasmArena } from '../wasm-arena/arena.js';
+import { planBands } from './bands.js';
 import { CTL, CTL_BYTES, OWN_B_FLOATS, TRACE_HEAD } from './chunk-loop.js';
 import { KC, MC, PLAIN, RELAXED, RELAXED_4X8, gemmModuleBytes, type KernelVariant } from './kernel-module.js';
 import { GemmPool, type Scratch } from './pool.js';
@@ -56,6 +57,10 @@ interface CallPlan {
   distinctB: Map<number, number>;
   table: number;
   flagsAt: number;
+  /** Threads the call runs on, and its compute tasks: (matrix, first row, rows) per band (bands.ts), at byte bandsAt. */
+  use: number;
+  bands: Int32Array;
+  bandsAt: number;
   btable: number;
   aAt: number;
   bAt: number;
@@ -256,9 +261,11 @@ export class WasmGemm {
       for (let d = index.length - 1; d >= 0 && ++index[d] === o.batch[d]; d--) index[d] = 0;
     }
     const kernel = this.kernelFor(M, N);
-    const { nr } = this.variants[kernel];
+    const { mr, nr } = this.variants[kernel];
     const panels = Math.ceil(N / nr);
     const packedBytes = panels * K * nr * 4;
+    const use = count * M * N * K >= this.threadedMacs ? this.threads : 1;
+    const bands = planBands(M, count, use, mr, Math.floor(MC / mr) * mr);
     // the call's working space: offsets inside one block, then the block's address added
     let end = 0;
     const place = (bytes: number) => {
@@ -267,7 +274,8 @@ export class WasmGemm {
       return at;
     };
     const table = place(count * 12);
-    const flagsAt = place(count * M * 4);
+    const flagsAt = place((bands.length / 3) * 4);
+    const bandsAt = place(bands.length * 4);
     const btable = place(distinctB.size * 8);
     const aWork = inA < 0 && K > 0 ? place(sizeA * 4) : -1;
     const bWork = inB < 0 && K > 0 ? place(sizeB * 4) : -1;
@@ -281,7 +289,7 @@ export class WasmGemm {
     try {
       return this.run(o, {
         M, K, N, count, sizeA, sizeB, sizeC, t0, kernel, panels, packedBytes, aOf, bOf, distinctB,
-        table: work + table, flagsAt: work + flagsAt, btable: work + btable,
+        table: work + table, flagsAt: work + flagsAt, use, bands, bandsAt: work + bandsAt, btable: work + btable,
         aAt: inA >= 0 ? inA : work + aWork, bAt: inB >= 0 ? inB : work + bWork,
         biasAt: inBias >= 0 ? inBias : work + biasWork, cAt: inC >= 0 ? inC : work + cWork, packedAt: work + packedWork,
         copyA: inA < 0, copyB: inB < 0, copyBias: inBias < 0, copyC: inC < 0,
@@ -334,20 +342,14 @@ export class WasmGemm {
       i32[table / 4 + 3 * z + 1] = cAt + z * M * N * 4;
       i32[table / 4 + 3 * z + 2] = packedAt + p.distinctB.get(p.bOf[z])! * packedBytes;
     }
-    const use = count * M * N * K >= this.threadedMacs ? this.threads : 1;
-    // compute tasks: a band of rows each, about four per thread, whole micro-tiles, at most MC
-    // rows (so each of A's elements is packed once); one matrix's bands a multiple of the threads,
-    // so that 1024 rows are 2 × 5 bands of 105 rather than 8 of 120 and a ninth of 64
-    const mcRows = Math.floor(MC / mr) * mr;
-    let bandsPerMatrix = Math.max(Math.ceil((4 * use) / count), Math.ceil(M / mcRows));
-    if (count === 1) bandsPerMatrix = Math.ceil(bandsPerMatrix / use) * use;
-    const rowsPerChunk = Math.min(M, Math.ceil(Math.ceil(M / bandsPerMatrix) / mr) * mr);
-    const chunksPerMatrix = Math.ceil(M / rowsPerChunk);
-    const bands = count * chunksPerMatrix;
+    const use = p.use;
+    const bands = p.bands.length / 3;
+    i32.set(p.bands, p.bandsAt / 4);
     i32.fill(0, flagsAt / 4, flagsAt / 4 + bands);
+    const oneBandPerMatrix = bands === count;
     // pack tasks: B's panels in groups, about four per thread over all distinct Bs
     const distinct = p.distinctB.size;
-    const ownB = chunksPerMatrix === 1 && distinct === count && count > 1 && panels * nr * K <= OWN_B_FLOATS;
+    const ownB = oneBandPerMatrix && distinct === count && count > 1 && panels * nr * K <= OWN_B_FLOATS;
     const groups = use === 1 || ownB ? 1 : Math.min(panels, Math.ceil((4 * use) / distinct));
     const packCols = Math.ceil(panels / groups) * nr;
     const packGroups = Math.ceil(N / packCols);
@@ -358,10 +360,8 @@ export class WasmGemm {
     let copied = 0;
     let copyOutMs = 0;
     let out: Float32Array | null = p.copyC ? (o.out ?? null) : o.out!;
-    const bandStart = (band: number) => {
-      const z = Math.floor(band / chunksPerMatrix);
-      return Math.min(z * M * N + (band - z * chunksPerMatrix) * rowsPerChunk * N, (z + 1) * M * N);
-    };
+    // bands are in C's order: a band's first element, or C's end
+    const bandStart = (band: number) => (band === bands ? sizeC : p.bands[3 * band] * M * N + p.bands[3 * band + 1] * N);
     // made once: a view of a shared memory stays valid as it grows
     const flags = new Int32Array(this.memory.buffer, flagsAt, bands);
     const copyOut = (atEnd: boolean) => {
@@ -383,9 +383,7 @@ export class WasmGemm {
     const traceAt = this.trace ? this.arena.allocWorking(8 * (TRACE_HEAD + 4 * (packTasks + bands))) : 0;
     if (traceAt < 0) throw new Error('wasm gemm: no room for the trace');
     const job = this.pool.run(packTasks + bands, use, (ctl) => {
-      ctl[CTL.chunksPerMatrix] = chunksPerMatrix;
-      ctl[CTL.rowsPerChunk] = rowsPerChunk;
-      ctl[CTL.M] = M;
+      ctl[CTL.bands] = p.bandsAt;
       ctl[CTL.N] = N;
       ctl[CTL.K] = K;
       ctl[CTL.rsA] = o.transA ? 4 : K * 4;
