@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
 import { MIN_BAND_TILES, planBands } from '../packages/core/src/devices/wasm-gemm/bands.js';
-import { KC, MC, PLAIN, RELAXED, WasmGemm, relaxedSimdAvailable } from '../packages/core/src/devices/wasm-gemm/index.js';
+import { KC, MC, PLAIN, RELAXED, WasmGemm, noTimes, relaxedSimdAvailable } from '../packages/core/src/devices/wasm-gemm/index.js';
 import { runs, sizeOf } from './helpers/arbitraries.js';
 import { relErr } from './helpers/compare.js';
 import { rng } from './helpers/gradcheck.js';
@@ -165,6 +165,30 @@ describe.each(variants)('wasm GEMM, $name', ({ relaxed }) => {
     // a compute task starts once every pack task has ended
     const packed = Math.max(...packs.map((k) => k.endMs));
     tr.tasks.filter((k) => k.kind === 'compute').forEach((k) => expect(k.startMs).toBeGreaterThanOrEqual(packed));
+  });
+
+  it('a thread stalled on a pack task is helped at the barrier: the call finishes, counts each task once, and is right', async () => {
+    // the thread that claims B's first group waits until another has packed it (as if its core had
+    // been taken), so every call needs the barrier's help; without it, it would wait 5 s
+    for (const [threads, workersOnly] of [[2, false], [3, true]] as const) {
+      const gemm = new WasmGemm({ threads, relaxed, threadedMacs: 0, workersOnly, stallFirstPack: true });
+      try {
+        for (const [M, K, N, seed] of [[37, 300, 300, 1], [130, 70, 530, 2]]) {
+          const c: Case = { aShape: [M, K], bShape: [K, N], batch: [], M, K, N, transA: false, transB: false, bias: false, residual: false, seed };
+          const a = values(M * K, seed);
+          const b = values(K * N, seed + 1);
+          gemm.times = noTimes();
+          const t0 = performance.now();
+          const got = gemm.matmul({ ...c, a, b, bias: null, residual: null });
+          const ms = performance.now() - t0;
+          const { want, scale } = await reference(c, a, b, null, null);
+          expect(relErr(got, want, scale)).toBeLessThanOrEqual(TOL);
+          expect(gemm.times.packsHelped, `threads ${threads}, ${ms.toFixed(0)} ms`).toBeGreaterThanOrEqual(1);
+        }
+      } finally {
+        gemm.destroy();
+      }
+    }
   });
 
   it('runs its tiles by shape (the property above covers each: small M and N pick either)', () => {

@@ -75,6 +75,18 @@ export const CTL = {
    * it, when it started (a compute task, after the barrier), when it ended.
    */
   trace: 41,
+  /**
+   * Byte address of one Int32 per pack task: 1 once its group of B is packed (by whichever thread
+   * finished it first; see the barrier in runChunks).
+   */
+  packDone: 42,
+  /** Pack tasks a thread packed at the barrier for another (GemmTimes.packsHelped). */
+  helped: 43,
+  /**
+   * Tests only: 1 makes the thread that claims pack task 0 wait (up to 5 s) until another thread
+   * has packed that group at the barrier, as if its core had been taken; then it packs it too.
+   */
+  stallPack: 44,
 } as const;
 
 /** Float64 slots of a trace before the tasks' (slot 0: when the main thread published the job). */
@@ -102,7 +114,7 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, ctlAt, kernels, pac
   const table = ctl[${CTL.table}] >> 2, beta = ctl[${CTL.beta}];
   const packTasks = ctl[${CTL.packTasks}], groups = ctl[${CTL.packGroups}], cols = ctl[${CTL.packCols}];
   const btable = ctl[${CTL.btable}] >> 2, ldb = ctl[${CTL.ldb}], flags = ctl[${CTL.flags}] >> 2;
-  const ownB = ctl[${CTL.ownB}];
+  const ownB = ctl[${CTL.ownB}], packDone = ctl[${CTL.packDone}] >> 2;
   const trace = ctl[${CTL.trace}] >> 3, f64 = trace ? new Float64Array(memory.buffer) : null;
   const now = () => performance.timeOrigin + performance.now();
   if (trace) f64[trace + 1 + thread] = now();
@@ -116,17 +128,32 @@ export const RUN_CHUNKS_SOURCE = `function runChunks(memory, ctlAt, kernels, pac
       packB(src + pc * rsB, csB, rsB, lines, kc, dst + pc * ldb + j0 * kc * 4);
     }
   };
+  // pack task h: its group packed; counted once, by the first thread to finish it
+  const packTask = (h, claimed) => {
+    if (claimed && h === 0 && ctl[${CTL.stallPack}] === 1) Atomics.wait(i32, packDone, 0, 5000);
+    const u = (h / groups) | 0;
+    pack(u, h - u * groups, i32[btable + 2 * u + 1]);
+    if (Atomics.compareExchange(i32, packDone + h, 0, 1) === 0 && Atomics.add(ctl, ${CTL.packed}, 1) === packTasks) Atomics.notify(ctl, ${CTL.packed});
+    if (ctl[${CTL.stallPack}] === 1) Atomics.notify(i32, packDone + h);
+  };
   for (;;) {
     const c = Atomics.add(ctl, ${CTL.next}, 1);
     if (c >= total) return;
     const claimed = trace ? now() : 0;
     let started = claimed;
     if (c < packTasks) {
-      const u = (c / groups) | 0;
-      pack(u, c - u * groups, i32[btable + 2 * u + 1]);
-      if (Atomics.add(ctl, ${CTL.packed}, 1) === packTasks) Atomics.notify(ctl, ${CTL.packed});
+      packTask(c, true);
     } else {
-      // packTasks + 1: the pack tasks and the main thread's copy of A
+      // the barrier: every pack task is claimed by now, but a thread that claimed one may have
+      // lost its core to another process; rather than wait for it, pack its group too. Packing
+      // is deterministic, so both write the same bytes, and the task counts once (packDone).
+      // Then wait for packTasks + 1: the pack tasks and the main thread's copy of A
+      for (let h = 0; h < packTasks; h++) {
+        if (Atomics.load(i32, packDone + h) === 0) {
+          packTask(h, false);
+          Atomics.add(ctl, ${CTL.helped}, 1);
+        }
+      }
       for (let p = Atomics.load(ctl, ${CTL.packed}); p !== packTasks + 1; p = Atomics.load(ctl, ${CTL.packed})) {
         Atomics.wait(ctl, ${CTL.packed}, p, 50);
       }

@@ -57,6 +57,8 @@ interface CallPlan {
   distinctB: Map<number, number>;
   table: number;
   flagsAt: number;
+  /** One Int32 per pack task, set once its group of B is packed. */
+  packDoneAt: number;
   /** Threads the call runs on, and its compute tasks: (matrix, first row, rows) per band (bands.ts), at byte bandsAt. */
   use: number;
   bands: Int32Array;
@@ -85,6 +87,8 @@ export interface WasmGemmOptions {
   threadedMacs?: number;
   /** Tests only: the main thread waits while the workers run every chunk. */
   workersOnly?: boolean;
+  /** Tests only: the thread that claims B's first pack task stalls until another has packed it (chunk-loop.ts, CTL.stallPack). */
+  stallFirstPack?: boolean;
   /**
    * The memory to work in and whose views it reads and writes in place (the wasm device's
    * arena); default: an arena of its own that holds no tensors, so every operand is copied.
@@ -128,6 +132,8 @@ export interface GemmTimes {
   mainTasks: number;
   /** Time the main thread, out of tasks, waited for the workers' last ones. */
   mainIdleMs: number;
+  /** Pack tasks a thread at the barrier packed for another that had claimed them and not finished. */
+  packsHelped: number;
 }
 
 /**
@@ -144,7 +150,7 @@ export interface GemmTrace {
   returnedMs: number;
 }
 
-export const noTimes = (): GemmTimes => ({ calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0, bytesInPlace: 0, tasks: 0, mainTasks: 0, mainIdleMs: 0 });
+export const noTimes = (): GemmTimes => ({ calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0, bytesInPlace: 0, tasks: 0, mainTasks: 0, mainIdleMs: 0, packsHelped: 0 });
 
 export class WasmGemm {
   /** The main micro-tile (relaxed: 3 × 12, with 4 × 8 for the shapes it pads less; see kernelFor). */
@@ -160,6 +166,7 @@ export class WasmGemm {
   /** The memory the GEMM works in; its views are read and written in place. */
   readonly arena: WasmArena;
   private readonly threadedMacs: number;
+  private readonly stallFirstPack: boolean;
   private readonly memory: WebAssembly.Memory;
   private readonly pool: GemmPool;
   private readonly addRows: (c: number, rows: number, n: number, v: number) => void;
@@ -171,6 +178,7 @@ export class WasmGemm {
     // the control block counts chunks per thread in 15 slots
     if (this.threads > 15) throw new Error(`wasm gemm: threads must be at most 15, got ${this.threads}`);
     this.threadedMacs = options.threadedMacs ?? THREADED_MACS;
+    this.stallFirstPack = options.stallFirstPack ?? false;
     const relaxed = options.relaxed ?? 'auto';
     this.variant = options.variant ?? ((relaxed === 'auto' ? relaxedSimdAvailable() : relaxed) ? RELAXED : PLAIN);
     if (this.variant.relaxed && !relaxedSimdAvailable()) throw new Error('wasm gemm: relaxed SIMD asked for, but this engine does not validate it');
@@ -275,6 +283,8 @@ export class WasmGemm {
     };
     const table = place(count * 12);
     const flagsAt = place((bands.length / 3) * 4);
+    // a flag per pack task (at most one per distinct B's panel)
+    const packDoneAt = place(distinctB.size * panels * 4);
     const bandsAt = place(bands.length * 4);
     const btable = place(distinctB.size * 8);
     const aWork = inA < 0 && K > 0 ? place(sizeA * 4) : -1;
@@ -289,7 +299,7 @@ export class WasmGemm {
     try {
       return this.run(o, {
         M, K, N, count, sizeA, sizeB, sizeC, t0, kernel, panels, packedBytes, aOf, bOf, distinctB,
-        table: work + table, flagsAt: work + flagsAt, use, bands, bandsAt: work + bandsAt, btable: work + btable,
+        table: work + table, flagsAt: work + flagsAt, packDoneAt: work + packDoneAt, use, bands, bandsAt: work + bandsAt, btable: work + btable,
         aAt: inA >= 0 ? inA : work + aWork, bAt: inB >= 0 ? inB : work + bWork,
         biasAt: inBias >= 0 ? inBias : work + biasWork, cAt: inC >= 0 ? inC : work + cWork, packedAt: work + packedWork,
         copyA: inA < 0, copyB: inB < 0, copyBias: inBias < 0, copyC: inC < 0,
@@ -354,6 +364,7 @@ export class WasmGemm {
     const packCols = Math.ceil(panels / groups) * nr;
     const packGroups = Math.ceil(N / packCols);
     const packTasks = ownB ? 0 : distinct * packGroups;
+    i32.fill(0, p.packDoneAt / 4, p.packDoneAt / 4 + packTasks);
     // C outside the arena: bands of C are copied out in order once their flags are set, a run of
     // finished bands (adjacent in C) by one copy, and between tasks only once 64 KiB are ready
     // (small bands: one copy at the end)
@@ -401,6 +412,8 @@ export class WasmGemm {
       ctl[CTL.kernel] = kernel;
       ctl[CTL.ownB] = ownB ? 1 : 0;
       ctl[CTL.trace] = traceAt;
+      ctl[CTL.packDone] = p.packDoneAt;
+      ctl[CTL.stallPack] = this.stallFirstPack ? 1 : 0;
       // NaN until written: a task or thread that never records reads as NaN, not a stale time
       if (traceAt) new Float64Array(this.memory.buffer, traceAt, TRACE_HEAD + 4 * (packTasks + bands)).fill(NaN)[0] = performance.timeOrigin + performance.now();
     }, {
@@ -416,6 +429,7 @@ export class WasmGemm {
     t.tasks += packTasks + bands;
     t.mainTasks += job.mainTasks;
     t.mainIdleMs += job.mainIdleMs;
+    t.packsHelped += job.packsHelped;
     const tEnd = performance.now();
     if (traceAt) {
       this.lastTrace = readTrace(new Float64Array(this.memory.buffer, traceAt, TRACE_HEAD + 4 * (packTasks + bands)), performance.timeOrigin + t0, packTasks, use, tEnd - t0);
