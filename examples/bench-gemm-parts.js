@@ -9,6 +9,11 @@
 //      device's dispatch), when the last thread joined, when B was packed, the barrier waits, each
 //      thread's compute time and the gap between the threads' last ends (the tail), and the
 //      compute tasks' own FLOP per busy cycle.
+//   0. first, the state of the machine: the micro-kernel's rate in 20 windows of 100 ms beside the
+//      clock (a chain of dependent adds) in each. On a shared host the FMA units of a core are
+//      shared with whatever runs on its other hyperthread, which the clock does not show: windows
+//      at ~14.5 FLOP/cycle and at ~8 (half: the other hyperthread doing SIMD too) alternate
+//      within seconds (BENCHMARKS.md "wasm GEMM, session 6"), so read the pieces below beside it.
 // Each round prints the load average; medians and bests over rounds.
 //
 //   pnpm build && FLASHGRAD_WASM_THREADS=2 node examples/bench-gemm-parts.js [--n 1024] [--calls 20]
@@ -59,6 +64,24 @@ const packB = () => {
 const packA = () => {
   for (let pc = 0; pc < n; pc += KC) ex.packA(A + pc * 4, n * 4, 4, rows, Math.min(KC, n - pc), PA);
 };
+// ---- 0. the micro-kernel's rate window by window
+const windows = [];
+for (let w = 0; w < 20; w++) {
+  const rates = [];
+  const clocks = [];
+  const tEnd = performance.now() + 100;
+  while (performance.now() < tEnd) {
+    clocks.push(estimateClockGHz(3));
+    for (let j = 0; j < 10; j++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 40; i++) ex.micro(PA, PB, C, n * 4, KC, 1);
+      rates.push((40 * 2 * mr * nr * KC) / ((performance.now() - t0) * 1e6));
+    }
+  }
+  windows.push(`${(q(rates, 0.5) / q(clocks, 0.5)).toFixed(1)}`);
+}
+console.log(`micro-kernel FLOP/cycle, median of each 100-ms window (clock measured in each), load ${load()}: ${windows.join(' ')}`);
+
 const pieces = { clock: [], micro: [], macro: [], chunk: [], packBms: [], packAms: [] };
 for (let r = 0; r < 5; r++) {
   const ghz = estimateClockGHz();
