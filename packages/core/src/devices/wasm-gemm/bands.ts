@@ -1,22 +1,27 @@
 /**
  * How a call's C is cut into compute tasks: bands of rows of one matrix of the batch, all of N
  * (chunk-loop.ts claims them in this order). A band packs its rows of A once (so at most MC rows)
- * and streams all of packed B past them, so tall bands are cheaper per FLOP; but the threads claim
- * bands one at a time, and a call ends when its slowest thread's last band does, so the last
- * bands must be short: a thread that finishes early (its core was not shared with another
+ * and streams all of packed B past them; the threads claim bands one at a time, and a call ends
+ * when its slowest thread's last band does, so the last bands must be short: a thread that finishes early (its core was not shared with another
  * process, or simply the other thread's last band started later) then waits for at most a short
  * band. Measured before this plan (BENCHMARKS.md "wasm GEMM, session 6"): 1024² on 2 threads as
- * 10 bands of 105 rows (5.6 ms each on a free core, 15–47 ms on a shared one) left a thread idle
- * for up to a band at the end.
+ * 9 bands of 105 rows and one of 79 (5.6 ms a band on a free core, 14–47 ms on a shared one) left
+ * a thread idle for up to a band at the end: 2.5% of the call even at equal speeds (525 rows
+ * against 499).
  *
  * So one matrix on several threads is cut guided (Polychronopoulos and Kuck's guided
  * self-scheduling, halved): each band is half a thread's share of the rows still left, at most
- * MC rows, at least `minBandRows`; 1024 rows on 2 threads (3-row tiles): 120 × 5, 108, 81, 60, 45, 33, 27, 24, 24, 22.
+ * MC rows, at least MIN_BAND_TILES micro-tiles; 1024 rows on 2 threads (3-row tiles): 120 × 5,
+ * 108, 81, 60, 45, 33, 27, 24, 24, 22.
  * A batch of matrices keeps equal bands per matrix (about four per thread over the batch): its
  * many tasks already balance, and equal bands let a small B stay in the task's cache (ownB).
  */
 
-/** Band heights below which B's stream per band costs more than the tail they save (rows, per micro-tile row). */
+/**
+ * The shortest band, in micro-tiles: 24 rows of 3 × 12 tiles ran as fast per FLOP as 36 and 48
+ * (B streamed from L3 once per band costs nothing visible there; BENCHMARKS.md session 6);
+ * shorter ones were not measured.
+ */
 export const MIN_BAND_TILES = 8;
 
 /**
