@@ -7,7 +7,9 @@
 // the GEMM's memory: nothing copied) and with FLASHGRAD_WASM_ARENA_MB=0 (plain arrays, copied in
 // and out at each call: the device before the arena). Each round also estimates the core clock (wasmGemm.estimateClockGHz) and
 // reads the load average, so a row can be read as FLOP per cycle (SIMD128 FMA peak: 16 per core)
-// and beside how busy the machine was. Prints a table, writes bench-results/gemm-N.json.
+// and beside how busy the machine was; the device rows also print, from the GEMM's trace, how late
+// the second thread joined and how far apart the threads finished (both near 0 when each thread
+// had a core). Prints a table, writes bench-results/gemm-N.json.
 //
 //   pnpm build && node examples/bench-gemm.js                 # 1024², 3 rounds
 //   node examples/bench-gemm.js --n 512 --rounds 5 --reps 7
@@ -108,10 +110,21 @@ async function deviceChild() {
   for (let i = 0; i < 2; i++) await call();
   const gemm = device.wasmGemm;
   gemm.times = core.wasmGemm.noTimes();
+  // the trace of each timed call: how long the last thread took to join, and how far apart the
+  // threads' last tasks ended (a thread idle while the other computes: its core taken, or the tail)
+  gemm.trace = true;
   const ts = [];
-  for (let i = 0; i < reps; i++) ts.push(await call());
+  const joins = [];
+  const tails = [];
+  for (let i = 0; i < reps; i++) {
+    ts.push(await call());
+    const tr = gemm.lastTrace;
+    const ends = Array.from({ length: tr.threads }, (_, th) => Math.max(0, ...tr.tasks.filter((k) => k.thread === th).map((k) => k.endMs)));
+    joins.push(Math.max(...tr.joinedMs.map((v) => (Number.isNaN(v) ? 0 : v))));
+    tails.push(Math.max(...ends) - Math.min(...ends));
+  }
   const t = gemm.times;
-  console.log(JSON.stringify({ ms: median(ts), description: gemm.description, copyInMs: t.copyInMs / reps, copyOutMs: t.copyOutMs / reps, bytesIn: t.bytesIn / reps, bytesOut: t.bytesOut / reps }));
+  console.log(JSON.stringify({ ms: median(ts), description: gemm.description, copyInMs: t.copyInMs / reps, copyOutMs: t.copyOutMs / reps, bytesIn: t.bytesIn / reps, bytesOut: t.bytesOut / reps, joinMs: median(joins), tailMs: median(tails), packsHelped: t.packsHelped / reps }));
   process.exit(0);
 }
 if (argv.includes('--device-child')) await deviceChild();
@@ -120,7 +133,7 @@ function timeDevice(arena) {
   const env = { ...process.env, FLASHGRAD_WASM_THREADS: '2', ...(arena ? {} : { FLASHGRAD_WASM_ARENA_MB: '0' }) };
   const r = JSON.parse(execFileSync(process.execPath, [self, '--device-child', '--n', String(n), '--reps', String(reps)], { env }).toString().trim().split('\n').pop());
   const name = `wasm device x.matmul(y), ${arena ? 'arena' : 'no arena (FLASHGRAD_WASM_ARENA_MB=0)'}, 2 threads`;
-  splits.set(name, `${r.description}; copy in ${r.copyInMs.toFixed(2)} ms (${(r.bytesIn / 1e6).toFixed(1)} MB), out ${r.copyOutMs.toFixed(2)} ms (${(r.bytesOut / 1e6).toFixed(1)} MB) a call`);
+  splits.set(name, `${r.description}; copy in ${r.copyInMs.toFixed(2)} ms (${(r.bytesIn / 1e6).toFixed(1)} MB), out ${r.copyOutMs.toFixed(2)} ms (${(r.bytesOut / 1e6).toFixed(1)} MB) a call; medians: last thread joined ${r.joinMs.toFixed(2)} ms after the job was published, threads' last tasks ${r.tailMs.toFixed(2)} ms apart; pack tasks helped ${r.packsHelped.toFixed(1)} a call`);
   return [name, r.ms];
 }
 

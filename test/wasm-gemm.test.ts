@@ -17,7 +17,8 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
-import { KC, MC, PLAIN, RELAXED, WasmGemm, relaxedSimdAvailable } from '../packages/core/src/devices/wasm-gemm/index.js';
+import { MIN_BAND_TILES, planBands } from '../packages/core/src/devices/wasm-gemm/bands.js';
+import { KC, MC, PLAIN, RELAXED, WasmGemm, noTimes, relaxedSimdAvailable } from '../packages/core/src/devices/wasm-gemm/index.js';
 import { runs, sizeOf } from './helpers/arbitraries.js';
 import { relErr } from './helpers/compare.js';
 import { rng } from './helpers/gradcheck.js';
@@ -78,6 +79,37 @@ async function reference(c: Case, a: Float32Array, b: Float32Array, bias: Float3
   return { want, scale: Math.sqrt(terms.reduce((s, t) => s + t * t, 0)) };
 }
 
+describe('wasm GEMM bands (the compute tasks)', () => {
+  it('cover every matrix\'s rows once, in order, in whole micro-tiles of at most MC rows; one matrix on threads ends in short bands', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 4 }), fc.constantFrom(3, 4),
+      (M, count, threads, mr) => {
+        const mcRows = Math.floor(MC / mr) * mr;
+        const bands = planBands(M, count, threads, mr, mcRows);
+        const heights: number[] = [];
+        let z = 0;
+        let next = 0;
+        for (let b = 0; b < bands.length; b += 3) {
+          const [bz, r0, rows] = bands.subarray(b, b + 3);
+          if (next === M) [z, next] = [z + 1, 0];
+          expect([bz, r0]).toEqual([z, next]);
+          expect(rows).toBeGreaterThanOrEqual(1);
+          expect(rows).toBeLessThanOrEqual(mcRows);
+          next += rows;
+          // only a matrix's last band may be a partial micro-tile
+          if (next < M) expect(rows % mr).toBe(0);
+          heights.push(rows);
+        }
+        expect([z, next]).toEqual([count - 1, M]);
+        if (count === 1 && threads > 1) {
+          // guided: never taller than the band before, and the tail at most MIN_BAND_TILES tiles high
+          heights.forEach((h, i) => i === 0 || expect(h).toBeLessThanOrEqual(heights[i - 1]));
+          expect(heights[heights.length - 1]).toBeLessThanOrEqual(MIN_BAND_TILES * mr);
+          if (M >= 4 * threads * mr) expect(heights.length).toBeGreaterThanOrEqual(2 * threads);
+        }
+      }), runs(300));
+  });
+});
+
 const variants = [{ name: `plain ${PLAIN.mr}×${PLAIN.nr}`, relaxed: false }, ...(relaxedSimdAvailable() ? [{ name: `relaxed madd ${RELAXED.mr}×${RELAXED.nr}`, relaxed: true }] : [])];
 
 describe.each(variants)('wasm GEMM, $name', ({ relaxed }) => {
@@ -102,6 +134,61 @@ describe.each(variants)('wasm GEMM, $name', ({ relaxed }) => {
       const err = relErr(got, want, scale);
       expect(err, JSON.stringify({ ...c, err })).toBeLessThanOrEqual(TOL);
     }), runs(60));
+  });
+
+  it('a traced call records each task once, on a thread of the call, in time order', async () => {
+    const gemm = gemms['the main thread and a worker'];
+    const c: Case = { aShape: [250, 260], bShape: [260, 300], batch: [], M: 250, K: 260, N: 300, transA: false, transB: false, bias: false, residual: false, seed: 7 };
+    const a = values(250 * 260, 1);
+    const b = values(260 * 300, 2);
+    gemm.trace = true;
+    const got = gemm.matmul({ ...c, a, b, bias: null, residual: null });
+    gemm.trace = false;
+    const tr = gemm.lastTrace!;
+    const { want, scale } = await reference(c, a, b, null, null);
+    expect(relErr(got, want, scale)).toBeLessThanOrEqual(TOL);
+    expect(tr.threads).toBe(2);
+    const packs = tr.tasks.filter((k) => k.kind === 'pack');
+    expect(packs.length).toBeGreaterThan(1);
+    expect(tr.tasks.slice(0, packs.length).every((k) => k.kind === 'pack')).toBe(true);
+    expect(tr.tasks.length).toBeGreaterThan(packs.length + 1);
+    expect(tr.publishedMs).toBeGreaterThanOrEqual(0);
+    for (const k of tr.tasks) {
+      expect([0, 1]).toContain(k.thread);
+      expect(k.claimedMs).toBeGreaterThanOrEqual(tr.publishedMs);
+      expect(k.startMs).toBeGreaterThanOrEqual(k.claimedMs);
+      expect(k.endMs).toBeGreaterThanOrEqual(k.startMs);
+      expect(k.endMs).toBeLessThanOrEqual(tr.returnedMs);
+      // a thread joins the job before it claims any task
+      expect(k.claimedMs).toBeGreaterThanOrEqual(tr.joinedMs[k.thread]);
+    }
+    // a compute task starts once every pack task has ended
+    const packed = Math.max(...packs.map((k) => k.endMs));
+    tr.tasks.filter((k) => k.kind === 'compute').forEach((k) => expect(k.startMs).toBeGreaterThanOrEqual(packed));
+  });
+
+  it('a thread stalled on a pack task is helped at the barrier: the call finishes, counts each task once, and is right', async () => {
+    // the thread that claims B's first group waits until another has packed it (as if its core had
+    // been taken), so every call needs the barrier's help; without it, it would wait 5 s
+    for (const [threads, workersOnly] of [[2, false], [3, true]] as const) {
+      const gemm = new WasmGemm({ threads, relaxed, threadedMacs: 0, workersOnly, stallFirstPack: true });
+      try {
+        for (const [M, K, N, seed] of [[37, 300, 300, 1], [130, 70, 530, 2]]) {
+          const c: Case = { aShape: [M, K], bShape: [K, N], batch: [], M, K, N, transA: false, transB: false, bias: false, residual: false, seed };
+          const a = values(M * K, seed);
+          const b = values(K * N, seed + 1);
+          gemm.times = noTimes();
+          const t0 = performance.now();
+          const got = gemm.matmul({ ...c, a, b, bias: null, residual: null });
+          const ms = performance.now() - t0;
+          const { want, scale } = await reference(c, a, b, null, null);
+          expect(relErr(got, want, scale)).toBeLessThanOrEqual(TOL);
+          expect(gemm.times.packsHelped, `threads ${threads}, ${ms.toFixed(0)} ms`).toBeGreaterThanOrEqual(1);
+        }
+      } finally {
+        gemm.destroy();
+      }
+    }
   });
 
   it('runs its tiles by shape (the property above covers each: small M and N pick either)', () => {

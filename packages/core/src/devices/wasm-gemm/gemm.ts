@@ -22,7 +22,8 @@ import { broadcastStrides, sizeOf } from '../../shape.js';
 import type { Shape } from '../device.js';
 import { matmulGeometry } from '../gpujs/kernels/matmul.js';
 import { WasmArena } from '../wasm-arena/arena.js';
-import { CTL, CTL_BYTES, OWN_B_FLOATS } from './chunk-loop.js';
+import { planBands } from './bands.js';
+import { CTL, CTL_BYTES, OWN_B_FLOATS, TRACE_HEAD } from './chunk-loop.js';
 import { KC, MC, PLAIN, RELAXED, RELAXED_4X8, gemmModuleBytes, type KernelVariant } from './kernel-module.js';
 import { GemmPool, type Scratch } from './pool.js';
 import { relaxedSimdAvailable } from './relaxed.js';
@@ -56,6 +57,12 @@ interface CallPlan {
   distinctB: Map<number, number>;
   table: number;
   flagsAt: number;
+  /** One Int32 per pack task, set once its group of B is packed. */
+  packDoneAt: number;
+  /** Threads the call runs on, and its compute tasks: (matrix, first row, rows) per band (bands.ts), at byte bandsAt. */
+  use: number;
+  bands: Int32Array;
+  bandsAt: number;
   btable: number;
   aAt: number;
   bAt: number;
@@ -80,6 +87,8 @@ export interface WasmGemmOptions {
   threadedMacs?: number;
   /** Tests only: the main thread waits while the workers run every chunk. */
   workersOnly?: boolean;
+  /** Tests only: the thread that claims B's first pack task stalls until another has packed it (chunk-loop.ts, CTL.stallPack). */
+  stallFirstPack?: boolean;
   /**
    * The memory to work in and whose views it reads and writes in place (the wasm device's
    * arena); default: an arena of its own that holds no tensors, so every operand is copied.
@@ -123,9 +132,25 @@ export interface GemmTimes {
   mainTasks: number;
   /** Time the main thread, out of tasks, waited for the workers' last ones. */
   mainIdleMs: number;
+  /** Pack tasks a thread at the barrier packed for another that had claimed them and not finished. */
+  packsHelped: number;
 }
 
-export const noTimes = (): GemmTimes => ({ calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0, bytesInPlace: 0, tasks: 0, mainTasks: 0, mainIdleMs: 0 });
+/**
+ * One call's timeline (WasmGemm.trace), in ms from the call's start: when the job was published,
+ * when each thread entered it (NaN: it never did), each task's thread, claim, start (a compute
+ * task: after the barrier) and end, and when the call returned. Benchmarks read it to say where a
+ * call's wall time went (waking the workers, packing B, the barrier, the tail).
+ */
+export interface GemmTrace {
+  threads: number;
+  publishedMs: number;
+  joinedMs: number[];
+  tasks: { thread: number; kind: 'pack' | 'compute'; claimedMs: number; startMs: number; endMs: number }[];
+  returnedMs: number;
+}
+
+export const noTimes = (): GemmTimes => ({ calls: 0, copyInMs: 0, kernelMs: 0, copyOutMs: 0, bytesIn: 0, bytesOut: 0, bytesInPlace: 0, tasks: 0, mainTasks: 0, mainIdleMs: 0, packsHelped: 0 });
 
 export class WasmGemm {
   /** The main micro-tile (relaxed: 3 × 12, with 4 × 8 for the shapes it pads less; see kernelFor). */
@@ -134,10 +159,14 @@ export class WasmGemm {
   readonly variants: KernelVariant[];
   /** Running totals (benchmarks read and reset them: `times = noTimes()`). */
   times: GemmTimes = noTimes();
+  /** Benchmarks: record each call's timeline into `lastTrace` (off by default: it costs a few timer reads a task). */
+  trace = false;
+  lastTrace: GemmTrace | null = null;
   readonly threads: number;
   /** The memory the GEMM works in; its views are read and written in place. */
   readonly arena: WasmArena;
   private readonly threadedMacs: number;
+  private readonly stallFirstPack: boolean;
   private readonly memory: WebAssembly.Memory;
   private readonly pool: GemmPool;
   private readonly addRows: (c: number, rows: number, n: number, v: number) => void;
@@ -149,6 +178,7 @@ export class WasmGemm {
     // the control block counts chunks per thread in 15 slots
     if (this.threads > 15) throw new Error(`wasm gemm: threads must be at most 15, got ${this.threads}`);
     this.threadedMacs = options.threadedMacs ?? THREADED_MACS;
+    this.stallFirstPack = options.stallFirstPack ?? false;
     const relaxed = options.relaxed ?? 'auto';
     this.variant = options.variant ?? ((relaxed === 'auto' ? relaxedSimdAvailable() : relaxed) ? RELAXED : PLAIN);
     if (this.variant.relaxed && !relaxedSimdAvailable()) throw new Error('wasm gemm: relaxed SIMD asked for, but this engine does not validate it');
@@ -239,9 +269,11 @@ export class WasmGemm {
       for (let d = index.length - 1; d >= 0 && ++index[d] === o.batch[d]; d--) index[d] = 0;
     }
     const kernel = this.kernelFor(M, N);
-    const { nr } = this.variants[kernel];
+    const { mr, nr } = this.variants[kernel];
     const panels = Math.ceil(N / nr);
     const packedBytes = panels * K * nr * 4;
+    const use = count * M * N * K >= this.threadedMacs ? this.threads : 1;
+    const bands = planBands(M, count, use, mr, Math.floor(MC / mr) * mr);
     // the call's working space: offsets inside one block, then the block's address added
     let end = 0;
     const place = (bytes: number) => {
@@ -250,7 +282,10 @@ export class WasmGemm {
       return at;
     };
     const table = place(count * 12);
-    const flagsAt = place(count * M * 4);
+    const flagsAt = place((bands.length / 3) * 4);
+    // a flag per pack task (at most one per distinct B's panel)
+    const packDoneAt = place(distinctB.size * panels * 4);
+    const bandsAt = place(bands.length * 4);
     const btable = place(distinctB.size * 8);
     const aWork = inA < 0 && K > 0 ? place(sizeA * 4) : -1;
     const bWork = inB < 0 && K > 0 ? place(sizeB * 4) : -1;
@@ -264,7 +299,7 @@ export class WasmGemm {
     try {
       return this.run(o, {
         M, K, N, count, sizeA, sizeB, sizeC, t0, kernel, panels, packedBytes, aOf, bOf, distinctB,
-        table: work + table, flagsAt: work + flagsAt, btable: work + btable,
+        table: work + table, flagsAt: work + flagsAt, packDoneAt: work + packDoneAt, use, bands, bandsAt: work + bandsAt, btable: work + btable,
         aAt: inA >= 0 ? inA : work + aWork, bAt: inB >= 0 ? inB : work + bWork,
         biasAt: inBias >= 0 ? inBias : work + biasWork, cAt: inC >= 0 ? inC : work + cWork, packedAt: work + packedWork,
         copyA: inA < 0, copyB: inB < 0, copyBias: inBias < 0, copyC: inC < 0,
@@ -317,34 +352,27 @@ export class WasmGemm {
       i32[table / 4 + 3 * z + 1] = cAt + z * M * N * 4;
       i32[table / 4 + 3 * z + 2] = packedAt + p.distinctB.get(p.bOf[z])! * packedBytes;
     }
-    const use = count * M * N * K >= this.threadedMacs ? this.threads : 1;
-    // compute tasks: a band of rows each, about four per thread, whole micro-tiles, at most MC
-    // rows (so each of A's elements is packed once); one matrix's bands a multiple of the threads,
-    // so that 1024 rows are 2 × 5 bands of 105 rather than 8 of 120 and a ninth of 64
-    const mcRows = Math.floor(MC / mr) * mr;
-    let bandsPerMatrix = Math.max(Math.ceil((4 * use) / count), Math.ceil(M / mcRows));
-    if (count === 1) bandsPerMatrix = Math.ceil(bandsPerMatrix / use) * use;
-    const rowsPerChunk = Math.min(M, Math.ceil(Math.ceil(M / bandsPerMatrix) / mr) * mr);
-    const chunksPerMatrix = Math.ceil(M / rowsPerChunk);
-    const bands = count * chunksPerMatrix;
+    const use = p.use;
+    const bands = p.bands.length / 3;
+    i32.set(p.bands, p.bandsAt / 4);
     i32.fill(0, flagsAt / 4, flagsAt / 4 + bands);
+    const oneBandPerMatrix = bands === count;
     // pack tasks: B's panels in groups, about four per thread over all distinct Bs
     const distinct = p.distinctB.size;
-    const ownB = chunksPerMatrix === 1 && distinct === count && count > 1 && panels * nr * K <= OWN_B_FLOATS;
+    const ownB = oneBandPerMatrix && distinct === count && count > 1 && panels * nr * K <= OWN_B_FLOATS;
     const groups = use === 1 || ownB ? 1 : Math.min(panels, Math.ceil((4 * use) / distinct));
     const packCols = Math.ceil(panels / groups) * nr;
     const packGroups = Math.ceil(N / packCols);
     const packTasks = ownB ? 0 : distinct * packGroups;
+    i32.fill(0, p.packDoneAt / 4, p.packDoneAt / 4 + packTasks);
     // C outside the arena: bands of C are copied out in order once their flags are set, a run of
     // finished bands (adjacent in C) by one copy, and between tasks only once 64 KiB are ready
     // (small bands: one copy at the end)
     let copied = 0;
     let copyOutMs = 0;
     let out: Float32Array | null = p.copyC ? (o.out ?? null) : o.out!;
-    const bandStart = (band: number) => {
-      const z = Math.floor(band / chunksPerMatrix);
-      return Math.min(z * M * N + (band - z * chunksPerMatrix) * rowsPerChunk * N, (z + 1) * M * N);
-    };
+    // bands are in C's order: a band's first element, or C's end
+    const bandStart = (band: number) => (band === bands ? sizeC : p.bands[3 * band] * M * N + p.bands[3 * band + 1] * N);
     // made once: a view of a shared memory stays valid as it grows
     const flags = new Int32Array(this.memory.buffer, flagsAt, bands);
     const copyOut = (atEnd: boolean) => {
@@ -363,10 +391,10 @@ export class WasmGemm {
       }
       copyOutMs += performance.now() - t3;
     };
+    const traceAt = this.trace ? this.arena.allocWorking(8 * (TRACE_HEAD + 4 * (packTasks + bands))) : 0;
+    if (traceAt < 0) throw new Error('wasm gemm: no room for the trace');
     const job = this.pool.run(packTasks + bands, use, (ctl) => {
-      ctl[CTL.chunksPerMatrix] = chunksPerMatrix;
-      ctl[CTL.rowsPerChunk] = rowsPerChunk;
-      ctl[CTL.M] = M;
+      ctl[CTL.bands] = p.bandsAt;
       ctl[CTL.N] = N;
       ctl[CTL.K] = K;
       ctl[CTL.rsA] = o.transA ? 4 : K * 4;
@@ -383,6 +411,11 @@ export class WasmGemm {
       ctl[CTL.ldb] = panels * nr * 4;
       ctl[CTL.kernel] = kernel;
       ctl[CTL.ownB] = ownB ? 1 : 0;
+      ctl[CTL.trace] = traceAt;
+      ctl[CTL.packDone] = p.packDoneAt;
+      ctl[CTL.stallPack] = this.stallFirstPack ? 1 : 0;
+      // NaN until written: a task or thread that never records reads as NaN, not a stale time
+      if (traceAt) new Float64Array(this.memory.buffer, traceAt, TRACE_HEAD + 4 * (packTasks + bands)).fill(NaN)[0] = performance.timeOrigin + performance.now();
     }, {
       start: () => {
         if (!p.copyA) return;
@@ -396,7 +429,12 @@ export class WasmGemm {
     t.tasks += packTasks + bands;
     t.mainTasks += job.mainTasks;
     t.mainIdleMs += job.mainIdleMs;
+    t.packsHelped += job.packsHelped;
     const tEnd = performance.now();
+    if (traceAt) {
+      this.lastTrace = readTrace(new Float64Array(this.memory.buffer, traceAt, TRACE_HEAD + 4 * (packTasks + bands)), performance.timeOrigin + t0, packTasks, use, tEnd - t0);
+      this.arena.release(traceAt);
+    }
     t.copyInMs += copyInMs;
     t.copyOutMs += copyOutMs;
     t.kernelMs += tEnd - t0 - copyInMs - copyOutMs;
@@ -412,6 +450,16 @@ export class WasmGemm {
     this.pool.destroy();
     this.arena.release(this.own);
   }
+}
+
+/** A trace's Float64 slots (chunk-loop.ts, CTL.trace) as times from the call's start (epoch ms `origin`). */
+function readTrace(f64: Float64Array, origin: number, packTasks: number, threads: number, returnedMs: number): GemmTrace {
+  const tasks: GemmTrace['tasks'] = [];
+  for (let c = 0; TRACE_HEAD + 4 * c < f64.length; c++) {
+    const at = TRACE_HEAD + 4 * c;
+    tasks.push({ thread: f64[at], kind: c < packTasks ? 'pack' : 'compute', claimedMs: f64[at + 1] - origin, startMs: f64[at + 2] - origin, endMs: f64[at + 3] - origin });
+  }
+  return { threads, publishedMs: f64[0] - origin, joinedMs: Array.from({ length: threads }, (_, t) => f64[1 + t] - origin), tasks, returnedMs };
 }
 
 function defaultThreads(): number {

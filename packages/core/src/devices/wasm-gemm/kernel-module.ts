@@ -247,7 +247,7 @@ function pack(lanes: number, fast: boolean): WasmFunction {
  * rows, N, K ≥ 1. Per K block: pack A's rows (MC at a time; a band of at most MC rows packs each
  * element once), then the macro-kernel sweeps all of N, each B panel used MC/MR times from L1.
  */
-function chunk({ nr }: KernelVariant): WasmFunction {
+function chunk({ nr }: KernelVariant, { kc: KCb, mc: MCb }: Blocks): WasmFunction {
   const [a, c, rsA, csA, ldc, N, K, rows, packA, packedB, ldb, edge, beta] = Array.from({ length: 13 }, (_, i) => i);
   const [pc, ic, kc, mc, lim] = Array.from({ length: 5 }, (_, i) => 13 + i);
   const limited = (dst: number, total: Code, at: number, size: number) => [
@@ -262,19 +262,19 @@ function chunk({ nr }: KernelVariant): WasmFunction {
     body: [
       set(pc, i32(0)),
       loop(
-        limited(kc, get(K), pc, KC),
+        limited(kc, get(K), pc, KCb),
         set(ic, i32(0)),
         loop(
-          limited(mc, get(rows), ic, MC),
+          limited(mc, get(rows), ic, MCb),
           call(PACK_A, add(get(a), add(mul(get(ic), get(rsA)), mul(get(pc), get(csA)))),
             get(rsA), get(csA), get(mc), get(kc), get(packA)),
           call(MACRO, get(packA), add(get(packedB), mul(get(pc), get(ldb))), mul(get(kc), i32(4 * nr)),
             add(get(c), mul(get(ic), get(ldc))), get(ldc), get(mc), get(N), get(kc), get(edge),
             select(i32(1), get(beta), get(pc))),
-          inc(ic, i32(MC)),
+          inc(ic, i32(MCb)),
           brIf(0, ltS(get(ic), get(rows))),
         ),
-        inc(pc, i32(KC)),
+        inc(pc, i32(KCb)),
         brIf(0, ltS(get(pc), get(K))),
       ),
     ],
@@ -318,11 +318,21 @@ const eqOrLess = (x: number): Code => ltS(get(x), i32(1));
  */
 export const MAX_PAGES = 32767;
 
-/** The module's bytes for one micro-kernel variant (its memory import asks for ≥ 1 page). */
-export function gemmModuleBytes(variant: KernelVariant): Uint8Array<ArrayBuffer> {
+/** A chunk's cache blocks: K rows of B per block (KC), rows of A packed at a time (MC). */
+export interface Blocks {
+  kc: number;
+  mc: number;
+}
+
+/**
+ * The module's bytes for one micro-kernel variant (its memory import asks for ≥ 1 page); `blocks`
+ * other than KC and MC are for benchmarks that compare block sizes (B must then be packed in
+ * blocks of that kc).
+ */
+export function gemmModuleBytes(variant: KernelVariant, blocks: Blocks = { kc: KC, mc: MC }): Uint8Array<ArrayBuffer> {
   const { mr, nr } = variant;
-  if (nr % 4 !== 0 || MC % mr !== 0) throw new Error(`wasm gemm: MR ${mr} must divide MC ${MC} and NR ${nr} be a multiple of 4`);
-  return wasmModule([micro(variant), macro(variant), { ...pack(mr, mr % 4 === 0), exportAs: 'packA' }, { ...pack(nr, true), exportAs: 'packB' }, chunk(variant), addRows()],
+  if (nr % 4 !== 0 || blocks.mc % mr !== 0) throw new Error(`wasm gemm: MR ${mr} must divide MC ${blocks.mc} and NR ${nr} be a multiple of 4`);
+  return wasmModule([micro(variant), macro(variant), { ...pack(mr, mr % 4 === 0), exportAs: 'packA' }, { ...pack(nr, true), exportAs: 'packB' }, chunk(variant, blocks), addRows()],
     1, MAX_PAGES);
 }
 

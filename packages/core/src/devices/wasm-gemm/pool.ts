@@ -26,6 +26,8 @@ export interface MainWork {
 export interface JobStats {
   mainTasks: number;
   mainIdleMs: number;
+  /** Pack tasks threads packed at the barrier for another (chunk-loop.ts). */
+  packsHelped: number;
 }
 
 export class GemmPool {
@@ -74,6 +76,7 @@ export class GemmPool {
   run(total: number, threads: number, write: (ctl: Int32Array) => void, main: MainWork): JobStats {
     const ctl = this.ctl;
     const ranBefore = Atomics.load(ctl, CTL.ran);
+    const helpedBefore = Atomics.load(ctl, CTL.helped);
     const gen = Atomics.load(ctl, CTL.gen);
     // odd: writing. A worker still inside the previous job leaves it (its chunks are all claimed)
     Atomics.store(ctl, CTL.gen, gen + 1);
@@ -102,7 +105,7 @@ export class GemmPool {
     }
     const mainIdleMs = performance.now() - idleFrom;
     main.end();
-    return { mainTasks: Atomics.load(ctl, CTL.ran) - ranBefore, mainIdleMs };
+    return { mainTasks: Atomics.load(ctl, CTL.ran) - ranBefore, mainIdleMs, packsHelped: Atomics.load(ctl, CTL.helped) - helpedBefore };
   }
 
   /** Chunks each thread has run since the pool started (index 0: the main thread). */
