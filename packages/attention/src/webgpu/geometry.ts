@@ -92,23 +92,25 @@ function geometry(dims: AttentionDims, rows: number, keys: number, br: number, b
 
 /**
  * Tiles and lanes by how many 64-row tiles the call has (BH·⌈N/64⌉), measured on the H200
- * (BENCHMARKS.md, "FlashAttention, register-blocked" and "session 6"; d = 64):
- * fewer than 128 (one head up to N = 4096): Br = 32 with 8 lanes a row, twice the threads of 4
- * lanes, so the chip's 132 SMs get more warps (N = 4096, ms of forward / dQ / dK / dV: 0.52 / 0.62
- * / 1.05 / 0.50 against 0.64 / 0.73 / 1.20 / 0.63); up to 256: Br = 32, 4 lanes (8 lanes lost 2×
- * at B·H = 8, N = 1024). From 256 on, up to d = 64, wide tiles with 2 lanes a row (or key): each
- * thread computes twice the scores and output columns of 4 lanes per workgroup-memory read and
- * per barrier, and a staged tile serves twice the rows (or keys). Session 6, B·H = 1, N = 16384,
- * ms: forward / dQ 4.06 / 4.85 with 128 rows × 32 keys (4.84 / 5.06 with 24 keys) against 5.53 /
- * 8.14 with 64 × 32 and 4 lanes; dK/dV 6.99 with 32 rows × 128 keys against 10.7 with 32 × 64 and 4
- * lanes. 128 × 32 dQ tiles and 128-key dK/dV tiles take 34 KiB of workgroup memory: where the device
- * has less (llvmpipe: 32), the forward/dQ tile takes 24 keys and dK/dV keeps 64 keys, 4 lanes. Past
- * d = 64 (q and dO of a row already fill 2·d registers a thread) and where a block-sparse grid's
- * blocks are smaller than the wide tile (a tile is skipped only if all its blocks are hidden: 128
- * rows over 64-row blocks would skip a quarter of the tiles where half the blocks are hidden, not
- * half), 64-row / 64-key tiles with 4 lanes. Bc (forward) and Br (dK/dV) are 16 past d = 64, so
- * that every geometry here fits 32 KiB at every d ≤ 128.
+ * (BENCHMARKS.md, "FlashAttention, register-blocked", "session 6" and its second pass; d = 64):
+ * fewer than WIDE_FROM: Br = 32 with 8 lanes a row below 128 tiles (twice the threads of 4 lanes,
+ * so the chip's 132 SMs get more warps), 4 lanes up to WIDE_FROM (8 lanes lost 2× at B·H = 8,
+ * N = 1024). From WIDE_FROM on, up to d = 64, wide tiles with 2 lanes a row (or key): each thread
+ * computes twice the scores and output columns of 4 lanes per workgroup-memory read and per
+ * barrier, and a staged tile serves twice the rows (or keys). Session 6, B·H = 1, N = 16384, ms:
+ * forward / dQ 4.06 / 4.85 with 128 rows × 32 keys (4.84 / 5.06 with 24 keys) against 5.53 / 8.14
+ * with 64 × 32 and 4 lanes; dK/dV 6.99 with 32 rows × 128 keys against 10.7 with 32 × 64 and 4
+ * lanes. 128 × 32 dQ tiles and 128-key dK/dV tiles take 34 KiB of workgroup memory: where the
+ * device has less (llvmpipe: 32), the forward/dQ tile takes 24 keys and dK/dV keeps 64 keys.
+ * Under a block-sparse grid a tile is skipped only where all its blocks are hidden (128 rows over
+ * 64-row blocks skip a quarter of the tiles where half the blocks are hidden, not half), so the
+ * wide tiles shrink to the block: 64 rows (forward/dQ) or 64 keys (dK/dV), still 2 lanes, where
+ * the grid's blocks are 64 to 127 long; finer grids and d past 64 (q and dO of a row already fill
+ * 2·d registers a thread) take 64-row / 64-key tiles with 4 lanes. Bc (forward) and Br (dK/dV)
+ * are 16 past d = 64, so that every geometry here fits 32 KiB at every d ≤ 128.
  */
+export const WIDE_FROM = 128;
+
 export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null,
   workgroupBytes = BASE_WORKGROUP_BYTES): WorkgroupPlan {
   const { dims, grid } = mask;
@@ -116,24 +118,34 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
   const queryTiles = BH * Math.ceil(dims.Nq / 64);
   const keyTiles = BH * Math.ceil(dims.Nk / 64);
   const narrow = dims.d > 64 ? 16 : 32;
+  const at = (br: number, bc: number, lanes: number) => geometry(dims, dims.Nq, dims.Nk, br, bc, lanes);
   const fits = (g: KernelGeometry, ...layouts: ((g: KernelGeometry) => Arrays)[]) => layouts.every((a) => arrayBytes(a(g)) <= workgroupBytes);
-  const wideRows = dims.d <= 64 && (!grid || grid.rowsPerBlock >= 128);
-  const wideKeys = dims.d <= 64 && (!grid || grid.keysPerBlock >= 128);
-  const fwdWide = [32, 24].map((bc) => geometry(dims, dims.Nq, dims.Nk, 128, bc, 2)).find((g) => fits(g, forwardArrays, dqArrays))!;
-  const bwdWide = geometry(dims, dims.Nq, dims.Nk, narrow, 128, 2);
-  const fwd = queryTiles < 128 ? geometry(dims, dims.Nq, dims.Nk, 32, narrow, 8)
-    : queryTiles < 256 ? geometry(dims, dims.Nq, dims.Nk, 32, narrow, 4)
-      : wideRows ? fwdWide : geometry(dims, dims.Nq, dims.Nk, 64, narrow, 4);
-  const bwd = keyTiles < 128 ? geometry(dims, dims.Nq, dims.Nk, narrow, 32, 8)
-    : keyTiles < 256 ? geometry(dims, dims.Nq, dims.Nk, narrow, 32, 4)
-      : wideKeys && fits(bwdWide, dkvArrays) ? bwdWide : geometry(dims, dims.Nq, dims.Nk, narrow, 64, 4);
+  // the longest wide tile whose edge a block covers (rows of forward/dQ, keys of dK/dV): 128, 64 or none
+  const wideEdge = (block: number | undefined) => (dims.d > 64 ? 0 : block === undefined || block >= 128 ? 128 : block >= 64 ? 64 : 0);
+  const rowEdge = wideEdge(grid?.rowsPerBlock);
+  const keyEdge = wideEdge(grid?.keysPerBlock);
+  const fwdWide = [32, 24].map((bc) => at(rowEdge, bc, 2)).find((g) => fits(g, forwardArrays, dqArrays));
+  const bwdWide = at(narrow, keyEdge, 2);
+  const fwd = queryTiles < 128 ? at(32, narrow, 8)
+    : queryTiles < WIDE_FROM ? at(32, narrow, 4)
+      : rowEdge && fwdWide ? fwdWide : at(64, narrow, 4);
+  const bwd = keyTiles < 128 ? at(narrow, 32, 8)
+    : keyTiles < WIDE_FROM ? at(narrow, 32, 4)
+      : keyEdge && fits(bwdWide, dkvArrays) ? bwdWide : at(narrow, 64, 4);
+  return planWithTiles(mask, scale, dropout, fwd, bwd);
+}
+
+/** A plan with the given tiles: the sparse table's layout follows from their counts. */
+export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null,
+  fwd: KernelGeometry, bwd: KernelGeometry): WorkgroupPlan {
+  const { grid } = mask;
   const fwdTableOffset = 0;
   const bwdTableOffset = grid ? fwd.qt * fwd.kt : 0;
   const cellsOffset = grid ? bwdTableOffset + bwd.qt * bwd.kt : 0;
   const fwdOrderOffset = grid ? cellsOffset + grid.cells.length : 0;
   const bwdOrderOffset = grid ? fwdOrderOffset + fwd.qt : 0;
   return {
-    dims, scale, causal: mask.causal, offset: mask.offset, grid,
+    dims: mask.dims, scale, causal: mask.causal, offset: mask.offset, grid,
     gridKey: grid ? `${grid.Mq}x${grid.Mk}` : '',
     dropout, fwd, bwd, fwdTableOffset, bwdTableOffset, cellsOffset, fwdOrderOffset, bwdOrderOffset,
   };
