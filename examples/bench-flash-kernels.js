@@ -78,7 +78,8 @@ for (const N of NS) for (const BH of BHS) for (const causal of CAUSAL) for (cons
   const [q, k, v, dO] = [0, 0, 0, 0].map(() => randn([1, BH, N, d], { requiresGrad: true }));
   const dims = { B: 1, H: BH, Nq: N, Nk: N, d };
   const sparse = fraction === null ? null : sparseGrid(N, fraction);
-  const blockMask = sparse?.grid;
+  // fraction 0 is dense (no grid), as in bench-attention.js, so the ratio is dense's plan against the grid's
+  const blockMask = fraction ? sparse.grid : undefined;
   const tag = `N ${N} BH ${BH} causal ${causal}${sparse ? ` hidden ${sparse.hidden.toFixed(3)}` : ''}`;
   const mask = { dims, causal, offset: 0, grid: blockMask ? validateBlockMask('bench', blockMask, dims) : null };
   const base = workgroupPlan(mask, 1 / Math.sqrt(d), null, device.workgroupBytes);
