@@ -127,7 +127,7 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
   const fits = (g: KernelGeometry, ...layouts: ((g: KernelGeometry) => Arrays)[]) => layouts.every((a) => arrayBytes(a(g)) <= workgroupBytes);
   const rowsPerBlock = grid?.rowsPerBlock ?? Infinity;
   const keysPerBlock = grid?.keysPerBlock ?? Infinity;
-  const blockTiles = twoLanes && !mask.causal; // the grid's 64-long 2-lane tiles
+  const blockTiles = grid !== null && twoLanes && !mask.causal; // the grid's 64-long 2-lane tiles
   const fwdWide = [32, 24].map((bc) => at(128, bc, 2)).find((g) => fits(g, forwardArrays, dqArrays));
   const bwdWide = at(narrow, 128, 2);
   const fwd = queryTiles < 128 ? at(32, narrow, 8)
