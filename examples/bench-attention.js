@@ -18,6 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { manualSeed, memory, randn, resetPeakMemory, setDevice, tidy } from '@flashgrad/core';
 import { DEFAULT_BLOCK_SIZE, defaultBlockSize, flashAttention, naiveAttention } from '@flashgrad/attention';
+import { sparseGrid } from './sparse-grid.js';
 
 const argDevices = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const devices = argDevices.length ? argDevices : (process.env.FLASHGRAD_DEVICE ?? 'wasm').split(',');
@@ -37,16 +38,6 @@ const SPARSE_N = Number(process.env.BENCH_SPARSE_N ?? 4096);
  * right after sustained work (2026-12-01); PyTorch's peer times back-to-back calls, so it never sees this.
  */
 const WARM_MS = Number(process.env.BENCH_WARM_MS ?? 300);
-
-/** An [N/64]² grid with `fraction` of its cells hidden (a fixed pseudo-random pattern), the diagonal kept. */
-function sparseGrid(N, fraction) {
-  const M = Math.ceil(N / 64);
-  let s = 12345;
-  const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  const grid = Array.from({ length: M }, (_, a) => Array.from({ length: M }, (_, b) => a === b || rand() >= fraction));
-  const hidden = grid.flat().filter((x) => !x).length / (M * M);
-  return { grid, hidden };
-}
 
 function stats(times) {
   const s = [...times].sort((a, b) => a - b);

@@ -7,6 +7,9 @@
 //   BENCH_N=1024,4096 BENCH_BH=1,8 BENCH_R=20 node examples/bench-flash-kernels.js
 //   BENCH_VARIANTS=path/to/variants.js …   (a module exporting { name: (plan) => plan' } to time
 //     the same kernels under another geometry: plan.fwd / plan.bwd's br, bc, lanes, qt, kt)
+//   BENCH_SPARSITY=0,0.5 …   (block-sparse: that fraction of 64 × 64 blocks hidden, the pattern of
+//     bench-attention.js's BENCH_SPARSITY; each plan's kernels read that plan's tile table; a variant
+//     kernel whose tiles equal the shipped plan's is not timed again)
 //   BENCH_BASELINE=path/to/attention/dist …   (also times that build's kernels, e.g. the previous
 //     round's, under the shipped plan, so a change is measured against what it replaces in one process)
 // Before each N the GPU is kept busy for BENCH_WARM_MS (300): an idle H200 clocks down.
@@ -14,13 +17,16 @@ import { manualSeed, randn, setDevice, tidy } from '@flashgrad/core';
 import { flashAttention } from '@flashgrad/attention';
 import { forwardSpec } from '../packages/attention/dist/webgpu/forward.js';
 import { dkvSpec, dqSpec } from '../packages/attention/dist/webgpu/backward.js';
-import { workgroupPlan } from '../packages/attention/dist/webgpu/geometry.js';
+import { sparseTable, workgroupPlan } from '../packages/attention/dist/webgpu/geometry.js';
+import { validateBlockMask } from '../packages/attention/dist/validate.js';
+import { sparseGrid } from './sparse-grid.js';
 
 const NS = (process.env.BENCH_N ?? '1024,4096,16384').split(',').map(Number);
 const BHS = (process.env.BENCH_BH ?? '1,8').split(',').map(Number);
 const R = Number(process.env.BENCH_R ?? 20);
 const d = Number(process.env.BENCH_D ?? 64);
 const CAUSAL = (process.env.BENCH_CAUSAL ?? '0').split(',').map((c) => c === '1');
+const SPARSITY = (process.env.BENCH_SPARSITY ?? '').split(',').filter((x) => x !== '').map(Number);
 const variants = process.env.BENCH_VARIANTS ? (await import(process.env.BENCH_VARIANTS)).default : {};
 const WARM_MS = Number(process.env.BENCH_WARM_MS ?? 300);
 const baseline = process.env.BENCH_BASELINE
@@ -67,54 +73,69 @@ const t0 = performance.now();
 for (let i = 0; i < 20; i++) await device.sync();
 console.log(`empty sync: ${((performance.now() - t0) / 20).toFixed(3)} ms`);
 
-for (const N of NS) for (const BH of BHS) for (const causal of CAUSAL) {
+for (const N of NS) for (const BH of BHS) for (const causal of CAUSAL) for (const fraction of SPARSITY.length ? SPARSITY : [null]) {
   manualSeed(N);
   const [q, k, v, dO] = [0, 0, 0, 0].map(() => randn([1, BH, N, d], { requiresGrad: true }));
   const dims = { B: 1, H: BH, Nq: N, Nk: N, d };
-  const mask = { dims, causal, offset: 0, grid: null };
+  const sparse = fraction === null ? null : sparseGrid(N, fraction);
+  // fraction 0 is dense (no grid), as in bench-attention.js, so the ratio is dense's plan against the grid's
+  const blockMask = fraction ? sparse.grid : undefined;
+  const tag = `N ${N} BH ${BH} causal ${causal}${sparse ? ` hidden ${sparse.hidden.toFixed(3)}` : ''}`;
+  const mask = { dims, causal, offset: 0, grid: blockMask ? validateBlockMask('bench', blockMask, dims) : null };
   const base = workgroupPlan(mask, 1 / Math.sqrt(d), null, device.workgroupBytes);
   const plans = { shipped: base, ...Object.fromEntries(Object.entries(variants).map(([n, f]) => [n, f(base)])) };
-  const specsOf = (plan) => ({ fwd: forwardSpec(plan), dq: dqSpec(plan), dkv: dkvSpec(plan) });
+  const same = (a, b) => a.br === b.br && a.bc === b.bc && a.lanes === b.lanes;
+  // a variant's kernels whose tiles are the shipped ones are left out (timed under 'shipped')
+  const specsOf = (plan) => Object.fromEntries(Object.entries({
+    fwd: () => forwardSpec(plan), dq: () => dqSpec(plan), dkv: () => dkvSpec(plan),
+  }).filter(([k]) => plan === base || !same(plan[k === 'dkv' ? 'bwd' : 'fwd'], base[k === 'dkv' ? 'bwd' : 'fwd'])).map(([k, f]) => [k, f()]));
+  const tables = new Map(); // each plan's tile table, uploaded once
+  const tableOf = (plan) => {
+    if (!mask.grid) return [];
+    if (!tables.has(plan)) tables.set(plan, device.upload(sparseTable(mask, plan)));
+    return [tables.get(plan)];
+  };
   const kernels = Object.entries(plans).map(([name, plan]) => [name, plan, specsOf(plan)]);
   if (baseline) {
     const old = baseline.workgroupPlan(mask, 1 / Math.sqrt(d), null);
     kernels.unshift(['baseline', old, { fwd: baseline.forwardSpec(old), dq: baseline.dqSpec(old), dkv: baseline.dkvSpec(old) }]);
   }
   // the saved O|L buffer for the backward kernels: one forward's result, kept
-  const savedBuf = device.runKernel(forwardSpec(base), [q.buffer(), k.buffer(), v.buffer()]);
+  const savedBuf = device.runKernel(forwardSpec(base), [q.buffer(), k.buffer(), v.buffer(), ...tableOf(base)]);
   // dQ's result (dQ then Δ), which the dK/dV kernel reads
-  const dqdBuf = device.runKernel(dqSpec(base), [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf]);
+  const dqdBuf = device.runKernel(dqSpec(base), [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf, ...tableOf(base)]);
   const flops = { fwd: 4, dq: 6, dkv: 8 }; // × BH·N²·d (causal: about half)
-  const warm = () => tidy(() => { const o = flashAttention(q, k, v, { causal }); o.backward(dO); for (const t of [q, k, v]) t.grad = null; });
+  const warm = () => tidy(() => { const o = flashAttention(q, k, v, { causal, blockMask }); o.backward(dO); for (const t of [q, k, v]) t.grad = null; });
   for (const t1 = performance.now(); performance.now() - t1 < WARM_MS;) { warm(); await device.sync(); }
   for (const [name, plan, specs] of kernels) {
     const line = [];
     let total = 0;
     for (const [kname, spec] of Object.entries(specs)) {
-      const args = kname === 'fwd' ? [q.buffer(), k.buffer(), v.buffer()] : [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf, ...(kname === 'dkv' ? [dqdBuf] : [])];
+      const args = [...(kname === 'fwd' ? [q.buffer(), k.buffer(), v.buffer()] : [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf, ...(kname === 'dkv' ? [dqdBuf] : [])]), ...tableOf(plan)];
       try {
         const r = await batched(() => device.dispose(device.runKernel(spec, args)), async () => { const b = device.runKernel(spec, args); await device.read(b); device.dispose(b); });
         total += r.ms;
-        const tf = (flops[kname] * BH * N * N * d * (causal ? 0.5 : 1)) / (r.ms * 1e9);
+        const tf = (flops[kname] * BH * N * N * d * (causal ? 0.5 : 1) * (sparse ? 1 - sparse.hidden : 1)) / (r.ms * 1e9);
         line.push(`${kname} ${r.ms.toFixed(3)} ms (${tf.toFixed(1)} TF/s, host ${(r.host * 1e3).toFixed(0)} µs)`);
       } catch (err) {
         line.push(`${kname} error ${(err.message ?? err).split('\n')[0]}`);
       }
     }
-    console.log(`N ${N} BH ${BH} causal ${causal} ${name} [br ${plan.fwd.br} bc ${plan.fwd.bc} | ${plan.bwd.br}×${plan.bwd.bc}]: ${line.join('; ')}; sum ${total.toFixed(3)} ms`);
+    console.log(`${tag} ${name} [br ${plan.fwd.br} bc ${plan.fwd.bc} | ${plan.bwd.br}×${plan.bwd.bc}]: ${line.join('; ')}; sum ${total.toFixed(3)} ms`);
   }
+  for (const t of tables.values()) device.dispose(t);
   device.dispose(savedBuf);
   device.dispose(dqdBuf);
   const once = () => {
-    tidy(() => { const o = flashAttention(q, k, v, { causal }); o.backward(dO); });
+    tidy(() => { const o = flashAttention(q, k, v, { causal, blockMask }); o.backward(dO); });
     for (const t of [q, k, v]) t.grad = null;
   };
-  const fwdOnly = () => tidy(() => { flashAttention(q, k, v, { causal }); });
+  const fwdOnly = () => tidy(() => { flashAttention(q, k, v, { causal, blockMask }); });
   const s = await synced(once);
   const b = await batched(once);
   const sf = await synced(fwdOnly);
   const bf = await batched(fwdOnly);
-  console.log(`N ${N} BH ${BH} causal ${causal} flashAttention fwd+bwd: synced each ${s.toFixed(3)} ms; batched ${b.ms.toFixed(3)} ms (host ${b.host.toFixed(3)}); fwd synced ${sf.toFixed(3)}, batched ${bf.ms.toFixed(3)} (host ${bf.host.toFixed(3)}); calls ${JSON.stringify(device.stats().byOp)}`);
+  console.log(`${tag} flashAttention fwd+bwd: synced each ${s.toFixed(3)} ms; batched ${b.ms.toFixed(3)} ms (host ${b.host.toFixed(3)}); fwd synced ${sf.toFixed(3)}, batched ${bf.ms.toFixed(3)} (host ${bf.host.toFixed(3)}); calls ${JSON.stringify(device.stats().byOp)}`);
   device.resetStats();
   for (const t of [q, k, v, dO]) t.dispose();
 }

@@ -399,14 +399,18 @@ describe('webgpu: FlashAttention-2 kernels on workgroup memory', () => {
 describe('webgpu: every tile geometry the plan picks', () => {
   // the random cases above are small (B·H ≤ 4, N ≤ 40), so they all get the 8-lane geometry; these
   // fix B·H so that each band of workgroupPlan is taken (at llvmpipe's 32 KiB of workgroup memory),
-  // with lengths off the tile sizes, d past 64, a block-sparse grid finer than the wide tiles
+  // with lengths off the tile sizes, d past 64, block-sparse grids finer than the wide tiles (2-lane
+  // tiles as long as a block of 64 to 127, the 4-lane tiles for causal grids and finer blocks)
   type Tiles = [number, number, number]; // rows, keys, lanes
   const bands: { c: Case; fwd: Tiles; bwd: Tiles }[] = [
     { c: { B: 1, H: 2, Nq: 70, Nk: 45, d: 64, causal: true, blockSize: 16 }, fwd: [32, 32, 8], bwd: [32, 32, 8] },
-    { c: { B: 2, H: 64, Nq: 33, Nk: 50, d: 24, causal: false, blockSize: 16 }, fwd: [32, 32, 4], bwd: [32, 32, 4] },
+    { c: { B: 2, H: 64, Nq: 33, Nk: 50, d: 24, causal: false, blockSize: 16 }, fwd: [64, 32, 2], bwd: [32, 32, 4] },
+    { c: { B: 2, H: 64, Nq: 33, Nk: 50, d: 24, causal: true, blockSize: 16, blockMask: [[true, false], [true, true]] }, fwd: [32, 32, 4], bwd: [32, 32, 4] },
     { c: { B: 4, H: 64, Nq: 100, Nk: 70, d: 20, causal: true, blockSize: 16 }, fwd: [128, 32, 2], bwd: [32, 128, 2] },
     { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: false, blockSize: 16 }, fwd: [128, 24, 2], bwd: [32, 64, 4] },
-    { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: false, blockSize: 16, blockMask: [[true, false, true], [false, true, true]] }, fwd: [64, 32, 4], bwd: [32, 64, 4] },
+    { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: false, blockSize: 16, blockMask: [[true, false, true], [false, true, true]] }, fwd: [64, 16, 2], bwd: [32, 64, 4] },
+    { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: false, blockSize: 16, blockMask: [[true, false], [false, true]] }, fwd: [64, 16, 2], bwd: [16, 64, 2] },
+    { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: true, blockSize: 16, blockMask: [[true, false], [true, true]] }, fwd: [64, 32, 4], bwd: [32, 64, 4] },
     { c: { B: 4, H: 64, Nq: 70, Nk: 90, d: 100, causal: true, blockSize: 16, dropout: 0.5 }, fwd: [64, 16, 4], bwd: [16, 64, 4] },
   ];
   for (const { c, fwd, bwd } of bands) {

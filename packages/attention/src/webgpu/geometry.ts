@@ -91,23 +91,29 @@ function geometry(dims: AttentionDims, rows: number, keys: number, br: number, b
 }
 
 /**
- * Tiles and lanes by how many 64-row tiles the call has (BH·⌈N/64⌉), measured on the H200
- * (BENCHMARKS.md, "FlashAttention, register-blocked" and "session 6"; d = 64):
- * fewer than 128 (one head up to N = 4096): Br = 32 with 8 lanes a row, twice the threads of 4
- * lanes, so the chip's 132 SMs get more warps (N = 4096, ms of forward / dQ / dK / dV: 0.52 / 0.62
- * / 1.05 / 0.50 against 0.64 / 0.73 / 1.20 / 0.63); up to 256: Br = 32, 4 lanes (8 lanes lost 2×
- * at B·H = 8, N = 1024). From 256 on, up to d = 64, wide tiles with 2 lanes a row (or key): each
- * thread computes twice the scores and output columns of 4 lanes per workgroup-memory read and
- * per barrier, and a staged tile serves twice the rows (or keys). Session 6, B·H = 1, N = 16384,
- * ms: forward / dQ 4.06 / 4.85 with 128 rows × 32 keys (4.84 / 5.06 with 24 keys) against 5.53 /
- * 8.14 with 64 × 32 and 4 lanes; dK/dV 6.99 with 32 rows × 128 keys against 10.7 with 32 × 64 and 4
- * lanes. 128 × 32 dQ tiles and 128-key dK/dV tiles take 34 KiB of workgroup memory: where the device
- * has less (llvmpipe: 32), the forward/dQ tile takes 24 keys and dK/dV keeps 64 keys, 4 lanes. Past
- * d = 64 (q and dO of a row already fill 2·d registers a thread) and where a block-sparse grid's
- * blocks are smaller than the wide tile (a tile is skipped only if all its blocks are hidden: 128
- * rows over 64-row blocks would skip a quarter of the tiles where half the blocks are hidden, not
- * half), 64-row / 64-key tiles with 4 lanes. Bc (forward) and Br (dK/dV) are 16 past d = 64, so
- * that every geometry here fits 32 KiB at every d ≤ 128.
+ * Tiles and lanes by how many 64-row tiles the call has (BH·⌈N/64⌉), measured on the H200, d = 64
+ * (BENCHMARKS.md, "FlashAttention, register-blocked", "session 6" and "session 6, second pass";
+ * kernel ms, forward + dQ | dK/dV):
+ * - fewer than 128 (one head up to N = 4096): Br = 32 with 8 lanes a row, the most threads, so
+ *   the chip's 132 SMs get the most warps (N = 4096: 1.12 | 0.82, against 1.37 | 0.92 with 4
+ *   lanes, 1.77 with 64 rows × 2 lanes, 2.31 | 1.77 with the wide tiles below).
+ * - 128 to 255 (one head, N = 8192): forward/dQ 64 rows × 32 keys with 2 lanes, dK/dV 32 × 32 with
+ *   4 lanes (3.47 | 2.91, against 3.92 | 3.21 with 8 lanes, 4.07 with 4, 4.53 | 3.51 wide); under
+ *   a block-sparse grid (not measured there) forward/dQ keep 32 rows with 4 lanes.
+ * - from 256 on: wide tiles with 2 lanes a row (or key), 128 × 32 forward/dQ and 32 × 128 dK/dV:
+ *   each thread computes twice the scores and output columns of 4 lanes per workgroup-memory read
+ *   and per barrier, and a staged tile serves twice the rows (or keys) (N = 16384: 8.92 | 6.99
+ *   against 13.7 | 10.7 with 64 × 32 / 32 × 64 and 4 lanes). They take 34 KiB of workgroup memory:
+ *   where the device has less (llvmpipe: 32), forward/dQ take 24 keys and dK/dV 32 × 64, 4 lanes.
+ * Under a block-sparse grid a tile is skipped only where all its blocks are hidden (128 rows over
+ * 64-row blocks skip a quarter of the tiles where half the blocks are hidden, not half), so from
+ * 256 tiles on, blocks 64 to 127 long take tiles as long as the block with 2 lanes: forward/dQ 64
+ * rows × 16 keys, dK/dV 16 rows × 64 keys (B·H = 8, N = 4096, half the blocks hidden: 2.86 | 2.05,
+ * against 3.67 | 2.93 with 64 × 32 / 32 × 64 and 4 lanes, 3.29 | 3.16 with 64 × 32 / 32 × 64 and
+ * 2 lanes). Causal under a grid, finer grids, and d past 64 (q and dO of a row already fill 2·d
+ * registers a thread) keep 64-row / 64-key tiles with 4 lanes (causal with the grid's 2-lane tiles
+ * is not measured). Bc (forward) and Br (dK/dV) are 16 past d = 64, so that every geometry here
+ * fits 32 KiB at every d ≤ 128.
  */
 export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null,
   workgroupBytes = BASE_WORKGROUP_BYTES): WorkgroupPlan {
@@ -116,24 +122,36 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
   const queryTiles = BH * Math.ceil(dims.Nq / 64);
   const keyTiles = BH * Math.ceil(dims.Nk / 64);
   const narrow = dims.d > 64 ? 16 : 32;
+  const twoLanes = dims.d <= 64;
+  const at = (br: number, bc: number, lanes: number) => geometry(dims, dims.Nq, dims.Nk, br, bc, lanes);
   const fits = (g: KernelGeometry, ...layouts: ((g: KernelGeometry) => Arrays)[]) => layouts.every((a) => arrayBytes(a(g)) <= workgroupBytes);
-  const wideRows = dims.d <= 64 && (!grid || grid.rowsPerBlock >= 128);
-  const wideKeys = dims.d <= 64 && (!grid || grid.keysPerBlock >= 128);
-  const fwdWide = [32, 24].map((bc) => geometry(dims, dims.Nq, dims.Nk, 128, bc, 2)).find((g) => fits(g, forwardArrays, dqArrays))!;
-  const bwdWide = geometry(dims, dims.Nq, dims.Nk, narrow, 128, 2);
-  const fwd = queryTiles < 128 ? geometry(dims, dims.Nq, dims.Nk, 32, narrow, 8)
-    : queryTiles < 256 ? geometry(dims, dims.Nq, dims.Nk, 32, narrow, 4)
-      : wideRows ? fwdWide : geometry(dims, dims.Nq, dims.Nk, 64, narrow, 4);
-  const bwd = keyTiles < 128 ? geometry(dims, dims.Nq, dims.Nk, narrow, 32, 8)
-    : keyTiles < 256 ? geometry(dims, dims.Nq, dims.Nk, narrow, 32, 4)
-      : wideKeys && fits(bwdWide, dkvArrays) ? bwdWide : geometry(dims, dims.Nq, dims.Nk, narrow, 64, 4);
+  const rowsPerBlock = grid?.rowsPerBlock ?? Infinity;
+  const keysPerBlock = grid?.keysPerBlock ?? Infinity;
+  const blockTiles = grid !== null && twoLanes && !mask.causal; // the grid's 64-long 2-lane tiles
+  const fwdWide = [32, 24].map((bc) => at(128, bc, 2)).find((g) => fits(g, forwardArrays, dqArrays));
+  const bwdWide = at(narrow, 128, 2);
+  const fwd = queryTiles < 128 ? at(32, narrow, 8)
+    : queryTiles < 256 ? (twoLanes && !grid ? at(64, 32, 2) : at(32, narrow, 4))
+      : twoLanes && rowsPerBlock >= 128 && fwdWide ? fwdWide
+        : blockTiles && rowsPerBlock >= 64 ? at(64, 16, 2) : at(64, narrow, 4);
+  const bwd = keyTiles < 128 ? at(narrow, 32, 8)
+    : keyTiles < 256 ? at(narrow, 32, 4)
+      : twoLanes && keysPerBlock >= 128 && fits(bwdWide, dkvArrays) ? bwdWide
+        : blockTiles && keysPerBlock >= 64 ? at(16, 64, 2) : at(narrow, 64, 4);
+  return planWithTiles(mask, scale, dropout, fwd, bwd);
+}
+
+/** A plan with the given tiles: the sparse table's layout follows from their counts. */
+export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null,
+  fwd: KernelGeometry, bwd: KernelGeometry): WorkgroupPlan {
+  const { grid } = mask;
   const fwdTableOffset = 0;
   const bwdTableOffset = grid ? fwd.qt * fwd.kt : 0;
   const cellsOffset = grid ? bwdTableOffset + bwd.qt * bwd.kt : 0;
   const fwdOrderOffset = grid ? cellsOffset + grid.cells.length : 0;
   const bwdOrderOffset = grid ? fwdOrderOffset + fwd.qt : 0;
   return {
-    dims, scale, causal: mask.causal, offset: mask.offset, grid,
+    dims: mask.dims, scale, causal: mask.causal, offset: mask.offset, grid,
     gridKey: grid ? `${grid.Mq}x${grid.Mk}` : '',
     dropout, fwd, bwd, fwdTableOffset, bwdTableOffset, cellsOffset, fwdOrderOffset, bwdOrderOffset,
   };
