@@ -312,7 +312,7 @@ export class WasmGemm {
   /** One call, its addresses decided (matmul): copies in what is outside, runs the job, copies C out unless it is in place. */
   private run(o: MatmulOperands, p: CallPlan): Float32Array {
     const { M, K, N, count, sizeA, sizeB, sizeC, t0, kernel, panels, table, flagsAt, btable, aAt, bAt, biasAt, cAt, packedAt, packedBytes } = p;
-    const { mr, nr } = this.variants[kernel];
+    const { nr } = this.variants[kernel];
     const f32 = this.arena.floats();
     const i32 = new Int32Array(this.memory.buffer);
     const t = this.times;
