@@ -448,6 +448,27 @@ describe('webgpu: block-sparse tiles skipped whole', () => {
     const c: Case = { B: 1, H: 2, Nq: 128, Nk: 128, d: 32, causal: false, blockSize: 16, blockMask };
     await expectWithinNaive32(c, 5, 'webgpu', '');
   }, 300_000);
+
+  it.runIf(f32Devices.includes('webgpu'))('the tile table is uploaded once for a blockMask used again, inside tidy() or not, and the calls agree', async () => {
+    await setDevice('webgpu');
+    const device = getDevice();
+    manualSeed(5);
+    const [q, k, v] = [0, 1, 2].map(() => randn([1, 2, 128, 32]));
+    const uploads: number[] = [];
+    const upload = device.upload.bind(device);
+    device.upload = (data) => { uploads.push(data.length); return upload(data); };
+    try {
+      const first = tidy(() => flashAttention(q, k, v, { blockMask }) as Tensor);
+      const afterFirst = uploads.length;
+      expect(afterFirst, 'the table uploaded by the first call').toBeGreaterThan(0);
+      const second = flashAttention(q, k, v, { blockMask }) as Tensor;
+      expect(uploads.length, 'uploads by the second call').toBe(afterFirst);
+      expect(Array.from(await second.data())).toEqual(Array.from(await first.data()));
+      for (const t of [first, second, q, k, v]) t.dispose();
+    } finally {
+      device.upload = upload;
+    }
+  }, 300_000);
 });
 
 describe('blockSize independence', () => {

@@ -417,14 +417,14 @@ export function flashAttention(
 function workgroupFlash(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, scale: number,
   dropout: { p: number; seed: number } | null, returnLse: boolean): Tensor | AttentionWithLse {
   const fwd = workgroupForward(q, k, v, mask, scale, dropout);
-  const { out, saved, sparse } = fwd;
+  const { out, saved } = fwd;
   customOp('flashAttention', out, [q, k, v], (dout, needs) => noGrad(() => workgroupBackward(dout, q, k, v, fwd, needs)));
   const { B, H, Nq, d } = mask.dims;
   const lse = returnLse ? noGrad(() => tidy(() => {
     const raw = saved.slice([B * H * Nq * d], [B * H * Nq * (d + 1)]).reshape([B, H, Nq]); // (B, H, Nq)
     return where(less(raw, HUGE), raw, -Infinity); // rows that see no key: −∞
   })) : null;
-  // the backward reads the saved O, L and the tile table, so they live as long as the graph does
-  if (!out.requiresGrad) for (const t of [saved, sparse]) t?.dispose();
+  // the backward reads the saved O and L, so they live as long as the graph does (the tile table is cached)
+  if (!out.requiresGrad) saved.dispose();
   return lse ? { out, lse } : out;
 }

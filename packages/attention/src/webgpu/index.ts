@@ -5,7 +5,7 @@
  * read that Δ; the gradients are views of the two results). Block-sparse adds one upload of
  * the tile table a call. Chosen by flashAttention where the device runs workgroup kernels.
  */
-import { Tensor, type Device, type DeviceBuffer, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
+import { Tensor, keep, type Device, type DeviceBuffer, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
 import type { AttentionMask } from '../masks.js';
 import { dkvSpec, dqSpec, dvOffset } from './backward.js';
 import { forwardSpec } from './forward.js';
@@ -21,7 +21,7 @@ export interface WorkgroupAttention {
   out: Tensor;
   /** The forward's result, O then L (HUGE where a row sees no key): [BH·Nq·(d + 1)]. */
   saved: Tensor;
-  /** The table block-sparse kernels read, or null. */
+  /** The table block-sparse kernels read (shared by every call with this plan and grid: never dispose it), or null. */
   sparse: Tensor | null;
   plan: WorkgroupPlan;
 }
@@ -44,21 +44,29 @@ function cachedSpec(kind: string, plan: WorkgroupPlan, build: () => ExternalKern
 }
 
 /**
- * Tile tables by plan and grid cells: a training loop passes the same blockMask every step, and
- * planning the table costs milliseconds of host time at N = 4096 (32K tiles over both geometries),
- * more than the kernels at one head.
+ * Tile tables by plan and grid cells, planned once and uploaded once per device: a training loop
+ * passes the same blockMask every step, planning the table costs milliseconds of host time at
+ * N = 4096 (32K tiles over both geometries), more than the kernels at one head, and uploading its
+ * 37K floats again every call cost 0.15 ms (llvmpipe's host, session 6). The device copy is kept
+ * out of any tidy() and never disposed here: a graph that still reads an evicted one holds it, and
+ * the finalizer frees it after.
  */
-const tables = new Map<string, Float32Array>();
+const tables = new Map<string, { table: Float32Array; onDevice: WeakMap<Device, Tensor> }>();
 
-function cachedTable(mask: AttentionMask, plan: WorkgroupPlan): Float32Array | null {
+function cachedTable(device: Device, mask: AttentionMask, plan: WorkgroupPlan): Tensor | null {
   if (!mask.grid) return null;
   const key = `${JSON.stringify({ ...plan, dropout: null, grid: plan.gridKey })}|${Buffer.from(mask.grid.cells).toString('latin1')}`;
-  let table = tables.get(key);
-  if (!table) {
+  let entry = tables.get(key);
+  if (!entry) {
     if (tables.size >= 16) tables.clear();
-    tables.set(key, (table = sparseTable(mask, plan)!));
+    tables.set(key, (entry = { table: sparseTable(mask, plan)!, onDevice: new WeakMap() }));
   }
-  return table;
+  let uploaded = entry.onDevice.get(device);
+  if (!uploaded || uploaded.isDisposed) {
+    uploaded = keep(new Tensor(device.upload(entry.table), [entry.table.length], device));
+    entry.onDevice.set(device, uploaded);
+  }
+  return uploaded;
 }
 
 const seedArgs = (plan: WorkgroupPlan): number[] =>
@@ -69,8 +77,7 @@ export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: Attentio
   const device = q.device;
   const plan = workgroupPlan(mask, scale, dropout, device.workgroupBytes);
   const { B, H, Nq, d } = plan.dims;
-  const table = cachedTable(mask, plan);
-  const sparse = table ? new Tensor(device.upload(table), [table.length], device) : null;
+  const sparse = cachedTable(device, mask, plan);
   const args = [q.buffer(), k.buffer(), v.buffer(), ...(sparse ? [sparse.buffer()] : []), ...seedArgs(plan)];
   const saved = new Tensor(device.runKernel!(cachedSpec('fwd', plan, () => forwardSpec(plan)), args), [B * H * Nq * (d + 1)], device);
   const out = new Tensor(device.view!(saved.buffer(), 0, B * H * Nq * d), [B, H, Nq, d], device);
