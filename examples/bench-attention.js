@@ -116,14 +116,15 @@ async function benchDevice(name) {
             console.log(`${String(N).padStart(6)}  ${String(causal).padEnd(6)}  ${pass.padEnd(7)}  ${m.method.padEnd(6)}  stopped: ${reason}`);
             continue;
           }
-          const runs = predicted > 5_000 ? 3 : 5;
+          // short calls take more runs: their median is of host and sync jitter as much as of the GPU
+          const runs = predicted > 5_000 ? 3 : predicted > 50 ? 5 : 15;
           try {
             const s = await measure(device, m.fn, N, causal, backward, bc ?? undefined, runs);
             last.set(key, s.median);
             const row = { ...base, ...s, peakMiB: +mib(s.peakBytes), nxnBytes: B * H * N * N * bytesPerElement };
             rows.push(row);
             console.log(`${String(N).padStart(6)}  ${String(causal).padEnd(6)}  ${pass.padEnd(7)}  ${m.method.padEnd(6)} ${String(bc ?? '').padStart(5)}  ` +
-              `${s.median.toFixed(1).padStart(12)}  [${s.min.toFixed(0)}–${s.max.toFixed(0)}]`.padEnd(22) + `${mib(s.peakBytes).padStart(9)}`);
+              `${s.median.toFixed(2).padStart(12)}  [${s.min.toFixed(1)}–${s.max.toFixed(1)}]`.padEnd(22) + `${mib(s.peakBytes).padStart(9)}`);
           } catch (err) {
             const reasonErr = (err.message ?? String(err)).split('\n')[0];
             stopped.push({ ...base, reason: `error: ${reasonErr}` });

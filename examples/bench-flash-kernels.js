@@ -6,7 +6,8 @@
 //   npx tsc -b && node examples/bench-flash-kernels.js
 //   BENCH_N=1024,4096 BENCH_BH=1,8 BENCH_R=20 node examples/bench-flash-kernels.js
 //   BENCH_VARIANTS=path/to/variants.js …   (a module exporting { name: (plan) => plan' } to time
-//     the same kernels under another geometry: plan.fwd / plan.bwd's br, bc, lanes, qt, kt)
+//     the same kernels under another geometry: plan.fwd / plan.bwd's br, bc, lanes, qt, kt, and
+//     the backward's splits dqSplit / dkvSplit; a split plan's line adds its sum kernel, psum)
 //   BENCH_SPARSITY=0,0.5 …   (block-sparse: that fraction of 64 × 64 blocks hidden, the pattern of
 //     bench-attention.js's BENCH_SPARSITY; each plan's kernels read that plan's tile table; a variant
 //     kernel whose tiles equal the shipped plan's is not timed again)
@@ -17,6 +18,7 @@ import { manualSeed, randn, setDevice, tidy } from '@flashgrad/core';
 import { flashAttention } from '@flashgrad/attention';
 import { forwardSpec } from '../packages/attention/dist/webgpu/forward.js';
 import { dkvSpec, dqSpec } from '../packages/attention/dist/webgpu/backward.js';
+import { splitSumSpec } from '../packages/attention/dist/webgpu/reduce.js';
 import { sparseTable, workgroupPlan } from '../packages/attention/dist/webgpu/geometry.js';
 import { validateBlockMask } from '../packages/attention/dist/validate.js';
 import { sparseGrid } from './sparse-grid.js';
@@ -84,11 +86,18 @@ for (const N of NS) for (const BH of BHS) for (const causal of CAUSAL) for (cons
   const mask = { dims, causal, offset: 0, grid: blockMask ? validateBlockMask('bench', blockMask, dims) : null };
   const base = workgroupPlan(mask, 1 / Math.sqrt(d), null, device.workgroupBytes);
   const plans = { shipped: base, ...Object.fromEntries(Object.entries(variants).map(([n, f]) => [n, f(base)])) };
-  const same = (a, b) => a.br === b.br && a.bc === b.bc && a.lanes === b.lanes;
-  // a variant's kernels whose tiles are the shipped ones are left out (timed under 'shipped')
+  const sameTiles = (a, b) => a.br === b.br && a.bc === b.bc && a.lanes === b.lanes;
+  const same = {
+    fwd: (a, b) => sameTiles(a.fwd, b.fwd),
+    dq: (a, b) => sameTiles(a.fwd, b.fwd) && a.dqSplit === b.dqSplit,
+    dkv: (a, b) => sameTiles(a.bwd, b.bwd) && a.dkvSplit === b.dkvSplit,
+    psum: (a, b) => a.dqSplit === b.dqSplit && a.dkvSplit === b.dkvSplit,
+  };
+  // a variant's kernels whose tiles (and split) are the shipped ones are left out (timed under 'shipped')
   const specsOf = (plan) => Object.fromEntries(Object.entries({
     fwd: () => forwardSpec(plan), dq: () => dqSpec(plan), dkv: () => dkvSpec(plan),
-  }).filter(([k]) => plan === base || !same(plan[k === 'dkv' ? 'bwd' : 'fwd'], base[k === 'dkv' ? 'bwd' : 'fwd'])).map(([k, f]) => [k, f()]));
+    ...(plan.dqSplit > 1 || plan.dkvSplit > 1 ? { psum: () => splitSumSpec(plan, plan.dqSplit > 1, plan.dkvSplit > 1) } : {}),
+  }).filter(([k]) => plan === base || !same[k](plan, base)).map(([k, f]) => [k, f()]));
   const tables = new Map(); // each plan's tile table, uploaded once
   const tableOf = (plan) => {
     if (!mask.grid) return [];
@@ -102,16 +111,25 @@ for (const N of NS) for (const BH of BHS) for (const causal of CAUSAL) for (cons
   }
   // the saved O|L buffer for the backward kernels: one forward's result, kept
   const savedBuf = device.runKernel(forwardSpec(base), [q.buffer(), k.buffer(), v.buffer(), ...tableOf(base)]);
-  // dQ's result (dQ then Δ), which the dK/dV kernel reads
+  // dQ's result (Δ first, then dQ): the dK/dV kernels read its Δ, at the same place under every split
   const dqdBuf = device.runKernel(dqSpec(base), [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf, ...tableOf(base)]);
-  const flops = { fwd: 4, dq: 6, dkv: 8 }; // × BH·N²·d (causal: about half)
+  const flops = { fwd: 4, dq: 6, dkv: 8, psum: 0 }; // × BH·N²·d (causal: about half)
+  // a split plan's sum kernel reads its own plan's dQ and dK/dV results (their layouts hold one part a split)
+  const sumArgs = (plan) => {
+    const dqd = device.runKernel(dqSpec(plan), [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf, ...tableOf(plan)]);
+    const dkv = device.runKernel(dkvSpec(plan), [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf, dqd, ...tableOf(plan)]);
+    const args = [...(plan.dqSplit > 1 ? [dqd] : []), ...(plan.dkvSplit > 1 ? [dkv] : [])];
+    for (const b of [dqd, dkv]) if (!args.includes(b)) device.dispose(b);
+    return args;
+  };
   const warm = () => tidy(() => { const o = flashAttention(q, k, v, { causal, blockMask }); o.backward(dO); for (const t of [q, k, v]) t.grad = null; });
   for (const t1 = performance.now(); performance.now() - t1 < WARM_MS;) { warm(); await device.sync(); }
   for (const [name, plan, specs] of kernels) {
     const line = [];
     let total = 0;
     for (const [kname, spec] of Object.entries(specs)) {
-      const args = [...(kname === 'fwd' ? [q.buffer(), k.buffer(), v.buffer()] : [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf, ...(kname === 'dkv' ? [dqdBuf] : [])]), ...tableOf(plan)];
+      const args = kname === 'psum' ? sumArgs(plan)
+        : [...(kname === 'fwd' ? [q.buffer(), k.buffer(), v.buffer()] : [q.buffer(), k.buffer(), v.buffer(), dO.buffer(), savedBuf, ...(kname === 'dkv' ? [dqdBuf] : [])]), ...tableOf(plan)];
       try {
         const r = await batched(() => device.dispose(device.runKernel(spec, args)), async () => { const b = device.runKernel(spec, args); await device.read(b); device.dispose(b); });
         total += r.ms;
@@ -120,8 +138,10 @@ for (const N of NS) for (const BH of BHS) for (const causal of CAUSAL) for (cons
       } catch (err) {
         line.push(`${kname} error ${(err.message ?? err).split('\n')[0]}`);
       }
+      if (kname === 'psum') for (const b of args) device.dispose(b);
     }
-    console.log(`${tag} ${name} [br ${plan.fwd.br} bc ${plan.fwd.bc} | ${plan.bwd.br}×${plan.bwd.bc}]: ${line.join('; ')}; sum ${total.toFixed(3)} ms`);
+    const splits = plan.dqSplit > 1 || plan.dkvSplit > 1 ? ` split ${plan.dqSplit}|${plan.dkvSplit}` : '';
+    console.log(`${tag} ${name} [br ${plan.fwd.br} bc ${plan.fwd.bc} | ${plan.bwd.br}×${plan.bwd.bc}${splits}]: ${line.join('; ')}; sum ${total.toFixed(3)} ms`);
   }
   for (const t of tables.values()) device.dispose(t);
   device.dispose(savedBuf);

@@ -3,16 +3,17 @@
  * gpu.js kernel writes one buffer; the gradients are views of it, Device.view): dQ with a
  * workgroup per query tile walking the key tiles, then dK and dV together with a workgroup per
  * key tile walking the query tiles. Each recomputes S = τQKᵀ, P = exp(S − L) from the saved L,
- * dP = dO Vᵀ and dS = P ∘ (dP ∘ Z − Δ), with Δ = rowsum(dO ∘ O). Δ is computed once, by dQ (each
- * row's threads hold its dO in registers already), and written after dQ in its result, which
+ * dP = dO Vᵀ and dS = P ∘ (dP ∘ Z − Δ), with Δ = rowsum(dO ∘ O). Δ is computed by dQ (each
+ * row's threads hold its dO in registers already), and written first in its result, which
  * the dK/dV kernel reads like L, one float a row. No atomics: every output element has one
- * writer. Z is the dropout factor, redrawn from the seed.
+ * writer. Z is the dropout factor, redrawn from the seed. Split (plan.dqSplit, dkvSplit > 1),
+ * each kernel writes one partial sum a split, and reduce.ts's kernel adds them.
  *
  * Arguments: q, k, v, dO, and `saved`, the forward's result (O [BH·Nq·d] then L [BH·Nq]); dK/dV
- * also `dqd`, dQ's result (dQ [BH·Nq·d] then Δ [BH·Nq]).
+ * also `dqd`, dQ's result (Δ [BH·Nq], then dQ from dqOffset).
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { dkvArrays, dqArrays, row4, type WorkgroupPlan } from './geometry.js';
+import { dkvArrays, dqArrays, row4, splitRange, type WorkgroupPlan } from './geometry.js';
 import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, stageTile, threadLines, unrolled } from './forward.js';
 
 const argsOf = (plan: WorkgroupPlan, delta = false): string[] =>
@@ -31,11 +32,22 @@ function hiddenExpr(plan: WorkgroupPlan, row: string, key: string): string {
 const keyOf = (plan: WorkgroupPlan): string =>
   `${plan.dims.B * plan.dims.H}:${plan.dims.Nq}:${plan.dims.Nk}:${plan.dims.d}:${plan.scale}:${plan.causal}:${plan.gridKey}:${plan.dropout?.p ?? 0}`;
 
-/** dQ = τ Σ_j dS_j K_j, then Δ: the forward's geometry, lanes a query row, K and V tiles staged (vec4 rows). */
+/** Floats a view's offset is a multiple of (Device.view). */
+const align = (n: number): number => Math.ceil(n / 64) * 64;
+
+/** Where dQ's partial sums start in its kernel's result, after Δ [BH·Nq] (aligned for a view). */
+export const dqOffset = (plan: WorkgroupPlan): number => align(plan.dims.B * plan.dims.H * plan.dims.Nq);
+
+/**
+ * dQ = τ Σ_j dS_j K_j, and Δ: the forward's geometry, lanes a query row, K and V tiles staged (vec4
+ * rows). Result: Δ [BH·Nq], then from dqOffset dQ [BH·Nq·d], or one partial dQ a split.
+ */
 export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const { Nq, Nk, d } = plan.dims;
   const BH = plan.dims.B * plan.dims.H;
   const g = plan.fwd;
+  const S = plan.dqSplit;
+  const dqAt = dqOffset(plan);
   const L = g.lanes;
   const T = g.br * L;
   const { stride } = row4(d, L);
@@ -53,7 +65,7 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
           const p${h} = (${hiddenExpr(plan, 'i', `key${h}`)}) ? 0.0 : Math.exp(s${h} - lse);
           ds[r * ${ps} + jj${h}] = p${h} * (dp${h} - delta);`;
   const source = `function (${argsOf(plan).join(', ')}) {
-    ${threadLines(plan, L, 'r', 'qt', true)}
+    ${threadLines(plan, L, 'r', 'qt', true, S)}
     const i = qt * ${g.br} + r;
     const rowBase = (bh * ${Nq} + Math.min(i, ${Nq - 1})) * ${d};
     ${unrolled(d, (x) => `const q${x} = q[rowBase + ${x}] * ${lit(plan.scale)};`)}
@@ -63,8 +75,9 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     const lse = saved[${BH * Nq * d} + bh * ${Nq} + Math.min(i, ${Nq - 1})];
     ${a.decl}
     const ktEnd = ${ktEnd};
+    ${splitRange('kt', S, '0', 'ktEnd')}
     // bounded at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
-    for (let kt = 0; kt < ktEnd; kt++) {
+    for (let kt = ktFrom; kt < ktTo; kt++) {
       const code = ${plan.grid ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
       // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
       // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
@@ -86,27 +99,30 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
       }
     }
     if (i < ${Nq}) {
-      const oBase = (bh * ${Nq} + i) * ${d};
+      const oBase = ${dqAt} + (bh * ${Nq} + i) * ${d}${S > 1 ? ` + sp * ${BH * Nq * d}` : ''};
       ${a.store('oBase', (x) => `${x} * ${lit(plan.scale)}`)}
-      if (c === 0) {
-        storeResult(${BH * Nq * d} + bh * ${Nq} + i, delta);
+      if (c === 0${S > 1 ? ' && sp === 0' : ''}) {
+        storeResult(bh * ${Nq} + i, delta);
       }
     }
   }`;
   return {
-    key: `fa2dq:${keyOf(plan)}:${g.br}:${g.bc}:${L}`,
+    key: `fa2dq:${keyOf(plan)}:${g.br}:${g.bc}:${L}:${S}`,
     source,
-    output: [BH * Nq * (d + 1)],
-    outSize: BH * Nq * (d + 1),
+    output: [dqAt + S * BH * Nq * d],
+    outSize: dqAt + S * BH * Nq * d,
     work: 6 * BH * Nq * Nk * d,
     workgroupSize: [T],
-    dispatch: [BH, g.qt],
+    dispatch: [BH, g.qt * S],
     workgroupArrays: dqArrays(g),
   };
 }
 
-/** Where dV starts in the dK/dV kernel's result: after dK, at a multiple of 64 floats (a view's alignment, Device.view). */
-export const dvOffset = (plan: WorkgroupPlan): number => Math.ceil((plan.dims.B * plan.dims.H * plan.dims.Nk * plan.dims.d) / 64) * 64;
+/** Where dV starts in the dK/dV kernel's result (in each split's part): after dK, aligned for a view. */
+export const dvOffset = (plan: WorkgroupPlan): number => align(plan.dims.B * plan.dims.H * plan.dims.Nk * plan.dims.d);
+
+/** Floats of one split's part of the dK/dV result: dK, then dV from dvOffset. */
+export const dkvPart = (plan: WorkgroupPlan): number => dvOffset(plan) + plan.dims.B * plan.dims.H * plan.dims.Nk * plan.dims.d;
 
 /**
  * dK = Σ_i dS_i (τ q_i) and dV = Σ_i (P ∘ Z)_i dO_i in one kernel, for a workgroup's Bc keys
@@ -114,12 +130,14 @@ export const dvOffset = (plan: WorkgroupPlan): number => Math.ceil((plan.dims.B 
  * staged (vec4 rows) with their L and Δ. S and dP are computed once a tile for both (separate
  * kernels recomputed S for dV: 8·N²·d of work instead of 10). P ∘ Z and dS take turns in one
  * transposed tile `st` (two would pass 32 KiB at Bc = 64, d = 64): a lane keeps its dS values
- * in registers while the dV step reads P ∘ Z. Result: dK [BH·Nk·d], then dV from dvOffset.
+ * in registers while the dV step reads P ∘ Z. Result: dK [BH·Nk·d], then dV from dvOffset; split,
+ * one such part (dkvPart) of partial sums a split.
  */
 export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const { Nq, Nk, d } = plan.dims;
   const BH = plan.dims.B * plan.dims.H;
   const g = plan.bwd;
+  const S = plan.dkvSplit;
   const L = g.lanes;
   const T = g.bc * L;
   const { stride } = row4(d, L);
@@ -143,7 +161,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
           const ds${n} = p${n} * (dp${n} * z${n} - dl[rr${n}]);
           st[jl * ${ps} + rr${n}] = p${n} * z${n};`;
   const source = `function (${argsOf(plan, true).join(', ')}) {
-    ${threadLines(plan, L, 'jl', 'kt', false)}
+    ${threadLines(plan, L, 'jl', 'kt', false, S)}
     const key = kt * ${g.bc} + jl;
     const keyBase = (bh * ${Nk} + Math.min(key, ${Nk - 1})) * ${d};
     ${unrolled(d, (x) => `const k${x} = k[keyBase + ${x}];`)}
@@ -151,8 +169,9 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     ${a.decl}
     ${b.decl}
     const qtStart = ${qtStart};
+    ${splitRange('qt', S, 'qtStart', String(g.qt))}
     // starts at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
-    for (let qt = qtStart; qt < ${g.qt}; qt++) {
+    for (let qt = qtFrom; qt < qtTo; qt++) {
       const code = ${plan.grid ? `sparse[${plan.bwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
       // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
       // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
@@ -164,7 +183,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
         if (t < ${g.br}) {
           const row = Math.min(qt * ${g.br} + t, ${Nq - 1});
           lr[t] = saved[${BH * Nq * d} + bh * ${Nq} + row];
-          dl[t] = dqd[${BH * Nq * d} + bh * ${Nq} + row];
+          dl[t] = dqd[bh * ${Nq} + row];
         }
         workgroupBarrier();
         ${rows.map(score).join('\n          ')}
@@ -183,19 +202,19 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
       }
     }
     if (key < ${Nk}) {
-      const oBase = (bh * ${Nk} + key) * ${d};
+      const oBase = (bh * ${Nk} + key) * ${d}${S > 1 ? ` + sp * ${dkvPart(plan)}` : ''};
       ${a.store('oBase', (x) => x)}
       ${b.store(`${dvAt} + oBase`, (x) => x)}
     }
   }`;
   return {
-    key: `fa2dkv:${keyOf(plan)}:${g.br}:${g.bc}:${L}`,
+    key: `fa2dkv:${keyOf(plan)}:${g.br}:${g.bc}:${L}:${S}`,
     source,
-    output: [dvAt + BH * Nk * d],
-    outSize: dvAt + BH * Nk * d,
+    output: [S * dkvPart(plan)],
+    outSize: S * dkvPart(plan),
     work: 8 * BH * Nq * Nk * d,
     workgroupSize: [T],
-    dispatch: [BH, g.kt],
+    dispatch: [BH, g.kt * S],
     workgroupArrays: dkvArrays(g),
   };
 }

@@ -100,13 +100,16 @@ function tree(x: (i: number) => string, n: number, op: (a: string, b: string) =>
 /**
  * A kernel's opening lines: thread t is lane `c` of row `own` within tile `tile` (the one the
  * workgroup's y takes, tileOfWorkgroup: query tiles when `rows`, else key tiles) of (batch, head)
- * `bh` (its x), `lanes` threads a row; then the dropout seed's two halves.
+ * `bh` (its x), `lanes` threads a row; then the dropout seed's two halves. With `split` > 1 the
+ * workgroups y = tile·split + sp share a tile, `sp` naming this one's part (splitRange); a tile's
+ * parts are neighbours, so the heaviest tile's parts still start first.
  */
-export function threadLines(plan: WorkgroupPlan, lanes: number, own: string, tile: string, rows: boolean): string {
+export function threadLines(plan: WorkgroupPlan, lanes: number, own: string, tile: string, rows: boolean, split = 1): string {
+  const y = split === 1 ? 'this.workgroup.y' : `Math.floor(this.workgroup.y / ${split})`;
   return `const t = this.localThread.x;
     const ${own} = t >> ${Math.log2(lanes)};
-    const c = t & ${lanes - 1};
-    const ${tile} = ${tileOfWorkgroup(plan, rows)};
+    const c = t & ${lanes - 1};${split === 1 ? '' : `\n    const sp = this.workgroup.y - ${y} * ${split};`}
+    const ${tile} = ${tileOfWorkgroup(plan, rows, y)};
     const bh = this.workgroup.x;${plan.dropout ? '\n    const seedHi32 = Math.floor(seedHi) | 0;\n    const seedLo32 = Math.floor(seedLo) | 0;' : ''}`;
 }
 

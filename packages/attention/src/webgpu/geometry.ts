@@ -11,6 +11,9 @@ export const MASKED = -1e30;
 /** L of a row that sees no key: exp(MASKED − HUGE) is 0, so its P row recomputes as 0. */
 export const HUGE = 1e30;
 
+/** The most workgroups a tile splits into (the reduce kernel's sum is unrolled over them). */
+export const MAX_SPLIT = 8;
+
 /** One kernel's tiles: Br query rows × Bc keys, over qt × kt tiles. */
 export interface KernelGeometry {
   br: number;
@@ -35,6 +38,14 @@ export interface WorkgroupPlan {
   fwd: KernelGeometry;
   /** dK and dV: a workgroup per Bc keys walking query tiles of Br. */
   bwd: KernelGeometry;
+  /**
+   * Split-KV (flash-attn's num_splits, here for the backward): workgroups per query tile of dQ,
+   * each walking its share of the tile's key tiles and writing a partial dQ, and workgroups per
+   * key tile of dK/dV over its query tiles likewise; a third kernel sums the partials (reduce.ts).
+   * 1: no split. It gives a grid that underfills the chip (one head) more workgroups.
+   */
+  dqSplit: number;
+  dkvSplit: number;
   /**
    * Offsets into the uploaded sparse table: forward/dQ tile codes, dK/dV tile codes, the grid's
    * cells, then the order the workgroups take the tiles in (heaviest first): query tiles for
@@ -138,13 +149,33 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
     : keyTiles < 256 ? at(narrow, 32, 4)
       : twoLanes && keysPerBlock >= 128 && fits(bwdWide, dkvArrays) ? bwdWide
         : blockTiles && keysPerBlock >= 64 ? at(16, 64, 2) : at(narrow, 64, 4);
-  return planWithTiles(mask, scale, dropout, fwd, bwd);
+  return planWithTiles(mask, scale, dropout, fwd, bwd, grid ? [1, 1] : [splitFor(BH * fwd.qt, fwd.kt), splitFor(BH * bwd.kt, bwd.qt)]);
 }
 
-/** A plan with the given tiles: the sparse table's layout follows from their counts. */
+/** Workgroups a backward kernel should reach by splitting (the H200's 132 SMs, two workgroups each). */
+const FILL_WORKGROUPS = 256;
+/** The fewest tiles a split walks: its fixed cost (loading a tile's rows, storing a partial) is paid per split. */
+const MIN_SPLIT_TILES = 8;
+
+/** The split of a kernel with `workgroups` workgroups walking `tiles` tiles each: up to FILL_WORKGROUPS in all. */
+function splitFor(workgroups: number, tiles: number): number {
+  return Math.max(1, Math.min(MAX_SPLIT, Math.floor(FILL_WORKGROUPS / workgroups), Math.floor(tiles / MIN_SPLIT_TILES)));
+}
+
+/**
+ * A plan with the given tiles and splits (dQ's, dK/dV's): the sparse table's layout follows from
+ * the tile counts. A block-sparse grid takes no split (its workgroups read their tile from the
+ * table's order, one workgroup a tile).
+ */
 export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null,
-  fwd: KernelGeometry, bwd: KernelGeometry): WorkgroupPlan {
+  fwd: KernelGeometry, bwd: KernelGeometry, [dqSplit, dkvSplit]: [number, number] = [1, 1]): WorkgroupPlan {
   const { grid } = mask;
+  for (const [name, split, tiles] of [['dQ', dqSplit, fwd.kt], ['dK/dV', dkvSplit, bwd.qt]] as const) {
+    if (!Number.isInteger(split) || split < 1 || split > MAX_SPLIT || split > tiles) {
+      throw new Error(`flashAttention plan: ${name} split ${split} must be an integer from 1 to min(${MAX_SPLIT}, its ${tiles} tiles)`);
+    }
+    if (grid && split > 1) throw new Error(`flashAttention plan: ${name} split ${split} under a block-sparse grid (grids take no split)`);
+  }
   const fwdTableOffset = 0;
   const bwdTableOffset = grid ? fwd.qt * fwd.kt : 0;
   const cellsOffset = grid ? bwdTableOffset + bwd.qt * bwd.kt : 0;
@@ -153,7 +184,7 @@ export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: 
   return {
     dims: mask.dims, scale, causal: mask.causal, offset: mask.offset, grid,
     gridKey: grid ? `${grid.Mq}x${grid.Mk}` : '',
-    dropout, fwd, bwd, fwdTableOffset, bwdTableOffset, cellsOffset, fwdOrderOffset, bwdOrderOffset,
+    dropout, fwd, bwd, dqSplit, dkvSplit, fwdTableOffset, bwdTableOffset, cellsOffset, fwdOrderOffset, bwdOrderOffset,
   };
 }
 
@@ -168,9 +199,21 @@ export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: 
  * open tiles, descending). Reads of `this.workgroup` and of the read-only table at an index built
  * from it alone are uniform, so barriers may follow.
  */
-export function tileOfWorkgroup(plan: WorkgroupPlan, rows: boolean): string {
-  if (plan.grid) return `Math.floor(sparse[${rows ? plan.fwdOrderOffset : plan.bwdOrderOffset} + this.workgroup.y])`;
-  return rows && plan.causal ? `${plan.fwd.qt - 1} - this.workgroup.y` : 'this.workgroup.y';
+export function tileOfWorkgroup(plan: WorkgroupPlan, rows: boolean, y = 'this.workgroup.y'): string {
+  if (plan.grid) return `Math.floor(sparse[${rows ? plan.fwdOrderOffset : plan.bwdOrderOffset} + ${y}])`;
+  return rows && plan.causal ? `${plan.fwd.qt - 1} - ${y}` : y;
+}
+
+/**
+ * Source lines for a split kernel's share of its tile loop: `${name}From` and `${name}To` bound
+ * split `sp` of `split` (threadLines) to its part of [from, to), parts of ⌈(to − from)/split⌉
+ * tiles, so that a causal tile's shorter range splits evenly too. Uniform when from and to are.
+ */
+export function splitRange(name: string, split: number, from: string, to: string): string {
+  if (split === 1) return `const ${name}From = ${from};\n    const ${name}To = ${to};`;
+  return `const ${name}Chunk = Math.floor((${to} - (${from}) + ${split - 1}) / ${split});
+    const ${name}From = ${from} + sp * ${name}Chunk;
+    const ${name}To = Math.min(${to}, ${name}From + ${name}Chunk);`;
 }
 
 /**

@@ -1,14 +1,16 @@
 /**
  * FlashAttention-2 on webgpu (gpu.js workgroup kernels): forward one kernel (O and L packed in its
  * one result, since a gpu.js kernel writes one buffer; the output tensor is a view of it,
- * Device.view, no copy), backward two (dQ with Δ after it, then dK and dV together, which
- * read that Δ; the gradients are views of the two results). Block-sparse adds one upload of
- * the tile table a call. Chosen by flashAttention where the device runs workgroup kernels.
+ * Device.view, no copy), backward two (dQ with Δ before it, then dK and dV together, which
+ * read that Δ; the gradients are views of the two results), three where the plan splits them
+ * over more workgroups (a sum of the partials). Block-sparse reads a tile table, uploaded once
+ * per device and grid. Chosen by flashAttention where the device runs workgroup kernels.
  */
 import { Tensor, keep, type Device, type DeviceBuffer, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
 import type { AttentionMask } from '../masks.js';
-import { dkvSpec, dqSpec, dvOffset } from './backward.js';
+import { dkvSpec, dqOffset, dqSpec, dvOffset } from './backward.js';
 import { forwardSpec } from './forward.js';
+import { dqRegion, splitSumSpec } from './reduce.js';
 import { sparseTable, workgroupPlan, type WorkgroupPlan } from './geometry.js';
 
 /** Whether flashAttention runs these kernels on `device`: workgroup kernels and buffer views available, d ≤ 128. */
@@ -86,7 +88,8 @@ export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: Attentio
 
 /**
  * dq, then dk and dv: two kernels, each run only when one of its gradients is needed, except that
- * dQ's kernel also runs when only dk or dv is: it computes the Δ the dK/dV kernel reads.
+ * dQ's kernel also runs when only dk or dv is: it computes the Δ the dK/dV kernel reads. A plan
+ * that splits either adds a third, which sums the split gradients' partials.
  */
 export function workgroupBackward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, fwd: WorkgroupAttention, needs: boolean[]): Grads {
   const device = q.device;
@@ -96,15 +99,23 @@ export function workgroupBackward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor,
   const tail = [...(fwd.sparse ? [fwd.sparse.buffer()] : []), ...seedArgs(plan)];
   const packed = (spec: ExternalKernelSpec, args: (DeviceBuffer | number)[]) => new Tensor(device.runKernel!(spec, args), [spec.outSize], device);
   const part = (of: Tensor, offset: number, like: Tensor) => new Tensor(device.view!(of.buffer(), offset, B * H * like.shape[2] * d), like.shape, device);
-  // dQ [BH·Nq·d] then Δ [BH·Nq]
+  const kv = needs[1] || needs[2];
+  // Δ [BH·Nq], then dQ from dqOffset (one partial a split)
   const dqd = needs.some(Boolean) ? packed(cachedSpec('dq', plan, () => dqSpec(plan)), [...head, ...tail]) : null;
-  const dq = needs[0] ? part(dqd!, 0, q) : null;
-  // dK [BH·Nk·d], then dV from dvOffset
-  const dkv = needs[1] || needs[2] ? packed(cachedSpec('dkv', plan, () => dkvSpec(plan)), [...head, dqd!.buffer(), ...tail]) : null;
-  const dk = needs[1] ? part(dkv!, 0, k) : null;
-  const dv = needs[2] ? part(dkv!, dvOffset(plan), v) : null;
+  // dK [BH·Nk·d], then dV from dvOffset (one such part a split)
+  const dkv = kv ? packed(cachedSpec('dkv', plan, () => dkvSpec(plan)), [...head, dqd!.buffer(), ...tail]) : null;
+  const sumDq = needs[0] && plan.dqSplit > 1;
+  const sumDkv = kv && plan.dkvSplit > 1;
+  const sums = sumDq || sumDkv
+    ? packed(cachedSpec(`sum${+sumDq}${+sumDkv}`, plan, () => splitSumSpec(plan, sumDq, sumDkv)), [...(sumDq ? [dqd!.buffer()] : []), ...(sumDkv ? [dkv!.buffer()] : [])])
+    : null;
+  const dq = needs[0] ? (sumDq ? part(sums!, 0, q) : part(dqd!, dqOffset(plan), q)) : null;
+  const [kvOf, kvAt] = sumDkv ? [sums!, dqRegion(plan, sumDq)] : [dkv, 0];
+  const dk = needs[1] ? part(kvOf!, kvAt, k) : null;
+  const dv = needs[2] ? part(kvOf!, kvAt + dvOffset(plan), v) : null;
   // the views keep the memory they need
   dqd?.dispose();
   dkv?.dispose();
+  sums?.dispose();
   return [dq, dk, dv];
 }
