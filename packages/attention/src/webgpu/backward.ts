@@ -13,7 +13,7 @@
  * also `dqd`, dQ's result (Δ [BH·Nq], then dQ from dqOffset).
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { dkvArrays, dqArrays, row4, splitRange, type WorkgroupPlan } from './geometry.js';
+import { dkvArrays, dqArrays, loopBound, row4, splitRange, type WorkgroupPlan } from './geometry.js';
 import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, stageTile, threadLines, unrolled } from './forward.js';
 
 const argsOf = (plan: WorkgroupPlan, delta = false): string[] =>
@@ -30,7 +30,7 @@ function hiddenExpr(plan: WorkgroupPlan, row: string, key: string): string {
 }
 
 const keyOf = (plan: WorkgroupPlan): string =>
-  `${plan.dims.B * plan.dims.H}:${plan.dims.Nq}:${plan.dims.Nk}:${plan.dims.d}:${plan.scale}:${plan.causal}:${plan.gridKey}:${plan.dropout?.p ?? 0}`;
+  `${plan.dims.B * plan.dims.H}:${plan.dims.Nq}:${plan.dims.Nk}:${plan.dims.d}:${plan.scale}:${plan.causal}:${plan.gridKey}:${plan.dropout?.p ?? 0}:${+plan.opaqueLoops}`;
 
 /** Floats a view's offset is a multiple of (Device.view). */
 const align = (n: number): number => Math.ceil(n / 64) * 64;
@@ -45,7 +45,7 @@ export const dqOffset = (plan: WorkgroupPlan): number => align(plan.dims.B * pla
 export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const { Nq, Nk, d } = plan.dims;
   const BH = plan.dims.B * plan.dims.H;
-  const g = plan.fwd;
+  const g = plan.dq;
   const S = plan.dqSplit;
   const dqAt = dqOffset(plan);
   const L = g.lanes;
@@ -55,7 +55,7 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const a = accumulators('a', d, L);
   const ktEnd = plan.causal
     ? `Math.min(${g.kt}, Math.max(0, Math.floor((qt * ${g.br} + ${g.br - 1 + plan.offset} + ${g.bc}) / ${g.bc})))`
-    : `${g.kt}`;
+    : loopBound(plan, `${g.kt}`);
   // two keys at a time: independent chains of multiply-adds
   const score = (h: number) => `const jj${h} = u * ${2 * L} + ${L * h} + c;
           const key${h} = kt * ${g.bc} + jj${h};
@@ -65,7 +65,7 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
           const p${h} = (${hiddenExpr(plan, 'i', `key${h}`)}) ? 0.0 : Math.exp(s${h} - lse);
           ds[r * ${ps} + jj${h}] = p${h} * (dp${h} - delta);`;
   const source = `function (${argsOf(plan).join(', ')}) {
-    ${threadLines(plan, L, 'r', 'qt', true, S)}
+    ${threadLines(plan, g, 'r', 'qt', true, S)}
     const i = qt * ${g.br} + r;
     const rowBase = (bh * ${Nq} + Math.min(i, ${Nq - 1})) * ${d};
     ${unrolled(d, (x) => `const q${x} = q[rowBase + ${x}] * ${lit(plan.scale)};`)}
@@ -161,7 +161,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
           const ds${n} = p${n} * (dp${n} * z${n} - dl[rr${n}]);
           st[jl * ${ps} + rr${n}] = p${n} * z${n};`;
   const source = `function (${argsOf(plan, true).join(', ')}) {
-    ${threadLines(plan, L, 'jl', 'kt', false, S)}
+    ${threadLines(plan, g, 'jl', 'kt', false, S)}
     const key = kt * ${g.bc} + jl;
     const keyBase = (bh * ${Nk} + Math.min(key, ${Nk - 1})) * ${d};
     ${unrolled(d, (x) => `const k${x} = k[keyBase + ${x}];`)}
@@ -169,7 +169,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     ${a.decl}
     ${b.decl}
     const qtStart = ${qtStart};
-    ${splitRange('qt', S, 'qtStart', String(g.qt))}
+    ${splitRange('qt', S, 'qtStart', loopBound(plan, String(g.qt)))}
     // starts at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
     for (let qt = qtFrom; qt < qtTo; qt++) {
       const code = ${plan.grid ? `sparse[${plan.bwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};

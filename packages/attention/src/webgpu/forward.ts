@@ -16,7 +16,7 @@
  * [0, Nk) are masked, so any N works.
  */
 import { hash24Expr, lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { HUGE, MASKED, forwardArrays, row4, tileOfWorkgroup, type WorkgroupPlan } from './geometry.js';
+import { HUGE, MASKED, forwardArrays, loopBound, row4, tileOfWorkgroup, type KernelGeometry, type WorkgroupPlan } from './geometry.js';
 
 /** Lines `let q0 = q[base + 0] * scale; …` and similar: registers are named, so loops over d are unrolled. */
 export const unrolled = (count: number, line: (x: number) => string): string =>
@@ -104,12 +104,12 @@ function tree(x: (i: number) => string, n: number, op: (a: string, b: string) =>
  * workgroups y = tile·split + sp share a tile, `sp` naming this one's part (splitRange); a tile's
  * parts are neighbours, so the heaviest tile's parts still start first.
  */
-export function threadLines(plan: WorkgroupPlan, lanes: number, own: string, tile: string, rows: boolean, split = 1): string {
+export function threadLines(plan: WorkgroupPlan, g: KernelGeometry, own: string, tile: string, rows: boolean, split = 1): string {
   const y = split === 1 ? 'this.workgroup.y' : `Math.floor(this.workgroup.y / ${split})`;
   return `const t = this.localThread.x;
-    const ${own} = t >> ${Math.log2(lanes)};
-    const c = t & ${lanes - 1};${split === 1 ? '' : `\n    const sp = this.workgroup.y - ${y} * ${split};`}
-    const ${tile} = ${tileOfWorkgroup(plan, rows, y)};
+    const ${own} = t >> ${Math.log2(g.lanes)};
+    const c = t & ${g.lanes - 1};${split === 1 ? '' : `\n    const sp = this.workgroup.y - ${y} * ${split};`}
+    const ${tile} = ${tileOfWorkgroup(plan, g, rows, y)};
     const bh = this.workgroup.x;${plan.dropout ? '\n    const seedHi32 = Math.floor(seedHi) | 0;\n    const seedLo32 = Math.floor(seedLo) | 0;' : ''}`;
 }
 
@@ -143,7 +143,7 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   // the last key tile some row of this workgroup sees: key ≤ i + offset for the tile's last row
   const ktEnd = causal
     ? `Math.min(${g.kt}, Math.max(0, Math.floor((qt * ${g.br} + ${g.br - 1 + offset} + ${g.bc}) / ${g.bc})))`
-    : `${g.kt}`;
+    : loopBound(plan, `${g.kt}`);
   const hidden = (key: string) => [
     `${key} >= ${Nk}`,
     `i >= ${Nq}`,
@@ -160,7 +160,7 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
           pt[r * ${ps} + jj${h}] = s${h};
           mx = Math.max(mx, s${h});`;
   const source = `function (${args.join(', ')}) {
-    ${threadLines(plan, L, 'r', 'qt', true)}
+    ${threadLines(plan, g, 'r', 'qt', true)}
     const i = qt * ${g.br} + r;
     const qBase = (bh * ${Nq} + Math.min(i, ${Nq - 1})) * ${d};
     ${unrolled(d, (x) => `const q${x} = q[qBase + ${x}] * ${lit(plan.scale)};`)}
@@ -220,7 +220,7 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     }
   }`;
   return {
-    key: `fa2f:${BH}:${Nq}:${Nk}:${d}:${plan.scale}:${causal}:${g.br}:${g.bc}:${L}:${plan.gridKey}:${plan.dropout?.p ?? 0}`,
+    key: `fa2f:${BH}:${Nq}:${Nk}:${d}:${plan.scale}:${causal}:${g.br}:${g.bc}:${L}:${plan.gridKey}:${plan.dropout?.p ?? 0}:${+plan.opaqueLoops}`,
     source,
     output: [BH * Nq * (d + 1)],
     outSize: BH * Nq * (d + 1),

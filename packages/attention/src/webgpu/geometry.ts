@@ -34,8 +34,10 @@ export interface WorkgroupPlan {
   /** The grid's cells as a cache-key fragment ('' without one): the table is baked per grid shape only. */
   gridKey: string;
   dropout: { p: number; seed: number } | null;
-  /** Forward and dQ: a workgroup per Br query rows walking key tiles of Bc. */
+  /** Forward: a workgroup per Br query rows walking key tiles of Bc. */
   fwd: KernelGeometry;
+  /** dQ: the same walk, with tiles of its own (the forward's under a block-sparse grid: one table for both). */
+  dq: KernelGeometry;
   /** dK and dV: a workgroup per Bc keys walking query tiles of Br. */
   bwd: KernelGeometry;
   /**
@@ -46,6 +48,11 @@ export interface WorkgroupPlan {
    */
   dqSplit: number;
   dkvSplit: number;
+  /**
+   * Tile loops bounded by an expression the shader compiler cannot fold to a constant (see
+   * loopBound), so that it does not specialise (unroll) a loop of a known short count.
+   */
+  opaqueLoops: boolean;
   /**
    * Offsets into the uploaded sparse table: forward/dQ tile codes, dK/dV tile codes, the grid's
    * cells, then the order the workgroups take the tiles in (heaviest first): query tiles for
@@ -168,9 +175,13 @@ function splitFor(workgroups: number, tiles: number): number {
  * table's order, one workgroup a tile).
  */
 export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null,
-  fwd: KernelGeometry, bwd: KernelGeometry, [dqSplit, dkvSplit]: [number, number] = [1, 1]): WorkgroupPlan {
+  fwd: KernelGeometry, bwd: KernelGeometry, [dqSplit, dkvSplit]: [number, number] = [1, 1], dq: KernelGeometry = fwd,
+  opaqueLoops = false): WorkgroupPlan {
   const { grid } = mask;
-  for (const [name, split, tiles] of [['dQ', dqSplit, fwd.kt], ['dK/dV', dkvSplit, bwd.qt]] as const) {
+  if (grid && (dq.br !== fwd.br || dq.bc !== fwd.bc)) {
+    throw new Error(`flashAttention plan: dQ tiles ${dq.br} × ${dq.bc} differ from the forward's ${fwd.br} × ${fwd.bc} under a block-sparse grid (they share its tile table)`);
+  }
+  for (const [name, split, tiles] of [['dQ', dqSplit, dq.kt], ['dK/dV', dkvSplit, bwd.qt]] as const) {
     if (!Number.isInteger(split) || split < 1 || split > MAX_SPLIT || split > tiles) {
       throw new Error(`flashAttention plan: ${name} split ${split} must be an integer from 1 to min(${MAX_SPLIT}, its ${tiles} tiles)`);
     }
@@ -184,7 +195,7 @@ export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: 
   return {
     dims: mask.dims, scale, causal: mask.causal, offset: mask.offset, grid,
     gridKey: grid ? `${grid.Mq}x${grid.Mk}` : '',
-    dropout, fwd, bwd, dqSplit, dkvSplit, fwdTableOffset, bwdTableOffset, cellsOffset, fwdOrderOffset, bwdOrderOffset,
+    dropout, fwd, dq, bwd, dqSplit, dkvSplit, opaqueLoops, fwdTableOffset, bwdTableOffset, cellsOffset, fwdOrderOffset, bwdOrderOffset,
   };
 }
 
@@ -199,9 +210,20 @@ export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: 
  * open tiles, descending). Reads of `this.workgroup` and of the read-only table at an index built
  * from it alone are uniform, so barriers may follow.
  */
-export function tileOfWorkgroup(plan: WorkgroupPlan, rows: boolean, y = 'this.workgroup.y'): string {
+export function tileOfWorkgroup(plan: WorkgroupPlan, g: KernelGeometry, rows: boolean, y = 'this.workgroup.y'): string {
   if (plan.grid) return `Math.floor(sparse[${rows ? plan.fwdOrderOffset : plan.bwdOrderOffset} + ${y}])`;
-  return rows && plan.causal ? `${plan.fwd.qt - 1} - ${y}` : y;
+  return rows && plan.causal ? `${g.qt - 1} - ${y}` : y;
+}
+
+/**
+ * A tile loop's bound `count` as source. With plan.opaqueLoops it adds max(0, bh − (BH − 1)),
+ * which is 0 for every workgroup (bh < BH) but which the shader compiler cannot fold, not knowing
+ * the dispatch size: a loop of a literal count it may unroll whole, and a long unrolled body of
+ * 2-lane tiles (16 score chains a thread) outgrows the instruction cache.
+ */
+export function loopBound(plan: WorkgroupPlan, count: string): string {
+  const BH = plan.dims.B * plan.dims.H;
+  return plan.opaqueLoops ? `${count} + Math.max(0, bh - ${BH - 1})` : count;
 }
 
 /**
