@@ -7,7 +7,7 @@
 //   BENCH_N=1024,4096 BENCH_BH=1,8 BENCH_R=20 node examples/bench-flash-kernels.js
 //   BENCH_VARIANTS=path/to/variants.js …   (a module exporting { name: (plan) => plan' } to time
 //     the same kernels under another geometry: plan.fwd / plan.dq / plan.bwd (br, bc, lanes, qt, kt),
-//     the splits dqSplit / dkvSplit and opaqueLoops; a split plan's line adds its sum kernel, psum)
+//     the splits dqSplit / dkvSplit; a split plan's line adds its sum kernel, psum)
 //   BENCH_SPARSITY=0,0.5 …   (block-sparse: that fraction of 64 × 64 blocks hidden, the pattern of
 //     bench-attention.js's BENCH_SPARSITY; each plan's kernels read that plan's tile table; a variant
 //     kernel whose tiles equal the shipped plan's is not timed again)
@@ -107,9 +107,9 @@ for (const N of NS) for (const BH of BHS) for (const causal of CAUSAL) for (cons
   const plans = { shipped: base, ...Object.fromEntries(Object.entries(variants).map(([n, f]) => [n, f(base)])) };
   const sameTiles = (a, b) => a.br === b.br && a.bc === b.bc && a.lanes === b.lanes;
   const same = {
-    fwd: (a, b) => sameTiles(a.fwd, b.fwd) && a.opaqueLoops === b.opaqueLoops,
-    dq: (a, b) => sameTiles(a.dq, b.dq) && a.dqSplit === b.dqSplit && a.opaqueLoops === b.opaqueLoops,
-    dkv: (a, b) => sameTiles(a.bwd, b.bwd) && a.dkvSplit === b.dkvSplit && a.opaqueLoops === b.opaqueLoops,
+    fwd: (a, b) => sameTiles(a.fwd, b.fwd),
+    dq: (a, b) => sameTiles(a.dq, b.dq) && a.dqSplit === b.dqSplit,
+    dkv: (a, b) => sameTiles(a.bwd, b.bwd) && a.dkvSplit === b.dkvSplit,
     psum: (a, b) => a.dqSplit === b.dqSplit && a.dkvSplit === b.dkvSplit,
   };
   // a variant's kernels whose tiles (and split) are the shipped ones are left out (timed under 'shipped')
@@ -161,7 +161,7 @@ for (const N of NS) for (const BH of BHS) for (const causal of CAUSAL) for (cons
     }
     const tiles = (g) => `${g.br}×${g.bc}/${g.lanes}`;
     const splits = plan.dqSplit > 1 || plan.dkvSplit > 1 ? ` split ${plan.dqSplit}|${plan.dkvSplit}` : '';
-    console.log(`${tag} ${name} [${tiles(plan.fwd)} | ${tiles(plan.dq)} | ${tiles(plan.bwd)}${splits}${plan.opaqueLoops ? ' opaque' : ''}]: ${line.join('; ')}; sum ${total.toFixed(3)} ms`);
+    console.log(`${tag} ${name} [${tiles(plan.fwd)} | ${tiles(plan.dq)} | ${tiles(plan.bwd)}${splits}]: ${line.join('; ')}; sum ${total.toFixed(3)} ms`);
   }
   for (const t of tables.values()) device.dispose(t);
   device.dispose(savedBuf);

@@ -370,14 +370,16 @@ describe('block-sparse and dropout', () => {
 });
 
 describe('webgpu: FlashAttention-2 kernels on workgroup memory', () => {
-  it.runIf(f32Devices.includes('webgpu'))('kernel calls: forward 1 (O a view of its result, no copy), backward 2 (dQ with Δ, dK with dV), a block mask +1 upload', async () => {
+  it.runIf(f32Devices.includes('webgpu'))('kernel calls: forward 1 (O a view of its result, no copy), backward 2 (dQ with Δ, dK with dV), 3 where the plan splits (+ the sum), a block mask +1 upload', async () => {
     await setDevice('webgpu');
     try {
       const device = getDevice();
       expect(device.workgroupKernels).toBe(true);
+      // two heads: few tiles, so the backward splits; 256 heads: enough tiles to fill a GPU unsplit
       const [q, k, v, dO] = [0, 1, 2, 3].map(() => randn([1, 2, 40, 8]));
-      for (const t of [q, k, v]) t.requiresGrad = true;
-      const count = (blockMask?: boolean[][]): [number, number] => {
+      const [qh, kh, vh, dOh] = [0, 1, 2, 3].map(() => randn([1, 256, 40, 8]));
+      for (const t of [q, k, v, qh, kh, vh]) t.requiresGrad = true;
+      const count = (blockMask?: boolean[][], [q, k, v, dO] = [qh, kh, vh, dOh]): [number, number] => {
         device.resetStats!();
         const out = flashAttention(q, k, v, { causal: true, blockMask });
         const forward = device.stats!().kernelCalls;
@@ -388,8 +390,9 @@ describe('webgpu: FlashAttention-2 kernels on workgroup memory', () => {
         return [forward, total - forward];
       };
       expect(count()).toEqual([1, 2]);
-      expect(count([[true, false], [true, true]])).toEqual([2, 2]);
-      for (const t of [q, k, v, dO]) t.dispose();
+      expect(count(undefined, [q, k, v, dO])).toEqual([1, 3]);
+      expect(count([[true, false], [true, true]], [q, k, v, dO])).toEqual([2, 2]);
+      for (const t of [q, k, v, dO, qh, kh, vh, dOh]) t.dispose();
     } finally {
       await setDevice('reference');
     }
@@ -401,10 +404,13 @@ describe('webgpu: every tile geometry the plan picks', () => {
   // fix B·H so that each band of workgroupPlan is taken (at llvmpipe's 32 KiB of workgroup memory),
   // with lengths off the tile sizes, d past 64, block-sparse grids finer than the wide tiles (2-lane
   // tiles as long as a block of 64 to 127, the 4-lane tiles for causal grids and finer blocks)
+  // (and below 256 tiles, dQ's own tiles and the backward's splits: causal, dropout, uneven parts)
   type Tiles = [number, number, number]; // rows, keys, lanes
-  const bands: { c: Case; fwd: Tiles; bwd: Tiles }[] = [
-    { c: { B: 1, H: 2, Nq: 70, Nk: 45, d: 64, causal: true, blockSize: 16 }, fwd: [32, 32, 8], bwd: [32, 32, 8] },
-    { c: { B: 2, H: 64, Nq: 33, Nk: 50, d: 24, causal: false, blockSize: 16 }, fwd: [64, 32, 2], bwd: [32, 32, 4] },
+  const bands: { c: Case; fwd: Tiles; bwd: Tiles; dq?: Tiles; splits?: [number, number] }[] = [
+    { c: { B: 1, H: 2, Nq: 70, Nk: 45, d: 64, causal: true, blockSize: 16 }, fwd: [16, 32, 8], dq: [32, 32, 8], bwd: [32, 64, 4], splits: [2, 3] },
+    { c: { B: 1, H: 16, Nq: 64, Nk: 100, d: 32, causal: false, blockSize: 16, dropout: 0.3 }, fwd: [16, 32, 8], dq: [32, 32, 8], bwd: [32, 32, 8], splits: [4, 2] },
+    { c: { B: 1, H: 32, Nq: 40, Nk: 70, d: 64, causal: true, blockSize: 16 }, fwd: [16, 32, 8], dq: [128, 24, 2], bwd: [32, 64, 4], splits: [3, 2] },
+    { c: { B: 2, H: 64, Nq: 33, Nk: 50, d: 24, causal: false, blockSize: 16 }, fwd: [32, 32, 8], dq: [128, 32, 2], bwd: [32, 128, 2], splits: [2, 2] },
     { c: { B: 2, H: 64, Nq: 33, Nk: 50, d: 24, causal: true, blockSize: 16, blockMask: [[true, false], [true, true]] }, fwd: [32, 32, 4], bwd: [32, 32, 4] },
     { c: { B: 4, H: 64, Nq: 100, Nk: 70, d: 20, causal: true, blockSize: 16 }, fwd: [128, 32, 2], bwd: [32, 128, 2] },
     { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: false, blockSize: 16 }, fwd: [128, 24, 2], bwd: [32, 64, 4] },
@@ -413,11 +419,13 @@ describe('webgpu: every tile geometry the plan picks', () => {
     { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: true, blockSize: 16, blockMask: [[true, false], [true, true]] }, fwd: [64, 32, 4], bwd: [32, 64, 4] },
     { c: { B: 4, H: 64, Nq: 70, Nk: 90, d: 100, causal: true, blockSize: 16, dropout: 0.5 }, fwd: [64, 16, 4], bwd: [16, 64, 4] },
   ];
-  for (const { c, fwd, bwd } of bands) {
-    it.runIf(f32Devices.includes('webgpu'))(`B·H ${c.B * c.H}, Nq ${c.Nq}, Nk ${c.Nk}, d ${c.d}${c.blockMask ? ', block-sparse' : ''}: forward tiles ${fwd[0]} × ${fwd[1]}, ${fwd[2]} lanes; dK/dV ${bwd[0]} × ${bwd[1]}, ${bwd[2]} lanes`, async () => {
+  const tilesOf = (g: { br: number; bc: number; lanes: number }): Tiles => [g.br, g.bc, g.lanes];
+  for (const { c, fwd, bwd, dq = fwd, splits = [1, 1] } of bands) {
+    const split = splits[0] > 1 || splits[1] > 1 ? `, dQ ${dq[0]} × ${dq[1]}, ${dq[2]} lanes, splits ${splits.join(' and ')}` : '';
+    it.runIf(f32Devices.includes('webgpu'))(`B·H ${c.B * c.H}, Nq ${c.Nq}, Nk ${c.Nk}, d ${c.d}${c.blockMask ? ', block-sparse' : ''}: forward tiles ${fwd[0]} × ${fwd[1]}, ${fwd[2]} lanes; dK/dV ${bwd[0]} × ${bwd[1]}, ${bwd[2]} lanes${split}`, async () => {
       const dims = { B: c.B, H: c.H, Nq: c.Nq, Nk: c.Nk, d: c.d };
       const plan = workgroupPlan({ dims, causal: c.causal, offset: c.Nk - c.Nq, grid: validateBlockMask('test', c.blockMask, dims) }, 1, null, 32 * 1024);
-      expect([[plan.fwd.br, plan.fwd.bc, plan.fwd.lanes], [plan.bwd.br, plan.bwd.bc, plan.bwd.lanes]]).toEqual([fwd, bwd]);
+      expect([tilesOf(plan.fwd), tilesOf(plan.dq), tilesOf(plan.bwd), [plan.dqSplit, plan.dkvSplit]]).toEqual([fwd, dq, bwd, splits]);
       await expectWithinNaive32(c, 11, 'webgpu', '');
     }, 600_000);
   }

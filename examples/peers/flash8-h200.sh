@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The H200 run behind BENCHMARKS.md "FlashAttention, session 7 (flash8): split-KV backward", one
 # command, one log ($OUT/flash8.log): the kernels under the shipped plan beside flash8-variants.js
-# at one head N = 256…8192 (dense, then causal at 4096 and 8192); then end to end (bench-attention):
+# at one head N = 2048…8192 in two processes (dense), then causal at 4096 and 8192; then end to end (bench-attention):
 # block-sparse at B·H = 8, flash and naive at one head; PyTorch SDPA in the same command. A part
 # starts only while less than BUDGET (240) seconds have gone.
 #   on the device machine: bash examples/peers/flash8-h200.sh
@@ -16,8 +16,9 @@ part() { local name=$1 secs=$2; shift 2
   timeout "$secs" "$@" 2>&1 | grep -v 'BackendVk\|^Warning\|^ *at \|^$' >> "$log"; echo "rc=${PIPESTATUS[0]}" >> "$log"; }
 nvidia-smi --query-gpu=clocks.sm --format=csv,noheader -lms 5000 > "$out/clocks.txt" 2>&1 &
 clocks=$!
-part kone 160 env BENCH_N=${KN:-256,512,1024,2048,4096,8192} BENCH_BH=1 BENCH_VARIANTS="$variants" node examples/bench-flash-kernels.js
-part kcausal 60 env BENCH_N=4096,8192 BENCH_BH=1 BENCH_CAUSAL=1 FLASH8_VARIANTS=${KCV:-F0,F2,Q1,Q2,Q3,D2,D3,D5,D6} BENCH_VARIANTS="$variants" node examples/bench-flash-kernels.js
+part kone 100 env BENCH_N=${KN:-2048,4096,8192} BENCH_BH=1 BENCH_VARIANTS="$variants" node examples/bench-flash-kernels.js
+part kone-again 80 env BENCH_N=${KN2:-4096,8192} BENCH_BH=1 BENCH_VARIANTS="$variants" node examples/bench-flash-kernels.js
+part kcausal 60 env BENCH_N=4096,8192 BENCH_BH=1 BENCH_CAUSAL=1 FLASH8_VARIANTS=${KCV:-F1,F2,Q1,Q2,D1,D2,D3,D4} BENCH_VARIANTS="$variants" node examples/bench-flash-kernels.js
 [ -n "${KERNELS_ONLY:-}" ] && { kill "$clocks"; echo "== clocks (MHz, every 5 s): $(tr '\n' ' ' < "$out/clocks.txt")" >> "$log"; exit 0; }
 part sparse8 30 env BENCH_SPARSITY=0,0.5 BENCH_B=2 BENCH_H=4 node examples/bench-attention.js webgpu
 part flash1 45 env BENCH_METHODS=flash BENCH_B=1 BENCH_H=1 node examples/bench-attention.js webgpu

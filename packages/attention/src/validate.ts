@@ -106,12 +106,15 @@ export function validateBlockMask(op: string, mask: unknown, dims: AttentionDims
     throw new Error(`${op}: blockMask [${Mq}, ${Mk}] has more blocks than queries or keys (Nq ${dims.Nq}, Nk ${dims.Nk})`);
   }
   const cells = new Uint8Array(Mq * Mk);
-  mask.forEach((row, a) => (row as unknown[]).forEach((x, b) => {
-    if (x !== true && x !== false && x !== 0 && x !== 1) {
-      throw new Error(`${op}: blockMask[${a}][${b}] must be a boolean (or 0 / 1), got ${describe(x)}`);
+  // plain loops: a training step passes its grid every call (64 × 64 cells at N = 4096)
+  for (let a = 0; a < Mq; a++) {
+    const row = mask[a] as unknown[];
+    for (let b = 0; b < Mk; b++) {
+      const x = row[b];
+      if (x === true || x === 1) cells[a * Mk + b] = 1;
+      else if (x !== false && x !== 0) throw new Error(`${op}: blockMask[${a}][${b}] must be a boolean (or 0 / 1), got ${describe(x)}`);
     }
-    cells[a * Mk + b] = x === true || x === 1 ? 1 : 0;
-  }));
+  }
   return { Mq, Mk, rowsPerBlock: Math.ceil(dims.Nq / Mq), keysPerBlock: Math.ceil(dims.Nk / Mk), cells };
 }
 

@@ -13,7 +13,7 @@
  * also `dqd`, dQ's result (Δ [BH·Nq], then dQ from dqOffset).
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { dkvArrays, dqArrays, loopBound, row4, splitRange, type WorkgroupPlan } from './geometry.js';
+import { dkvArrays, dqArrays, row4, splitRange, type WorkgroupPlan } from './geometry.js';
 import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, stageTile, threadLines, unrolled } from './forward.js';
 
 const argsOf = (plan: WorkgroupPlan, delta = false): string[] =>
@@ -30,7 +30,7 @@ function hiddenExpr(plan: WorkgroupPlan, row: string, key: string): string {
 }
 
 const keyOf = (plan: WorkgroupPlan): string =>
-  `${plan.dims.B * plan.dims.H}:${plan.dims.Nq}:${plan.dims.Nk}:${plan.dims.d}:${plan.scale}:${plan.causal}:${plan.gridKey}:${plan.dropout?.p ?? 0}:${+plan.opaqueLoops}`;
+  `${plan.dims.B * plan.dims.H}:${plan.dims.Nq}:${plan.dims.Nk}:${plan.dims.d}:${plan.scale}:${plan.causal}:${plan.gridKey}:${plan.dropout?.p ?? 0}`;
 
 /** Floats a view's offset is a multiple of (Device.view). */
 const align = (n: number): number => Math.ceil(n / 64) * 64;
@@ -55,7 +55,7 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const a = accumulators('a', d, L);
   const ktEnd = plan.causal
     ? `Math.min(${g.kt}, Math.max(0, Math.floor((qt * ${g.br} + ${g.br - 1 + plan.offset} + ${g.bc}) / ${g.bc})))`
-    : loopBound(plan, `${g.kt}`);
+    : `${g.kt}`;
   // two keys at a time: independent chains of multiply-adds
   const score = (h: number) => `const jj${h} = u * ${2 * L} + ${L * h} + c;
           const key${h} = kt * ${g.bc} + jj${h};
@@ -169,7 +169,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     ${a.decl}
     ${b.decl}
     const qtStart = ${qtStart};
-    ${splitRange('qt', S, 'qtStart', loopBound(plan, String(g.qt)))}
+    ${splitRange('qt', S, 'qtStart', String(g.qt))}
     // starts at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
     for (let qt = qtFrom; qt < qtTo; qt++) {
       const code = ${plan.grid ? `sparse[${plan.bwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};

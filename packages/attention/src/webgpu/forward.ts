@@ -16,7 +16,7 @@
  * [0, Nk) are masked, so any N works.
  */
 import { hash24Expr, lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { HUGE, MASKED, forwardArrays, loopBound, row4, tileOfWorkgroup, type KernelGeometry, type WorkgroupPlan } from './geometry.js';
+import { HUGE, MASKED, forwardArrays, row4, tileOfWorkgroup, type KernelGeometry, type WorkgroupPlan } from './geometry.js';
 
 /** Lines `let q0 = q[base + 0] * scale; …` and similar: registers are named, so loops over d are unrolled. */
 export const unrolled = (count: number, line: (x: number) => string): string =>
@@ -143,7 +143,7 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   // the last key tile some row of this workgroup sees: key ≤ i + offset for the tile's last row
   const ktEnd = causal
     ? `Math.min(${g.kt}, Math.max(0, Math.floor((qt * ${g.br} + ${g.br - 1 + offset} + ${g.bc}) / ${g.bc})))`
-    : loopBound(plan, `${g.kt}`);
+    : `${g.kt}`;
   const hidden = (key: string) => [
     `${key} >= ${Nk}`,
     `i >= ${Nq}`,
@@ -220,7 +220,7 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     }
   }`;
   return {
-    key: `fa2f:${BH}:${Nq}:${Nk}:${d}:${plan.scale}:${causal}:${g.br}:${g.bc}:${L}:${plan.gridKey}:${plan.dropout?.p ?? 0}:${+plan.opaqueLoops}`,
+    key: `fa2f:${BH}:${Nq}:${Nk}:${d}:${plan.scale}:${causal}:${g.br}:${g.bc}:${L}:${plan.gridKey}:${plan.dropout?.p ?? 0}`,
     source,
     output: [BH * Nq * (d + 1)],
     outSize: BH * Nq * (d + 1),

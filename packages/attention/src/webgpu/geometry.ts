@@ -49,11 +49,6 @@ export interface WorkgroupPlan {
   dqSplit: number;
   dkvSplit: number;
   /**
-   * Tile loops bounded by an expression the shader compiler cannot fold to a constant (see
-   * loopBound), so that it does not specialise (unroll) a loop of a known short count.
-   */
-  opaqueLoops: boolean;
-  /**
    * Offsets into the uploaded sparse table: forward/dQ tile codes, dK/dV tile codes, the grid's
    * cells, then the order the workgroups take the tiles in (heaviest first): query tiles for
    * forward/dQ, key tiles for dK/dV.
@@ -146,28 +141,31 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
   const rowsPerBlock = grid?.rowsPerBlock ?? Infinity;
   const keysPerBlock = grid?.keysPerBlock ?? Infinity;
   const blockTiles = grid !== null && twoLanes && !mask.causal; // the grid's 64-long 2-lane tiles
+  const splittable = twoLanes && !grid; // below 256 tiles: dQ takes tiles of its own and the backward splits (d ≤ 64, no grid)
   const fwdWide = [32, 24].map((bc) => at(128, bc, 2)).find((g) => fits(g, forwardArrays, dqArrays));
   const bwdWide = at(narrow, 128, 2);
-  const fwd = queryTiles < 128 ? at(32, narrow, 8)
-    : queryTiles < 256 ? (twoLanes && !grid ? at(64, 32, 2) : at(32, narrow, 4))
-      : twoLanes && rowsPerBlock >= 128 && fwdWide ? fwdWide
-        : blockTiles && rowsPerBlock >= 64 ? at(64, 16, 2) : at(64, narrow, 4);
-  const bwd = keyTiles < 128 ? at(narrow, 32, 8)
-    : keyTiles < 256 ? at(narrow, 32, 4)
-      : twoLanes && keysPerBlock >= 128 && fits(bwdWide, dkvArrays) ? bwdWide
-        : blockTiles && keysPerBlock >= 64 ? at(16, 64, 2) : at(narrow, 64, 4);
-  return planWithTiles(mask, scale, dropout, fwd, bwd, grid ? [1, 1] : [splitFor(BH * fwd.qt, fwd.kt), splitFor(BH * bwd.kt, bwd.qt)]);
+  const fwd = queryTiles < 64 && splittable ? at(16, 32, 8)
+    : queryTiles < 256 && (splittable || queryTiles < 128) ? at(32, narrow, 8)
+      : queryTiles < 256 ? at(32, narrow, 4)
+        : twoLanes && rowsPerBlock >= 128 && fwdWide ? fwdWide
+          : blockTiles && rowsPerBlock >= 64 ? at(64, 16, 2) : at(64, narrow, 4);
+  const bwd = keyTiles < 256 && splittable
+    ? (keyTiles < 16 ? at(32, 64, 4) : keyTiles < 64 ? at(32, 32, 8) : fits(bwdWide, dkvArrays) ? bwdWide : at(32, 64, 4))
+    : keyTiles < 128 ? at(narrow, 32, 8)
+      : keyTiles < 256 ? at(narrow, 32, 4)
+        : twoLanes && keysPerBlock >= 128 && fits(bwdWide, dkvArrays) ? bwdWide
+          : blockTiles && keysPerBlock >= 64 ? at(16, 64, 2) : at(narrow, 64, 4);
+  if (!splittable || queryTiles >= 256) return planWithTiles(mask, scale, dropout, fwd, bwd);
+  const dq = queryTiles >= 32 && fwdWide ? fwdWide : at(32, 32, 8);
+  // split to about FILL_WORKGROUPS in all, up to 4 parts a tile for 4- and 8-lane tiles, 8 for the wide ones
+  const split = (workgroups: number, tiles: number, g: KernelGeometry) =>
+    Math.min(g.lanes === 2 ? MAX_SPLIT : 4, tiles, Math.max(1, Math.floor(FILL_WORKGROUPS / workgroups)));
+  const splits: [number, number] = [split(BH * dq.qt, dq.kt, dq), keyTiles < 256 ? split(BH * bwd.kt, bwd.qt, bwd) : 1];
+  return planWithTiles(mask, scale, dropout, fwd, bwd, splits, dq);
 }
 
-/** Workgroups a backward kernel should reach by splitting (the H200's 132 SMs, two workgroups each). */
+/** Workgroups a split backward kernel aims at: the H200's 132 SMs about twice over (flash8's variants). */
 const FILL_WORKGROUPS = 256;
-/** The fewest tiles a split walks: its fixed cost (loading a tile's rows, storing a partial) is paid per split. */
-const MIN_SPLIT_TILES = 8;
-
-/** The split of a kernel with `workgroups` workgroups walking `tiles` tiles each: up to FILL_WORKGROUPS in all. */
-function splitFor(workgroups: number, tiles: number): number {
-  return Math.max(1, Math.min(MAX_SPLIT, Math.floor(FILL_WORKGROUPS / workgroups), Math.floor(tiles / MIN_SPLIT_TILES)));
-}
 
 /**
  * A plan with the given tiles and splits (dQ's, dK/dV's): the sparse table's layout follows from
@@ -175,8 +173,7 @@ function splitFor(workgroups: number, tiles: number): number {
  * table's order, one workgroup a tile).
  */
 export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null,
-  fwd: KernelGeometry, bwd: KernelGeometry, [dqSplit, dkvSplit]: [number, number] = [1, 1], dq: KernelGeometry = fwd,
-  opaqueLoops = false): WorkgroupPlan {
+  fwd: KernelGeometry, bwd: KernelGeometry, [dqSplit, dkvSplit]: [number, number] = [1, 1], dq: KernelGeometry = fwd): WorkgroupPlan {
   const { grid } = mask;
   if (grid && (dq.br !== fwd.br || dq.bc !== fwd.bc)) {
     throw new Error(`flashAttention plan: dQ tiles ${dq.br} × ${dq.bc} differ from the forward's ${fwd.br} × ${fwd.bc} under a block-sparse grid (they share its tile table)`);
@@ -195,7 +192,7 @@ export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: 
   return {
     dims: mask.dims, scale, causal: mask.causal, offset: mask.offset, grid,
     gridKey: grid ? `${grid.Mq}x${grid.Mk}` : '',
-    dropout, fwd, dq, bwd, dqSplit, dkvSplit, opaqueLoops, fwdTableOffset, bwdTableOffset, cellsOffset, fwdOrderOffset, bwdOrderOffset,
+    dropout, fwd, dq, bwd, dqSplit, dkvSplit, fwdTableOffset, bwdTableOffset, cellsOffset, fwdOrderOffset, bwdOrderOffset,
   };
 }
 
@@ -213,17 +210,6 @@ export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: 
 export function tileOfWorkgroup(plan: WorkgroupPlan, g: KernelGeometry, rows: boolean, y = 'this.workgroup.y'): string {
   if (plan.grid) return `Math.floor(sparse[${rows ? plan.fwdOrderOffset : plan.bwdOrderOffset} + ${y}])`;
   return rows && plan.causal ? `${g.qt - 1} - ${y}` : y;
-}
-
-/**
- * A tile loop's bound `count` as source. With plan.opaqueLoops it adds max(0, bh − (BH − 1)),
- * which is 0 for every workgroup (bh < BH) but which the shader compiler cannot fold, not knowing
- * the dispatch size: a loop of a literal count it may unroll whole, and a long unrolled body of
- * 2-lane tiles (16 score chains a thread) outgrows the instruction cache.
- */
-export function loopBound(plan: WorkgroupPlan, count: string): string {
-  const BH = plan.dims.B * plan.dims.H;
-  return plan.opaqueLoops ? `${count} + Math.max(0, bh - ${BH - 1})` : count;
 }
 
 /**

@@ -26,17 +26,25 @@ export interface WorkgroupAttention {
   /** The table block-sparse kernels read (shared by every call with this plan and grid: never dispose it), or null. */
   sparse: Tensor | null;
   plan: WorkgroupPlan;
+  /** What the kernels' source depends on (planKey): the backward's specs are looked up by it. */
+  key: string;
 }
 
 /**
+ * What a plan's kernel source depends on: everything in it but the dropout seed (a kernel
+ * argument) and the grid's cells (read from the tile table). Built once a call (a JSON of the
+ * plan, ~15 µs) and shared by the forward's and the backward's lookups.
+ */
+const planKey = (plan: WorkgroupPlan): string => JSON.stringify({ ...plan, dropout: plan.dropout?.p ?? null, grid: plan.gridKey });
+
+/**
  * Specs by plan, so a training step's repeated calls do not rebuild kilobytes of unrolled source
- * (the four specs of a d = 64 call took ~0.65 ms of host time to build, every call). Keyed by what
- * the source depends on: everything in the plan but the dropout seed (a kernel argument).
+ * (the four specs of a d = 64 call took ~0.65 ms of host time to build, every call).
  */
 const specs = new Map<string, ExternalKernelSpec>();
 
-function cachedSpec(kind: string, plan: WorkgroupPlan, build: () => ExternalKernelSpec): ExternalKernelSpec {
-  const key = `${kind}|${JSON.stringify({ ...plan, dropout: plan.dropout?.p ?? null, grid: plan.gridKey })}`;
+function cachedSpec(kind: string, planKey: string, build: () => ExternalKernelSpec): ExternalKernelSpec {
+  const key = `${kind}|${planKey}`;
   let spec = specs.get(key);
   if (!spec) {
     if (specs.size >= 256) specs.clear(); // shapes of one model are few; a sweep of many just rebuilds
@@ -55,9 +63,9 @@ function cachedSpec(kind: string, plan: WorkgroupPlan, build: () => ExternalKern
  */
 const tables = new Map<string, { table: Float32Array; onDevice: WeakMap<Device, Tensor> }>();
 
-function cachedTable(device: Device, mask: AttentionMask, plan: WorkgroupPlan): Tensor | null {
+function cachedTable(device: Device, mask: AttentionMask, plan: WorkgroupPlan, planKey: string): Tensor | null {
   if (!mask.grid) return null;
-  const key = `${JSON.stringify({ ...plan, dropout: null, grid: plan.gridKey })}|${Buffer.from(mask.grid.cells).toString('latin1')}`;
+  const key = `${planKey}|${Buffer.from(mask.grid.cells).toString('latin1')}`;
   let entry = tables.get(key);
   if (!entry) {
     if (tables.size >= 16) tables.clear();
@@ -79,11 +87,12 @@ export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: Attentio
   const device = q.device;
   const plan = workgroupPlan(mask, scale, dropout, device.workgroupBytes);
   const { B, H, Nq, d } = plan.dims;
-  const sparse = cachedTable(device, mask, plan);
+  const key = planKey(plan);
+  const sparse = cachedTable(device, mask, plan, key);
   const args = [q.buffer(), k.buffer(), v.buffer(), ...(sparse ? [sparse.buffer()] : []), ...seedArgs(plan)];
-  const saved = new Tensor(device.runKernel!(cachedSpec('fwd', plan, () => forwardSpec(plan)), args), [B * H * Nq * (d + 1)], device);
+  const saved = new Tensor(device.runKernel!(cachedSpec('fwd', key, () => forwardSpec(plan)), args), [B * H * Nq * (d + 1)], device);
   const out = new Tensor(device.view!(saved.buffer(), 0, B * H * Nq * d), [B, H, Nq, d], device);
-  return { out, saved, sparse, plan };
+  return { out, saved, sparse, plan, key };
 }
 
 /**
@@ -93,7 +102,7 @@ export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: Attentio
  */
 export function workgroupBackward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, fwd: WorkgroupAttention, needs: boolean[]): Grads {
   const device = q.device;
-  const { plan } = fwd;
+  const { plan, key } = fwd;
   const { B, H, d } = plan.dims;
   const head = [q.buffer(), k.buffer(), v.buffer(), dout.buffer(), fwd.saved.buffer()];
   const tail = [...(fwd.sparse ? [fwd.sparse.buffer()] : []), ...seedArgs(plan)];
@@ -101,13 +110,13 @@ export function workgroupBackward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor,
   const part = (of: Tensor, offset: number, like: Tensor) => new Tensor(device.view!(of.buffer(), offset, B * H * like.shape[2] * d), like.shape, device);
   const kv = needs[1] || needs[2];
   // Δ [BH·Nq], then dQ from dqOffset (one partial a split)
-  const dqd = needs.some(Boolean) ? packed(cachedSpec('dq', plan, () => dqSpec(plan)), [...head, ...tail]) : null;
+  const dqd = needs.some(Boolean) ? packed(cachedSpec('dq', key, () => dqSpec(plan)), [...head, ...tail]) : null;
   // dK [BH·Nk·d], then dV from dvOffset (one such part a split)
-  const dkv = kv ? packed(cachedSpec('dkv', plan, () => dkvSpec(plan)), [...head, dqd!.buffer(), ...tail]) : null;
+  const dkv = kv ? packed(cachedSpec('dkv', key, () => dkvSpec(plan)), [...head, dqd!.buffer(), ...tail]) : null;
   const sumDq = needs[0] && plan.dqSplit > 1;
   const sumDkv = kv && plan.dkvSplit > 1;
   const sums = sumDq || sumDkv
-    ? packed(cachedSpec(`sum${+sumDq}${+sumDkv}`, plan, () => splitSumSpec(plan, sumDq, sumDkv)), [...(sumDq ? [dqd!.buffer()] : []), ...(sumDkv ? [dkv!.buffer()] : [])])
+    ? packed(cachedSpec(`sum${+sumDq}${+sumDkv}`, key, () => splitSumSpec(plan, sumDq, sumDkv)), [...(sumDq ? [dqd!.buffer()] : []), ...(sumDkv ? [dkv!.buffer()] : [])])
     : null;
   const dq = needs[0] ? (sumDq ? part(sums!, 0, q) : part(dqd!, dqOffset(plan), q)) : null;
   const [kvOf, kvAt] = sumDkv ? [sums!, dqRegion(plan, sumDq)] : [dkv, 0];
