@@ -239,7 +239,7 @@ describe('the masks flash plans by tiles equal the brute-force element mask', ()
         // the webgpu kernels' tile table (prefix sums) agrees with the planner, tile by tile
         const plan = workgroupPlan(mask, 1, null);
         const table = sparseTable(mask, plan)!;
-        for (const [g, at] of [[plan.fwd, plan.fwdTableOffset], [plan.bwd, plan.bwdTableOffset]] as const) {
+        for (const [g, at] of [[plan.fwd, plan.fwdTableOffset], [plan.dq, plan.dqTableOffset], [plan.bwd, plan.bwdTableOffset]] as const) {
           for (let a = 0; a < g.qt; a++) {
             for (let b = 0; b < g.kt; b++) {
               const cov = tileCoverage(mask, a * g.br, Math.min(Nq, (a + 1) * g.br), b * g.bc, Math.min(Nk, (b + 1) * g.bc));
@@ -269,7 +269,7 @@ describe('the block-sparse table orders the tiles heaviest first', () => {
       const plan = workgroupPlan(mask, 1, null);
       const table = sparseTable(mask, plan)!;
       expect(table.length).toBe(plan.bwdOrderOffset + plan.bwd.kt);
-      for (const [g, codesAt, at, rows] of [[plan.fwd, plan.fwdTableOffset, plan.fwdOrderOffset, true], [plan.bwd, plan.bwdTableOffset, plan.bwdOrderOffset, false]] as const) {
+      for (const [g, codesAt, at, rows] of [[plan.fwd, plan.fwdTableOffset, plan.fwdOrderOffset, true], [plan.dq, plan.dqTableOffset, plan.dqOrderOffset, true], [plan.bwd, plan.bwdTableOffset, plan.bwdOrderOffset, false]] as const) {
         const n = rows ? g.qt : g.kt;
         const open = (tile: number): number => {
           let count = 0;
@@ -410,18 +410,18 @@ describe('webgpu: every tile geometry the plan picks', () => {
     { c: { B: 1, H: 2, Nq: 70, Nk: 45, d: 64, causal: true, blockSize: 16 }, fwd: [16, 32, 8], dq: [32, 32, 8], bwd: [32, 64, 4], splits: [2, 3] },
     { c: { B: 1, H: 16, Nq: 64, Nk: 100, d: 32, causal: false, blockSize: 16, dropout: 0.3 }, fwd: [16, 32, 8], dq: [32, 32, 8], bwd: [32, 32, 8], splits: [4, 2] },
     { c: { B: 1, H: 32, Nq: 40, Nk: 70, d: 64, causal: true, blockSize: 16 }, fwd: [16, 32, 8], dq: [128, 24, 2], bwd: [32, 64, 4], splits: [3, 2] },
-    { c: { B: 2, H: 64, Nq: 33, Nk: 50, d: 24, causal: false, blockSize: 16 }, fwd: [32, 32, 8], dq: [128, 32, 2], bwd: [32, 128, 2], splits: [2, 2] },
+    { c: { B: 1, H: 64, Nq: 33, Nk: 50, d: 24, causal: false, blockSize: 16 }, fwd: [32, 32, 8], dq: [128, 32, 2], bwd: [32, 128, 2], splits: [2, 2] },
     { c: { B: 2, H: 64, Nq: 33, Nk: 50, d: 24, causal: true, blockSize: 16, blockMask: [[true, false], [true, true]] }, fwd: [32, 32, 4], bwd: [32, 32, 4] },
     { c: { B: 4, H: 64, Nq: 100, Nk: 70, d: 20, causal: true, blockSize: 16 }, fwd: [128, 32, 2], bwd: [32, 128, 2] },
     { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: false, blockSize: 16 }, fwd: [128, 24, 2], bwd: [32, 64, 4] },
-    { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: false, blockSize: 16, blockMask: [[true, false, true], [false, true, true]] }, fwd: [64, 16, 2], bwd: [32, 64, 4] },
-    { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: false, blockSize: 16, blockMask: [[true, false], [false, true]] }, fwd: [64, 16, 2], bwd: [16, 64, 2] },
+    { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: false, blockSize: 16, blockMask: [[true, false, true], [false, true, true]] }, fwd: [64, 32, 2], dq: [64, 16, 2], bwd: [32, 64, 4] },
+    { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: false, blockSize: 16, blockMask: [[true, false], [false, true]] }, fwd: [64, 32, 2], dq: [64, 16, 2], bwd: [16, 64, 2] },
     { c: { B: 4, H: 64, Nq: 150, Nk: 130, d: 64, causal: true, blockSize: 16, blockMask: [[true, false], [true, true]] }, fwd: [64, 32, 4], bwd: [32, 64, 4] },
     { c: { B: 4, H: 64, Nq: 70, Nk: 90, d: 100, causal: true, blockSize: 16, dropout: 0.5 }, fwd: [64, 16, 4], bwd: [16, 64, 4] },
   ];
   const tilesOf = (g: { br: number; bc: number; lanes: number }): Tiles => [g.br, g.bc, g.lanes];
   for (const { c, fwd, bwd, dq = fwd, splits = [1, 1] } of bands) {
-    const split = splits[0] > 1 || splits[1] > 1 ? `, dQ ${dq[0]} × ${dq[1]}, ${dq[2]} lanes, splits ${splits.join(' and ')}` : '';
+    const split = `${dq !== fwd ? `, dQ ${dq[0]} × ${dq[1]}, ${dq[2]} lanes` : ''}${splits[0] > 1 || splits[1] > 1 ? `, splits ${splits.join(' and ')}` : ''}`;
     it.runIf(f32Devices.includes('webgpu'))(`B·H ${c.B * c.H}, Nq ${c.Nq}, Nk ${c.Nk}, d ${c.d}${c.blockMask ? ', block-sparse' : ''}: forward tiles ${fwd[0]} × ${fwd[1]}, ${fwd[2]} lanes; dK/dV ${bwd[0]} × ${bwd[1]}, ${bwd[2]} lanes${split}`, async () => {
       const dims = { B: c.B, H: c.H, Nq: c.Nq, Nk: c.Nk, d: c.d };
       const plan = workgroupPlan({ dims, causal: c.causal, offset: c.Nk - c.Nq, grid: validateBlockMask('test', c.blockMask, dims) }, 1, null, 32 * 1024);

@@ -13,7 +13,7 @@
  * also `dqd`, dQ's result (Δ [BH·Nq], then dQ from dqOffset).
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { dkvArrays, dqArrays, row4, splitRange, type WorkgroupPlan } from './geometry.js';
+import { dkvArrays, dqArrays, row4, splitRange, tileCode, type WorkgroupPlan } from './geometry.js';
 import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, stageTile, threadLines, unrolled } from './forward.js';
 
 const argsOf = (plan: WorkgroupPlan, delta = false): string[] =>
@@ -65,7 +65,7 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
           const p${h} = (${hiddenExpr(plan, 'i', `key${h}`)}) ? 0.0 : Math.exp(s${h} - lse);
           ds[r * ${ps} + jj${h}] = p${h} * (dp${h} - delta);`;
   const source = `function (${argsOf(plan).join(', ')}) {
-    ${threadLines(plan, g, 'r', 'qt', true, S)}
+    ${threadLines(plan, 'dq', 'r', 'qt', S)}
     const i = qt * ${g.br} + r;
     const rowBase = (bh * ${Nq} + Math.min(i, ${Nq - 1})) * ${d};
     ${unrolled(d, (x) => `const q${x} = q[rowBase + ${x}] * ${lit(plan.scale)};`)}
@@ -78,7 +78,7 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     ${splitRange('kt', S, '0', 'ktEnd')}
     // bounded at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
     for (let kt = ktFrom; kt < ktTo; kt++) {
-      const code = ${plan.grid ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
+      const code = ${tileCode(plan, 'dq')};
       // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
       // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
       // continue: gpu.js puts the increment of a loop with a computed start at the body's end)
@@ -161,7 +161,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
           const ds${n} = p${n} * (dp${n} * z${n} - dl[rr${n}]);
           st[jl * ${ps} + rr${n}] = p${n} * z${n};`;
   const source = `function (${argsOf(plan, true).join(', ')}) {
-    ${threadLines(plan, g, 'jl', 'kt', false, S)}
+    ${threadLines(plan, 'bwd', 'jl', 'kt', S)}
     const key = kt * ${g.bc} + jl;
     const keyBase = (bh * ${Nk} + Math.min(key, ${Nk - 1})) * ${d};
     ${unrolled(d, (x) => `const k${x} = k[keyBase + ${x}];`)}
@@ -172,7 +172,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     ${splitRange('qt', S, 'qtStart', String(g.qt))}
     // starts at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
     for (let qt = qtFrom; qt < qtTo; qt++) {
-      const code = ${plan.grid ? `sparse[${plan.bwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
+      const code = ${tileCode(plan, 'bwd')};
       // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
       // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
       // continue: gpu.js puts the increment of a loop with a computed start at the body's end)

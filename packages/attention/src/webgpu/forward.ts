@@ -16,7 +16,7 @@
  * [0, Nk) are masked, so any N works.
  */
 import { hash24Expr, lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { HUGE, MASKED, forwardArrays, row4, tileOfWorkgroup, type KernelGeometry, type WorkgroupPlan } from './geometry.js';
+import { HUGE, MASKED, forwardArrays, row4, tileCode, tileOfWorkgroup, type Kernel, type WorkgroupPlan } from './geometry.js';
 
 /** Lines `let q0 = q[base + 0] * scale; …` and similar: registers are named, so loops over d are unrolled. */
 export const unrolled = (count: number, line: (x: number) => string): string =>
@@ -99,17 +99,18 @@ function tree(x: (i: number) => string, n: number, op: (a: string, b: string) =>
 
 /**
  * A kernel's opening lines: thread t is lane `c` of row `own` within tile `tile` (the one the
- * workgroup's y takes, tileOfWorkgroup: query tiles when `rows`, else key tiles) of (batch, head)
- * `bh` (its x), `lanes` threads a row; then the dropout seed's two halves. With `split` > 1 the
+ * workgroup's y takes, tileOfWorkgroup: query tiles for the forward and dQ, key tiles for dK/dV)
+ * of (batch, head) `bh` (its x), the kernel's lanes a row; then the dropout seed's two halves. With `split` > 1 the
  * workgroups y = tile·split + sp share a tile, `sp` naming this one's part (splitRange); a tile's
  * parts are neighbours, so the heaviest tile's parts still start first.
  */
-export function threadLines(plan: WorkgroupPlan, g: KernelGeometry, own: string, tile: string, rows: boolean, split = 1): string {
+export function threadLines(plan: WorkgroupPlan, kernel: Kernel, own: string, tile: string, split = 1): string {
+  const g = plan[kernel];
   const y = split === 1 ? 'this.workgroup.y' : `Math.floor(this.workgroup.y / ${split})`;
   return `const t = this.localThread.x;
     const ${own} = t >> ${Math.log2(g.lanes)};
     const c = t & ${g.lanes - 1};${split === 1 ? '' : `\n    const sp = this.workgroup.y - ${y} * ${split};`}
-    const ${tile} = ${tileOfWorkgroup(plan, g, rows, y)};
+    const ${tile} = ${tileOfWorkgroup(plan, kernel, y)};
     const bh = this.workgroup.x;${plan.dropout ? '\n    const seedHi32 = Math.floor(seedHi) | 0;\n    const seedLo32 = Math.floor(seedLo) | 0;' : ''}`;
 }
 
@@ -160,7 +161,7 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
           pt[r * ${ps} + jj${h}] = s${h};
           mx = Math.max(mx, s${h});`;
   const source = `function (${args.join(', ')}) {
-    ${threadLines(plan, g, 'r', 'qt', true)}
+    ${threadLines(plan, 'fwd', 'r', 'qt')}
     const i = qt * ${g.br} + r;
     const qBase = (bh * ${Nq} + Math.min(i, ${Nq - 1})) * ${d};
     ${unrolled(d, (x) => `const q${x} = q[qBase + ${x}] * ${lit(plan.scale)};`)}
@@ -171,7 +172,7 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     // the loop stops at the causal diagonal: its bound comes from this.workgroup, uniform across
     // the workgroup, so the barriers inside stay in uniform control flow (Dawn requires it)
     for (let kt = 0; kt < ktEnd; kt++) {
-      const code = ${sparse ? `sparse[${plan.fwdTableOffset} + qt * ${g.kt} + kt]` : '1.0'};
+      const code = ${tileCode(plan, 'fwd')};
       // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
       // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
       // continue: gpu.js puts the increment of a loop with a computed start at the body's end)

@@ -36,7 +36,7 @@ export interface WorkgroupPlan {
   dropout: { p: number; seed: number } | null;
   /** Forward: a workgroup per Br query rows walking key tiles of Bc. */
   fwd: KernelGeometry;
-  /** dQ: the same walk, with tiles of its own (the forward's under a block-sparse grid: one table for both). */
+  /** dQ: the same walk, with tiles of its own (its own section of a block-sparse grid's table). */
   dq: KernelGeometry;
   /** dK and dV: a workgroup per Bc keys walking query tiles of Br. */
   bwd: KernelGeometry;
@@ -49,14 +49,16 @@ export interface WorkgroupPlan {
   dqSplit: number;
   dkvSplit: number;
   /**
-   * Offsets into the uploaded sparse table: forward/dQ tile codes, dK/dV tile codes, the grid's
-   * cells, then the order the workgroups take the tiles in (heaviest first): query tiles for
-   * forward/dQ, key tiles for dK/dV.
+   * Offsets into the uploaded sparse table: forward, dQ and dK/dV tile codes, the grid's cells,
+   * then the order the workgroups take the tiles in (heaviest first): query tiles for the forward
+   * and dQ, key tiles for dK/dV.
    */
   fwdTableOffset: number;
+  dqTableOffset: number;
   bwdTableOffset: number;
   cellsOffset: number;
   fwdOrderOffset: number;
+  dqOrderOffset: number;
   bwdOrderOffset: number;
 }
 
@@ -144,23 +146,30 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
   const splittable = twoLanes && !grid; // below 256 tiles: dQ takes tiles of its own and the backward splits (d ≤ 64, no grid)
   const fwdWide = [32, 24].map((bc) => at(128, bc, 2)).find((g) => fits(g, forwardArrays, dqArrays));
   const bwdWide = at(narrow, 128, 2);
+  const wideRows = twoLanes && rowsPerBlock >= 128 && fwdWide !== undefined;
+  const blockRows = queryTiles >= 256 && !wideRows && blockTiles && rowsPerBlock >= 64; // tiles within a block's 64 rows
   const fwd = queryTiles < 64 && splittable ? at(16, 32, 8)
     : queryTiles < 256 && (splittable || queryTiles < 128) ? at(32, narrow, 8)
       : queryTiles < 256 ? at(32, narrow, 4)
-        : twoLanes && rowsPerBlock >= 128 && fwdWide ? fwdWide
-          : blockTiles && rowsPerBlock >= 64 ? at(64, 16, 2) : at(64, narrow, 4);
+        : wideRows ? fwdWide!
+          : blockRows ? at(64, 32, 2) : at(64, narrow, 4);
   const bwd = keyTiles < 256 && splittable
     ? (keyTiles < 16 ? at(32, 64, 4) : keyTiles < 64 ? at(32, 32, 8) : fits(bwdWide, dkvArrays) ? bwdWide : at(32, 64, 4))
     : keyTiles < 128 ? at(narrow, 32, 8)
       : keyTiles < 256 ? at(narrow, 32, 4)
         : twoLanes && keysPerBlock >= 128 && fits(bwdWide, dkvArrays) ? bwdWide
           : blockTiles && keysPerBlock >= 64 ? at(16, 64, 2) : at(narrow, 64, 4);
-  if (!splittable || queryTiles >= 256) return planWithTiles(mask, scale, dropout, fwd, bwd);
-  const dq = queryTiles >= 32 && fwdWide ? fwdWide : at(32, 32, 8);
-  // split to about FILL_WORKGROUPS in all, up to 4 parts a tile for 4- and 8-lane tiles, 8 for the wide ones
-  const split = (workgroups: number, tiles: number, g: KernelGeometry) =>
-    Math.min(g.lanes === 2 ? MAX_SPLIT : 4, tiles, Math.max(1, Math.floor(FILL_WORKGROUPS / workgroups)));
-  const splits: [number, number] = [split(BH * dq.qt, dq.kt, dq), keyTiles < 256 ? split(BH * bwd.kt, bwd.qt, bwd) : 1];
+  if (!splittable) return planWithTiles(mask, scale, dropout, fwd, bwd, [1, 1], blockRows ? at(64, 16, 2) : fwd);
+  const dq = queryTiles >= 256 ? fwd : queryTiles >= 32 && fwdWide ? fwdWide : at(32, 32, 8);
+  // below 256 tiles: split 4- and 8-lane tiles to about FILL_WORKGROUPS in all (4 parts a tile at
+  // most), the wide ones to half that (8 at most: one head N = 4096 split 4 and 8192 split 2
+  // measured 1–6 % faster than twice as many); from 256 tiles on, causal only, in two where the
+  // workgroups are fewer: their tiles' lengths differ, so the longest sets the kernel's time
+  const split = (tileCount: number, workgroups: number, tiles: number, g: KernelGeometry) => Math.min(tiles, tileCount >= 256
+    ? (mask.causal && workgroups < FILL_WORKGROUPS ? 2 : 1)
+    : g.lanes === 2 ? Math.min(MAX_SPLIT, Math.max(1, Math.floor(FILL_WORKGROUPS / 2 / workgroups)))
+      : Math.min(4, Math.max(1, Math.floor(FILL_WORKGROUPS / workgroups))));
+  const splits: [number, number] = [split(queryTiles, BH * dq.qt, dq.kt, dq), split(keyTiles, BH * bwd.kt, bwd.qt, bwd)];
   return planWithTiles(mask, scale, dropout, fwd, bwd, splits, dq);
 }
 
@@ -175,9 +184,6 @@ const FILL_WORKGROUPS = 256;
 export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null,
   fwd: KernelGeometry, bwd: KernelGeometry, [dqSplit, dkvSplit]: [number, number] = [1, 1], dq: KernelGeometry = fwd): WorkgroupPlan {
   const { grid } = mask;
-  if (grid && (dq.br !== fwd.br || dq.bc !== fwd.bc)) {
-    throw new Error(`flashAttention plan: dQ tiles ${dq.br} × ${dq.bc} differ from the forward's ${fwd.br} × ${fwd.bc} under a block-sparse grid (they share its tile table)`);
-  }
   for (const [name, split, tiles] of [['dQ', dqSplit, dq.kt], ['dK/dV', dkvSplit, bwd.qt]] as const) {
     if (!Number.isInteger(split) || split < 1 || split > MAX_SPLIT || split > tiles) {
       throw new Error(`flashAttention plan: ${name} split ${split} must be an integer from 1 to min(${MAX_SPLIT}, its ${tiles} tiles)`);
@@ -185,14 +191,16 @@ export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: 
     if (grid && split > 1) throw new Error(`flashAttention plan: ${name} split ${split} under a block-sparse grid (grids take no split)`);
   }
   const fwdTableOffset = 0;
-  const bwdTableOffset = grid ? fwd.qt * fwd.kt : 0;
+  const dqTableOffset = grid ? fwd.qt * fwd.kt : 0;
+  const bwdTableOffset = grid ? dqTableOffset + dq.qt * dq.kt : 0;
   const cellsOffset = grid ? bwdTableOffset + bwd.qt * bwd.kt : 0;
   const fwdOrderOffset = grid ? cellsOffset + grid.cells.length : 0;
-  const bwdOrderOffset = grid ? fwdOrderOffset + fwd.qt : 0;
+  const dqOrderOffset = grid ? fwdOrderOffset + fwd.qt : 0;
+  const bwdOrderOffset = grid ? dqOrderOffset + dq.qt : 0;
   return {
     dims: mask.dims, scale, causal: mask.causal, offset: mask.offset, grid,
     gridKey: grid ? `${grid.Mq}x${grid.Mk}` : '',
-    dropout, fwd, dq, bwd, dqSplit, dkvSplit, fwdTableOffset, bwdTableOffset, cellsOffset, fwdOrderOffset, bwdOrderOffset,
+    dropout, fwd, dq, bwd, dqSplit, dkvSplit, fwdTableOffset, dqTableOffset, bwdTableOffset, cellsOffset, fwdOrderOffset, dqOrderOffset, bwdOrderOffset,
   };
 }
 
@@ -207,10 +215,17 @@ export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: 
  * open tiles, descending). Reads of `this.workgroup` and of the read-only table at an index built
  * from it alone are uniform, so barriers may follow.
  */
-export function tileOfWorkgroup(plan: WorkgroupPlan, g: KernelGeometry, rows: boolean, y = 'this.workgroup.y'): string {
-  if (plan.grid) return `Math.floor(sparse[${rows ? plan.fwdOrderOffset : plan.bwdOrderOffset} + ${y}])`;
-  return rows && plan.causal ? `${g.qt - 1} - ${y}` : y;
+export function tileOfWorkgroup(plan: WorkgroupPlan, kernel: Kernel, y = 'this.workgroup.y'): string {
+  if (plan.grid) return `Math.floor(sparse[${plan[`${kernel}OrderOffset`]} + ${y}])`;
+  return kernel !== 'bwd' && plan.causal ? `${plan[kernel].qt - 1} - ${y}` : y;
 }
+
+/** The three kernels by their geometry's name in the plan: the forward, dQ, and dK/dV ('bwd'). */
+export type Kernel = 'fwd' | 'dq' | 'bwd';
+
+/** A kernel's tile code (0 hidden, 1 open, 2 partly open) of tile (qt, kt), as source: 1 without a grid. */
+export const tileCode = (plan: WorkgroupPlan, kernel: Kernel): string =>
+  (plan.grid ? `sparse[${plan[`${kernel}TableOffset`]} + qt * ${plan[kernel].kt} + kt]` : '1.0');
 
 /**
  * Source lines for a split kernel's share of its tile loop: `${name}From` and `${name}To` bound
@@ -280,10 +295,10 @@ function heaviestFirst(g: KernelGeometry, table: Float32Array, codesAt: number, 
 export function sparseTable(mask: AttentionMask, plan: WorkgroupPlan): Float32Array | null {
   if (!mask.grid) return null;
   const table = new Float32Array(plan.bwdOrderOffset + plan.bwd.kt);
-  tileCodes(mask, plan.fwd, table, plan.fwdTableOffset);
-  tileCodes(mask, plan.bwd, table, plan.bwdTableOffset);
+  for (const kernel of ['fwd', 'dq', 'bwd'] as const) tileCodes(mask, plan[kernel], table, plan[`${kernel}TableOffset`]);
   table.set(mask.grid.cells, plan.cellsOffset);
-  heaviestFirst(plan.fwd, table, plan.fwdTableOffset, true, plan.fwdOrderOffset);
-  heaviestFirst(plan.bwd, table, plan.bwdTableOffset, false, plan.bwdOrderOffset);
+  for (const kernel of ['fwd', 'dq', 'bwd'] as const) {
+    heaviestFirst(plan[kernel], table, plan[`${kernel}TableOffset`], kernel !== 'bwd', plan[`${kernel}OrderOffset`]);
+  }
   return table;
 }
