@@ -18,6 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { manualSeed, memory, randn, resetPeakMemory, setDevice, tidy } from '@flashgrad/core';
 import { DEFAULT_BLOCK_SIZE, defaultBlockSize, flashAttention, naiveAttention } from '@flashgrad/attention';
+import { gpuHeater } from './gpu-heater.js';
 import { sparseGrid } from './sparse-grid.js';
 
 const argDevices = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -38,6 +39,13 @@ const SPARSE_N = Number(process.env.BENCH_SPARSE_N ?? 4096);
  * right after sustained work (2026-12-01); PyTorch's peer times back-to-back calls, so it never sees this.
  */
 const WARM_MS = Number(process.env.BENCH_WARM_MS ?? 300);
+
+/** One heater a device (gpu-heater.js): run before each timing, after the warm-up. */
+const heaters = new Map();
+const heat = (device) => {
+  if (!heaters.has(device)) heaters.set(device, gpuHeater(device));
+  return heaters.get(device);
+};
 
 function stats(times) {
   const s = [...times].sort((a, b) => a - b);
@@ -69,6 +77,7 @@ async function measure(device, attention, N, causal, backward, blockSize, runs, 
       await device.sync();
     }
   }
+  await heat(device)();
   const times = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();

@@ -13,7 +13,8 @@
 //     kernel whose tiles equal the shipped plan's is not timed again)
 //   BENCH_BASELINE=path/to/attention/dist …   (also times that build's kernels, e.g. the previous
 //     round's, under the shipped plan, so a change is measured against what it replaces in one process)
-// Before each N the GPU is kept busy for BENCH_WARM_MS (300): an idle H200 clocks down.
+// Before each N the GPU is kept busy for BENCH_WARM_MS (300): an idle H200 clocks down; before each
+// timing a heater (gpu-heater.js, BENCH_HEAT_MS) raises the clock short kernels do not.
 import { manualSeed, randn, setDevice, tidy } from '@flashgrad/core';
 import { flashAttention } from '@flashgrad/attention';
 import { forwardSpec } from '../packages/attention/dist/webgpu/forward.js';
@@ -21,6 +22,7 @@ import { dkvSpec, dqSpec } from '../packages/attention/dist/webgpu/backward.js';
 import { splitSumSpec } from '../packages/attention/dist/webgpu/reduce.js';
 import { sparseTable, workgroupPlan } from '../packages/attention/dist/webgpu/geometry.js';
 import { validateBlockMask } from '../packages/attention/dist/validate.js';
+import { gpuHeater } from './gpu-heater.js';
 import { sparseGrid } from './sparse-grid.js';
 
 const NS = (process.env.BENCH_N ?? '1024,4096,16384').split(',').map(Number);
@@ -43,29 +45,13 @@ const device = await setDevice('webgpu');
 console.log(`# ${device.description}; d = ${d}, R = ${R} calls a sync, ${new Date().toISOString()}`);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/**
- * Keeps the GPU busy for HEAT_MS with a long kernel (the forward at one head, N = 16384): an H200
- * fed short kernels with syncs between stays at low clocks (345–600 MHz through the small-N
- * timings of this bench's first flash8 run), and its clock follows load over a few hundred ms.
- */
-const HEAT_MS = Number(process.env.BENCH_HEAT_MS ?? (/Mesa|llvmpipe|SwiftShader/.test(device.description) ? 0 : 120)); // a CPU rasterizer has no clock to raise
-const heater = (() => {
-  const hd = { B: 1, H: 1, Nq: 16384, Nk: 16384, d: 64 };
-  const spec = forwardSpec(workgroupPlan({ dims: hd, causal: false, offset: 0, grid: null }, 0.125, null, device.workgroupBytes));
-  const x = [0, 0, 0].map(() => randn([1, 1, 16384, 64]));
-  return async () => {
-    for (const t0 = performance.now(); performance.now() - t0 < HEAT_MS;) {
-      for (let r = 0; r < 4; r++) device.dispose(device.runKernel(spec, x.map((t) => t.buffer())));
-      await device.sync();
-    }
-  };
-})();
+const heater = gpuHeater(device);
 
 /** Median over 5 batches of (R calls, one sync): ms a call, and the host ms a call before the sync. */
 async function batched(call, check) {
   call(); await device.sync(); // compile, warm
   if (check) await check(); // a kernel that failed to build says so here, not as a fast empty run
-  if (HEAT_MS > 0) await heater();
+  await heater();
   const per = [], host = [];
   for (let b = 0; b < 5; b++) {
     const t0 = performance.now();
@@ -171,7 +157,7 @@ for (const N of NS) for (const BH of BHS) for (const causal of CAUSAL) for (cons
     for (const t of [q, k, v]) t.grad = null;
   };
   const fwdOnly = () => tidy(() => { flashAttention(q, k, v, { causal, blockMask }); });
-  if (HEAT_MS > 0) await heater();
+  await heater();
   const s = await synced(once);
   const b = await batched(once);
   const sf = await synced(fwdOnly);
