@@ -153,8 +153,12 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
       : queryTiles < 256 ? at(32, narrow, 4)
         : wideRows ? fwdWide!
           : blockRows ? at(64, 32, 2) : at(64, narrow, 4);
+  // the wide dK/dV walking few query tiles a workgroup ran 2–8× slower in some processes and not
+  // in others (one head N = 2048, and 4096 causal: 0.30–0.50 ms in one, 2.5 ms of kernels and 3.67
+  // end to end in another; flash8), so below 256 tiles it is taken only where its splits are long
+  const wideKeys = fits(bwdWide, dkvArrays) && (mask.causal ? keyTiles >= 128 : keyTiles >= 64);
   const bwd = keyTiles < 256 && splittable
-    ? (keyTiles < 16 ? at(32, 64, 4) : keyTiles < 64 ? at(32, 32, 8) : fits(bwdWide, dkvArrays) ? bwdWide : at(32, 64, 4))
+    ? (keyTiles < 16 ? at(32, 64, 4) : keyTiles < 64 ? at(32, 32, 8) : wideKeys ? bwdWide : at(32, 64, 4))
     : keyTiles < 128 ? at(narrow, 32, 8)
       : keyTiles < 256 ? at(narrow, 32, 4)
         : twoLanes && keysPerBlock >= 128 && fits(bwdWide, dkvArrays) ? bwdWide
@@ -162,12 +166,13 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
   if (!splittable) return planWithTiles(mask, scale, dropout, fwd, bwd, [1, 1], blockRows ? at(64, 16, 2) : fwd);
   const dq = queryTiles >= 256 ? fwd : queryTiles >= 32 && fwdWide ? fwdWide : at(32, 32, 8);
   // below 256 tiles: split 4- and 8-lane tiles to about FILL_WORKGROUPS in all (4 parts a tile at
-  // most), the wide ones to half that (8 at most: one head N = 4096 split 4 and 8192 split 2
-  // measured 1–6 % faster than twice as many); from 256 tiles on, causal only, in two where the
-  // workgroups are fewer: their tiles' lengths differ, so the longest sets the kernel's time
+  // most), the wide ones (8 at most) to half that where not causal (one head N = 4096 split 4 and
+  // 8192 split 2 measured 1–6 % faster than twice as many) and to all of it where causal, whose
+  // tiles' lengths differ (8192: dK/dV split 4 0.94 ms, split 2 1.81); from 256 tiles on, causal
+  // only, in two where the workgroups are fewer, for the same reason
   const split = (tileCount: number, workgroups: number, tiles: number, g: KernelGeometry) => Math.min(tiles, tileCount >= 256
     ? (mask.causal && workgroups < FILL_WORKGROUPS ? 2 : 1)
-    : g.lanes === 2 ? Math.min(MAX_SPLIT, Math.max(1, Math.floor(FILL_WORKGROUPS / 2 / workgroups)))
+    : g.lanes === 2 ? Math.min(MAX_SPLIT, Math.max(1, Math.floor((mask.causal ? FILL_WORKGROUPS : FILL_WORKGROUPS / 2) / workgroups)))
       : Math.min(4, Math.max(1, Math.floor(FILL_WORKGROUPS / workgroups))));
   const splits: [number, number] = [split(queryTiles, BH * dq.qt, dq.kt, dq), split(keyTiles, BH * bwd.kt, bwd.qt, bwd)];
   return planWithTiles(mask, scale, dropout, fwd, bwd, splits, dq);
