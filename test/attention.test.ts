@@ -14,7 +14,7 @@ import { DEFAULT_BLOCK_SIZE, GPU_SCRATCH_ELEMENTS, defaultBlockSize, flashAttent
 import { runs } from './helpers/arbitraries.js';
 import { tileCoverage, tileKeep, visibleRows, type AttentionMask } from '../packages/attention/src/masks.js';
 import { causalOffset, validateBlockMask } from '../packages/attention/src/validate.js';
-import { arrayBytes, sparseTable, workgroupPlan } from '../packages/attention/src/webgpu/geometry.js';
+import { arrayBytes, planWithTiles, sparseTable, workgroupPlan } from '../packages/attention/src/webgpu/geometry.js';
 import { forwardSpec } from '../packages/attention/src/webgpu/forward.js';
 import { dkvSpec, dqSpec } from '../packages/attention/src/webgpu/backward.js';
 
@@ -429,6 +429,18 @@ describe('webgpu: every tile geometry the plan picks', () => {
       await expectWithinNaive32(c, 11, 'webgpu', '');
     }, 600_000);
   }
+
+  it('a plan refuses splits outside 1 … min(8, the tiles walked), and any split under a block-sparse grid', () => {
+    const dims = { B: 1, H: 1, Nq: 100, Nk: 70, d: 16 };
+    const mask: AttentionMask = { dims, causal: false, offset: 0, grid: null };
+    const tiles = { br: 32, bc: 32, lanes: 8, d: 16, qt: 4, kt: 3 };
+    expect(planWithTiles(mask, 1, null, tiles, tiles, [3, 4]).dqSplit).toBe(3);
+    expect(() => planWithTiles(mask, 1, null, tiles, tiles, [4, 1])).toThrow(/dQ split 4 must be an integer from 1 to min\(8, its 3 tiles\)/);
+    expect(() => planWithTiles(mask, 1, null, tiles, tiles, [1, 0])).toThrow(/dK\/dV split 0/);
+    expect(() => planWithTiles(mask, 1, null, tiles, tiles, [1.5, 1])).toThrow(/dQ split 1.5/);
+    const grid = validateBlockMask('test', [[true, false], [true, true]], dims);
+    expect(() => planWithTiles({ ...mask, grid }, 1, null, tiles, tiles, [2, 1])).toThrow(/under a block-sparse grid/);
+  });
 
   it('every plan fits the workgroup memory it was made for; 48 KiB (the H200) takes the wide tiles at d = 64', () => {
     const arb = fc.record({
