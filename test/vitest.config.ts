@@ -1,4 +1,5 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const src = (pkg: string) => fileURLToPath(new URL(`../packages/${pkg}/src/index.ts`, import.meta.url));
@@ -10,6 +11,14 @@ const src = (pkg: string) => fileURLToPath(new URL(`../packages/${pkg}/src/index
  * (FC_RUNS_COMPOSITE, default 10) and a shorter training loop keep the added time modest.
  */
 const compositeSuites = ['test/gradients.test.ts', 'test/device-ops-equivalence.test.ts', 'test/gpt.test.ts'];
+
+/**
+ * These run the built example where the packages' dist exists, which published-install.test.ts
+ * rebuilds (tsc -b rewrites it): with files in parallel they run in a group of their own after
+ * every other file, never against a half-written dist (on a fresh checkout they then find the dist
+ * that test built, instead of skipping the built example).
+ */
+const afterBuild = ['test/cli.test.ts'];
 
 // Tests run on source: the packages resolve to their TypeScript entry points, no build needed.
 export default defineConfig({
@@ -25,8 +34,13 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // a file per core: vitest's default leaves one core to its main process, which on CI's 2 cores
+    // ran the files one after another; the files' time is single-threaded (JavaScript, llvmpipe's
+    // LLVM compiling each new kernel), and the main process only collects results
+    maxWorkers: availableParallelism(),
     projects: [
-      { extends: true, test: { name: 'fused', include: ['test/**/*.test.ts'] } },
+      { extends: true, test: { name: 'fused', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...afterBuild] } },
+      { extends: true, test: { name: 'after-build', include: afterBuild, sequence: { groupOrder: 1 } } },
       {
         extends: true,
         test: {
