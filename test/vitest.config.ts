@@ -36,7 +36,8 @@ export default defineConfig({
     pool: 'forks',
     // a file per core: vitest's default leaves one core to its main process, which on CI's 2 cores
     // ran the files one after another; the files' time is single-threaded (JavaScript, llvmpipe's
-    // LLVM compiling each new kernel), and the main process only collects results
+    // LLVM compiling each new kernel), and the main process only collects results. The projects
+    // inherit this, so --maxWorkers does not reach them: VITEST_MAX_WORKERS=1 runs files in turn
     maxWorkers: availableParallelism(),
     projects: [
       { extends: true, test: { name: 'fused', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...afterBuild] } },
