@@ -106,15 +106,15 @@ function geometry(dims: AttentionDims, rows: number, keys: number, br: number, b
 }
 
 /**
- * Tiles and lanes by how many 64-row tiles the call has (BH·⌈N/64⌉), measured on the H200, d = 64
- * (BENCHMARKS.md, "FlashAttention, register-blocked", "session 6" and "session 6, second pass";
- * kernel ms, forward + dQ | dK/dV):
- * - fewer than 128 (one head up to N = 4096): Br = 32 with 8 lanes a row, the most threads, so
- *   the chip's 132 SMs get the most warps (N = 4096: 1.12 | 0.82, against 1.37 | 0.92 with 4
- *   lanes, 1.77 with 64 rows × 2 lanes, 2.31 | 1.77 with the wide tiles below).
- * - 128 to 255 (one head, N = 8192): forward/dQ 64 rows × 32 keys with 2 lanes, dK/dV 32 × 32 with
- *   4 lanes (3.47 | 2.91, against 3.92 | 3.21 with 8 lanes, 4.07 with 4, 4.53 | 3.51 wide); under
- *   a block-sparse grid (not measured there) forward/dQ keep 32 rows with 4 lanes.
+ * Tiles, lanes and splits by how many 64-row tiles the call has (BH·⌈N/64⌉), measured on the H200,
+ * d = 64 (BENCHMARKS.md, "FlashAttention, session 6", "… second pass" and "session 7 (flash8)"):
+ * - below 256 tiles (one head up to N = 8192), at d ≤ 64 without a grid, workgroups of one tile
+ *   underfill the 132 SMs, so dQ takes tiles of its own and the backward splits (split-KV): the
+ *   forward 16 rows × 32 keys with 8 lanes below 64 tiles, 32 × 32 with 8 lanes up to 255; dQ
+ *   32 × 32 with 8 lanes below 32, the wide 128 × 32 with 2 lanes from 32; dK/dV 32 × 64 with 4
+ *   lanes below 16, 32 × 32 with 8 below 64, the wide 32 × 128 with 2 lanes up to 255 (causal from
+ *   128, below that 32 × 64 with 4). One head N = 8192, kernel ms, forward | dQ | dK/dV: 1.57 |
+ *   1.25 | 1.78, against 1.67 | 1.80 | 2.91 unsplit on session 6's tiles.
  * - from 256 on: wide tiles with 2 lanes a row (or key), 128 × 32 forward/dQ and 32 × 128 dK/dV:
  *   each thread computes twice the scores and output columns of 4 lanes per workgroup-memory read
  *   and per barrier, and a staged tile serves twice the rows (or keys) (N = 16384: 8.92 | 6.99
@@ -122,13 +122,13 @@ function geometry(dims: AttentionDims, rows: number, keys: number, br: number, b
  *   where the device has less (llvmpipe: 32), forward/dQ take 24 keys and dK/dV 32 × 64, 4 lanes.
  * Under a block-sparse grid a tile is skipped only where all its blocks are hidden (128 rows over
  * 64-row blocks skip a quarter of the tiles where half the blocks are hidden, not half), so from
- * 256 tiles on, blocks 64 to 127 long take tiles as long as the block with 2 lanes: forward/dQ 64
- * rows × 16 keys, dK/dV 16 rows × 64 keys (B·H = 8, N = 4096, half the blocks hidden: 2.86 | 2.05,
- * against 3.67 | 2.93 with 64 × 32 / 32 × 64 and 4 lanes, 3.29 | 3.16 with 64 × 32 / 32 × 64 and
- * 2 lanes). Causal under a grid, finer grids, and d past 64 (q and dO of a row already fill 2·d
- * registers a thread) keep 64-row / 64-key tiles with 4 lanes (causal with the grid's 2-lane tiles
- * is not measured). Bc (forward) and Br (dK/dV) are 16 past d = 64, so that every geometry here
- * fits 32 KiB at every d ≤ 128.
+ * 256 tiles on, blocks 64 to 127 long take tiles no longer than the block with 2 lanes: forward 64
+ * rows × 32 keys, dQ 64 × 16, dK/dV 16 rows × 64 keys (B·H = 8, N = 4096, half the blocks hidden:
+ * 1.23 | 1.49 | 2.07). Below 256 tiles a grid keeps 32-row tiles with 8 or 4 lanes, unsplit (its
+ * workgroups take their tiles from the table's order). Causal under a grid, finer grids, and d
+ * past 64 (q and dO of a row already fill 2·d registers a thread) keep 64-row / 64-key tiles with
+ * 4 lanes. Bc (forward) and Br (dK/dV) are 16 past d = 64, so that every geometry here fits 32 KiB
+ * at every d ≤ 128.
  */
 export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null,
   workgroupBytes = BASE_WORKGROUP_BYTES): WorkgroupPlan {
@@ -165,21 +165,31 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
           : blockTiles && keysPerBlock >= 64 ? at(16, 64, 2) : at(narrow, 64, 4);
   if (!splittable) return planWithTiles(mask, scale, dropout, fwd, bwd, [1, 1], blockRows ? at(64, 16, 2) : fwd);
   const dq = queryTiles >= 256 ? fwd : queryTiles >= 32 && fwdWide ? fwdWide : at(32, 32, 8);
-  // below 256 tiles: split 4- and 8-lane tiles to about FILL_WORKGROUPS in all (4 parts a tile at
-  // most), the wide ones (8 at most) to half that where not causal (one head N = 4096 split 4 and
-  // 8192 split 2 measured 1–6 % faster than twice as many) and to all of it where causal, whose
-  // tiles' lengths differ (8192: dK/dV split 4 0.94 ms, split 2 1.81); from 256 tiles on, causal
-  // only, in two where the workgroups are fewer, for the same reason
-  const split = (tileCount: number, workgroups: number, tiles: number, g: KernelGeometry) => Math.min(tiles, tileCount >= 256
-    ? (mask.causal && workgroups < FILL_WORKGROUPS ? 2 : 1)
-    : g.lanes === 2 ? Math.min(MAX_SPLIT, Math.max(1, Math.floor((mask.causal ? FILL_WORKGROUPS : FILL_WORKGROUPS / 2) / workgroups)))
-      : Math.min(4, Math.max(1, Math.floor(FILL_WORKGROUPS / workgroups))));
-  const splits: [number, number] = [split(queryTiles, BH * dq.qt, dq.kt, dq), split(keyTiles, BH * bwd.kt, bwd.qt, bwd)];
+  const splits: [number, number] = [
+    splitOf(queryTiles, BH * dq.qt, dq.kt, dq.lanes, mask.causal), splitOf(keyTiles, BH * bwd.kt, bwd.qt, bwd.lanes, mask.causal),
+  ];
   return planWithTiles(mask, scale, dropout, fwd, bwd, splits, dq);
 }
 
 /** Workgroups a split backward kernel aims at: the H200's 132 SMs about twice over (flash8's variants). */
 const FILL_WORKGROUPS = 256;
+
+/**
+ * Parts a backward tile splits into, for a kernel of `workgroups` workgroups walking `tiles` tiles
+ * each, in a call of `tileCount` tiles of 64. Below 256: 4- and 8-lane tiles to about
+ * FILL_WORKGROUPS in all (4 parts at most); the wide 2-lane ones (8 at most) to half that where not
+ * causal (one head N = 4096 split 4 and 8192 split 2 measured 1–6 % faster than twice as many) and
+ * to all of it where causal, whose tiles differ in length so the longest part sets the kernel's
+ * time (8192 causal dK/dV: split 4 0.94 ms, split 2 1.81). From 256 tiles on, causal only: in two
+ * where the workgroups are fewer than FILL_WORKGROUPS (one head N = 16384: 16.5 → 10.9 ms).
+ */
+function splitOf(tileCount: number, workgroups: number, tiles: number, lanes: number, causal: boolean): number {
+  const aim = (target: number, most: number) => Math.min(most, Math.max(1, Math.floor(target / workgroups)));
+  const parts = tileCount >= 256 ? (causal && workgroups < FILL_WORKGROUPS ? 2 : 1)
+    : lanes === 2 ? aim(causal ? FILL_WORKGROUPS : FILL_WORKGROUPS / 2, MAX_SPLIT)
+      : aim(FILL_WORKGROUPS, 4);
+  return Math.min(tiles, parts);
+}
 
 /**
  * A plan with the given tiles and splits (dQ's, dK/dV's): the sparse table's layout follows from
