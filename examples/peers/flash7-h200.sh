@@ -6,16 +6,10 @@
 # in the same command. A part starts only while less than BUDGET (170) seconds have gone.
 #   on the device machine: bash examples/peers/flash7-h200.sh
 set -u
-export DAWN_FLAGS=${DAWN_FLAGS:-backend=vulkan} WGPU_FEATURE_LEVEL=${WGPU_FEATURE_LEVEL:-core}
-out=${OUT:-bench-results/h200}; mkdir -p "$out"; log=$out/flash7.log
-budget=${BUDGET:-170}; start=$SECONDS
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+log=$out/flash7.log; budget=${BUDGET:-170}
 variants="$PWD/examples/peers/flash7-variants.js"
-part() { local name=$1 secs=$2; shift 2
-  if (( SECONDS - start > budget )); then echo "== $name skipped (budget)" >> "$log"; return; fi
-  echo "== $name ($(date -u +%T)) $*" >> "$log"
-  timeout "$secs" "$@" 2>&1 | grep -v 'BackendVk\|^Warning\|^ *at \|^$' >> "$log"; echo "rc=${PIPESTATUS[0]}" >> "$log"; }
-nvidia-smi --query-gpu=clocks.sm --format=csv,noheader -lms 5000 > "$out/clocks.txt" 2>&1 &
-clocks=$!
+clocks_start
 part ksparse8 50 env BENCH_N=4096 BENCH_BH=8 BENCH_SPARSITY=0,0.5 FLASH7_VARIANTS=F2,F3,F4,F6,D2,D3,D4,D6 BENCH_VARIANTS="$variants" node examples/bench-flash-kernels.js
 part kone 60 env BENCH_N=1024,2048,4096,8192 BENCH_BH=1 FLASH7_VARIANTS=F0,F1,F3,F4,F5,D0,D1,D3,D4,D5 BENCH_VARIANTS="$variants" node examples/bench-flash-kernels.js
 part sparse8 30 env BENCH_SPARSITY=0,0.5 BENCH_B=2 BENCH_H=4 node examples/bench-attention.js webgpu
@@ -23,4 +17,4 @@ part flash1 45 env BENCH_METHODS=flash BENCH_B=1 BENCH_H=1 node examples/bench-a
 part naive1 35 env BENCH_METHODS=naive BENCH_B=1 BENCH_H=1 BENCH_MAX_N=8192 node examples/bench-attention.js webgpu
 part torch8 20 python3 examples/peers/torch_attention.py 2 4 4096
 part torch1 25 python3 examples/peers/torch_attention.py 1 1 1024 2048 4096 8192
-kill "$clocks"; echo "== clocks (MHz, every 5 s): $(tr '\n' ' ' < "$out/clocks.txt")" >> "$log"
+clocks_stop

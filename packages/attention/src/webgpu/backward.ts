@@ -32,8 +32,8 @@ function hiddenExpr(plan: WorkgroupPlan, row: string, key: string): string {
 const keyOf = (plan: WorkgroupPlan): string =>
   `${plan.dims.B * plan.dims.H}:${plan.dims.Nq}:${plan.dims.Nk}:${plan.dims.d}:${plan.scale}:${plan.causal}:${plan.gridKey}:${plan.dropout?.p ?? 0}`;
 
-/** Floats a view's offset is a multiple of (Device.view). */
-const align = (n: number): number => Math.ceil(n / 64) * 64;
+/** n rounded up to the floats a view's offset is a multiple of (Device.view). */
+export const align = (n: number): number => Math.ceil(n / 64) * 64;
 
 /** Where dQ's partial sums start in its kernel's result, after Δ [BH·Nq] (aligned for a view). */
 export const dqOffset = (plan: WorkgroupPlan): number => align(plan.dims.B * plan.dims.H * plan.dims.Nq);
