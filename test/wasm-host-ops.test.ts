@@ -17,6 +17,7 @@ import type { DeviceBuffer } from '@flashgrad/core';
 import { runs, shapeArb, sizeOf } from './helpers/arbitraries.js';
 import { relErr } from './helpers/compare.js';
 import { adamwHost } from '../packages/core/src/devices/host-ops/index.js';
+import { clipFactorHost } from '../packages/core/src/devices/clip-factor.js';
 import { sizeClass } from '../packages/core/src/devices/wasm-arena/index.js';
 import { both, values, wasm } from './helpers/wasm-vs-reference.js';
 
@@ -222,6 +223,17 @@ describe('wasm host ops ≡ reference', () => {
       const host = adamwHost(values(n, seed), values(n, seed + 1), mv, h);
       expect(Array.from(got[0])).toEqual(Array.from(host.param));
       expect(Array.from(got[1])).toEqual(Array.from(host.moments));
+      // clipped (a factor below 1, from a Σ g² past maxNorm²), in the same SIMD pass: the host loop's
+      // floats with its gradScale
+      const maxNorm = 0.5;
+      const sumOfSquares = 4 + (seed >>> 0) % 100;
+      const bufs = [values(n, seed), values(n, seed + 1), mv, Float32Array.of(sumOfSquares)].map((x) => wasm.upload(x));
+      const clipped = wasm.adamwPackedClipped!(bufs[0], bufs[1], bufs[2], h, { sumOfSquares: bufs[3], maxNorm });
+      const [param, moments] = [await wasm.read(clipped.param), await wasm.read(clipped.moments)];
+      for (const b of [...bufs, clipped.param, clipped.moments]) wasm.dispose(b);
+      const scaled = adamwHost(values(n, seed), values(n, seed + 1), mv, h, undefined, undefined, clipFactorHost(Math.fround(sumOfSquares), maxNorm));
+      expect(Array.from(param)).toEqual(Array.from(scaled.param));
+      expect(Array.from(moments)).toEqual(Array.from(scaled.moments));
     }), runs(40));
   });
 

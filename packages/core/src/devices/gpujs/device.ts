@@ -30,7 +30,7 @@ import { splitSeed } from '../../random.js';
 import { WasmGemm } from '../wasm-gemm/index.js';
 import { type SimdBinaryOp, WasmElementwise, simdBinaryOps } from '../wasm-ops/index.js';
 import {
-  adamwHost, checkStridedView, concatHost, layerNormBackwardHost, padPlacement, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
+  checkStridedView, concatHost, layerNormBackwardHost, padPlacement, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
   onlineRescaleHost, padHost, rowDotHost, rowShiftedProductHost, stridedHost, type SharedPlacement,
 } from '../host-ops/index.js';
 import { GpujsEngine, type Arg } from './engine.js';
@@ -697,10 +697,7 @@ export class GpujsDevice extends GpujsEngine implements Device {
       const inputs = clip ? [P, G, MV, clip.ss] : [P, G, MV];
       const moments = this.launchHost('wasm.adamw', 2 * n, inputs, ([p, g, mv, ss]) => {
         const scale = clip ? clipFactorHost(ss[0], clip.maxNorm) : 1;
-        // the SIMD pass has no gradient scale; the host loop (the same floats at scale 1) does
-        const r = scale === 1
-          ? this.simd.adamw(p, g, mv, h, this.hostArray(n), this.hostArray(2 * n))
-          : adamwHost(p, g, mv, h, this.hostArray(n), this.hostArray(2 * n), scale);
+        const r = this.simd.adamw(p, g, mv, h, this.hostArray(n), this.hostArray(2 * n), scale);
         param = r.param;
         return r.moments;
       });

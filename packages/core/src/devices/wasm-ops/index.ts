@@ -134,8 +134,8 @@ export class WasmElementwise {
     return true;
   }
 
-  /** One AdamW step (adamw-module.ts) of p with gradient g and packed moments mv into outP, outMV. */
-  adamw(p: Float32Array, g: Float32Array, mv: Float32Array, h: AdamWHyper, outP: Float32Array, outMV: Float32Array): { param: Float32Array; moments: Float32Array } {
+  /** One AdamW step (adamw-module.ts) of p with gradient g times gradScale (the clip's factor) and packed moments mv into outP, outMV. */
+  adamw(p: Float32Array, g: Float32Array, mv: Float32Array, h: AdamWHyper, outP: Float32Array, outMV: Float32Array, gradScale = 1): { param: Float32Array; moments: Float32Array } {
     const n = p.length;
     if (g.length !== n || mv.length !== 2 * n || outP.length !== n || outMV.length !== 2 * n) {
       throw new Error(`wasm adamw: param of ${n}, grad of ${g.length}, moments of ${mv.length} (want ${2 * n}), outputs of ${outP.length} and ${outMV.length}`);
@@ -151,7 +151,7 @@ export class WasmElementwise {
       { array: outP, reach: 4 * n, out: true }, { array: outMV, reach: 8 * n, out: true },
     ];
     this.inArena('adamw', operands, ([P, G, MV, OP, OMV]) =>
-      this.optimizer.adamw(P, G, MV, OP, OMV, n, beta1, beta2, 1 - beta1, 1 - beta2, lr, decay, c1, c2, eps));
+      this.optimizer.adamw(P, G, MV, OP, OMV, n, beta1, beta2, 1 - beta1, 1 - beta2, lr, decay, c1, c2, eps, gradScale));
     return { param: outP, moments: outMV };
   }
 
