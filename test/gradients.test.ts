@@ -299,6 +299,18 @@ describe('movement ops', () => {
         }, [x], seed),
     ));
 
+  it('one gradient handed to a slice of x and to x itself (add\'s dy): joined, not freed while still used, either order', async () => {
+    for (const sliceFirst of [true, false]) {
+      const x = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+      const s = x.slice([0, 0], [2, 2]);
+      const e = x.expand([2, 2]);
+      (sliceFirst ? s.add(e) : e.add(s)).sum().backward();
+      expect(Array.from(await x.grad!.data()), `slice ${sliceFirst ? 'first' : 'second'}`).toEqual([2, 2, 2, 2]);
+      x.grad!.dispose();
+      x.dispose();
+    }
+  });
+
   it('expand (new leading dims and size-1 dims)', () =>
     holds(
       shapeArb({ maxSize: 36 }).chain((target) =>

@@ -151,13 +151,16 @@ function joinBlocks(input: Tensor, blocks: GradBlock[]): Tensor {
     const buf = device.concat(ordered.map((b) => b.grad.buffer('backward')), outer, ordered.map((b) => b.grad.shape[axis]), inner);
     return new Tensor(buf, [...shape], device);
   }
-  const padded = blocks.map((b) => new Tensor(device.pad(b.grad.buffer('backward'), b.grad.shape, shape, b.starts), [...shape], device));
-  const sum = padded.reduce((acc, p) => {
-    const next = acc.add(p);
-    acc.dispose();
+  // padded one at a time and added at once: two input-sized tensors alive, not one a block
+  const padded = (b: GradBlock) => new Tensor(device.pad(b.grad.buffer('backward'), b.grad.shape, shape, b.starts), [...shape], device);
+  let sum = padded(blocks[0]);
+  for (const b of blocks.slice(1)) {
+    const p = padded(b);
+    const next = sum.add(p);
+    sum.dispose();
     p.dispose();
-    return next;
-  });
+    sum = next;
+  }
   return sum;
 }
 
@@ -204,11 +207,14 @@ export function backward(root: Tensor, dyOrOptions?: Tensor | BackwardOptions, o
       }
       g.dispose();
     };
-    // an input's gradient once nothing more will be added to it: its blocks joined (and freed)
-    const settle = (t: Tensor, pending: Pending): Tensor => {
+    // an input's gradient once nothing more will be added to it: its blocks joined, and their
+    // gradients freed unless the caller frees them later (`spent`: a node's rule may still hold them)
+    const settle = (t: Tensor, pending: Pending, spent?: Tensor[]): Tensor => {
       if (!Array.isArray(pending)) return pending;
       const joined = joinBlocks(t, pending);
-      for (const b of new Set(pending.map((x) => x.grad))) release(b);
+      const blockGrads = pending.map((x) => x.grad);
+      if (spent) spent.push(...blockGrads);
+      else for (const b of new Set(blockGrads)) release(b);
       return joined;
     };
     const order = topologicalOrder(root);
@@ -264,9 +270,11 @@ export function backward(root: Tensor, dyOrOptions?: Tensor | BackwardOptions, o
           grads.set(x, fitted);
           return;
         }
-        // blocks meeting a tensor: joined first (out of the map, so that joining frees them), then added
+        // blocks meeting a tensor: joined first, then added; their gradients are freed with this
+        // node's others, since one of them may be this very tensor (add hands one dy to a slice and
+        // to x itself)
         grads.delete(x);
-        const sofar = settle(x, previous);
+        const sofar = settle(x, previous, spent);
         grads.set(x, sofar.add(fitted));
         spent.push(sofar, fitted);
       });
