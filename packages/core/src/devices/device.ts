@@ -18,7 +18,7 @@ export interface DeviceBuffer {
  * The differentiable unary ops (their table is ops/elementwise.ts; every device implements each
  * one, and the compiler checks it) and derivatives, so that backward passes stay one kernel each.
  */
-export type UnaryOp = UnaryName | 'reluDeriv' | 'geluDeriv' | 'sign';
+export type UnaryOp = UnaryName | DerivOp;
 /** The derivative ops of relu, gelu and abs (FusedKernels.derivProduct). */
 export type DerivOp = 'reluDeriv' | 'geluDeriv' | 'sign';
 

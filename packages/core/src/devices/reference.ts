@@ -10,6 +10,7 @@ import type {
 import { broadcastStrides, sizeOf, stridesOf } from '../shape.js';
 import { dropoutHash24, dropoutThreshold } from '../random.js';
 import { checkConcat } from './check-concat.js';
+import { adamwConstants, concatHost } from './host-ops/index.js';
 
 class RefBuffer implements DeviceBuffer {
   constructor(readonly data: Float64Array, public live = true) {}
@@ -246,15 +247,8 @@ export class ReferenceDevice implements Device {
 
   concat(parts: readonly DeviceBuffer[], outer: number, lens: readonly number[], inner: number): DeviceBuffer {
     checkConcat('reference', parts.map((b) => this.get(b).length), outer, lens, inner);
-    const total = lens.reduce((a, b) => a + b, 0);
-    const out = this.alloc(outer * total * inner);
-    let at = 0;
-    parts.forEach((b, p) => {
-      const src = this.get(b);
-      const run = lens[p] * inner;
-      for (let o = 0; o < outer; o++) out.data.set(src.subarray(o * run, (o + 1) * run), o * total * inner + at);
-      at += run;
-    });
+    const out = this.alloc(outer * lens.reduce((a, b) => a + b, 0) * inner);
+    concatHost(parts.map((b) => this.get(b)), outer, lens, inner, out.data);
     return out;
   }
 
@@ -486,14 +480,13 @@ export class ReferenceDevice implements Device {
     const n = P.length;
     const p2 = this.alloc(n);
     const mv2 = this.alloc(2 * n);
-    const c1 = 1 - h.beta1 ** h.step;
-    const c2 = 1 - h.beta2 ** h.step;
+    const { decay, c1, c2, rest1, rest2 } = adamwConstants(h);
     for (let i = 0; i < n; i++) {
-      const m = h.beta1 * MV[2 * i] + (1 - h.beta1) * G[i];
-      const v = h.beta2 * MV[2 * i + 1] + (1 - h.beta2) * G[i] * G[i];
+      const m = h.beta1 * MV[2 * i] + rest1 * G[i];
+      const v = h.beta2 * MV[2 * i + 1] + rest2 * G[i] * G[i];
       mv2.data[2 * i] = m;
       mv2.data[2 * i + 1] = v;
-      p2.data[i] = P[i] * (1 - h.lr * h.weightDecay) - h.lr * (m / c1 / (Math.sqrt(v / c2) + h.eps));
+      p2.data[i] = P[i] * decay - h.lr * (m / c1 / (Math.sqrt(v / c2) + h.eps));
     }
     return { param: p2, moments: mv2 };
   }

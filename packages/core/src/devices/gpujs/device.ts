@@ -30,7 +30,7 @@ import { splitSeed } from '../../random.js';
 import { WasmGemm } from '../wasm-gemm/index.js';
 import { type SimdBinaryOp, WasmElementwise, simdBinaryOps } from '../wasm-ops/index.js';
 import {
-  checkStridedView, concatHost, layerNormBackwardHost, padPlacement, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
+  adamwConstants, checkStridedView, concatHost, layerNormBackwardHost, padPlacement, layerNormHost, onlineLogsumexpHost, onlineNormalizeHost,
   onlineRescaleHost, padHost, rowDotHost, rowShiftedProductHost, stridedHost, type SharedPlacement,
 } from '../host-ops/index.js';
 import { GpujsEngine, type Arg } from './engine.js';
@@ -709,16 +709,15 @@ export class GpujsDevice extends GpujsEngine implements Device {
       });
       return { param: p2, moments };
     }
-    const c1 = 1 - h.beta1 ** h.step;
-    const c2 = 1 - h.beta2 ** h.step;
+    const { decay, c1, c2, rest1, rest2 } = adamwConstants(h);
     const mode = this.runtime.mode;
     // the clip's Σ g² and the scalars its factor is computed from (adamwPackedSpecs)
     const clipArgs: Arg[] = clip ? [clip.ss, clip.maxNorm, CLIP_EPS, -1] : [];
     const tag = clip ? 'c' : '';
     // both read the old moments: neither waits for the other
-    const mv2 = this.launch(`amv${tag}|${n}`, () => adamwPackedSpecs(n, mode, clip !== null).moments, [MV, G, 1 - h.beta1, 1 - h.beta2, ...clipArgs]);
+    const mv2 = this.launch(`amv${tag}|${n}`, () => adamwPackedSpecs(n, mode, clip !== null).moments, [MV, G, rest1, rest2, ...clipArgs]);
     const p2 = this.launch(`app${tag}|${n}`, () => adamwPackedSpecs(n, mode, clip !== null).param,
-      [P, G, MV, 1 - h.beta1, 1 - h.beta2, h.lr, 1 - h.lr * h.weightDecay, c1, c2, h.eps, ...clipArgs]);
+      [P, G, MV, rest1, rest2, h.lr, decay, c1, c2, h.eps, ...clipArgs]);
     return { param: p2, moments: mv2 };
   }
 

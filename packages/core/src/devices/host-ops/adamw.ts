@@ -6,6 +6,15 @@
  */
 import type { AdamWHyper } from '../device.js';
 
+/**
+ * The step's constants, computed on the host in float64 by every device's AdamW (this loop, the
+ * wasm SIMD module, the gpu.js kernels' arguments): the decay 1 − lr·λ, the bias corrections
+ * c1 = 1 − β1^t and c2 = 1 − β2^t, and 1 − β1, 1 − β2.
+ */
+export function adamwConstants(h: AdamWHyper): { decay: number; c1: number; c2: number; rest1: number; rest2: number } {
+  return { decay: 1 - h.lr * h.weightDecay, c1: 1 - h.beta1 ** h.step, c2: 1 - h.beta2 ** h.step, rest1: 1 - h.beta1, rest2: 1 - h.beta2 };
+}
+
 export function adamwHost(
   p: Float32Array, g: Float32Array, mv: Float32Array, h: AdamWHyper,
   outP: Float32Array = new Float32Array(p.length), outMV: Float32Array = new Float32Array(2 * p.length),
@@ -17,12 +26,8 @@ export function adamwHost(
     throw new Error(`wasm adamw: param of ${n}, grad of ${g.length}, moments of ${mv.length} (want ${2 * n}), outputs of ${outP.length} and ${outMV.length}`);
   }
   const { beta1, beta2, lr, eps } = h;
-  const decay = 1 - lr * h.weightDecay;
-  const c1 = 1 - beta1 ** h.step;
-  const c2 = 1 - beta2 ** h.step;
   // 1 − β from the host in float64, as the gpu.js kernels get it (see kernels/fused.ts)
-  const rest1 = 1 - beta1;
-  const rest2 = 1 - beta2;
+  const { decay, c1, c2, rest1, rest2 } = adamwConstants(h);
   for (let i = 0; i < n; i++) {
     // as the scaling kernel it replaces: the product rounded to float32
     const gi = gradScale === 1 ? g[i] : Math.fround(g[i] * gradScale);

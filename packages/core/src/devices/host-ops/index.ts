@@ -8,7 +8,7 @@
  * even rows, AdamW (kept here as the SIMD kernel's specification: its test asks for the same
  * floats), which ran at 3–20 ns a float as loops and run as SIMD there too (session 6).
  */
-export { adamwHost } from './adamw.js';
+export { adamwConstants, adamwHost } from './adamw.js';
 export { layerNormBackwardHost, layerNormHost } from './layer-norm.js';
 export { checkStridedView, concatHost, padHost, padPlacement, stridedHost, type SharedPlacement } from './movement.js';
 export {

@@ -152,9 +152,10 @@ export function padHost(
 /**
  * parts, each [outer, lens[p], inner], joined along their middle axis into out [outer, Σ lens,
  * inner]: a `set` (a native copy) per part and outer index, where gpu.js's webasm kernel would
- * copy every part into its own memory and split each output index by integer division.
+ * copy every part into its own memory and split each output index by integer division. Float32
+ * on the wasm device, float64 on the reference device.
  */
-export function concatHost(parts: readonly Float32Array[], outer: number, lens: readonly number[], inner: number, out: Float32Array): Float32Array {
+export function concatHost<T extends Float32Array | Float64Array>(parts: readonly T[], outer: number, lens: readonly number[], inner: number, out: T): T {
   const row = lens.reduce((a, b) => a + b, 0) * inner;
   if (out.length !== outer * row) throw new Error(`wasm concat: output of ${out.length} elements for [${outer}, ${row / inner}, ${inner}]`);
   let at = 0;

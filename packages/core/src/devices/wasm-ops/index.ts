@@ -8,6 +8,7 @@
  * ~0.3 ms; every call, before the arena).
  */
 import type { AdamWHyper } from '../device.js';
+import { adamwConstants } from '../host-ops/adamw.js';
 import { ARENA_MAX_PAGES, WasmArena } from '../wasm-arena/arena.js';
 import { adamwModuleBytes } from './adamw-module.js';
 import { copyModuleBytes } from './copy-module.js';
@@ -141,17 +142,14 @@ export class WasmElementwise {
       throw new Error(`wasm adamw: param of ${n}, grad of ${g.length}, moments of ${mv.length} (want ${2 * n}), outputs of ${outP.length} and ${outMV.length}`);
     }
     if (n === 0) return { param: outP, moments: outMV };
-    // the constants as host-ops/adamw.ts makes them (float64 on the host)
     const { beta1, beta2, lr, eps } = h;
-    const decay = 1 - lr * h.weightDecay;
-    const c1 = 1 - beta1 ** h.step;
-    const c2 = 1 - beta2 ** h.step;
+    const { decay, c1, c2, rest1, rest2 } = adamwConstants(h);
     const operands = [
       { array: p, reach: 4 * n }, { array: g, reach: 4 * n }, { array: mv, reach: 8 * n },
       { array: outP, reach: 4 * n, out: true }, { array: outMV, reach: 8 * n, out: true },
     ];
     this.inArena('adamw', operands, ([P, G, MV, OP, OMV]) =>
-      this.optimizer.adamw(P, G, MV, OP, OMV, n, beta1, beta2, 1 - beta1, 1 - beta2, lr, decay, c1, c2, eps, gradScale));
+      this.optimizer.adamw(P, G, MV, OP, OMV, n, beta1, beta2, rest1, rest2, lr, decay, c1, c2, eps, gradScale));
     return { param: outP, moments: outMV };
   }
 
