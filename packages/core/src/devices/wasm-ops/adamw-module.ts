@@ -9,20 +9,14 @@
  * The JS loop took ~13 ns a parameter here (11 CPU ms of the GPT step's 0.81 M parameters).
  */
 import { type Code, I32, V128, add, block, get, i32, loop, ltS, mul, set, uleb, wasmModule } from '../wasm-gemm/wasm-bytes.js';
-import { F32, F64, br, f32Mul, f64PromoteF32, i32Eqz } from './simd.js';
+import { br, F32, f32Mul, F64, f64Add, f64PromoteF32, f64x2Add, f64x2LoadF32Pair, f64x2Mul, f64x2Splat, f64x2StoreF32Pair, i32Eqz } from './simd.js';
 
 const simd = (op: number): number[] => [0xfd, ...uleb(op)];
-const pair = (addr: Code): Code => [addr, simd(0x5d), 3, 0, simd(0x5f)];
-const storePair = (addr: Code, v: Code): Code => [addr, v, simd(0x5e), simd(0x5b), 3, 0, 0];
-const vAdd = (a: Code, b: Code): Code => [a, b, simd(0xf0)];
-const vMul = (a: Code, b: Code): Code => [a, b, simd(0xf2)];
-const splat = (x: Code): Code => [x, simd(0x14)];
 const lane = (v: Code, k: number): Code => [v, simd(0x21), k];
 const replaceLane = (v: Code, k: number, x: Code): Code => [v, x, simd(0x22), k];
 const f64Const = (x: number): Code => [0x44, ...new Uint8Array(new Float64Array([x]).buffer)];
 const loadF32AsF64 = (addr: Code): Code => [addr, 0x2a, 2, 0, 0xbb];
 const storeF64AsF32 = (addr: Code, v: Code): Code => [addr, v, 0xb6, 0x38, 2, 0];
-const fadd = (a: Code, b: Code): Code => [a, b, 0xa0];
 const fsub = (a: Code, b: Code): Code => [a, b, 0xa1];
 const fmul = (a: Code, b: Code): Code => [a, b, 0xa2];
 const fdiv = (a: Code, b: Code): Code => [a, b, 0xa3];
@@ -40,17 +34,17 @@ function adamw() {
     params: [I32, I32, I32, I32, I32, I32, F64, F64, F64, F64, F64, F64, F64, F64, F64, F32],
     locals: [I32, F64, V128, V128, V128],
     body: [
-      set(BETAS, replaceLane(splat(get(B1)), 1, get(B2))),
-      set(RESTS, replaceLane(splat(get(R1)), 1, get(R2))),
+      set(BETAS, replaceLane(f64x2Splat(get(B1)), 1, get(B2))),
+      set(RESTS, replaceLane(f64x2Splat(get(R1)), 1, get(R2))),
       set(I, i32(0)),
       block(loop(
         [i32Eqz(ltS(get(I), get(N))), 0x0d, 1],
         set(GI, f64PromoteF32(f32Mul([at4(G), 0x2a, 2, 0], get(SCALE)))),
         // (β1·m + (1 − β1)·g·1, β2·v + (1 − β2)·g·g)
-        set(MOM, vAdd(vMul(get(BETAS), pair(at8(MV))), vMul(vMul(get(RESTS), splat(get(GI))), replaceLane(splat(f64Const(1)), 1, get(GI))))),
-        storePair(at8(OUTMV), get(MOM)),
+        set(MOM, f64x2Add(f64x2Mul(get(BETAS), f64x2LoadF32Pair(at8(MV))), f64x2Mul(f64x2Mul(get(RESTS), f64x2Splat(get(GI))), replaceLane(f64x2Splat(f64Const(1)), 1, get(GI))))),
+        f64x2StoreF32Pair(at8(OUTMV), get(MOM)),
         storeF64AsF32(at4(OUTP), fsub(fmul(loadF32AsF64(at4(P)), get(DECAY)),
-          fmul(get(LR), fdiv(fdiv(lane(get(MOM), 0), get(C1)), fadd(fsqrt(fdiv(lane(get(MOM), 1), get(C2))), get(EPS)))))),
+          fmul(get(LR), fdiv(fdiv(lane(get(MOM), 0), get(C1)), f64Add(fsqrt(fdiv(lane(get(MOM), 1), get(C2))), get(EPS)))))),
         set(I, add(get(I), i32(1))),
         br(0),
       )),

@@ -6,14 +6,8 @@
  * contiguous input's rows at strided places of the output. The JS loops did the head split of
  * 98K floats in rows of 32 in 0.65 ms, a copyWithin a row in 0.17–0.28.
  */
-import { type Code, I32, add, block, get, i32, loop, ltS, mul, set, v128Load, v128Store, wasmModule } from '../wasm-gemm/wasm-bytes.js';
-import { br, i32Eqz } from './simd.js';
-
-/** for (i = 0; i < limit; i += step) body */
-const forLoop = (i: number, limit: Code, step: Code, body: Code[]): Code => [
-  set(i, i32(0)),
-  block(loop([i32Eqz(ltS(get(i), limit)), 0x0d, 1], ...body, set(i, add(get(i), step)), br(0))),
-];
+import { I32, add, get, i32, mul, set, v128Load, v128Store, wasmModule } from '../wasm-gemm/wasm-bytes.js';
+import { forLoop } from './simd.js';
 
 /** (src, dst, d0, d1, d2, s0, s1, s2, rowBytes): rows at src/dst + i0·s0 + i1·s1 + i2·s2, the other side contiguous. */
 function copyRows(place: boolean) {

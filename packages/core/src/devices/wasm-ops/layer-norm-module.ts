@@ -15,32 +15,14 @@
  * operand and per wanted output are emitted as separate functions, so no loop tests a flag.
  */
 import {
-  type Code, I32, V128, add, block, get, i32, loop, ltS, mul, set, uleb, v128Load, v128Store, v128Zero, wasmModule,
+  type Code, I32, V128, add, get, i32, mul, set, v128Load, v128Store, v128Zero, wasmModule,
 } from '../wasm-gemm/wasm-bytes.js';
-import { F64, br, i32Eqz } from './simd.js';
+import { F64, f64Add, f64x2Add, f64x2LaneSum, f64x2LoadF32Pair, f64x2Mul, f64x2Splat, f64x2StoreF32Pair, f64x2Sub, forLoop } from './simd.js';
 
-const simd = (op: number): number[] => [0xfd, ...uleb(op)];
-/** Two floats at addr, widened to float64 lanes. */
-const pair = (addr: Code): Code => [addr, simd(0x5d), 3, 0, simd(0x5f)];
-/** The two float64 lanes of v rounded to float32 and stored as two floats at addr. */
-const storePair = (addr: Code, v: Code): Code => [addr, v, simd(0x5e), simd(0x5b), 3, 0, 0];
-const f64x2 = (op: number) => (a: Code, b: Code): Code => [a, b, simd(op)];
-const vAdd = f64x2(0xf0);
-const vSub = f64x2(0xf1);
-const vMul = f64x2(0xf2);
-const splat = (x: Code): Code => [x, simd(0x14)];
-const laneSum = (v: number): Code => [get(v), simd(0x21), 0, get(v), simd(0x21), 1, 0xa0];
 const f64Div = (a: Code, b: Code): Code => [a, b, 0xa3];
-const f64Add = (a: Code, b: Code): Code => [a, b, 0xa0];
 const f64Sqrt = (a: Code): Code => [a, 0x9f];
 const f64One = (): Code => [0x44, ...new Uint8Array(new Float64Array([1]).buffer)];
 const f64FromI32 = (a: Code): Code => [a, 0xb7];
-
-/** for (i = 0; i < limit; i += step) body */
-const forLoop = (i: number, limit: Code, step: number, body: Code[]): Code => [
-  set(i, i32(0)),
-  block(loop([i32Eqz(ltS(get(i), limit)), 0x0d, 1], ...body, set(i, add(get(i), i32(step))), br(0))),
-];
 
 // locals shared by both directions, after each function's parameters: their indices from `first`
 function locals(first: number) {
@@ -57,13 +39,13 @@ function moments(L: Locals, x: number, eps: number): Code[] {
   const at = add(add(get(x), get(L.RB)), get(L.OFF));
   return [
     set(L.ACC, v128Zero()),
-    forLoop(L.OFF, get(L.RBYTES), 8, [set(L.ACC, vAdd(get(L.ACC), pair(at)))]),
-    set(L.MEAN, f64Div(laneSum(L.ACC), get(L.N))),
-    set(L.MV, splat(get(L.MEAN))),
+    forLoop(L.OFF, get(L.RBYTES), i32(8), [set(L.ACC, f64x2Add(get(L.ACC), f64x2LoadF32Pair(at)))]),
+    set(L.MEAN, f64Div(f64x2LaneSum(get(L.ACC)), get(L.N))),
+    set(L.MV, f64x2Splat(get(L.MEAN))),
     set(L.ACC, v128Zero()),
-    forLoop(L.OFF, get(L.RBYTES), 8, [set(L.V, vSub(pair(at), get(L.MV))), set(L.ACC, vAdd(get(L.ACC), vMul(get(L.V), get(L.V))))]),
-    set(L.RSTD, f64Div(f64One(), f64Sqrt(f64Add(f64Div(laneSum(L.ACC), get(L.N)), get(eps))))),
-    set(L.RV, splat(get(L.RSTD))),
+    forLoop(L.OFF, get(L.RBYTES), i32(8), [set(L.V, f64x2Sub(f64x2LoadF32Pair(at), get(L.MV))), set(L.ACC, f64x2Add(get(L.ACC), f64x2Mul(get(L.V), get(L.V))))]),
+    set(L.RSTD, f64Div(f64One(), f64Sqrt(f64Add(f64Div(f64x2LaneSum(get(L.ACC)), get(L.N)), get(eps))))),
+    set(L.RV, f64x2Splat(get(L.RSTD))),
   ];
 }
 
@@ -72,7 +54,7 @@ function rows(L: Locals, rowsParam: number, colsParam: number, body: Code[]): Co
   return [
     set(L.RBYTES, mul(get(colsParam), i32(4))),
     set(L.N, f64FromI32(get(colsParam))),
-    forLoop(L.ROW, get(rowsParam), 1, [set(L.RB, mul(get(L.ROW), get(L.RBYTES))), ...body]),
+    forLoop(L.ROW, get(rowsParam), i32(1), [set(L.RB, mul(get(L.ROW), get(L.RBYTES))), ...body]),
   ];
 }
 
@@ -81,13 +63,13 @@ function forward(hasW: boolean, hasB: boolean) {
   const [X, W, B, OUT, ROWS, COLS, EPS] = [0, 1, 2, 3, 4, 5, 6];
   const L = locals(7);
   const rowAt = (base: number) => add(add(get(base), get(L.RB)), get(L.OFF));
-  let y: Code = vMul(vSub(pair(rowAt(X)), get(L.MV)), get(L.RV));
-  if (hasW) y = vMul(y, pair(add(get(W), get(L.OFF))));
-  if (hasB) y = vAdd(y, pair(add(get(B), get(L.OFF))));
+  let y: Code = f64x2Mul(f64x2Sub(f64x2LoadF32Pair(rowAt(X)), get(L.MV)), get(L.RV));
+  if (hasW) y = f64x2Mul(y, f64x2LoadF32Pair(add(get(W), get(L.OFF))));
+  if (hasB) y = f64x2Add(y, f64x2LoadF32Pair(add(get(B), get(L.OFF))));
   return {
     params: [I32, I32, I32, I32, I32, I32, F64],
     locals: L.types,
-    body: rows(L, ROWS, COLS, [...moments(L, X, EPS), forLoop(L.OFF, get(L.RBYTES), 8, [storePair(rowAt(OUT), y)])]),
+    body: rows(L, ROWS, COLS, [...moments(L, X, EPS), forLoop(L.OFF, get(L.RBYTES), i32(8), [f64x2StoreF32Pair(rowAt(OUT), y)])]),
   };
 }
 
@@ -98,27 +80,27 @@ function backward(hasW: boolean, wantDx: boolean, wantDw: boolean) {
   const rowAt = (base: number) => add(add(get(base), get(L.RB)), get(L.OFF));
   const dwAt = add(get(DW), mul(get(L.OFF), i32(2)));
   const xhatAndG: Code[] = [
-    set(L.XH, vMul(vSub(pair(rowAt(X)), get(L.MV)), get(L.RV))),
-    set(L.V, pair(rowAt(DY))),
-    set(L.G, hasW ? vMul(get(L.V), pair(add(get(W), get(L.OFF)))) : get(L.V)),
+    set(L.XH, f64x2Mul(f64x2Sub(f64x2LoadF32Pair(rowAt(X)), get(L.MV)), get(L.RV))),
+    set(L.V, f64x2LoadF32Pair(rowAt(DY))),
+    set(L.G, hasW ? f64x2Mul(get(L.V), f64x2LoadF32Pair(add(get(W), get(L.OFF)))) : get(L.V)),
   ];
   const sums: Code[] = [
     set(L.ACC, v128Zero()),
     set(L.ACC2, v128Zero()),
-    forLoop(L.OFF, get(L.RBYTES), 8, [
+    forLoop(L.OFF, get(L.RBYTES), i32(8), [
       ...xhatAndG,
-      set(L.ACC, vAdd(get(L.ACC), get(L.G))),
-      set(L.ACC2, vAdd(get(L.ACC2), vMul(get(L.G), get(L.XH)))),
-      ...(wantDw ? [v128Store(dwAt, vAdd(v128Load(dwAt), vMul(get(L.V), get(L.XH))))] : []),
+      set(L.ACC, f64x2Add(get(L.ACC), get(L.G))),
+      set(L.ACC2, f64x2Add(get(L.ACC2), f64x2Mul(get(L.G), get(L.XH)))),
+      ...(wantDw ? [v128Store(dwAt, f64x2Add(v128Load(dwAt), f64x2Mul(get(L.V), get(L.XH))))] : []),
     ]),
   ];
   // MEAN and RSTD's f64 locals are free once MV and RV hold them: mean(g), mean(g ∘ x̂) as splats in ACC, ACC2
   const dx: Code[] = wantDx ? [
-    set(L.ACC, splat(f64Div(laneSum(L.ACC), get(L.N)))),
-    set(L.ACC2, splat(f64Div(laneSum(L.ACC2), get(L.N)))),
-    forLoop(L.OFF, get(L.RBYTES), 8, [
+    set(L.ACC, f64x2Splat(f64Div(f64x2LaneSum(get(L.ACC)), get(L.N)))),
+    set(L.ACC2, f64x2Splat(f64Div(f64x2LaneSum(get(L.ACC2)), get(L.N)))),
+    forLoop(L.OFF, get(L.RBYTES), i32(8), [
       ...xhatAndG,
-      storePair(rowAt(DX), vMul(get(L.RV), vSub(vSub(get(L.G), get(L.ACC)), vMul(get(L.XH), get(L.ACC2))))),
+      f64x2StoreF32Pair(rowAt(DX), f64x2Mul(get(L.RV), f64x2Sub(f64x2Sub(get(L.G), get(L.ACC)), f64x2Mul(get(L.XH), get(L.ACC2))))),
     ]),
   ] : [];
   return {

@@ -14,20 +14,12 @@
  * (≤ 256 terms a float32 partial, as gpu.js's blocked sums), so long rows keep their precision.
  */
 import {
-  type Code, I32, V128, add, and, block, eq, f32Load, f32Store, f32x4Add, get, i32, if_, loop, ltS, mul, set, v128Load,
+  type Code, I32, V128, add, and, eq, f32Load, f32Store, f32x4Add, get, i32, if_, mul, set, v128Load,
   v128Store, v128Zero, wasmModule,
 } from '../wasm-gemm/wasm-bytes.js';
 import { type ExpLocals, expFull, splat } from './exp.js';
-import {
-  F32, F64, br, f32DemoteF64, f32Max, f32Mul, f32Sub, f32x4ExtractLane, f32x4Max, f32x4Splat, f32x4Sub, f64Add, f64PromoteF32, f64Zero,
-  i32Eqz, i32x4Add, i32x4Const, i32x4LtS, i32x4Splat, v128And, v128Bitselect,
-} from './simd.js';
+import { F32, f32DemoteF64, f32Max, f32Mul, f32Sub, f32x4ExtractLane, f32x4Max, f32x4Splat, f32x4Sub, F64, f64Add, f64PromoteF32, f64Zero, forLoop, i32x4Add, i32x4Const, i32x4LtS, i32x4Splat, v128And, v128Bitselect } from './simd.js';
 
-/** for (i = 0; i < limit; i++) body */
-const forLoop = (i: number, limit: Code, body: Code[]): Code => [
-  set(i, i32(0)),
-  block(loop([i32Eqz(ltS(get(i), limit)), 0x0d, 1], ...body, set(i, add(get(i), i32(1))), br(0))),
-];
 
 const lanes = (v: number): Code[] => [0, 1, 2, 3].map((k) => f32x4ExtractLane(get(v), k));
 
@@ -41,11 +33,11 @@ function expShiftFunction(): { params: number[]; locals: number[]; body: Code } 
   return {
     params: [I32, I32, I32, I32, I32, I32, I32],
     locals: [I32, I32, I32, I32, V128, V128, V128, V128, V128, V128, V128],
-    body: forLoop(ROW, get(ROWS), [
+    body: forLoop(ROW, get(ROWS), i32(1), [
       set(IN, add(get(SRC), rowBytes)),
       set(OUT, add(get(DST), rowBytes)),
       set(SHIFT, f32x4Splat(f32Load(add(get(SH), mul(mul(get(ROW), get(STRIDE)), i32(4)))))),
-      forLoop(G, get(GROUPS), [
+      forLoop(G, get(GROUPS), i32(1), [
         set(X, f32x4Sub(v128Load(get(IN)), get(SHIFT))),
         ...expFull(X, BIG, exp),
         v128Store(get(OUT), get(exp.e)),
@@ -81,12 +73,12 @@ function statsFunction(): { params: number[]; locals: number[]; body: Code } {
     locals: [I32, I32, I32, V128, V128, V128, V128, V128, V128, V128, V128, V128, V128, F32, F64],
     body: [
       set(COLS4, i32x4Splat(get(COLS))),
-      forLoop(ROW, get(ROWS), [
+      forLoop(ROW, get(ROWS), i32(1), [
         // the row max (m′ = max(m, max_j s))
         set(AT, rowStart),
         set(IDX, i32x4Const([0, 1, 2, 3])),
         set(MAX, splat(-Infinity)),
-        forLoop(G, get(GROUPS), [set(MAX, f32x4Max(get(MAX), v128Bitselect(v128Load(get(AT)), splat(-Infinity), valid))), ...next]),
+        forLoop(G, get(GROUPS), i32(1), [set(MAX, f32x4Max(get(MAX), v128Bitselect(v128Load(get(AT)), splat(-Infinity), valid))), ...next]),
         set(M, f32Max(f32Max(l0, l1), f32Max(l2, l3))),
         if_(get(HAS_PREV), [set(M, f32Max(f32Load(prevAt), get(M)))]),
         // Σ_j e^(s − m′)
@@ -95,7 +87,7 @@ function statsFunction(): { params: number[]; locals: number[]; body: Code } {
         set(MAX, f32x4Splat(get(M))),
         set(ACC, v128Zero()),
         set(TOTAL, f64Zero()),
-        forLoop(G, get(GROUPS), [
+        forLoop(G, get(GROUPS), i32(1), [
           set(X, f32x4Sub(v128Load(get(AT)), get(MAX))),
           ...expFull(X, BIG, exp),
           set(ACC, f32x4Add(get(ACC), v128And(get(exp.e), valid))),

@@ -7,22 +7,8 @@
  *     float32 ÷ rounds as the loop's float64 ÷ rounded by its store does.
  * The loops took 0.9 and 0.4 ms a call in the GPT step's backward ([3072, 64]).
  */
-import { type Code, I32, V128, add, block, f32Load, get, i32, loop, ltS, mul, set, uleb, v128Load, v128Store, wasmModule } from '../wasm-gemm/wasm-bytes.js';
-import { br, f32x4Div, f32x4Splat, i32Eqz } from './simd.js';
-
-const simd = (op: number): number[] => [0xfd, ...uleb(op)];
-const pair = (addr: Code): Code => [addr, simd(0x5d), 3, 0, simd(0x5f)];
-const storePair = (addr: Code, v: Code): Code => [addr, v, simd(0x5e), simd(0x5b), 3, 0, 0];
-const vSub = (a: Code, b: Code): Code => [a, b, simd(0xf1)];
-const vMul = (a: Code, b: Code): Code => [a, b, simd(0xf2)];
-const splat64 = (x: Code): Code => [x, simd(0x14)];
-const promote = (x: Code): Code => [x, 0xbb];
-
-/** for (i = 0; i < limit; i += step) body */
-const forLoop = (i: number, limit: Code, step: Code, body: Code[]): Code => [
-  set(i, i32(0)),
-  block(loop([i32Eqz(ltS(get(i), limit)), 0x0d, 1], ...body, set(i, add(get(i), step)), br(0))),
-];
+import { I32, V128, add, block, f32Load, get, i32, loop, ltS, mul, set, v128Load, v128Store, wasmModule } from '../wasm-gemm/wasm-bytes.js';
+import { br, f32x4Div, f32x4Splat, f64PromoteF32, f64x2LoadF32Pair, f64x2Mul, f64x2Splat, f64x2StoreF32Pair, f64x2Sub, forLoop, i32Eqz } from './simd.js';
 
 /** rowShiftedProduct(y, dy, c, dst, rows, cols). */
 function rowShiftedProduct() {
@@ -36,11 +22,11 @@ function rowShiftedProduct() {
       // AT walks the flat byte offset; END is the row's end
       set(AT, i32(0)),
       forLoop(ROW, get(ROWS), i32(1), [
-        set(SHIFT, splat64(promote(f32Load(add(get(C), mul(get(ROW), i32(4))))))),
+        set(SHIFT, f64x2Splat(f64PromoteF32(f32Load(add(get(C), mul(get(ROW), i32(4))))))),
         set(END, add(get(AT), get(ROWB))),
         block(loop(
           [i32Eqz(ltS(get(AT), get(END))), 0x0d, 1],
-          storePair(add(get(DST), get(AT)), vMul(pair(add(get(Y), get(AT))), vSub(pair(add(get(DY), get(AT))), get(SHIFT)))),
+          f64x2StoreF32Pair(add(get(DST), get(AT)), f64x2Mul(f64x2LoadF32Pair(add(get(Y), get(AT))), f64x2Sub(f64x2LoadF32Pair(add(get(DY), get(AT))), get(SHIFT)))),
           set(AT, add(get(AT), i32(8))),
           br(0),
         )),

@@ -3,13 +3,31 @@
  * whose helpers these build on): float comparisons and selects, pmin/pmax, the integer lane ops
  * that build 2^n from its exponent bits. Encodings: the WebAssembly SIMD proposal's opcode table.
  */
-import { type Code, uleb } from '../wasm-gemm/wasm-bytes.js';
+import { type Code, add, block, brIf, get, i32, loop, ltS, set, uleb } from '../wasm-gemm/wasm-bytes.js';
 
 const simd = (op: number) => [0xfd, ...uleb(op)];
 const bin = (op: number) => (a: Code, b: Code): Code => [a, b, simd(op)];
 
 export const br = (depth: number): Code => [0x0c, ...uleb(depth)];
 export const i32Eqz = (a: Code): Code => [a, 0x45];
+
+/** for (i = 0; i < limit; i += step) body: a loop in a block, left by br_if 1. */
+export const forLoop = (i: number, limit: Code, step: Code, body: Code[]): Code => [
+  set(i, i32(0)),
+  block(loop(brIf(1, i32Eqz(ltS(get(i), limit))), ...body, set(i, add(get(i), step)), br(0))),
+];
+
+// float64x2: the lanes the float64 kernels (AdamW, sums, layer norm, rows) keep a pair of floats in
+/** Two float32 at addr, widened into one float64x2 (a 64-bit load zero-extended, then promoted). */
+export const f64x2LoadF32Pair = (addr: Code): Code => [addr, simd(0x5d), 3, 0, simd(0x5f)];
+/** A float64x2 stored as two float32 at addr (demoted, then its low 64 bits stored). */
+export const f64x2StoreF32Pair = (addr: Code, v: Code): Code => [addr, v, simd(0x5e), simd(0x5b), 3, 0, 0];
+export const f64x2Add = bin(0xf0);
+export const f64x2Sub = bin(0xf1);
+export const f64x2Mul = bin(0xf2);
+export const f64x2Splat = (x: Code): Code => [x, simd(0x14)];
+/** The sum of a float64x2's two lanes, as a float64. */
+export const f64x2LaneSum = (v: Code): Code => [v, simd(0x21), 0, v, simd(0x21), 1, 0xa0];
 
 // scalars for the row ends (a row's max and sum across lanes)
 export const F32 = 0x7d;

@@ -9,30 +9,13 @@
  * gpu.js's webasm reduce kernels cost 0.3–1.4 ms a call in the GPT step (27 calls, 13.5 CPU ms).
  */
 import {
-  type Code, I32, V128, add, block, get, i32, loop, ltS, mul, set, uleb, v128Zero, wasmModule,
+  add, and, type Code, get, i32, I32, mul, set, sub, V128, v128Zero, wasmModule,
 } from '../wasm-gemm/wasm-bytes.js';
-import { F64, br, i32Eqz } from './simd.js';
+import { F64, f64Add, f64x2Add, f64x2LaneSum, f64x2LoadF32Pair, f64x2Mul, f64x2StoreF32Pair, forLoop } from './simd.js';
 
-const simd = (op: number): number[] => [0xfd, ...uleb(op)];
-/** Two floats at addr, widened to float64 lanes. */
-const pair = (addr: Code): Code => [addr, simd(0x5d), 3, 0, simd(0x5f)];
-/** The two float64 lanes of v rounded to float32, stored as two floats at addr. */
-const storePair = (addr: Code, v: Code): Code => [addr, v, simd(0x5e), simd(0x5b), 3, 0, 0];
-const vAdd = (a: Code, b: Code): Code => [a, b, simd(0xf0)];
-const vMul = (a: Code, b: Code): Code => [a, b, simd(0xf2)];
-const laneSum = (v: Code): Code => [v, simd(0x21), 0, v, simd(0x21), 1, 0xa0];
 const f64PromoteLoad = (addr: Code): Code => [addr, 0x2a, 2, 0, 0xbb];
 const f64Mul = (a: Code, b: Code): Code => [a, b, 0xa2];
-const f64Add = (a: Code, b: Code): Code => [a, b, 0xa0];
 const f32StoreDemoted = (addr: Code, v: Code): Code => [addr, v, 0xb6, 0x38, 2, 0];
-const and = (a: Code, b: Code): Code => [a, b, 0x71];
-const sub = (a: Code, b: Code): Code => [a, b, 0x6b];
-
-/** for (i = 0; i < limit; i += step) body */
-const forLoop = (i: number, limit: Code, step: Code, body: Code[]): Code => [
-  set(i, i32(0)),
-  block(loop([i32Eqz(ltS(get(i), limit)), 0x0d, 1], ...body, set(i, add(get(i), step)), br(0))),
-];
 
 /** columns(src, dst, outer, R, inner): dst[o, c] = Σ_r src[o, r, c], byte offsets walked. */
 function columns() {
@@ -49,8 +32,8 @@ function columns() {
         set(BASE, add(get(SRC), mul(get(O), get(BLOCKB)))),
         forLoop(C, get(ROWB), i32(8), [
           set(ACC, v128Zero()),
-          forLoop(ROW, get(BLOCKB), get(ROWB), [set(ACC, vAdd(get(ACC), pair(add(add(get(BASE), get(ROW)), get(C)))))]),
-          storePair(add(add(get(DST), mul(get(O), get(ROWB))), get(C)), get(ACC)),
+          forLoop(ROW, get(BLOCKB), get(ROWB), [set(ACC, f64x2Add(get(ACC), f64x2LoadF32Pair(add(add(get(BASE), get(ROW)), get(C)))))]),
+          f64x2StoreF32Pair(add(add(get(DST), mul(get(O), get(ROWB))), get(C)), get(ACC)),
         ]),
       ]),
     ],
@@ -63,7 +46,7 @@ function rows(squared: boolean) {
   const [O, AT, BASE, PAIRB] = [4, 5, 6, 7];
   const [ACC, V] = [8, 9];
   const [TOTAL, LAST] = [10, 11];
-  const sq = (v: Code): Code => (squared ? vMul(v, v) : v);
+  const sq = (v: Code): Code => (squared ? f64x2Mul(v, v) : v);
   return {
     params: [I32, I32, I32, I32],
     locals: [I32, I32, I32, I32, V128, V128, F64, F64],
@@ -73,8 +56,8 @@ function rows(squared: boolean) {
       forLoop(O, get(OUTER), i32(1), [
         set(BASE, add(get(SRC), mul(mul(get(O), get(R)), i32(4)))),
         set(ACC, v128Zero()),
-        forLoop(AT, get(PAIRB), i32(8), [set(V, pair(add(get(BASE), get(AT)))), set(ACC, vAdd(get(ACC), sq(get(V))))]),
-        set(TOTAL, laneSum(get(ACC))),
+        forLoop(AT, get(PAIRB), i32(8), [set(V, f64x2LoadF32Pair(add(get(BASE), get(AT)))), set(ACC, f64x2Add(get(ACC), sq(get(V))))]),
+        set(TOTAL, f64x2LaneSum(get(ACC))),
         // an odd R's last float
         [sub(get(R), and(get(R), i32(-2))), 0x04, 0x40,
           set(LAST, f64PromoteLoad(add(get(BASE), get(PAIRB)))),

@@ -8,17 +8,11 @@
  * the reference device tests it), else b's; the number is the float32 gpu.js's kernels read.
  */
 import {
-  type Code, I32, V128, add, block, get, i32, loop, ltS, set, uleb, v128Load, v128Store, v128Zero, wasmModule,
+  type Code, I32, V128, add, get, i32, set, uleb, v128Load, v128Store, v128Zero, wasmModule,
 } from '../wasm-gemm/wasm-bytes.js';
-import { F32, br, f32x4Splat, i32Eqz, v128Bitselect } from './simd.js';
+import { F32, f32x4Splat, forLoop, v128Bitselect } from './simd.js';
 
 const f32x4Eq = (a: Code, b: Code): Code => [a, b, 0xfd, ...uleb(0x41)];
-
-/** for (i = 0; i < limit; i += step) body */
-const forLoop = (i: number, limit: Code, step: Code, body: Code[]): Code => [
-  set(i, i32(0)),
-  block(loop([i32Eqz(ltS(get(i), limit)), 0x0d, 1], ...body, set(i, add(get(i), step)), br(0))),
-];
 
 /** (cond, t, s, dst, bytes, innerBytes), ROW and AT byte offsets: dst = where(cond, t, s), or where(cond, s, t) with `numberIsA`. */
 function whereFunction(numberIsA: boolean) {
