@@ -13,21 +13,11 @@
  * also `dqd`, dQ's result (Δ [BH·Nq], then dQ from dqOffset).
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { dkvArrays, dqArrays, row4, splitRange, tileCode, type WorkgroupPlan } from './geometry.js';
-import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, stageTile, threadLines, unrolled } from './forward.js';
+import { dkvArrays, dqArrays, row4, type WorkgroupPlan } from './geometry.js';
+import { accumulators, axpy4, dot4, dropoutFactor, hiddenExpr, splitRange, stageTile, threadLines, tileCode, unrolled } from './source.js';
 
 const argsOf = (plan: WorkgroupPlan, delta = false): string[] =>
   ['q', 'k', 'v', 'dout', 'saved', ...(delta ? ['dqd'] : []), ...(plan.grid ? ['sparse'] : []), ...(plan.dropout ? ['seedHi', 'seedLo'] : [])];
-
-/** Whether element (row, key) is hidden, as source (rows and keys past the ends included). */
-function hiddenExpr(plan: WorkgroupPlan, row: string, key: string): string {
-  return [
-    `${key} >= ${plan.dims.Nk}`,
-    `${row} >= ${plan.dims.Nq}`,
-    ...(plan.causal ? [`${key} > ${row} + ${plan.offset}`] : []),
-    ...(plan.grid ? [`(code > 1.5 && ${cellHidden(plan, row, key)})`] : []),
-  ].join(' || ');
-}
 
 const keyOf = (plan: WorkgroupPlan): string =>
   `${plan.dims.B * plan.dims.H}:${plan.dims.Nq}:${plan.dims.Nk}:${plan.dims.d}:${plan.scale}:${plan.causal}:${plan.gridKey}:${plan.dropout?.p ?? 0}`;

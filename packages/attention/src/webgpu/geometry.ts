@@ -219,40 +219,8 @@ export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: 
   };
 }
 
-/**
- * The tile a workgroup takes, as kernel source: the heaviest first, so that the last workgroups
- * the GPU starts are short ones instead of a few long ones running on an otherwise idle chip
- * (flash-attn reverses its query tiles for the same reason). The kernels dispatch (batch·head,
- * tile): x is the head, so every head's heaviest tile starts before any head's next one (the GPU
- * starts workgroups in order of their linear id, x fastest). Forward/dQ (`rows`): causal query
- * tiles see more keys the later they are, so they run last to first; dK/dV: causal key tiles see
- * more queries the earlier they are, first to last. Block-sparse: the order the table lists (by
- * open tiles, descending). Reads of `this.workgroup` and of the read-only table at an index built
- * from it alone are uniform, so barriers may follow.
- */
-export function tileOfWorkgroup(plan: WorkgroupPlan, kernel: Kernel, y = 'this.workgroup.y'): string {
-  if (plan.grid) return `Math.floor(sparse[${plan[`${kernel}OrderOffset`]} + ${y}])`;
-  return kernel !== 'bwd' && plan.causal ? `${plan[kernel].qt - 1} - ${y}` : y;
-}
-
 /** The three kernels by their geometry's name in the plan: the forward, dQ, and dK/dV ('bwd'). */
 export type Kernel = 'fwd' | 'dq' | 'bwd';
-
-/** A kernel's tile code (0 hidden, 1 open, 2 partly open) of tile (qt, kt), as source: 1 without a grid. */
-export const tileCode = (plan: WorkgroupPlan, kernel: Kernel): string =>
-  (plan.grid ? `sparse[${plan[`${kernel}TableOffset`]} + qt * ${plan[kernel].kt} + kt]` : '1.0');
-
-/**
- * Source lines for a split kernel's share of its tile loop: `${name}From` and `${name}To` bound
- * split `sp` of `split` (threadLines) to its part of [from, to), parts of ⌈(to − from)/split⌉
- * tiles, so that a causal tile's shorter range splits evenly too. Uniform when from and to are.
- */
-export function splitRange(name: string, split: number, from: string, to: string): string {
-  if (split === 1) return `const ${name}From = ${from};\n    const ${name}To = ${to};`;
-  return `const ${name}Chunk = Math.floor((${to} - (${from}) + ${split - 1}) / ${split});
-    const ${name}From = ${from} + sp * ${name}Chunk;
-    const ${name}To = Math.min(${to}, ${name}From + ${name}Chunk);`;
-}
 
 /**
  * 0 hidden, 1 open, 2 partly open (element-wise causal or cell lookups needed), per tile of `g`.
