@@ -14,10 +14,10 @@
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
 import { dkvArrays, dqArrays, row4, type WorkgroupPlan } from './geometry.js';
-import { accumulators, axpy4, dot4, dropoutFactor, hiddenExpr, splitRange, stageTile, threadLines, tileCode, unrolled } from './source.js';
+import { accumulators, axpy4, dot4, dropoutFactor, hiddenExpr, ifTileOpen, keyTileEnd, splitRange, stageTile, tableAndSeedArgs, threadLines, unrolled } from './source.js';
 
 const argsOf = (plan: WorkgroupPlan, delta = false): string[] =>
-  ['q', 'k', 'v', 'dout', 'saved', ...(delta ? ['dqd'] : []), ...(plan.grid ? ['sparse'] : []), ...(plan.dropout ? ['seedHi', 'seedLo'] : [])];
+  ['q', 'k', 'v', 'dout', 'saved', ...(delta ? ['dqd'] : []), ...tableAndSeedArgs(plan)];
 
 const keyOf = (plan: WorkgroupPlan): string =>
   `${plan.dims.B * plan.dims.H}:${plan.dims.Nq}:${plan.dims.Nk}:${plan.dims.d}:${plan.scale}:${plan.causal}:${plan.gridKey}:${plan.dropout?.p ?? 0}`;
@@ -43,9 +43,6 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const { stride } = row4(d, L);
   const ps = g.bc + 1;
   const a = accumulators('a', d, L);
-  const ktEnd = plan.causal
-    ? `Math.min(${g.kt}, Math.max(0, Math.floor((qt * ${g.br} + ${g.br - 1 + plan.offset} + ${g.bc}) / ${g.bc})))`
-    : `${g.kt}`;
   // two keys at a time: independent chains of multiply-adds
   const score = (h: number) => `const jj${h} = u * ${2 * L} + ${L * h} + c;
           const key${h} = kt * ${g.bc} + jj${h};
@@ -64,15 +61,11 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     ${unrolled(d, (x) => `delta += g${x} * saved[rowBase + ${x}];`)}
     const lse = saved[${BH * Nq * d} + bh * ${Nq} + Math.min(i, ${Nq - 1})];
     ${a.decl}
-    const ktEnd = ${ktEnd};
+    const ktEnd = ${keyTileEnd(plan, g)};
     ${splitRange('kt', S, '0', 'ktEnd')}
     // bounded at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
     for (let kt = ktFrom; kt < ktTo; kt++) {
-      const code = ${tileCode(plan, 'dq')};
-      // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
-      // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
-      // continue: gpu.js puts the increment of a loop with a computed start at the body's end)
-      if (code > 0.5) {
+      ${ifTileOpen(plan, 'dq')}
         workgroupBarrier();
         ${stageTile('kk', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
         ${stageTile('vv', 'v', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
@@ -162,11 +155,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     ${splitRange('qt', S, 'qtStart', String(g.qt))}
     // starts at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
     for (let qt = qtFrom; qt < qtTo; qt++) {
-      const code = ${tileCode(plan, 'bwd')};
-      // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
-      // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
-      // continue: gpu.js puts the increment of a loop with a computed start at the body's end)
-      if (code > 0.5) {
+      ${ifTileOpen(plan, 'bwd')}
         workgroupBarrier();
         ${stageTile('qs', 'q', `qt * ${g.br}`, g.br, Nq, d, L, T, ` * ${lit(plan.scale)}`)}
         ${stageTile('gs', 'dout', `qt * ${g.br}`, g.br, Nq, d, L, T)}

@@ -17,7 +17,7 @@
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
 import { HUGE, MASKED, forwardArrays, row4, type WorkgroupPlan } from './geometry.js';
-import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, stageTile, threadLines, tileCode, unrolled } from './source.js';
+import { accumulators, axpy4, dot4, dropoutFactor, hiddenExpr, ifTileOpen, keyTileEnd, stageTile, tableAndSeedArgs, threadLines, unrolled } from './source.js';
 
 /** A balanced tree `op(op(x0, x1), op(x2, x3))…` over x(0 … n − 1), n a power of 2, as source. */
 function tree(x: (i: number) => string, n: number, op: (a: string, b: string) => string): string {
@@ -27,7 +27,7 @@ function tree(x: (i: number) => string, n: number, op: (a: string, b: string) =>
 }
 
 export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
-  const { dims, causal, offset } = plan;
+  const { dims, causal } = plan;
   const g = plan.fwd;
   const { Nq, Nk, d } = dims;
   const BH = dims.B * dims.H;
@@ -35,30 +35,18 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const T = g.br * L;
   const { stride, quads } = row4(d, L);
   const ps = g.bc + 1; // pt row stride (padded against bank conflicts)
-  const sparse = plan.grid !== null;
   const drop = plan.dropout !== null;
-  const args = ['q', 'k', 'v', ...(sparse ? ['sparse'] : []), ...(drop ? ['seedHi', 'seedLo'] : [])];
   const o = accumulators('o', d, L);
-  // the last key tile some row of this workgroup sees: key ≤ i + offset for the tile's last row
-  const ktEnd = causal
-    ? `Math.min(${g.kt}, Math.max(0, Math.floor((qt * ${g.br} + ${g.br - 1 + offset} + ${g.bc}) / ${g.bc})))`
-    : `${g.kt}`;
-  const hidden = (key: string) => [
-    `${key} >= ${Nk}`,
-    `i >= ${Nq}`,
-    ...(causal ? [`${key} > i + ${offset}`] : []),
-    ...(sparse ? [`(code > 1.5 && ${cellHidden(plan, 'i', key)})`] : []),
-  ].join(' || ');
   // a lane scores keys c, c + L, …: two at a time, so two independent chains of multiply-adds
   const score = (h: number) => `const jj${h} = u * ${2 * L} + ${L * h} + c;
           const key${h} = kt * ${g.bc} + jj${h};
           ${dot4(`s${h}`, (x) => `q${x}`, 'kv', `jj${h} * ${stride}`, d, `k${h}_`)}
-          if (${hidden(`key${h}`)}) {
+          if (${hiddenExpr(plan, 'i', `key${h}`)}) {
             s${h} = ${lit(MASKED)};
           }
           pt[r * ${ps} + jj${h}] = s${h};
           mx = Math.max(mx, s${h});`;
-  const source = `function (${args.join(', ')}) {
+  const source = `function (${['q', 'k', 'v', ...tableAndSeedArgs(plan)].join(', ')}) {
     ${threadLines(plan, 'fwd', 'r', 'qt')}
     const i = qt * ${g.br} + r;
     const qBase = (bh * ${Nq} + Math.min(i, ${Nq - 1})) * ${d};
@@ -66,15 +54,11 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     let m = ${lit(MASKED)};
     let l = 0.0;
     ${o.decl}
-    const ktEnd = ${ktEnd};
+    const ktEnd = ${keyTileEnd(plan, g)};
     // the loop stops at the causal diagonal: its bound comes from this.workgroup, uniform across
     // the workgroup, so the barriers inside stay in uniform control flow (Dawn requires it)
     for (let kt = 0; kt < ktEnd; kt++) {
-      const code = ${tileCode(plan, 'fwd')};
-      // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
-      // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
-      // continue: gpu.js puts the increment of a loop with a computed start at the body's end)
-      if (code > 0.5) {
+      ${ifTileOpen(plan, 'fwd')}
         workgroupBarrier();
         ${stageTile('kv', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
         workgroupBarrier();

@@ -6,7 +6,7 @@
  * gpu.js kernel source (JavaScript that gpu.js translates to WGSL), sized by the plan (geometry.ts).
  */
 import { hash24Expr, lit } from '@flashgrad/core';
-import { row4, type Kernel, type WorkgroupPlan } from './geometry.js';
+import { row4, type Kernel, type KernelGeometry, type WorkgroupPlan } from './geometry.js';
 
 /** Lines `let q0 = q[base + 0] * scale; …` and similar: registers are named, so loops over d are unrolled. */
 export const unrolled = (count: number, line: (x: number) => string): string =>
@@ -106,7 +106,7 @@ export function dropoutFactor(plan: WorkgroupPlan, i: string, key: string): stri
 }
 
 /** The condition, as source, under which element (i, key) of a partial tile is hidden by its block cell. */
-export function cellHidden(plan: WorkgroupPlan, i: string, key: string): string {
+function cellHidden(plan: WorkgroupPlan, i: string, key: string): string {
   const g = plan.grid!;
   return `sparse[${plan.cellsOffset} + Math.floor(${i} / ${g.rowsPerBlock}) * ${g.Mk} + Math.floor(${key} / ${g.keysPerBlock})] < 0.5`;
 }
@@ -122,13 +122,13 @@ export function cellHidden(plan: WorkgroupPlan, i: string, key: string): string 
  * open tiles, descending). Reads of `this.workgroup` and of the read-only table at an index built
  * from it alone are uniform, so barriers may follow.
  */
-export function tileOfWorkgroup(plan: WorkgroupPlan, kernel: Kernel, y = 'this.workgroup.y'): string {
+function tileOfWorkgroup(plan: WorkgroupPlan, kernel: Kernel, y: string): string {
   if (plan.grid) return `Math.floor(sparse[${plan[`${kernel}OrderOffset`]} + ${y}])`;
   return kernel !== 'bwd' && plan.causal ? `${plan[kernel].qt - 1} - ${y}` : y;
 }
 
 /** A kernel's tile code (0 hidden, 1 open, 2 partly open) of tile (qt, kt), as source: 1 without a grid. */
-export const tileCode = (plan: WorkgroupPlan, kernel: Kernel): string =>
+const tileCode = (plan: WorkgroupPlan, kernel: Kernel): string =>
   (plan.grid ? `sparse[${plan[`${kernel}TableOffset`]} + qt * ${plan[kernel].kt} + kt]` : '1.0');
 
 /**
@@ -152,3 +152,27 @@ export function hiddenExpr(plan: WorkgroupPlan, row: string, key: string): strin
     ...(plan.grid ? [`(code > 1.5 && ${cellHidden(plan, row, key)})`] : []),
   ].join(' || ');
 }
+
+/**
+ * The tile loop's guard, as source: it opens the block of an open tile's work, which the caller
+ * closes. Reads the tile's code at (qt, kt).
+ */
+export const ifTileOpen = (plan: WorkgroupPlan, kernel: Kernel): string => `const code = ${tileCode(plan, kernel)};
+      // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
+      // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
+      // continue: gpu.js puts the increment of a loop with a computed start at the body's end)
+      if (code > 0.5) {`;
+
+/**
+ * The end of a forward or dQ tile loop over key tiles (of `g`), as source: causal, one past the
+ * last key tile some row of query tile `qt` sees (key ≤ i + offset for the tile's last row), so
+ * the tiles past it cost nothing; else all of them.
+ */
+export function keyTileEnd(plan: WorkgroupPlan, g: KernelGeometry): string {
+  if (!plan.causal) return `${g.kt}`;
+  return `Math.min(${g.kt}, Math.max(0, Math.floor((qt * ${g.br} + ${g.br - 1 + plan.offset} + ${g.bc}) / ${g.bc})))`;
+}
+
+/** The kernel arguments after the tensors, in the order index.ts passes them: the tile table (block-sparse), the dropout seed's halves. */
+export const tableAndSeedArgs = (plan: WorkgroupPlan): string[] =>
+  [...(plan.grid ? ['sparse'] : []), ...(plan.dropout ? ['seedHi', 'seedLo'] : [])];
