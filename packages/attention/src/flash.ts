@@ -40,7 +40,7 @@ import {
   onlineSoftmaxStats, pad, rowDot, rowShiftedProduct, tidy, where, type Device, type Grads,
 } from '@flashgrad/core';
 import { tileCoverage, tileDropout, tileKeep, visibleRows, type AttentionMask } from './masks.js';
-import { runsWorkgroupKernels, workgroupBackward, workgroupForward } from './webgpu/index.js';
+import { runsWorkgroupKernels, workgroupBackward, workgroupForward, workgroupLse } from './webgpu/index.js';
 import type { AttentionOptions, AttentionWithLse } from './naive.js';
 import {
   causalOffset, validateBlockSize, validateCall, type AttentionDims,
@@ -419,11 +419,7 @@ function workgroupFlash(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, sc
   const fwd = workgroupForward(q, k, v, mask, scale, dropout);
   const { out, saved } = fwd;
   customOp('flashAttention', out, [q, k, v], (dout, needs) => noGrad(() => workgroupBackward(dout, q, k, v, fwd, needs)));
-  const { B, H, Nq, d } = mask.dims;
-  const lse = returnLse ? noGrad(() => tidy(() => {
-    const raw = saved.slice([B * H * Nq * d], [B * H * Nq * (d + 1)]).reshape([B, H, Nq]); // (B, H, Nq)
-    return where(less(raw, HUGE), raw, -Infinity); // rows that see no key: −∞
-  })) : null;
+  const lse = returnLse ? workgroupLse(fwd) : null;
   // the backward reads the saved O and L, so they live as long as the graph does (the tile table is cached)
   if (!out.requiresGrad) saved.dispose();
   return lse ? { out, lse } : out;

@@ -14,6 +14,7 @@
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
 import { dkvArrays, dqArrays, row4, type WorkgroupPlan } from './geometry.js';
+import { dkvPart, dqOffset, dvOffset, lseOffset } from './layout.js';
 import { accumulators, axpy4, dot4, dropoutFactor, hiddenExpr, ifTileOpen, keyTileEnd, splitRange, stageTile, tableAndSeedArgs, threadLines, unrolled } from './source.js';
 
 const argsOf = (plan: WorkgroupPlan, delta = false): string[] =>
@@ -21,12 +22,6 @@ const argsOf = (plan: WorkgroupPlan, delta = false): string[] =>
 
 const keyOf = (plan: WorkgroupPlan): string =>
   `${plan.dims.B * plan.dims.H}:${plan.dims.Nq}:${plan.dims.Nk}:${plan.dims.d}:${plan.scale}:${plan.causal}:${plan.gridKey}:${plan.dropout?.p ?? 0}`;
-
-/** n rounded up to the floats a view's offset is a multiple of (Device.view). */
-export const align = (n: number): number => Math.ceil(n / 64) * 64;
-
-/** Where dQ's partial sums start in its kernel's result, after Δ [BH·Nq] (aligned for a view). */
-export const dqOffset = (plan: WorkgroupPlan): number => align(plan.dims.B * plan.dims.H * plan.dims.Nq);
 
 /**
  * dQ = τ Σ_j dS_j K_j, and Δ: the forward's geometry, lanes a query row, K and V tiles staged (vec4
@@ -59,7 +54,7 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     ${unrolled(d, (x) => `const g${x} = dout[rowBase + ${x}];`)}
     let delta = 0.0;
     ${unrolled(d, (x) => `delta += g${x} * saved[rowBase + ${x}];`)}
-    const lse = saved[${BH * Nq * d} + bh * ${Nq} + Math.min(i, ${Nq - 1})];
+    const lse = saved[${lseOffset(plan)} + bh * ${Nq} + Math.min(i, ${Nq - 1})];
     ${a.decl}
     const ktEnd = ${keyTileEnd(plan, g)};
     ${splitRange('kt', S, '0', 'ktEnd')}
@@ -100,12 +95,6 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     workgroupArrays: dqArrays(g),
   };
 }
-
-/** Where dV starts in the dK/dV kernel's result (in each split's part): after dK, aligned for a view. */
-export const dvOffset = (plan: WorkgroupPlan): number => align(plan.dims.B * plan.dims.H * plan.dims.Nk * plan.dims.d);
-
-/** Floats of one split's part of the dK/dV result: dK, then dV from dvOffset. */
-export const dkvPart = (plan: WorkgroupPlan): number => dvOffset(plan) + plan.dims.B * plan.dims.H * plan.dims.Nk * plan.dims.d;
 
 /**
  * dK = Σ_i dS_i (τ q_i) and dV = Σ_i (P ∘ Z)_i dO_i in one kernel, for a workgroup's Bc keys
@@ -161,7 +150,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
         ${stageTile('gs', 'dout', `qt * ${g.br}`, g.br, Nq, d, L, T)}
         if (t < ${g.br}) {
           const row = Math.min(qt * ${g.br} + t, ${Nq - 1});
-          lr[t] = saved[${BH * Nq * d} + bh * ${Nq} + row];
+          lr[t] = saved[${lseOffset(plan)} + bh * ${Nq} + row];
           dl[t] = dqd[bh * ${Nq} + row];
         }
         workgroupBarrier();

@@ -17,6 +17,7 @@
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
 import { HUGE, MASKED, forwardArrays, row4, type WorkgroupPlan } from './geometry.js';
+import { lseOffset } from './layout.js';
 import { accumulators, axpy4, dot4, dropoutFactor, hiddenExpr, ifTileOpen, keyTileEnd, stageTile, tableAndSeedArgs, threadLines, unrolled } from './source.js';
 
 /** A balanced tree `op(op(x0, x1), op(x2, x3))…` over x(0 … n − 1), n a power of 2, as source. */
@@ -98,7 +99,7 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
       const oBase = (bh * ${Nq} + i) * ${d};
       ${o.store('oBase', (a) => `${a} * inv`)}
       if (c === 0) {
-        storeResult(${BH * Nq * d} + bh * ${Nq} + i, l > 0.0 ? m + Math.log(l) : ${lit(HUGE)});
+        storeResult(${lseOffset(plan)} + bh * ${Nq} + i, l > 0.0 ? m + Math.log(l) : ${lit(HUGE)});
       }
     }
   }`;

@@ -6,12 +6,13 @@
  * over more workgroups (a sum of the partials). Block-sparse reads a tile table, uploaded once
  * per device and grid. Chosen by flashAttention where the device runs workgroup kernels.
  */
-import { Tensor, keep, type Device, type DeviceBuffer, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
+import { Tensor, keep, less, noGrad, tidy, where, type Device, type DeviceBuffer, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
 import type { AttentionMask } from '../masks.js';
-import { dkvSpec, dqOffset, dqSpec, dvOffset } from './backward.js';
+import { dkvSpec, dqSpec } from './backward.js';
 import { forwardSpec } from './forward.js';
-import { dqRegion, splitSumSpec } from './reduce.js';
-import { sparseTable, workgroupPlan, type WorkgroupPlan } from './geometry.js';
+import { dqOffset, dqRegion, dvOffset, lseOffset } from './layout.js';
+import { splitSumSpec } from './reduce.js';
+import { HUGE, sparseTable, workgroupPlan, type WorkgroupPlan } from './geometry.js';
 
 /** Whether flashAttention runs these kernels on `device`: workgroup kernels and buffer views available, d ≤ 128. */
 export function runsWorkgroupKernels(device: Device, d: number): boolean {
@@ -90,9 +91,18 @@ export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: Attentio
   const key = planKey(plan);
   const sparse = cachedTable(device, mask, plan, key);
   const args = [q.buffer(), k.buffer(), v.buffer(), ...(sparse ? [sparse.buffer()] : []), ...seedArgs(plan)];
-  const saved = new Tensor(device.runKernel!(cachedSpec('fwd', key, () => forwardSpec(plan)), args), [B * H * Nq * (d + 1)], device);
+  const saved = new Tensor(device.runKernel!(cachedSpec('fwd', key, () => forwardSpec(plan)), args), [lseOffset(plan) + B * H * Nq], device);
   const out = new Tensor(device.view!(saved.buffer(), 0, B * H * Nq * d), [B, H, Nq, d], device);
   return { out, saved, sparse, plan, key };
+}
+
+/** L [B, H, Nq] from the forward's result, −∞ where a row sees no key (the kernels write HUGE there, for the backward). */
+export function workgroupLse({ saved, plan }: WorkgroupAttention): Tensor {
+  const { B, H, Nq } = plan.dims;
+  return noGrad(() => tidy(() => {
+    const raw = saved.slice([lseOffset(plan)], [lseOffset(plan) + B * H * Nq]).reshape([B, H, Nq]); // (B, H, Nq)
+    return where(less(raw, HUGE), raw, -Infinity);
+  }));
 }
 
 /**
