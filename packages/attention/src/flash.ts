@@ -36,24 +36,15 @@
  * nothing of it is kept. The row sums l, and so L, are of the undropped P̃, as in flash-attn.
  */
 import {
-  Tensor, concat, customOp, dropoutSeed, expShift, less, matmulT, noGrad, onlineLogsumexp, onlineNormalize, onlineRescale,
+  Tensor, concat, customOp, dropoutSeed, expShift, matmulT, noGrad, onlineLogsumexp, onlineNormalize, onlineRescale,
   onlineSoftmaxStats, pad, rowDot, rowShiftedProduct, tidy, where, type Device, type Grads,
 } from '@flashgrad/core';
-import { tileCoverage, tileDropout, tileKeep, visibleRows, type AttentionMask } from './masks.js';
+import { HUGE, MASKED, callerLse, tileCoverage, tileDropout, tileKeep, visibleRows, type AttentionMask } from './masks.js';
 import { runsWorkgroupKernels, workgroupBackward, workgroupForward, workgroupLse } from './webgpu/index.js';
 import type { AttentionOptions, AttentionWithLse } from './naive.js';
 import {
   causalOffset, validateBlockSize, validateCall, type AttentionDims,
 } from './validate.js';
-
-/**
- * A finite stand-in for −∞ in masked scores: exp(MASKED − m) is exactly 0 for any real row max m,
- * and unlike −∞ it never makes NaN (−∞ − (−∞)) nor relies on a device's infinity handling.
- */
-const MASKED = -1e30;
-
-/** The backward's L of a row that sees no key: exp(MASKED − HUGE) is 0, so its P row is 0. */
-const HUGE = 1e30;
 
 export interface FlashAttentionOptions extends AttentionOptions {
   /** Bc, keys per block (the scratch is B·H·Nq × Bc); default defaultBlockSize(device, dims). */
@@ -405,7 +396,7 @@ export function flashAttention(
   if (options.returnLse) {
     // rows that see no key hold +HUGE for the backward; the caller sees −∞ there
     const someRowBlind = blocks.length === 0 || blocks[0].rowStart > 0 || plan.visible !== null;
-    const userLse = someRowBlind ? noGrad(() => where(less(lse, HUGE), lse, -Infinity)) : lse; // (B, H, Nq, 1)
+    const userLse = someRowBlind ? noGrad(() => callerLse(lse)) : lse; // (B, H, Nq, 1)
     if (userLse !== lse && !out.requiresGrad) lse.dispose();
     return { out, lse: userLse.reshape([dims.B, dims.H, dims.Nq]) }; // (B, H, Nq)
   }

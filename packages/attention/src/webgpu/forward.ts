@@ -16,7 +16,8 @@
  * [0, Nk) are masked, so any N works.
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { HUGE, MASKED, forwardArrays, row4, type WorkgroupPlan } from './geometry.js';
+import { HUGE, MASKED } from '../masks.js';
+import { forwardArrays, row4, type WorkgroupPlan } from './geometry.js';
 import { lseOffset } from './layout.js';
 import { accumulators, axpy4, dot4, dropoutFactor, hiddenExpr, ifTileOpen, keyTileEnd, stageTile, tableAndSeedArgs, threadLines, unrolled } from './source.js';
 

@@ -6,11 +6,6 @@
 import { tileCoverage, type AttentionMask } from '../masks.js';
 import type { AttentionDims, BlockGrid } from '../validate.js';
 
-/** A finite −∞ for masked scores (WGSL has no −∞ literal); exp(MASKED − m) is 0 for any real m. */
-export const MASKED = -1e30;
-/** L of a row that sees no key: exp(MASKED − HUGE) is 0, so its P row recomputes as 0. */
-export const HUGE = 1e30;
-
 /** The most workgroups a tile splits into (the reduce kernel's sum is unrolled over them). */
 export const MAX_SPLIT = 8;
 

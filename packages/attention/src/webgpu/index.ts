@@ -6,13 +6,13 @@
  * over more workgroups (a sum of the partials). Block-sparse reads a tile table, uploaded once
  * per device and grid. Chosen by flashAttention where the device runs workgroup kernels.
  */
-import { Tensor, keep, less, noGrad, tidy, where, type Device, type DeviceBuffer, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
-import type { AttentionMask } from '../masks.js';
+import { Tensor, keep, noGrad, tidy, type Device, type DeviceBuffer, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
+import { callerLse, type AttentionMask } from '../masks.js';
 import { dkvSpec, dqSpec } from './backward.js';
 import { forwardSpec } from './forward.js';
 import { dqOffset, dqRegion, dvOffset, lseOffset } from './layout.js';
 import { splitSumSpec } from './reduce.js';
-import { HUGE, sparseTable, workgroupPlan, type WorkgroupPlan } from './geometry.js';
+import { sparseTable, workgroupPlan, type WorkgroupPlan } from './geometry.js';
 
 /** Whether flashAttention runs these kernels on `device`: workgroup kernels and buffer views available, d ≤ 128. */
 export function runsWorkgroupKernels(device: Device, d: number): boolean {
@@ -101,7 +101,7 @@ export function workgroupLse({ saved, plan }: WorkgroupAttention): Tensor {
   const { B, H, Nq } = plan.dims;
   return noGrad(() => tidy(() => {
     const raw = saved.slice([lseOffset(plan)], [lseOffset(plan) + B * H * Nq]).reshape([B, H, Nq]); // (B, H, Nq)
-    return where(less(raw, HUGE), raw, -Infinity);
+    return callerLse(raw);
   }));
 }
 
