@@ -6,7 +6,7 @@
  * over more workgroups (a sum of the partials). Block-sparse reads a tile table, uploaded once
  * per device and grid. Chosen by flashAttention where the device runs workgroup kernels.
  */
-import { Tensor, keep, noGrad, tidy, type Device, type DeviceBuffer, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
+import { Tensor, keep, noGrad, splitSeed, tidy, type Device, type DeviceBuffer, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
 import { callerLse, type AttentionMask } from '../masks.js';
 import { dkvSpec, dqSpec } from './backward.js';
 import { forwardSpec } from './forward.js';
@@ -81,7 +81,7 @@ function cachedTable(device: Device, mask: AttentionMask, plan: WorkgroupPlan, p
 }
 
 const seedArgs = (plan: WorkgroupPlan): number[] =>
-  (plan.dropout ? [Math.floor(plan.dropout.seed / 2 ** 24), plan.dropout.seed % 2 ** 24] : []);
+  (plan.dropout ? splitSeed(plan.dropout.seed) : []);
 
 export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, scale: number,
   dropout: { p: number; seed: number } | null): WorkgroupAttention {

@@ -5,7 +5,7 @@
  * loop's bounds, and the masks (causal, block-sparse cells, dropout) as expressions. Each returns
  * gpu.js kernel source (JavaScript that gpu.js translates to WGSL), sized by the plan (geometry.ts).
  */
-import { hash24Expr, lit } from '@flashgrad/core';
+import { dropoutThreshold, hash24Expr, lit } from '@flashgrad/core';
 import { row4, type Kernel, type KernelGeometry, type WorkgroupPlan } from './geometry.js';
 
 /** Lines `let q0 = q[base + 0] * scale; …` and similar: registers are named, so loops over d are unrolled. */
@@ -102,7 +102,7 @@ export function dropoutFactor(plan: WorkgroupPlan, i: string, key: string): stri
   const { Nq, Nk } = plan.dims;
   const p = plan.dropout!.p;
   const draw = hash24Expr(`((bh * ${Nq} + ${i}) * ${Nk} + ${key})`, 'seedHi32', 'seedLo32');
-  return `(${draw} >= ${Math.round(p * 2 ** 24)} ? ${lit(1 / (1 - p))} : 0.0)`;
+  return `(${draw} >= ${dropoutThreshold(p)} ? ${lit(1 / (1 - p))} : 0.0)`;
 }
 
 /** The condition, as source, under which element (i, key) of a partial tile is hidden by its block cell. */
