@@ -14,7 +14,8 @@ import { DEFAULT_BLOCK_SIZE, GPU_SCRATCH_ELEMENTS, defaultBlockSize, flashAttent
 import { runs } from './helpers/arbitraries.js';
 import { tileCoverage, tileKeep, visibleRows, type AttentionMask } from '../packages/attention/src/masks.js';
 import { causalOffset, validateBlockMask } from '../packages/attention/src/validate.js';
-import { arrayBytes, planWithTiles, sparseTable, workgroupPlan } from '../packages/attention/src/webgpu/geometry.js';
+import { arrayBytes, planWithTiles, workgroupPlan } from '../packages/attention/src/webgpu/geometry.js';
+import { sparseTable } from '../packages/attention/src/webgpu/sparse-table.js';
 import { forwardSpec } from '../packages/attention/src/webgpu/forward.js';
 import { dkvSpec, dqSpec } from '../packages/attention/src/webgpu/backward.js';
 

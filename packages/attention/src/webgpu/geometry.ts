@@ -1,9 +1,9 @@
 /**
- * The tile geometry of the workgroup FlashAttention kernels and the host-side plan they share:
- * sizes baked into the kernels' source, and the block-sparse tile table (one upload a call,
- * read by the forward and both backward passes).
+ * The tile geometry of the workgroup FlashAttention kernels and the host-side plan they share: the
+ * tiles, lanes and splits baked into the kernels' source, the workgroup arrays each declares, and
+ * where each part of the block-sparse tile table (sparse-table.ts) starts.
  */
-import { tileCoverage, type AttentionMask } from '../masks.js';
+import type { AttentionMask } from '../masks.js';
 import type { AttentionDims, BlockGrid } from '../validate.js';
 
 /** The most workgroups a tile splits into (the reduce kernel's sum is unrolled over them). */
@@ -216,67 +216,3 @@ export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: 
 
 /** The three kernels by their geometry's name in the plan: the forward, dQ, and dK/dV ('bwd'). */
 export type Kernel = 'fwd' | 'dq' | 'bwd';
-
-/**
- * 0 hidden, 1 open, 2 partly open (element-wise causal or cell lookups needed), per tile of `g`.
- * Open cells over a tile's block rectangle are counted from a 2D prefix sum, so a table costs
- * O(tiles) on the host; only tiles on the causal diagonal go through masks.ts's exact planner.
- */
-function tileCodes(mask: AttentionMask, g: KernelGeometry, table: Float32Array, at: number): void {
-  const { Nq, Nk } = mask.dims;
-  const grid = mask.grid!;
-  const W = grid.Mk + 1;
-  const sum = new Int32Array((grid.Mq + 1) * W); // open cells in [0, a) × [0, b)
-  for (let a = 0; a < grid.Mq; a++) {
-    for (let b = 0; b < grid.Mk; b++) {
-      sum[(a + 1) * W + b + 1] = grid.cells[a * grid.Mk + b] + sum[a * W + b + 1] + sum[(a + 1) * W + b] - sum[a * W + b];
-    }
-  }
-  // plain loops over numbers: this runs for every tile of both geometries at every call
-  for (let t = 0; t < g.qt; t++) {
-    const r0 = t * g.br;
-    const r1 = Math.min(Nq, r0 + g.br);
-    const a0 = Math.floor(r0 / grid.rowsPerBlock);
-    const a1 = Math.floor((r1 - 1) / grid.rowsPerBlock) + 1;
-    for (let u = 0; u < g.kt; u++) {
-      const j0 = u * g.bc;
-      const j1 = Math.min(Nk, j0 + g.bc);
-      const b0 = Math.floor(j0 / grid.keysPerBlock);
-      const b1 = Math.floor((j1 - 1) / grid.keysPerBlock) + 1;
-      const cells = sum[a1 * W + b1] - sum[a0 * W + b1] - sum[a1 * W + b0] + sum[a0 * W + b0];
-      const causalNone = mask.causal && j0 > r1 - 1 + mask.offset;
-      const causalAll = !mask.causal || j1 - 1 <= r0 + mask.offset;
-      let code: number;
-      if (cells === 0 || causalNone) code = 0;
-      else if (causalAll) code = cells === (a1 - a0) * (b1 - b0) ? 1 : 2;
-      else code = tileCoverage(mask, r0, r1, j0, j1) === 'none' ? 0 : 2;
-      table[at + t * g.kt + u] = code;
-    }
-  }
-}
-
-/**
- * Writes at `at` the tiles of one side (query tiles of `g` when `rows`, else key tiles) ordered by
- * how many tiles of the other side they see (codes ≠ 0), the most first, ties by index.
- */
-function heaviestFirst(g: KernelGeometry, table: Float32Array, codesAt: number, rows: boolean, at: number): void {
-  const count = rows ? g.qt : g.kt;
-  const work = new Int32Array(count);
-  for (let a = 0; a < g.qt; a++) {
-    for (let b = 0; b < g.kt; b++) if (table[codesAt + a * g.kt + b] !== 0) work[rows ? a : b]++;
-  }
-  const order = Array.from({ length: count }, (_, t) => t).sort((x, y) => work[y] - work[x] || x - y);
-  table.set(order, at);
-}
-
-/** The block-sparse table the kernels read (null without a grid): both geometries' codes, the cells, both orders. */
-export function sparseTable(mask: AttentionMask, plan: WorkgroupPlan): Float32Array | null {
-  if (!mask.grid) return null;
-  const table = new Float32Array(plan.bwdOrderOffset + plan.bwd.kt);
-  for (const kernel of ['fwd', 'dq', 'bwd'] as const) tileCodes(mask, plan[kernel], table, plan[`${kernel}TableOffset`]);
-  table.set(mask.grid.cells, plan.cellsOffset);
-  for (const kernel of ['fwd', 'dq', 'bwd'] as const) {
-    heaviestFirst(plan[kernel], table, plan[`${kernel}TableOffset`], kernel !== 'bwd', plan[`${kernel}OrderOffset`]);
-  }
-  return table;
-}

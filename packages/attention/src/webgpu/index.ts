@@ -12,7 +12,8 @@ import { dkvSpec, dqSpec } from './backward.js';
 import { forwardSpec } from './forward.js';
 import { dqOffset, dqRegion, dvOffset, lseOffset } from './layout.js';
 import { splitSumSpec } from './reduce.js';
-import { sparseTable, workgroupPlan, type WorkgroupPlan } from './geometry.js';
+import { workgroupPlan, type WorkgroupPlan } from './geometry.js';
+import { sparseTable } from './sparse-table.js';
 
 /** Whether flashAttention runs these kernels on `device`: workgroup kernels and buffer views available, d ≤ 128. */
 export function runsWorkgroupKernels(device: Device, d: number): boolean {
