@@ -404,7 +404,7 @@ export function flashAttention(
   return out;
 }
 
-/** The FlashAttention-2 kernels on workgroup memory (webgpu): forward 1 kernel (O a view of its O|L result), backward 2. */
+/** The FlashAttention-2 kernels on workgroup memory (webgpu): forward 1 kernel (O a view of its O|L result), backward 2, or 3 where the plan splits it. */
 function workgroupFlash(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, scale: number,
   dropout: { p: number; seed: number } | null, returnLse: boolean): Tensor | AttentionWithLse {
   const fwd = workgroupForward(q, k, v, mask, scale, dropout);

@@ -24,8 +24,8 @@ const keyOf = (plan: WorkgroupPlan): string =>
   `${plan.dims.B * plan.dims.H}:${plan.dims.Nq}:${plan.dims.Nk}:${plan.dims.d}:${plan.scale}:${plan.causal}:${plan.gridKey}:${plan.dropout?.p ?? 0}`;
 
 /**
- * dQ = τ Σ_j dS_j K_j, and Δ: the forward's geometry, lanes a query row, K and V tiles staged (vec4
- * rows). Result: Δ [BH·Nq], then from dqOffset dQ [BH·Nq·d], or one partial dQ a split.
+ * dQ = τ Σ_j dS_j K_j, and Δ: the forward's walk on tiles of its own (plan.dq), lanes a query row,
+ * K and V tiles staged (vec4 rows). Result: Δ [BH·Nq], then from dqOffset dQ [BH·Nq·d], or one partial dQ a split.
  */
 export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const { Nq, Nk, d } = plan.dims;
@@ -121,8 +121,8 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const qtStart = plan.causal
     ? `Math.max(0, Math.floor((kt * ${g.bc} - ${plan.offset}) / ${g.br}))`
     : '0';
-  // a lane's rows of the tile: rr = 2L·u + L·h + c, two at a time (independent chains of
-  // multiply-adds), unrolled so that each row's dS has a register of its own
+  // a lane's rows of the tile: rr = L·n + c for n < Br/L, unrolled so that each row's dS has a
+  // register of its own (and the rows' chains of multiply-adds are independent)
   const rows = Array.from({ length: g.br / L }, (_, n) => n);
   const score = (n: number) => `const rr${n} = ${L * n} + c;
           const row${n} = qt * ${g.br} + rr${n};

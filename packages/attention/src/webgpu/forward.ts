@@ -5,14 +5,13 @@
  * walks the key tiles of Bc keys: K's tile is staged in workgroup memory, each thread scores Bc/L
  * keys of its row into `pt`, the row max and sum are combined across the L lanes through
  * `red`/`red2`, the scores become P̃ = exp(S − m') in place, V's tile replaces K's, and
- * O = e^(m − m')·O + P̃ V. S and P̃
- * never leave the chip. It writes O [BH·Nq·d] followed by L [BH·Nq] (m + log l; HUGE where a row
- * saw no key) in its one result buffer.
+ * O = e^(m − m')·O + P̃ V. S and P̃ never leave the chip. It writes O [BH·Nq·d] followed by L
+ * [BH·Nq] (m + log l; HUGE where a row saw no key) in its one result buffer (layout.ts).
  *
- * Causal: the key-tile loop stops at the last tile a row of the workgroup can see (the tiles
- * past it cost nothing), the diagonal is masked element by element. Block-sparse: a per-tile code (0 hidden,
- * 1 open, 2 partly open) from the uploaded tile table; hidden tiles skip all arithmetic and
- * loads, partial ones look up the element's block cell. Rows outside [0, Nq) and keys outside
+ * Causal: the key-tile loop stops at the last tile a row of the workgroup can see (the tiles past
+ * it cost nothing), the diagonal is masked element by element. Block-sparse: a per-tile code (0
+ * hidden, 1 open, 2 partly open) from the uploaded tile table (sparse-table.ts); hidden tiles skip
+ * all arithmetic and loads, partial ones look up the element's block cell. Rows outside [0, Nq) and keys outside
  * [0, Nk) are masked, so any N works.
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';

@@ -26,7 +26,7 @@ export interface WorkgroupPlan {
   causal: boolean;
   offset: number;
   grid: BlockGrid | null;
-  /** The grid's cells as a cache-key fragment ('' without one): the table is baked per grid shape only. */
+  /** The grid's shape as a cache-key fragment ('' without one): kernels are built per grid shape, its cells are read from the table. */
   gridKey: string;
   dropout: { p: number; seed: number } | null;
   /** Forward: a workgroup per Br query rows walking key tiles of Bc. */
@@ -42,6 +42,7 @@ export interface WorkgroupPlan {
    * 1: no split. It gives a grid that underfills the chip (one head) more workgroups.
    */
   dqSplit: number;
+  /** dK/dV's split, as dQ's above. */
   dkvSplit: number;
   /**
    * Offsets into the uploaded sparse table: forward, dQ and dK/dV tile codes, the grid's cells,

@@ -58,8 +58,9 @@ function cachedSpec(kind: string, planKey: string, build: () => ExternalKernelSp
 /**
  * Tile tables by plan and grid cells, planned once and uploaded once per device: a training loop
  * passes the same blockMask every step, planning the table costs milliseconds of host time at
- * N = 4096 (32K tiles over both geometries), more than the kernels at one head, and uploading its
- * 37K floats again every call cost 0.15 ms (llvmpipe's host, session 6). The device copy is kept
+ * N = 4096 (session 6: 32K tiles over two geometries; 41K over the three now, at B·H = 8 and
+ * 64-long blocks), more than the kernels at one head, and uploading its 37K floats (now 45K) again
+ * every call cost 0.15 ms (llvmpipe's host, session 6). The device copy is kept
  * out of any tidy() and never disposed here: a graph that still reads an evicted one holds it, and
  * the finalizer frees it after.
  */
@@ -70,7 +71,7 @@ function cachedTable(device: Device, mask: AttentionMask, plan: WorkgroupPlan, p
   const key = `${planKey}|${Buffer.from(mask.grid.cells).toString('latin1')}`;
   let entry = tables.get(key);
   if (!entry) {
-    if (tables.size >= 16) tables.clear();
+    if (tables.size >= 16) tables.clear(); // a model's grids are few; a sweep of many just replans
     tables.set(key, (entry = { table: sparseTable(mask, plan)!, onDevice: new WeakMap() }));
   }
   let uploaded = entry.onDevice.get(device);
