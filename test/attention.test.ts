@@ -38,8 +38,7 @@ vi.mock('../packages/attention/src/webgpu/geometry.js', async (importOriginal) =
   const workgroupPlan: typeof real.workgroupPlan = (mask, scale, dropout, workgroupBytes) => {
     if (!forced.tiles) return real.workgroupPlan(mask, scale, dropout, workgroupBytes);
     forced.used++;
-    const { Nq, Nk, d } = mask.dims;
-    const at = ([br, bc, lanes]: Tiles) => ({ br, bc, d, lanes, qt: Math.ceil(Nq / br), kt: Math.ceil(Nk / bc) });
+    const at = ([br, bc, lanes]: Tiles) => real.kernelGeometry(mask.dims, br, bc, lanes);
     const { fwd, bwd, dq = fwd, splits = [1, 1] } = forced.tiles;
     return real.planWithTiles(mask, scale, dropout, at(fwd), at(bwd), splits, at(dq));
   };

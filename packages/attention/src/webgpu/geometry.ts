@@ -7,7 +7,7 @@ import type { AttentionMask } from '../masks.js';
 import type { AttentionDims, BlockGrid } from '../validate.js';
 
 /** The most workgroups a tile splits into (the reduce kernel's sum is unrolled over them). */
-export const MAX_SPLIT = 8;
+const MAX_SPLIT = 8;
 
 /** One kernel's tiles: Br query rows × Bc keys, over qt × kt tiles. */
 export interface KernelGeometry {
@@ -97,8 +97,9 @@ export const arrayBytes = (arrays: Arrays): number =>
 /** What every device with workgroup kernels offers (llvmpipe's limit; WebGPU's default is 16 KiB, but Dawn's adapters here give 32 or more). */
 const BASE_WORKGROUP_BYTES = 32 * 1024;
 
-function geometry(dims: AttentionDims, rows: number, keys: number, br: number, bc: number, lanes: number): KernelGeometry {
-  return { br, bc, d: dims.d, lanes, qt: Math.ceil(rows / br), kt: Math.ceil(keys / bc) };
+/** Tiles of Br query rows × Bc keys with `lanes` threads a row (or key), over a call's queries and keys. */
+export function kernelGeometry(dims: AttentionDims, br: number, bc: number, lanes: number): KernelGeometry {
+  return { br, bc, d: dims.d, lanes, qt: Math.ceil(dims.Nq / br), kt: Math.ceil(dims.Nk / bc) };
 }
 
 /**
@@ -134,7 +135,7 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
   const keyTiles = BH * Math.ceil(dims.Nk / 64);
   const narrow = dims.d > 64 ? 16 : 32;
   const twoLanes = dims.d <= 64;
-  const at = (br: number, bc: number, lanes: number) => geometry(dims, dims.Nq, dims.Nk, br, bc, lanes);
+  const at = (br: number, bc: number, lanes: number) => kernelGeometry(dims, br, bc, lanes);
   const fits = (g: KernelGeometry, ...layouts: ((g: KernelGeometry) => Arrays)[]) => layouts.every((a) => arrayBytes(a(g)) <= workgroupBytes);
   const rowsPerBlock = grid?.rowsPerBlock ?? Infinity;
   const keysPerBlock = grid?.keysPerBlock ?? Infinity;
