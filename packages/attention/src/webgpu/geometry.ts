@@ -79,17 +79,19 @@ export const row4 = (d: number, lanes: number): Row4 => {
 
 type Arrays = Record<string, number | { type: 'vec4'; length: number }>;
 
-/** The workgroup arrays of the forward: a K/V tile (vec4 rows), P̃ of Br × (Bc + 1), the lanes' max and sum. */
+/** A staged tile of `rows` rows of d floats, in vec4 rows of row4's stride. */
+const staged = (rows: number, g: KernelGeometry) => ({ type: 'vec4' as const, length: rows * row4(g.d, g.lanes).stride });
+
+/** The workgroup arrays of the forward: a K/V tile, P̃ of Br × (Bc + 1), the lanes' max and sum. */
 export const forwardArrays = (g: KernelGeometry): Arrays =>
-  ({ kv: { type: 'vec4', length: g.bc * row4(g.d, g.lanes).stride }, pt: g.br * (g.bc + 1), red: g.br * g.lanes, red2: g.br * g.lanes });
+  ({ kv: staged(g.bc, g), pt: g.br * (g.bc + 1), red: g.br * g.lanes, red2: g.br * g.lanes });
 
-/** dQ's: K and V tiles (vec4 rows) and dS of Br × (Bc + 1). */
-export const dqArrays = (g: KernelGeometry): Arrays =>
-  ({ kk: { type: 'vec4', length: g.bc * row4(g.d, g.lanes).stride }, vv: { type: 'vec4', length: g.bc * row4(g.d, g.lanes).stride }, ds: g.br * (g.bc + 1) });
+/** dQ's: K and V tiles and dS of Br × (Bc + 1). */
+export const dqArrays = (g: KernelGeometry): Arrays => ({ kk: staged(g.bc, g), vv: staged(g.bc, g), ds: g.br * (g.bc + 1) });
 
-/** dK/dV's: Q and dO tiles (vec4 rows), Pᵀ/dSᵀ of Bc × (Br + 1), the tile's L and Δ. */
+/** dK/dV's: Q and dO tiles, Pᵀ/dSᵀ of Bc × (Br + 1), the tile's L and Δ. */
 export const dkvArrays = (g: KernelGeometry): Arrays =>
-  ({ qs: { type: 'vec4', length: g.br * row4(g.d, g.lanes).stride }, gs: { type: 'vec4', length: g.br * row4(g.d, g.lanes).stride }, st: g.bc * (g.br + 1), lr: g.br, dl: g.br });
+  ({ qs: staged(g.br, g), gs: staged(g.br, g), st: g.bc * (g.br + 1), lr: g.br, dl: g.br });
 
 export const arrayBytes = (arrays: Arrays): number =>
   Object.values(arrays).reduce<number>((sum, a) => sum + (typeof a === 'number' ? 4 * a : 16 * a.length), 0);
