@@ -14,7 +14,7 @@ import { DEFAULT_BLOCK_SIZE, GPU_SCRATCH_ELEMENTS, defaultBlockSize, flashAttent
 import { runs } from './helpers/arbitraries.js';
 import { tileCoverage, tileKeep, visibleRows, type AttentionMask } from '../packages/attention/src/masks.js';
 import { causalOffset, validateBlockMask } from '../packages/attention/src/validate.js';
-import { arrayBytes, planWithTiles, workgroupPlan } from '../packages/attention/src/webgpu/geometry.js';
+import { arrayBytes, kernelGeometry, planWithTiles, workgroupPlan } from '../packages/attention/src/webgpu/geometry.js';
 import { sparseTable } from '../packages/attention/src/webgpu/sparse-table.js';
 import { forwardSpec } from '../packages/attention/src/webgpu/forward.js';
 import { dkvSpec, dqSpec } from '../packages/attention/src/webgpu/backward.js';
@@ -477,6 +477,25 @@ describe('webgpu: every tile geometry the plan picks', () => {
     expect(() => planWithTiles(mask, 1, null, tiles, tiles, [1.5, 1])).toThrow(/dQ split 1.5/);
     const grid = validateBlockMask('test', [[true, false], [true, true]], dims);
     expect(() => planWithTiles({ ...mask, grid }, 1, null, tiles, tiles, [2, 1])).toThrow(/under a block-sparse grid/);
+  });
+
+  it('a kernel spec key names its source: plans whose sources differ (other tiles for the other kernels, under a grid) get different keys', () => {
+    // a gpu.js device compiles a spec once per key, so two sources under one key would run the first
+    const dims = { B: 1, H: 2, Nq: 150, Nk: 130, d: 16 };
+    const tiles: [number, number, number][] = [[64, 32, 2], [64, 16, 2], [32, 32, 8], [16, 64, 2]];
+    const arb = fc.record({ fwd: fc.constantFrom(...tiles), dq: fc.constantFrom(...tiles), bwd: fc.constantFrom(...tiles), causal: fc.boolean(), sparse: fc.boolean() });
+    fc.assert(fc.property(arb, arb, (a, b) => {
+      const planOf = ({ fwd, dq, bwd, causal, sparse }: typeof a) => {
+        const grid = sparse ? validateBlockMask('test', [[true, false], [true, true]], dims) : null;
+        const at = ([br, bc, lanes]: [number, number, number]) => kernelGeometry(dims, br, bc, lanes);
+        return planWithTiles({ dims, causal, offset: causalOffset(dims), grid }, 1, null, at(fwd), at(bwd), [1, 1], at(dq));
+      };
+      const [pa, pb] = [planOf(a), planOf(b)];
+      for (const spec of [forwardSpec, dqSpec, dkvSpec]) {
+        const [sa, sb] = [spec(pa), spec(pb)];
+        expect(sa.key === sb.key, `${sa.key} | ${sb.key}`).toBe(sa.source === sb.source);
+      }
+    }), runs(RUNS));
   });
 
   it('every plan fits the workgroup memory it was made for; 48 KiB (the H200) takes the wide tiles at d = 64', () => {

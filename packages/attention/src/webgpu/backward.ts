@@ -13,7 +13,7 @@
  * also `dqd`, dQ's result (Δ [BH·Nq], then dQ from dqOffset).
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { dkvArrays, dqArrays, row4, type WorkgroupPlan } from './geometry.js';
+import { dkvArrays, dqArrays, row4, tableKey, type WorkgroupPlan } from './geometry.js';
 import { dkvPart, dqOffset, dvOffset, lseOffset } from './layout.js';
 import { accumulators, axpy4, dot4, dropoutFactor, hiddenExpr, ifTileOpen, keyTileEnd, splitRange, stageTile, tableAndSeedArgs, threadLines, unrolled } from './source.js';
 
@@ -85,7 +85,7 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     }
   }`;
   return {
-    key: `fa2dq:${keyOf(plan)}:${g.br}:${g.bc}:${L}:${S}`,
+    key: `fa2dq:${keyOf(plan)}:${g.br}:${g.bc}:${L}:${S}${tableKey(plan, 'dq')}`,
     source,
     output: [dqAt + S * BH * Nq * d],
     outSize: dqAt + S * BH * Nq * d,
@@ -176,7 +176,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     }
   }`;
   return {
-    key: `fa2dkv:${keyOf(plan)}:${g.br}:${g.bc}:${L}:${S}`,
+    key: `fa2dkv:${keyOf(plan)}:${g.br}:${g.bc}:${L}:${S}${tableKey(plan, 'bwd')}`,
     source,
     output: [S * dkvPart(plan)],
     outSize: S * dkvPart(plan),

@@ -16,7 +16,7 @@
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
 import { HUGE, MASKED } from '../masks.js';
-import { forwardArrays, row4, type WorkgroupPlan } from './geometry.js';
+import { forwardArrays, row4, tableKey, type WorkgroupPlan } from './geometry.js';
 import { lseOffset } from './layout.js';
 import { accumulators, axpy4, dot4, dropoutFactor, hiddenExpr, ifTileOpen, keyTileEnd, stageTile, tableAndSeedArgs, threadLines, unrolled } from './source.js';
 
@@ -104,7 +104,7 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     }
   }`;
   return {
-    key: `fa2f:${BH}:${Nq}:${Nk}:${d}:${plan.scale}:${causal}:${g.br}:${g.bc}:${L}:${plan.gridKey}:${plan.dropout?.p ?? 0}`,
+    key: `fa2f:${BH}:${Nq}:${Nk}:${d}:${plan.scale}:${causal}:${g.br}:${g.bc}:${L}:${plan.gridKey}:${plan.dropout?.p ?? 0}${tableKey(plan, 'fwd')}`,
     source,
     output: [BH * Nq * (d + 1)],
     outSize: BH * Nq * (d + 1),

@@ -218,5 +218,14 @@ export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: 
   };
 }
 
+/**
+ * The table offsets a kernel's source reads under a grid (its tile codes, the cells, its order),
+ * as a spec-key suffix ('' without a grid): they depend on the other kernels' tiles too, so two
+ * plans of one grid shape and one kernel's tiles may bake different ones, and a device compiles a
+ * spec once per key.
+ */
+export const tableKey = (plan: WorkgroupPlan, kernel: Kernel): string =>
+  (plan.grid ? `:${plan[`${kernel}TableOffset`]}/${plan.cellsOffset}/${plan[`${kernel}OrderOffset`]}` : '');
+
 /** The three kernels by their geometry's name in the plan: the forward, dQ, and dK/dV ('bwd'). */
 export type Kernel = 'fwd' | 'dq' | 'bwd';
