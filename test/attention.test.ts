@@ -40,7 +40,7 @@ vi.mock('../packages/attention/src/webgpu/geometry.js', async (importOriginal) =
     forced.used++;
     const at = ([br, bc, lanes]: Tiles) => real.kernelGeometry(mask.dims, br, bc, lanes);
     const { fwd, bwd, dq = fwd, splits = [1, 1] } = forced.tiles;
-    return real.planWithTiles(mask, scale, dropout, at(fwd), at(bwd), splits, at(dq));
+    return real.planWithTiles(mask, scale, dropout, { fwd: at(fwd), dq: at(dq), bwd: at(bwd) }, splits);
   };
   return { ...real, workgroupPlan };
 });
@@ -471,12 +471,12 @@ describe('webgpu: every tile geometry the plan picks', () => {
     const dims = { B: 1, H: 1, Nq: 100, Nk: 70, d: 16 };
     const mask: AttentionMask = { dims, causal: false, offset: 0, grid: null };
     const tiles = { br: 32, bc: 32, lanes: 8, d: 16, qt: 4, kt: 3 };
-    expect(planWithTiles(mask, 1, null, tiles, tiles, [3, 4]).dqSplit).toBe(3);
-    expect(() => planWithTiles(mask, 1, null, tiles, tiles, [4, 1])).toThrow(/dQ split 4 must be an integer from 1 to min\(8, its 3 tiles\)/);
-    expect(() => planWithTiles(mask, 1, null, tiles, tiles, [1, 0])).toThrow(/dK\/dV split 0/);
-    expect(() => planWithTiles(mask, 1, null, tiles, tiles, [1.5, 1])).toThrow(/dQ split 1.5/);
+    expect(planWithTiles(mask, 1, null, { fwd: tiles, bwd: tiles }, [3, 4]).dqSplit).toBe(3);
+    expect(() => planWithTiles(mask, 1, null, { fwd: tiles, bwd: tiles }, [4, 1])).toThrow(/dQ split 4 must be an integer from 1 to min\(8, its 3 tiles\)/);
+    expect(() => planWithTiles(mask, 1, null, { fwd: tiles, bwd: tiles }, [1, 0])).toThrow(/dK\/dV split 0/);
+    expect(() => planWithTiles(mask, 1, null, { fwd: tiles, bwd: tiles }, [1.5, 1])).toThrow(/dQ split 1.5/);
     const grid = validateBlockMask('test', [[true, false], [true, true]], dims);
-    expect(() => planWithTiles({ ...mask, grid }, 1, null, tiles, tiles, [2, 1])).toThrow(/under a block-sparse grid/);
+    expect(() => planWithTiles({ ...mask, grid }, 1, null, { fwd: tiles, bwd: tiles }, [2, 1])).toThrow(/under a block-sparse grid/);
   });
 
   it('a kernel spec key names its source: plans whose sources differ (other tiles for the other kernels, under a grid) get different keys', () => {
@@ -488,7 +488,7 @@ describe('webgpu: every tile geometry the plan picks', () => {
       const planOf = ({ fwd, dq, bwd, causal, sparse }: typeof a) => {
         const grid = sparse ? validateBlockMask('test', [[true, false], [true, true]], dims) : null;
         const at = ([br, bc, lanes]: [number, number, number]) => kernelGeometry(dims, br, bc, lanes);
-        return planWithTiles({ dims, causal, offset: causalOffset(dims), grid }, 1, null, at(fwd), at(bwd), [1, 1], at(dq));
+        return planWithTiles({ dims, causal, offset: causalOffset(dims), grid }, 1, null, { fwd: at(fwd), dq: at(dq), bwd: at(bwd) });
       };
       const [pa, pb] = [planOf(a), planOf(b)];
       for (const spec of [forwardSpec, dqSpec, dkvSpec]) {

@@ -11,7 +11,7 @@ import { kernelGeometry, planWithTiles } from '../../packages/attention/dist/web
 const tiles = (plan, br, bc, lanes) => kernelGeometry(plan.dims, br, bc, lanes);
 const maskOf = (p) => ({ dims: p.dims, causal: p.causal, offset: p.offset, grid: p.grid });
 const plan = (p, { fwd = p.fwd, dq = p.dq, bwd = p.bwd, dqSplit = p.dqSplit, dkvSplit = p.dkvSplit }) =>
-  planWithTiles(maskOf(p), p.scale, p.dropout, fwd, bwd, [Math.min(dqSplit, dq.kt), Math.min(dkvSplit, bwd.qt)], dq);
+  planWithTiles(maskOf(p), p.scale, p.dropout, { fwd, dq, bwd }, [Math.min(dqSplit, dq.kt), Math.min(dkvSplit, bwd.qt)]);
 const F = (br, bc, lanes) => (p) => plan(p, { fwd: tiles(p, br, bc, lanes) });
 const Q = (br, bc, lanes, dqSplit) => (p) => plan(p, { dq: tiles(p, br, bc, lanes), dqSplit });
 const D = (br, bc, lanes, dkvSplit) => (p) => plan(p, { bwd: tiles(p, br, bc, lanes), dkvSplit });

@@ -162,12 +162,12 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
       : keyTiles < 256 ? at(narrow, 32, 4)
         : twoLanes && keysPerBlock >= 128 && fits(bwdWide, dkvArrays) ? bwdWide
           : blockTiles && keysPerBlock >= 64 ? at(16, 64, 2) : at(narrow, 64, 4);
-  if (!splittable) return planWithTiles(mask, scale, dropout, fwd, bwd, [1, 1], blockRows ? at(64, 16, 2) : fwd);
+  if (!splittable) return planWithTiles(mask, scale, dropout, { fwd, dq: blockRows ? at(64, 16, 2) : fwd, bwd });
   const dq = queryTiles >= 256 ? fwd : queryTiles >= 32 && fwdWide ? fwdWide : at(32, 32, 8);
   const splits: [number, number] = [
     splitOf(queryTiles, BH * dq.qt, dq.kt, dq.lanes, mask.causal), splitOf(keyTiles, BH * bwd.kt, bwd.qt, bwd.lanes, mask.causal),
   ];
-  return planWithTiles(mask, scale, dropout, fwd, bwd, splits, dq);
+  return planWithTiles(mask, scale, dropout, { fwd, dq, bwd }, splits);
 }
 
 /** Workgroups a split backward kernel aims at: the H200's 132 SMs about twice over (flash8's variants). */
@@ -191,12 +191,13 @@ function splitOf(tileCount: number, workgroups: number, tiles: number, lanes: nu
 }
 
 /**
- * A plan with the given tiles and splits (dQ's, dK/dV's): the sparse table's layout follows from
- * the tile counts. A block-sparse grid takes no split (its workgroups read their tile from the
- * table's order, one workgroup a tile).
+ * A plan with the given tiles (dQ the forward's unless given) and splits (dQ's, dK/dV's; none
+ * unless given): the sparse table's layout follows from the tile counts. A block-sparse grid takes
+ * no split (its workgroups read their tile from the table's order, one workgroup a tile).
  */
 export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null,
-  fwd: KernelGeometry, bwd: KernelGeometry, [dqSplit, dkvSplit]: [number, number] = [1, 1], dq: KernelGeometry = fwd): WorkgroupPlan {
+  { fwd, dq = fwd, bwd }: { fwd: KernelGeometry; dq?: KernelGeometry; bwd: KernelGeometry },
+  [dqSplit, dkvSplit]: [number, number] = [1, 1]): WorkgroupPlan {
   const { grid } = mask;
   for (const [name, split, tiles] of [['dQ', dqSplit, dq.kt], ['dK/dV', dkvSplit, bwd.qt]] as const) {
     if (!Number.isInteger(split) || split < 1 || split > MAX_SPLIT || split > tiles) {
