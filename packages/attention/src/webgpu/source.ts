@@ -83,9 +83,9 @@ export function accumulators(name: string, d: number, lanes: number): { decl: st
 /**
  * A kernel's opening lines: thread t is lane `c` of row `own` within tile `tile` (the one the
  * workgroup's y takes, tileOfWorkgroup: query tiles for the forward and dQ, key tiles for dK/dV)
- * of (batch, head) `bh` (its x), the kernel's lanes a row; then the dropout seed's two halves. With `split` > 1 the
- * workgroups y = tile·split + sp share a tile, `sp` naming this one's part (splitRange); a tile's
- * parts are neighbours, so the heaviest tile's parts still start first.
+ * of (batch, head) `bh` (its x), the kernel's lanes a row; then the dropout seed's two halves.
+ * With `split` > 1 the workgroups y = tile·split + sp share a tile, `sp` naming this one's part
+ * (splitRange); a tile's parts are neighbours, so the heaviest tile's parts still start first.
  */
 export function threadLines(plan: WorkgroupPlan, kernel: Kernel, own: string, tile: string, split = 1): string {
   const g = plan[kernel];
@@ -116,7 +116,7 @@ function cellHidden(plan: WorkgroupPlan, i: string, key: string): string {
  * the GPU starts are short ones instead of a few long ones running on an otherwise idle chip
  * (flash-attn reverses its query tiles for the same reason). The kernels dispatch (batch·head,
  * tile): x is the head, so every head's heaviest tile starts before any head's next one (the GPU
- * starts workgroups in order of their linear id, x fastest). Forward/dQ (`rows`): causal query
+ * starts workgroups in order of their linear id, x fastest). Forward and dQ: causal query
  * tiles see more keys the later they are, so they run last to first; dK/dV: causal key tiles see
  * more queries the earlier they are, first to last. Block-sparse: the order the table lists (by
  * open tiles, descending). Reads of `this.workgroup` and of the read-only table at an index built
