@@ -14,7 +14,8 @@ import { DEFAULT_BLOCK_SIZE, GPU_SCRATCH_ELEMENTS, defaultBlockSize, flashAttent
 import { runs } from './helpers/arbitraries.js';
 import { tileCoverage, tileKeep, visibleRows, type AttentionMask } from '../packages/attention/src/masks.js';
 import { causalOffset, validateBlockMask } from '../packages/attention/src/validate.js';
-import { arrayBytes, planWithTiles, sparseTable, workgroupPlan } from '../packages/attention/src/webgpu/geometry.js';
+import { arrayBytes, kernelGeometry, planWithTiles, workgroupPlan } from '../packages/attention/src/webgpu/geometry.js';
+import { sparseTable } from '../packages/attention/src/webgpu/sparse-table.js';
 import { forwardSpec } from '../packages/attention/src/webgpu/forward.js';
 import { dkvSpec, dqSpec } from '../packages/attention/src/webgpu/backward.js';
 
@@ -37,10 +38,9 @@ vi.mock('../packages/attention/src/webgpu/geometry.js', async (importOriginal) =
   const workgroupPlan: typeof real.workgroupPlan = (mask, scale, dropout, workgroupBytes) => {
     if (!forced.tiles) return real.workgroupPlan(mask, scale, dropout, workgroupBytes);
     forced.used++;
-    const { Nq, Nk, d } = mask.dims;
-    const at = ([br, bc, lanes]: Tiles) => ({ br, bc, d, lanes, qt: Math.ceil(Nq / br), kt: Math.ceil(Nk / bc) });
+    const at = ([br, bc, lanes]: Tiles) => real.kernelGeometry(mask.dims, br, bc, lanes);
     const { fwd, bwd, dq = fwd, splits = [1, 1] } = forced.tiles;
-    return real.planWithTiles(mask, scale, dropout, at(fwd), at(bwd), splits, at(dq));
+    return real.planWithTiles(mask, scale, dropout, { fwd: at(fwd), dq: at(dq), bwd: at(bwd) }, splits);
   };
   return { ...real, workgroupPlan };
 });
@@ -471,12 +471,31 @@ describe('webgpu: every tile geometry the plan picks', () => {
     const dims = { B: 1, H: 1, Nq: 100, Nk: 70, d: 16 };
     const mask: AttentionMask = { dims, causal: false, offset: 0, grid: null };
     const tiles = { br: 32, bc: 32, lanes: 8, d: 16, qt: 4, kt: 3 };
-    expect(planWithTiles(mask, 1, null, tiles, tiles, [3, 4]).dqSplit).toBe(3);
-    expect(() => planWithTiles(mask, 1, null, tiles, tiles, [4, 1])).toThrow(/dQ split 4 must be an integer from 1 to min\(8, its 3 tiles\)/);
-    expect(() => planWithTiles(mask, 1, null, tiles, tiles, [1, 0])).toThrow(/dK\/dV split 0/);
-    expect(() => planWithTiles(mask, 1, null, tiles, tiles, [1.5, 1])).toThrow(/dQ split 1.5/);
+    expect(planWithTiles(mask, 1, null, { fwd: tiles, bwd: tiles }, [3, 4]).dqSplit).toBe(3);
+    expect(() => planWithTiles(mask, 1, null, { fwd: tiles, bwd: tiles }, [4, 1])).toThrow(/dQ split 4 must be an integer from 1 to min\(8, its 3 tiles\)/);
+    expect(() => planWithTiles(mask, 1, null, { fwd: tiles, bwd: tiles }, [1, 0])).toThrow(/dK\/dV split 0/);
+    expect(() => planWithTiles(mask, 1, null, { fwd: tiles, bwd: tiles }, [1.5, 1])).toThrow(/dQ split 1.5/);
     const grid = validateBlockMask('test', [[true, false], [true, true]], dims);
-    expect(() => planWithTiles({ ...mask, grid }, 1, null, tiles, tiles, [2, 1])).toThrow(/under a block-sparse grid/);
+    expect(() => planWithTiles({ ...mask, grid }, 1, null, { fwd: tiles, bwd: tiles }, [2, 1])).toThrow(/under a block-sparse grid/);
+  });
+
+  it('a kernel spec key names its source: plans whose sources differ (other tiles for the other kernels, under a grid) get different keys', () => {
+    // a gpu.js device compiles a spec once per key, so two sources under one key would run the first
+    const dims = { B: 1, H: 2, Nq: 150, Nk: 130, d: 16 };
+    const tiles: [number, number, number][] = [[64, 32, 2], [64, 16, 2], [32, 32, 8], [16, 64, 2]];
+    const arb = fc.record({ fwd: fc.constantFrom(...tiles), dq: fc.constantFrom(...tiles), bwd: fc.constantFrom(...tiles), causal: fc.boolean(), sparse: fc.boolean() });
+    fc.assert(fc.property(arb, arb, (a, b) => {
+      const planOf = ({ fwd, dq, bwd, causal, sparse }: typeof a) => {
+        const grid = sparse ? validateBlockMask('test', [[true, false], [true, true]], dims) : null;
+        const at = ([br, bc, lanes]: [number, number, number]) => kernelGeometry(dims, br, bc, lanes);
+        return planWithTiles({ dims, causal, offset: causalOffset(dims), grid }, 1, null, { fwd: at(fwd), dq: at(dq), bwd: at(bwd) });
+      };
+      const [pa, pb] = [planOf(a), planOf(b)];
+      for (const spec of [forwardSpec, dqSpec, dkvSpec]) {
+        const [sa, sb] = [spec(pa), spec(pb)];
+        expect(sa.key === sb.key, `${sa.key} | ${sb.key}`).toBe(sa.source === sb.source);
+      }
+    }), runs(RUNS));
   });
 
   it('every plan fits the workgroup memory it was made for; 48 KiB (the H200) takes the wide tiles at d = 64', () => {

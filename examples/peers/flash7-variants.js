@@ -8,8 +8,8 @@ import { planWithTiles } from '../../packages/attention/dist/webgpu/geometry.js'
 
 const tiles = (plan, br, bc, lanes) => ({ br, bc, lanes, d: plan.dims.d, qt: Math.ceil(plan.dims.Nq / br), kt: Math.ceil(plan.dims.Nk / bc) });
 const maskOf = (plan) => ({ dims: plan.dims, causal: plan.causal, offset: plan.offset, grid: plan.grid });
-const fwd = (br, bc, lanes) => (p) => planWithTiles(maskOf(p), p.scale, p.dropout, tiles(p, br, bc, lanes), p.bwd);
-const bwd = (br, bc, lanes) => (p) => planWithTiles(maskOf(p), p.scale, p.dropout, p.fwd, tiles(p, br, bc, lanes));
+const fwd = (br, bc, lanes) => (p) => planWithTiles(maskOf(p), p.scale, p.dropout, { fwd: tiles(p, br, bc, lanes), bwd: p.bwd });
+const bwd = (br, bc, lanes) => (p) => planWithTiles(maskOf(p), p.scale, p.dropout, { fwd: p.fwd, bwd: tiles(p, br, bc, lanes) });
 const all = {
   'F0 fwd/dQ 32 × 32, 8 lanes (band below 128 tiles)': fwd(32, 32, 8),
   'F1 fwd/dQ 32 × 32, 4 lanes (band to 256 tiles)': fwd(32, 32, 4),

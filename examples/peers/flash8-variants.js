@@ -6,12 +6,12 @@
 // a kernel's tiles is clamped to them. "(34 KiB)": tiles only the H200's 48 KiB holds. (flash8's
 // second run also tried the tile loops' bound made opaque to the shader compiler: slower or
 // erratic, removed; BENCHMARKS.md.)
-import { planWithTiles } from '../../packages/attention/dist/webgpu/geometry.js';
+import { kernelGeometry, planWithTiles } from '../../packages/attention/dist/webgpu/geometry.js';
 
-const tiles = (plan, br, bc, lanes) => ({ br, bc, lanes, d: plan.dims.d, qt: Math.ceil(plan.dims.Nq / br), kt: Math.ceil(plan.dims.Nk / bc) });
+const tiles = (plan, br, bc, lanes) => kernelGeometry(plan.dims, br, bc, lanes);
 const maskOf = (p) => ({ dims: p.dims, causal: p.causal, offset: p.offset, grid: p.grid });
 const plan = (p, { fwd = p.fwd, dq = p.dq, bwd = p.bwd, dqSplit = p.dqSplit, dkvSplit = p.dkvSplit }) =>
-  planWithTiles(maskOf(p), p.scale, p.dropout, fwd, bwd, [Math.min(dqSplit, dq.kt), Math.min(dkvSplit, bwd.qt)], dq);
+  planWithTiles(maskOf(p), p.scale, p.dropout, { fwd, dq, bwd }, [Math.min(dqSplit, dq.kt), Math.min(dkvSplit, bwd.qt)]);
 const F = (br, bc, lanes) => (p) => plan(p, { fwd: tiles(p, br, bc, lanes) });
 const Q = (br, bc, lanes, dqSplit) => (p) => plan(p, { dq: tiles(p, br, bc, lanes), dqSplit });
 const D = (br, bc, lanes, dkvSplit) => (p) => plan(p, { bwd: tiles(p, br, bc, lanes), dkvSplit });

@@ -36,24 +36,15 @@
  * nothing of it is kept. The row sums l, and so L, are of the undropped P̃, as in flash-attn.
  */
 import {
-  Tensor, concat, customOp, dropoutSeed, expShift, less, matmulT, noGrad, onlineLogsumexp, onlineNormalize, onlineRescale,
+  Tensor, concat, customOp, dropoutSeed, expShift, matmulT, noGrad, onlineLogsumexp, onlineNormalize, onlineRescale,
   onlineSoftmaxStats, pad, rowDot, rowShiftedProduct, tidy, where, type Device, type Grads,
 } from '@flashgrad/core';
-import { tileCoverage, tileDropout, tileKeep, visibleRows, type AttentionMask } from './masks.js';
-import { runsWorkgroupKernels, workgroupBackward, workgroupForward } from './webgpu/index.js';
+import { HUGE, MASKED, callerLse, tileCoverage, tileDropout, tileKeep, visibleRows, type AttentionMask } from './masks.js';
+import { runsWorkgroupKernels, workgroupBackward, workgroupForward, workgroupLse } from './webgpu/index.js';
 import type { AttentionOptions, AttentionWithLse } from './naive.js';
 import {
   causalOffset, validateBlockSize, validateCall, type AttentionDims,
 } from './validate.js';
-
-/**
- * A finite stand-in for −∞ in masked scores: exp(MASKED − m) is exactly 0 for any real row max m,
- * and unlike −∞ it never makes NaN (−∞ − (−∞)) nor relies on a device's infinity handling.
- */
-const MASKED = -1e30;
-
-/** The backward's L of a row that sees no key: exp(MASKED − HUGE) is 0, so its P row is 0. */
-const HUGE = 1e30;
 
 export interface FlashAttentionOptions extends AttentionOptions {
   /** Bc, keys per block (the scratch is B·H·Nq × Bc); default defaultBlockSize(device, dims). */
@@ -405,7 +396,7 @@ export function flashAttention(
   if (options.returnLse) {
     // rows that see no key hold +HUGE for the backward; the caller sees −∞ there
     const someRowBlind = blocks.length === 0 || blocks[0].rowStart > 0 || plan.visible !== null;
-    const userLse = someRowBlind ? noGrad(() => where(less(lse, HUGE), lse, -Infinity)) : lse; // (B, H, Nq, 1)
+    const userLse = someRowBlind ? noGrad(() => callerLse(lse)) : lse; // (B, H, Nq, 1)
     if (userLse !== lse && !out.requiresGrad) lse.dispose();
     return { out, lse: userLse.reshape([dims.B, dims.H, dims.Nq]) }; // (B, H, Nq)
   }
@@ -413,17 +404,13 @@ export function flashAttention(
   return out;
 }
 
-/** The FlashAttention-2 kernels on workgroup memory (webgpu): forward 1 kernel (O a view of its O|L result), backward 2. */
+/** The FlashAttention-2 kernels on workgroup memory (webgpu): forward 1 kernel (O a view of its O|L result), backward 2, or 3 where the plan splits it. */
 function workgroupFlash(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, scale: number,
   dropout: { p: number; seed: number } | null, returnLse: boolean): Tensor | AttentionWithLse {
   const fwd = workgroupForward(q, k, v, mask, scale, dropout);
   const { out, saved } = fwd;
   customOp('flashAttention', out, [q, k, v], (dout, needs) => noGrad(() => workgroupBackward(dout, q, k, v, fwd, needs)));
-  const { B, H, Nq, d } = mask.dims;
-  const lse = returnLse ? noGrad(() => tidy(() => {
-    const raw = saved.slice([B * H * Nq * d], [B * H * Nq * (d + 1)]).reshape([B, H, Nq]); // (B, H, Nq)
-    return where(less(raw, HUGE), raw, -Infinity); // rows that see no key: −∞
-  })) : null;
+  const lse = returnLse ? workgroupLse(fwd) : null;
   // the backward reads the saved O and L, so they live as long as the graph does (the tile table is cached)
   if (!out.requiresGrad) saved.dispose();
   return lse ? { out, lse } : out;

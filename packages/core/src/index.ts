@@ -6,7 +6,7 @@ export { noGrad, isGradEnabled, customOp, type Node, type Grads, type BackwardOp
 export * from './creation.js';
 export { detectAnomaly, checkAnomalies, setDetectAnomaly, isAnomalyEnabled, AnomalyError, type AnomalyPhase } from './anomaly.js';
 export * from './ops/index.js';
-export { manualSeed, getRngState, setRngState, Mulberry32, dropoutSeed, dropoutHash24, dropoutThreshold } from './random.js';
+export { manualSeed, getRngState, setRngState, Mulberry32, dropoutSeed, dropoutHash24, dropoutThreshold, splitSeed } from './random.js';
 export { setDevice, getDevice, memory, resetPeakMemory, deviceNames, type DeviceName } from './devices/registry.js';
 export type { Device, DeviceBuffer, DeviceStats, ExternalKernelSpec, MemoryInfo, Shape } from './devices/device.js';
 /** For kernels written outside core in gpu.js's kernel language: float literals and the dropout hash. */

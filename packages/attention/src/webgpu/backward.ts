@@ -13,34 +13,19 @@
  * also `dqd`, dQ's result (Δ [BH·Nq], then dQ from dqOffset).
  */
 import { lit, type ExternalKernelSpec } from '@flashgrad/core';
-import { dkvArrays, dqArrays, row4, splitRange, tileCode, type WorkgroupPlan } from './geometry.js';
-import { accumulators, axpy4, cellHidden, dot4, dropoutFactor, stageTile, threadLines, unrolled } from './forward.js';
+import { dkvArrays, dqArrays, row4, tableKey, type WorkgroupPlan } from './geometry.js';
+import { dkvPart, dqOffset, dvOffset, lseOffset } from './layout.js';
+import { accumulators, axpy4, dot4, dropoutFactor, hiddenExpr, ifTileOpen, keyTileEnd, splitRange, stageTile, tableAndSeedArgs, threadLines, unrolled } from './source.js';
 
 const argsOf = (plan: WorkgroupPlan, delta = false): string[] =>
-  ['q', 'k', 'v', 'dout', 'saved', ...(delta ? ['dqd'] : []), ...(plan.grid ? ['sparse'] : []), ...(plan.dropout ? ['seedHi', 'seedLo'] : [])];
-
-/** Whether element (row, key) is hidden, as source (rows and keys past the ends included). */
-function hiddenExpr(plan: WorkgroupPlan, row: string, key: string): string {
-  return [
-    `${key} >= ${plan.dims.Nk}`,
-    `${row} >= ${plan.dims.Nq}`,
-    ...(plan.causal ? [`${key} > ${row} + ${plan.offset}`] : []),
-    ...(plan.grid ? [`(code > 1.5 && ${cellHidden(plan, row, key)})`] : []),
-  ].join(' || ');
-}
+  ['q', 'k', 'v', 'dout', 'saved', ...(delta ? ['dqd'] : []), ...tableAndSeedArgs(plan)];
 
 const keyOf = (plan: WorkgroupPlan): string =>
   `${plan.dims.B * plan.dims.H}:${plan.dims.Nq}:${plan.dims.Nk}:${plan.dims.d}:${plan.scale}:${plan.causal}:${plan.gridKey}:${plan.dropout?.p ?? 0}`;
 
-/** n rounded up to the floats a view's offset is a multiple of (Device.view). */
-export const align = (n: number): number => Math.ceil(n / 64) * 64;
-
-/** Where dQ's partial sums start in its kernel's result, after Δ [BH·Nq] (aligned for a view). */
-export const dqOffset = (plan: WorkgroupPlan): number => align(plan.dims.B * plan.dims.H * plan.dims.Nq);
-
 /**
- * dQ = τ Σ_j dS_j K_j, and Δ: the forward's geometry, lanes a query row, K and V tiles staged (vec4
- * rows). Result: Δ [BH·Nq], then from dqOffset dQ [BH·Nq·d], or one partial dQ a split.
+ * dQ = τ Σ_j dS_j K_j, and Δ: the forward's walk on tiles of its own (plan.dq), lanes a query row,
+ * K and V tiles staged (vec4 rows). Result: Δ [BH·Nq], then from dqOffset dQ [BH·Nq·d], or one partial dQ a split.
  */
 export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const { Nq, Nk, d } = plan.dims;
@@ -53,9 +38,6 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const { stride } = row4(d, L);
   const ps = g.bc + 1;
   const a = accumulators('a', d, L);
-  const ktEnd = plan.causal
-    ? `Math.min(${g.kt}, Math.max(0, Math.floor((qt * ${g.br} + ${g.br - 1 + plan.offset} + ${g.bc}) / ${g.bc})))`
-    : `${g.kt}`;
   // two keys at a time: independent chains of multiply-adds
   const score = (h: number) => `const jj${h} = u * ${2 * L} + ${L * h} + c;
           const key${h} = kt * ${g.bc} + jj${h};
@@ -72,17 +54,13 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     ${unrolled(d, (x) => `const g${x} = dout[rowBase + ${x}];`)}
     let delta = 0.0;
     ${unrolled(d, (x) => `delta += g${x} * saved[rowBase + ${x}];`)}
-    const lse = saved[${BH * Nq * d} + bh * ${Nq} + Math.min(i, ${Nq - 1})];
+    const lse = saved[${lseOffset(plan)} + bh * ${Nq} + Math.min(i, ${Nq - 1})];
     ${a.decl}
-    const ktEnd = ${ktEnd};
+    const ktEnd = ${keyTileEnd(plan, g)};
     ${splitRange('kt', S, '0', 'ktEnd')}
     // bounded at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
     for (let kt = ktFrom; kt < ktTo; kt++) {
-      const code = ${tileCode(plan, 'dq')};
-      // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
-      // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
-      // continue: gpu.js puts the increment of a loop with a computed start at the body's end)
-      if (code > 0.5) {
+      ${ifTileOpen(plan, 'dq')}
         workgroupBarrier();
         ${stageTile('kk', 'k', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
         ${stageTile('vv', 'v', `kt * ${g.bc}`, g.bc, Nk, d, L, T)}
@@ -107,7 +85,7 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     }
   }`;
   return {
-    key: `fa2dq:${keyOf(plan)}:${g.br}:${g.bc}:${L}:${S}`,
+    key: `fa2dq:${keyOf(plan)}:${g.br}:${g.bc}:${L}:${S}${tableKey(plan, 'dq')}`,
     source,
     output: [dqAt + S * BH * Nq * d],
     outSize: dqAt + S * BH * Nq * d,
@@ -117,12 +95,6 @@ export function dqSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     workgroupArrays: dqArrays(g),
   };
 }
-
-/** Where dV starts in the dK/dV kernel's result (in each split's part): after dK, aligned for a view. */
-export const dvOffset = (plan: WorkgroupPlan): number => align(plan.dims.B * plan.dims.H * plan.dims.Nk * plan.dims.d);
-
-/** Floats of one split's part of the dK/dV result: dK, then dV from dvOffset. */
-export const dkvPart = (plan: WorkgroupPlan): number => dvOffset(plan) + plan.dims.B * plan.dims.H * plan.dims.Nk * plan.dims.d;
 
 /**
  * dK = Σ_i dS_i (τ q_i) and dV = Σ_i (P ∘ Z)_i dO_i in one kernel, for a workgroup's Bc keys
@@ -149,8 +121,8 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   const qtStart = plan.causal
     ? `Math.max(0, Math.floor((kt * ${g.bc} - ${plan.offset}) / ${g.br}))`
     : '0';
-  // a lane's rows of the tile: rr = 2L·u + L·h + c, two at a time (independent chains of
-  // multiply-adds), unrolled so that each row's dS has a register of its own
+  // a lane's rows of the tile: rr = L·n + c for n < Br/L, unrolled so that each row's dS has a
+  // register of its own (and the rows' chains of multiply-adds are independent)
   const rows = Array.from({ length: g.br / L }, (_, n) => n);
   const score = (n: number) => `const rr${n} = ${L * n} + c;
           const row${n} = qt * ${g.br} + rr${n};
@@ -172,17 +144,13 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     ${splitRange('qt', S, 'qtStart', String(g.qt))}
     // starts at the causal diagonal: a uniform bound (this.workgroup), so barriers may sit inside
     for (let qt = qtFrom; qt < qtTo; qt++) {
-      const code = ${tileCode(plan, 'bwd')};
-      // a hidden tile (code 0) is skipped whole: the code is read from a read-only buffer at a
-      // uniform index, so it is uniform and the barriers inside stay in uniform control flow (no
-      // continue: gpu.js puts the increment of a loop with a computed start at the body's end)
-      if (code > 0.5) {
+      ${ifTileOpen(plan, 'bwd')}
         workgroupBarrier();
         ${stageTile('qs', 'q', `qt * ${g.br}`, g.br, Nq, d, L, T, ` * ${lit(plan.scale)}`)}
         ${stageTile('gs', 'dout', `qt * ${g.br}`, g.br, Nq, d, L, T)}
         if (t < ${g.br}) {
           const row = Math.min(qt * ${g.br} + t, ${Nq - 1});
-          lr[t] = saved[${BH * Nq * d} + bh * ${Nq} + row];
+          lr[t] = saved[${lseOffset(plan)} + bh * ${Nq} + row];
           dl[t] = dqd[bh * ${Nq} + row];
         }
         workgroupBarrier();
@@ -208,7 +176,7 @@ export function dkvSpec(plan: WorkgroupPlan): ExternalKernelSpec {
     }
   }`;
   return {
-    key: `fa2dkv:${keyOf(plan)}:${g.br}:${g.bc}:${L}:${S}`,
+    key: `fa2dkv:${keyOf(plan)}:${g.br}:${g.bc}:${L}:${S}${tableKey(plan, 'bwd')}`,
     source,
     output: [S * dkvPart(plan)],
     outSize: S * dkvPart(plan),

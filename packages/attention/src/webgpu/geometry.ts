@@ -1,18 +1,13 @@
 /**
- * The tile geometry of the workgroup FlashAttention kernels and the host-side plan they share:
- * sizes baked into the kernels' source, and the block-sparse tile table (one upload a call,
- * read by the forward and both backward passes).
+ * The tile geometry of the workgroup FlashAttention kernels and the host-side plan they share: the
+ * tiles, lanes and splits baked into the kernels' source, the workgroup arrays each declares, and
+ * where each part of the block-sparse tile table (sparse-table.ts) starts.
  */
-import { tileCoverage, type AttentionMask } from '../masks.js';
+import type { AttentionMask } from '../masks.js';
 import type { AttentionDims, BlockGrid } from '../validate.js';
 
-/** A finite −∞ for masked scores (WGSL has no −∞ literal); exp(MASKED − m) is 0 for any real m. */
-export const MASKED = -1e30;
-/** L of a row that sees no key: exp(MASKED − HUGE) is 0, so its P row recomputes as 0. */
-export const HUGE = 1e30;
-
 /** The most workgroups a tile splits into (the reduce kernel's sum is unrolled over them). */
-export const MAX_SPLIT = 8;
+const MAX_SPLIT = 8;
 
 /** One kernel's tiles: Br query rows × Bc keys, over qt × kt tiles. */
 export interface KernelGeometry {
@@ -31,7 +26,7 @@ export interface WorkgroupPlan {
   causal: boolean;
   offset: number;
   grid: BlockGrid | null;
-  /** The grid's cells as a cache-key fragment ('' without one): the table is baked per grid shape only. */
+  /** The grid's shape as a cache-key fragment ('' without one): kernels are built per grid shape, its cells are read from the table. */
   gridKey: string;
   dropout: { p: number; seed: number } | null;
   /** Forward: a workgroup per Br query rows walking key tiles of Bc. */
@@ -47,6 +42,7 @@ export interface WorkgroupPlan {
    * 1: no split. It gives a grid that underfills the chip (one head) more workgroups.
    */
   dqSplit: number;
+  /** dK/dV's split, as dQ's above. */
   dkvSplit: number;
   /**
    * Offsets into the uploaded sparse table: forward, dQ and dK/dV tile codes, the grid's cells,
@@ -83,17 +79,19 @@ export const row4 = (d: number, lanes: number): Row4 => {
 
 type Arrays = Record<string, number | { type: 'vec4'; length: number }>;
 
-/** The workgroup arrays of the forward: a K/V tile (vec4 rows), P̃ of Br × (Bc + 1), the lanes' max and sum. */
+/** A staged tile of `rows` rows of d floats, in vec4 rows of row4's stride. */
+const staged = (rows: number, g: KernelGeometry) => ({ type: 'vec4' as const, length: rows * row4(g.d, g.lanes).stride });
+
+/** The workgroup arrays of the forward: a K/V tile, P̃ of Br × (Bc + 1), the lanes' max and sum. */
 export const forwardArrays = (g: KernelGeometry): Arrays =>
-  ({ kv: { type: 'vec4', length: g.bc * row4(g.d, g.lanes).stride }, pt: g.br * (g.bc + 1), red: g.br * g.lanes, red2: g.br * g.lanes });
+  ({ kv: staged(g.bc, g), pt: g.br * (g.bc + 1), red: g.br * g.lanes, red2: g.br * g.lanes });
 
-/** dQ's: K and V tiles (vec4 rows) and dS of Br × (Bc + 1). */
-export const dqArrays = (g: KernelGeometry): Arrays =>
-  ({ kk: { type: 'vec4', length: g.bc * row4(g.d, g.lanes).stride }, vv: { type: 'vec4', length: g.bc * row4(g.d, g.lanes).stride }, ds: g.br * (g.bc + 1) });
+/** dQ's: K and V tiles and dS of Br × (Bc + 1). */
+export const dqArrays = (g: KernelGeometry): Arrays => ({ kk: staged(g.bc, g), vv: staged(g.bc, g), ds: g.br * (g.bc + 1) });
 
-/** dK/dV's: Q and dO tiles (vec4 rows), Pᵀ/dSᵀ of Bc × (Br + 1), the tile's L and Δ. */
+/** dK/dV's: Q and dO tiles, Pᵀ/dSᵀ of Bc × (Br + 1), the tile's L and Δ. */
 export const dkvArrays = (g: KernelGeometry): Arrays =>
-  ({ qs: { type: 'vec4', length: g.br * row4(g.d, g.lanes).stride }, gs: { type: 'vec4', length: g.br * row4(g.d, g.lanes).stride }, st: g.bc * (g.br + 1), lr: g.br, dl: g.br });
+  ({ qs: staged(g.br, g), gs: staged(g.br, g), st: g.bc * (g.br + 1), lr: g.br, dl: g.br });
 
 export const arrayBytes = (arrays: Arrays): number =>
   Object.values(arrays).reduce<number>((sum, a) => sum + (typeof a === 'number' ? 4 * a : 16 * a.length), 0);
@@ -101,8 +99,9 @@ export const arrayBytes = (arrays: Arrays): number =>
 /** What every device with workgroup kernels offers (llvmpipe's limit; WebGPU's default is 16 KiB, but Dawn's adapters here give 32 or more). */
 const BASE_WORKGROUP_BYTES = 32 * 1024;
 
-function geometry(dims: AttentionDims, rows: number, keys: number, br: number, bc: number, lanes: number): KernelGeometry {
-  return { br, bc, d: dims.d, lanes, qt: Math.ceil(rows / br), kt: Math.ceil(keys / bc) };
+/** Tiles of Br query rows × Bc keys with `lanes` threads a row (or key), over a call's queries and keys. */
+export function kernelGeometry(dims: AttentionDims, br: number, bc: number, lanes: number): KernelGeometry {
+  return { br, bc, d: dims.d, lanes, qt: Math.ceil(dims.Nq / br), kt: Math.ceil(dims.Nk / bc) };
 }
 
 /**
@@ -138,7 +137,7 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
   const keyTiles = BH * Math.ceil(dims.Nk / 64);
   const narrow = dims.d > 64 ? 16 : 32;
   const twoLanes = dims.d <= 64;
-  const at = (br: number, bc: number, lanes: number) => geometry(dims, dims.Nq, dims.Nk, br, bc, lanes);
+  const at = (br: number, bc: number, lanes: number) => kernelGeometry(dims, br, bc, lanes);
   const fits = (g: KernelGeometry, ...layouts: ((g: KernelGeometry) => Arrays)[]) => layouts.every((a) => arrayBytes(a(g)) <= workgroupBytes);
   const rowsPerBlock = grid?.rowsPerBlock ?? Infinity;
   const keysPerBlock = grid?.keysPerBlock ?? Infinity;
@@ -163,12 +162,12 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
       : keyTiles < 256 ? at(narrow, 32, 4)
         : twoLanes && keysPerBlock >= 128 && fits(bwdWide, dkvArrays) ? bwdWide
           : blockTiles && keysPerBlock >= 64 ? at(16, 64, 2) : at(narrow, 64, 4);
-  if (!splittable) return planWithTiles(mask, scale, dropout, fwd, bwd, [1, 1], blockRows ? at(64, 16, 2) : fwd);
+  if (!splittable) return planWithTiles(mask, scale, dropout, { fwd, dq: blockRows ? at(64, 16, 2) : fwd, bwd });
   const dq = queryTiles >= 256 ? fwd : queryTiles >= 32 && fwdWide ? fwdWide : at(32, 32, 8);
   const splits: [number, number] = [
     splitOf(queryTiles, BH * dq.qt, dq.kt, dq.lanes, mask.causal), splitOf(keyTiles, BH * bwd.kt, bwd.qt, bwd.lanes, mask.causal),
   ];
-  return planWithTiles(mask, scale, dropout, fwd, bwd, splits, dq);
+  return planWithTiles(mask, scale, dropout, { fwd, dq, bwd }, splits);
 }
 
 /** Workgroups a split backward kernel aims at: the H200's 132 SMs about twice over (flash8's variants). */
@@ -192,12 +191,13 @@ function splitOf(tileCount: number, workgroups: number, tiles: number, lanes: nu
 }
 
 /**
- * A plan with the given tiles and splits (dQ's, dK/dV's): the sparse table's layout follows from
- * the tile counts. A block-sparse grid takes no split (its workgroups read their tile from the
- * table's order, one workgroup a tile).
+ * A plan with the given tiles (dQ the forward's unless given) and splits (dQ's, dK/dV's; none
+ * unless given): the sparse table's layout follows from the tile counts. A block-sparse grid takes
+ * no split (its workgroups read their tile from the table's order, one workgroup a tile).
  */
 export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: number; seed: number } | null,
-  fwd: KernelGeometry, bwd: KernelGeometry, [dqSplit, dkvSplit]: [number, number] = [1, 1], dq: KernelGeometry = fwd): WorkgroupPlan {
+  { fwd, dq = fwd, bwd }: { fwd: KernelGeometry; dq?: KernelGeometry; bwd: KernelGeometry },
+  [dqSplit, dkvSplit]: [number, number] = [1, 1]): WorkgroupPlan {
   const { grid } = mask;
   for (const [name, split, tiles] of [['dQ', dqSplit, dq.kt], ['dK/dV', dkvSplit, bwd.qt]] as const) {
     if (!Number.isInteger(split) || split < 1 || split > MAX_SPLIT || split > tiles) {
@@ -220,100 +220,13 @@ export function planWithTiles(mask: AttentionMask, scale: number, dropout: { p: 
 }
 
 /**
- * The tile a workgroup takes, as kernel source: the heaviest first, so that the last workgroups
- * the GPU starts are short ones instead of a few long ones running on an otherwise idle chip
- * (flash-attn reverses its query tiles for the same reason). The kernels dispatch (batch·head,
- * tile): x is the head, so every head's heaviest tile starts before any head's next one (the GPU
- * starts workgroups in order of their linear id, x fastest). Forward/dQ (`rows`): causal query
- * tiles see more keys the later they are, so they run last to first; dK/dV: causal key tiles see
- * more queries the earlier they are, first to last. Block-sparse: the order the table lists (by
- * open tiles, descending). Reads of `this.workgroup` and of the read-only table at an index built
- * from it alone are uniform, so barriers may follow.
+ * The table offsets a kernel's source reads under a grid (its tile codes, the cells, its order),
+ * as a spec-key suffix ('' without a grid): they depend on the other kernels' tiles too, so two
+ * plans of one grid shape and one kernel's tiles may bake different ones, and a device compiles a
+ * spec once per key.
  */
-export function tileOfWorkgroup(plan: WorkgroupPlan, kernel: Kernel, y = 'this.workgroup.y'): string {
-  if (plan.grid) return `Math.floor(sparse[${plan[`${kernel}OrderOffset`]} + ${y}])`;
-  return kernel !== 'bwd' && plan.causal ? `${plan[kernel].qt - 1} - ${y}` : y;
-}
+export const tableKey = (plan: WorkgroupPlan, kernel: Kernel): string =>
+  (plan.grid ? `:${plan[`${kernel}TableOffset`]}/${plan.cellsOffset}/${plan[`${kernel}OrderOffset`]}` : '');
 
 /** The three kernels by their geometry's name in the plan: the forward, dQ, and dK/dV ('bwd'). */
 export type Kernel = 'fwd' | 'dq' | 'bwd';
-
-/** A kernel's tile code (0 hidden, 1 open, 2 partly open) of tile (qt, kt), as source: 1 without a grid. */
-export const tileCode = (plan: WorkgroupPlan, kernel: Kernel): string =>
-  (plan.grid ? `sparse[${plan[`${kernel}TableOffset`]} + qt * ${plan[kernel].kt} + kt]` : '1.0');
-
-/**
- * Source lines for a split kernel's share of its tile loop: `${name}From` and `${name}To` bound
- * split `sp` of `split` (threadLines) to its part of [from, to), parts of ⌈(to − from)/split⌉
- * tiles, so that a causal tile's shorter range splits evenly too. Uniform when from and to are.
- */
-export function splitRange(name: string, split: number, from: string, to: string): string {
-  if (split === 1) return `const ${name}From = ${from};\n    const ${name}To = ${to};`;
-  return `const ${name}Chunk = Math.floor((${to} - (${from}) + ${split - 1}) / ${split});
-    const ${name}From = ${from} + sp * ${name}Chunk;
-    const ${name}To = Math.min(${to}, ${name}From + ${name}Chunk);`;
-}
-
-/**
- * 0 hidden, 1 open, 2 partly open (element-wise causal or cell lookups needed), per tile of `g`.
- * Open cells over a tile's block rectangle are counted from a 2D prefix sum, so a table costs
- * O(tiles) on the host; only tiles on the causal diagonal go through masks.ts's exact planner.
- */
-function tileCodes(mask: AttentionMask, g: KernelGeometry, table: Float32Array, at: number): void {
-  const { Nq, Nk } = mask.dims;
-  const grid = mask.grid!;
-  const W = grid.Mk + 1;
-  const sum = new Int32Array((grid.Mq + 1) * W); // open cells in [0, a) × [0, b)
-  for (let a = 0; a < grid.Mq; a++) {
-    for (let b = 0; b < grid.Mk; b++) {
-      sum[(a + 1) * W + b + 1] = grid.cells[a * grid.Mk + b] + sum[a * W + b + 1] + sum[(a + 1) * W + b] - sum[a * W + b];
-    }
-  }
-  // plain loops over numbers: this runs for every tile of both geometries at every call
-  for (let t = 0; t < g.qt; t++) {
-    const r0 = t * g.br;
-    const r1 = Math.min(Nq, r0 + g.br);
-    const a0 = Math.floor(r0 / grid.rowsPerBlock);
-    const a1 = Math.floor((r1 - 1) / grid.rowsPerBlock) + 1;
-    for (let u = 0; u < g.kt; u++) {
-      const j0 = u * g.bc;
-      const j1 = Math.min(Nk, j0 + g.bc);
-      const b0 = Math.floor(j0 / grid.keysPerBlock);
-      const b1 = Math.floor((j1 - 1) / grid.keysPerBlock) + 1;
-      const cells = sum[a1 * W + b1] - sum[a0 * W + b1] - sum[a1 * W + b0] + sum[a0 * W + b0];
-      const causalNone = mask.causal && j0 > r1 - 1 + mask.offset;
-      const causalAll = !mask.causal || j1 - 1 <= r0 + mask.offset;
-      let code: number;
-      if (cells === 0 || causalNone) code = 0;
-      else if (causalAll) code = cells === (a1 - a0) * (b1 - b0) ? 1 : 2;
-      else code = tileCoverage(mask, r0, r1, j0, j1) === 'none' ? 0 : 2;
-      table[at + t * g.kt + u] = code;
-    }
-  }
-}
-
-/**
- * Writes at `at` the tiles of one side (query tiles of `g` when `rows`, else key tiles) ordered by
- * how many tiles of the other side they see (codes ≠ 0), the most first, ties by index.
- */
-function heaviestFirst(g: KernelGeometry, table: Float32Array, codesAt: number, rows: boolean, at: number): void {
-  const count = rows ? g.qt : g.kt;
-  const work = new Int32Array(count);
-  for (let a = 0; a < g.qt; a++) {
-    for (let b = 0; b < g.kt; b++) if (table[codesAt + a * g.kt + b] !== 0) work[rows ? a : b]++;
-  }
-  const order = Array.from({ length: count }, (_, t) => t).sort((x, y) => work[y] - work[x] || x - y);
-  table.set(order, at);
-}
-
-/** The block-sparse table the kernels read (null without a grid): both geometries' codes, the cells, both orders. */
-export function sparseTable(mask: AttentionMask, plan: WorkgroupPlan): Float32Array | null {
-  if (!mask.grid) return null;
-  const table = new Float32Array(plan.bwdOrderOffset + plan.bwd.kt);
-  for (const kernel of ['fwd', 'dq', 'bwd'] as const) tileCodes(mask, plan[kernel], table, plan[`${kernel}TableOffset`]);
-  table.set(mask.grid.cells, plan.cellsOffset);
-  for (const kernel of ['fwd', 'dq', 'bwd'] as const) {
-    heaviestFirst(plan[kernel], table, plan[`${kernel}TableOffset`], kernel !== 'bwd', plan[`${kernel}OrderOffset`]);
-  }
-  return table;
-}

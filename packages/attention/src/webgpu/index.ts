@@ -6,12 +6,14 @@
  * over more workgroups (a sum of the partials). Block-sparse reads a tile table, uploaded once
  * per device and grid. Chosen by flashAttention where the device runs workgroup kernels.
  */
-import { Tensor, keep, type Device, type DeviceBuffer, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
-import type { AttentionMask } from '../masks.js';
-import { dkvSpec, dqOffset, dqSpec, dvOffset } from './backward.js';
+import { Tensor, keep, noGrad, splitSeed, tidy, type Device, type DeviceBuffer, type ExternalKernelSpec, type Grads } from '@flashgrad/core';
+import { callerLse, type AttentionMask } from '../masks.js';
+import { dkvSpec, dqSpec } from './backward.js';
 import { forwardSpec } from './forward.js';
-import { dqRegion, splitSumSpec } from './reduce.js';
-import { sparseTable, workgroupPlan, type WorkgroupPlan } from './geometry.js';
+import { dqOffset, dqRegion, dvOffset, lseOffset } from './layout.js';
+import { splitSumSpec } from './reduce.js';
+import { workgroupPlan, type WorkgroupPlan } from './geometry.js';
+import { sparseTable } from './sparse-table.js';
 
 /** Whether flashAttention runs these kernels on `device`: workgroup kernels and buffer views available, d ≤ 128. */
 export function runsWorkgroupKernels(device: Device, d: number): boolean {
@@ -56,8 +58,9 @@ function cachedSpec(kind: string, planKey: string, build: () => ExternalKernelSp
 /**
  * Tile tables by plan and grid cells, planned once and uploaded once per device: a training loop
  * passes the same blockMask every step, planning the table costs milliseconds of host time at
- * N = 4096 (32K tiles over both geometries), more than the kernels at one head, and uploading its
- * 37K floats again every call cost 0.15 ms (llvmpipe's host, session 6). The device copy is kept
+ * N = 4096 (session 6: 32K tiles over two geometries; 41K over the three now, at B·H = 8 and
+ * 64-long blocks), more than the kernels at one head, and uploading its 37K floats (now 45K) again
+ * every call cost 0.15 ms (llvmpipe's host, session 6). The device copy is kept
  * out of any tidy() and never disposed here: a graph that still reads an evicted one holds it, and
  * the finalizer frees it after.
  */
@@ -68,7 +71,7 @@ function cachedTable(device: Device, mask: AttentionMask, plan: WorkgroupPlan, p
   const key = `${planKey}|${Buffer.from(mask.grid.cells).toString('latin1')}`;
   let entry = tables.get(key);
   if (!entry) {
-    if (tables.size >= 16) tables.clear();
+    if (tables.size >= 16) tables.clear(); // a model's grids are few; a sweep of many just replans
     tables.set(key, (entry = { table: sparseTable(mask, plan)!, onDevice: new WeakMap() }));
   }
   let uploaded = entry.onDevice.get(device);
@@ -80,7 +83,7 @@ function cachedTable(device: Device, mask: AttentionMask, plan: WorkgroupPlan, p
 }
 
 const seedArgs = (plan: WorkgroupPlan): number[] =>
-  (plan.dropout ? [Math.floor(plan.dropout.seed / 2 ** 24), plan.dropout.seed % 2 ** 24] : []);
+  (plan.dropout ? splitSeed(plan.dropout.seed) : []);
 
 export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, scale: number,
   dropout: { p: number; seed: number } | null): WorkgroupAttention {
@@ -90,9 +93,18 @@ export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: Attentio
   const key = planKey(plan);
   const sparse = cachedTable(device, mask, plan, key);
   const args = [q.buffer(), k.buffer(), v.buffer(), ...(sparse ? [sparse.buffer()] : []), ...seedArgs(plan)];
-  const saved = new Tensor(device.runKernel!(cachedSpec('fwd', key, () => forwardSpec(plan)), args), [B * H * Nq * (d + 1)], device);
+  const saved = new Tensor(device.runKernel!(cachedSpec('fwd', key, () => forwardSpec(plan)), args), [lseOffset(plan) + B * H * Nq], device);
   const out = new Tensor(device.view!(saved.buffer(), 0, B * H * Nq * d), [B, H, Nq, d], device);
   return { out, saved, sparse, plan, key };
+}
+
+/** L [B, H, Nq] from the forward's result, −∞ where a row sees no key (the kernels write HUGE there, for the backward). */
+export function workgroupLse({ saved, plan }: WorkgroupAttention): Tensor {
+  const { B, H, Nq } = plan.dims;
+  return noGrad(() => tidy(() => {
+    const raw = saved.slice([lseOffset(plan)], [lseOffset(plan) + B * H * Nq]).reshape([B, H, Nq]); // (B, H, Nq)
+    return callerLse(raw);
+  }));
 }
 
 /**

@@ -5,12 +5,8 @@
  * dV in the dK/dV kernel's own layout (dV from dvOffset), so the gradients are views of it.
  */
 import type { ExternalKernelSpec } from '@flashgrad/core';
-import { align, dkvPart, dqOffset } from './backward.js';
 import type { WorkgroupPlan } from './geometry.js';
-
-/** Floats of the dQ region of the sum's result (0 when dQ is not summed); the dK/dV part follows. */
-export const dqRegion = (plan: WorkgroupPlan, dq: boolean): number =>
-  (dq ? align(plan.dims.B * plan.dims.H * plan.dims.Nq * plan.dims.d) : 0);
+import { dkvPart, dqOffset, dqRegion } from './layout.js';
 
 /** Sums dQ's partials (argument `dqd`, when `dq`) and dK/dV's (`dkv`, when `dkv`). */
 export function splitSumSpec(plan: WorkgroupPlan, dq: boolean, dkv: boolean): ExternalKernelSpec {
