@@ -101,8 +101,21 @@ async function check(c: Case, tile: MatmulTile): Promise<void> {
   const S = tile.splitK ?? 1;
   const raw = await runSpec(spec, args);
   const got = S > 1 ? sumSplits(raw, count, S, M * N) : raw;
-  const err = relErr(got, reference(c, a, b, bias, res));
-  if (!(err <= 1e-5)) throw new Error(`tiled matmul ${JSON.stringify(c)} tile ${JSON.stringify(tile)}: relative error ${err}`);
+  const want = reference(c, a, b, bias, res);
+  expect(got.length).toBe(want.length);
+  // each output is K products and the bias and residual summed in float32 (split: K/S in a
+  // workgroup, then S partials): at most K + 2 roundings deep, so within γ(K + 2) of the sum of
+  // its terms' magnitudes (Higham's dot-product bound), whatever the sum cancels to; relative to
+  // ‖want‖ an output of one dot product (M = N = 1) that cancels could miss any fixed tolerance
+  const abs = (v: Float32Array) => v.map(Math.abs);
+  const terms = reference(c, abs(a), abs(b), abs(bias), abs(res));
+  const gamma = (n: number, u: number) => (n * u) / (1 - n * u);
+  for (let i = 0; i < want.length; i++) {
+    const bound = (gamma(K + 2, 2 ** -24) + gamma(K + 2, 2 ** -53)) * terms[i];
+    if (!(Math.abs(got[i] - want[i]) <= bound)) {
+      throw new Error(`tiled matmul ${JSON.stringify(c)} tile ${JSON.stringify(tile)}: element ${i} got ${got[i]}, want ${want[i]}, error ${Math.abs(got[i] - want[i])} > γ(K + 2)·terms = ${bound}`);
+    }
+  }
 }
 
 /** A batch and two operand batches broadcasting to it (dims dropped or set to 1). */
