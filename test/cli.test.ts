@@ -104,6 +104,8 @@ describe('pnpm train', () => {
       [['--device', 'reference', '--data', textFile, '--n-embd', '18', '--n-head', '4'], 1, /nEmbd \(18\) must be divisible by nHead \(4\)/],
       [[...MICRO, '--data', textFile, '--out', join(dir, 'nothing'), '--resume'], 1, /--resume: No checkpoint in .*checkpoint\.json is missing/],
       [['--device', 'tpu'], 1, /cannot use device 'tpu': setDevice: unknown device 'tpu'/],
+      // a usage error before any work, not an 'unexpected error' and a stack from the settings check
+      [['--seed', '-1'], 2, /--seed must be at least 0, got -1/],
     ];
     for (const [argv, code, message] of cases) {
       const r = await run(trainMain, argv);

@@ -75,7 +75,7 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
     throw new UsageError(`--attention must be 'flash' or 'naive', got ${JSON.stringify(args.attention)}`);
   }
   for (const k of ['steps', 'batch', 'gradAccum', 'evalIters', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const) positive(k, args[k]);
-  for (const k of ['warmup', 'evalEvery', 'saveEvery', 'sampleTokens'] as const) positive(k, args[k], 0);
+  for (const k of ['warmup', 'evalEvery', 'saveEvery', 'sampleTokens', 'seed'] as const) positive(k, args[k], 0);
   for (const k of ['lr', 'minLr', 'weightDecay', 'gradClip'] as const) positive(k, args[k], 0);
   if (args.dropout !== undefined && !(args.dropout >= 0 && args.dropout < 1)) throw new UsageError(`--dropout must be in [0, 1), got ${args.dropout}`);
   const outDir = args.out;
