@@ -252,3 +252,41 @@ describe('backward() twice', () => {
     expect(() => k.mul(2).sum().backward()).not.toThrow();
   });
 });
+
+describe('round 2: optimizers', () => {
+  const stepped = () => {
+    const p = tensor([1, -2, 3], { requiresGrad: true });
+    p.mul(p).sum().backward();
+    return p;
+  };
+
+  it('an optimizer without options names them, not a TypeError reading lr', () => {
+    const p = zeros([2], { requiresGrad: true });
+    expectClear(() => new optim.AdamW([p], undefined as never), /AdamW: options must be an object with at least \{ lr \}, got undefined/);
+    expectClear(() => new optim.SGD([p], 0.1 as never), /SGD: options must be an object with at least \{ lr \}, got 0\.1/);
+  });
+
+  it('step() refuses a learning rate set to NaN, negative or a string after construction, leaving parameters and state as they were', async () => {
+    for (const make of [(p: Tensor) => new optim.AdamW([p], { lr: 0.1 }), (p: Tensor) => new optim.SGD([p], { lr: 0.1, momentum: 0.9 })]) {
+      for (const bad of [NaN, -1, '0.1']) {
+        const p = stepped();
+        const opt = make(p);
+        const name = opt.constructor.name;
+        opt.lr = bad as number;
+        expectClear(() => opt.step(), new RegExp(`${name}\\.step: lr must be a finite number ≥ 0, got ${bad === '0.1' ? '"0\\.1"' : bad}`));
+        expect(Array.from(await p.data())).toEqual([1, -2, 3]);
+        opt.lr = 0.1;
+        opt.step(); // the same optimizer steps once the rate is fixed
+        expect(Array.from(await p.data()).every(Number.isFinite)).toBe(true);
+      }
+    }
+    const p = stepped();
+    const q = stepped();
+    const groups = [{ params: [p] }, { params: [q], lr: 0.1 }];
+    const opt = new optim.AdamW(groups, { lr: 0.1 });
+    groups[1].lr = Infinity;
+    expectClear(() => opt.step(), /AdamW\.step: group 1's lr must be a finite number ≥ 0, got Infinity/);
+    expect(opt.stepCount).toBe(0);
+    expect(Array.from(await p.data())).toEqual([1, -2, 3]); // group 0 did not move either
+  });
+});

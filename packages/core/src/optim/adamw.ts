@@ -39,7 +39,7 @@ export class AdamW extends Optimizer {
   private pendingClip: { sumOfSquares: Tensor; maxNorm: number; params: Set<Tensor> } | null = null;
 
   constructor(params: Tensor[] | ParamGroup[], options: AdamWOptions) {
-    super(params, options.lr);
+    super(params, options);
     this.betas = options.betas ?? [0.9, 0.999];
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0.01;
@@ -98,20 +98,21 @@ export class AdamW extends Optimizer {
   }
 
   step(): void {
+    const lrs = this.groups.map((g) => this.lrOf(g)); // before anything changes: a bad lr leaves the state as it was
     const clip = this.pendingClip;
     this.pendingClip = null;
     try {
-      this.update(clip);
+      this.update(clip, lrs);
     } finally {
       clip?.sumOfSquares.dispose();
     }
   }
 
-  private update(clip: { sumOfSquares: Tensor; maxNorm: number; params: Set<Tensor> } | null): void {
+  private update(clip: { sumOfSquares: Tensor; maxNorm: number; params: Set<Tensor> } | null, lrs: number[]): void {
     this.stepCount++;
-    for (const group of this.groups) {
+    for (const [gi, group] of this.groups.entries()) {
       const hyper = {
-        lr: group.lr ?? this.lr,
+        lr: lrs[gi],
         beta1: this.betas[0],
         beta2: this.betas[1],
         eps: this.eps,
