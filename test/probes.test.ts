@@ -289,4 +289,16 @@ describe('round 2: optimizers', () => {
     expect(opt.stepCount).toBe(0);
     expect(Array.from(await p.data())).toEqual([1, -2, 3]); // group 0 did not move either
   });
+
+  it('clipGradNorm names a params argument that is no array of tensors and a maxNorm that is no number', () => {
+    const p = stepped();
+    const opt = new optim.AdamW([p], { lr: 0.1 });
+    for (const [name, clip] of [['clipGradNorm', optim.clipGradNorm], ['AdamW.clipGradNorm', opt.clipGradNorm.bind(opt)]] as const) {
+      const op = name.replace('.', '\\.');
+      expectClear(() => clip(p as unknown as Tensor[], 1), new RegExp(`^${op}: params must be an array of tensors, got a Tensor`));
+      expectClear(() => clip([p, 3 as unknown as Tensor], 1), new RegExp(`^${op}: params\\[1\\] must be a Tensor, got 3`));
+      expectClear(() => clip([p], '1' as unknown as number), new RegExp(`^${op}: maxNorm must be positive, got "1"`));
+      expectClear(() => clip([p], NaN), new RegExp(`^${op}: maxNorm must be positive, got NaN`));
+    }
+  });
 });

@@ -7,7 +7,7 @@ import { Tensor, keep, tidy } from '../tensor.js';
 import { noGrad } from '../autograd.js';
 import { pad } from '../ops/movement.js';
 import { Optimizer, type ParamGroup } from './optimizer.js';
-import { checkMaxNorm, clipGradNorm, sumOfSquaredGrads } from './clip.js';
+import { checkClipArgs, clipGradNorm, sumOfSquaredGrads } from './clip.js';
 import { fusion } from '../ops/common.js';
 import { checkNumber, show } from '../validate.js';
 import { fmt } from '../shape.js';
@@ -70,7 +70,7 @@ export class AdamW extends Optimizer {
    * applied.
    */
   clipGradNorm(params: Tensor[], maxNorm: number): Tensor {
-    checkMaxNorm('AdamW.clipGradNorm', maxNorm);
+    checkClipArgs('AdamW.clipGradNorm', params, maxNorm);
     const stepped = new Set(this.groups.flatMap((g) => g.params));
     const clipped = params.filter((p) => p.grad !== null);
     for (const p of clipped) {
