@@ -301,4 +301,26 @@ describe('round 2: optimizers', () => {
       expectClear(() => clip([p], NaN), new RegExp(`^${op}: maxNorm must be positive, got NaN`));
     }
   });
+
+  it('loadState refuses a step count that is NaN, negative or fractional and moments that are not tensors, loading nothing', async () => {
+    const p = stepped();
+    const opt = new optim.AdamW([p], { lr: 0.1 });
+    opt.step();
+    const before = Array.from(await p.data());
+    const good = { step: 1, m: [zeros([3])], v: [zeros([3])] };
+    const cases: [unknown, RegExp][] = [
+      [undefined, /^AdamW\.loadState: state must be \{ step, m, v \}, got undefined/],
+      [{ ...good, step: NaN }, /^AdamW\.loadState: step must be an integer ≥ 0, got NaN/],
+      [{ ...good, step: -1 }, /^AdamW\.loadState: step must be an integer ≥ 0, got -1/],
+      [{ ...good, step: 1.5 }, /^AdamW\.loadState: step must be an integer ≥ 0, got 1\.5/],
+      [{ ...good, m: 'x' }, /^AdamW\.loadState: m must be an array of tensors, got "x"/],
+      [{ ...good, v: [3] }, /^AdamW\.loadState: v\[0\] must be a Tensor, got 3/],
+      [{ ...good, v: [zeros([4])] }, /^AdamW\.loadState: v\[0\] has 4 elements for a parameter of shape \[3\]/],
+    ];
+    for (const [state, message] of cases) expectClear(() => opt.loadState(state as never), message);
+    expect(opt.stepCount).toBe(1);
+    opt.step(); // the moments and count of the first step are still there: the second step is finite
+    const after = Array.from(await p.data());
+    expect(after.every(Number.isFinite) && after.some((x, i) => x !== before[i])).toBe(true);
+  });
 });

@@ -9,7 +9,7 @@ import { pad } from '../ops/movement.js';
 import { Optimizer, type ParamGroup } from './optimizer.js';
 import { checkClipArgs, clipGradNorm, sumOfSquaredGrads } from './clip.js';
 import { fusion } from '../ops/common.js';
-import { checkNumber, show } from '../validate.js';
+import { checkNumber, checkTensor, show } from '../validate.js';
 import { fmt } from '../shape.js';
 
 export interface AdamWOptions {
@@ -154,15 +154,23 @@ export class AdamW extends Optimizer {
   }
 
   loadState(state: { step: number; m: Tensor[]; v: Tensor[] }): void {
+    const op = 'AdamW.loadState';
     const params = this.groups.flatMap((g) => g.params);
-    if (state.m.length !== params.length || state.v.length !== params.length) {
-      throw new Error(`AdamW.loadState: state has ${state.m.length} moments for ${params.length} parameters`);
+    if (state === null || typeof state !== 'object') throw new Error(`${op}: state must be { step, m, v }, got ${show(state)}`);
+    // a NaN or negative step count makes the bias corrections 1 − βᵗ NaN, and with it every parameter at the next step
+    checkNumber(op, 'step', state.step, { integer: true, min: 0 });
+    for (const name of ['m', 'v'] as const) {
+      const list: unknown = state[name];
+      if (!Array.isArray(list)) throw new Error(`${op}: ${name} must be an array of tensors, got ${show(list)}`);
+      if (list.length !== params.length) throw new Error(`${op}: state has ${list.length} ${name} moments for ${params.length} parameters`);
+      // every one checked before the first is loaded: a bad state leaves the optimizer as it was
+      list.forEach((t, i) => {
+        checkTensor(op, `${name}[${i}]`, t);
+        if ((t as Tensor).size !== params[i].size) throw new Error(`${op}: ${name}[${i}] has ${(t as Tensor).size} elements for a parameter of shape [${params[i].shape}]`);
+      });
     }
     noGrad(() => tidy(() => {
       params.forEach((p, i) => {
-        for (const [name, t] of [['m', state.m[i]], ['v', state.v[i]]] as const) {
-          if (t.size !== p.size) throw new Error(`AdamW.loadState: ${name}[${i}] has ${t.size} elements for a parameter of shape [${p.shape}]`);
-        }
         // interleave: m into column 0, v into column 1, of [n, 2]
         const col = (t: Tensor, k: number) => pad(t.reshape([p.size, 1]), [p.size, 2], [0, k]);
         this.momentsOf(p).assign(col(state.m[i], 0).add(col(state.v[i], 1)));
