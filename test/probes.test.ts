@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  arange, concat, full, gather, getDevice, manualSeed, nn, optim, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
+  arange, concat, full, gather, getDevice, manualSeed, matmulT, nn, optim, pad, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
 } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
 import { ConfigError, GPT, type GPTConfig } from '@flashgrad/models';
@@ -322,5 +322,25 @@ describe('round 2: optimizers', () => {
     opt.step(); // the moments and count of the first step are still there: the second step is finite
     const after = Array.from(await p.data());
     expect(after.every(Number.isFinite) && after.some((x, i) => x !== before[i])).toBe(true);
+  });
+});
+
+describe('round 2: movement and matmul arguments', () => {
+  it('expand and pad refuse fractional sizes (they made tensors of shape [2.5, 4]), pad fractional starts', () => {
+    const x = zeros([1, 4]);
+    expectClear(() => x.expand([2.5, 4]), /^expand: dimension 0 of the shape must be a non-negative integer, got 2\.5/);
+    expectClear(() => x.expand([NaN, 4]), /^expand: dimension 0 of the shape must be a non-negative integer, got NaN/);
+    expectClear(() => pad(x, [4.5, 4], [0, 0]), /^pad: dimension 0 of the shape must be a non-negative integer, got 4\.5/);
+    expectClear(() => pad(x, [3, 4], [0.5, 0]), /^pad: dimension 0 of the starts must be a non-negative integer, got 0\.5/);
+    expect(x.expand([3, 4]).shape).toEqual([3, 4]);
+    expect(pad(x, [3, 5], [2, 1]).shape).toEqual([3, 5]);
+  });
+
+  it('slice and permute name arguments that are no arrays: slice(0, 2) was the whole tensor', async () => {
+    const t = arange(0, 12).reshape([3, 4]);
+    expectClear(() => t.slice(1 as unknown as number[], 2 as unknown as number[]), /^slice: starts must be an array of indices, one per axis, got 1/);
+    expectClear(() => t.slice([1], 2 as unknown as number[]), /^slice: ends must be an array of indices, one per axis, got 2/);
+    expectClear(() => t.permute(1 as unknown as number[]), /^permute: perm must be an array of axes, got 1/);
+    expect(await t.slice([1], [2]).toArray()).toEqual([[4, 5, 6, 7]]);
   });
 });
