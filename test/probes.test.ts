@@ -343,4 +343,11 @@ describe('round 2: movement and matmul arguments', () => {
     expectClear(() => t.permute(1 as unknown as number[]), /^permute: perm must be an array of axes, got 1/);
     expect(await t.slice([1], [2]).toArray()).toEqual([[4, 5, 6, 7]]);
   });
+
+  it('an axis given as a string or a fraction is named as such, not printed as the valid axis it looks like', () => {
+    const t = zeros([3, 4]);
+    expectClear(() => concat([t, t], '0' as unknown as number), /^concat: axis "0" is not an integer axis for a tensor of rank 2/);
+    expectClear(() => t.sum(0.5), /^sum: axis 0\.5 is not an integer axis for a tensor of rank 2/);
+    expectClear(() => t.softmax(2), /^softmax: axis 2 is out of range for a tensor of rank 2/);
+  });
 });
