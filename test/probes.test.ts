@@ -350,4 +350,10 @@ describe('round 2: movement and matmul arguments', () => {
     expectClear(() => t.sum(0.5), /^sum: axis 0\.5 is not an integer axis for a tensor of rank 2/);
     expectClear(() => t.softmax(2), /^softmax: axis 2 is out of range for a tensor of rank 2/);
   });
+
+  it('matmul with a number says matmul needs a tensor, not a TypeError reading NaN', () => {
+    const t = zeros([2, 2]);
+    expectClear(() => t.matmul(3 as unknown as Tensor), /^matmul: b must be a Tensor, got 3/);
+    expectClear(() => matmulT(2 as unknown as Tensor, t, false, false), /^matmul: a must be a Tensor, got 2/);
+  });
 });
