@@ -357,3 +357,15 @@ describe('round 2: movement and matmul arguments', () => {
     expectClear(() => matmulT(2 as unknown as Tensor, t, false, false), /^matmul: a must be a Tensor, got 2/);
   });
 });
+
+describe('round 2: creation options', () => {
+  it('an unknown option is an error: { requiresgrad: true } made a tensor that needs no gradient', () => {
+    expectClear(() => zeros([2], { requiresgrad: true } as never), /^full: unknown option "requiresgrad"; the options are requiresGrad/);
+    expectClear(() => tensor([1, 2], { shap: [2, 1] } as never), /^tensor: unknown option "shap"; the options are shape, requiresGrad/);
+    expectClear(() => randn([2], { sd: 2 } as never), /^randn: unknown option "sd"/);
+    expectClear(() => rand([2], { min: 0, max: 2 } as never), /^rand: unknown option "min"/);
+    expectClear(() => full([2], 1, { requiresGrad: 'yes' } as never), /^full: requiresGrad must be true or false, got "yes"/);
+    expectClear(() => rand([2], 3 as never), /^rand: options must be an object, got 3/);
+    expect(zeros([2], { requiresGrad: true }).requiresGrad).toBe(true);
+  });
+});

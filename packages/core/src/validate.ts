@@ -36,6 +36,18 @@ export function checkNumber(
   return v as number;
 }
 
+/**
+ * An options object of known keys: a typo (`{ requiresgrad: true }`, `{ shap: [2] }`) would
+ * otherwise be ignored and the call would quietly do something else.
+ */
+export function checkOptions(op: string, options: unknown, keys: readonly string[]): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Error(`${op}: options must be an object, got ${show(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!keys.includes(key)) throw new Error(`${op}: unknown option ${JSON.stringify(key)}; the options are ${keys.join(', ')}`);
+  }
+}
+
 export function checkBoolean(op: string, name: string, v: unknown): boolean | undefined {
   if (v !== undefined && typeof v !== 'boolean') throw new Error(`${op}: ${name} must be true or false, got ${show(v)}`);
   return v as boolean | undefined;
