@@ -368,4 +368,10 @@ describe('round 2: creation options', () => {
     expectClear(() => rand([2], 3 as never), /^rand: options must be an object, got 3/);
     expect(zeros([2], { requiresGrad: true }).requiresGrad).toBe(true);
   });
+
+  it('rand refuses low above high (it drew from (high, low]); low = high is the constant', async () => {
+    expectClear(() => rand([2], { low: 2, high: 1 }), /^rand: low 2 is above high 1/);
+    expectClear(() => rand([2], { low: 3 }), /^rand: low 3 is above high 1/);
+    expect(Array.from(await rand([3], { low: 2, high: 2 }).data())).toEqual([2, 2, 2]);
+  });
 });

@@ -75,6 +75,9 @@ export function rand(shape: readonly number[], options: { low?: number; high?: n
   if (options.high !== undefined) checkNumber('rand', 'high', options.high);
   checkOptions('rand', options, ['low', 'high', 'requiresGrad']);
   checkBoolean('rand', 'requiresGrad', options.requiresGrad);
+  const [low, high] = [options.low ?? 0, options.high ?? 1];
+  // low > high drew from (high, low] instead (PyTorch's uniform_ refuses it too)
+  if (low > high) throw new Error(`rand: low ${low} is above high ${high}`);
   return make(fillUniform(new Float32Array(sizeOf(shape)), options.low, options.high), shape, options.requiresGrad);
 }
 
