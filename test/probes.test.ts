@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  arange, concat, full, gather, getDevice, manualSeed, matmulT, nn, optim, pad, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
+  arange, concat, full, gather, getDevice, layerNorm, manualSeed, matmulT, nn, optim, pad, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
 } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
 import { ConfigError, GPT, type GPTConfig } from '@flashgrad/models';
@@ -373,5 +373,22 @@ describe('round 2: creation options', () => {
     expectClear(() => rand([2], { low: 2, high: 1 }), /^rand: low 2 is above high 1/);
     expectClear(() => rand([2], { low: 3 }), /^rand: low 3 is above high 1/);
     expect(Array.from(await rand([3], { low: 2, high: 2 }).data())).toEqual([2, 2, 2]);
+  });
+});
+
+describe('round 2: layers', () => {
+  it('layer constructors name their own argument, not the shape rand or randn was given', () => {
+    expectClear(() => new nn.Linear(0, 3), /^Linear: inFeatures must be an integer ≥ 1, got 0/);
+    expectClear(() => new nn.Linear(2, NaN), /^Linear: outFeatures must be an integer ≥ 1, got NaN/);
+    expectClear(() => new nn.Linear(2, 3, { bias: 'no' as unknown as boolean }), /^Linear: bias must be true or false, got "no"/);
+    expectClear(() => new nn.Embedding(-1, 3), /^Embedding: numEmbeddings must be an integer ≥ 1, got -1/);
+    expectClear(() => new nn.LayerNorm(2.5), /^LayerNorm: normalizedShape must be an integer ≥ 1, got 2\.5/);
+    expectClear(() => new nn.LayerNorm(4, { eps: NaN }), /^LayerNorm: eps must be a finite number ≥ 0, got NaN/);
+  });
+
+  it('layerNorm refuses a NaN or negative eps (a NaN made every output NaN)', () => {
+    const x = randn([2, 4]);
+    expectClear(() => layerNorm(x, undefined, undefined, NaN), /^layerNorm: eps must be a finite number ≥ 0, got NaN/);
+    expectClear(() => layerNorm(x, undefined, undefined, -1), /^layerNorm: eps must be a finite number ≥ 0, got -1/);
   });
 });

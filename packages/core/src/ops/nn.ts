@@ -10,6 +10,7 @@ import { logsumexp, mean, sum } from './reduce.js';
 import { reshape, transpose } from './movement.js';
 import { oneHot, toIndices, type IndicesLike } from './indexing.js';
 import { asTensor, defineOp } from './op.js';
+import { checkNumber } from '../validate.js';
 
 // dx = y ∘ (dy − rowsum(dy ∘ y)), one kernel
 const softmaxOp = defineOp('softmax', (dy, { out: y }) => {
@@ -110,6 +111,7 @@ const layerNormOp = defineOp<{ eps: number; hasWeight: boolean; hasBias: boolean
  * fused kernel forward (two on cpu/wasm), four backward, where the device has them.
  */
 export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
+  checkNumber('layerNorm', 'eps', eps, { min: 0 }); // a NaN eps made every output NaN
   const c = x.shape[x.ndim - 1];
   for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
     if (p && (p.ndim !== 1 || p.shape[0] !== c)) {
