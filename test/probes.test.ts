@@ -392,3 +392,25 @@ describe('round 2: layers', () => {
     expectClear(() => layerNorm(x, undefined, undefined, -1), /^layerNorm: eps must be a finite number ≥ 0, got -1/);
   });
 });
+
+describe('round 2: attention options', () => {
+  it('a blockMask whose last blocks would hold no query or key is refused: its row or column of the grid was ignored', async () => {
+    manualSeed(3);
+    const q = randn([1, 1, 4, 8]);
+    const k6 = randn([1, 1, 6, 8]);
+    for (const attend of [naiveAttention, flashAttention] as const) {
+      const name = attend === naiveAttention ? 'naiveAttention' : 'flashAttention';
+      // Nq 4 over 3 blocks of ⌈4/3⌉ = 2 rows: rows 0–1, 2–3, and a third block of none
+      expectClear(() => attend(q, q, q, { blockMask: [[true, false], [false, true], [true, true]] }),
+        new RegExp(`^${name}: blockMask \\[3, 2\\] splits 4 queries into blocks of ⌈4/3⌉ = 2, which leaves query block 2 empty \\(only 2 hold any\\)`));
+      // Nk 6 over 5 blocks of 2 keys: the fourth and fifth hold none
+      expectClear(() => attend(q, k6, k6, { blockMask: [[true, true, true, true, false]] }),
+        new RegExp(`^${name}: blockMask \\[1, 5\\] splits 6 keys into blocks of ⌈6/5⌉ = 2, which leaves key block 4 empty \\(only 3 hold any\\)`));
+    }
+    // 2 × 3 blocks over Nq 4, Nk 6 (none empty) still run, flash as naive
+    const out = flashAttention(q, k6, k6, { blockMask: [[true, false, false], [false, false, true]] });
+    const ref = naiveAttention(q, k6, k6, { blockMask: [[true, false, false], [false, false, true]] });
+    const [a, b] = [await out.data(), await ref.data()];
+    expect(Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i])))).toBeLessThan(1e-9);
+  });
+});

@@ -105,6 +105,14 @@ export function validateBlockMask(op: string, mask: unknown, dims: AttentionDims
   if (Mq > dims.Nq || Mk > dims.Nk) {
     throw new Error(`${op}: blockMask [${Mq}, ${Mk}] has more blocks than queries or keys (Nq ${dims.Nq}, Nk ${dims.Nk})`);
   }
+  // with ⌈N/M⌉ per block the last blocks may hold nothing (Nq 4, Mq 3: rows 0–1, 2–3 and none), and
+  // their row or column of the grid would be ignored without a word
+  for (const [axis, M, N] of [['query', Mq, dims.Nq], ['key', Mk, dims.Nk]] as const) {
+    const per = Math.ceil(N / M);
+    if ((M - 1) * per >= N) {
+      throw new Error(`${op}: blockMask [${Mq}, ${Mk}] splits ${N} ${axis === 'query' ? 'queries' : 'keys'} into blocks of ⌈${N}/${M}⌉ = ${per}, which leaves ${axis} block ${M - 1} empty (only ${Math.ceil(N / per)} hold any); use ${axis === 'query' ? 'Mq' : 'Mk'} blocks that all hold one (a divisor of ${N} always does)`);
+    }
+  }
   const cells = new Uint8Array(Mq * Mk);
   // plain loops: a training step passes its grid every call (64 × 64 cells at N = 4096)
   for (let a = 0; a < Mq; a++) {
