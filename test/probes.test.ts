@@ -413,4 +413,24 @@ describe('round 2: attention options', () => {
     const [a, b] = [await out.data(), await ref.data()];
     expect(Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i])))).toBeLessThan(1e-9);
   });
+
+  it('a scale that overflows float32 is refused on a float32 device (1e300 gave NaN on wasm, a SyntaxError compiling the webgpu kernel)', async () => {
+    await setDevice('wasm');
+    try {
+      manualSeed(4);
+      const q = randn([1, 1, 3, 8]);
+      for (const attend of [naiveAttention, flashAttention] as const) {
+        const name = attend === naiveAttention ? 'naiveAttention' : 'flashAttention';
+        expectClear(() => attend(q, q, q, { scale: 1e300 }), new RegExp(`^${name}: scale 1e\\+300 overflows float32 \\(\\|scale\\| ≤ 3\\.4e38 on this device\\)`));
+        expectClear(() => attend(q, q, q, { scale: '1' as unknown as number }), new RegExp(`^${name}: scale must be a finite number, got '1'`));
+        const out = await attend(q, q, q, { scale: -1e30 }).data(); // large but a float32 (scores stay below its max): a peaked softmax, finite
+        expect(Array.from(out).every(Number.isFinite)).toBe(true);
+      }
+    } finally {
+      await setDevice('reference');
+    }
+    // float64 holds 1e300: the reference device computes with it
+    const q = randn([1, 1, 3, 8]);
+    expect(Array.from(await flashAttention(q, q, q, { scale: 1e300 }).data()).some(Number.isNaN)).toBe(false);
+  });
 });

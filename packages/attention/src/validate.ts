@@ -58,10 +58,16 @@ export function validateOptions(op: string, options: unknown, keys: readonly str
   }
 }
 
-/** τ: the given scale, or 1/√d. */
-export function resolveScale(op: string, scale: number | undefined, d: number): number {
+/**
+ * τ: the given scale, or 1/√d. On a float32 device it must be finite as a float32 too: 1e300 became
+ * ∞ there, NaN scores on wasm and a kernel that would not compile on webgpu.
+ */
+export function resolveScale(op: string, scale: number | undefined, d: number, precision: 'float32' | 'float64'): number {
   if (scale === undefined) return 1 / Math.sqrt(d);
-  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new Error(`${op}: scale must be a finite number, got ${scale}`);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new Error(`${op}: scale must be a finite number, got ${describe(scale)}`);
+  if (precision === 'float32' && !Number.isFinite(Math.fround(scale))) {
+    throw new Error(`${op}: scale ${scale} overflows float32 (|scale| ≤ 3.4e38 on this device)`);
+  }
   return scale;
 }
 
@@ -152,5 +158,5 @@ export function validateCall(op: string, q: Tensor, k: Tensor, v: Tensor,
   options: { scale?: number; blockMask?: unknown; dropout?: number }) {
   validateOptions(op, options, ATTENTION_OPTIONS);
   const dims = validateAttention(op, q, k, v);
-  return { dims, scale: resolveScale(op, options.scale, dims.d), grid: validateBlockMask(op, options.blockMask, dims), p: validateDropout(op, options.dropout) };
+  return { dims, scale: resolveScale(op, options.scale, dims.d, q.device.precision), grid: validateBlockMask(op, options.blockMask, dims), p: validateDropout(op, options.dropout) };
 }
