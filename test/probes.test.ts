@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  arange, concat, full, gather, getDevice, layerNorm, manualSeed, matmulT, nn, optim, pad, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
+  arange, concat, full, gather, getDevice, layerNorm, lit, manualSeed, matmulT, nn, optim, pad, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
 } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
 import { ConfigError, GPT, type GPTConfig } from '@flashgrad/models';
@@ -432,5 +432,14 @@ describe('round 2: attention options', () => {
     // float64 holds 1e300: the reference device computes with it
     const q = randn([1, 1, 3, 8]);
     expect(Array.from(await flashAttention(q, q, q, { scale: 1e300 }).data()).some(Number.isNaN)).toBe(false);
+  });
+});
+
+describe('round 2: kernel constants', () => {
+  it("lit refuses a finite number that overflows float32 (it baked 'Infinity.0', a SyntaxError in gpu.js's parser far from the caller)", () => {
+    expectClear(() => lit(1e300), /^gpujs: cannot bake constant 1e\+300: it overflows float32/);
+    expectClear(() => lit(-4e38), /^gpujs: cannot bake constant -4e\+38: it overflows float32/);
+    expect(lit(3e38)).toBe(String(Math.fround(3e38)));
+    expect(lit(2)).toBe('2.0');
   });
 });
