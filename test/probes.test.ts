@@ -433,7 +433,18 @@ describe('round 2: attention options', () => {
     const q = randn([1, 1, 3, 8]);
     expect(Array.from(await flashAttention(q, q, q, { scale: 1e300 }).data()).some(Number.isNaN)).toBe(false);
   });
+  it('naiveAttention checks the tile options it ignores, so swapping attentions keeps the errors; an object is named, not [object Object]', () => {
+    const q = randn([1, 1, 3, 8]);
+    for (const attend of [naiveAttention, flashAttention] as const) {
+      const name = attend === naiveAttention ? 'naiveAttention' : 'flashAttention';
+      expectClear(() => attend(q, q, q, { blockSize: 0 } as never), new RegExp(`^${name}: blockSize must be a positive integer, got 0`));
+      expectClear(() => attend(q, q, q, { blockSize: '4' } as never), new RegExp(`^${name}: blockSize must be a positive integer, got '4'`));
+      expectClear(() => attend(q, q, q, { blockMask: {} as never }), new RegExp(`^${name}: blockMask must be a non-empty \\[Mq\\]\\[Mk\\] array of arrays of booleans, got an object$`));
+      expectClear(() => attend(q, q, q, { blockMask: [[new Map()]] as never }), new RegExp(`^${name}: blockMask\\[0\\]\\[0\\] must be a boolean \\(or 0 / 1\\), got a Map`));
+    }
+  });
 });
+
 
 describe('round 2: kernel constants', () => {
   it("lit refuses a finite number that overflows float32 (it baked 'Infinity.0', a SyntaxError in gpu.js's parser far from the caller)", () => {

@@ -73,7 +73,7 @@ export function resolveScale(op: string, scale: number | undefined, d: number, p
 
 export function validateBlockSize(op: string, blockSize: number): number {
   if (!Number.isInteger(blockSize) || blockSize < 1) {
-    throw new Error(`${op}: blockSize must be a positive integer, got ${blockSize}`);
+    throw new Error(`${op}: blockSize must be a positive integer, got ${describe(blockSize)}`);
   }
   return blockSize;
 }
@@ -139,7 +139,8 @@ export function validateDropout(op: string, p: unknown): number {
   return p;
 }
 
-const describe = (x: unknown): string => (typeof x === 'string' ? `'${x}'` : Array.isArray(x) ? `an array of length ${x.length}` : String(x));
+const describe = (x: unknown): string => (typeof x === 'string' ? `'${x}'` : Array.isArray(x) ? `an array of length ${x.length}`
+  : x !== null && typeof x === 'object' ? (x.constructor && x.constructor !== Object ? `a ${x.constructor.name}` : 'an object') : String(x)); // not '[object Object]'
 
 /**
  * The causal mask, bottom-right aligned as in PyTorch SDPA and flash-attn: query i may see key j
@@ -155,8 +156,10 @@ const ATTENTION_OPTIONS = ['causal', 'scale', 'blockMask', 'dropout', 'returnLse
  * block mask and dropout resolved from it.
  */
 export function validateCall(op: string, q: Tensor, k: Tensor, v: Tensor,
-  options: { scale?: number; blockMask?: unknown; dropout?: number }) {
+  options: { scale?: number; blockMask?: unknown; dropout?: number; blockSize?: number }) {
   validateOptions(op, options, ATTENTION_OPTIONS);
   const dims = validateAttention(op, q, k, v);
+  // naive ignores blockSize, but not a bad one: code that swaps one attention for the other gets the same errors
+  if (options.blockSize !== undefined) validateBlockSize(op, options.blockSize);
   return { dims, scale: resolveScale(op, options.scale, dims.d, q.device.precision), grid: validateBlockMask(op, options.blockMask, dims), p: validateDropout(op, options.dropout) };
 }
