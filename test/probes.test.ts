@@ -9,7 +9,7 @@ import {
   arange, concat, full, gather, getDevice, layerNorm, lit, manualSeed, matmulT, nn, optim, pad, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
 } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
-import { ConfigError, GPT, type GPTConfig } from '@flashgrad/models';
+import { ConfigError, GPT, sample, type GPTConfig } from '@flashgrad/models';
 import { runs } from './helpers/arbitraries.js';
 
 const micro: GPTConfig = { vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true, attention: 'flash' };
@@ -452,5 +452,30 @@ describe('round 2: kernel constants', () => {
     expectClear(() => lit(-4e38), /^gpujs: cannot bake constant -4e\+38: it overflows float32/);
     expect(lit(3e38)).toBe(String(Math.fround(3e38)));
     expect(lit(2)).toBe('2.0');
+  });
+});
+
+describe('round 2: sampling', () => {
+  it('sample checks its options object, the seed, onToken, the prompt and the model, naming each', async () => {
+    manualSeed(5);
+    const gpt = new GPT(micro);
+    const cases: [() => Promise<unknown>, RegExp][] = [
+      [() => sample(gpt, [1], undefined as never), /^sample: options must be an object \{ maxNewTokens, .* got undefined/],
+      [() => sample(gpt, [1], { maxNewTokens: 2, top_k: 3 } as never), /^sample: unknown option "top_k"; the options are maxNewTokens, temperature, topK, seed, onToken/],
+      [() => sample(gpt, [1], { maxNewTokens: 2, seed: 'x' as never }), /^sample: seed must be an integer, got "x"/],
+      [() => sample(gpt, [1], { maxNewTokens: 2, seed: NaN }), /^sample: seed must be an integer, got NaN/],
+      [() => sample(gpt, [1], { maxNewTokens: 2, seed: 1.5 }), /^sample: seed must be an integer, got 1\.5/],
+      [() => sample(gpt, [1], { maxNewTokens: 2, onToken: 3 as never }), /^sample: onToken must be a function, got number/],
+      [() => sample(gpt, 'abc' as never, { maxNewTokens: 2 }), /^sample: prompt must be an array of token ids \(for text, use sampleText with a tokenizer\), got string/],
+      [() => sample(gpt, 3 as never, { maxNewTokens: 2 }), /^sample: prompt must be an array of token ids, got number/],
+      [() => sample({} as never, [1], { maxNewTokens: 2 }), /^sample: model must be a GPT, got object/],
+    ];
+    for (const [f, message] of cases) {
+      const e = await f().then(() => null, (err: Error) => err);
+      expect(e, String(message)).not.toBeNull();
+      expect(e!.constructor.name).toBe('Error');
+      expect(e!.message).toMatch(message);
+    }
+    expect((await sample(gpt, [1], { maxNewTokens: 2, seed: -5, topK: 3 })).length).toBe(3);
   });
 });
