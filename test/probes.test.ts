@@ -6,10 +6,10 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  arange, concat, full, gather, getDevice, layerNorm, lit, manualSeed, matmulT, nn, optim, pad, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
+  arange, concat, full, gather, getDevice, layerNorm, lit, manualSeed, matmulT, Mulberry32, nn, optim, pad, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
 } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
-import { ConfigError, GPT, sample, type GPTConfig } from '@flashgrad/models';
+import { ConfigError, GPT, pickToken, sample, type GPTConfig } from '@flashgrad/models';
 import { runs } from './helpers/arbitraries.js';
 
 const micro: GPTConfig = { vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true, attention: 'flash' };
@@ -477,5 +477,12 @@ describe('round 2: sampling', () => {
       expect(e!.message).toMatch(message);
     }
     expect((await sample(gpt, [1], { maxNewTokens: 2, seed: -5, topK: 3 })).length).toBe(3);
+  });
+
+  it('pickToken refuses NaN and +∞ logits (it returned the last token, whatever the draw); −∞ rules a token out', () => {
+    const rng = new Mulberry32(1);
+    expectClear(() => pickToken(Float32Array.from([0, NaN, 1]), 1, undefined, rng), /^sample: the model's logit for token 1 is NaN; its weights or activations are not finite/);
+    expectClear(() => pickToken(Float32Array.from([0, 1, Infinity]), 0, undefined, rng), /^sample: the model's logit for token 2 is Infinity/);
+    for (let n = 0; n < 20; n++) expect(pickToken(Float32Array.from([-Infinity, 0, -Infinity]), 1, undefined, rng)).toBe(1);
   });
 });

@@ -40,6 +40,10 @@ function checkOptions(options: SampleOptions): void {
 /** Picks a token from one row of logits. */
 export function pickToken(logits: Float32Array, temperature: number, topK: number | undefined, rng: Mulberry32): number {
   const V = logits.length;
+  // −∞ is a token ruled out; NaN or +∞ make every weight NaN, and the draw returned the last token
+  for (let i = 0; i < V; i++) {
+    if (!(logits[i] < Infinity)) throw new Error(`sample: the model's logit for token ${i} is ${logits[i]}; its weights or activations are not finite`);
+  }
   if (temperature === 0) {
     let best = 0;
     for (let i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
