@@ -486,3 +486,16 @@ describe('round 2: sampling', () => {
     for (let n = 0; n < 20; n++) expect(pickToken(Float32Array.from([-Infinity, 0, -Infinity]), 1, undefined, rng)).toBe(1);
   });
 });
+
+describe('round 2: GPT config', () => {
+  it('a config field that is unknown (a typo) or a dropout that is no number is a ConfigError', () => {
+    for (const [config, message] of [
+      [{ ...micro, nHeads: 4 }, /^GPT config: unknown field "nHeads"; the fields are vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias, attention/],
+      [{ ...micro, dropout: '0.1' }, /^GPT config: dropout must be a number in \[0, 1\), got "0\.1"/],
+    ] as const) {
+      const e = noStack(() => new GPT(config as unknown as GPTConfig));
+      expect(e).toBeInstanceOf(ConfigError);
+      expect(e.message).toMatch(message);
+    }
+  });
+});
