@@ -9,7 +9,7 @@ import {
   arange, concat, full, gather, getDevice, layerNorm, lit, manualSeed, matmulT, Mulberry32, nn, optim, pad, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
 } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
-import { ConfigError, GPT, pickToken, sample, type GPTConfig } from '@flashgrad/models';
+import { ConfigError, GPT, pickToken, readSafetensors, sample, writeSafetensors, type GPTConfig } from '@flashgrad/models';
 import { runs } from './helpers/arbitraries.js';
 
 const micro: GPTConfig = { vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true, attention: 'flash' };
@@ -507,5 +507,15 @@ describe('round 2: GPT forward options', () => {
     expectClear(() => gpt.forward([[1, 2]], undefined, { lastonly: true } as never), /^GPT\.forward: options must be \{ lastOnly\?: boolean \}, got \{"lastonly":true\}/);
     expectClear(() => gpt.forward([[1, 2]], undefined, { lastOnly: 1 } as never), /^GPT\.forward: lastOnly must be true or false, got 1/);
     expect(gpt.forward([[1, 2]], undefined, { lastOnly: true }).logits.shape).toEqual([1, 1, 11]);
+  });
+});
+
+describe('round 2: safetensors input', () => {
+  it('readSafetensors names input that is no bytes: a string read as "truncated file: 3 bytes", a Promise as a TypeError from DataView', () => {
+    expectClear(() => readSafetensors('abc' as never), /^readSafetensors: expected the file's bytes as a Uint8Array \(or Buffer\), got string$/);
+    expectClear(() => readSafetensors(Promise.resolve(new Uint8Array(8)) as never), /^readSafetensors: expected .* got a Promise \(await it first\)/);
+    expectClear(() => readSafetensors(undefined as never), /^readSafetensors: expected .* got undefined/);
+    expectClear(() => readSafetensors(new ArrayBuffer(16) as never), /^readSafetensors: expected .* got an ArrayBuffer/);
+    expect(Object.keys(readSafetensors(writeSafetensors({ a: { shape: [1], data: Float32Array.from([1]) } })).tensors)).toEqual(['a']);
   });
 });
