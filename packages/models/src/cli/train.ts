@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { detectAnomaly } from '@flashgrad/core';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError, type ArgsSpec } from '../cli-args.js';
 import { isPresetName, presets, validateConfig, countParameters, type GPTConfig, type PresetName } from '../config.js';
@@ -55,6 +55,17 @@ function makeTokenizer(kind: string, text: string): Tokenizer {
   if (kind === 'char') return CharTokenizer.fromText(text);
   if (kind === 'gpt2') return new Gpt2Tokenizer();
   throw new UsageError(`--tokenizer must be 'char' or 'gpt2', got ${JSON.stringify(kind)}`);
+}
+
+/** The run's folder, made before training: the first checkpoint comes after minutes of work, which a file in the way would lose. */
+async function makeOutDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'it (or a folder above it) is a file' : (e as Error).message;
+    throw new InputError(`--out ${dir} cannot be the run's folder: ${why}`);
+  }
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -140,6 +151,7 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
     if (done >= settings.steps) throw new UsageError(`--resume: the checkpoint in ${outDir} is already at step ${done}; pass --steps above it to train on`);
   }
 
+  await makeOutDir(outDir);
   deviceName ??= await device();
   const params = countParameters(config);
   io.stderr.write(
