@@ -323,6 +323,32 @@ describe('round 2: optimizers', () => {
     const after = Array.from(await p.data());
     expect(after.every(Number.isFinite) && after.some((x, i) => x !== before[i])).toBe(true);
   });
+  it("AdamW's folded clip refuses a gradient that changed after clipGradNorm (the factor scaled all of it; the reference scaled only the old part)", async (ctx) => {
+    try {
+      await setDevice('wasm');
+    } catch {
+      ctx.skip();
+    }
+    try {
+      expect(getDevice().adamwPackedClipped, 'wasm folds the clip into the update').toBeDefined();
+      for (const change of ['backward', 'assign'] as const) {
+        const p = tensor([3, 4], { requiresGrad: true });
+        const opt = new optim.AdamW([p], { lr: 0.1, weightDecay: 0, eps: 100 });
+        p.mul(p).sum().backward(); // gradient [6, 8], norm 10
+        opt.clipGradNorm([p], 1).dispose();
+        if (change === 'backward') p.mul(p).sum().backward();
+        else p.grad = tensor([600, 800]);
+        expectClear(() => opt.step(), /^AdamW\.step: the gradient of a parameter of shape \[2\] changed after clipGradNorm \(a backward\(\) or a \.grad assignment in between\); clip after the last backward\(\), just before step\(\)/);
+        expect(Array.from(await p.data())).toEqual([3, 4]);
+        expect(opt.stepCount).toBe(0);
+        opt.clipGradNorm([p], 1).dispose(); // clipped after the last backward: the step runs
+        opt.step();
+        expect(Array.from(await p.data()).every((x, i) => x < [3, 4][i])).toBe(true);
+      }
+    } finally {
+      await setDevice('reference');
+    }
+  });
 });
 
 describe('round 2: movement and matmul arguments', () => {

@@ -27,6 +27,13 @@ export interface AdamWState {
   v: Tensor[];
 }
 
+/** A clip folded into the next step: the norm's Σg², and each clipped parameter's gradient as it was then. */
+interface PendingClip {
+  sumOfSquares: Tensor;
+  maxNorm: number;
+  params: Map<Tensor, Tensor>;
+}
+
 export class AdamW extends Optimizer {
   readonly betas: [number, number];
   readonly eps: number;
@@ -36,7 +43,7 @@ export class AdamW extends Optimizer {
   private moments = new Map<Tensor, Tensor>();
   private stateCopies: Tensor[] = [];
   /** The clip the next step() applies inside its update (clipGradNorm), or null. */
-  private pendingClip: { sumOfSquares: Tensor; maxNorm: number; params: Set<Tensor> } | null = null;
+  private pendingClip: PendingClip | null = null;
 
   constructor(params: Tensor[] | ParamGroup[], options: AdamWOptions) {
     super(params, options);
@@ -82,7 +89,7 @@ export class AdamW extends Optimizer {
     if (!fused) return clipGradNorm(params, maxNorm);
     return noGrad(() => tidy(() => {
       const sumOfSquares = keep(sumOfSquaredGrads('AdamW.clipGradNorm', clipped));
-      this.pendingClip = { sumOfSquares, maxNorm, params: new Set(clipped) };
+      this.pendingClip = { sumOfSquares, maxNorm, params: new Map(clipped.map((p) => [p, p.grad!])) };
       return sumOfSquares.sqrt();
     }));
   }
@@ -101,6 +108,14 @@ export class AdamW extends Optimizer {
     const lrs = this.groups.map((g) => this.lrOf(g)); // before anything changes: a bad lr leaves the state as it was
     const clip = this.pendingClip;
     this.pendingClip = null;
+    // a backward (or a .grad assignment) since clipGradNorm gives a gradient the norm never saw: the
+    // factor would scale it all, where optim.clipGradNorm (and PyTorch) scaled only the old part
+    for (const [p, g] of clip?.params ?? []) {
+      if (p.grad !== null && p.grad !== g) {
+        clip!.sumOfSquares.dispose();
+        throw new Error(`AdamW.step: the gradient of a parameter of shape ${fmt(p.shape)} changed after clipGradNorm (a backward() or a .grad assignment in between); clip after the last backward(), just before step()`);
+      }
+    }
     try {
       this.update(clip, lrs);
     } finally {
@@ -108,7 +123,7 @@ export class AdamW extends Optimizer {
     }
   }
 
-  private update(clip: { sumOfSquares: Tensor; maxNorm: number; params: Set<Tensor> } | null, lrs: number[]): void {
+  private update(clip: PendingClip | null, lrs: number[]): void {
     this.stepCount++;
     for (const [gi, group] of this.groups.entries()) {
       const hyper = {
