@@ -469,6 +469,42 @@ describe('round 2: attention options', () => {
       expectClear(() => attend(q, q, q, { blockMask: [[new Map()]] as never }), new RegExp(`^${name}: blockMask\\[0\\]\\[0\\] must be a boolean \\(or 0 / 1\\), got a Map`));
     }
   });
+  it('a NaN in q is NaN in its row of O, L and dq on every device (the webgpu kernel made the row 0, L −∞: "sees no key")', async (ctx) => {
+    const rows = async (t: Tensor, width: number) => {
+      const v = await t.data();
+      return Array.from({ length: v.length / width }, (_, r) => Array.from(v.slice(r * width, (r + 1) * width)).some(Number.isNaN));
+    };
+    const started: string[] = [];
+    try {
+      for (const device of ['wasm', 'webgpu'] as const) {
+        try {
+          await setDevice(device);
+        } catch {
+          continue; // no webgpu here: the wasm device still runs the composed flash
+        }
+        started.push(device);
+        manualSeed(7);
+        const values = Array.from({ length: 4 * 8 }, (_, e) => (e === 3 ? NaN : Math.sin(e)));
+        const q = tensor(values, { shape: [1, 1, 4, 8], requiresGrad: true });
+        const k = randn([1, 1, 5, 8]);
+        for (const options of [{}, { causal: true }, { blockMask: [[true, false], [false, true]] }]) {
+          const { out, lse } = flashAttention(q, k, k, { ...options, returnLse: true });
+          const ref = naiveAttention(q, k, k, options);
+          const what = `${device} ${JSON.stringify(options)}`;
+          expect(await rows(out, 8), what).toEqual([true, false, false, false]);
+          expect(Number.isNaN((await lse.data())[0]), `${what}: L of row 0`).toBe(true);
+          const [a, b] = [await out.data(), await ref.data()];
+          for (let e = 8; e < 32; e++) expect(Math.abs(a[e] - b[e]), what).toBeLessThan(1e-5);
+          out.sum().backward();
+          expect(await rows(q.grad!, 8), `${what}: dq`).toEqual([true, false, false, false]);
+          q.grad = null;
+        }
+      }
+    } finally {
+      await setDevice('reference');
+    }
+    if (!started.includes('webgpu')) ctx.skip();
+  });
 });
 
 

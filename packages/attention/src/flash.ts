@@ -36,7 +36,7 @@
  * nothing of it is kept. The row sums l, and so L, are of the undropped P̃, as in flash-attn.
  */
 import {
-  Tensor, concat, customOp, dropoutSeed, expShift, less, matmulT, noGrad, onlineLogsumexp, onlineNormalize, onlineRescale,
+  Tensor, concat, customOp, dropoutSeed, expShift, greaterEqual, matmulT, noGrad, onlineLogsumexp, onlineNormalize, onlineRescale,
   onlineSoftmaxStats, pad, rowDot, rowShiftedProduct, tidy, where, type Device, type Grads,
 } from '@flashgrad/core';
 import { tileCoverage, tileDropout, tileKeep, visibleRows, type AttentionMask } from './masks.js';
@@ -405,7 +405,7 @@ export function flashAttention(
   if (options.returnLse) {
     // rows that see no key hold +HUGE for the backward; the caller sees −∞ there
     const someRowBlind = blocks.length === 0 || blocks[0].rowStart > 0 || plan.visible !== null;
-    const userLse = someRowBlind ? noGrad(() => where(less(lse, HUGE), lse, -Infinity)) : lse; // (B, H, Nq, 1)
+    const userLse = someRowBlind ? noGrad(() => where(greaterEqual(lse, HUGE), -Infinity, lse)) : lse; // (B, H, Nq, 1) a NaN stays NaN
     if (userLse !== lse && !out.requiresGrad) lse.dispose();
     return { out, lse: userLse.reshape([dims.B, dims.H, dims.Nq]) }; // (B, H, Nq)
   }
@@ -422,7 +422,7 @@ function workgroupFlash(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, sc
   const { B, H, Nq, d } = mask.dims;
   const lse = returnLse ? noGrad(() => tidy(() => {
     const raw = saved.slice([B * H * Nq * d], [B * H * Nq * (d + 1)]).reshape([B, H, Nq]); // (B, H, Nq)
-    return where(less(raw, HUGE), raw, -Infinity); // rows that see no key: −∞
+    return where(greaterEqual(raw, HUGE), -Infinity, raw); // rows that see no key: −∞ (less(raw, HUGE) made a NaN −∞ too)
   })) : null;
   // the backward reads the saved O and L, so they live as long as the graph does (the tile table is cached)
   if (!out.requiresGrad) saved.dispose();
