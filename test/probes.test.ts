@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  arange, concat, full, gather, getDevice, layerNorm, lit, manualSeed, matmulT, Mulberry32, nn, optim, pad, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
+  arange, concat, dropout, full, gather, getDevice, layerNorm, lit, ones, manualSeed, matmulT, Mulberry32, nn, optim, pad, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
 } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
 import { ConfigError, GPT, pickToken, readSafetensors, sample, writeSafetensors, type GPTConfig } from '@flashgrad/models';
@@ -579,5 +579,25 @@ describe('round 2: safetensors input', () => {
     expectClear(() => readSafetensors(undefined as never), /^readSafetensors: expected .* got undefined/);
     expectClear(() => readSafetensors(new ArrayBuffer(16) as never), /^readSafetensors: expected .* got an ArrayBuffer/);
     expect(Object.keys(readSafetensors(writeSafetensors({ a: { shape: [1], data: Float32Array.from([1]) } })).tensors)).toEqual(['a']);
+  });
+});
+
+describe('round 2: flags that must be booleans, options that must be known', () => {
+  it("keepDims, dropout's training and p, nn.Dropout's p and backward's options refuse what is truthy but no boolean, or a typo", async () => {
+    const x = ones([2, 2]);
+    expectClear(() => x.sum(0, 'no' as unknown as boolean), /^sum: keepDims must be true or false, got "no"/);
+    expectClear(() => x.max(0, 1 as unknown as boolean), /^max: keepDims must be true or false, got 1/);
+    expectClear(() => x.mean(0, 'yes' as unknown as boolean), /^mean: keepDims must be true or false, got "yes"/);
+    expectClear(() => x.logsumexp(0, 'yes' as unknown as boolean), /^logsumexp: keepDims must be true or false, got "yes"/);
+    expectClear(() => dropout(x, 0.5, 'no' as unknown as boolean), /^dropout: training must be true or false, got "no"/);
+    expectClear(() => dropout(x, '0.5' as unknown as number), /^dropout: p must be in \[0, 1\), got "0\.5"/);
+    expectClear(() => new nn.Dropout('0.1' as unknown as number), /^Dropout: p must be a number in \[0, 1\), got "0\.1"/);
+    const p = ones([2], { requiresGrad: true });
+    expectClear(() => p.sum().backward({ retaingraph: true } as never), /^backward: unknown option "retaingraph"; the option is retainGraph/);
+    expect(x.sum(0, true).shape).toEqual([1, 2]);
+    const y = p.mul(p).sum();
+    y.backward({ retainGraph: true });
+    y.backward();
+    expect(Array.from(await p.grad!.data())).toEqual([4, 4]);
   });
 });
