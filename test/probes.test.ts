@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  arange, concat, dropout, full, gather, getDevice, layerNorm, lit, ones, manualSeed, matmulT, Mulberry32, nn, optim, pad, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
+  arange, concat, dropout, full, gather, getDevice, layerNorm, lit, noGrad, ones, tidy, manualSeed, matmulT, Mulberry32, nn, optim, pad, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
 } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
 import { ConfigError, GPT, pickToken, readSafetensors, sample, writeSafetensors, type GPTConfig } from '@flashgrad/models';
@@ -599,5 +599,23 @@ describe('round 2: flags that must be booleans, options that must be known', () 
     y.backward({ retainGraph: true });
     y.backward();
     expect(Array.from(await p.grad!.data())).toEqual([4, 4]);
+  });
+});
+
+describe('round 2: scopes, gradients and layer inputs', () => {
+  it('tidy and noGrad name an argument that is no function, and tidy an async one (it freed its tensors mid-flight)', () => {
+    expectClear(() => tidy(3 as never), /^tidy: expected a function, got number/);
+    expectClear(() => noGrad(undefined as never), /^noGrad: expected a function, got undefined/);
+    expectClear(() => tidy(async () => ones([2]).mul(2)), /^tidy: fn returned a Promise; tidy is synchronous/);
+  });
+
+  it('.grad takes a Tensor or null (3 was a TypeError reading join); Linear names an input that is no tensor', () => {
+    const p = ones([2], { requiresGrad: true });
+    expectClear(() => { p.grad = 3 as never; }, /^grad: a gradient must be a Tensor or null, got number/);
+    expectClear(() => { p.grad = undefined as never; }, /^grad: a gradient must be a Tensor or null, got undefined/);
+    expectClear(() => new nn.Linear(2, 3).forward(3 as never), /^Linear\(2, 3\): input must be a Tensor, got 3/);
+    p.grad = ones([2]);
+    p.grad = null;
+    expect(p.grad).toBeNull();
   });
 });

@@ -25,6 +25,7 @@ export function isGradEnabled(): boolean {
 
 /** Runs fn without recording any graph (evaluation, optimizer updates, gradient rules). */
 export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new Error(`noGrad: expected a function, got ${typeof fn}`);
   const previous = gradEnabled;
   gradEnabled = false;
   try {

@@ -6,7 +6,7 @@ import { gather, type IndicesLike } from '../ops/indexing.js';
 import { dropout, layerNorm } from '../ops/nn.js';
 import { fmt } from '../shape.js';
 import { Module } from './module.js';
-import { checkBoolean, checkNumber, show } from '../validate.js';
+import { checkBoolean, checkNumber, checkTensor, show } from '../validate.js';
 
 /** A layer's sizes: positive integers, each named in the error. */
 function sizes(layer: string, named: Record<string, unknown>): void {
@@ -30,6 +30,7 @@ export class Linear extends Module {
 
   /** x Wᵀ + b, the bias added in the matmul's kernel. */
   forward(x: Tensor): Tensor {
+    checkTensor(`Linear(${this.inFeatures}, ${this.outFeatures})`, 'input', x);
     if (x.shape[x.ndim - 1] !== this.inFeatures) {
       throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}): input of shape ${fmt(x.shape)} has last dim ${x.shape[x.ndim - 1]}`);
     }
