@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  arange, concat, dropout, full, gather, getDevice, layerNorm, lit, noGrad, ones, tidy, manualSeed, matmulT, Mulberry32, nn, optim, pad, rand, randn, reshape, setDevice, softmax, tensor, zeros, type Tensor,
+  arange, concat, dropout, full, gather, getDevice, getRngState, layerNorm, lit, noGrad, ones, tidy, manualSeed, matmulT, Mulberry32, nn, optim, pad, rand, randn, reshape, setDevice, setRngState, softmax, tensor, zeros, type Tensor,
 } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
 import { ConfigError, GPT, pickToken, readSafetensors, sample, writeSafetensors, type GPTConfig } from '@flashgrad/models';
@@ -617,5 +617,18 @@ describe('round 2: scopes, gradients and layer inputs', () => {
     p.grad = ones([2]);
     p.grad = null;
     expect(p.grad).toBeNull();
+  });
+});
+
+describe('round 2: the RNG state', () => {
+  it("setRngState takes only what getRngState returns ('x', NaN, 1.5, -1 and 2^40 were silently other states)", async () => {
+    for (const [bad, shown] of [['x', '"x"'], [NaN, 'NaN'], [1.5, '1\\.5'], [-1, '-1'], [2 ** 40, '1099511627776'], [undefined, 'undefined']] as const) {
+      expectClear(() => setRngState(bad as never), new RegExp(`^setRngState: state must be an integer in \\[0, 2\\^32\\) as getRngState returns it, got ${shown}`));
+    }
+    manualSeed(8);
+    const state = getRngState();
+    const a = Array.from(await randn([3]).data());
+    setRngState(state);
+    expect(Array.from(await randn([3]).data())).toEqual(a);
   });
 });
