@@ -632,3 +632,13 @@ describe('round 2: the RNG state', () => {
     expect(Array.from(await randn([3]).data())).toEqual(a);
   });
 });
+
+describe('round 2: parameters listed twice', () => {
+  it('an optimizer refuses a parameter that appears twice, in one group or two (it was stepped twice a step)', () => {
+    const p = zeros([2], { requiresGrad: true });
+    const q = zeros([3], { requiresGrad: true });
+    expectClear(() => new optim.AdamW([p, q, p], { lr: 0.1 }), /^AdamW: group 0's params\[2\] \(shape \[2\]\) is group 0's params\[0\] again; each parameter may appear once/);
+    expectClear(() => new optim.SGD([{ params: [q] }, { params: [p, q] }], { lr: 0.1 }), /^SGD: group 1's params\[1\] \(shape \[3\]\) is group 0's params\[0\] again/);
+    expect(new optim.AdamW([{ params: [p] }, { params: [q] }], { lr: 0.1 }).groups.length).toBe(2);
+  });
+});

@@ -27,11 +27,15 @@ export abstract class Optimizer {
       if (g.weightDecay !== undefined) checkNumber(op, `group ${gi}'s weightDecay`, g.weightDecay, { min: 0 });
       g.params.forEach((p, i) => checkTensor(op, `group ${gi}'s params[${i}]`, p));
     });
-    for (const g of this.groups) {
-      for (const p of g.params) {
-        if (!p.requiresGrad) throw new Error(`${this.constructor.name}: parameter of shape [${p.shape}] does not require grad`);
-      }
-    }
+    // a parameter listed twice would be stepped twice a step, its moments updated twice (PyTorch refuses it across groups)
+    const seen = new Map<Tensor, string>();
+    this.groups.forEach((g, gi) => g.params.forEach((p, i) => {
+      if (!p.requiresGrad) throw new Error(`${op}: parameter of shape [${p.shape}] does not require grad`);
+      const where = `group ${gi}'s params[${i}]`;
+      const first = seen.get(p);
+      if (first) throw new Error(`${op}: ${where} (shape [${p.shape}]) is ${first} again; each parameter may appear once`);
+      seen.set(p, where);
+    }));
     this.lr = lr;
   }
 
