@@ -162,9 +162,13 @@ const denseCases: fc.Arbitrary<Case> = fc.record({
   skipMaskedTiles: fc.option(fc.boolean(), { nil: undefined }),
 });
 
-/** An [Mq][Mk] grid for a case: at most 5 × 5 blocks, never more blocks than rows or keys. */
+/** Block counts M for N of at most 5, each block of ⌈N/M⌉ holding one row or key at least (the last may be shorter, never empty). */
+const blocksFor = (N: number): fc.Arbitrary<number> =>
+  fc.integer({ min: 1, max: Math.min(5, N) }).filter((M) => (M - 1) * Math.ceil(N / M) < N);
+
+/** An [Mq][Mk] grid for a case: at most 5 × 5 blocks, none of them empty. */
 const gridFor = (c: Case): fc.Arbitrary<boolean[][]> =>
-  fc.tuple(fc.integer({ min: 1, max: Math.min(5, c.Nq) }), fc.integer({ min: 1, max: Math.min(5, c.Nk) }))
+  fc.tuple(blocksFor(c.Nq), blocksFor(c.Nk))
     .chain(([Mq, Mk]) => fc.array(fc.array(fc.boolean(), { minLength: Mk, maxLength: Mk }), { minLength: Mq, maxLength: Mq }));
 
 /** Dense, causal, block-sparse (often with causal) and dropout cases in one stream. */

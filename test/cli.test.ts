@@ -104,6 +104,11 @@ describe('pnpm train', () => {
       [['--device', 'reference', '--data', textFile, '--n-embd', '18', '--n-head', '4'], 1, /nEmbd \(18\) must be divisible by nHead \(4\)/],
       [[...MICRO, '--data', textFile, '--out', join(dir, 'nothing'), '--resume'], 1, /--resume: No checkpoint in .*checkpoint\.json is missing/],
       [['--device', 'tpu'], 1, /cannot use device 'tpu': setDevice: unknown device 'tpu'/],
+      // a usage error before any work, not an 'unexpected error' and a stack from the settings check
+      [['--seed', '-1'], 2, /--seed must be at least 0, got -1/],
+      // refused before training: it failed at the first checkpoint, after the run's work ('unexpected error', EEXIST)
+      [[...MICRO, '--data', textFile, '--steps', '1', '--out', textFile], 1, /--out .*text\.txt cannot be the run's folder: it \(or a folder above it\) is a file/],
+      [[...MICRO, '--data', textFile, '--steps', '1', '--out', join(textFile, 'run')], 1, /--out .*text\.txt\/run cannot be the run's folder: it \(or a folder above it\) is a file/],
     ];
     for (const [argv, code, message] of cases) {
       const r = await run(trainMain, argv);

@@ -343,6 +343,10 @@ describe('parseArgs', () => {
     expect(err(['--batch-size', '1.5'])).toMatch(/--batch-size expects an integer/);
     expect(err(['--batch-size', ''])).toMatch(/--batch-size expects an integer/);
     expect(err(['--lr', 'Infinity'])).toMatch(/--lr expects a number, got "Infinity"/);
+    for (const notation of ['0x10', '0b11', '0o7', '1_000']) expect(err(['--batch-size', notation])).toMatch(new RegExp(`--batch-size expects an integer, got "${notation}"`));
+    expect(err(['--lr', ' 1'])).toMatch(/--lr expects a number, got " 1"/);
+    expect(parseArgs(spec, ['--lr', '-2.5e-3', '--batch-size', '1e3'])).toMatchObject({ lr: -2.5e-3, batchSize: 1000 });
+    expect(parseArgs(spec, ['--lr', '.5'])).toMatchObject({ lr: 0.5 });
     expect(err(['--compile=yes'])).toMatch(/--compile expects true or false/);
     expect(err(['stray'])).toMatch(/Unexpected argument "stray"/);
     expect(err(['--lr', '1', '--lr', '2'])).toMatch(/more than once/);

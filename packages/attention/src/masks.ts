@@ -3,7 +3,7 @@
  * time, from block rectangles, never element by element (naive.ts writes the same masks by brute
  * force, and the tests hold the two against each other). A tile is rows [r0, r1) × keys [j0, j1).
  */
-import { Tensor, dropoutHash24, dropoutThreshold, greaterEqual, less, where } from '@flashgrad/core';
+import { Tensor, dropoutHash24, dropoutThreshold, greaterEqual, where } from '@flashgrad/core';
 import type { AttentionDims, BlockGrid } from './validate.js';
 
 /**
@@ -16,8 +16,8 @@ export const MASKED = -1e30;
 /** The backward's L of a row that sees no key: exp(MASKED − HUGE) is 0, so its P row recomputes as 0. */
 export const HUGE = 1e30;
 
-/** L as the caller sees it: −∞ on rows that see no key (HUGE, which the backward reads). */
-export const callerLse = (lse: Tensor): Tensor => where(less(lse, HUGE), lse, -Infinity);
+/** L as the caller sees it: −∞ on rows that see no key (HUGE, which the backward reads); a NaN stays NaN (less(lse, HUGE) made it −∞). */
+export const callerLse = (lse: Tensor): Tensor => where(greaterEqual(lse, HUGE), -Infinity, lse);
 
 export interface AttentionMask {
   dims: AttentionDims;

@@ -58,16 +58,22 @@ export function validateOptions(op: string, options: unknown, keys: readonly str
   }
 }
 
-/** τ: the given scale, or 1/√d. */
-export function resolveScale(op: string, scale: number | undefined, d: number): number {
+/**
+ * τ: the given scale, or 1/√d. On a float32 device it must be finite as a float32 too: 1e300 became
+ * ∞ there, NaN scores on wasm and a kernel that would not compile on webgpu.
+ */
+export function resolveScale(op: string, scale: number | undefined, d: number, precision: 'float32' | 'float64'): number {
   if (scale === undefined) return 1 / Math.sqrt(d);
-  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new Error(`${op}: scale must be a finite number, got ${scale}`);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new Error(`${op}: scale must be a finite number, got ${describe(scale)}`);
+  if (precision === 'float32' && !Number.isFinite(Math.fround(scale))) {
+    throw new Error(`${op}: scale ${scale} overflows float32 (|scale| ≤ 3.4e38 on this device)`);
+  }
   return scale;
 }
 
 export function validateBlockSize(op: string, blockSize: number): number {
   if (!Number.isInteger(blockSize) || blockSize < 1) {
-    throw new Error(`${op}: blockSize must be a positive integer, got ${blockSize}`);
+    throw new Error(`${op}: blockSize must be a positive integer, got ${describe(blockSize)}`);
   }
   return blockSize;
 }
@@ -105,6 +111,14 @@ export function validateBlockMask(op: string, mask: unknown, dims: AttentionDims
   if (Mq > dims.Nq || Mk > dims.Nk) {
     throw new Error(`${op}: blockMask [${Mq}, ${Mk}] has more blocks than queries or keys (Nq ${dims.Nq}, Nk ${dims.Nk})`);
   }
+  // with ⌈N/M⌉ per block the last blocks may hold nothing (Nq 4, Mq 3: rows 0–1, 2–3 and none), and
+  // their row or column of the grid would be ignored without a word
+  for (const [axis, M, N] of [['query', Mq, dims.Nq], ['key', Mk, dims.Nk]] as const) {
+    const per = Math.ceil(N / M);
+    if ((M - 1) * per >= N) {
+      throw new Error(`${op}: blockMask [${Mq}, ${Mk}] splits ${N} ${axis === 'query' ? 'queries' : 'keys'} into blocks of ⌈${N}/${M}⌉ = ${per}, which leaves ${axis} block ${M - 1} empty (only ${Math.ceil(N / per)} hold any); use ${axis === 'query' ? 'Mq' : 'Mk'} blocks that all hold one (a divisor of ${N} always does)`);
+    }
+  }
   const cells = new Uint8Array(Mq * Mk);
   // plain loops: a training step passes its grid every call (64 × 64 cells at N = 4096)
   for (let a = 0; a < Mq; a++) {
@@ -125,7 +139,8 @@ export function validateDropout(op: string, p: unknown): number {
   return p;
 }
 
-const describe = (x: unknown): string => (typeof x === 'string' ? `'${x}'` : Array.isArray(x) ? `an array of length ${x.length}` : String(x));
+const describe = (x: unknown): string => (typeof x === 'string' ? `'${x}'` : Array.isArray(x) ? `an array of length ${x.length}`
+  : x !== null && typeof x === 'object' ? (x.constructor && x.constructor !== Object ? `a ${x.constructor.name}` : 'an object') : String(x)); // not '[object Object]'
 
 /**
  * The causal mask, bottom-right aligned as in PyTorch SDPA and flash-attn: query i may see key j
@@ -141,8 +156,10 @@ const ATTENTION_OPTIONS = ['causal', 'scale', 'blockMask', 'dropout', 'returnLse
  * block mask and dropout resolved from it.
  */
 export function validateCall(op: string, q: Tensor, k: Tensor, v: Tensor,
-  options: { scale?: number; blockMask?: unknown; dropout?: number }) {
+  options: { scale?: number; blockMask?: unknown; dropout?: number; blockSize?: number }) {
   validateOptions(op, options, ATTENTION_OPTIONS);
   const dims = validateAttention(op, q, k, v);
-  return { dims, scale: resolveScale(op, options.scale, dims.d), grid: validateBlockMask(op, options.blockMask, dims), p: validateDropout(op, options.dropout) };
+  // naive ignores blockSize, but not a bad one: code that swaps one attention for the other gets the same errors
+  if (options.blockSize !== undefined) validateBlockSize(op, options.blockSize);
+  return { dims, scale: resolveScale(op, options.scale, dims.d, q.device.precision), grid: validateBlockMask(op, options.blockMask, dims), p: validateDropout(op, options.dropout) };
 }

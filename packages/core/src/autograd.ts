@@ -25,6 +25,7 @@ export function isGradEnabled(): boolean {
 
 /** Runs fn without recording any graph (evaluation, optimizer updates, gradient rules). */
 export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new Error(`noGrad: expected a function, got ${typeof fn}`);
   const previous = gradEnabled;
   gradEnabled = false;
   try {
@@ -181,6 +182,10 @@ export function backward(root: Tensor, dyOrOptions?: Tensor | BackwardOptions, o
   if (dyOrOptions !== undefined && !(dyOrOptions instanceof Tensor)) {
     if (dyOrOptions === null || typeof dyOrOptions !== 'object') throw new Error(`backward: expected a gradient Tensor or { retainGraph }, got ${String(dyOrOptions)}`);
     options = dyOrOptions;
+  }
+  // { retaingraph: true } would be ignored, and the second backward() refused
+  for (const key of Object.keys(options)) {
+    if (key !== 'retainGraph') throw new Error(`backward: unknown option ${JSON.stringify(key)}; the option is retainGraph`);
   }
   if (options.retainGraph !== undefined && typeof options.retainGraph !== 'boolean') {
     throw new Error(`backward: retainGraph must be true or false, got ${JSON.stringify(options.retainGraph)}`);

@@ -3,7 +3,7 @@ import ndarray, { type NdArray } from 'ndarray';
 import { Tensor, type NestedArray } from './tensor.js';
 import { getDevice } from './devices/registry.js';
 import { fmt, sizeOf, stridesOf } from './shape.js';
-import { checkBoolean, checkNumber, checkShape, checkSize, nestedShape, show } from './validate.js';
+import { checkBoolean, checkNumber, checkOptions, checkShape, checkSize, nestedShape, show } from './validate.js';
 import { fillNormal, fillUniform } from './random.js';
 
 export interface TensorOptions {
@@ -34,6 +34,7 @@ export function tensor(values: NestedArray | ArrayLike<number>, options: TensorO
   if (!nested && !typed) {
     throw new Error(`tensor: values must be a number, nested arrays of numbers or a typed array, got ${show(values)}`);
   }
+  checkOptions('tensor', options, ['shape', 'requiresGrad']);
   const inferred = nested ? nestedShape('tensor', values) : [(values as ArrayLike<number>).length];
   const flat = nested ? [values as NestedArray].flat(Infinity as 1) as number[] : (values as ArrayLike<number>);
   const shape = options.shape === undefined ? inferred : checkShape('tensor', options.shape);
@@ -46,6 +47,8 @@ export function tensor(values: NestedArray | ArrayLike<number>, options: TensorO
 
 export function full(shape: readonly number[], value: number, options: { requiresGrad?: boolean } = {}): Tensor {
   const dims = creationShape('full', shape);
+  checkOptions('full', options, ['requiresGrad']);
+  checkBoolean('full', 'requiresGrad', options.requiresGrad);
   // NaN and ±Infinity are values a tensor may hold; a string or undefined is a mistake
   checkNumber('full', 'value', value, { nonFinite: true });
   const device = getDevice();
@@ -58,6 +61,8 @@ export const ones = (shape: readonly number[], options?: { requiresGrad?: boolea
 /** Normal draws from the seeded generator (manualSeed). */
 export function randn(shape: readonly number[], options: { mean?: number; std?: number; requiresGrad?: boolean } = {}): Tensor {
   shape = creationShape('randn', shape);
+  checkOptions('randn', options, ['mean', 'std', 'requiresGrad']);
+  checkBoolean('randn', 'requiresGrad', options.requiresGrad);
   if (options.mean !== undefined) checkNumber('randn', 'mean', options.mean);
   if (options.std !== undefined) checkNumber('randn', 'std', options.std, { min: 0 });
   return make(fillNormal(new Float32Array(sizeOf(shape)), options.mean, options.std), shape, options.requiresGrad);
@@ -68,6 +73,11 @@ export function rand(shape: readonly number[], options: { low?: number; high?: n
   shape = creationShape('rand', shape);
   if (options.low !== undefined) checkNumber('rand', 'low', options.low);
   if (options.high !== undefined) checkNumber('rand', 'high', options.high);
+  checkOptions('rand', options, ['low', 'high', 'requiresGrad']);
+  checkBoolean('rand', 'requiresGrad', options.requiresGrad);
+  const [low, high] = [options.low ?? 0, options.high ?? 1];
+  // low > high drew from (high, low] instead (PyTorch's uniform_ refuses it too)
+  if (low > high) throw new Error(`rand: low ${low} is above high ${high}`);
   return make(fillUniform(new Float32Array(sizeOf(shape)), options.low, options.high), shape, options.requiresGrad);
 }
 
@@ -85,6 +95,7 @@ export function arange(start: number, end?: number, step = 1): Tensor {
 
 /** Copies an ndarray (any strides) into a new tensor. */
 export function fromNdarray(array: NdArray, options: { requiresGrad?: boolean } = {}): Tensor {
+  checkOptions('fromNdarray', options, ['requiresGrad']);
   const shape = array.shape;
   const out = new Float64Array(sizeOf(shape));
   const index = new Array<number>(shape.length).fill(0);

@@ -34,7 +34,11 @@ export function getRngState(): number {
   return stream.state;
 }
 
+/** Restores a state from getRngState (an integer in [0, 2³²)): 'x', NaN or 2⁴⁰ were silently state 0. */
 export function setRngState(s: number): void {
+  if (typeof s !== 'number' || !Number.isInteger(s) || s < 0 || s >= 2 ** 32) {
+    throw new Error(`setRngState: state must be an integer in [0, 2^32) as getRngState returns it, got ${typeof s === 'string' ? JSON.stringify(s) : String(s)}`);
+  }
   stream.state = s >>> 0;
 }
 

@@ -66,7 +66,8 @@ export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
 /** Normalizes one axis (negative counts from the end); throws naming the op on a bad axis. */
 export function normalizeAxis(op: string, axis: number, rank: number): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
-    throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}`);
+    // a string axis ("0") printed bare would read as the valid axis it is not
+    throw new Error(`${op}: axis ${typeof axis === 'string' ? JSON.stringify(axis) : String(axis)} is ${Number.isInteger(axis) ? 'out of range' : 'not an integer axis'} for a tensor of rank ${rank}`);
   }
   return axis < 0 ? axis + rank : axis;
 }

@@ -94,6 +94,7 @@ export class Tensor {
   }
 
   set grad(g: Tensor | null) {
+    if (g !== null && !(g instanceof Tensor)) throw new Error(`grad: a gradient must be a Tensor or null, got ${g === undefined ? 'undefined' : typeof g}`);
     if (g && g.shape.join() !== this.shape.join()) {
       throw new Error(`grad: gradient of shape ${fmt(g.shape)} does not match tensor of shape ${fmt(this.shape)}`);
     }
@@ -184,6 +185,7 @@ export function keep<T extends Tensor>(t: T): T {
  * throws, everything it made (and did not keep) is disposed before the error propagates.
  */
 export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new Error(`tidy: expected a function, got ${typeof fn}`);
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
@@ -196,6 +198,13 @@ export function tidy<T>(fn: () => T): T {
     throw err;
   }
   scopes.pop();
+  if (result instanceof Promise) {
+    // what it made before its first await is freed now, and its rest fails later with 'used after
+    // dispose()': say so here (its own rejection is then only that consequence, silenced)
+    result.catch(() => {});
+    for (const t of scope) t.dispose();
+    throw new Error('tidy: fn returned a Promise; tidy is synchronous (await outside it, and tidy each synchronous part)');
+  }
   const survivors = new Set<Tensor>();
   collectTensors(result, survivors);
   for (const t of scope) {

@@ -36,19 +36,31 @@ export function checkNumber(
   return v as number;
 }
 
+/**
+ * An options object of known keys: a typo (`{ requiresgrad: true }`, `{ shap: [2] }`) would
+ * otherwise be ignored and the call would quietly do something else.
+ */
+export function checkOptions(op: string, options: unknown, keys: readonly string[]): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Error(`${op}: options must be an object, got ${show(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!keys.includes(key)) throw new Error(`${op}: unknown option ${JSON.stringify(key)}; the options are ${keys.join(', ')}`);
+  }
+}
+
 export function checkBoolean(op: string, name: string, v: unknown): boolean | undefined {
   if (v !== undefined && typeof v !== 'boolean') throw new Error(`${op}: ${name} must be true or false, got ${show(v)}`);
   return v as boolean | undefined;
 }
 
-/** A shape argument: an array of non-negative integers (a typed array is fine), copied. */
-export function checkShape(op: string, shape: unknown): number[] {
+/** A shape argument (or another list of sizes, `name`d): an array of non-negative integers (a typed array is fine), copied. */
+export function checkShape(op: string, shape: unknown, name = 'shape'): number[] {
   const arrayLike = Array.isArray(shape) || (ArrayBuffer.isView(shape) && !(shape instanceof DataView));
-  if (!arrayLike) throw new Error(`${op}: shape must be an array of non-negative integers, got ${show(shape)}`);
+  if (!arrayLike) throw new Error(`${op}: ${name} must be an array of non-negative integers, got ${show(shape)}`);
   const dims = Array.from(shape as ArrayLike<unknown>);
   dims.forEach((d, i) => {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      throw new Error(`${op}: dimension ${i} of the shape must be a non-negative integer, got ${show(d)}`);
+      throw new Error(`${op}: dimension ${i} of the ${name} must be a non-negative integer, got ${show(d)}`);
     }
   });
   return dims as number[];

@@ -55,8 +55,9 @@ function convert(key: string, type: ArgType, raw: string, spec: ArgsSpec): strin
       throw bad('true or false');
     case 'number':
     case 'int': {
-      // Number('') is 0 and Number(' 1') is 1: reject those before trusting Number().
-      const v = raw.trim() === raw && raw !== '' ? Number(raw) : NaN;
+      // Number('') is 0, Number(' 1') is 1 and Number('0x10') is 16 (--steps 0x10 trained 16
+      // steps): only decimal notation (1, -2.5, 3e-4) reaches Number()
+      const v = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw) ? Number(raw) : NaN;
       if (!Number.isFinite(v)) throw bad(type === 'int' ? 'an integer' : 'a number');
       if (type === 'int' && !Number.isSafeInteger(v)) throw bad('an integer');
       return v;

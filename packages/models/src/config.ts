@@ -137,6 +137,11 @@ export function validateConfig(config: GPTConfig): GPTConfig {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
     throw new ConfigError(`GPT config must be an object { vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias, attention }, got ${config === null ? 'null' : Array.isArray(config) ? 'an array' : typeof config}`);
   }
+  // a typo (nHeads: 8) would leave the preset's nHead in place without a word
+  const known = ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'dropout', 'bias', 'attention'];
+  for (const key of Object.keys(config)) {
+    if (!known.includes(key)) throw new ConfigError(`GPT config: unknown field ${JSON.stringify(key)}; the fields are ${known.join(', ')}`);
+  }
   const positive = ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const;
   for (const key of positive) {
     const v = config[key];
@@ -147,7 +152,9 @@ export function validateConfig(config: GPTConfig): GPTConfig {
       `GPT config: nEmbd (${config.nEmbd}) must be divisible by nHead (${config.nHead}), so that every head gets the same width`,
     );
   }
-  if (!(config.dropout >= 0 && config.dropout < 1)) throw new ConfigError(`GPT config: dropout must be in [0, 1), got ${config.dropout}`);
+  if (typeof config.dropout !== 'number' || !(config.dropout >= 0 && config.dropout < 1)) {
+    throw new ConfigError(`GPT config: dropout must be a number in [0, 1), got ${JSON.stringify(config.dropout) ?? 'undefined'}`);
+  }
   if (typeof config.bias !== 'boolean') throw new ConfigError(`GPT config: bias must be true or false, got ${config.bias}`);
   if (config.attention !== 'flash' && config.attention !== 'naive') {
     throw new ConfigError(`GPT config: attention must be 'flash' or 'naive', got ${JSON.stringify(config.attention)}`);

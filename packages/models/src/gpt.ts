@@ -191,6 +191,11 @@ export class GPT extends nn.Module {
   }
 
   forward(idx: TokenBatch, targets?: TokenBatch, options: ForwardOptions = {}): ForwardResult {
+    // { lastonly: true } would return all T positions' logits, V times T floats, without a word
+    if (options === null || typeof options !== 'object' || Object.keys(options).some((k) => k !== 'lastOnly')) {
+      throw new Error(`GPT.forward: options must be { lastOnly?: boolean }, got ${JSON.stringify(options) ?? typeof options}`);
+    }
+    if (options.lastOnly !== undefined && typeof options.lastOnly !== 'boolean') throw new Error(`GPT.forward: lastOnly must be true or false, got ${JSON.stringify(options.lastOnly)}`);
     const x0 = toBatch('idx', idx, this.config.vocabSize);
     const [B, T] = x0.shape;
     if (T > this.config.blockSize) {

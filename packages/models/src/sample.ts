@@ -5,7 +5,7 @@
  * touching core's global RNG (which a resumed training run depends on).
  */
 import { Mulberry32, noGrad, tidy } from '@flashgrad/core';
-import type { GPT } from './gpt.js';
+import { GPT } from './gpt.js';
 import type { Tokenizer } from './tokenizer.js';
 
 export interface SampleOptions {
@@ -20,15 +20,30 @@ export interface SampleOptions {
   onToken?: (token: number) => void;
 }
 
-function checkOptions({ maxNewTokens, temperature = 1, topK }: SampleOptions): void {
+const SAMPLE_OPTIONS = ['maxNewTokens', 'temperature', 'topK', 'seed', 'onToken'];
+
+function checkOptions(options: SampleOptions): void {
+  if (options === null || typeof options !== 'object') throw new Error(`sample: options must be an object { maxNewTokens, temperature?, topK?, seed?, onToken? }, got ${options === null ? 'null' : typeof options}`);
+  // a typo such as top_k would sample from every token without a word
+  for (const key of Object.keys(options)) {
+    if (!SAMPLE_OPTIONS.includes(key)) throw new Error(`sample: unknown option ${JSON.stringify(key)}; the options are ${SAMPLE_OPTIONS.join(', ')}`);
+  }
+  const { maxNewTokens, temperature = 1, topK, seed, onToken } = options;
   if (!Number.isSafeInteger(maxNewTokens) || maxNewTokens < 0) throw new Error(`sample: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
   if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new Error(`sample: temperature must be a finite number ≥ 0, got ${temperature}`);
   if (topK !== undefined && (!Number.isSafeInteger(topK) || topK < 1)) throw new Error(`sample: topK must be a positive integer, got ${topK}`);
+  // the seed is mixed as 32-bit integer bits: 'x', NaN and 1.5 were silently seeds 0 and 1
+  if (seed !== undefined && !Number.isSafeInteger(seed)) throw new Error(`sample: seed must be an integer, got ${typeof seed === 'string' ? JSON.stringify(seed) : seed}`);
+  if (onToken !== undefined && typeof onToken !== 'function') throw new Error(`sample: onToken must be a function, got ${typeof onToken}`);
 }
 
 /** Picks a token from one row of logits. */
 export function pickToken(logits: Float32Array, temperature: number, topK: number | undefined, rng: Mulberry32): number {
   const V = logits.length;
+  // −∞ is a token ruled out; NaN or +∞ make every weight NaN, and the draw returned the last token
+  for (let i = 0; i < V; i++) {
+    if (!(logits[i] < Infinity)) throw new Error(`sample: the model's logit for token ${i} is ${logits[i]}; its weights or activations are not finite`);
+  }
   if (temperature === 0) {
     let best = 0;
     for (let i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
@@ -52,7 +67,9 @@ export function pickToken(logits: Float32Array, temperature: number, topK: numbe
 export async function sample(model: GPT, prompt: readonly number[], options: SampleOptions): Promise<number[]> {
   checkOptions(options);
   const { maxNewTokens, temperature = 1, topK, onToken } = options;
+  if (!(model instanceof GPT)) throw new Error(`sample: model must be a GPT, got ${model === null ? 'null' : typeof model}`);
   const { blockSize, vocabSize } = model.config;
+  if (!Array.isArray(prompt)) throw new Error(`sample: prompt must be an array of token ids${typeof prompt === 'string' ? ' (for text, use sampleText with a tokenizer)' : ''}, got ${typeof prompt}`);
   if (prompt.length === 0) throw new Error('sample: the prompt needs at least one token');
   for (const t of prompt) {
     if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new Error(`sample: prompt token ${t} is outside the vocabulary [0, ${vocabSize})`);

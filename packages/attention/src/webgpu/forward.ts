@@ -78,7 +78,9 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
         for (let u = 0; u < ${g.bc / L}; u++) {
           const jj = u * ${L} + c;
           const s = pt[r * ${ps} + jj];
-          let p = s > ${lit(MASKED / 2)} ? Math.exp(s - mNew) : 0.0;
+          // hidden (MASKED) scores give 0; a NaN score fails every comparison, so it is tested as the
+          // exception and gives NaN, as on every other device (s > MASKED / 2 turned it into 0)
+          let p = s < ${lit(MASKED / 2)} ? 0.0 : Math.exp(s - mNew);
           ls += p;
           ${drop ? `const key = kt * ${g.bc} + jj;\n          p = p * ${dropoutFactor(plan, 'i', 'key')};` : ''}
           pt[r * ${ps} + jj] = p;
@@ -94,12 +96,13 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
         }
       }
     }
-    const inv = l > 0.0 ? 1.0 / l : 0.0;
+    // l is 0 exactly where a row sees no key (it outputs 0); NaN stays NaN (l > 0.0 made it 0)
+    const inv = l === 0.0 ? 0.0 : 1.0 / l;
     if (i < ${Nq}) {
       const oBase = (bh * ${Nq} + i) * ${d};
       ${o.store('oBase', (a) => `${a} * inv`)}
       if (c === 0) {
-        storeResult(${lseOffset(plan)} + bh * ${Nq} + i, l > 0.0 ? m + Math.log(l) : ${lit(HUGE)});
+        storeResult(${lseOffset(plan)} + bh * ${Nq} + i, l === 0.0 ? ${lit(HUGE)} : m + Math.log(l));
       }
     }
   }`;

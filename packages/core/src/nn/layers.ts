@@ -6,6 +6,12 @@ import { gather, type IndicesLike } from '../ops/indexing.js';
 import { dropout, layerNorm } from '../ops/nn.js';
 import { fmt } from '../shape.js';
 import { Module } from './module.js';
+import { checkBoolean, checkNumber, checkTensor, show } from '../validate.js';
+
+/** A layer's sizes: positive integers, each named in the error. */
+function sizes(layer: string, named: Record<string, unknown>): void {
+  for (const [name, v] of Object.entries(named)) checkNumber(layer, name, v, { integer: true, min: 1 });
+}
 
 /** y = x Wᵀ + b with W [out, in] (PyTorch's layout; the transpose folds into the matmul). */
 export class Linear extends Module {
@@ -14,6 +20,9 @@ export class Linear extends Module {
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: { bias?: boolean } = {}) {
     super();
+    // checked here: rand would name its own shape or a bound of 1/√0 = ∞, not the layer's argument
+    sizes('Linear', { inFeatures, outFeatures });
+    checkBoolean('Linear', 'bias', options.bias);
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = rand([outFeatures, inFeatures], { low: -bound, high: bound, requiresGrad: true });
     this.bias = options.bias === false ? null : rand([outFeatures], { low: -bound, high: bound, requiresGrad: true });
@@ -21,6 +30,7 @@ export class Linear extends Module {
 
   /** x Wᵀ + b, the bias added in the matmul's kernel. */
   forward(x: Tensor): Tensor {
+    checkTensor(`Linear(${this.inFeatures}, ${this.outFeatures})`, 'input', x);
     if (x.shape[x.ndim - 1] !== this.inFeatures) {
       throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}): input of shape ${fmt(x.shape)} has last dim ${x.shape[x.ndim - 1]}`);
     }
@@ -33,6 +43,7 @@ export class Embedding extends Module {
 
   constructor(readonly numEmbeddings: number, readonly embeddingDim: number) {
     super();
+    sizes('Embedding', { numEmbeddings, embeddingDim });
     this.weight = randn([numEmbeddings, embeddingDim], { requiresGrad: true });
   }
 
@@ -48,7 +59,9 @@ export class LayerNorm extends Module {
 
   constructor(readonly normalizedShape: number, options: { eps?: number; bias?: boolean } = {}) {
     super();
-    this.eps = options.eps ?? 1e-5;
+    sizes('LayerNorm', { normalizedShape });
+    checkBoolean('LayerNorm', 'bias', options.bias);
+    this.eps = checkNumber('LayerNorm', 'eps', options.eps ?? 1e-5, { min: 0 });
     this.weight = ones([normalizedShape], { requiresGrad: true });
     this.bias = options.bias === false ? null : zeros([normalizedShape], { requiresGrad: true });
   }
@@ -61,7 +74,7 @@ export class LayerNorm extends Module {
 export class Dropout extends Module {
   constructor(readonly p: number) {
     super();
-    if (!(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${p}`);
+    if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`Dropout: p must be a number in [0, 1), got ${show(p)}`);
   }
 
   forward(x: Tensor): Tensor {

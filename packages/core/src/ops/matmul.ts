@@ -5,6 +5,7 @@ import { broadcastShapes, fmt, sizeOf } from '../shape.js';
 import { deviceOf, fusion } from './common.js';
 import { asTensor, defineOp } from './op.js';
 import { sum } from './reduce.js';
+import { checkTensor } from '../validate.js';
 
 // C = op(A)·op(B): dA = dC·op(B)ᵀ, dB = op(A)ᵀ·dC, with the transposes folded into the kernel
 const matmulOp = defineOp<{ transA: boolean; transB: boolean }>('matmul', (dy, { inputs: [x, y], attrs: { transA, transB }, needs }) => {
@@ -60,6 +61,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
 /** op(a) @ op(b) where op transposes the last two dims when asked, without moving memory. */
 export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  // deviceOf lets numbers through (elementwise ops broadcast them); matmul has no scalar operand
+  checkTensor('matmul', 'a', a);
+  checkTensor('matmul', 'b', b);
   const device = deviceOf('matmul', a, b);
   if (a.ndim < 2 || b.ndim < 2) {
     throw new Error(`matmul: both operands need at least 2 dims, got ${fmt(a.shape)} and ${fmt(b.shape)}`);

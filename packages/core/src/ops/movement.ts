@@ -3,7 +3,7 @@ import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { assertValidShape, broadcastShapes, fmt, normalizeAxis, sameShape, sizeOf, stridesOf } from '../shape.js';
 import { deviceOf } from './common.js';
-import { checkReshapeTarget, checkTensor, show } from '../validate.js';
+import { checkReshapeTarget, checkShape, checkTensor, show } from '../validate.js';
 import { GradBlock, asTensor, defineOp } from './op.js';
 
 const reshapeOp = defineOp('reshape', (dy, { inputs: [x] }) => [dy.reshape([...asTensor(x).shape])]);
@@ -47,6 +47,7 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
 /** Reorders dims: out.shape[i] = x.shape[perm[i]]. */
 export function permute(x: Tensor, perm: number[]): Tensor {
   const device = deviceOf('permute', x);
+  if (!Array.isArray(perm)) throw new Error(`permute: perm must be an array of axes, got ${show(perm)}`);
   const axes = perm.map((p) => normalizeAxis('permute', p, x.ndim));
   if (axes.length !== x.ndim || new Set(axes).size !== axes.length) {
     throw new Error(`permute: [${perm}] is not a permutation of the ${x.ndim} dims of ${fmt(x.shape)}`);
@@ -70,6 +71,9 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
  */
 export function slice(x: Tensor, starts: number[], ends?: number[]): Tensor {
   const device = deviceOf('slice', x);
+  // slice(0, 2) would read starts[i] and ends[i] of numbers as undefined: the whole tensor, silently
+  if (!Array.isArray(starts)) throw new Error(`slice: starts must be an array of indices, one per axis, got ${show(starts)}`);
+  if (ends !== undefined && !Array.isArray(ends)) throw new Error(`slice: ends must be an array of indices, one per axis, got ${show(ends)}`);
   if (starts.length > x.ndim || (ends && ends.length !== starts.length)) {
     throw new Error(`slice: starts [${starts}] and ends [${ends ?? ''}] do not fit tensor of shape ${fmt(x.shape)}`);
   }
@@ -95,6 +99,8 @@ function resolveIndex(i: number, dim: number): number {
 /** x placed at `starts` inside zeros of `shape` (the adjoint of slice). */
 export function pad(x: Tensor, shape: number[], starts: number[]): Tensor {
   const device = deviceOf('pad', x);
+  checkShape('pad', shape); // [4.5, 4] would make a tensor of that shape
+  checkShape('pad', starts, 'starts');
   if (shape.length !== x.ndim || starts.length !== x.ndim || x.shape.some((d, i) => starts[i] < 0 || starts[i] + d > shape[i])) {
     throw new Error(`pad: tensor of shape ${fmt(x.shape)} does not fit at [${starts}] inside ${fmt(shape)}`);
   }
@@ -105,6 +111,7 @@ export function pad(x: Tensor, shape: number[], starts: number[]): Tensor {
 /** Broadcasts x to `shape` (NumPy rules), materialised. */
 export function expand(x: Tensor, shape: number[]): Tensor {
   const device = deviceOf('expand', x);
+  checkShape('expand', shape); // broadcasting [1] to 2.5 would make a tensor of shape [2.5]
   const target = broadcastShapes('expand', x.shape, shape);
   if (!sameShape(target, shape)) throw new Error(`expand: cannot expand ${fmt(x.shape)} to ${fmt(shape)}`);
   const own = stridesOf(x.shape);

@@ -10,6 +10,7 @@ import { logsumexp, mean, sum } from './reduce.js';
 import { reshape, transpose } from './movement.js';
 import { oneHot, toIndices, type IndicesLike } from './indexing.js';
 import { asTensor, defineOp } from './op.js';
+import { checkBoolean, checkNumber, show } from '../validate.js';
 
 // dx = y ∘ (dy − rowsum(dy ∘ y)), one kernel
 const softmaxOp = defineOp('softmax', (dy, { out: y }) => {
@@ -110,6 +111,7 @@ const layerNormOp = defineOp<{ eps: number; hasWeight: boolean; hasBias: boolean
  * fused kernel forward (two on cpu/wasm), four backward, where the device has them.
  */
 export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
+  checkNumber('layerNorm', 'eps', eps, { min: 0 }); // a NaN eps made every output NaN
   const c = x.shape[x.ndim - 1];
   for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
     if (p && (p.ndim !== 1 || p.shape[0] !== c)) {
@@ -148,7 +150,8 @@ const dropoutOp = defineOp<{ p: number; seed: number }>('dropout', (dy, { attrs:
  * stored: the backward redraws it from the seed, as PyTorch's Philox dropout does.
  */
 export function dropout(x: Tensor, p: number, training = true): Tensor {
-  if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
+  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${show(p)}`);
+  checkBoolean('dropout', 'training', training); // 'no' is truthy: it dropped
   if (!training || p === 0) return x;
   const device = deviceOf('dropout', x);
   const seed = dropoutSeed();

@@ -5,6 +5,7 @@ import { normalizeAxes, reducedShape } from '../shape.js';
 import { deviceOf } from './common.js';
 import { asTensor, defineOp } from './op.js';
 import { reshape } from './movement.js';
+import { checkBoolean } from '../validate.js';
 import { abs, add, equal, exp, less, log, sub, where } from './elementwise.js';
 
 const reduceOps = {
@@ -22,6 +23,7 @@ const reduceOps = {
 
 function reduce(op: 'sum' | 'max', x: Tensor, axes: number | number[] | undefined, keepDims: boolean): Tensor {
   const device = deviceOf(op, x);
+  checkBoolean(op, 'keepDims', keepDims); // 'no' is truthy: it kept the dims
   const list = normalizeAxes(op, axes, x.ndim);
   if (op === 'max' && list.some((a) => x.shape[a] === 0)) {
     throw new Error(`max: cannot reduce over an empty axis of shape [${x.shape}]`);
@@ -35,6 +37,7 @@ export const sum = (x: Tensor, axes?: number | number[], keepDims = false): Tens
 export const max = (x: Tensor, axes?: number | number[], keepDims = false): Tensor => reduce('max', x, axes, keepDims);
 
 export function mean(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
+  checkBoolean('mean', 'keepDims', keepDims);
   const list = normalizeAxes('mean', axes, x.ndim);
   const count = list.reduce((n, a) => n * x.shape[a], 1);
   return sum(x, list, keepDims).div(count);
@@ -42,6 +45,7 @@ export function mean(x: Tensor, axes?: number | number[], keepDims = false): Ten
 
 /** log Σ exp, shifted by the (detached) max so that it never overflows. */
 export function logsumexp(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
+  checkBoolean('logsumexp', 'keepDims', keepDims);
   const list = normalizeAxes('logsumexp', axes, x.ndim);
   const m = max(x.detach(), list, true);
   // rows that are all −∞ (fully masked), or hold +∞, shift by 0 and give ∓∞, not NaN (∞ − ∞)

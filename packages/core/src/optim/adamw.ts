@@ -7,9 +7,9 @@ import { Tensor, keep, tidy } from '../tensor.js';
 import { noGrad } from '../autograd.js';
 import { pad } from '../ops/movement.js';
 import { Optimizer, type ParamGroup } from './optimizer.js';
-import { checkMaxNorm, clipGradNorm, sumOfSquaredGrads } from './clip.js';
+import { checkClipArgs, clipGradNorm, sumOfSquaredGrads } from './clip.js';
 import { fusion } from '../ops/common.js';
-import { checkNumber, show } from '../validate.js';
+import { checkNumber, checkTensor, show } from '../validate.js';
 import { fmt } from '../shape.js';
 
 export interface AdamWOptions {
@@ -27,6 +27,13 @@ export interface AdamWState {
   v: Tensor[];
 }
 
+/** A clip folded into the next step: the norm's Σg², and each clipped parameter's gradient as it was then. */
+interface PendingClip {
+  sumOfSquares: Tensor;
+  maxNorm: number;
+  params: Map<Tensor, Tensor>;
+}
+
 export class AdamW extends Optimizer {
   readonly betas: [number, number];
   readonly eps: number;
@@ -36,10 +43,10 @@ export class AdamW extends Optimizer {
   private moments = new Map<Tensor, Tensor>();
   private stateCopies: Tensor[] = [];
   /** The clip the next step() applies inside its update (clipGradNorm), or null. */
-  private pendingClip: { sumOfSquares: Tensor; maxNorm: number; params: Set<Tensor> } | null = null;
+  private pendingClip: PendingClip | null = null;
 
   constructor(params: Tensor[] | ParamGroup[], options: AdamWOptions) {
-    super(params, options.lr);
+    super(params, options);
     this.betas = options.betas ?? [0.9, 0.999];
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0.01;
@@ -70,7 +77,7 @@ export class AdamW extends Optimizer {
    * applied.
    */
   clipGradNorm(params: Tensor[], maxNorm: number): Tensor {
-    checkMaxNorm('AdamW.clipGradNorm', maxNorm);
+    checkClipArgs('AdamW.clipGradNorm', params, maxNorm);
     const stepped = new Set(this.groups.flatMap((g) => g.params));
     const clipped = params.filter((p) => p.grad !== null);
     for (const p of clipped) {
@@ -82,7 +89,7 @@ export class AdamW extends Optimizer {
     if (!fused) return clipGradNorm(params, maxNorm);
     return noGrad(() => tidy(() => {
       const sumOfSquares = keep(sumOfSquaredGrads('AdamW.clipGradNorm', clipped));
-      this.pendingClip = { sumOfSquares, maxNorm, params: new Set(clipped) };
+      this.pendingClip = { sumOfSquares, maxNorm, params: new Map(clipped.map((p) => [p, p.grad!])) };
       return sumOfSquares.sqrt();
     }));
   }
@@ -98,20 +105,29 @@ export class AdamW extends Optimizer {
   }
 
   step(): void {
+    const lrs = this.groups.map((g) => this.lrOf(g)); // before anything changes: a bad lr leaves the state as it was
     const clip = this.pendingClip;
     this.pendingClip = null;
+    // a backward (or a .grad assignment) since clipGradNorm gives a gradient the norm never saw: the
+    // factor would scale it all, where optim.clipGradNorm (and PyTorch) scaled only the old part
+    for (const [p, g] of clip?.params ?? []) {
+      if (p.grad !== null && p.grad !== g) {
+        clip!.sumOfSquares.dispose();
+        throw new Error(`AdamW.step: the gradient of a parameter of shape ${fmt(p.shape)} changed after clipGradNorm (a backward() or a .grad assignment in between); clip after the last backward(), just before step()`);
+      }
+    }
     try {
-      this.update(clip);
+      this.update(clip, lrs);
     } finally {
       clip?.sumOfSquares.dispose();
     }
   }
 
-  private update(clip: { sumOfSquares: Tensor; maxNorm: number; params: Set<Tensor> } | null): void {
+  private update(clip: PendingClip | null, lrs: number[]): void {
     this.stepCount++;
-    for (const group of this.groups) {
+    for (const [gi, group] of this.groups.entries()) {
       const hyper = {
-        lr: group.lr ?? this.lr,
+        lr: lrs[gi],
         beta1: this.betas[0],
         beta2: this.betas[1],
         eps: this.eps,
@@ -153,15 +169,23 @@ export class AdamW extends Optimizer {
   }
 
   loadState(state: { step: number; m: Tensor[]; v: Tensor[] }): void {
+    const op = 'AdamW.loadState';
     const params = this.groups.flatMap((g) => g.params);
-    if (state.m.length !== params.length || state.v.length !== params.length) {
-      throw new Error(`AdamW.loadState: state has ${state.m.length} moments for ${params.length} parameters`);
+    if (state === null || typeof state !== 'object') throw new Error(`${op}: state must be { step, m, v }, got ${show(state)}`);
+    // a NaN or negative step count makes the bias corrections 1 − βᵗ NaN, and with it every parameter at the next step
+    checkNumber(op, 'step', state.step, { integer: true, min: 0 });
+    for (const name of ['m', 'v'] as const) {
+      const list: unknown = state[name];
+      if (!Array.isArray(list)) throw new Error(`${op}: ${name} must be an array of tensors, got ${show(list)}`);
+      if (list.length !== params.length) throw new Error(`${op}: state has ${list.length} ${name} moments for ${params.length} parameters`);
+      // every one checked before the first is loaded: a bad state leaves the optimizer as it was
+      list.forEach((t, i) => {
+        checkTensor(op, `${name}[${i}]`, t);
+        if ((t as Tensor).size !== params[i].size) throw new Error(`${op}: ${name}[${i}] has ${(t as Tensor).size} elements for a parameter of shape [${params[i].shape}]`);
+      });
     }
     noGrad(() => tidy(() => {
       params.forEach((p, i) => {
-        for (const [name, t] of [['m', state.m[i]], ['v', state.v[i]]] as const) {
-          if (t.size !== p.size) throw new Error(`AdamW.loadState: ${name}[${i}] has ${t.size} elements for a parameter of shape [${p.shape}]`);
-        }
         // interleave: m into column 0, v into column 1, of [n, 2]
         const col = (t: Tensor, k: number) => pad(t.reshape([p.size, 1]), [p.size, 2], [0, k]);
         this.momentsOf(p).assign(col(state.m[i], 0).add(col(state.v[i], 1)));

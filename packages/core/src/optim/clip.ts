@@ -4,6 +4,7 @@ import { noGrad } from '../autograd.js';
 import { minimum } from '../ops/elementwise.js';
 import { fusion } from '../ops/common.js';
 import { CLIP_EPS } from '../devices/clip-factor.js';
+import { checkTensor, show } from '../validate.js';
 
 /**
  * Scales all gradients so that their joint L2 norm is at most maxNorm. Returns the norm before
@@ -12,7 +13,7 @@ import { CLIP_EPS } from '../devices/clip-factor.js';
  * next update.
  */
 export function clipGradNorm(params: Tensor[], maxNorm: number): Tensor {
-  checkMaxNorm('clipGradNorm', maxNorm);
+  checkClipArgs('clipGradNorm', params, maxNorm);
   return noGrad(() => tidy(() => {
     const norm = sumOfSquaredGrads('clipGradNorm', params).sqrt();
     const scale = minimum(norm.add(CLIP_EPS).pow(-1).mul(maxNorm), 1);
@@ -21,8 +22,11 @@ export function clipGradNorm(params: Tensor[], maxNorm: number): Tensor {
   }));
 }
 
-export function checkMaxNorm(op: string, maxNorm: number): void {
-  if (!(maxNorm > 0)) throw new Error(`${op}: maxNorm must be positive, got ${maxNorm}`);
+/** params an array of tensors, maxNorm a number > 0 (Infinity: no clip, as PyTorch; "1" is no number). */
+export function checkClipArgs(op: string, params: unknown, maxNorm: unknown): void {
+  if (!Array.isArray(params)) throw new Error(`${op}: params must be an array of tensors, got ${show(params)}`);
+  params.forEach((p, i) => checkTensor(op, `params[${i}]`, p));
+  if (typeof maxNorm !== 'number' || !(maxNorm > 0)) throw new Error(`${op}: maxNorm must be positive, got ${show(maxNorm)}`);
 }
 
 /**

@@ -14,9 +14,10 @@ export abstract class Optimizer {
   /** Base learning rate; schedules set it before each step. */
   lr: number;
 
-  constructor(params: Tensor[] | ParamGroup[], lr: number) {
+  constructor(params: Tensor[] | ParamGroup[], options: { lr: number }) {
     const op = this.constructor.name;
-    checkNumber(op, 'lr', lr, { min: 0 });
+    if (options === null || typeof options !== 'object') throw new Error(`${op}: options must be an object with at least { lr }, got ${show(options)}`);
+    const lr = checkNumber(op, 'lr', options.lr, { min: 0 });
     if (!Array.isArray(params)) throw new Error(`${op}: params must be an array of tensors or of parameter groups, got ${show(params)}`);
     const list = params as (Tensor | ParamGroup)[];
     this.groups = list.length > 0 && 'params' in list[0] ? (list as ParamGroup[]) : [{ params: list as Tensor[] }];
@@ -26,12 +27,26 @@ export abstract class Optimizer {
       if (g.weightDecay !== undefined) checkNumber(op, `group ${gi}'s weightDecay`, g.weightDecay, { min: 0 });
       g.params.forEach((p, i) => checkTensor(op, `group ${gi}'s params[${i}]`, p));
     });
-    for (const g of this.groups) {
-      for (const p of g.params) {
-        if (!p.requiresGrad) throw new Error(`${this.constructor.name}: parameter of shape [${p.shape}] does not require grad`);
-      }
-    }
+    // a parameter listed twice would be stepped twice a step, its moments updated twice (PyTorch refuses it across groups)
+    const seen = new Map<Tensor, string>();
+    this.groups.forEach((g, gi) => g.params.forEach((p, i) => {
+      if (!p.requiresGrad) throw new Error(`${op}: parameter of shape [${p.shape}] does not require grad`);
+      const where = `group ${gi}'s params[${i}]`;
+      const first = seen.get(p);
+      if (first) throw new Error(`${op}: ${where} (shape [${p.shape}]) is ${first} again; each parameter may appear once`);
+      seen.set(p, where);
+    }));
     this.lr = lr;
+  }
+
+  /**
+   * A group's learning rate, checked at each step: `lr` and a group's `lr` are public fields that
+   * a schedule sets between steps, and a NaN there would turn every parameter into NaN at once.
+   */
+  protected lrOf(group: ParamGroup): number {
+    const op = `${this.constructor.name}.step`;
+    if (group.lr !== undefined) return checkNumber(op, `group ${this.groups.indexOf(group)}'s lr`, group.lr, { min: 0 });
+    return checkNumber(op, 'lr', this.lr, { min: 0 });
   }
 
   zeroGrad(): void {

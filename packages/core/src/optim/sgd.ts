@@ -10,15 +10,16 @@ export class SGD extends Optimizer {
   private velocity = new Map<Tensor, Tensor>();
 
   constructor(params: Tensor[] | ParamGroup[], options: { lr: number; momentum?: number; weightDecay?: number }) {
-    super(params, options.lr);
+    super(params, options);
     this.momentum = checkNumber('SGD', 'momentum', options.momentum ?? 0, { min: 0 });
     this.weightDecay = checkNumber('SGD', 'weightDecay', options.weightDecay ?? 0, { min: 0 });
   }
 
   step(): void {
+    const lrs = this.groups.map((g) => this.lrOf(g)); // before any parameter moves
     noGrad(() => tidy(() => {
-      for (const group of this.groups) {
-        const lr = group.lr ?? this.lr;
+      for (const [gi, group] of this.groups.entries()) {
+        const lr = lrs[gi];
         const wd = group.weightDecay ?? this.weightDecay;
         for (const p of group.params) {
           if (!p.grad) continue;

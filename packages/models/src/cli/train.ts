@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { detectAnomaly } from '@flashgrad/core';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError, type ArgsSpec } from '../cli-args.js';
 import { isPresetName, presets, validateConfig, countParameters, type GPTConfig, type PresetName } from '../config.js';
@@ -57,6 +57,17 @@ function makeTokenizer(kind: string, text: string): Tokenizer {
   throw new UsageError(`--tokenizer must be 'char' or 'gpt2', got ${JSON.stringify(kind)}`);
 }
 
+/** The run's folder, made before training: the first checkpoint comes after minutes of work, which a file in the way would lose. */
+async function makeOutDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'it (or a folder above it) is a file' : (e as Error).message;
+    throw new InputError(`--out ${dir} cannot be the run's folder: ${why}`);
+  }
+}
+
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export interface TrainRun {
@@ -75,7 +86,7 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
     throw new UsageError(`--attention must be 'flash' or 'naive', got ${JSON.stringify(args.attention)}`);
   }
   for (const k of ['steps', 'batch', 'gradAccum', 'evalIters', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const) positive(k, args[k]);
-  for (const k of ['warmup', 'evalEvery', 'saveEvery', 'sampleTokens'] as const) positive(k, args[k], 0);
+  for (const k of ['warmup', 'evalEvery', 'saveEvery', 'sampleTokens', 'seed'] as const) positive(k, args[k], 0);
   for (const k of ['lr', 'minLr', 'weightDecay', 'gradClip'] as const) positive(k, args[k], 0);
   if (args.dropout !== undefined && !(args.dropout >= 0 && args.dropout < 1)) throw new UsageError(`--dropout must be in [0, 1), got ${args.dropout}`);
   const outDir = args.out;
@@ -140,6 +151,7 @@ export async function runTrain(argv: readonly string[], io: CliIO = processIO())
     if (done >= settings.steps) throw new UsageError(`--resume: the checkpoint in ${outDir} is already at step ${done}; pass --steps above it to train on`);
   }
 
+  await makeOutDir(outDir);
   deviceName ??= await device();
   const params = countParameters(config);
   io.stderr.write(

@@ -43,6 +43,8 @@ export interface KernelSpec {
 /** A JS number as a literal gpu.js parses back to the same float (always with a decimal point). */
 export function lit(x: number): string {
   if (!Number.isFinite(x)) throw new Error(`gpujs: cannot bake non-finite constant ${x}`);
+  // 1e300 rounds to ∞ in float32, which would bake as 'Infinity.0' and fail in gpu.js's parser
+  if (!Number.isFinite(Math.fround(x))) throw new Error(`gpujs: cannot bake constant ${x}: it overflows float32 (|x| ≤ 3.4e38)`);
   const s = String(Math.fround(x) === x ? x : Math.fround(x));
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }
