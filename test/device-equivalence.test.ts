@@ -14,7 +14,7 @@ import { GRID_WORKGROUP, WIDE_GRID, gridWorkgroupSize } from '../packages/core/s
 import { ReferenceDevice } from '../packages/core/src/devices/reference.js';
 import { sizeClass } from '../packages/core/src/devices/wasm-arena/index.js';
 import { unaryNames } from '../packages/core/src/ops/elementwise.js';
-import { relErr } from './helpers/compare.js';
+import { float32SumBound, layerNormGradTerms, relErr } from './helpers/compare.js';
 import { runs } from './helpers/arbitraries.js';
 import { rng } from './helpers/gradcheck.js';
 
@@ -87,13 +87,9 @@ async function check(device: Device, tol: number, f: (d: Device) => DeviceBuffer
   }
 }
 
-/** γₙ = n·u/(1 − n·u): Higham's bound on the relative error of n roundings of unit roundoff u. */
-const gamma = (n: number, u: number): number => (n * u) / (1 - n * u);
-
 /**
- * A sum over `axes` of x, element by element: a float32 sum of m terms, in any order (a loop,
- * chunks, a tree), is within γ₍ₘ₋₁₎·Σ|x| of the exact sum (Higham, recursive summation), and the
- * reference's float64 sum within its own γ. Relative to the result that bound cancels with it:
+ * A sum over `axes` of x, element by element, within float32SumBound of its m terms (m − 1 adds
+ * and the result's rounding). Relative to the result a bound cancels with it:
  * [3, 176, 2] summed whole came out 0.0043807 against 0.0043870 on webgpu (1.4e-3 relative, but
  * 0.07·2⁻²⁴·Σ|x|). A dropped or repeated term is an error of a term's size, ~Σ|x|/m.
  */
@@ -103,10 +99,10 @@ async function checkSum(device: Device, x: number[], shape: number[], axes: numb
   const want = await ref.read64(ref.reduce('sum', ref.upload(x), shape, axes));
   const magnitude = await ref.read64(ref.reduce('sum', ref.upload(x.map(Math.abs)), shape, axes));
   expect(got.length).toBe(want.length);
-  const bound = (i: number) => (gamma(m - 1, 2 ** -24) + gamma(m, 2 ** -53)) * magnitude[i];
+  const bound = (i: number) => float32SumBound(m, magnitude[i]);
   for (let i = 0; i < want.length; i++) {
     if (!(Math.abs(got[i] - want[i]) <= bound(i))) {
-      throw new Error(`sum of [${shape}] over [${axes}], element ${i}: got ${got[i]}, want ${want[i]}, error ${Math.abs(got[i] - want[i])} > ${bound(i)} = γ(${m - 1})·Σ|x|`);
+      throw new Error(`sum of [${shape}] over [${axes}], element ${i}: got ${got[i]}, want ${want[i]}, error ${Math.abs(got[i] - want[i])} > ${bound(i)} = γ(${m})·Σ|x|`);
     }
   }
 }
@@ -439,34 +435,6 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     }
   });
 
-  /** ‖rstd_r · dy ∘ w‖ over the rows of x: the size of the terms layerNorm's dx cancels. */
-  function lnTerms(x: number[], dy: number[], w: number[] | null, rows: number, cols: number, eps: number): number {
-    let acc = 0;
-    for (let r = 0; r < rows; r++) {
-      const row = x.slice(r * cols, (r + 1) * cols);
-      const mean = row.reduce((a, v) => a + v, 0) / cols;
-      const rstd = 1 / Math.sqrt(row.reduce((a, v) => a + (v - mean) ** 2, 0) / cols + eps);
-      for (let c = 0; c < cols; c++) acc += (rstd * dy[r * cols + c] * (w ? w[c] : 1)) ** 2;
-    }
-    return Math.sqrt(acc);
-  }
-
-  /** ‖Σ_r |dy ∘ x̂|‖ and ‖Σ_r |dy|‖ over the columns: the size of the terms dweight and dbias sum. */
-  function columnTerms(x: number[], dy: number[], rows: number, cols: number, eps: number): [number, number] {
-    const dw = new Float64Array(cols);
-    const db = new Float64Array(cols);
-    for (let r = 0; r < rows; r++) {
-      const row = x.slice(r * cols, (r + 1) * cols);
-      const mean = row.reduce((a, v) => a + v, 0) / cols;
-      const rstd = 1 / Math.sqrt(row.reduce((a, v) => a + (v - mean) ** 2, 0) / cols + eps);
-      for (let c = 0; c < cols; c++) {
-        dw[c] += Math.abs(dy[r * cols + c] * (row[c] - mean) * rstd);
-        db[c] += Math.abs(dy[r * cols + c]);
-      }
-    }
-    return [Math.hypot(...dw), Math.hypot(...db)];
-  }
-
   async function checkLayerNorm(rows: number, cols: number, hasW: boolean, hasB: boolean, eps: number, s: number): Promise<void> {
     const x = values(rows * cols, s).map((v) => Math.fround(v + 0.5 * (s % 7)));
     const w = hasW ? values(cols, s + 1) : null;
@@ -475,14 +443,13 @@ describe.each(available)('gpujs $mode equals the reference device', ({ device })
     const up = (d: Device, v: number[] | null) => (v ? d.upload(v) : null);
     await check(device, RED, (d) => fused(d).layerNorm(d.upload(x), up(d, w), up(d, b), rows, cols, eps));
     const grads = (d: Device) => fused(d).layerNormBackward(d.upload(dy), d.upload(x), up(d, w), rows, cols, eps, { dx: true, dweight: true, dbias: true });
-    await check(device, RED, (d) => grads(d).dx!, lnTerms(x, dy, w, rows, cols, eps));
-    // dweight = Σ_r dy∘x̂ and dbias = Σ_r dy sum over the rows and cancel: float32 promises an error
-    // relative to the sums of their terms' magnitudes, γ(rows − 1) of them in any order (≤ RED up to
-    // 1,678 rows; the long cases' blocked sums add fewer in a row), not to their own size (seed
-    // 57033377's chunked case drew 33–200 rows of one column, a single sum of random signs)
-    const [dwTerms, dbTerms] = columnTerms(x, dy, rows, cols, eps);
-    await check(device, RED, (d) => grads(d).dweight!, dwTerms);
-    await check(device, RED, (d) => grads(d).dbias!, dbTerms);
+    const terms = layerNormGradTerms(x, dy, w, rows, cols, eps);
+    await check(device, RED, (d) => grads(d).dx!, terms.dx);
+    // dweight and dbias within γ(rows − 1) of their terms in any order (≤ RED up to 1,678 rows; the
+    // long cases' blocked sums add fewer in a row): seed 57033377's chunked case drew 33–200 rows of
+    // one column, a single sum of random signs
+    await check(device, RED, (d) => grads(d).dweight!, terms.dweight);
+    await check(device, RED, (d) => grads(d).dbias!, terms.dbias);
     // only what is asked for is computed
     const some = fused(device).layerNormBackward(device.upload(dy), device.upload(x), up(device, w), rows, cols, eps, { dx: false, dweight: true, dbias: false });
     expect([some.dx, some.dbias]).toEqual([null, null]);

@@ -14,7 +14,7 @@ import { createGpujsDevice } from '../packages/core/src/devices/gpujs/index.js';
 import type { GpujsDevice } from '../packages/core/src/devices/gpujs/device.js';
 import { startRuntime } from '../packages/core/src/devices/gpujs/runtime.js';
 import type { KernelSpec } from '../packages/core/src/devices/gpujs/kernels/spec.js';
-import { relErr } from './helpers/compare.js';
+import { float32SumBound, relErr } from './helpers/compare.js';
 import { runs } from './helpers/arbitraries.js';
 
 const { gpu } = await startRuntime('webgpu');
@@ -109,9 +109,8 @@ async function check(c: Case, tile: MatmulTile): Promise<void> {
   // ‖want‖ an output of one dot product (M = N = 1) that cancels could miss any fixed tolerance
   const abs = (v: Float32Array) => v.map(Math.abs);
   const terms = reference(c, abs(a), abs(b), abs(bias), abs(res));
-  const gamma = (n: number, u: number) => (n * u) / (1 - n * u);
   for (let i = 0; i < want.length; i++) {
-    const bound = (gamma(K + 2, 2 ** -24) + gamma(K + 2, 2 ** -53)) * terms[i];
+    const bound = float32SumBound(K + 2, terms[i]);
     if (!(Math.abs(got[i] - want[i]) <= bound)) {
       throw new Error(`tiled matmul ${JSON.stringify(c)} tile ${JSON.stringify(tile)}: element ${i} got ${got[i]}, want ${want[i]}, error ${Math.abs(got[i] - want[i])} > γ(K + 2)·terms = ${bound}`);
     }

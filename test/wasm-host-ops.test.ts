@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DeviceBuffer } from '@flashgrad/core';
 import { runs, shapeArb, sizeOf } from './helpers/arbitraries.js';
-import { relErr } from './helpers/compare.js';
+import { float32SumBound, relErr } from './helpers/compare.js';
 import { adamwHost } from '../packages/core/src/devices/host-ops/index.js';
 import { clipFactorHost } from '../packages/core/src/devices/clip-factor.js';
 import { sizeClass } from '../packages/core/src/devices/wasm-arena/index.js';
@@ -165,13 +165,13 @@ describe('wasm host ops ≡ reference', () => {
       const simd = first >= 0 && kept.slice(first, last + 1).every((a) => a.r) && (inner === 1 || inner % 2 === 0);
       if (simd) expect(labels).toContain('wasm.sum');
       if (n > 1) expect(labels).toContain('wasm.sumSquares');
-      // within an ulp where the SIMD sums ran; gpu.js's float32 sums otherwise, whose m − 1 float32
-      // adds are within (m − 1)·2⁻²⁴·Σ|x| in any order (Higham's bound for recursive summation):
-      // relative to the result, it cancels (seed 15, [7, 3, 4, 4] over [0, 2]: 1.26e-6 off 0.146)
+      // within an ulp where the SIMD sums ran; gpu.js's float32 sums otherwise, within float32SumBound
+      // of their m terms, not relative to the result, which cancels (seed 15, [7, 3, 4, 4] over [0, 2]:
+      // 1.26e-6 off 0.146)
       const m = axes.reduce((p, k) => p * shape[k], 1);
       const magnitude = (await both([values(n, seed).map(Math.abs)], (d, [x]) => [d.reduce('sum', x, shape, axes)])).want[0];
       for (let k = 0; k < 2; k++) {
-        const bound = (i: number) => (k === 1 || simd ? 1.2e-7 * Math.abs(want[k][i]) + 1e-10 : m * 2 ** -24 * magnitude[i] + 1e-10);
+        const bound = (i: number) => (k === 1 || simd ? 1.2e-7 * Math.abs(want[k][i]) + 1e-10 : float32SumBound(m, magnitude[i]));
         for (let i = 0; i < got[k].length; i++) expect(Math.abs(got[k][i] - want[k][i])).toBeLessThanOrEqual(bound(i));
       }
     }), runs(40));

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The same attention measurements in REPEAT (3) separate processes, for the figures whose spread
-# between processes is as large as the difference they decide (BENCHMARKS.md "Round 8"): flash and
-# naive fwd+bwd at one head (N ≤ MAX_N, 4096), block-sparse and causal at B·H = 8, N = 4096, and
-# the one-head causal kernels at 4096 (the wide dK/dV tile that once read 3.67 ms); PyTorch SDPA
-# once in the same command. One log, $OUT/repeat.log.   on the device machine:
+# between processes is as large as the difference they decide (BENCHMARKS.md "Round 7", "causal not
+# slower" and "flash faster than naive" at N ≤ 1024, the block-sparse margin): flash and naive
+# fwd+bwd at one head (N ≤ MAX_N, 4096), block-sparse and causal at B·H = 8, N = SPARSE_N (4096),
+# and the one-head kernels dense and causal at KN (2048, 4096, 8192: the wide dK/dV tile once read
+# 3.67 ms at causal 4096); PyTorch SDPA once in the same command. Parts start while less than
+# BUDGET (420) seconds have gone. One log, $OUT/repeat.log.   on the device machine:
 #   bash examples/peers/repeat-h200.sh
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
