@@ -593,7 +593,7 @@ describe('round 2: flags that must be booleans, options that must be known', () 
     expectClear(() => dropout(x, '0.5' as unknown as number), /^dropout: p must be in \[0, 1\), got "0\.5"/);
     expectClear(() => new nn.Dropout('0.1' as unknown as number), /^Dropout: p must be a number in \[0, 1\), got "0\.1"/);
     const p = ones([2], { requiresGrad: true });
-    expectClear(() => p.sum().backward({ retaingraph: true } as never), /^backward: unknown option "retaingraph"; the option is retainGraph/);
+    expectClear(() => p.sum().backward({ retaingraph: true } as never), /^backward: unknown option "retaingraph"; the options are retainGraph/);
     expect(x.sum(0, true).shape).toEqual([1, 2]);
     const y = p.mul(p).sum();
     y.backward({ retainGraph: true });
