@@ -566,7 +566,7 @@ describe('round 2: GPT forward options', () => {
   it('GPT.forward refuses unknown options ({ lastonly: true } returned every position) and a lastOnly that is no boolean', () => {
     manualSeed(6);
     const gpt = new GPT(micro);
-    expectClear(() => gpt.forward([[1, 2]], undefined, { lastonly: true } as never), /^GPT\.forward: options must be \{ lastOnly\?: boolean \}, got \{"lastonly":true\}/);
+    expectClear(() => gpt.forward([[1, 2]], undefined, { lastonly: true } as never), /^GPT\.forward: unknown option "lastonly"; the options are lastOnly/);
     expectClear(() => gpt.forward([[1, 2]], undefined, { lastOnly: 1 } as never), /^GPT\.forward: lastOnly must be true or false, got 1/);
     expect(gpt.forward([[1, 2]], undefined, { lastOnly: true }).logits.shape).toEqual([1, 1, 11]);
   });
