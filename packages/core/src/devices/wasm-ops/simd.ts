@@ -8,14 +8,15 @@ import { type Code, add, block, brIf, get, i32, loop, ltS, set, uleb } from '../
 const simd = (op: number) => [0xfd, ...uleb(op)];
 const bin = (op: number) => (a: Code, b: Code): Code => [a, b, simd(op)];
 
-export const br = (depth: number): Code => [0x0c, ...uleb(depth)];
-export const i32Eqz = (a: Code): Code => [a, 0x45];
+const br = (depth: number): Code => [0x0c, ...uleb(depth)];
+const i32Eqz = (a: Code): Code => [a, 0x45];
 
-/** for (i = 0; i < limit; i += step) body: a loop in a block, left by br_if 1. */
-export const forLoop = (i: number, limit: Code, step: Code, body: Code[]): Code => [
-  set(i, i32(0)),
-  block(loop(brIf(1, i32Eqz(ltS(get(i), limit))), ...body, set(i, add(get(i), step)), br(0))),
-];
+/** while (i < limit) { body; i += step }: a loop in a block, left by br_if 1. */
+export const whileBelow = (i: number, limit: Code, step: Code, body: Code[]): Code =>
+  block(loop(brIf(1, i32Eqz(ltS(get(i), limit))), ...body, set(i, add(get(i), step)), br(0)));
+
+/** for (i = 0; i < limit; i += step) body. */
+export const forLoop = (i: number, limit: Code, step: Code, body: Code[]): Code => [set(i, i32(0)), whileBelow(i, limit, step, body)];
 
 // float64x2: the lanes the float64 kernels (AdamW, sums, layer norm, rows) keep a pair of floats in
 /** Two float32 at addr, widened into one float64x2 (a 64-bit load zero-extended, then promoted). */
