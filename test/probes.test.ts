@@ -527,10 +527,10 @@ describe('round 2: sampling', () => {
       [() => sample(gpt, [1], { maxNewTokens: 2, seed: 'x' as never }), /^sample: seed must be an integer, got "x"/],
       [() => sample(gpt, [1], { maxNewTokens: 2, seed: NaN }), /^sample: seed must be an integer, got NaN/],
       [() => sample(gpt, [1], { maxNewTokens: 2, seed: 1.5 }), /^sample: seed must be an integer, got 1\.5/],
-      [() => sample(gpt, [1], { maxNewTokens: 2, onToken: 3 as never }), /^sample: onToken must be a function, got number/],
-      [() => sample(gpt, 'abc' as never, { maxNewTokens: 2 }), /^sample: prompt must be an array of token ids \(for text, use sampleText with a tokenizer\), got string/],
-      [() => sample(gpt, 3 as never, { maxNewTokens: 2 }), /^sample: prompt must be an array of token ids, got number/],
-      [() => sample({} as never, [1], { maxNewTokens: 2 }), /^sample: model must be a GPT, got object/],
+      [() => sample(gpt, [1], { maxNewTokens: 2, onToken: 3 as never }), /^sample: onToken must be a function, got 3/],
+      [() => sample(gpt, 'abc' as never, { maxNewTokens: 2 }), /^sample: prompt must be an array of token ids \(for text, use sampleText with a tokenizer\), got "abc"/],
+      [() => sample(gpt, 3 as never, { maxNewTokens: 2 }), /^sample: prompt must be an array of token ids, got 3/],
+      [() => sample({} as never, [1], { maxNewTokens: 2 }), /^sample: model must be a GPT, got an object/],
     ];
     for (const [f, message] of cases) {
       const e = await f().then(() => null, (err: Error) => err);
