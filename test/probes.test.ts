@@ -4,9 +4,10 @@
  * large (ragged arrays, non-integer ids). Reference device, plus wasm where a kernel is involved.
  */
 import fc from 'fast-check';
+import ndarray from 'ndarray';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  arange, concat, dropout, full, gather, getDevice, getRngState, layerNorm, lit, noGrad, ones, tidy, manualSeed, matmulT, Mulberry32, nn, optim, pad, rand, randn, reshape, setDevice, setRngState, softmax, tensor, zeros, type Tensor,
+  arange, concat, dropout, fromNdarray, full, gather, getDevice, getRngState, layerNorm, lit, noGrad, ones, tidy, manualSeed, matmulT, Mulberry32, nn, optim, pad, rand, randn, reshape, setDevice, setRngState, softmax, tensor, zeros, type Tensor,
 } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
 import { ConfigError, GPT, pickToken, readSafetensors, sample, writeSafetensors, type GPTConfig } from '@flashgrad/models';
@@ -391,6 +392,8 @@ describe('round 2: creation options', () => {
     expectClear(() => randn([2], { sd: 2 } as never), /^randn: unknown option "sd"/);
     expectClear(() => rand([2], { min: 0, max: 2 } as never), /^rand: unknown option "min"/);
     expectClear(() => full([2], 1, { requiresGrad: 'yes' } as never), /^full: requiresGrad must be true or false, got "yes"/);
+    // fromNdarray checked its keys but not the flag: requiresGrad was the string 'yes'
+    expectClear(() => fromNdarray(ndarray([1, 2]), { requiresGrad: 'yes' } as never), /^fromNdarray: requiresGrad must be true or false, got "yes"/);
     expectClear(() => rand([2], 3 as never), /^rand: options must be an object, got 3/);
     expect(zeros([2], { requiresGrad: true }).requiresGrad).toBe(true);
   });
