@@ -593,7 +593,7 @@ describe('round 2: flags that must be booleans, options that must be known', () 
     expectClear(() => x.mean(0, 'yes' as unknown as boolean), /^mean: keepDims must be true or false, got "yes"/);
     expectClear(() => x.logsumexp(0, 'yes' as unknown as boolean), /^logsumexp: keepDims must be true or false, got "yes"/);
     expectClear(() => dropout(x, 0.5, 'no' as unknown as boolean), /^dropout: training must be true or false, got "no"/);
-    expectClear(() => dropout(x, '0.5' as unknown as number), /^dropout: p must be in \[0, 1\), got "0\.5"/);
+    expectClear(() => dropout(x, '0.5' as unknown as number), /^dropout: p must be a number in \[0, 1\), got "0\.5"/);
     expectClear(() => new nn.Dropout('0.1' as unknown as number), /^Dropout: p must be a number in \[0, 1\), got "0\.1"/);
     const p = ones([2], { requiresGrad: true });
     expectClear(() => p.sum().backward({ retaingraph: true } as never), /^backward: unknown option "retaingraph"; the options are retainGraph/);

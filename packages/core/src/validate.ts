@@ -51,6 +51,12 @@ export function checkOptions(op: string, options: unknown, keys: readonly string
   }
 }
 
+/** A drop probability: a number in [0, 1) ('0.5' is no number, though it passes a range test). */
+export function checkDropoutP(op: string, p: unknown): number {
+  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`${op}: p must be a number in [0, 1), got ${show(p)}`);
+  return p;
+}
+
 export function checkBoolean(op: string, name: string, v: unknown): boolean | undefined {
   if (v !== undefined && typeof v !== 'boolean') throw new Error(`${op}: ${name} must be true or false, got ${show(v)}`);
   return v as boolean | undefined;
