@@ -6,7 +6,7 @@
 import { Tensor } from './tensor.js';
 import { broadcastAxes, fmt, sameShape } from './shape.js';
 import { GradBlock, type Grads, type OpDef } from './ops/op.js';
-import { checkBoolean, checkOptions } from './validate.js';
+import { checkBoolean, checkOptions, show } from './validate.js';
 import { anomalyBackward, anomalyBackwardScope, anomalyForward, isAnomalyEnabled } from './anomaly.js';
 
 export type { Grads } from './ops/op.js';
@@ -26,7 +26,7 @@ export function isGradEnabled(): boolean {
 
 /** Runs fn without recording any graph (evaluation, optimizer updates, gradient rules). */
 export function noGrad<T>(fn: () => T): T {
-  if (typeof fn !== 'function') throw new Error(`noGrad: expected a function, got ${typeof fn}`);
+  if (typeof fn !== 'function') throw new Error(`noGrad: expected a function, got ${show(fn)}`);
   const previous = gradEnabled;
   gradEnabled = false;
   try {
