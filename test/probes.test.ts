@@ -581,6 +581,7 @@ describe('round 2: safetensors input', () => {
     expectClear(() => readSafetensors(Promise.resolve(new Uint8Array(8)) as never), /^readSafetensors: expected .* got a Promise \(await it first\)/);
     expectClear(() => readSafetensors(undefined as never), /^readSafetensors: expected .* got undefined/);
     expectClear(() => readSafetensors(new ArrayBuffer(16) as never), /^readSafetensors: expected .* got an ArrayBuffer/);
+    expectClear(() => readSafetensors(new Uint16Array(8) as never), /^readSafetensors: expected .* got a Uint16Array$/);
     expect(Object.keys(readSafetensors(writeSafetensors({ a: { shape: [1], data: Float32Array.from([1]) } })).tensors)).toEqual(['a']);
   });
 });
