@@ -4,9 +4,10 @@
  * large (ragged arrays, non-integer ids). Reference device, plus wasm where a kernel is involved.
  */
 import fc from 'fast-check';
+import ndarray from 'ndarray';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  arange, concat, dropout, full, gather, getDevice, getRngState, layerNorm, lit, noGrad, ones, tidy, manualSeed, matmulT, Mulberry32, nn, optim, pad, rand, randn, reshape, setDevice, setRngState, softmax, tensor, zeros, type Tensor,
+  arange, concat, dropout, fromNdarray, full, gather, getDevice, getRngState, layerNorm, lit, noGrad, ones, tidy, manualSeed, matmulT, Mulberry32, nn, optim, pad, rand, randn, reshape, setDevice, setRngState, softmax, tensor, zeros, type Tensor,
 } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
 import { ConfigError, GPT, pickToken, readSafetensors, sample, writeSafetensors, type GPTConfig } from '@flashgrad/models';
@@ -391,6 +392,8 @@ describe('round 2: creation options', () => {
     expectClear(() => randn([2], { sd: 2 } as never), /^randn: unknown option "sd"/);
     expectClear(() => rand([2], { min: 0, max: 2 } as never), /^rand: unknown option "min"/);
     expectClear(() => full([2], 1, { requiresGrad: 'yes' } as never), /^full: requiresGrad must be true or false, got "yes"/);
+    // fromNdarray checked its keys but not the flag: requiresGrad was the string 'yes'
+    expectClear(() => fromNdarray(ndarray([1, 2]), { requiresGrad: 'yes' } as never), /^fromNdarray: requiresGrad must be true or false, got "yes"/);
     expectClear(() => rand([2], 3 as never), /^rand: options must be an object, got 3/);
     expect(zeros([2], { requiresGrad: true }).requiresGrad).toBe(true);
   });
@@ -527,10 +530,10 @@ describe('round 2: sampling', () => {
       [() => sample(gpt, [1], { maxNewTokens: 2, seed: 'x' as never }), /^sample: seed must be an integer, got "x"/],
       [() => sample(gpt, [1], { maxNewTokens: 2, seed: NaN }), /^sample: seed must be an integer, got NaN/],
       [() => sample(gpt, [1], { maxNewTokens: 2, seed: 1.5 }), /^sample: seed must be an integer, got 1\.5/],
-      [() => sample(gpt, [1], { maxNewTokens: 2, onToken: 3 as never }), /^sample: onToken must be a function, got number/],
-      [() => sample(gpt, 'abc' as never, { maxNewTokens: 2 }), /^sample: prompt must be an array of token ids \(for text, use sampleText with a tokenizer\), got string/],
-      [() => sample(gpt, 3 as never, { maxNewTokens: 2 }), /^sample: prompt must be an array of token ids, got number/],
-      [() => sample({} as never, [1], { maxNewTokens: 2 }), /^sample: model must be a GPT, got object/],
+      [() => sample(gpt, [1], { maxNewTokens: 2, onToken: 3 as never }), /^sample: onToken must be a function, got 3/],
+      [() => sample(gpt, 'abc' as never, { maxNewTokens: 2 }), /^sample: prompt must be an array of token ids \(for text, use sampleText with a tokenizer\), got "abc"/],
+      [() => sample(gpt, 3 as never, { maxNewTokens: 2 }), /^sample: prompt must be an array of token ids, got 3/],
+      [() => sample({} as never, [1], { maxNewTokens: 2 }), /^sample: model must be a GPT, got an object/],
     ];
     for (const [f, message] of cases) {
       const e = await f().then(() => null, (err: Error) => err);
@@ -566,7 +569,7 @@ describe('round 2: GPT forward options', () => {
   it('GPT.forward refuses unknown options ({ lastonly: true } returned every position) and a lastOnly that is no boolean', () => {
     manualSeed(6);
     const gpt = new GPT(micro);
-    expectClear(() => gpt.forward([[1, 2]], undefined, { lastonly: true } as never), /^GPT\.forward: options must be \{ lastOnly\?: boolean \}, got \{"lastonly":true\}/);
+    expectClear(() => gpt.forward([[1, 2]], undefined, { lastonly: true } as never), /^GPT\.forward: unknown option "lastonly"; the options are lastOnly/);
     expectClear(() => gpt.forward([[1, 2]], undefined, { lastOnly: 1 } as never), /^GPT\.forward: lastOnly must be true or false, got 1/);
     expect(gpt.forward([[1, 2]], undefined, { lastOnly: true }).logits.shape).toEqual([1, 1, 11]);
   });
@@ -578,6 +581,7 @@ describe('round 2: safetensors input', () => {
     expectClear(() => readSafetensors(Promise.resolve(new Uint8Array(8)) as never), /^readSafetensors: expected .* got a Promise \(await it first\)/);
     expectClear(() => readSafetensors(undefined as never), /^readSafetensors: expected .* got undefined/);
     expectClear(() => readSafetensors(new ArrayBuffer(16) as never), /^readSafetensors: expected .* got an ArrayBuffer/);
+    expectClear(() => readSafetensors(new Uint16Array(8) as never), /^readSafetensors: expected .* got a Uint16Array$/);
     expect(Object.keys(readSafetensors(writeSafetensors({ a: { shape: [1], data: Float32Array.from([1]) } })).tensors)).toEqual(['a']);
   });
 });
@@ -590,10 +594,10 @@ describe('round 2: flags that must be booleans, options that must be known', () 
     expectClear(() => x.mean(0, 'yes' as unknown as boolean), /^mean: keepDims must be true or false, got "yes"/);
     expectClear(() => x.logsumexp(0, 'yes' as unknown as boolean), /^logsumexp: keepDims must be true or false, got "yes"/);
     expectClear(() => dropout(x, 0.5, 'no' as unknown as boolean), /^dropout: training must be true or false, got "no"/);
-    expectClear(() => dropout(x, '0.5' as unknown as number), /^dropout: p must be in \[0, 1\), got "0\.5"/);
+    expectClear(() => dropout(x, '0.5' as unknown as number), /^dropout: p must be a number in \[0, 1\), got "0\.5"/);
     expectClear(() => new nn.Dropout('0.1' as unknown as number), /^Dropout: p must be a number in \[0, 1\), got "0\.1"/);
     const p = ones([2], { requiresGrad: true });
-    expectClear(() => p.sum().backward({ retaingraph: true } as never), /^backward: unknown option "retaingraph"; the option is retainGraph/);
+    expectClear(() => p.sum().backward({ retaingraph: true } as never), /^backward: unknown option "retaingraph"; the options are retainGraph/);
     expect(x.sum(0, true).shape).toEqual([1, 2]);
     const y = p.mul(p).sum();
     y.backward({ retainGraph: true });
@@ -604,14 +608,14 @@ describe('round 2: flags that must be booleans, options that must be known', () 
 
 describe('round 2: scopes, gradients and layer inputs', () => {
   it('tidy and noGrad name an argument that is no function, and tidy an async one (it freed its tensors mid-flight)', () => {
-    expectClear(() => tidy(3 as never), /^tidy: expected a function, got number/);
+    expectClear(() => tidy(3 as never), /^tidy: expected a function, got 3/);
     expectClear(() => noGrad(undefined as never), /^noGrad: expected a function, got undefined/);
     expectClear(() => tidy(async () => ones([2]).mul(2)), /^tidy: fn returned a Promise; tidy is synchronous/);
   });
 
   it('.grad takes a Tensor or null (3 was a TypeError reading join); Linear names an input that is no tensor', () => {
     const p = ones([2], { requiresGrad: true });
-    expectClear(() => { p.grad = 3 as never; }, /^grad: a gradient must be a Tensor or null, got number/);
+    expectClear(() => { p.grad = 3 as never; }, /^grad: a gradient must be a Tensor or null, got 3/);
     expectClear(() => { p.grad = undefined as never; }, /^grad: a gradient must be a Tensor or null, got undefined/);
     expectClear(() => new nn.Linear(2, 3).forward(3 as never), /^Linear\(2, 3\): input must be a Tensor, got 3/);
     p.grad = ones([2]);

@@ -6,6 +6,7 @@
 import { Tensor } from './tensor.js';
 import { broadcastAxes, fmt, sameShape } from './shape.js';
 import { GradBlock, type Grads, type OpDef } from './ops/op.js';
+import { checkBoolean, checkOptions, show } from './validate.js';
 import { anomalyBackward, anomalyBackwardScope, anomalyForward, isAnomalyEnabled } from './anomaly.js';
 
 export type { Grads } from './ops/op.js';
@@ -25,7 +26,7 @@ export function isGradEnabled(): boolean {
 
 /** Runs fn without recording any graph (evaluation, optimizer updates, gradient rules). */
 export function noGrad<T>(fn: () => T): T {
-  if (typeof fn !== 'function') throw new Error(`noGrad: expected a function, got ${typeof fn}`);
+  if (typeof fn !== 'function') throw new Error(`noGrad: expected a function, got ${show(fn)}`);
   const previous = gradEnabled;
   gradEnabled = false;
   try {
@@ -184,12 +185,8 @@ export function backward(root: Tensor, dyOrOptions?: Tensor | BackwardOptions, o
     options = dyOrOptions;
   }
   // { retaingraph: true } would be ignored, and the second backward() refused
-  for (const key of Object.keys(options)) {
-    if (key !== 'retainGraph') throw new Error(`backward: unknown option ${JSON.stringify(key)}; the option is retainGraph`);
-  }
-  if (options.retainGraph !== undefined && typeof options.retainGraph !== 'boolean') {
-    throw new Error(`backward: retainGraph must be true or false, got ${JSON.stringify(options.retainGraph)}`);
-  }
+  checkOptions('backward', options, ['retainGraph']);
+  checkBoolean('backward', 'retainGraph', options.retainGraph);
   if (root.isDisposed) throw new Error(`backward: tensor of shape ${fmt(root.shape)} was used after dispose()`);
   if (!root.requiresGrad) {
     throw new Error(`backward: tensor of shape ${fmt(root.shape)} does not require grad (no input had requiresGrad)`);

@@ -19,6 +19,15 @@ function make(values: ArrayLike<number>, shape: readonly number[], requiresGrad 
   return new Tensor(device.upload(values), shape, device, requiresGrad);
 }
 
+/**
+ * A creation op's options: known keys only (`{ requiresgrad: true }` would make a tensor that needs
+ * no gradient) and requiresGrad a boolean; returns requiresGrad.
+ */
+function creationOptions(op: string, options: { requiresGrad?: boolean } | undefined, keys: readonly string[]): boolean {
+  checkOptions(op, options, [...keys, 'requiresGrad']);
+  return checkBoolean(op, 'requiresGrad', options?.requiresGrad) ?? false;
+}
+
 /** The shape argument of a creation op, and its size checked against the device before any allocation. */
 function creationShape(op: string, shape: unknown): number[] {
   const dims = checkShape(op, shape);
@@ -34,25 +43,23 @@ export function tensor(values: NestedArray | ArrayLike<number>, options: TensorO
   if (!nested && !typed) {
     throw new Error(`tensor: values must be a number, nested arrays of numbers or a typed array, got ${show(values)}`);
   }
-  checkOptions('tensor', options, ['shape', 'requiresGrad']);
+  const requiresGrad = creationOptions('tensor', options, ['shape']);
   const inferred = nested ? nestedShape('tensor', values) : [(values as ArrayLike<number>).length];
   const flat = nested ? [values as NestedArray].flat(Infinity as 1) as number[] : (values as ArrayLike<number>);
   const shape = options.shape === undefined ? inferred : checkShape('tensor', options.shape);
   if (sizeOf(shape) !== flat.length) {
     throw new Error(`tensor: ${flat.length} values cannot have shape ${fmt(shape)}`);
   }
-  if (options.requiresGrad !== undefined) checkBoolean('tensor', 'requiresGrad', options.requiresGrad);
-  return make(flat, shape, options.requiresGrad);
+  return make(flat, shape, requiresGrad);
 }
 
 export function full(shape: readonly number[], value: number, options: { requiresGrad?: boolean } = {}): Tensor {
   const dims = creationShape('full', shape);
-  checkOptions('full', options, ['requiresGrad']);
-  checkBoolean('full', 'requiresGrad', options.requiresGrad);
+  const requiresGrad = creationOptions('full', options, []);
   // NaN and ±Infinity are values a tensor may hold; a string or undefined is a mistake
   checkNumber('full', 'value', value, { nonFinite: true });
   const device = getDevice();
-  return new Tensor(device.fill(sizeOf(dims), value), dims, device, options.requiresGrad ?? false);
+  return new Tensor(device.fill(sizeOf(dims), value), dims, device, requiresGrad);
 }
 
 export const zeros = (shape: readonly number[], options?: { requiresGrad?: boolean }): Tensor => full(shape, 0, options);
@@ -61,24 +68,22 @@ export const ones = (shape: readonly number[], options?: { requiresGrad?: boolea
 /** Normal draws from the seeded generator (manualSeed). */
 export function randn(shape: readonly number[], options: { mean?: number; std?: number; requiresGrad?: boolean } = {}): Tensor {
   shape = creationShape('randn', shape);
-  checkOptions('randn', options, ['mean', 'std', 'requiresGrad']);
-  checkBoolean('randn', 'requiresGrad', options.requiresGrad);
+  const requiresGrad = creationOptions('randn', options, ['mean', 'std']);
   if (options.mean !== undefined) checkNumber('randn', 'mean', options.mean);
   if (options.std !== undefined) checkNumber('randn', 'std', options.std, { min: 0 });
-  return make(fillNormal(new Float32Array(sizeOf(shape)), options.mean, options.std), shape, options.requiresGrad);
+  return make(fillNormal(new Float32Array(sizeOf(shape)), options.mean, options.std), shape, requiresGrad);
 }
 
 /** Uniform draws in [low, high) from the seeded generator. */
 export function rand(shape: readonly number[], options: { low?: number; high?: number; requiresGrad?: boolean } = {}): Tensor {
   shape = creationShape('rand', shape);
+  const requiresGrad = creationOptions('rand', options, ['low', 'high']);
   if (options.low !== undefined) checkNumber('rand', 'low', options.low);
   if (options.high !== undefined) checkNumber('rand', 'high', options.high);
-  checkOptions('rand', options, ['low', 'high', 'requiresGrad']);
-  checkBoolean('rand', 'requiresGrad', options.requiresGrad);
   const [low, high] = [options.low ?? 0, options.high ?? 1];
   // low > high drew from (high, low] instead (PyTorch's uniform_ refuses it too)
   if (low > high) throw new Error(`rand: low ${low} is above high ${high}`);
-  return make(fillUniform(new Float32Array(sizeOf(shape)), options.low, options.high), shape, options.requiresGrad);
+  return make(fillUniform(new Float32Array(sizeOf(shape)), options.low, options.high), shape, requiresGrad);
 }
 
 /** start, start+step, … below end (one argument: 0 … end−1). */
@@ -95,7 +100,7 @@ export function arange(start: number, end?: number, step = 1): Tensor {
 
 /** Copies an ndarray (any strides) into a new tensor. */
 export function fromNdarray(array: NdArray, options: { requiresGrad?: boolean } = {}): Tensor {
-  checkOptions('fromNdarray', options, ['requiresGrad']);
+  const requiresGrad = creationOptions('fromNdarray', options, []);
   const shape = array.shape;
   const out = new Float64Array(sizeOf(shape));
   const index = new Array<number>(shape.length).fill(0);
@@ -103,7 +108,7 @@ export function fromNdarray(array: NdArray, options: { requiresGrad?: boolean } 
     out[i] = array.get(...index);
     for (let d = shape.length - 1; d >= 0 && ++index[d] === shape[d]; d--) index[d] = 0;
   }
-  return make(out, shape, options.requiresGrad);
+  return make(out, shape, requiresGrad);
 }
 
 /** The tensor's values as a dense row-major ndarray (float32, or float64 from the reference device). */

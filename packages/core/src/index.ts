@@ -13,6 +13,8 @@ export type { Device, DeviceBuffer, DeviceStats, ExternalKernelSpec, MemoryInfo,
 export { lit } from './devices/gpujs/kernels/spec.js';
 export { hash24Expr } from './devices/gpujs/kernels/random.js';
 export { ReferenceDevice } from './devices/reference.js';
+/** Argument checks that name the op and the argument, for the entry points of the packages built on core. */
+export { checkBoolean, checkOptions, show } from './validate.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 /** The wasm device's GEMM, for benchmarks and direct use on host Float32Arrays. */

@@ -3,6 +3,7 @@
  * device. Initialisation and sampling draw on the host; dropout draws one seed here and each
  * device expands it with the counter-based hash below, identically on every device.
  */
+import { show } from './show.js';
 
 /**
  * mulberry32 (Tommy Ettinger): small, fast and good enough for initialisation, dropout, batches
@@ -37,7 +38,7 @@ export function getRngState(): number {
 /** Restores a state from getRngState (an integer in [0, 2³²)): 'x', NaN or 2⁴⁰ were silently state 0. */
 export function setRngState(s: number): void {
   if (typeof s !== 'number' || !Number.isInteger(s) || s < 0 || s >= 2 ** 32) {
-    throw new Error(`setRngState: state must be an integer in [0, 2^32) as getRngState returns it, got ${typeof s === 'string' ? JSON.stringify(s) : String(s)}`);
+    throw new Error(`setRngState: state must be an integer in [0, 2^32) as getRngState returns it, got ${show(s)}`);
   }
   stream.state = s >>> 0;
 }

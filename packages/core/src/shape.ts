@@ -1,5 +1,6 @@
 /** Shape arithmetic shared by ops and devices. Every failure names the op and the shapes. */
 import type { Shape } from './devices/device.js';
+import { show } from './show.js';
 
 export type { Shape };
 
@@ -67,7 +68,7 @@ export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
 export function normalizeAxis(op: string, axis: number, rank: number): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
     // a string axis ("0") printed bare would read as the valid axis it is not
-    throw new Error(`${op}: axis ${typeof axis === 'string' ? JSON.stringify(axis) : String(axis)} is ${Number.isInteger(axis) ? 'out of range' : 'not an integer axis'} for a tensor of rank ${rank}`);
+    throw new Error(`${op}: axis ${show(axis)} is ${Number.isInteger(axis) ? 'out of range' : 'not an integer axis'} for a tensor of rank ${rank}`);
   }
   return axis < 0 ? axis + rank : axis;
 }

@@ -7,6 +7,7 @@
 import type { Device, DeviceBuffer, Shape } from './devices/device.js';
 import { getDevice, startDevice, type DeviceName } from './devices/registry.js';
 import { fmt, sizeOf } from './shape.js';
+import { show } from './show.js';
 import type { Node } from './autograd.js';
 
 /**
@@ -94,7 +95,7 @@ export class Tensor {
   }
 
   set grad(g: Tensor | null) {
-    if (g !== null && !(g instanceof Tensor)) throw new Error(`grad: a gradient must be a Tensor or null, got ${g === undefined ? 'undefined' : typeof g}`);
+    if (g !== null && !(g instanceof Tensor)) throw new Error(`grad: a gradient must be a Tensor or null, got ${show(g)}`);
     if (g && g.shape.join() !== this.shape.join()) {
       throw new Error(`grad: gradient of shape ${fmt(g.shape)} does not match tensor of shape ${fmt(this.shape)}`);
     }
@@ -185,7 +186,7 @@ export function keep<T extends Tensor>(t: T): T {
  * throws, everything it made (and did not keep) is disposed before the error propagates.
  */
 export function tidy<T>(fn: () => T): T {
-  if (typeof fn !== 'function') throw new Error(`tidy: expected a function, got ${typeof fn}`);
+  if (typeof fn !== 'function') throw new Error(`tidy: expected a function, got ${show(fn)}`);
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;

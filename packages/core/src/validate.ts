@@ -5,19 +5,9 @@
  */
 import { fmt } from './shape.js';
 import { Tensor } from './tensor.js';
+import { show } from './show.js';
 
-/** A short description of any value for an error message. */
-export function show(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  if (v === null) return 'null';
-  if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
-  if (typeof v === 'function') return 'a function';
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of ${(v as unknown as ArrayLike<number>).length}`;
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  const name = (v as object).constructor?.name;
-  return name && name !== 'Object' ? `a ${name}` : typeof v === 'object' ? 'an object' : typeof v;
-}
+export { show };
 
 /** A number in a range: `checkNumber('AdamW', 'weightDecay', wd, { min: 0 })`. NaN and ±Infinity fail unless `nonFinite`. */
 export function checkNumber(
@@ -46,6 +36,12 @@ export function checkOptions(op: string, options: unknown, keys: readonly string
   for (const key of Object.keys(options)) {
     if (!keys.includes(key)) throw new Error(`${op}: unknown option ${JSON.stringify(key)}; the options are ${keys.join(', ')}`);
   }
+}
+
+/** A drop probability: a number in [0, 1) ('0.5' is no number, though it passes a range test). */
+export function checkDropoutP(op: string, p: unknown): number {
+  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`${op}: p must be a number in [0, 1), got ${show(p)}`);
+  return p;
 }
 
 export function checkBoolean(op: string, name: string, v: unknown): boolean | undefined {

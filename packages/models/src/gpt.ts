@@ -5,7 +5,7 @@
  * Modules mirror nanoGPT's so parameter names map one to one: `transformer.h.0.attn.cAttn.weight`
  * here is `transformer.h.0.attn.c_attn.weight` there (checkpoint.ts converts the case).
  */
-import { type Tensor, crossEntropy, getDevice, matmulT, nn, randn, toIndices, zeros, type Indices } from '@flashgrad/core';
+import { type Tensor, checkBoolean, checkOptions, crossEntropy, getDevice, matmulT, nn, randn, toIndices, zeros, type Indices } from '@flashgrad/core';
 import { flashAttention, naiveAttention } from '@flashgrad/attention';
 import { ConfigError, validateConfig, type GPTConfig } from './config.js';
 
@@ -192,10 +192,8 @@ export class GPT extends nn.Module {
 
   forward(idx: TokenBatch, targets?: TokenBatch, options: ForwardOptions = {}): ForwardResult {
     // { lastonly: true } would return all T positions' logits, V times T floats, without a word
-    if (options === null || typeof options !== 'object' || Object.keys(options).some((k) => k !== 'lastOnly')) {
-      throw new Error(`GPT.forward: options must be { lastOnly?: boolean }, got ${JSON.stringify(options) ?? typeof options}`);
-    }
-    if (options.lastOnly !== undefined && typeof options.lastOnly !== 'boolean') throw new Error(`GPT.forward: lastOnly must be true or false, got ${JSON.stringify(options.lastOnly)}`);
+    checkOptions('GPT.forward', options, ['lastOnly']);
+    checkBoolean('GPT.forward', 'lastOnly', options.lastOnly);
     const x0 = toBatch('idx', idx, this.config.vocabSize);
     const [B, T] = x0.shape;
     if (T > this.config.blockSize) {

@@ -92,7 +92,7 @@ export function readSafetensors(bytes: Uint8Array): Safetensors {
   // a string's length read as bytes said 'truncated file'; a Promise (unawaited readFile) made DataView throw
   if (!(bytes instanceof Uint8Array)) {
     const name = bytes !== null && typeof bytes === 'object' ? (bytes as object).constructor?.name ?? 'object' : null;
-    const what = bytes === null ? 'null' : name ? `${/^[AEIOU]/i.test(name) ? 'an' : 'a'} ${name}` : typeof bytes;
+    const what = bytes === null ? 'null' : name ? `${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name}` : typeof bytes; // a Uint16Array, an Int32Array
     throw new Error(`readSafetensors: expected the file's bytes as a Uint8Array (or Buffer), got ${what}${what === 'a Promise' ? ' (await it first)' : ''}`);
   }
   if (bytes.length < 8) fail(`truncated file: ${bytes.length} bytes, shorter than the 8-byte header length`);

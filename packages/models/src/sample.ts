@@ -4,7 +4,7 @@
  * Draws come from a generator seeded here, so a seed gives the same text on every run without
  * touching core's global RNG (which a resumed training run depends on).
  */
-import { Mulberry32, noGrad, tidy } from '@flashgrad/core';
+import { Mulberry32, checkOptions, noGrad, show, tidy } from '@flashgrad/core';
 import { GPT } from './gpt.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -20,21 +20,17 @@ export interface SampleOptions {
   onToken?: (token: number) => void;
 }
 
-const SAMPLE_OPTIONS = ['maxNewTokens', 'temperature', 'topK', 'seed', 'onToken'];
-
-function checkOptions(options: SampleOptions): void {
-  if (options === null || typeof options !== 'object') throw new Error(`sample: options must be an object { maxNewTokens, temperature?, topK?, seed?, onToken? }, got ${options === null ? 'null' : typeof options}`);
+function checkSampleOptions(options: SampleOptions): void {
+  if (options === null || typeof options !== 'object') throw new Error(`sample: options must be an object { maxNewTokens, temperature?, topK?, seed?, onToken? }, got ${show(options)}`);
   // a typo such as top_k would sample from every token without a word
-  for (const key of Object.keys(options)) {
-    if (!SAMPLE_OPTIONS.includes(key)) throw new Error(`sample: unknown option ${JSON.stringify(key)}; the options are ${SAMPLE_OPTIONS.join(', ')}`);
-  }
+  checkOptions('sample', options, ['maxNewTokens', 'temperature', 'topK', 'seed', 'onToken']);
   const { maxNewTokens, temperature = 1, topK, seed, onToken } = options;
   if (!Number.isSafeInteger(maxNewTokens) || maxNewTokens < 0) throw new Error(`sample: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
   if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new Error(`sample: temperature must be a finite number ≥ 0, got ${temperature}`);
   if (topK !== undefined && (!Number.isSafeInteger(topK) || topK < 1)) throw new Error(`sample: topK must be a positive integer, got ${topK}`);
   // the seed is mixed as 32-bit integer bits: 'x', NaN and 1.5 were silently seeds 0 and 1
-  if (seed !== undefined && !Number.isSafeInteger(seed)) throw new Error(`sample: seed must be an integer, got ${typeof seed === 'string' ? JSON.stringify(seed) : seed}`);
-  if (onToken !== undefined && typeof onToken !== 'function') throw new Error(`sample: onToken must be a function, got ${typeof onToken}`);
+  if (seed !== undefined && !Number.isSafeInteger(seed)) throw new Error(`sample: seed must be an integer, got ${show(seed)}`);
+  if (onToken !== undefined && typeof onToken !== 'function') throw new Error(`sample: onToken must be a function, got ${show(onToken)}`);
 }
 
 /** Picks a token from one row of logits. */
@@ -65,11 +61,11 @@ export function pickToken(logits: Float32Array, temperature: number, topK: numbe
 
 /** Continues `prompt` (token ids, at least one) by up to maxNewTokens; returns prompt + new tokens. */
 export async function sample(model: GPT, prompt: readonly number[], options: SampleOptions): Promise<number[]> {
-  checkOptions(options);
+  checkSampleOptions(options);
   const { maxNewTokens, temperature = 1, topK, onToken } = options;
-  if (!(model instanceof GPT)) throw new Error(`sample: model must be a GPT, got ${model === null ? 'null' : typeof model}`);
+  if (!(model instanceof GPT)) throw new Error(`sample: model must be a GPT, got ${show(model)}`);
   const { blockSize, vocabSize } = model.config;
-  if (!Array.isArray(prompt)) throw new Error(`sample: prompt must be an array of token ids${typeof prompt === 'string' ? ' (for text, use sampleText with a tokenizer)' : ''}, got ${typeof prompt}`);
+  if (!Array.isArray(prompt)) throw new Error(`sample: prompt must be an array of token ids${typeof prompt === 'string' ? ' (for text, use sampleText with a tokenizer)' : ''}, got ${show(prompt)}`);
   if (prompt.length === 0) throw new Error('sample: the prompt needs at least one token');
   for (const t of prompt) {
     if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new Error(`sample: prompt token ${t} is outside the vocabulary [0, ${vocabSize})`);

@@ -6,7 +6,7 @@ import { gather, type IndicesLike } from '../ops/indexing.js';
 import { dropout, layerNorm } from '../ops/nn.js';
 import { fmt } from '../shape.js';
 import { Module } from './module.js';
-import { checkBoolean, checkNumber, checkTensor, show } from '../validate.js';
+import { checkBoolean, checkDropoutP, checkNumber, checkTensor } from '../validate.js';
 
 /** A layer's sizes: positive integers, each named in the error. */
 function sizes(layer: string, named: Record<string, unknown>): void {
@@ -74,7 +74,7 @@ export class LayerNorm extends Module {
 export class Dropout extends Module {
   constructor(readonly p: number) {
     super();
-    if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`Dropout: p must be a number in [0, 1), got ${show(p)}`);
+    checkDropoutP('Dropout', p);
   }
 
   forward(x: Tensor): Tensor {

@@ -10,7 +10,7 @@ import { logsumexp, mean, sum } from './reduce.js';
 import { reshape, transpose } from './movement.js';
 import { oneHot, toIndices, type IndicesLike } from './indexing.js';
 import { asTensor, defineOp } from './op.js';
-import { checkBoolean, checkNumber, show } from '../validate.js';
+import { checkBoolean, checkDropoutP, checkNumber } from '../validate.js';
 
 // dx = y ∘ (dy − rowsum(dy ∘ y)), one kernel
 const softmaxOp = defineOp('softmax', (dy, { out: y }) => {
@@ -150,7 +150,7 @@ const dropoutOp = defineOp<{ p: number; seed: number }>('dropout', (dy, { attrs:
  * stored: the backward redraws it from the seed, as PyTorch's Philox dropout does.
  */
 export function dropout(x: Tensor, p: number, training = true): Tensor {
-  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${show(p)}`);
+  checkDropoutP('dropout', p);
   checkBoolean('dropout', 'training', training); // 'no' is truthy: it dropped
   if (!training || p === 0) return x;
   const device = deviceOf('dropout', x);

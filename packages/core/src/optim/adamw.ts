@@ -105,7 +105,7 @@ export class AdamW extends Optimizer {
   }
 
   step(): void {
-    const lrs = this.groups.map((g) => this.lrOf(g)); // before anything changes: a bad lr leaves the state as it was
+    const lrs = this.learningRates(); // before anything changes: a bad lr leaves the state as it was
     const clip = this.pendingClip;
     this.pendingClip = null;
     // a backward (or a .grad assignment) since clipGradNorm gives a gradient the norm never saw: the

@@ -21,32 +21,34 @@ export abstract class Optimizer {
     if (!Array.isArray(params)) throw new Error(`${op}: params must be an array of tensors or of parameter groups, got ${show(params)}`);
     const list = params as (Tensor | ParamGroup)[];
     this.groups = list.length > 0 && 'params' in list[0] ? (list as ParamGroup[]) : [{ params: list as Tensor[] }];
+    // a parameter listed twice would be stepped twice a step, its moments updated twice (PyTorch refuses it across groups)
+    const seen = new Map<Tensor, string>();
     this.groups.forEach((g, gi) => {
       if (!Array.isArray(g.params)) throw new Error(`${op}: group ${gi}'s params must be an array of tensors, got ${show(g.params)}`);
       if (g.lr !== undefined) checkNumber(op, `group ${gi}'s lr`, g.lr, { min: 0 });
       if (g.weightDecay !== undefined) checkNumber(op, `group ${gi}'s weightDecay`, g.weightDecay, { min: 0 });
-      g.params.forEach((p, i) => checkTensor(op, `group ${gi}'s params[${i}]`, p));
+      g.params.forEach((p, i) => {
+        const where = `group ${gi}'s params[${i}]`;
+        checkTensor(op, where, p);
+        if (!p.requiresGrad) throw new Error(`${op}: parameter of shape [${p.shape}] does not require grad`);
+        const first = seen.get(p);
+        if (first) throw new Error(`${op}: ${where} (shape [${p.shape}]) is ${first} again; each parameter may appear once`);
+        seen.set(p, where);
+      });
     });
-    // a parameter listed twice would be stepped twice a step, its moments updated twice (PyTorch refuses it across groups)
-    const seen = new Map<Tensor, string>();
-    this.groups.forEach((g, gi) => g.params.forEach((p, i) => {
-      if (!p.requiresGrad) throw new Error(`${op}: parameter of shape [${p.shape}] does not require grad`);
-      const where = `group ${gi}'s params[${i}]`;
-      const first = seen.get(p);
-      if (first) throw new Error(`${op}: ${where} (shape [${p.shape}]) is ${first} again; each parameter may appear once`);
-      seen.set(p, where);
-    }));
     this.lr = lr;
   }
 
   /**
-   * A group's learning rate, checked at each step: `lr` and a group's `lr` are public fields that
-   * a schedule sets between steps, and a NaN there would turn every parameter into NaN at once.
+   * Each group's learning rate, checked at each step before anything moves: `lr` and a group's
+   * `lr` are public fields that a schedule sets between steps, and a NaN there would turn every
+   * parameter into NaN at once.
    */
-  protected lrOf(group: ParamGroup): number {
+  protected learningRates(): number[] {
     const op = `${this.constructor.name}.step`;
-    if (group.lr !== undefined) return checkNumber(op, `group ${this.groups.indexOf(group)}'s lr`, group.lr, { min: 0 });
-    return checkNumber(op, 'lr', this.lr, { min: 0 });
+    return this.groups.map((g, gi) => g.lr !== undefined
+      ? checkNumber(op, `group ${gi}'s lr`, g.lr, { min: 0 })
+      : checkNumber(op, 'lr', this.lr, { min: 0 }));
   }
 
   zeroGrad(): void {

@@ -16,7 +16,7 @@ export class SGD extends Optimizer {
   }
 
   step(): void {
-    const lrs = this.groups.map((g) => this.lrOf(g)); // before any parameter moves
+    const lrs = this.learningRates(); // before any parameter moves
     noGrad(() => tidy(() => {
       for (const [gi, group] of this.groups.entries()) {
         const lr = lrs[gi];

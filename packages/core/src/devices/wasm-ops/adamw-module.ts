@@ -8,19 +8,12 @@
  * s = 1), so a clipped step needs no scaling pass and no fallback to the host loop.
  * The JS loop took ~13 ns a parameter here (11 CPU ms of the GPT step's 0.81 M parameters).
  */
-import { type Code, I32, V128, add, block, get, i32, loop, ltS, mul, set, uleb, wasmModule } from '../wasm-gemm/wasm-bytes.js';
-import { br, F32, f32Mul, F64, f64Add, f64PromoteF32, f64x2Add, f64x2LoadF32Pair, f64x2Mul, f64x2Splat, f64x2StoreF32Pair, i32Eqz } from './simd.js';
+import { type Code, I32, V128, add, f32Load, get, i32, mul, set, uleb, wasmModule } from '../wasm-gemm/wasm-bytes.js';
+import { F32, f32Mul, f32StoreF64, F64, f64Add, f64Const, f64Div, f64LoadF32, f64Mul, f64PromoteF32, f64Sqrt, f64Sub, f64x2Add, f64x2LoadF32Pair, f64x2Mul, f64x2Splat, f64x2StoreF32Pair, forLoop } from './simd.js';
 
 const simd = (op: number): number[] => [0xfd, ...uleb(op)];
 const lane = (v: Code, k: number): Code => [v, simd(0x21), k];
 const replaceLane = (v: Code, k: number, x: Code): Code => [v, x, simd(0x22), k];
-const f64Const = (x: number): Code => [0x44, ...new Uint8Array(new Float64Array([x]).buffer)];
-const loadF32AsF64 = (addr: Code): Code => [addr, 0x2a, 2, 0, 0xbb];
-const storeF64AsF32 = (addr: Code, v: Code): Code => [addr, v, 0xb6, 0x38, 2, 0];
-const fsub = (a: Code, b: Code): Code => [a, b, 0xa1];
-const fmul = (a: Code, b: Code): Code => [a, b, 0xa2];
-const fdiv = (a: Code, b: Code): Code => [a, b, 0xa3];
-const fsqrt = (a: Code): Code => [a, 0x9f];
 
 /** adamw(p, g, mv, outP, outMV, n, β1, β2, 1 − β1, 1 − β2, lr, 1 − lr·λ, c1, c2, ε, s). */
 function adamw() {
@@ -36,18 +29,14 @@ function adamw() {
     body: [
       set(BETAS, replaceLane(f64x2Splat(get(B1)), 1, get(B2))),
       set(RESTS, replaceLane(f64x2Splat(get(R1)), 1, get(R2))),
-      set(I, i32(0)),
-      block(loop(
-        [i32Eqz(ltS(get(I), get(N))), 0x0d, 1],
-        set(GI, f64PromoteF32(f32Mul([at4(G), 0x2a, 2, 0], get(SCALE)))),
+      forLoop(I, get(N), i32(1), [
+        set(GI, f64PromoteF32(f32Mul(f32Load(at4(G)), get(SCALE)))),
         // (β1·m + (1 − β1)·g·1, β2·v + (1 − β2)·g·g)
         set(MOM, f64x2Add(f64x2Mul(get(BETAS), f64x2LoadF32Pair(at8(MV))), f64x2Mul(f64x2Mul(get(RESTS), f64x2Splat(get(GI))), replaceLane(f64x2Splat(f64Const(1)), 1, get(GI))))),
         f64x2StoreF32Pair(at8(OUTMV), get(MOM)),
-        storeF64AsF32(at4(OUTP), fsub(fmul(loadF32AsF64(at4(P)), get(DECAY)),
-          fmul(get(LR), fdiv(fdiv(lane(get(MOM), 0), get(C1)), f64Add(fsqrt(fdiv(lane(get(MOM), 1), get(C2))), get(EPS)))))),
-        set(I, add(get(I), i32(1))),
-        br(0),
-      )),
+        f32StoreF64(at4(OUTP), f64Sub(f64Mul(f64LoadF32(at4(P)), get(DECAY)),
+          f64Mul(get(LR), f64Div(f64Div(lane(get(MOM), 0), get(C1)), f64Add(f64Sqrt(f64Div(lane(get(MOM), 1), get(C2))), get(EPS)))))),
+      ]),
     ],
   };
 }

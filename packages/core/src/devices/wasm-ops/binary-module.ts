@@ -6,8 +6,8 @@
  * to float32 exactly as the host loop's float64 op rounded by its store does (double rounding is
  * innocuous for these four on float32 operands), so the device's results do not depend on the path.
  */
-import { type Code, I32, V128, add, block, f32x4Add, f32x4Mul, get, i32, loop, ltS, set, v128Load, v128Store, wasmModule } from '../wasm-gemm/wasm-bytes.js';
-import { F32, br, f32x4Div, f32x4Splat, f32x4Sub, i32Eqz } from './simd.js';
+import { type Code, I32, V128, add, f32x4Add, f32x4Mul, get, i32, set, v128Load, v128Store, wasmModule } from '../wasm-gemm/wasm-bytes.js';
+import { F32, f32x4Div, f32x4Splat, f32x4Sub, forLoop } from './simd.js';
 
 export type SimdBinaryOp = 'add' | 'sub' | 'mul' | 'div';
 
@@ -24,15 +24,9 @@ const ops: Record<SimdBinaryOp, (x: Code, y: Code) => Code> = { add: f32x4Add, s
 
 /** for at < bytes, 16 at a time: dst[at] = f(a[at], b[at]) (b unread when f ignores it). */
 function loopOver(f: (x: Code, y: Code) => Code): Code {
-  return [
-    set(AT, i32(0)),
-    block(loop(
-      [i32Eqz(ltS(get(AT), get(BYTES))), 0x0d, 1], // br_if 1: leave when at ≥ bytes
-      v128Store(add(get(DST), get(AT)), f(v128Load(add(get(A), get(AT))), v128Load(add(get(B), get(AT))))),
-      set(AT, add(get(AT), i32(16))),
-      br(0),
-    )),
-  ];
+  return forLoop(AT, get(BYTES), i32(16), [
+    v128Store(add(get(DST), get(AT)), f(v128Load(add(get(A), get(AT))), v128Load(add(get(B), get(AT))))),
+  ]);
 }
 
 /**

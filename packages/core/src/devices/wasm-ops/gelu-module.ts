@@ -13,10 +13,10 @@
  * Below x = −11 gelu is −0 (its true value is under float32's smallest subnormal), as in gpu.js.
  */
 import {
-  type Code, V128, I32, add, block, f32x4Add, f32x4Mul, get, i32, loop, ltS, mul, set, v128Load, v128Store, wasmModule,
+  type Code, V128, I32, add, f32x4Add, f32x4Mul, get, i32, mul, set, v128Load, v128Store, wasmModule,
 } from '../wasm-gemm/wasm-bytes.js';
 import { expCore, splat as c } from './exp.js';
-import { br, f32x4Div, f32x4Lt, i32Eqz, v128Bitselect } from './simd.js';
+import { f32x4Div, f32x4Lt, forLoop, v128Bitselect } from './simd.js';
 
 const K = Math.sqrt(2 / Math.PI);
 
@@ -38,19 +38,13 @@ const expInto = (): Code[] => expCore({ t: T, n: N, r: R, e: E });
 /** for i < n4: x = src[i]; dst[i] = body(x), 16 bytes at a time. */
 function loopOver(body: Code[]): Code {
   const at = (base: number) => add(get(base), mul(get(I), i32(16)));
-  return [
-    set(I, i32(0)),
-    block(loop(
-      [i32Eqz(ltS(get(I), get(N4))), 0x0d, 1], // br_if 1: leave when i ≥ n4
-      set(X, v128Load(at(SRC))),
-      // t = −2u = −2K·x·(1 + 0.044715x²)
-      set(T, f32x4Mul(f32x4Mul(get(X), c(-2 * K)), f32x4Add(c(1), f32x4Mul(f32x4Mul(get(X), get(X)), c(0.044715))))),
-      expInto(),
-      ...body,
-      set(I, add(get(I), i32(1))),
-      br(0),
-    )),
-  ];
+  return forLoop(I, get(N4), i32(1), [
+    set(X, v128Load(at(SRC))),
+    // t = −2u = −2K·x·(1 + 0.044715x²)
+    set(T, f32x4Mul(f32x4Mul(get(X), c(-2 * K)), f32x4Add(c(1), f32x4Mul(f32x4Mul(get(X), get(X)), c(0.044715))))),
+    expInto(),
+    ...body,
+  ]);
 }
 
 const geluBody: Code[] = [

@@ -17,11 +17,8 @@
 import {
   type Code, I32, V128, add, get, i32, mul, set, v128Load, v128Store, v128Zero, wasmModule,
 } from '../wasm-gemm/wasm-bytes.js';
-import { F64, f64Add, f64x2Add, f64x2LaneSum, f64x2LoadF32Pair, f64x2Mul, f64x2Splat, f64x2StoreF32Pair, f64x2Sub, forLoop } from './simd.js';
+import { F64, f64Add, f64Const, f64Div, f64Sqrt, f64x2Add, f64x2LaneSum, f64x2LoadF32Pair, f64x2Mul, f64x2Splat, f64x2StoreF32Pair, f64x2Sub, forLoop } from './simd.js';
 
-const f64Div = (a: Code, b: Code): Code => [a, b, 0xa3];
-const f64Sqrt = (a: Code): Code => [a, 0x9f];
-const f64One = (): Code => [0x44, ...new Uint8Array(new Float64Array([1]).buffer)];
 const f64FromI32 = (a: Code): Code => [a, 0xb7];
 
 // locals shared by both directions, after each function's parameters: their indices from `first`
@@ -44,7 +41,7 @@ function moments(L: Locals, x: number, eps: number): Code[] {
     set(L.MV, f64x2Splat(get(L.MEAN))),
     set(L.ACC, v128Zero()),
     forLoop(L.OFF, get(L.RBYTES), i32(8), [set(L.V, f64x2Sub(f64x2LoadF32Pair(at), get(L.MV))), set(L.ACC, f64x2Add(get(L.ACC), f64x2Mul(get(L.V), get(L.V))))]),
-    set(L.RSTD, f64Div(f64One(), f64Sqrt(f64Add(f64Div(f64x2LaneSum(get(L.ACC)), get(L.N)), get(eps))))),
+    set(L.RSTD, f64Div(f64Const(1), f64Sqrt(f64Add(f64Div(f64x2LaneSum(get(L.ACC)), get(L.N)), get(eps))))),
     set(L.RV, f64x2Splat(get(L.RSTD))),
   ];
 }

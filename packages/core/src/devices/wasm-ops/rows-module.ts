@@ -7,8 +7,8 @@
  *     float32 ÷ rounds as the loop's float64 ÷ rounded by its store does.
  * The loops took 0.9 and 0.4 ms a call in the GPT step's backward ([3072, 64]).
  */
-import { I32, V128, add, block, f32Load, get, i32, loop, ltS, mul, set, v128Load, v128Store, wasmModule } from '../wasm-gemm/wasm-bytes.js';
-import { br, f32x4Div, f32x4Splat, f64PromoteF32, f64x2LoadF32Pair, f64x2Mul, f64x2Splat, f64x2StoreF32Pair, f64x2Sub, forLoop, i32Eqz } from './simd.js';
+import { I32, V128, add, f32Load, get, i32, mul, set, v128Load, v128Store, wasmModule } from '../wasm-gemm/wasm-bytes.js';
+import { f32x4Div, f32x4Splat, f64PromoteF32, f64x2LoadF32Pair, f64x2Mul, f64x2Splat, f64x2StoreF32Pair, f64x2Sub, forLoop, whileBelow } from './simd.js';
 
 /** rowShiftedProduct(y, dy, c, dst, rows, cols). */
 function rowShiftedProduct() {
@@ -24,12 +24,9 @@ function rowShiftedProduct() {
       forLoop(ROW, get(ROWS), i32(1), [
         set(SHIFT, f64x2Splat(f64PromoteF32(f32Load(add(get(C), mul(get(ROW), i32(4))))))),
         set(END, add(get(AT), get(ROWB))),
-        block(loop(
-          [i32Eqz(ltS(get(AT), get(END))), 0x0d, 1],
+        whileBelow(AT, get(END), i32(8), [
           f64x2StoreF32Pair(add(get(DST), get(AT)), f64x2Mul(f64x2LoadF32Pair(add(get(Y), get(AT))), f64x2Sub(f64x2LoadF32Pair(add(get(DY), get(AT))), get(SHIFT)))),
-          set(AT, add(get(AT), i32(8))),
-          br(0),
-        )),
+        ]),
       ]),
     ],
   };
@@ -48,12 +45,7 @@ function onlineNormalize() {
       forLoop(ROW, get(ROWS), i32(1), [
         set(L, f32x4Splat(f32Load(add(get(ST), mul(get(ROW), i32(8))), 4))),
         set(END, add(get(AT), get(ROWB))),
-        block(loop(
-          [i32Eqz(ltS(get(AT), get(END))), 0x0d, 1],
-          v128Store(add(get(DST), get(AT)), f32x4Div(v128Load(add(get(O), get(AT))), get(L))),
-          set(AT, add(get(AT), i32(16))),
-          br(0),
-        )),
+        whileBelow(AT, get(END), i32(16), [v128Store(add(get(DST), get(AT)), f32x4Div(v128Load(add(get(O), get(AT))), get(L)))]),
       ]),
     ],
   };

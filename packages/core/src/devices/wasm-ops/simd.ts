@@ -3,19 +3,20 @@
  * whose helpers these build on): float comparisons and selects, pmin/pmax, the integer lane ops
  * that build 2^n from its exponent bits. Encodings: the WebAssembly SIMD proposal's opcode table.
  */
-import { type Code, add, block, brIf, get, i32, loop, ltS, set, uleb } from '../wasm-gemm/wasm-bytes.js';
+import { type Code, add, block, brIf, f32Load, f32Store, get, i32, loop, ltS, set, uleb } from '../wasm-gemm/wasm-bytes.js';
 
 const simd = (op: number) => [0xfd, ...uleb(op)];
 const bin = (op: number) => (a: Code, b: Code): Code => [a, b, simd(op)];
 
-export const br = (depth: number): Code => [0x0c, ...uleb(depth)];
-export const i32Eqz = (a: Code): Code => [a, 0x45];
+const br = (depth: number): Code => [0x0c, ...uleb(depth)];
+const i32Eqz = (a: Code): Code => [a, 0x45];
 
-/** for (i = 0; i < limit; i += step) body: a loop in a block, left by br_if 1. */
-export const forLoop = (i: number, limit: Code, step: Code, body: Code[]): Code => [
-  set(i, i32(0)),
-  block(loop(brIf(1, i32Eqz(ltS(get(i), limit))), ...body, set(i, add(get(i), step)), br(0))),
-];
+/** while (i < limit) { body; i += step }: a loop in a block, left by br_if 1. */
+export const whileBelow = (i: number, limit: Code, step: Code, body: Code[]): Code =>
+  block(loop(brIf(1, i32Eqz(ltS(get(i), limit))), ...body, set(i, add(get(i), step)), br(0)));
+
+/** for (i = 0; i < limit; i += step) body. */
+export const forLoop = (i: number, limit: Code, step: Code, body: Code[]): Code => [set(i, i32(0)), whileBelow(i, limit, step, body)];
 
 // float64x2: the lanes the float64 kernels (AdamW, sums, layer norm, rows) keep a pair of floats in
 /** Two float32 at addr, widened into one float64x2 (a 64-bit load zero-extended, then promoted). */
@@ -37,6 +38,15 @@ export const f32Sub = (a: Code, b: Code): Code => [a, b, 0x93];
 export const f32Mul = (a: Code, b: Code): Code => [a, b, 0x94];
 export const f64Zero = (): Code => [0x44, new Array(8).fill(0)];
 export const f64Add = (a: Code, b: Code): Code => [a, b, 0xa0];
+export const f64Sub = (a: Code, b: Code): Code => [a, b, 0xa1];
+export const f64Mul = (a: Code, b: Code): Code => [a, b, 0xa2];
+export const f64Div = (a: Code, b: Code): Code => [a, b, 0xa3];
+export const f64Sqrt = (a: Code): Code => [a, 0x9f];
+export const f64Const = (x: number): Code => [0x44, ...new Uint8Array(new Float64Array([x]).buffer)];
+/** The float32 at addr, as a float64. */
+export const f64LoadF32 = (addr: Code): Code => [f32Load(addr), 0xbb];
+/** A float64 rounded to float32 and stored at addr. */
+export const f32StoreF64 = (addr: Code, v: Code): Code => f32Store(addr, f32DemoteF64(v));
 export const f64PromoteF32 = (a: Code): Code => [a, 0xbb];
 export const f32DemoteF64 = (a: Code): Code => [a, 0xb6];
 

@@ -11,11 +11,7 @@
 import {
   add, and, type Code, get, i32, I32, mul, set, sub, V128, v128Zero, wasmModule,
 } from '../wasm-gemm/wasm-bytes.js';
-import { F64, f64Add, f64x2Add, f64x2LaneSum, f64x2LoadF32Pair, f64x2Mul, f64x2StoreF32Pair, forLoop } from './simd.js';
-
-const f64PromoteLoad = (addr: Code): Code => [addr, 0x2a, 2, 0, 0xbb];
-const f64Mul = (a: Code, b: Code): Code => [a, b, 0xa2];
-const f32StoreDemoted = (addr: Code, v: Code): Code => [addr, v, 0xb6, 0x38, 2, 0];
+import { f32StoreF64, F64, f64Add, f64LoadF32, f64Mul, f64x2Add, f64x2LaneSum, f64x2LoadF32Pair, f64x2Mul, f64x2StoreF32Pair, forLoop } from './simd.js';
 
 /** columns(src, dst, outer, R, inner): dst[o, c] = Σ_r src[o, r, c], byte offsets walked. */
 function columns() {
@@ -60,10 +56,10 @@ function rows(squared: boolean) {
         set(TOTAL, f64x2LaneSum(get(ACC))),
         // an odd R's last float
         [sub(get(R), and(get(R), i32(-2))), 0x04, 0x40,
-          set(LAST, f64PromoteLoad(add(get(BASE), get(PAIRB)))),
+          set(LAST, f64LoadF32(add(get(BASE), get(PAIRB)))),
           set(TOTAL, f64Add(get(TOTAL), squared ? f64Mul(get(LAST), get(LAST)) : get(LAST))),
           0x0b],
-        f32StoreDemoted(add(get(DST), mul(get(O), i32(4))), get(TOTAL)),
+        f32StoreF64(add(get(DST), mul(get(O), i32(4))), get(TOTAL)),
       ]),
     ],
   };
