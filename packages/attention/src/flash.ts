@@ -43,7 +43,7 @@ import { HUGE, MASKED, callerLse, tileCoverage, tileDropout, tileKeep, visibleRo
 import { runsWorkgroupKernels, workgroupBackward, workgroupForward, workgroupLse } from './webgpu/index.js';
 import type { AttentionOptions, AttentionWithLse } from './naive.js';
 import {
-  causalOffset, validateBlockSize, validateCall, type AttentionDims,
+  causalOffset, validateCall, type AttentionDims,
 } from './validate.js';
 
 export interface FlashAttentionOptions extends AttentionOptions {
@@ -383,11 +383,11 @@ export function flashAttention(
   q: Tensor, k: Tensor, v: Tensor, options: FlashAttentionOptions & { returnLse?: boolean } = {},
 ): Tensor | AttentionWithLse {
   const op = 'flashAttention';
-  const { dims, scale, grid, p } = validateCall(op, q, k, v, options);
-  const bc = Math.min(validateBlockSize(op, options.blockSize ?? defaultBlockSize(q.device, dims)), dims.Nk);
+  const { dims, scale, grid, p } = validateCall(op, q, k, v, options); // blockSize too, where given
   const mask: AttentionMask = { dims, causal: options.causal ?? false, offset: causalOffset(dims), grid };
   const dropout = p > 0 ? { p, seed: dropoutSeed() } : null;
   if (runsWorkgroupKernels(q.device, dims.d)) return workgroupFlash(q, k, v, mask, scale, dropout, options.returnLse ?? false);
+  const bc = Math.min(options.blockSize ?? defaultBlockSize(q.device, dims), dims.Nk);
   const shrink = options.skipMaskedTiles ?? !isGpuDevice(q.device);
   const blocks = planBlocks(mask, bc, shrink);
   const plan: FlashPlan = { dims, scale, mask, blocks, visible: grid ? visibleRows(mask) : null, dropout };
