@@ -93,7 +93,8 @@ export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: Attentio
   const key = planKey(plan);
   const sparse = cachedTable(device, mask, plan, key);
   const args = [q.buffer(), k.buffer(), v.buffer(), ...(sparse ? [sparse.buffer()] : []), ...seedArgs(plan)];
-  const saved = new Tensor(device.runKernel!(cachedSpec('fwd', key, () => forwardSpec(plan)), args), [lseOffset(plan) + B * H * Nq], device);
+  const spec = cachedSpec('fwd', key, () => forwardSpec(plan));
+  const saved = new Tensor(device.runKernel!(spec, args), [spec.outSize], device);
   const out = new Tensor(device.view!(saved.buffer(), 0, B * H * Nq * d), [B, H, Nq, d], device);
   return { out, saved, sparse, plan, key };
 }
