@@ -393,15 +393,14 @@ export function flashAttention(
   const plan: FlashPlan = { dims, scale, mask, blocks, visible: grid ? visibleRows(mask) : null, dropout };
   const { out, lse } = flashForward(q, k, v, plan);
   customOp(op, out, [q, k, v], (dout, needs) => flashBackward(dout, { q, k, v, out, lse }, plan, needs));
-  if (options.returnLse) {
-    // rows that see no key hold +HUGE for the backward; the caller sees −∞ there
-    const someRowBlind = blocks.length === 0 || blocks[0].rowStart > 0 || plan.visible !== null;
-    const userLse = someRowBlind ? noGrad(() => callerLse(lse)) : lse; // (B, H, Nq, 1)
-    if (userLse !== lse && !out.requiresGrad) lse.dispose();
-    return { out, lse: userLse.reshape([dims.B, dims.H, dims.Nq]) }; // (B, H, Nq)
-  }
-  if (!out.requiresGrad) lse.dispose();
-  return out;
+  // rows that see no key hold +HUGE for the backward; the caller sees −∞ there. In a tidy, as
+  // workgroupLse: the mask and the (B, H, Nq, 1) tensor the caller's view shares storage with are freed
+  const someRowBlind = blocks.length === 0 || blocks[0].rowStart > 0 || plan.visible !== null;
+  const userLse = options.returnLse
+    ? noGrad(() => tidy(() => (someRowBlind ? callerLse(lse) : lse).reshape([dims.B, dims.H, dims.Nq]))) // (B, H, Nq)
+    : null;
+  if (!out.requiresGrad) lse.dispose(); // else the backward reads it
+  return userLse ? { out, lse: userLse } : out;
 }
 
 /** The FlashAttention-2 kernels on workgroup memory (webgpu): forward 1 kernel (O a view of its O|L result), backward 2, or 3 where the plan splits it. */
