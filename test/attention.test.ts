@@ -642,6 +642,28 @@ describe('memory: nothing N × N', () => {
   }, 170_000);
 });
 
+describe('memory: returnLse leaves nothing behind', () => {
+  // the composed path's L went through a mask and a reshape outside any tidy: a buffer or two a
+  // call stayed until the garbage collector found them
+  it.each([...new Set(['reference', ...f32Devices])])('%s: out and L disposed, the buffers are as before (rows that see no key, and none)', async (name) => {
+    await setDevice(name);
+    try {
+      const q = randn([1, 2, 8, 4]);
+      const k = randn([1, 2, 4, 4]);
+      for (const causal of [false, true]) {
+        const before = memory().buffers;
+        const { out, lse } = flashAttention(q, k, k, { causal, returnLse: true });
+        out.dispose();
+        lse.dispose();
+        expect(memory().buffers - before, `causal ${causal}`).toBe(0);
+      }
+      for (const t of [q, k]) t.dispose();
+    } finally {
+      await setDevice('reference');
+    }
+  });
+});
+
 describe('errors name the op and the shapes', () => {
   const t = (...shape: number[]) => zeros(shape);
   const q = t(1, 2, 5, 4);

@@ -4,9 +4,9 @@
 // shipped plan to one with other forward/dQ tiles (F…) or dK/dV tiles (D…), the sparse table's
 // layout rebuilt for them (planWithTiles); the bench times only the kernels a variant changes.
 // "(34 KiB)": tiles only the H200's 48 KiB of workgroup memory holds (llvmpipe offers 32).
-import { planWithTiles } from '../../packages/attention/dist/webgpu/geometry.js';
+import { kernelGeometry, planWithTiles } from '../../packages/attention/dist/webgpu/geometry.js';
 
-const tiles = (plan, br, bc, lanes) => ({ br, bc, lanes, d: plan.dims.d, qt: Math.ceil(plan.dims.Nq / br), kt: Math.ceil(plan.dims.Nk / bc) });
+const tiles = (plan, br, bc, lanes) => kernelGeometry(plan.dims, br, bc, lanes);
 const maskOf = (plan) => ({ dims: plan.dims, causal: plan.causal, offset: plan.offset, grid: plan.grid });
 const fwd = (br, bc, lanes) => (p) => planWithTiles(maskOf(p), p.scale, p.dropout, { fwd: tiles(p, br, bc, lanes), bwd: p.bwd });
 const bwd = (br, bc, lanes) => (p) => planWithTiles(maskOf(p), p.scale, p.dropout, { fwd: p.fwd, bwd: tiles(p, br, bc, lanes) });

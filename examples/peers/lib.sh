@@ -4,7 +4,7 @@
 export DAWN_FLAGS=${DAWN_FLAGS:-backend=vulkan} WGPU_FEATURE_LEVEL=${WGPU_FEATURE_LEVEL:-core}
 out=${OUT:-bench-results/h200}; mkdir -p "$out"
 run() { local name=$1 secs=$2; shift 2; echo "== $name ($(date -u +%T))"; timeout "$secs" "$@" > "$out/$name.log" 2>&1; echo "rc=$?" >> "$out/$name.log"; grep -v 'BackendVk\|^Warning' "$out/$name.log" | tail -"${TAIL:-4}"; }
-# One-log scripts (flash7-h200.sh, flash8-h200.sh) set $log and $budget (seconds), then
+# One-log scripts (flash7-h200.sh, flash8-h200.sh, repeat-h200.sh) set $log and $budget (seconds), then
 #   part NAME SECONDS COMMAND…   COMMAND's output appended to $log without Dawn's warnings, with its
 #                                exit status; skipped once more than $budget seconds have gone
 #   clocks_start / clocks_stop   sample the SM clock every 5 s, appended to $log at the stop

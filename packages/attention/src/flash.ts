@@ -43,7 +43,7 @@ import { HUGE, MASKED, callerLse, tileCoverage, tileDropout, tileKeep, visibleRo
 import { runsWorkgroupKernels, workgroupBackward, workgroupForward, workgroupLse } from './webgpu/index.js';
 import type { AttentionOptions, AttentionWithLse } from './naive.js';
 import {
-  causalOffset, validateBlockSize, validateCall, type AttentionDims,
+  causalOffset, validateCall, type AttentionDims,
 } from './validate.js';
 
 export interface FlashAttentionOptions extends AttentionOptions {
@@ -383,25 +383,24 @@ export function flashAttention(
   q: Tensor, k: Tensor, v: Tensor, options: FlashAttentionOptions & { returnLse?: boolean } = {},
 ): Tensor | AttentionWithLse {
   const op = 'flashAttention';
-  const { dims, scale, grid, p } = validateCall(op, q, k, v, options);
-  const bc = Math.min(validateBlockSize(op, options.blockSize ?? defaultBlockSize(q.device, dims)), dims.Nk);
+  const { dims, scale, grid, p } = validateCall(op, q, k, v, options); // blockSize too, where given
   const mask: AttentionMask = { dims, causal: options.causal ?? false, offset: causalOffset(dims), grid };
   const dropout = p > 0 ? { p, seed: dropoutSeed() } : null;
   if (runsWorkgroupKernels(q.device, dims.d)) return workgroupFlash(q, k, v, mask, scale, dropout, options.returnLse ?? false);
+  const bc = Math.min(options.blockSize ?? defaultBlockSize(q.device, dims), dims.Nk);
   const shrink = options.skipMaskedTiles ?? !isGpuDevice(q.device);
   const blocks = planBlocks(mask, bc, shrink);
   const plan: FlashPlan = { dims, scale, mask, blocks, visible: grid ? visibleRows(mask) : null, dropout };
   const { out, lse } = flashForward(q, k, v, plan);
   customOp(op, out, [q, k, v], (dout, needs) => flashBackward(dout, { q, k, v, out, lse }, plan, needs));
-  if (options.returnLse) {
-    // rows that see no key hold +HUGE for the backward; the caller sees −∞ there
-    const someRowBlind = blocks.length === 0 || blocks[0].rowStart > 0 || plan.visible !== null;
-    const userLse = someRowBlind ? noGrad(() => callerLse(lse)) : lse; // (B, H, Nq, 1)
-    if (userLse !== lse && !out.requiresGrad) lse.dispose();
-    return { out, lse: userLse.reshape([dims.B, dims.H, dims.Nq]) }; // (B, H, Nq)
-  }
-  if (!out.requiresGrad) lse.dispose();
-  return out;
+  // rows that see no key hold +HUGE for the backward; the caller sees −∞ there. In a tidy, as
+  // workgroupLse: the mask and the (B, H, Nq, 1) tensor the caller's view shares storage with are freed
+  const someRowBlind = blocks.length === 0 || blocks[0].rowStart > 0 || plan.visible !== null;
+  const userLse = options.returnLse
+    ? noGrad(() => tidy(() => (someRowBlind ? callerLse(lse) : lse).reshape([dims.B, dims.H, dims.Nq]))) // (B, H, Nq)
+    : null;
+  if (!out.requiresGrad) lse.dispose(); // else the backward reads it
+  return userLse ? { out, lse: userLse } : out;
 }
 
 /** The FlashAttention-2 kernels on workgroup memory (webgpu): forward 1 kernel (O a view of its O|L result), backward 2, or 3 where the plan splits it. */

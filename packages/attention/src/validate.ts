@@ -71,11 +71,10 @@ export function resolveScale(op: string, scale: number | undefined, d: number, p
   return scale;
 }
 
-export function validateBlockSize(op: string, blockSize: number): number {
+function validateBlockSize(op: string, blockSize: number): void {
   if (!Number.isInteger(blockSize) || blockSize < 1) {
     throw new Error(`${op}: blockSize must be a positive integer, got ${describe(blockSize)}`);
   }
-  return blockSize;
 }
 
 /**
@@ -152,8 +151,8 @@ export const causalOffset = (dims: AttentionDims): number => dims.Nk - dims.Nq;
 const ATTENTION_OPTIONS = ['causal', 'scale', 'blockMask', 'dropout', 'returnLse', 'blockSize', 'skipMaskedTiles'];
 
 /**
- * What flash and naive attention both check first: the options object, the shapes, and the scale,
- * block mask and dropout resolved from it.
+ * What flash and naive attention both check first: the options object, the shapes, blockSize where
+ * given, and the scale, block mask and dropout resolved from it.
  */
 export function validateCall(op: string, q: Tensor, k: Tensor, v: Tensor,
   options: { scale?: number; blockMask?: unknown; dropout?: number; blockSize?: number }) {

@@ -109,8 +109,8 @@ export function forwardSpec(plan: WorkgroupPlan): ExternalKernelSpec {
   return {
     key: `fa2f:${BH}:${Nq}:${Nk}:${d}:${plan.scale}:${causal}:${g.br}:${g.bc}:${L}:${plan.gridKey}:${plan.dropout?.p ?? 0}${tableKey(plan, 'fwd')}`,
     source,
-    output: [BH * Nq * (d + 1)],
-    outSize: BH * Nq * (d + 1),
+    output: [lseOffset(plan) + BH * Nq],
+    outSize: lseOffset(plan) + BH * Nq,
     work: 4 * BH * Nq * Nk * d,
     workgroupSize: [T],
     dispatch: [BH, g.qt],

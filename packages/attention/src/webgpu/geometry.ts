@@ -143,8 +143,9 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
   const keysPerBlock = grid?.keysPerBlock ?? Infinity;
   const blockTiles = grid !== null && twoLanes && !mask.causal; // the grid's 64-long 2-lane tiles
   const splittable = twoLanes && !grid; // below 256 tiles: dQ takes tiles of its own and the backward splits (d ≤ 64, no grid)
+  // the wide 2-lane tiles, where the device's workgroup memory holds them (else undefined)
   const fwdWide = [32, 24].map((bc) => at(128, bc, 2)).find((g) => fits(g, forwardArrays, dqArrays));
-  const bwdWide = at(narrow, 128, 2);
+  const bwdWide = [at(narrow, 128, 2)].find((g) => fits(g, dkvArrays));
   const wideRows = twoLanes && rowsPerBlock >= 128 && fwdWide !== undefined;
   const blockRows = queryTiles >= 256 && !wideRows && blockTiles && rowsPerBlock >= 64; // tiles within a block's 64 rows
   const fwd = queryTiles < 64 && splittable ? at(16, 32, 8)
@@ -155,12 +156,12 @@ export function workgroupPlan(mask: AttentionMask, scale: number, dropout: { p: 
   // the wide dK/dV walking few query tiles a workgroup ran 2–8× slower in some processes and not
   // in others (one head N = 2048, and 4096 causal: 0.30–0.50 ms in one, 2.5 ms of kernels and 3.67
   // end to end in another; flash8), so below 256 tiles it is taken only where its splits are long
-  const wideKeys = fits(bwdWide, dkvArrays) && (mask.causal ? keyTiles >= 128 : keyTiles >= 64);
+  const wideKeys = bwdWide !== undefined && (mask.causal ? keyTiles >= 128 : keyTiles >= 64);
   const bwd = keyTiles < 256 && splittable
-    ? (keyTiles < 16 ? at(32, 64, 4) : keyTiles < 64 ? at(32, 32, 8) : wideKeys ? bwdWide : at(32, 64, 4))
+    ? (keyTiles < 16 ? at(32, 64, 4) : keyTiles < 64 ? at(32, 32, 8) : wideKeys ? bwdWide! : at(32, 64, 4))
     : keyTiles < 128 ? at(narrow, 32, 8)
       : keyTiles < 256 ? at(narrow, 32, 4)
-        : twoLanes && keysPerBlock >= 128 && fits(bwdWide, dkvArrays) ? bwdWide
+        : twoLanes && keysPerBlock >= 128 && bwdWide ? bwdWide
           : blockTiles && keysPerBlock >= 64 ? at(16, 64, 2) : at(narrow, 64, 4);
   if (!splittable) return planWithTiles(mask, scale, dropout, { fwd, dq: blockRows ? at(64, 16, 2) : fwd, bwd });
   const dq = queryTiles >= 256 ? fwd : queryTiles >= 32 && fwdWide ? fwdWide : at(32, 32, 8);

@@ -82,8 +82,9 @@ function cachedTable(device: Device, mask: AttentionMask, plan: WorkgroupPlan, p
   return uploaded;
 }
 
-const seedArgs = (plan: WorkgroupPlan): number[] =>
-  (plan.dropout ? splitSeed(plan.dropout.seed) : []);
+/** The values of the kernel arguments after the tensors (source.ts's tableAndSeedArgs): the tile table, the seed's halves. */
+const tableAndSeed = (sparse: Tensor | null, plan: WorkgroupPlan): (DeviceBuffer | number)[] =>
+  [...(sparse ? [sparse.buffer()] : []), ...(plan.dropout ? splitSeed(plan.dropout.seed) : [])];
 
 export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, scale: number,
   dropout: { p: number; seed: number } | null): WorkgroupAttention {
@@ -92,8 +93,9 @@ export function workgroupForward(q: Tensor, k: Tensor, v: Tensor, mask: Attentio
   const { B, H, Nq, d } = plan.dims;
   const key = planKey(plan);
   const sparse = cachedTable(device, mask, plan, key);
-  const args = [q.buffer(), k.buffer(), v.buffer(), ...(sparse ? [sparse.buffer()] : []), ...seedArgs(plan)];
-  const saved = new Tensor(device.runKernel!(cachedSpec('fwd', key, () => forwardSpec(plan)), args), [lseOffset(plan) + B * H * Nq], device);
+  const args = [q.buffer(), k.buffer(), v.buffer(), ...tableAndSeed(sparse, plan)];
+  const spec = cachedSpec('fwd', key, () => forwardSpec(plan));
+  const saved = new Tensor(device.runKernel!(spec, args), [spec.outSize], device);
   const out = new Tensor(device.view!(saved.buffer(), 0, B * H * Nq * d), [B, H, Nq, d], device);
   return { out, saved, sparse, plan, key };
 }
@@ -117,7 +119,7 @@ export function workgroupBackward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor,
   const { plan, key } = fwd;
   const { B, H, d } = plan.dims;
   const head = [q.buffer(), k.buffer(), v.buffer(), dout.buffer(), fwd.saved.buffer()];
-  const tail = [...(fwd.sparse ? [fwd.sparse.buffer()] : []), ...seedArgs(plan)];
+  const tail = tableAndSeed(fwd.sparse, plan);
   const packed = (spec: ExternalKernelSpec, args: (DeviceBuffer | number)[]) => new Tensor(device.runKernel!(spec, args), [spec.outSize], device);
   const part = (of: Tensor, offset: number, like: Tensor) => new Tensor(device.view!(of.buffer(), offset, B * H * like.shape[2] * d), like.shape, device);
   const kv = needs[1] || needs[2];

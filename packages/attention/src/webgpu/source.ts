@@ -17,7 +17,7 @@ export const unrolled = (count: number, line: (x: number) => string): string =>
  * workgroup array `dst` (layout row4(d)): zeros past d and past row n.
  */
 export function stageTile(dst: string, src: string, first: string, rows: number, n: number, d: number, lanes: number, threads: number, scale = ''): string {
-  const { quads, stride } = row4(d, lanes);
+  const { d4, quads, stride } = row4(d, lanes);
   // names suffixed by tile and source: gpu.js declares a for loop's counter in the enclosing block
   const [e, jj, w, row, base] = ['e', 'j', 'w', 'r', 'b'].map((n) => `${n}${dst}_${src}`);
   const comp = (i: number) => {
@@ -28,8 +28,8 @@ export function stageTile(dst: string, src: string, first: string, rows: number,
       const ${jj} = ${quads & (quads - 1) ? `Math.floor(${e} / ${quads})` : `${e} >> ${Math.log2(quads)}`};
       const ${w} = ${e} - ${jj} * ${quads};
       const ${row} = ${first} + ${jj};
-      const ${base} = (bh * ${n} + Math.min(${row}, ${n - 1})) * ${d} + Math.min(${w} * 4, ${4 * (Math.ceil(d / 4) - 1)});
-      if (${w} < ${Math.ceil(d / 4)}) {
+      const ${base} = (bh * ${n} + Math.min(${row}, ${n - 1})) * ${d} + Math.min(${w} * 4, ${4 * (d4 - 1)});
+      if (${w} < ${d4}) {
         ${dst}[${jj} * ${stride} + ${w}] = [${[0, 1, 2, 3].map(comp).join(', ')}];
       } else {
         ${dst}[${jj} * ${stride} + ${w}] = [0.0, 0.0, 0.0, 0.0];
