@@ -451,7 +451,7 @@ describe('round 2: attention options', () => {
       for (const attend of [naiveAttention, flashAttention] as const) {
         const name = attend === naiveAttention ? 'naiveAttention' : 'flashAttention';
         expectClear(() => attend(q, q, q, { scale: 1e300 }), new RegExp(`^${name}: scale 1e\\+300 overflows float32 \\(\\|scale\\| ≤ 3\\.4e38 on this device\\)`));
-        expectClear(() => attend(q, q, q, { scale: '1' as unknown as number }), new RegExp(`^${name}: scale must be a finite number, got '1'`));
+        expectClear(() => attend(q, q, q, { scale: '1' as unknown as number }), new RegExp(`^${name}: scale must be a finite number, got "1"`));
         const out = await attend(q, q, q, { scale: -1e30 }).data(); // large but a float32 (scores stay below its max): a peaked softmax, finite
         expect(Array.from(out).every(Number.isFinite)).toBe(true);
       }
@@ -467,7 +467,7 @@ describe('round 2: attention options', () => {
     for (const attend of [naiveAttention, flashAttention] as const) {
       const name = attend === naiveAttention ? 'naiveAttention' : 'flashAttention';
       expectClear(() => attend(q, q, q, { blockSize: 0 } as never), new RegExp(`^${name}: blockSize must be a positive integer, got 0`));
-      expectClear(() => attend(q, q, q, { blockSize: '4' } as never), new RegExp(`^${name}: blockSize must be a positive integer, got '4'`));
+      expectClear(() => attend(q, q, q, { blockSize: '4' } as never), new RegExp(`^${name}: blockSize must be a positive integer, got "4"`));
       expectClear(() => attend(q, q, q, { blockMask: {} as never }), new RegExp(`^${name}: blockMask must be a non-empty \\[Mq\\]\\[Mk\\] array of arrays of booleans, got an object$`));
       expectClear(() => attend(q, q, q, { blockMask: [[new Map()]] as never }), new RegExp(`^${name}: blockMask\\[0\\]\\[0\\] must be a boolean \\(or 0 / 1\\), got a Map`));
     }

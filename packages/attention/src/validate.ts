@@ -1,5 +1,5 @@
 /** Shape and option checks shared by naiveAttention and flashAttention; every Error names the op. */
-import { Tensor } from '@flashgrad/core';
+import { Tensor, checkBoolean, checkOptions, show } from '@flashgrad/core';
 
 /** The sizes every attention call works with, read from q [B, H, Nq, d] and k, v [B, H, Nk, d]. */
 export interface AttentionDims {
@@ -15,7 +15,7 @@ const fmt = (t: Tensor): string => `[${t.shape.join(', ')}]`;
 export function validateAttention(op: string, q: Tensor, k: Tensor, v: Tensor): AttentionDims {
   const named = { q, k, v };
   for (const [name, t] of Object.entries(named)) {
-    if (!(t instanceof Tensor)) throw new Error(`${op}: ${name} must be a Tensor, got ${typeof t}`);
+    if (!(t instanceof Tensor)) throw new Error(`${op}: ${name} must be a Tensor, got ${show(t)}`);
   }
   const shapes = `q ${fmt(q)}, k ${fmt(k)}, v ${fmt(v)}`;
   if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) {
@@ -43,28 +43,12 @@ export function validateAttention(op: string, q: Tensor, k: Tensor, v: Tensor): 
 }
 
 /**
- * The options object: known keys only (a typo such as `casual` would otherwise be ignored) and
- * booleans that are booleans (`causal: 'no'` is truthy and would mean causal).
- */
-export function validateOptions(op: string, options: unknown, keys: readonly string[]): void {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new Error(`${op}: options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
-  }
-  for (const [key, value] of Object.entries(options)) {
-    if (!keys.includes(key)) throw new Error(`${op}: unknown option ${JSON.stringify(key)}; the options are ${keys.join(', ')}`);
-    if (value !== undefined && ['causal', 'returnLse', 'skipMaskedTiles'].includes(key) && typeof value !== 'boolean') {
-      throw new Error(`${op}: ${key} must be true or false, got ${JSON.stringify(value) ?? typeof value}`);
-    }
-  }
-}
-
-/**
  * τ: the given scale, or 1/√d. On a float32 device it must be finite as a float32 too: 1e300 became
  * ∞ there, NaN scores on wasm and a kernel that would not compile on webgpu.
  */
 export function resolveScale(op: string, scale: number | undefined, d: number, precision: 'float32' | 'float64'): number {
   if (scale === undefined) return 1 / Math.sqrt(d);
-  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new Error(`${op}: scale must be a finite number, got ${describe(scale)}`);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new Error(`${op}: scale must be a finite number, got ${show(scale)}`);
   if (precision === 'float32' && !Number.isFinite(Math.fround(scale))) {
     throw new Error(`${op}: scale ${scale} overflows float32 (|scale| ≤ 3.4e38 on this device)`);
   }
@@ -73,7 +57,7 @@ export function resolveScale(op: string, scale: number | undefined, d: number, p
 
 function validateBlockSize(op: string, blockSize: number): void {
   if (!Number.isInteger(blockSize) || blockSize < 1) {
-    throw new Error(`${op}: blockSize must be a positive integer, got ${describe(blockSize)}`);
+    throw new Error(`${op}: blockSize must be a positive integer, got ${show(blockSize)}`);
   }
 }
 
@@ -100,7 +84,7 @@ export function validateBlockMask(op: string, mask: unknown, dims: AttentionDims
     throw new Error(`${op}: blockMask must be nested arrays of booleans [Mq][Mk], not a Tensor (tiles are planned on the host: pass await mask.toArray())`);
   }
   if (!Array.isArray(mask) || mask.length === 0 || !mask.every((row) => Array.isArray(row))) {
-    throw new Error(`${op}: blockMask must be a non-empty [Mq][Mk] array of arrays of booleans, got ${describe(mask)}`);
+    throw new Error(`${op}: blockMask must be a non-empty [Mq][Mk] array of arrays of booleans, got ${show(mask)}`);
   }
   const Mq = mask.length;
   const Mk = (mask[0] as unknown[]).length;
@@ -125,7 +109,7 @@ export function validateBlockMask(op: string, mask: unknown, dims: AttentionDims
     for (let b = 0; b < Mk; b++) {
       const x = row[b];
       if (x === true || x === 1) cells[a * Mk + b] = 1;
-      else if (x !== false && x !== 0) throw new Error(`${op}: blockMask[${a}][${b}] must be a boolean (or 0 / 1), got ${describe(x)}`);
+      else if (x !== false && x !== 0) throw new Error(`${op}: blockMask[${a}][${b}] must be a boolean (or 0 / 1), got ${show(x)}`);
     }
   }
   return { Mq, Mk, rowsPerBlock: Math.ceil(dims.Nq / Mq), keysPerBlock: Math.ceil(dims.Nk / Mk), cells };
@@ -134,12 +118,9 @@ export function validateBlockMask(op: string, mask: unknown, dims: AttentionDims
 /** Attention dropout's p (flash-attn's dropout_p): 0 (the default) is off. */
 export function validateDropout(op: string, p: unknown): number {
   if (p === undefined) return 0;
-  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`${op}: dropout must be a number in [0, 1), got ${describe(p)}`);
+  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`${op}: dropout must be a number in [0, 1), got ${show(p)}`);
   return p;
 }
-
-const describe = (x: unknown): string => (typeof x === 'string' ? `'${x}'` : Array.isArray(x) ? `an array of length ${x.length}`
-  : x !== null && typeof x === 'object' ? (x.constructor && x.constructor !== Object ? `a ${x.constructor.name}` : 'an object') : String(x)); // not '[object Object]'
 
 /**
  * The causal mask, bottom-right aligned as in PyTorch SDPA and flash-attn: query i may see key j
@@ -155,8 +136,10 @@ const ATTENTION_OPTIONS = ['causal', 'scale', 'blockMask', 'dropout', 'returnLse
  * given, and the scale, block mask and dropout resolved from it.
  */
 export function validateCall(op: string, q: Tensor, k: Tensor, v: Tensor,
-  options: { scale?: number; blockMask?: unknown; dropout?: number; blockSize?: number }) {
-  validateOptions(op, options, ATTENTION_OPTIONS);
+  options: { causal?: boolean; returnLse?: boolean; skipMaskedTiles?: boolean; scale?: number; blockMask?: unknown; dropout?: number; blockSize?: number }) {
+  // known keys only (a typo such as `casual` would be ignored), booleans that are booleans (`causal: 'no'` is truthy)
+  checkOptions(op, options, ATTENTION_OPTIONS);
+  for (const key of ['causal', 'returnLse', 'skipMaskedTiles'] as const) checkBoolean(op, key, options[key]);
   const dims = validateAttention(op, q, k, v);
   // naive ignores blockSize, but not a bad one: code that swaps one attention for the other gets the same errors
   if (options.blockSize !== undefined) validateBlockSize(op, options.blockSize);
