@@ -20,6 +20,15 @@ const compositeSuites = ['test/gradients.test.ts', 'test/device-ops-equivalence.
  */
 const afterBuild = ['test/cli.test.ts'];
 
+/**
+ * Runs after the other files too, beside only the CLI's: its worker exited without a word
+ * ("Worker exited unexpectedly": no stack, no JS heap error, no OOM kill) in 2 of 5 full runs
+ * here on 2026-12-02, while it compiled its ~220 kernels on llvmpipe beside other files; run by
+ * itself it passed (2 min 0 s). The cause, likely native (Dawn's GL backend or llvmpipe), is not
+ * found; running it apart keeps CI from it, at the cost of about a minute of one idle core.
+ */
+const alone = ['test/matmul-tiled.test.ts'];
+
 // Tests run on source: the packages resolve to their TypeScript entry points, no build needed.
 export default defineConfig({
   resolve: {
@@ -40,8 +49,8 @@ export default defineConfig({
     // inherit this, so --maxWorkers does not reach them: VITEST_MAX_WORKERS=1 runs files in turn
     maxWorkers: availableParallelism(),
     projects: [
-      { extends: true, test: { name: 'fused', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...afterBuild] } },
-      { extends: true, test: { name: 'after-build', include: afterBuild, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'fused', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...afterBuild, ...alone] } },
+      { extends: true, test: { name: 'after-build', include: [...afterBuild, ...alone], sequence: { groupOrder: 1 } } },
       {
         extends: true,
         test: {
